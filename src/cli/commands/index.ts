@@ -1,0 +1,11 @@
+/**
+ * The commands of the CLI, in the order `--help` lists them. Each module adds one command (with
+ * its sub-commands) to the program; add a line here for a new command.
+ */
+import type { Command } from 'commander';
+
+/** A command module. */
+export type RegisterCommand = (program: Command) => void;
+
+/** Every command of lpclust. */
+export const COMMANDS: RegisterCommand[] = [];

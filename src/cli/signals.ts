@@ -1,0 +1,52 @@
+/**
+ * SIGINT/SIGTERM handling for the CLI: the first signal asks the work to stop (long loops poll
+ * {@link throwIfInterrupted}) and ends every open run KILLED; temporary files are removed; a second
+ * signal exits at once.
+ */
+import { rmSync } from 'node:fs';
+import { InterruptedError } from '../errors.js';
+import { pendingTempFiles } from '../io/atomic.js';
+import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
+
+let interrupted: NodeJS.Signals | null = null;
+
+/** The signal received, if any. */
+export function interruptSignal(): NodeJS.Signals | null {
+  return interrupted;
+}
+
+/** Throw an {@link InterruptedError} if a signal was received; long loops call this between units of work. */
+export function throwIfInterrupted(): void {
+  if (interrupted) throw new InterruptedError(interrupted);
+}
+
+/** Install the handlers; returns a function that removes them. */
+export function installSignalHandlers(): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      // Second signal: give up waiting for the work to notice.
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    interrupted = signal;
+    const pending = endActiveRunsSync('KILLED');
+    for (const f of pendingTempFiles()) rmSync(f, { force: true });
+    if (pending.length > 0) {
+      // Stores that cannot end a run synchronously (REST) get a moment to do it asynchronously.
+      void Promise.allSettled(pending.map((r) => r.end('KILLED'))).then(() => exitAfterSignal(signal));
+    } else if (activeRunList().length === 0) {
+      // Let the work unwind through its own error handling; if it does not within 2 s, exit.
+      setTimeout(() => exitAfterSignal(signal), 2000).unref();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+function exitAfterSignal(signal: NodeJS.Signals): void {
+  process.stderr.write(`lpclust: interrupted by ${signal}\n`);
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}

@@ -1,0 +1,66 @@
+/**
+ * Row normalisation applied before DTW and clustering, and the digest that ties a DTW matrix to
+ * the exact data it was computed from.
+ */
+import { createHash } from 'node:crypto';
+import { inputError } from '../errors.js';
+
+/** How rows are normalised: `l2` (unit Euclidean norm, the old pipeline's), `zscore` or `none`. */
+export type Normalization = 'l2' | 'zscore' | 'none';
+
+/** All normalisations, for option parsing. */
+export const NORMALIZATIONS: readonly Normalization[] = ['l2', 'zscore', 'none'];
+
+/**
+ * Normalise each row of an n × L row-major matrix into a new array.
+ * An all-zero row (l2) or a constant row (zscore) cannot be normalised: it is an error naming the
+ * row, unless `labels` is omitted, in which case the row number is named.
+ * @param values n × L values, row-major
+ * @param L slots per row
+ * @param labels optional `id date` text of each row, for error messages
+ */
+export function normalizeRows(
+  values: Float64Array,
+  L: number,
+  method: Normalization,
+  labels?: (i: number) => string,
+): Float64Array {
+  const out = new Float64Array(values);
+  const n = values.length / L;
+  if (method === 'none') return out;
+  for (let i = 0; i < n; i++) {
+    const base = i * L;
+    if (method === 'l2') {
+      let ss = 0;
+      for (let j = 0; j < L; j++) ss += values[base + j] * values[base + j];
+      const norm = Math.sqrt(ss);
+      if (!(norm > 0) || !Number.isFinite(norm)) throw degenerate(i, 'an all-zero profile has no L2 norm', labels);
+      for (let j = 0; j < L; j++) out[base + j] = values[base + j] / norm;
+    } else {
+      let mean = 0;
+      for (let j = 0; j < L; j++) mean += values[base + j];
+      mean /= L;
+      let ss = 0;
+      for (let j = 0; j < L; j++) ss += (values[base + j] - mean) ** 2;
+      const sd = Math.sqrt(ss / L);
+      if (!(sd > 0) || !Number.isFinite(sd)) throw degenerate(i, 'a constant profile has no standard deviation', labels);
+      for (let j = 0; j < L; j++) out[base + j] = (values[base + j] - mean) / sd;
+    }
+  }
+  return out;
+}
+
+function degenerate(i: number, why: string, labels?: (i: number) => string): Error {
+  const who = labels ? labels(i) : `row ${i + 1}`;
+  return inputError('E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, {
+    hint: 'drop such days in the rules file or choose --normalize none',
+  });
+}
+
+/** SHA-256 (hex) of a matrix's bytes as float64 little-endian plus its shape; identifies data exactly. */
+export function matrixDigest(values: Float64Array, L: number): string {
+  const h = createHash('sha256');
+  h.update(`float64 ${values.length / L}x${L}\n`);
+  h.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  return h.digest('hex');
+}

@@ -1,0 +1,17 @@
+/**
+ * lpclust as a library: `import { ... } from 'lpclust'`. Importing has no side effects.
+ */
+export * from './errors.js';
+export * from './config.js';
+export * from './util/random.js';
+export * from './util/mask.js';
+export { Logger, log, LOG_LEVELS, type LogLevel } from './util/log.js';
+export * from './util/progress.js';
+export * from './io/atomic.js';
+export * from './io/csv.js';
+export * from './io/profiles.js';
+export * from './io/npy.js';
+export * from './harmonize/normalize.js';
+export * from './dtw/reference.js';
+export * from './tracking/store.js';
+export * from './tracking/run.js';
