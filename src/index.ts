@@ -15,3 +15,5 @@ export * from './harmonize/normalize.js';
 export * from './dtw/reference.js';
 export * from './tracking/store.js';
 export * from './tracking/run.js';
+export * from './util/interrupt.js';
+export * from './pipeline/types.js';

@@ -1,33 +1,21 @@
 /**
  * SIGINT/SIGTERM handling for the CLI: the first signal asks the work to stop (long loops poll
- * {@link throwIfInterrupted}) and ends every open run KILLED; temporary files are removed; a second
+ * `throwIfInterrupted` (util/interrupt.ts)) and ends every open run KILLED; temporary files are removed; a second
  * signal exits at once.
  */
 import { rmSync } from 'node:fs';
-import { InterruptedError } from '../errors.js';
 import { pendingTempFiles } from '../io/atomic.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
-
-let interrupted: NodeJS.Signals | null = null;
-
-/** The signal received, if any. */
-export function interruptSignal(): NodeJS.Signals | null {
-  return interrupted;
-}
-
-/** Throw an {@link InterruptedError} if a signal was received; long loops call this between units of work. */
-export function throwIfInterrupted(): void {
-  if (interrupted) throw new InterruptedError(interrupted);
-}
+import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
 /** Install the handlers; returns a function that removes them. */
 export function installSignalHandlers(): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) {
+    if (interruptSignal()) {
       // Second signal: give up waiting for the work to notice.
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
-    interrupted = signal;
+    markInterrupted(signal);
     const pending = endActiveRunsSync('KILLED');
     for (const f of pendingTempFiles()) rmSync(f, { force: true });
     if (pending.length > 0) {
