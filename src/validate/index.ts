@@ -1,0 +1,133 @@
+/**
+ * Validation metrics of a clustering, by the names the old pipeline logged them under. Used by
+ * `lpclust validate` and by `lpclust cluster` (the same code), and callable as a library.
+ */
+import { inputError } from '../errors.js';
+import { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
+import { indexClusters, clusterMeans } from './labels.js';
+import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
+import { silhouetteEuclidean, silhouettePrecomputed } from './silhouette.js';
+
+export { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
+export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
+export {
+  findPeaks,
+  prominence,
+  peakVector,
+  widenPeaks,
+  peakScores,
+  distinctiveness,
+  PROMINENCE_THRESHOLD,
+  type Peaks,
+  type PeakScores,
+} from './peaks.js';
+export { adjustedRandIndex } from './ari.js';
+export { indexClusters, labelCount, clusterMeans, type ClusterIndex } from './labels.js';
+
+/** Input of {@link computeValidation}. */
+export interface ValidationInput {
+  /** n × L profiles, row-major, already normalised as the model saw them. */
+  X: Float64Array;
+  /** Slots per profile. */
+  L: number;
+  /** Cluster of each profile, integers in 0..k-1; length n. */
+  labels: Int32Array | ArrayLike<number>;
+  /** Number of clusters (ids 0..k-1; empty ones are ignored by the indices). */
+  k: number;
+  /**
+   * k × L centres the model reports (peak scores, distinctiveness and inertia use them);
+   * default: per-cluster means of X (the old pipeline's nearest-centroid centres).
+   */
+  centres?: Float64Array;
+  /** The DTW matrix of the same rows (n × n): adds `Silhouette DTW`. */
+  dtw?: { matrix: Float32Array | Float64Array };
+  /** Prominence threshold of prominent peaks; default 0.2. */
+  minProminence?: number;
+}
+
+/** The scalar metrics, by their logged names. `Silhouette DTW` only with a DTW matrix. */
+export interface ValidationMetrics extends PeakScores {
+  'DB Index': number;
+  'Silhouette Score': number;
+  'Silhouette DTW'?: number;
+  'Calinski-Harabasz': number;
+  Inertia: number;
+  Distinctiveness: number;
+}
+
+/** Everything {@link computeValidation} returns. */
+export interface ValidationResult {
+  /** Scalar metrics by logged name (log them as they are). */
+  metrics: ValidationMetrics;
+  /** Size of every cluster id 0..k-1; length k (log as `Cluster Size` with step = cluster). */
+  clusterSizes: number[];
+  /** Per-profile Euclidean silhouette (for the silhouette plot); length n. */
+  silhouetteSamples: Float64Array;
+  /** Per-profile DTW silhouette, with a DTW matrix; length n. */
+  silhouetteDtwSamples?: Float64Array;
+}
+
+/**
+ * Compute every validation metric of a labelling.
+ * Silhouette, Davies–Bouldin and Calinski–Harabasz equal scikit-learn's (they use the rows and the
+ * per-cluster means, never the model's centres); inertia, peak scores and distinctiveness use the
+ * centres the model reports (per-cluster means when it reports none). Inertia is Euclidean
+ * (Σ‖x − centre‖²), also for DTW models.
+ * @throws LpclustError for mismatched shapes, labels outside 0..k-1, NaN values, fewer than 2 or
+ *   more than n − 1 non-empty clusters, or a DTW matrix of the wrong size
+ */
+export function computeValidation(input: ValidationInput): ValidationResult {
+  const { X, L, k } = input;
+  const labels = input.labels;
+  const n = X.length / L;
+  if (!Number.isInteger(L) || L <= 0 || !Number.isInteger(n)) {
+    throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
+  }
+  if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels (one per profile) but received ${labels.length}`);
+  for (let i = 0; i < X.length; i++) {
+    if (!Number.isFinite(X[i])) {
+      throw inputError('E_VALIDATE_NAN', `Expected finite values but profile ${Math.floor(i / L) + 1}, slot ${(i % L) + 1} is ${X[i]}`);
+    }
+  }
+  const idx = indexClusters(labels, k);
+  let centres = input.centres;
+  if (centres !== undefined && centres.length !== k * L) {
+    throw inputError('E_VALIDATE_SHAPE', `Expected ${k} × ${L} centres (${k * L} values) but received ${centres.length}`);
+  }
+  if (centres === undefined) {
+    // Means of the non-empty clusters, placed at their cluster ids (empty clusters stay 0 and
+    // are left out of distinctiveness below).
+    const means = clusterMeans(X, L, idx);
+    centres = new Float64Array(k * L);
+    for (let c = 0; c < idx.present.length; c++) centres.set(means.subarray(c * L, c * L + L), idx.present[c] * L);
+  }
+  const nonEmpty = new Float64Array(idx.present.length * L);
+  for (let c = 0; c < idx.present.length; c++) nonEmpty.set(centres.subarray(idx.present[c] * L, idx.present[c] * L + L), c * L);
+  const minProminence = input.minProminence ?? PROMINENCE_THRESHOLD;
+
+  const sil = silhouetteEuclidean(X, L, labels, k);
+  let silDtw: Float64Array | undefined;
+  const metrics: ValidationMetrics = {
+    'DB Index': daviesBouldin(X, L, labels, k),
+    'Silhouette Score': sil.score,
+    'Calinski-Harabasz': calinskiHarabasz(X, L, labels, k),
+    Inertia: inertia(X, L, labels, centres),
+    ...peakScores(X, L, labels, centres, minProminence),
+    Distinctiveness: distinctiveness(nonEmpty, L, minProminence),
+  };
+  if (input.dtw !== undefined) {
+    const D = input.dtw.matrix;
+    if (D.length !== n * n) {
+      throw inputError('E_VALIDATE_SHAPE', `Expected a ${n} × ${n} DTW matrix for ${n} profiles but it has ${D.length} values`);
+    }
+    const r = silhouettePrecomputed(D, n, labels, k);
+    metrics['Silhouette DTW'] = r.score;
+    silDtw = r.samples;
+  }
+  return {
+    metrics,
+    clusterSizes: Array.from(idx.sizes),
+    silhouetteSamples: sil.samples,
+    ...(silDtw !== undefined ? { silhouetteDtwSamples: silDtw } : {}),
+  };
+}
