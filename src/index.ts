@@ -13,7 +13,6 @@ export * from './io/profiles.js';
 export * from './io/npy.js';
 export * from './harmonize/normalize.js';
 export * from './dtw/reference.js';
-export * from './tracking/store.js';
-export * from './tracking/run.js';
+export * from './tracking/index.js';
 export * from './util/interrupt.js';
 export * from './pipeline/types.js';

@@ -1,0 +1,905 @@
+/**
+ * The local tracking store: MLflow's FileStore layout (`./mlruns`), written exactly as MLflow
+ * writes it so that `mlflow ui --backend-store-uri ./mlruns` reads every run (see
+ * docs/mlflow-compat.md):
+ *
+ * ```
+ * <root>/.trash/                                deleted experiments
+ * <root>/<exp_id>/meta.yaml                     experiment
+ * <root>/<exp_id>/tags/<key>                    experiment tags
+ * <root>/<exp_id>/<run_id>/meta.yaml            run (integer status, integer ms times)
+ * <root>/<exp_id>/<run_id>/params/<key>         value, no trailing newline
+ * <root>/<exp_id>/<run_id>/tags/<key>           value, no trailing newline
+ * <root>/<exp_id>/<run_id>/metrics/<key>        "<ms> <python float> <step>\n" per value
+ * <root>/<exp_id>/<run_id>/artifacts/...
+ * ```
+ *
+ * Several processes may write different runs of one experiment at once: every file is written
+ * to a temporary name in a folder MLflow does not read and renamed into place, params are created
+ * with `link` (fails if the key exists, so a changed value is detected even across processes),
+ * metric lines are appended with one `O_APPEND` write per key and batch, and experiments are
+ * created under a lock file in the root.
+ */
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import fs, { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import YAML from 'yaml';
+import { externalError, inputError, isLpclustError, usageError } from '../errors.js';
+import {
+  LIMITS,
+  type ArtifactEntry,
+  type Batch,
+  type CreateRunRequest,
+  type Experiment,
+  type Metric,
+  type Run,
+  type RunInfo,
+  type RunQuery,
+  type RunStatus,
+  type TrackingStore,
+} from './store.js';
+
+/** MLflow's integer run status codes (RunStatus proto). */
+export const STATUS_CODES: Readonly<Record<RunStatus, number>> = {
+  RUNNING: 1,
+  SCHEDULED: 2,
+  FINISHED: 3,
+  FAILED: 4,
+  KILLED: 5,
+};
+
+const STATUS_BY_CODE: Readonly<Record<number, RunStatus>> = { 1: 'RUNNING', 2: 'SCHEDULED', 3: 'FINISHED', 4: 'FAILED', 5: 'KILLED' };
+
+/** MLflow's `SourceType.LOCAL`, the `source_type` of every run lpclust writes. */
+const SOURCE_TYPE_LOCAL = 4;
+
+/** The name of the experiment `0` MLflow creates with a new root. */
+export const DEFAULT_EXPERIMENT_NAME = 'Default';
+
+/** Folder of deleted experiments. */
+const TRASH = '.trash';
+
+/** Lock file (a file, so MLflow's experiment listing, which lists folders, never sees it). */
+const LOCK_FILE = '.lpclust.lock';
+
+/** A lock older than this is taken to be left by a crashed process (ms). */
+const STALE_LOCK_MS = 30_000;
+
+/** Temporary files of this process not yet renamed; removed by the CLI on SIGINT/SIGTERM. */
+const pendingTemps = new Set<string>();
+
+/** Temporary files the file store is writing right now (for the signal handler to remove). */
+export function pendingStoreTempFiles(): string[] {
+  return [...pendingTemps];
+}
+
+/**
+ * Python's `repr(float)` text of a number, as MLflow writes metric values: `0.9`, `3.0`, `1e+21`,
+ * `1e-05`, `nan`, `inf`, `-inf`, `-0.0`.
+ */
+export function pythonFloat(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (x === Infinity) return 'inf';
+  if (x === -Infinity) return '-inf';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  // toExponential() without digits gives the shortest round-trip digits, as Python's repr does.
+  const [mant, expText] = Math.abs(x).toExponential().split('e');
+  const digits = mant.replace('.', '');
+  const exp = Number(expText);
+  if (exp >= -4 && exp < 16) {
+    if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+    const intPart = digits.slice(0, exp + 1).padEnd(exp + 1, '0');
+    const frac = digits.slice(exp + 1);
+    return `${sign}${intPart}.${frac === '' ? '0' : frac}`;
+  }
+  const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+  const e = Math.abs(exp).toString().padStart(2, '0');
+  return `${sign}${m}e${exp < 0 ? '-' : '+'}${e}`;
+}
+
+/** Parse a metric value as MLflow's reader does (Python float text, also NaN/Infinity). */
+export function parseMetricValue(text: string): number {
+  switch (text.trim().toLowerCase()) {
+    case 'nan':
+    case '-nan':
+    case '+nan':
+      return NaN;
+    case 'inf':
+    case '+inf':
+    case 'infinity':
+    case '+infinity':
+      return Infinity;
+    case '-inf':
+    case '-infinity':
+      return -Infinity;
+  }
+  const v = Number(text);
+  if (text.trim() === '' || Number.isNaN(v)) throw new Error(`not a number: ${JSON.stringify(text)}`);
+  return v;
+}
+
+/**
+ * Check a param, metric or tag key as MLflow does: letters, digits, `_ - . space /`, no `..`,
+ * no `//`, no leading or trailing `/`, at most {@link LIMITS.keyLength} characters.
+ * @throws LpclustError E_TRACKING_KEY
+ */
+export function validateKey(kind: 'param' | 'metric' | 'tag', key: string): void {
+  const bad = (why: string): never => {
+    throw usageError('E_TRACKING_KEY', `invalid ${kind} name ${JSON.stringify(key)}: ${why}`, {
+      hint: 'names may hold letters, digits, _ - . space and / (as a folder separator)',
+    });
+  };
+  if (typeof key !== 'string' || key === '') bad('expected a non-empty name');
+  if (key.length > LIMITS.keyLength) bad(`expected at most ${LIMITS.keyLength} characters, found ${key.length}`);
+  if (!/^[\p{L}\p{N}_\-. /]+$/u.test(key)) bad('it contains a character other than letters, digits, _ - . space /');
+  if (key.includes('..')) bad('it contains ".."');
+  if (key.includes('//')) bad('it contains "//"');
+  if (key.startsWith('/')) bad('it starts with "/"');
+  if (key.endsWith('/')) bad('it ends with "/"');
+  if (key.split('/').some((s) => s === '.')) bad('it has a "." path segment');
+}
+
+/** Options of a {@link FileStore}. */
+export interface FileStoreOptions {
+  /** Directory relative paths are resolved against (default: process.cwd()). */
+  cwd?: string;
+}
+
+/**
+ * Resolve a `file:` URI or a plain path to an absolute directory: `file:./mlruns` and `file:mlruns`
+ * are relative to `cwd`, `file:///abs/mlruns` and `file:/abs` absolute.
+ */
+export function fileUriToPath(uri: string, cwd: string = process.cwd()): string {
+  if (uri.startsWith('file://')) {
+    try {
+      return path.resolve(fileURLToPath(uri));
+    } catch (e) {
+      throw usageError('E_TRACKING_URI', `cannot read the tracking URI ${JSON.stringify(uri)}: ${(e as Error).message}`, {
+        hint: 'use file:./mlruns, file:///absolute/path or a plain directory path',
+      });
+    }
+  }
+  const p = uri.startsWith('file:') ? decodeURIComponent(uri.slice('file:'.length)) : uri;
+  if (p === '') throw usageError('E_TRACKING_URI', `the tracking URI ${JSON.stringify(uri)} names no directory`);
+  return path.resolve(cwd, p);
+}
+
+interface RunLocation {
+  experimentId: string;
+  dir: string;
+}
+
+/** Sorted-key YAML as PyYAML's `safe_dump` writes it (YAML 1.1 quoting, single quotes, no folding). */
+function dumpYaml(obj: Record<string, unknown>): string {
+  const sorted: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) sorted[k] = obj[k];
+  return YAML.stringify(sorted, { version: '1.1', singleQuote: true, lineWidth: 0 });
+}
+
+function parseYaml(text: string, file: string): Record<string, unknown> {
+  try {
+    const v = YAML.parse(text, { version: '1.1' }) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a mapping');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw inputError('E_TRACKING_META', `${file} is not a valid meta.yaml: ${(e as Error).message}`, { where: { file } });
+  }
+}
+
+function ioError(what: string, file: string, e: unknown): Error {
+  if (isLpclustError(e)) return e;
+  const err = e as NodeJS.ErrnoException;
+  const why = err?.code === 'ENOSPC' ? 'the disk is full' : (err?.message ?? String(e));
+  return externalError('E_TRACKING_IO', `cannot ${what} ${file}: ${why}`, {
+    hint: 'check free space and permissions of the tracking store directory',
+    cause: e,
+    where: { file },
+  });
+}
+
+function isNotFound(e: unknown): boolean {
+  const c = (e as NodeJS.ErrnoException)?.code;
+  return c === 'ENOENT' || c === 'ENOTDIR';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** An 18-digit random experiment id, as MLflow makes them. */
+function newExperimentId(): string {
+  let s = String(randomInt(1, 10));
+  while (s.length < 18) s += String(randomInt(0, 10));
+  return s;
+}
+
+function toInt(v: unknown): number | null {
+  if (v === null || v === undefined || v === '') return null;
+  const n = typeof v === 'number' ? v : Number(v);
+  return Number.isFinite(n) ? Math.trunc(n) : null;
+}
+
+/** The local MLflow FileStore. */
+export class FileStore implements TrackingStore {
+  /** Absolute root directory (`mlruns`). */
+  readonly root: string;
+  readonly displayUri: string;
+  private readonly runDirs = new Map<string, RunLocation>();
+  private rootReady = false;
+
+  /** @param uri a `file:` URI or a plain directory path */
+  constructor(uri: string, options: FileStoreOptions = {}) {
+    this.root = fileUriToPath(uri, options.cwd ?? process.cwd());
+    this.displayUri = pathToFileURL(this.root).href;
+  }
+
+  // ---------------------------------------------------------------- files
+
+  /** Temporary path for `target` in `tmpDir` (a folder MLflow does not list as keys). */
+  private tempIn(tmpDir: string, target: string): string {
+    return path.join(tmpDir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  }
+
+  /** Write a file atomically: temp file in `tmpDir` (same file system), then rename. */
+  private async writeAtomic(target: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
+    const tmp = this.tempIn(tmpDir, target);
+    pendingTemps.add(tmp);
+    try {
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.writeFile(tmp, data);
+      await fsp.rename(tmp, target);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw ioError('write', target, e);
+    } finally {
+      pendingTemps.delete(tmp);
+    }
+  }
+
+  private writeAtomicSync(target: string, data: string, tmpDir: string): void {
+    const tmp = this.tempIn(tmpDir, target);
+    pendingTemps.add(tmp);
+    try {
+      fs.writeFileSync(tmp, data);
+      fs.renameSync(tmp, target);
+    } catch (e) {
+      fs.rmSync(tmp, { force: true });
+      throw ioError('write', target, e);
+    } finally {
+      pendingTemps.delete(tmp);
+    }
+  }
+
+  // ---------------------------------------------------------------- root and lock
+
+  /**
+   * Create the root if needed. A root without `.trash` has not been set up by MLflow or lpclust:
+   * then `.trash` and the `Default` experiment `0` are created, as MLflow does with a new root.
+   */
+  private async ensureRoot(): Promise<void> {
+    if (this.rootReady) return;
+    try {
+      await fsp.mkdir(this.root, { recursive: true });
+    } catch (e) {
+      throw ioError('create the tracking store', this.root, e);
+    }
+    if (!fs.existsSync(path.join(this.root, TRASH))) {
+      await this.withLock(async () => {
+        if (fs.existsSync(path.join(this.root, TRASH))) return;
+        const zero = path.join(this.root, '0');
+        if (!fs.existsSync(path.join(zero, 'meta.yaml'))) await this.writeExperimentDir('0', DEFAULT_EXPERIMENT_NAME);
+        await fsp.mkdir(path.join(this.root, TRASH), { recursive: true });
+      });
+    }
+    this.rootReady = true;
+  }
+
+  /**
+   * Run `fn` holding the store's lock file (created with O_EXCL). A lock older than 30 s or held
+   * by a dead process on this host is removed.
+   */
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = path.join(this.root, LOCK_FILE);
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const fh = await fsp.open(lock, 'wx');
+        await fh.writeFile(`${process.pid} ${Date.now()}\n`);
+        await fh.close();
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('create the lock file', lock, e);
+        if (this.lockIsStale(lock)) {
+          // Rename first so that two processes cannot both delete a fresh lock.
+          const aside = `${lock}.stale-${process.pid}-${randomBytes(3).toString('hex')}`;
+          try {
+            await fsp.rename(lock, aside);
+            await fsp.rm(aside, { force: true });
+          } catch {
+            // Another process removed it first.
+          }
+          continue;
+        }
+        if (Date.now() - started > 2 * STALE_LOCK_MS) {
+          throw externalError('E_TRACKING_LOCK', `the tracking store is locked by ${lock}`, {
+            hint: 'another lpclust process holds it; if none is running, delete the file',
+            where: { file: lock },
+          });
+        }
+        await sleep(Math.min(5 + attempt * 5, 50) + randomInt(0, 10));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fsp.rm(lock, { force: true });
+    }
+  }
+
+  private lockIsStale(lock: string): boolean {
+    try {
+      const st = fs.statSync(lock);
+      if (Date.now() - st.mtimeMs > STALE_LOCK_MS) return true;
+      const pid = Number(fs.readFileSync(lock, 'utf8').split(' ')[0]);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try {
+          process.kill(pid, 0);
+        } catch (e) {
+          return (e as NodeJS.ErrnoException).code === 'ESRCH';
+        }
+      }
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---------------------------------------------------------------- experiments
+
+  private async writeExperimentDir(id: string, name: string): Promise<Experiment> {
+    const dir = path.join(this.root, id);
+    // Non-recursive mkdir: EEXIST means the random id is taken.
+    await fsp.mkdir(dir);
+    const now = Date.now();
+    const artifactLocation = pathToFileURL(dir).href;
+    await this.writeAtomic(
+      path.join(dir, 'meta.yaml'),
+      dumpYaml({
+        artifact_location: artifactLocation,
+        creation_time: now,
+        experiment_id: id,
+        last_update_time: now,
+        lifecycle_stage: 'active',
+        name,
+      }),
+      dir,
+    );
+    return { experimentId: id, name, artifactLocation, lifecycleStage: 'active', creationTime: now, lastUpdateTime: now, tags: {} };
+  }
+
+  private async readExperiment(id: string): Promise<Experiment | null> {
+    const dir = path.join(this.root, id);
+    const file = path.join(dir, 'meta.yaml');
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (e) {
+      if (isNotFound(e)) return null; // a folder being created, or not an experiment
+      throw ioError('read', file, e);
+    }
+    const m = parseYaml(text, file);
+    const tags = await this.readKeyValues(path.join(dir, 'tags'));
+    return {
+      experimentId: String(m.experiment_id ?? id),
+      name: String(m.name ?? ''),
+      artifactLocation: String(m.artifact_location ?? pathToFileURL(dir).href),
+      lifecycleStage: m.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
+      creationTime: toInt(m.creation_time) ?? undefined,
+      lastUpdateTime: toInt(m.last_update_time) ?? undefined,
+      tags,
+    };
+  }
+
+  private async experimentIds(): Promise<string[]> {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(this.root, { withFileTypes: true });
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw ioError('list', this.root, e);
+    }
+    return entries.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+  }
+
+  async listExperiments(): Promise<Experiment[]> {
+    const out: Experiment[] = [];
+    for (const id of await this.experimentIds()) {
+      const exp = await this.readExperiment(id);
+      if (exp && exp.lifecycleStage === 'active') out.push(exp);
+    }
+    return out.sort((a, b) => (a.creationTime ?? 0) - (b.creationTime ?? 0) || a.experimentId.localeCompare(b.experimentId));
+  }
+
+  async getExperimentByName(name: string): Promise<Experiment | null> {
+    return (await this.listExperiments()).find((e) => e.name === name) ?? null;
+  }
+
+  async getOrCreateExperiment(name: string): Promise<Experiment> {
+    if (typeof name !== 'string' || name.trim() === '') throw usageError('E_TRACKING_EXPERIMENT', `Expected a non-empty experiment name but received ${JSON.stringify(name)}`);
+    await this.ensureRoot();
+    const found = await this.getExperimentByName(name);
+    if (found) return found;
+    return this.withLock(async () => {
+      // Re-scan under the lock: another process may have created it meanwhile.
+      const again = await this.getExperimentByName(name);
+      if (again) return again;
+      for (;;) {
+        try {
+          return await this.writeExperimentDir(newExperimentId(), name);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('create experiment', name, e);
+        }
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- runs
+
+  /** Where a run lives; scans experiments once per unknown id. */
+  private async locateRun(runId: string): Promise<RunLocation> {
+    const known = this.runDirs.get(runId);
+    if (known) return known;
+    if (/^[0-9a-zA-Z_-]+$/.test(runId)) {
+      for (const id of await this.experimentIds()) {
+        const dir = path.join(this.root, id, runId);
+        if (fs.existsSync(path.join(dir, 'meta.yaml'))) {
+          const loc = { experimentId: id, dir };
+          this.runDirs.set(runId, loc);
+          return loc;
+        }
+      }
+    }
+    throw inputError('E_RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in the tracking store ${this.displayUri}`, {
+      hint: 'list the runs with `lpclust runs`',
+    });
+  }
+
+  async createRun(request: CreateRunRequest): Promise<RunInfo> {
+    await this.ensureRoot();
+    const expDir = path.join(this.root, request.experimentId);
+    const exp = await this.readExperiment(request.experimentId);
+    if (!exp) throw inputError('E_EXPERIMENT_NOT_FOUND', `no experiment with id ${request.experimentId} in ${this.displayUri}`);
+    for (const t of request.tags) this.checkTag(t.key, t.value);
+    const runId = randomUUID().replace(/-/g, '');
+    const dir = path.join(expDir, runId);
+    try {
+      await fsp.mkdir(dir);
+      for (const sub of ['metrics', 'params', 'artifacts', 'tags']) await fsp.mkdir(path.join(dir, sub));
+    } catch (e) {
+      throw ioError('create run folder', dir, e);
+    }
+    const startTime = Math.trunc(request.startTime);
+    const info: RunInfo = {
+      runId,
+      experimentId: request.experimentId,
+      runName: request.runName,
+      userId: request.userId,
+      status: 'RUNNING',
+      startTime,
+      endTime: null,
+      artifactUri: pathToFileURL(path.join(dir, 'artifacts')).href,
+      lifecycleStage: 'active',
+    };
+    const tags = [...request.tags];
+    if (request.runName && !tags.some((t) => t.key === 'mlflow.runName')) tags.push({ key: 'mlflow.runName', value: request.runName });
+    for (const t of tags) await this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir);
+    // meta.yaml last: a reader sees a run only once all of its folders exist.
+    await this.writeAtomic(path.join(dir, 'meta.yaml'), runMetaYaml(info), dir);
+    this.runDirs.set(runId, { experimentId: request.experimentId, dir });
+    return info;
+  }
+
+  private checkTag(key: string, value: string): void {
+    validateKey('tag', key);
+    if (typeof value !== 'string') throw usageError('E_TRACKING_VALUE', `tag ${key}: expected a text value but received ${typeof value}`);
+    if (value.length > LIMITS.tagValue) {
+      throw usageError('E_TRACKING_VALUE', `tag ${key}: expected at most ${LIMITS.tagValue} characters but received ${value.length}`);
+    }
+  }
+
+  async logBatch(runId: string, batch: Batch): Promise<void> {
+    const params = batch.params ?? [];
+    const metrics = batch.metrics ?? [];
+    const tags = batch.tags ?? [];
+    // Validate everything first: a rejected batch writes nothing.
+    const seen = new Set<string>();
+    for (const p of params) {
+      validateKey('param', p.key);
+      if (seen.has(p.key)) throw usageError('E_TRACKING_DUPLICATE', `param ${p.key} appears twice in one batch`);
+      seen.add(p.key);
+      if (typeof p.value !== 'string') throw usageError('E_TRACKING_VALUE', `param ${p.key}: expected a text value but received ${typeof p.value}`);
+      if (p.value.length > LIMITS.paramValue) {
+        throw usageError('E_TRACKING_VALUE', `param ${p.key}: expected at most ${LIMITS.paramValue} characters but received ${p.value.length}`, {
+          hint: 'log long values as artifacts (ActiveRun.logParams does so automatically)',
+        });
+      }
+    }
+    for (const m of metrics) {
+      validateKey('metric', m.key);
+      if (typeof m.value !== 'number') throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected a number but received ${typeof m.value}`);
+      if (!Number.isInteger(m.timestamp)) throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected an integer ms timestamp but received ${m.timestamp}`);
+      if (!Number.isInteger(m.step)) throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected an integer step but received ${m.step}`);
+    }
+    for (const t of tags) this.checkTag(t.key, t.value);
+    const loc = await this.locateRun(runId);
+    for (const p of params) await this.writeParam(loc, p.key, p.value);
+    // One O_APPEND write per key: lines of one batch never interleave with another writer's.
+    const byKey = new Map<string, string>();
+    for (const m of metrics) byKey.set(m.key, (byKey.get(m.key) ?? '') + `${m.timestamp} ${pythonFloat(m.value)} ${m.step}\n`);
+    for (const [key, lines] of byKey) {
+      const file = path.join(loc.dir, 'metrics', key);
+      try {
+        await fsp.mkdir(path.dirname(file), { recursive: true });
+        await fsp.appendFile(file, lines, { flag: 'a' });
+      } catch (e) {
+        throw ioError('append to', file, e);
+      }
+    }
+    for (const t of tags) {
+      await this.writeAtomic(path.join(loc.dir, 'tags', t.key), t.value, loc.dir);
+      // MLflow keeps run_name in meta.yaml equal to the mlflow.runName tag.
+      if (t.key === 'mlflow.runName') await this.rewriteMeta(loc, (m) => ({ ...m, run_name: t.value }));
+    }
+  }
+
+  /** Create a param file; an existing one must hold the same value. */
+  private async writeParam(loc: RunLocation, key: string, value: string): Promise<void> {
+    const target = path.join(loc.dir, 'params', key);
+    const tmp = this.tempIn(loc.dir, target);
+    pendingTemps.add(tmp);
+    try {
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      await fsp.writeFile(tmp, value);
+      try {
+        // link() fails when the target exists: create-if-absent, atomic across processes.
+        await fsp.link(tmp, target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const old = await fsp.readFile(target, 'utf8');
+        if (old !== value) {
+          throw usageError(
+            'E_PARAM_CHANGED',
+            `param ${key} of run ${path.basename(loc.dir)} already has the value ${JSON.stringify(clip(old))}; cannot change it to ${JSON.stringify(clip(value))}`,
+            { hint: 'params are written once per run; start a new run, or log the changing value as a metric or tag' },
+          );
+        }
+      }
+    } catch (e) {
+      throw ioError('write', target, e);
+    } finally {
+      await fsp.rm(tmp, { force: true });
+      pendingTemps.delete(tmp);
+    }
+  }
+
+  private async readRunMeta(loc: RunLocation): Promise<Record<string, unknown>> {
+    const file = path.join(loc.dir, 'meta.yaml');
+    try {
+      return parseYaml(await fsp.readFile(file, 'utf8'), file);
+    } catch (e) {
+      throw ioError('read', file, e);
+    }
+  }
+
+  private async rewriteMeta(loc: RunLocation, change: (m: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+    const m = change(await this.readRunMeta(loc));
+    await this.writeAtomic(path.join(loc.dir, 'meta.yaml'), dumpYaml(m), loc.dir);
+  }
+
+  async updateRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
+    const code = statusCode(status);
+    const loc = await this.locateRun(runId);
+    await this.rewriteMeta(loc, (m) => ({ ...m, status: code, end_time: Math.trunc(endTime) }));
+  }
+
+  /** Synchronous {@link updateRun} for signal handlers; false when the run cannot be found or written. */
+  updateRunSync(runId: string, status: RunStatus, endTime: number): boolean {
+    const loc = this.runDirs.get(runId);
+    if (!loc) return false;
+    try {
+      const file = path.join(loc.dir, 'meta.yaml');
+      const m = parseYaml(fs.readFileSync(file, 'utf8'), file);
+      this.writeAtomicSync(file, dumpYaml({ ...m, status: statusCode(status), end_time: Math.trunc(endTime) }), loc.dir);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async readRunInfo(loc: RunLocation): Promise<RunInfo> {
+    const m = await this.readRunMeta(loc);
+    return runInfoFromMeta(m, loc, path.join(loc.dir, 'meta.yaml'));
+  }
+
+  /** Files under `dir` as `key → content`, keys `/`-joined (nested folders). */
+  private async readKeyValues(dir: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const walk = async (sub: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(path.join(dir, sub), { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        throw ioError('list', path.join(dir, sub), e);
+      }
+      for (const d of entries) {
+        if (d.name.startsWith('.') && d.name.includes('.tmp-')) continue; // a write in progress
+        const rel = sub ? `${sub}/${d.name}` : d.name;
+        if (d.isDirectory()) await walk(rel);
+        else if (d.isFile()) {
+          try {
+            out[rel] = await fsp.readFile(path.join(dir, rel), 'utf8');
+          } catch (e) {
+            if (!isNotFound(e)) throw ioError('read', path.join(dir, rel), e);
+          }
+        }
+      }
+    };
+    await walk('');
+    return out;
+  }
+
+  private async readMetricFile(file: string, key: string): Promise<Metric[]> {
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw ioError('read', file, e);
+    }
+    const out: Metric[] = [];
+    const lines = text.split('\n');
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      const parts = line.trim().split(/\s+/);
+      try {
+        if (parts.length < 2 || parts.length > 3) throw new Error(`expected "<ms> <value> <step>", found ${JSON.stringify(line)}`);
+        const timestamp = Number(parts[0]);
+        const step = parts.length === 3 ? Number(parts[2]) : 0;
+        if (!Number.isInteger(timestamp) || !Number.isInteger(step)) throw new Error(`expected integer time and step, found ${JSON.stringify(line)}`);
+        out.push({ key, timestamp, value: parseMetricValue(parts[1]), step });
+      } catch (e) {
+        throw inputError('E_TRACKING_METRIC', `${file} line ${i + 1}: ${(e as Error).message}`, { where: { file, line: i + 1 } });
+      }
+    });
+    return out;
+  }
+
+  private async readRun(loc: RunLocation): Promise<Run> {
+    const info = await this.readRunInfo(loc);
+    const params = await this.readKeyValues(path.join(loc.dir, 'params'));
+    const tags = await this.readKeyValues(path.join(loc.dir, 'tags'));
+    const metricTexts = await this.readKeyValues(path.join(loc.dir, 'metrics'));
+    const metrics: Record<string, number> = {};
+    for (const key of Object.keys(metricTexts)) {
+      const history = await this.readMetricFile(path.join(loc.dir, 'metrics', key), key);
+      const latest = latestMetric(history);
+      if (latest) metrics[key] = latest.value;
+    }
+    if (!info.runName && tags['mlflow.runName']) info.runName = tags['mlflow.runName'];
+    return { info, data: { params, metrics, tags } };
+  }
+
+  async getRun(runId: string): Promise<Run> {
+    return this.readRun(await this.locateRun(runId));
+  }
+
+  async searchRuns(query: RunQuery): Promise<Run[]> {
+    const runs: Run[] = [];
+    for (const expId of query.experimentIds) {
+      const expDir = path.join(this.root, expId);
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(expDir, { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw ioError('list', expDir, e);
+      }
+      for (const d of entries) {
+        if (!d.isDirectory() || d.name === 'tags' || d.name.startsWith('.')) continue;
+        const loc = { experimentId: expId, dir: path.join(expDir, d.name) };
+        if (!fs.existsSync(path.join(loc.dir, 'meta.yaml'))) continue; // being created
+        let run: Run;
+        try {
+          run = await this.readRun(loc);
+        } catch (e) {
+          // A run deleted between listing and reading is not an error.
+          if (isLpclustError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue;
+          throw e;
+        }
+        if (run.info.lifecycleStage !== 'active' || run.info.experimentId !== expId) continue;
+        this.runDirs.set(run.info.runId, loc);
+        if (query.statuses && !query.statuses.includes(run.info.status)) continue;
+        if (query.params && !Object.entries(query.params).every(([k, v]) => run.data.params[k] === v)) continue;
+        if (query.tags && !Object.entries(query.tags).every(([k, v]) => run.data.tags[k] === v)) continue;
+        runs.push(run);
+      }
+    }
+    runs.sort((a, b) => b.info.startTime - a.info.startTime || a.info.runId.localeCompare(b.info.runId));
+    return query.maxResults !== undefined ? runs.slice(0, query.maxResults) : runs;
+  }
+
+  async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
+    validateKey('metric', key);
+    const loc = await this.locateRun(runId);
+    return this.readMetricFile(path.join(loc.dir, 'metrics', key), key);
+  }
+
+  // ---------------------------------------------------------------- artifacts
+
+  /** The local artifact root of a run. */
+  async artifactRoot(runId: string): Promise<string> {
+    const loc = await this.locateRun(runId);
+    return path.join(loc.dir, 'artifacts');
+  }
+
+  /** Check an artifact path (relative, `/`-separated, inside the root) and return it normalised. */
+  private artifactRel(p: string | undefined): string {
+    if (p === undefined || p === '' || p === '.') return '';
+    const norm = path.posix.normalize(p.replace(/\\/g, '/')).replace(/\/+$/, '');
+    if (norm.startsWith('/') || norm === '..' || norm.startsWith('../')) {
+      throw usageError('E_ARTIFACT_PATH', `invalid artifact path ${JSON.stringify(p)}: expected a relative path inside the run's artifacts`);
+    }
+    return norm === '.' ? '' : norm;
+  }
+
+  /**
+   * Copy a local file into `artifactPath/<file name>`, or the *contents* of a local directory into
+   * `artifactPath` (MLflow's `log_artifact` / `log_artifacts`). Each file is copied atomically.
+   */
+  async logArtifact(runId: string, localPath: string, artifactPath?: string): Promise<void> {
+    const loc = await this.locateRun(runId);
+    const rel = this.artifactRel(artifactPath);
+    const destDir = path.join(loc.dir, 'artifacts', ...rel.split('/').filter(Boolean));
+    let st: fs.Stats;
+    try {
+      st = await fsp.stat(localPath);
+    } catch (e) {
+      throw inputError('E_ARTIFACT_SOURCE', `cannot log artifact ${localPath}: ${(e as Error).message}`, { where: { file: localPath } });
+    }
+    if (st.isDirectory()) await this.copyTree(localPath, destDir, loc.dir);
+    else await this.copyFile(localPath, path.join(destDir, path.basename(localPath)), loc.dir);
+  }
+
+  private async copyFile(src: string, dest: string, tmpDir: string): Promise<void> {
+    const tmp = this.tempIn(tmpDir, dest);
+    pendingTemps.add(tmp);
+    try {
+      await fsp.mkdir(path.dirname(dest), { recursive: true });
+      await fsp.copyFile(src, tmp);
+      await fsp.rename(tmp, dest);
+    } catch (e) {
+      await fsp.rm(tmp, { force: true });
+      throw ioError('copy artifact to', dest, e);
+    } finally {
+      pendingTemps.delete(tmp);
+    }
+  }
+
+  private async copyTree(srcDir: string, destDir: string, tmpDir: string): Promise<void> {
+    await fsp.mkdir(destDir, { recursive: true });
+    for (const d of await fsp.readdir(srcDir, { withFileTypes: true })) {
+      const s = path.join(srcDir, d.name);
+      const t = path.join(destDir, d.name);
+      if (d.isDirectory()) await this.copyTree(s, t, tmpDir);
+      else if (d.isFile() || d.isSymbolicLink()) await this.copyFile(s, t, tmpDir);
+    }
+  }
+
+  async listArtifacts(runId: string, artifactPath?: string): Promise<ArtifactEntry[]> {
+    const rel = this.artifactRel(artifactPath);
+    const root = await this.artifactRoot(runId);
+    const dir = path.join(root, ...rel.split('/').filter(Boolean));
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw ioError('list', dir, e);
+    }
+    const out: ArtifactEntry[] = [];
+    for (const d of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const p = rel ? `${rel}/${d.name}` : d.name;
+      if (d.isDirectory()) out.push({ path: p, isDir: true });
+      else out.push({ path: p, isDir: false, size: (await fsp.stat(path.join(dir, d.name))).size });
+    }
+    return out;
+  }
+
+  async downloadArtifacts(runId: string, artifactPath: string, destDir: string): Promise<string> {
+    const rel = this.artifactRel(artifactPath);
+    const root = await this.artifactRoot(runId);
+    const src = path.join(root, ...rel.split('/').filter(Boolean));
+    let st: fs.Stats;
+    try {
+      st = await fsp.stat(src);
+    } catch {
+      throw inputError('E_ARTIFACT_NOT_FOUND', `run ${runId} has no artifact ${JSON.stringify(artifactPath)}`, {
+        hint: `list them with \`lpclust runs show ${runId}\``,
+      });
+    }
+    const dest = rel ? path.join(destDir, path.basename(src)) : destDir;
+    await fsp.mkdir(destDir, { recursive: true });
+    if (st.isDirectory()) await this.copyTree(src, dest, destDir);
+    else await this.copyFile(src, dest, destDir);
+    return dest;
+  }
+}
+
+function clip(s: string): string {
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+function statusCode(status: RunStatus): number {
+  const code = STATUS_CODES[status];
+  if (code === undefined) throw usageError('E_TRACKING_STATUS', `Expected a run status RUNNING|SCHEDULED|FINISHED|FAILED|KILLED but received ${JSON.stringify(status)}`);
+  return code;
+}
+
+/** The run meta.yaml text, exactly as MLflow's FileStore writes it. */
+export function runMetaYaml(info: RunInfo): string {
+  return dumpYaml({
+    artifact_uri: info.artifactUri,
+    end_time: info.endTime === null ? null : Math.trunc(info.endTime),
+    entry_point_name: '',
+    experiment_id: info.experimentId,
+    lifecycle_stage: info.lifecycleStage,
+    run_id: info.runId,
+    run_name: info.runName,
+    run_uuid: info.runId,
+    source_name: '',
+    source_type: SOURCE_TYPE_LOCAL,
+    source_version: '',
+    start_time: Math.trunc(info.startTime),
+    status: STATUS_CODES[info.status],
+    tags: [],
+    user_id: info.userId,
+  });
+}
+
+function runInfoFromMeta(m: Record<string, unknown>, loc: RunLocation, file: string): RunInfo {
+  const runId = String(m.run_id ?? m.run_uuid ?? path.basename(loc.dir));
+  const rawStatus = m.status;
+  let status: RunStatus | undefined;
+  if (typeof rawStatus === 'number') status = STATUS_BY_CODE[rawStatus];
+  else if (typeof rawStatus === 'string') status = (STATUS_BY_CODE[Number(rawStatus)] ?? (rawStatus in STATUS_CODES ? rawStatus : undefined)) as RunStatus | undefined;
+  if (!status) throw inputError('E_TRACKING_META', `${file}: expected an integer status 1-5 but found ${JSON.stringify(rawStatus)}`, { where: { file } });
+  return {
+    runId,
+    experimentId: String(m.experiment_id ?? loc.experimentId),
+    runName: m.run_name === null || m.run_name === undefined ? '' : String(m.run_name),
+    userId: m.user_id === null || m.user_id === undefined ? '' : String(m.user_id),
+    status,
+    startTime: toInt(m.start_time) ?? 0,
+    endTime: toInt(m.end_time),
+    artifactUri: String(m.artifact_uri ?? pathToFileURL(path.join(loc.dir, 'artifacts')).href),
+    lifecycleStage: m.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
+  };
+}
+
+/** The latest value of a metric history as MLflow defines it: max by (step, timestamp, value). */
+export function latestMetric(history: Metric[]): Metric | undefined {
+  let best: Metric | undefined;
+  for (const m of history) {
+    if (
+      !best ||
+      m.step > best.step ||
+      (m.step === best.step && (m.timestamp > best.timestamp || (m.timestamp === best.timestamp && m.value > best.value)))
+    ) {
+      best = m;
+    }
+  }
+  return best;
+}

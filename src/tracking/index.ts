@@ -1,0 +1,42 @@
+/**
+ * Tracking: MLflow stores behind the {@link TrackingStore} interface, the run context, and the
+ * views of `lpclust runs`. {@link openStore} picks the store for a tracking URI.
+ */
+import { usageError } from '../errors.js';
+import { maskUri } from '../util/mask.js';
+import { FileStore } from './file-store.js';
+import type { TrackingStore } from './store.js';
+
+export * from './store.js';
+export * from './run.js';
+export * from './file-store.js';
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** Directory relative `file:` URIs are resolved against (default: process.cwd()). */
+  cwd?: string;
+}
+
+/**
+ * Open the tracking store of a URI: `file:./mlruns`, `file:///abs/mlruns` or a plain directory
+ * path → the local {@link FileStore}; `http(s)://` → the MLflow REST store.
+ * @throws LpclustError E_TRACKING_URI for a scheme lpclust cannot write to.
+ */
+export async function openStore(uri: string, options: OpenStoreOptions = {}): Promise<TrackingStore> {
+  return storeFor(uri.trim(), options);
+}
+
+/** The one dispatch from URI scheme to store implementation. */
+function storeFor(uri: string, options: OpenStoreOptions): TrackingStore {
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri)?.[1]?.toLowerCase();
+  // A Windows drive letter (C:\...) is a path, not a scheme.
+  if (scheme === undefined || scheme === 'file' || /^[a-zA-Z]:[\\/]/.test(uri)) return new FileStore(uri, options);
+  if (scheme === 'http' || scheme === 'https') {
+    throw usageError('E_TRACKING_URI', `the MLflow REST store (${maskUri(uri)}) is not built yet in this version of lpclust`, {
+      hint: 'use a local store, e.g. --tracking-uri file:./mlruns',
+    });
+  }
+  throw usageError('E_TRACKING_URI', `Expected a tracking URI file:<path>, http:// or https:// but received ${JSON.stringify(maskUri(uri))}`, {
+    hint: 'e.g. --tracking-uri file:./mlruns or --tracking-uri http://localhost:5000',
+  });
+}
