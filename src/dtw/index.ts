@@ -1,0 +1,9 @@
+/**
+ * The DTW engine: kernels (native SIMD addon and TypeScript), DTW with warping path, the tiled
+ * worker-thread matrix writer and the matrix sidecar checks. The naive definition (dtwNaive,
+ * dtwPathNaive) is exported from reference.ts.
+ */
+export { dtwDistance, dtwBlock, dtwToMany, selectKernel, checkRadius, KERNEL_CHOICES, type KernelChoice, type DtwKernel, type DtwCallOptions } from './kernel.js';
+export { dtwDistanceJs, dtwBlockJs, dtwToManyJs, effectiveRadius, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
+export { dtwPath, type WarpingPath } from './path.js';
+export { loadNative, nativeStatus, type NativeStatus, type NativeAddon } from './native.js';

@@ -1,0 +1,96 @@
+/**
+ * Loader of the native DTW addon (build/Release/lpclust_dtw.node, built from native/ by node-gyp
+ * during `npm ci`). Loading never throws: when the addon is missing or broken, {@link loadNative}
+ * returns null and {@link nativeStatus} says what was tried and how to fix it, so callers fall
+ * back to the TypeScript kernel with one warning.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The functions the addon exports (see native/dtw_kernel.cc). */
+export interface NativeAddon {
+  /** Block contract; A, B, out all Float32Array or all Float64Array; radius already clamped ≥ 0. */
+  block(
+    A: Float32Array | Float64Array,
+    B: Float32Array | Float64Array,
+    L: number,
+    r0: number,
+    r1: number,
+    c0: number,
+    c1: number,
+    radius: number,
+    out: Float32Array | Float64Array,
+    upper: boolean,
+  ): void;
+  /** Instruction set of the clone in use: avx512f, avx2, sse2 or portable. */
+  isa: string;
+  abiVersion: number;
+}
+
+/** Whether the addon loaded, and if not why. */
+export interface NativeStatus {
+  loaded: boolean;
+  /** Instruction set in use when loaded. */
+  isa?: string;
+  /** Paths tried, in order. */
+  tried: string[];
+  /** Why it did not load (first line of each failure). */
+  reason?: string;
+  /** How to fix it. */
+  hint?: string;
+}
+
+/** Package root: src/dtw/ or dist/dtw/ are two levels below it. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+let cached: { addon: NativeAddon | null; status: NativeStatus } | undefined;
+
+/**
+ * Candidate addon paths: `LPCLUST_NATIVE_PATH` if set (tests use it to simulate a missing addon),
+ * then the node-gyp Release and Debug builds.
+ */
+function candidates(): string[] {
+  const env = process.env.LPCLUST_NATIVE_PATH;
+  if (env !== undefined && env !== '') return [path.resolve(env)];
+  return [path.join(PACKAGE_ROOT, 'build', 'Release', 'lpclust_dtw.node'), path.join(PACKAGE_ROOT, 'build', 'Debug', 'lpclust_dtw.node')];
+}
+
+/** Load the addon once per thread (each worker thread loads its own instance). */
+export function loadNative(): NativeAddon | null {
+  if (cached) return cached.addon;
+  const tried = candidates();
+  const reasons: string[] = [];
+  const require = createRequire(import.meta.url);
+  for (const p of tried) {
+    if (!existsSync(p)) {
+      reasons.push(`${p}: not found`);
+      continue;
+    }
+    try {
+      const addon = require(p) as NativeAddon;
+      if (typeof addon.block !== 'function' || addon.abiVersion !== 1) throw new Error('unexpected exports (stale build?)');
+      cached = { addon, status: { loaded: true, isa: addon.isa, tried } };
+      return addon;
+    } catch (e) {
+      reasons.push(`${p}: ${String((e as Error).message ?? e).split('\n')[0]}`);
+    }
+  }
+  cached = {
+    addon: null,
+    status: {
+      loaded: false,
+      tried,
+      reason: reasons.join('; '),
+      hint: 'build it with `npm rebuild lpclust` or `npx node-gyp rebuild` in the lpclust folder (needs python3, make and a C++ compiler); meanwhile the TypeScript kernel is used (slower)',
+    },
+  };
+  return null;
+}
+
+/** Status of the native addon (loads it if not done yet). */
+export function nativeStatus(): NativeStatus {
+  loadNative();
+  return cached!.status;
+}
