@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// Regenerates the demo inputs under data/ from the real datasets in ../shared/datasets/
+// (see data/README.md for provenance and licences). Not run by the tests or the demo.
+//
+//   node scripts/make-sample-data.mjs [--datasets ../shared/datasets] [--out data]
+//
+// Writes:
+//   data/oldmongo/BBB6004.csv     rows of the real old-Mongo export of BBB6004 from 2019-04-25 to
+//                                 2019-06-30 UTC, byte for byte (both register scale jumps included)
+//   data/sql/<METER>.txt          SQL historian exports (no header: timestamp, tagname, energy,
+//                                 quality, qualityDetail, OPCquality) of 5 SGSC households
+//   data/newmongo/newmongo.jsonl  a mongoexport-style JSON-lines export of daily documents of 4
+//                                 other SGSC households
+//   data/meters.csv               the real 54-meter description plus one row per SGSC household
+//
+// Conversions of the SGSC data (30-minute general-supply kWh, naive NSW local clock times):
+// - energy kWh → Wh (× 1000, rounded to 0.1 Wh — the source has 3-decimal kWh, so this is exact);
+// - meter ids `SGSC<customer_id>`;
+// - SQL: timestamps shifted by +418 weeks (2926 days; weekdays kept) so that they fall after the
+//   SQL source's 2021-09-01 start date of the rules file; tag `Energy_Ameno_1_8_0_<METER>.kWh`;
+//   quality columns are placeholders (192, 0, 192: "good"), the source has none;
+// - new Mongo: one document per household and day with energy_type "active_sum"; each half-hour
+//   value goes to its `HH:00:00` / `HH:30:00` key, the `HH:15:00` / `HH:45:00` keys are absent
+//   (missing), so the sample gives complete days at 30 and 60 minutes, not at 15; `_id` is a
+//   deterministic made-up ObjectId (hash of id and date); dates are not shifted.
+// Households are chosen deterministically: ascending customer id, at least 95 % of the window's
+// half hours present; the first 5 for SQL, the next 4 (not used for SQL) for new Mongo.
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
+};
+const DATASETS = resolve(opt('--datasets', '../shared/datasets'));
+const OUT = resolve(opt('--out', 'data'));
+
+const OLD_FROM = '2019-04-25';
+const OLD_TO = '2019-07-01'; // exclusive
+const SQL_FROM = '2013-09-01';
+const SQL_TO = '2013-10-16'; // exclusive: 45 days
+const SQL_SHIFT_DAYS = 2926; // 418 weeks: 2013-09-01 (Sun) → 2021-09-05 (Sun)
+const SQL_METERS = 5;
+const NM_FROM = '2013-05-01';
+const NM_TO = '2013-08-01'; // exclusive: 92 days
+const NM_METERS = 4;
+const MIN_COVERAGE = 0.95;
+
+const DAY_MS = 86_400_000;
+const dayIndex = (date) => Math.round(Date.parse(`${date}T00:00:00Z`) / DAY_MS);
+
+function write(rel, text) {
+  const file = join(OUT, rel);
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(file, text);
+  console.log(`wrote ${rel} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB)`);
+}
+
+// --- old Mongo: cut BBB6004 by timestamp, keeping the header and lines byte for byte.
+{
+  const text = readFileSync(join(DATASETS, 'inergy-uc7', 'BBB6004.csv'), 'utf8');
+  const lines = text.split('\n');
+  const out = [lines[0]];
+  for (const line of lines.slice(1)) {
+    if (line === '') continue;
+    const ts = line.split(',')[2];
+    if (ts >= OLD_FROM && ts < OLD_TO) out.push(line);
+  }
+  write('oldmongo/BBB6004.csv', out.join('\n') + '\n');
+}
+
+// --- SGSC: read the two windows of every household.
+const sqlRows = new Map(); // customer → [[datetime, kwh]]
+const nmRows = new Map();
+{
+  const rl = createInterface({ input: createReadStream(join(DATASETS, 'sgsc-50-households', 'sm_cust50.csv.gz')).pipe(createGunzip()), crlfDelay: Infinity });
+  let header = null;
+  for await (const line of rl) {
+    if (header === null) {
+      header = line.split(',');
+      if (header[0] !== 'customer_id' || header[1] !== 'reading_datetime' || header[3] !== 'general_supply_kwh') throw new Error(`unexpected SGSC header: ${line}`);
+      continue;
+    }
+    const f = line.split(',');
+    const dt = f[1];
+    const target = dt >= SQL_FROM && dt < SQL_TO ? sqlRows : dt >= NM_FROM && dt < NM_TO ? nmRows : null;
+    if (target === null) continue;
+    let list = target.get(f[0]);
+    if (!list) target.set(f[0], (list = []));
+    list.push([dt, f[3]]);
+  }
+}
+const halfHours = (from, to) => (dayIndex(to) - dayIndex(from)) * 48;
+const covered = (rows, from, to) => [...rows.entries()].filter(([, r]) => new Set(r.map((x) => x[0])).size >= MIN_COVERAGE * halfHours(from, to)).map(([c]) => c).sort();
+const sqlCustomers = covered(sqlRows, SQL_FROM, SQL_TO).slice(0, SQL_METERS);
+const nmCustomers = covered(nmRows, NM_FROM, NM_TO).filter((c) => !sqlCustomers.includes(c)).slice(0, NM_METERS);
+if (sqlCustomers.length < SQL_METERS || nmCustomers.length < NM_METERS) throw new Error('not enough households with the required coverage');
+const wh = (kwh) => String(Math.round(Number(kwh) * 10000) / 10); // kWh (3 decimals) → Wh
+
+// --- SQL historian txt files.
+for (const c of sqlCustomers) {
+  const meter = `SGSC${c}`;
+  const tag = `Energy_Ameno_1_8_0_${meter}.kWh`;
+  const lines = sqlRows.get(c).map(([dt, kwh]) => {
+    const shifted = new Date(Date.parse(`${dt.replace(' ', 'T')}Z`) + SQL_SHIFT_DAYS * DAY_MS).toISOString().slice(0, 19).replace('T', ' ');
+    return `${shifted},${tag},${wh(kwh)},192,0,192`;
+  });
+  write(`sql/${meter}.txt`, lines.join('\n') + '\n');
+}
+
+// --- new Mongo JSON lines: one document per household and day.
+{
+  const out = [];
+  for (const c of nmCustomers) {
+    const meter = `SGSC${c}`;
+    const byDay = new Map();
+    for (const [dt, kwh] of nmRows.get(c)) {
+      const [date, time] = dt.split(' ');
+      let doc = byDay.get(date);
+      if (!doc) {
+        const oid = createHash('sha256').update(`${meter}|${date}|active_sum`).digest('hex').slice(0, 24);
+        doc = { _id: { $oid: oid }, id: meter, date, energy_type: 'active_sum' };
+        byDay.set(date, doc);
+      }
+      doc[time] = Number(wh(kwh));
+    }
+    for (const date of [...byDay.keys()].sort()) {
+      const doc = byDay.get(date);
+      // Time keys in day order after the fixed fields, as the collection stores them.
+      const fixed = { _id: doc._id, id: doc.id, date: doc.date, energy_type: doc.energy_type };
+      const times = Object.keys(doc).filter((k) => /^\d\d:\d\d:\d\d$/.test(k)).sort();
+      for (const k of times) fixed[k] = doc[k];
+      out.push(JSON.stringify(fixed));
+    }
+  }
+  write('newmongo/newmongo.jsonl', out.join('\n') + '\n');
+}
+
+// --- meter description: the real one plus the SGSC households (power unknown, no production).
+{
+  const real = readFileSync(join(DATASETS, 'inergy-uc7', 'smart_meter_description.csv'), 'utf8').replace(/\r\n/g, '\n').trimEnd();
+  const extra = [...sqlCustomers, ...nmCustomers].sort().map((c) => `SGSC${c},,0.0,household`);
+  write('meters.csv', [real, ...extra].join('\n') + '\n');
+}
+console.log(`SQL households: ${sqlCustomers.join(', ')}; new Mongo households: ${nmCustomers.join(', ')}`);
