@@ -47,6 +47,9 @@ function summarise(samples: Float64Array): SilhouetteResult {
  * @param n number of samples
  * @param labels cluster of each sample, integers in 0..k-1; length n
  * @param k number of cluster ids (default: largest label + 1); empty clusters are ignored
+ * With a float32 matrix the sums are still accumulated in float64, so the result is the exact
+ * silhouette of the float32 distances; scikit-learn rounds its sums to float32 there (agreement
+ * then to about 1e-6).
  * @throws LpclustError for a matrix of the wrong size, a non-zero diagonal, or fewer than 2 or
  *   more than n − 1 non-empty clusters (scikit-learn refuses those too)
  */
@@ -60,9 +63,15 @@ export function silhouettePrecomputed(
   if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels but received ${labels.length}`);
   const idx = indexClusters(labels, k);
   requireClusterCount(idx, 'the silhouette');
+  // scikit-learn's tolerance: |diagonal| ≤ 100 machine epsilons of the matrix's type.
+  const atol = 100 * (D instanceof Float32Array ? 2 ** -23 : 2 ** -52);
   for (let i = 0; i < n; i++) {
     const d = D[i * n + i];
-    if (d !== 0) throw inputError('E_VALIDATE_DIAGONAL', `Expected a distance matrix with a zero diagonal but entry (${i}, ${i}) is ${d}`);
+    if (!(Math.abs(d) <= atol)) {
+      throw inputError('E_VALIDATE_DIAGONAL', `Expected a distance matrix with a zero diagonal but entry (${i}, ${i}) is ${d}`, {
+        hint: 'give the DTW matrix written by `lpclust dtw` for the same data',
+      });
+    }
   }
   const m = idx.present.length;
   const { order, start, compact } = idx;
