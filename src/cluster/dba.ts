@@ -1,0 +1,295 @@
+/**
+ * DTW k-means with DTW barycentre averaging (DBA; Petitjean et al. 2011), with the semantics of
+ * tslearn `TimeSeriesKMeans(metric="dtw")`: random initial centres (k distinct rows), `n_init`
+ * restarts keeping the lowest inertia, at most `max_iter` (default 5) rounds of "assign every
+ * series to the centre at the smallest banded DTW distance, then move each centre by DBA
+ * iterations along the warping paths of its members" (at most `maxIterBarycenter`, default 100,
+ * stopping when the DBA cost changes by < 1e-5), stopping early when the inertia changes by < tol.
+ *
+ * Distances are banded DTW (Sakoe–Chiba radius, default 1), float64, with the same tie-breaking of
+ * warping paths as the reference (diagonal, then (i−1, j), then (i, j−1)). Inertia here is the
+ * SUM over series of the squared DTW distance to the assigned centre (tslearn reports the mean).
+ */
+import { Random } from '../util/random.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
+import { checkFitInput, type Rows } from './common.js';
+
+/** Hyper-parameters of {@link DbaKMeans}. */
+export interface DbaKMeansOptions {
+  /** Number of clusters, ≥ 2. */
+  k: number;
+  /** Sakoe–Chiba radius in slots. Default 1. */
+  radius?: number;
+  /** Restarts. Default 10. */
+  nInit?: number;
+  /** Assignment/update rounds per restart. Default 5. */
+  maxIter?: number;
+  /** DBA iterations per centre update. Default 100. */
+  maxIterBarycenter?: number;
+  /** Stop when the inertia (mean squared DTW, as tslearn) changes by less than this. Default 1e-6. */
+  tol?: number;
+  /** Seed. Default 0. */
+  seed?: number;
+}
+
+/** Learned state of {@link DbaKMeans}. */
+export interface DbaKMeansState {
+  /** Centres (barycentres), k × L, row-major. */
+  centres: Float64Array;
+  /** Label of each training series. */
+  labels: Int32Array;
+  /** Σ squared DTW distance to the assigned centre. */
+  inertia: number;
+  /** Rounds run by the winning restart. */
+  nIter: number;
+  /** Empty clusters re-seeded from the farthest series, over all restarts. */
+  emptyReseeds: number;
+}
+
+/**
+ * Banded DTW kernel with reusable buffers: distance only (two rows) or the full cost table for a
+ * warping path. Series of equal length L.
+ */
+export class BandedDtw {
+  readonly L: number;
+  readonly r: number;
+  private prev: Float64Array;
+  private cur: Float64Array;
+  /** Cost table, L × L (only band cells are valid). */
+  private acc: Float64Array;
+
+  constructor(L: number, radius: number) {
+    this.L = L;
+    this.r = Math.max(0, Math.min(Math.floor(radius), L - 1));
+    this.prev = new Float64Array(L + 1);
+    this.cur = new Float64Array(L + 1);
+    this.acc = new Float64Array(L * L);
+  }
+
+  /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
+  dist2(a: Float64Array, aOff: number, b: Float64Array, bOff: number): number {
+    const L = this.L;
+    const r = this.r;
+    let prev = this.prev;
+    let cur = this.cur;
+    // Column j lives at index j + 1; index 0 is the "column −1" border.
+    prev.fill(Infinity);
+    for (let i = 0; i < L; i++) {
+      const jlo = i - r > 0 ? i - r : 0;
+      const jhi = i + r < L - 1 ? i + r : L - 1;
+      const ai = a[aOff + i];
+      cur[jlo] = Infinity;
+      for (let j = jlo; j <= jhi; j++) {
+        const d = ai - b[bOff + j];
+        let best: number;
+        if (i === 0 && j === 0) best = 0;
+        else {
+          best = prev[j]; // (i−1, j−1)
+          if (prev[j + 1] < best) best = prev[j + 1]; // (i−1, j)
+          if (cur[j] < best) best = cur[j]; // (i, j−1)
+        }
+        cur[j + 1] = d * d + best;
+      }
+      // The next row reads column jhi + 1 of this one, outside this row's band: +∞.
+      if (jhi + 2 <= L) cur[jhi + 2] = Infinity;
+      const t = prev;
+      prev = cur;
+      cur = t;
+    }
+    this.prev = prev;
+    this.cur = cur;
+    return prev[L];
+  }
+
+  /**
+   * DBA accumulation: align series a (at aOff) to the centre c (at cOff) and add a's values into
+   * `sums[j]` / `counts[j]` for every centre index j on the warping path.
+   * @returns the squared DTW distance
+   */
+  accumulate(a: Float64Array, aOff: number, c: Float64Array, cOff: number, sums: Float64Array, counts: Float64Array): number {
+    const L = this.L;
+    const r = this.r;
+    const acc = this.acc;
+    acc.fill(Infinity);
+    for (let i = 0; i < L; i++) {
+      const jlo = i - r > 0 ? i - r : 0;
+      const jhi = i + r < L - 1 ? i + r : L - 1;
+      const ai = a[aOff + i];
+      const row = i * L;
+      for (let j = jlo; j <= jhi; j++) {
+        const d = ai - c[cOff + j];
+        let best: number;
+        if (i === 0 && j === 0) best = 0;
+        else {
+          best = Infinity;
+          if (i > 0 && j > 0 && acc[row - L + j - 1] < best) best = acc[row - L + j - 1];
+          if (i > 0 && acc[row - L + j] < best) best = acc[row - L + j];
+          if (j > 0 && acc[row + j - 1] < best) best = acc[row + j - 1];
+        }
+        acc[row + j] = d * d + best;
+      }
+    }
+    let i = L - 1;
+    let j = L - 1;
+    sums[j] += a[aOff + i];
+    counts[j] += 1;
+    while (i > 0 || j > 0) {
+      if (i === 0) j--;
+      else if (j === 0) i--;
+      else {
+        const diag = acc[(i - 1) * L + j - 1];
+        const up = acc[(i - 1) * L + j];
+        const left = acc[i * L + j - 1];
+        if (diag <= up && diag <= left) {
+          i--;
+          j--;
+        } else if (up <= left) i--;
+        else j--;
+      }
+      sums[j] += a[aOff + i];
+      counts[j] += 1;
+    }
+    return acc[L * L - 1];
+  }
+}
+
+/** Nearest centre (banded DTW) of every series; ties go to the lowest centre. */
+export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw): { labels: Int32Array; dist2: Float64Array } {
+  const { data, n, dim } = rows;
+  const labels = new Int32Array(n);
+  const dist2 = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = Infinity;
+    let bj = 0;
+    for (let j = 0; j < k; j++) {
+      const d = dtw.dist2(data, i * dim, centres, j * dim);
+      if (d < best) {
+        best = d;
+        bj = j;
+      }
+    }
+    labels[i] = bj;
+    dist2[i] = best;
+  }
+  return { labels, dist2 };
+}
+
+/** DBA k-means estimator. */
+export class DbaKMeans {
+  readonly k: number;
+  readonly radius: number;
+  readonly nInit: number;
+  readonly maxIter: number;
+  readonly maxIterBarycenter: number;
+  readonly tol: number;
+  readonly seed: number;
+  /** Set by {@link fit}. */
+  state: DbaKMeansState | null = null;
+
+  constructor(options: DbaKMeansOptions) {
+    this.k = options.k;
+    this.radius = options.radius ?? 1;
+    this.nInit = options.nInit ?? 10;
+    this.maxIter = options.maxIter ?? 5;
+    this.maxIterBarycenter = options.maxIterBarycenter ?? 100;
+    this.tol = options.tol ?? 1e-6;
+    this.seed = options.seed ?? 0;
+  }
+
+  /** Fit on n × L series. */
+  fit(rows: Rows, rng: Random = new Random(this.seed)): this {
+    checkFitInput(rows, rows.n, this.k);
+    const dtw = new BandedDtw(rows.dim, this.radius);
+    let best: DbaKMeansState | null = null;
+    let reseeds = 0;
+    for (let run = 0; run < this.nInit; run++) {
+      throwIfInterrupted();
+      const res = this.fitOnce(rows, rng, dtw);
+      reseeds += res.emptyReseeds;
+      if (!best || res.inertia < best.inertia) best = res;
+    }
+    this.state = { ...best!, emptyReseeds: reseeds };
+    return this;
+  }
+
+  /** Labels of new series: nearest centre by banded DTW (the fitted labels follow the same rule). */
+  predict(rows: Rows): Int32Array {
+    if (!this.state) throw new Error('DbaKMeans.predict called before fit');
+    return assignDtw(rows, this.state.centres, this.k, new BandedDtw(rows.dim, this.radius)).labels;
+  }
+
+  private fitOnce(rows: Rows, rng: Random, dtw: BandedDtw): DbaKMeansState {
+    const { data, n, dim } = rows;
+    const k = this.k;
+    const idx = rng.sample(n, k);
+    const centres = new Float64Array(k * dim);
+    for (let j = 0; j < k; j++) centres.set(data.subarray(idx[j] * dim, idx[j] * dim + dim), j * dim);
+    let emptyReseeds = 0;
+    let oldInertia = Infinity;
+    let nIter = 0;
+    for (let it = 0; it < this.maxIter; it++) {
+      nIter = it + 1;
+      const { labels, dist2 } = assignDtw(rows, centres, k, dtw);
+      emptyReseeds += reseedEmpty(labels, dist2, k, centres, data, dim);
+      let inertia = 0;
+      for (let i = 0; i < n; i++) inertia += dist2[i];
+      inertia /= n;
+      this.updateCentres(rows, labels, centres, dtw);
+      if (Math.abs(oldInertia - inertia) < this.tol) break;
+      oldInertia = inertia;
+    }
+    // Final assignment so that labels are the argmin of the distance to the returned centres.
+    const fin = assignDtw(rows, centres, k, dtw);
+    emptyReseeds += reseedEmpty(fin.labels, fin.dist2, k, centres, data, dim);
+    let inertia = 0;
+    for (let i = 0; i < n; i++) inertia += fin.dist2[i];
+    return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+  }
+
+  /** DBA: each centre becomes the average of the member values aligned to each of its slots, repeated. */
+  private updateCentres(rows: Rows, labels: Int32Array, centres: Float64Array, dtw: BandedDtw): void {
+    const { data, n, dim } = rows;
+    const k = this.k;
+    const members: number[][] = Array.from({ length: k }, () => []);
+    for (let i = 0; i < n; i++) members[labels[i]].push(i);
+    const sums = new Float64Array(dim);
+    const counts = new Float64Array(dim);
+    for (let c = 0; c < k; c++) {
+      const m = members[c];
+      if (m.length === 0) continue;
+      let costPrev = Infinity;
+      for (let it = 0; it < this.maxIterBarycenter; it++) {
+        sums.fill(0);
+        counts.fill(0);
+        let cost = 0;
+        for (const i of m) cost += dtw.accumulate(data, i * dim, centres, c * dim, sums, counts);
+        cost /= m.length;
+        for (let t = 0; t < dim; t++) centres[c * dim + t] = sums[t] / counts[t];
+        if (Math.abs(costPrev - cost) < 1e-5 || cost > costPrev) break;
+        costPrev = cost;
+      }
+    }
+  }
+}
+
+/**
+ * Re-seed each empty cluster on the series farthest from its centre (in a cluster of ≥ 2 series);
+ * updates labels, dist2 and centres in place. @returns how many clusters were re-seeded
+ */
+function reseedEmpty(labels: Int32Array, dist2: Float64Array, k: number, centres: Float64Array, data: Float64Array, dim: number): number {
+  const sizes = new Int32Array(k);
+  for (let i = 0; i < labels.length; i++) sizes[labels[i]]++;
+  let count = 0;
+  for (let c = 0; c < k; c++) {
+    if (sizes[c] > 0) continue;
+    let far = -1;
+    for (let i = 0; i < labels.length; i++) if (sizes[labels[i]] > 1 && (far < 0 || dist2[i] > dist2[far])) far = i;
+    sizes[labels[far]]--;
+    labels[far] = c;
+    sizes[c] = 1;
+    dist2[far] = 0;
+    centres.set(data.subarray(far * dim, far * dim + dim), c * dim);
+    count++;
+  }
+  return count;
+}

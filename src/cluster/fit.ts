@@ -1,0 +1,163 @@
+/**
+ * One entry point over every model: fit `model × metric` at k and return labels numbered 0.. by
+ * decreasing cluster size, the centres the model reports (per-cluster means for models without
+ * natural centres), the medoid profile of each cluster for DTW models, and model-specific numbers.
+ */
+import { usageError } from '../errors.js';
+import { Random } from '../util/random.js';
+import { Agglomerative, type Linkage } from './agglomerative.js';
+import {
+  checkFitInput,
+  clusterMeans,
+  clusterMedoids,
+  clusterSizes,
+  orderBySize,
+  permuteRows,
+  type DistanceMatrix,
+  type Rows,
+} from './common.js';
+import { DbaKMeans } from './dba.js';
+import { KMeans, type KMeansInit } from './kmeans.js';
+import { KMedoids, euclideanMatrix, type KMedoidsInit, type KMedoidsMethod } from './kmedoids.js';
+import { Som } from './som.js';
+
+/** Models of `lpclust cluster`. */
+export type ModelName = 'kmeans' | 'kmedoids' | 'agglomerative' | 'som';
+/** All models, for option parsing. */
+export const MODELS: readonly ModelName[] = ['kmeans', 'kmedoids', 'agglomerative', 'som'];
+/** Distance of a model. */
+export type MetricName = 'euclidean' | 'dtw';
+/** All metrics, for option parsing. */
+export const METRICS: readonly MetricName[] = ['euclidean', 'dtw'];
+/** Initialisations accepted by `--init` (k-means: random, k-means++; k-medoids: random, k-means++ = k-medoids++, build). */
+export type InitName = 'random' | 'k-means++' | 'build';
+/** All inits, for option parsing. */
+export const INITS: readonly InitName[] = ['random', 'k-means++', 'build'];
+
+/** Hyper-parameters of {@link fitClustering}. */
+export interface ClusterSpec {
+  model: ModelName;
+  metric: MetricName;
+  /** Number of clusters, 2 ≤ k ≤ n. */
+  k: number;
+  /** Agglomerative linkage; default ward (Euclidean) or average (DTW). */
+  linkage?: Linkage;
+  /** Initialisation; default random (the old pipeline's). */
+  init?: InitName;
+  /** Restarts: k-means and DBA default 10; k-medoids default 1. */
+  nInit?: number;
+  /** Iteration cap: k-means 300, DBA 5, k-medoids 300, SOM epochs 10. */
+  maxIter?: number;
+  /** k-medoids swap method; default fasterpam. */
+  kmedoidsMethod?: KMedoidsMethod;
+  /** Sakoe–Chiba radius of DTW k-means; default 1. */
+  radius?: number;
+  /** Seed; default 0. */
+  seed?: number;
+}
+
+/** What {@link fitClustering} returns (cluster ids already ordered by decreasing size). */
+export interface ClusterFit {
+  /** Cluster of every row, 0..k−1, 0 = largest. */
+  labels: Int32Array;
+  /** Number of clusters found (k, or fewer for an agglomerative cut at tied heights, as SciPy). */
+  k: number;
+  /** Cluster sizes, decreasing. */
+  sizes: Int32Array;
+  /** Centres, k × dim: the model's own (k-means, DBA, k-medoids medoids, SOM weights) or per-cluster means. */
+  centres: Float64Array;
+  /** True when `centres` are per-cluster means (the model has no natural centres). */
+  centresAreMeans: boolean;
+  /** For DTW models: row index of each cluster's medoid under the DTW matrix. */
+  medoidRows?: Int32Array;
+  /** Linkage matrix of agglomerative models (SciPy format, (n−1) × 4). */
+  linkageMatrix?: Float64Array;
+  /** Model numbers to log: inertia, total deviation, iterations, re-seeded empty clusters... */
+  stats: Record<string, number>;
+  /** Hyper-parameters actually used (defaults filled in), for params and the model artifact. */
+  params: Record<string, string | number>;
+}
+
+/**
+ * Fit a model. `D` (n × n) is required for `metric: 'dtw'` with k-medoids and agglomerative and
+ * used for the medoid profiles of every DTW model; it is never recomputed here.
+ */
+export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix): ClusterFit {
+  const { model, metric, k } = spec;
+  checkFitInput(rows, rows.n, k);
+  const seed = spec.seed ?? 0;
+  const rng = new Random(seed);
+  const init = spec.init ?? 'random';
+  const params: Record<string, string | number> = { model, metric, k, seed };
+  const stats: Record<string, number> = {};
+  let labels: Int32Array;
+  let centres: Float64Array | null = null;
+  let linkageMatrix: Float64Array | undefined;
+  let kFound = k;
+  if (metric === 'dtw' && model !== 'kmeans' && !D) {
+    throw usageError('E_USAGE_DTW_MATRIX', `The ${model} model with --metric dtw needs the DTW matrix`);
+  }
+  if (model === 'kmeans' && metric === 'euclidean') {
+    if (init === 'build') throw usageError('E_USAGE_INIT', 'Expected `--init` random or k-means++ for kmeans but received `build`');
+    const m = new KMeans({ k, init: init as KMeansInit, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 300, seed }).fit(rows, rng);
+    const s = m.state!;
+    labels = s.labels;
+    centres = s.centres;
+    Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, tol: m.tol, algorithm: 'lloyd-hamerly' });
+    Object.assign(stats, { 'Model Inertia': s.inertia, Iterations: s.nIter, 'Empty Clusters Reseeded': s.emptyReseeds });
+  } else if (model === 'kmeans') {
+    if (init !== 'random') throw usageError('E_USAGE_INIT', `Expected \`--init random\` for DTW k-means (tslearn semantics) but received \`${init}\``);
+    const m = new DbaKMeans({ k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? 1, seed }).fit(rows, rng);
+    const s = m.state!;
+    labels = s.labels;
+    centres = s.centres;
+    Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, max_iter_barycenter: m.maxIterBarycenter, radius: m.radius, algorithm: 'dba' });
+    Object.assign(stats, { 'DTW Inertia': s.inertia, Iterations: s.nIter, 'Empty Clusters Reseeded': s.emptyReseeds });
+  } else if (model === 'kmedoids') {
+    const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
+    const matrix = metric === 'dtw' ? D! : euclideanMatrix(rows);
+    const m = new KMedoids({ k, init: kinit, method: spec.kmedoidsMethod ?? 'fasterpam', maxIter: spec.maxIter ?? 300, nInit: spec.nInit ?? 1, seed }).fit(matrix, rng);
+    const s = m.state!;
+    labels = s.labels;
+    centres = new Float64Array(k * rows.dim);
+    for (let c = 0; c < k; c++) centres.set(rows.data.subarray(s.medoids[c] * rows.dim, (s.medoids[c] + 1) * rows.dim), c * rows.dim);
+    Object.assign(params, { init: kinit, method: m.method, n_init: m.init === 'build' ? 1 : m.nInit, max_iter: m.maxIter });
+    Object.assign(stats, { 'Total Deviation': s.totalDeviation, Iterations: s.nIter, Swaps: s.swaps, 'Empty Clusters Reseeded': s.emptyReseeds });
+  } else if (model === 'agglomerative') {
+    const lk: Linkage = spec.linkage ?? (metric === 'dtw' ? 'average' : 'ward');
+    if (metric === 'dtw' && lk === 'ward') {
+      throw usageError('E_USAGE_LINKAGE', 'Expected `--linkage` average, complete or single with --metric dtw but received `ward` (Ward needs Euclidean geometry)');
+    }
+    const m = new Agglomerative({ k, linkage: lk });
+    if (metric === 'dtw') m.fitMatrix(D!);
+    else m.fitRows(rows);
+    const s = m.state!;
+    labels = s.labels;
+    kFound = s.nClusters;
+    linkageMatrix = s.Z;
+    params.linkage = lk;
+  } else {
+    if (metric === 'dtw') throw usageError('E_USAGE_METRIC', 'Expected `--metric euclidean` for the som model but received `dtw`');
+    const m = new Som({ k, epochs: spec.maxIter ?? 10, seed }).fit(rows, rng);
+    const s = m.state!;
+    labels = s.labels;
+    centres = s.weights;
+    Object.assign(params, { epochs: m.epochs, learning_rate: m.learningRate, sigma: m.sigma, topology: `${k}x1` });
+    Object.assign(stats, { 'Quantization Error': s.quantizationError2, 'Empty Clusters Reseeded': s.emptyReseeds });
+  }
+  const ordered = orderBySize(labels, kFound);
+  const centresAreMeans = centres === null;
+  const finalCentres = centres === null ? clusterMeans(rows, ordered.labels, kFound).centres : permuteRows(centres, rows.dim, ordered.order);
+  const fit: ClusterFit = {
+    labels: ordered.labels,
+    k: kFound,
+    sizes: clusterSizes(ordered.labels, kFound),
+    centres: finalCentres,
+    centresAreMeans,
+    stats,
+    params,
+  };
+  if (linkageMatrix) fit.linkageMatrix = linkageMatrix;
+  if (metric === 'dtw' && D) fit.medoidRows = clusterMedoids(D, ordered.labels, kFound);
+  return fit;
+}

@@ -1,0 +1,57 @@
+/**
+ * Clustering models of lpclust (pure: typed arrays in, results out). Estimators keep their
+ * hyper-parameters apart from the learned `state`; `predict` assigns rows to the nearest centre
+ * under the model's metric. {@link fitClustering} runs any `model × metric`; {@link chooseK}
+ * picks k by silhouette.
+ */
+export {
+  rowsOf,
+  checkFitInput,
+  checkDistanceMatrix,
+  assignEuclidean,
+  clusterMeans as clusterMeanProfiles,
+  clusterMedoids,
+  clusterSizes,
+  orderBySize,
+  type Rows,
+  type DistanceMatrix,
+} from './common.js';
+export { KMeans, kmeansPlusPlus, randomInit, lloydHamerly, meanColumnVariance, type KMeansOptions, type KMeansState, type KMeansInit } from './kmeans.js';
+export { DbaKMeans, BandedDtw, assignDtw, type DbaKMeansOptions, type DbaKMeansState } from './dba.js';
+export {
+  KMedoids,
+  fasterPam,
+  alternate,
+  buildInit,
+  kmedoidsPlusPlus,
+  euclideanMatrix,
+  type KMedoidsOptions,
+  type KMedoidsState,
+  type KMedoidsMethod,
+  type KMedoidsInit,
+} from './kmedoids.js';
+export {
+  Agglomerative,
+  linkage,
+  fclusterMaxclust,
+  pdistEuclidean,
+  condense,
+  LINKAGES,
+  type Linkage,
+  type Condensed,
+  type AgglomerativeOptions,
+  type AgglomerativeState,
+} from './agglomerative.js';
+export { Som, type SomOptions, type SomState } from './som.js';
+export {
+  fitClustering,
+  MODELS,
+  METRICS,
+  INITS,
+  type ModelName,
+  type MetricName,
+  type InitName,
+  type ClusterSpec,
+  type ClusterFit,
+} from './fit.js';
+export { chooseK, DEFAULT_K_RANGE, type ChooseKResult } from './choosek.js';

@@ -1,0 +1,390 @@
+/**
+ * Euclidean k-means (scikit-learn `KMeans` semantics): Lloyd iterations accelerated with Hamerly's
+ * bounds (one upper bound to the own centre, one lower bound to every other centre), `n_init`
+ * restarts keeping the lowest inertia, random or greedy k-means++ initialisation.
+ *
+ * Inertia is scikit-learn's: the sum over rows of the squared Euclidean distance to the assigned
+ * centre. Convergence follows scikit-learn too: stop when no label changes, or when the total
+ * squared centre shift is ≤ tol · mean per-column variance; a last exact assignment then makes
+ * labels the argmin of the distance to the returned centres.
+ */
+import { Random } from '../util/random.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
+import { assignEuclidean, checkFitInput, sqDist, type Rows } from './common.js';
+
+/** How k-means picks its first centres. */
+export type KMeansInit = 'random' | 'k-means++';
+
+/** Hyper-parameters of {@link KMeans}. */
+export interface KMeansOptions {
+  /** Number of clusters, ≥ 2. */
+  k: number;
+  /** `random` (k distinct rows; the old pipeline's) or `k-means++` (greedy, 2 + ⌊ln k⌋ trials). Default random. */
+  init?: KMeansInit;
+  /** Restarts; the lowest inertia wins. Default 10. */
+  nInit?: number;
+  /** Iterations per restart. Default 300. */
+  maxIter?: number;
+  /** Relative tolerance on the centre shift (scikit-learn's `tol`). Default 1e-4. */
+  tol?: number;
+  /** Seed of the one generator of this fit. Default 0. */
+  seed?: number;
+  /**
+   * After the restarts, refine the best partition with Hartigan single-row moves (each move lowers
+   * the inertia strictly; a Hartigan-stable partition is also a Lloyd fixed point), so the result
+   * is never worse than plain Lloyd from the same starts. Default true.
+   */
+  refine?: boolean;
+}
+
+/** Learned state of a fitted k-means. */
+export interface KMeansState {
+  /** Centres, k × dim, row-major. */
+  centres: Float64Array;
+  /** Label of every training row (0..k-1). */
+  labels: Int32Array;
+  /** Sum of squared distances to the assigned centres (scikit-learn's inertia). */
+  inertia: number;
+  /** Iterations of the winning restart. */
+  nIter: number;
+  /** Empty clusters re-seeded from the farthest row, over all restarts. */
+  emptyReseeds: number;
+}
+
+/** Euclidean k-means estimator: `fit` learns {@link KMeansState}, `predict` assigns new rows. */
+export class KMeans {
+  readonly k: number;
+  readonly init: KMeansInit;
+  readonly nInit: number;
+  readonly maxIter: number;
+  readonly tol: number;
+  readonly seed: number;
+  readonly refine: boolean;
+  /** Set by {@link fit}. */
+  state: KMeansState | null = null;
+
+  constructor(options: KMeansOptions) {
+    this.k = options.k;
+    this.init = options.init ?? 'random';
+    this.nInit = options.nInit ?? 10;
+    this.maxIter = options.maxIter ?? 300;
+    this.tol = options.tol ?? 1e-4;
+    this.seed = options.seed ?? 0;
+    this.refine = options.refine ?? true;
+  }
+
+  /** Fit on n × dim rows. */
+  fit(rows: Rows, rng: Random = new Random(this.seed)): this {
+    checkFitInput(rows, rows.n, this.k);
+    const tolAbs = this.tol * meanColumnVariance(rows);
+    let best: KMeansState | null = null;
+    let reseeds = 0;
+    for (let run = 0; run < this.nInit; run++) {
+      throwIfInterrupted();
+      const init = this.init === 'random' ? randomInit(rows, this.k, rng) : kmeansPlusPlus(rows, this.k, rng);
+      const res = lloydHamerly(rows, init, this.k, this.maxIter, tolAbs);
+      reseeds += res.emptyReseeds;
+      if (best === null || res.inertia < best.inertia) best = res;
+    }
+    if (this.refine) best = hartiganRefine(rows, best!, this.k);
+    this.state = { ...best!, emptyReseeds: reseeds };
+    return this;
+  }
+
+  /** Nearest centre of each row (same rule as the fitted labels). */
+  predict(rows: Rows): Int32Array {
+    if (!this.state) throw new Error('KMeans.predict called before fit');
+    return assignEuclidean(rows, this.state.centres, this.k).labels;
+  }
+}
+
+/** Mean over columns of the per-column (population) variance; scales the tolerance. */
+export function meanColumnVariance(rows: Rows): number {
+  const { data, n, dim } = rows;
+  let total = 0;
+  for (let t = 0; t < dim; t++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += data[i * dim + t];
+    m /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) {
+      const d = data[i * dim + t] - m;
+      v += d * d;
+    }
+    total += v / n;
+  }
+  return total / dim;
+}
+
+/** k distinct rows chosen uniformly. */
+export function randomInit(rows: Rows, k: number, rng: Random): Float64Array {
+  const idx = rng.sample(rows.n, k);
+  const c = new Float64Array(k * rows.dim);
+  for (let j = 0; j < k; j++) c.set(rows.data.subarray(idx[j] * rows.dim, (idx[j] + 1) * rows.dim), j * rows.dim);
+  return c;
+}
+
+/**
+ * Greedy k-means++ (as scikit-learn): the first centre uniformly, then each next one the best of
+ * 2 + ⌊ln k⌋ candidates drawn proportionally to the squared distance to the closest centre.
+ */
+export function kmeansPlusPlus(rows: Rows, k: number, rng: Random): Float64Array {
+  const { data, n, dim } = rows;
+  const c = new Float64Array(k * dim);
+  const trials = 2 + Math.floor(Math.log(k));
+  const first = rng.int(n);
+  c.set(data.subarray(first * dim, first * dim + dim), 0);
+  const closest = new Float64Array(n);
+  let pot = 0;
+  for (let i = 0; i < n; i++) {
+    closest[i] = sqDist(data, i, c, 0, dim);
+    pot += closest[i];
+  }
+  const cand = new Float64Array(n);
+  const bestCand = new Float64Array(n);
+  for (let j = 1; j < k; j++) {
+    let bestPot = Infinity;
+    let bestIdx = 0;
+    for (let t = 0; t < trials; t++) {
+      // Draw a row with probability proportional to its squared distance (uniform when all are 0).
+      let r = rng.next() * pot;
+      let pick = n - 1;
+      if (pot > 0) {
+        for (let i = 0; i < n; i++) {
+          r -= closest[i];
+          if (r < 0) {
+            pick = i;
+            break;
+          }
+        }
+      } else pick = rng.int(n);
+      let p = 0;
+      for (let i = 0; i < n; i++) {
+        const d = sqDist(data, i, data, pick, dim);
+        cand[i] = d < closest[i] ? d : closest[i];
+        p += cand[i];
+      }
+      if (p < bestPot) {
+        bestPot = p;
+        bestIdx = pick;
+        bestCand.set(cand);
+      }
+    }
+    c.set(data.subarray(bestIdx * dim, bestIdx * dim + dim), j * dim);
+    closest.set(bestCand);
+    pot = bestPot;
+  }
+  return c;
+}
+
+/**
+ * One k-means restart from the given centres (modified in place): Lloyd iterations with Hamerly's
+ * bounds, which skip rows whose assignment provably cannot change. Exact: the labels are those
+ * Lloyd's algorithm would give.
+ */
+export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIter: number, tolAbs: number): KMeansState {
+  const { data, n, dim } = rows;
+  const labels = new Int32Array(n);
+  const upper = new Float64Array(n); // ≥ distance to own centre
+  const lower = new Float64Array(n); // ≤ distance to any other centre
+  const half = new Float64Array(k); // half the distance from each centre to its nearest other centre
+  const sums = new Float64Array(k * dim);
+  const sizes = new Int32Array(k);
+  const next = new Float64Array(k * dim);
+  const shift = new Float64Array(k);
+  let emptyReseeds = 0;
+  let nIter = 0;
+
+  // Full first assignment.
+  for (let i = 0; i < n; i++) {
+    let b1 = Infinity;
+    let b2 = Infinity;
+    let a = 0;
+    for (let j = 0; j < k; j++) {
+      const d = sqDist(data, i, centres, j, dim);
+      if (d < b1) {
+        b2 = b1;
+        b1 = d;
+        a = j;
+      } else if (d < b2) b2 = d;
+    }
+    labels[i] = a;
+    upper[i] = Math.sqrt(b1);
+    lower[i] = Math.sqrt(b2);
+  }
+  let changed = n;
+  for (let it = 0; it < maxIter; it++) {
+    nIter = it + 1;
+    // M-step: means of the current labels.
+    sums.fill(0);
+    sizes.fill(0);
+    for (let i = 0; i < n; i++) {
+      const c = labels[i];
+      sizes[c]++;
+      const base = c * dim;
+      const ri = i * dim;
+      for (let t = 0; t < dim; t++) sums[base + t] += data[ri + t];
+    }
+    let reseeded = false;
+    for (let c = 0; c < k; c++) {
+      if (sizes[c] > 0) continue;
+      // Empty cluster: move its centre onto the row farthest from its own centre (in a cluster of ≥ 2).
+      let far = -1;
+      let farD = -1;
+      for (let i = 0; i < n; i++) {
+        if (sizes[labels[i]] < 2) continue;
+        const d = sqDist(data, i, centres, labels[i], dim);
+        if (d > farD) {
+          farD = d;
+          far = i;
+        }
+      }
+      const old = labels[far];
+      sizes[old]--;
+      for (let t = 0; t < dim; t++) sums[old * dim + t] -= data[far * dim + t];
+      labels[far] = c;
+      sizes[c] = 1;
+      for (let t = 0; t < dim; t++) sums[c * dim + t] = data[far * dim + t];
+      emptyReseeds++;
+      reseeded = true;
+    }
+    let shiftTot = 0;
+    let maxShift = 0;
+    let maxShiftIdx = 0;
+    let secondShift = 0;
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let t = 0; t < dim; t++) {
+        const v = sums[c * dim + t] / sizes[c];
+        next[c * dim + t] = v;
+        const d = v - centres[c * dim + t];
+        s += d * d;
+      }
+      shiftTot += s;
+      shift[c] = Math.sqrt(s);
+      if (shift[c] > maxShift) {
+        secondShift = maxShift;
+        maxShift = shift[c];
+        maxShiftIdx = c;
+      } else if (shift[c] > secondShift) secondShift = shift[c];
+    }
+    centres.set(next);
+    if (changed === 0 && !reseeded) break; // strict convergence: centres did not move
+    if (shiftTot <= tolAbs) break;
+    throwIfInterrupted();
+    // Bounds follow the centres.
+    if (reseeded) {
+      for (let i = 0; i < n; i++) {
+        upper[i] = Infinity;
+        lower[i] = 0;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        upper[i] += shift[labels[i]];
+        lower[i] -= labels[i] === maxShiftIdx ? secondShift : maxShift;
+      }
+    }
+    for (let c = 0; c < k; c++) {
+      let m = Infinity;
+      for (let c2 = 0; c2 < k; c2++) {
+        if (c2 === c) continue;
+        const d = sqDist(centres, c, centres, c2, dim);
+        if (d < m) m = d;
+      }
+      half[c] = Math.sqrt(m) / 2;
+    }
+    // E-step with bounds.
+    changed = 0;
+    for (let i = 0; i < n; i++) {
+      const a = labels[i];
+      const bound = half[a] > lower[i] ? half[a] : lower[i];
+      if (upper[i] <= bound) continue;
+      upper[i] = Math.sqrt(sqDist(data, i, centres, a, dim));
+      if (upper[i] <= bound) continue;
+      let b1 = Infinity;
+      let b2 = Infinity;
+      let best = 0;
+      for (let j = 0; j < k; j++) {
+        const d = sqDist(data, i, centres, j, dim);
+        if (d < b1) {
+          b2 = b1;
+          b1 = d;
+          best = j;
+        } else if (d < b2) b2 = d;
+      }
+      if (best !== a) {
+        labels[i] = best;
+        changed++;
+      }
+      upper[i] = Math.sqrt(b1);
+      lower[i] = Math.sqrt(b2);
+    }
+  }
+  // Final exact assignment to the returned centres, and scikit-learn's inertia.
+  const fin = assignEuclidean(rows, centres, k);
+  let inertia = 0;
+  for (let i = 0; i < n; i++) inertia += fin.dist2[i];
+  return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+}
+
+/**
+ * Hartigan refinement: move a row from cluster a to b when that lowers the inertia, i.e. when
+ * n_b/(n_b+1)·‖x − c_b‖² < n_a/(n_a−1)·‖x − c_a‖², updating both means at once; repeat until no row
+ * moves. Then centres are recomputed exactly from the labels and rows reassigned to the nearest one.
+ */
+export function hartiganRefine(rows: Rows, start: KMeansState, k: number, maxPasses = 100): KMeansState {
+  const { data, n, dim } = rows;
+  const labels = Int32Array.from(start.labels);
+  const sizes = new Int32Array(k);
+  const centres = new Float64Array(k * dim);
+  for (let i = 0; i < n; i++) {
+    sizes[labels[i]]++;
+    for (let t = 0; t < dim; t++) centres[labels[i] * dim + t] += data[i * dim + t];
+  }
+  for (let c = 0; c < k; c++) for (let t = 0; t < dim; t++) centres[c * dim + t] /= sizes[c] || 1;
+  let moves = 0;
+  for (let pass = 0; pass < maxPasses; pass++) {
+    let moved = 0;
+    for (let i = 0; i < n; i++) {
+      const a = labels[i];
+      const na = sizes[a];
+      if (na <= 1) continue;
+      const costA = (sqDist(data, i, centres, a, dim) * na) / (na - 1);
+      let best = a;
+      let bestV = costA;
+      for (let b = 0; b < k; b++) {
+        if (b === a) continue;
+        const nb = sizes[b];
+        const v = (sqDist(data, i, centres, b, dim) * nb) / (nb + 1);
+        if (v < bestV) {
+          bestV = v;
+          best = b;
+        }
+      }
+      // Only clear improvements: rounding must not make rows oscillate.
+      if (best === a || !(bestV < costA * (1 - 1e-12))) continue;
+      const nb = sizes[best];
+      for (let t = 0; t < dim; t++) {
+        const x = data[i * dim + t];
+        centres[a * dim + t] = (centres[a * dim + t] * na - x) / (na - 1);
+        centres[best * dim + t] = (centres[best * dim + t] * nb + x) / (nb + 1);
+      }
+      sizes[a]--;
+      sizes[best]++;
+      labels[i] = best;
+      moved++;
+    }
+    moves += moved;
+    if (moved === 0) break;
+  }
+  if (moves === 0) return start;
+  centres.fill(0);
+  for (let i = 0; i < n; i++) for (let t = 0; t < dim; t++) centres[labels[i] * dim + t] += data[i * dim + t];
+  for (let c = 0; c < k; c++) for (let t = 0; t < dim; t++) centres[c * dim + t] /= sizes[c];
+  const fin = assignEuclidean(rows, centres, k);
+  let inertia = 0;
+  for (let i = 0; i < n; i++) inertia += fin.dist2[i];
+  // Guard: keep the Lloyd result if rounding made the refinement no better.
+  if (!(inertia <= start.inertia)) return start;
+  return { centres, labels: fin.labels, inertia, nIter: start.nIter, emptyReseeds: start.emptyReseeds };
+}
