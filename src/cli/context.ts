@@ -3,8 +3,11 @@
  * helpers that respect `--json`, and the process-wide logger.
  */
 import type { Command } from 'commander';
-import { GLOBAL_SETTINGS, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
+import path from 'node:path';
+import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
+import { usageError, type LpclustError } from '../errors.js';
 import { log } from '../util/log.js';
+import { isSecretName, registerSecret } from '../util/mask.js';
 import { progressDefaults } from '../util/progress.js';
 
 /** Settings resolved for one invocation. */
@@ -31,6 +34,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     quiet: o.quiet,
     json: o.json,
   };
+  registerEnvironmentSecrets(env, cwd);
   const resolved = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
   const globals = valuesOf(resolved) as GlobalSettings;
   log.level = globals.quiet && globals.logLevel !== 'debug' ? (globals.logLevel === 'silent' ? 'silent' : 'error') : globals.logLevel;
@@ -44,4 +48,49 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       else if (human !== undefined && human !== '') process.stdout.write(human.endsWith('\n') ? human : human + '\n');
     },
   };
+}
+
+/**
+ * Register the values of secret-named variables (`*_PASSWORD`, `*_TOKEN`, ...) of the environment
+ * and of `./.env`, so that they are masked wherever they would appear (logs, params, tags, errors).
+ */
+export function registerEnvironmentSecrets(env: Record<string, string | undefined>, cwd: string): void {
+  for (const [name, value] of Object.entries(env)) if (isSecretName(name)) registerSecret(value);
+  for (const [name, value] of Object.entries(readDotenv(path.join(cwd, '.env')))) if (isSecretName(name)) registerSecret(value);
+}
+
+/** Edit distance with adjacent transpositions (optimal string alignment): `shwo` → `show` is 1. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The candidates closest to `word` (distance ≤ 40 % of its length, at least 1), best first. */
+export function suggestSimilar(word: string, candidates: readonly string[]): string[] {
+  const scored = candidates
+    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(1, Math.floor(Math.max(word.length, c.length) * 0.4)));
+  const best = Math.min(...scored.map((s) => s.d));
+  return scored.filter((s) => s.d === best).map((s) => s.c);
+}
+
+/**
+ * The usage error for an unknown word after a command that has sub-commands and an action of its
+ * own (commander reports it only as "too many arguments"), with a suggestion.
+ */
+export function unknownSubcommandError(cmd: Command, word: string): LpclustError {
+  const names = cmd.commands.map((c) => c.name());
+  const similar = suggestSimilar(word, names);
+  return usageError(
+    'E_USAGE_COMMAND',
+    `unknown sub-command '${word}' of 'lpclust ${cmd.name()}'${similar.length > 0 ? ` (did you mean ${similar.join(' or ')}?)` : ''}`,
+    { hint: `sub-commands: ${names.join(', ')}; see lpclust ${cmd.name()} --help` },
+  );
 }

@@ -5,6 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { pendingTempFiles } from '../io/atomic.js';
+import { pendingStoreTempFiles } from '../tracking/file-store.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
 import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
@@ -13,11 +14,11 @@ export function installSignalHandlers(): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interruptSignal()) {
       // Second signal: give up waiting for the work to notice.
-      process.exit(signal === 'SIGINT' ? 130 : 143);
+      exitAfterSignal(signal);
     }
     markInterrupted(signal);
     const pending = endActiveRunsSync('KILLED');
-    for (const f of pendingTempFiles()) rmSync(f, { force: true });
+    removeTempFiles();
     if (pending.length > 0) {
       // Stores that cannot end a run synchronously (REST) get a moment to do it asynchronously.
       void Promise.allSettled(pending.map((r) => r.end('KILLED'))).then(() => exitAfterSignal(signal));
@@ -34,7 +35,21 @@ export function installSignalHandlers(): () => void {
   };
 }
 
+/** Remove the temporary files of unfinished atomic writes (outputs and tracking store). */
+function removeTempFiles(): void {
+  for (const f of [...pendingTempFiles(), ...pendingStoreTempFiles()]) {
+    try {
+      rmSync(f, { force: true });
+    } catch {
+      // Best effort: the process is about to stop.
+    }
+  }
+}
+
 function exitAfterSignal(signal: NodeJS.Signals): void {
+  // Runs started after the signal (before the work noticed it) must not stay RUNNING either.
+  endActiveRunsSync('KILLED');
+  removeTempFiles();
   process.stderr.write(`lpclust: interrupted by ${signal}\n`);
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }

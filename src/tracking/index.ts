@@ -5,11 +5,13 @@
 import { usageError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { FileStore } from './file-store.js';
+import { openRemoteStore } from './rest-open.js';
 import type { TrackingStore } from './store.js';
 
 export * from './store.js';
 export * from './run.js';
 export * from './file-store.js';
+export * from './runs-view.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -32,9 +34,7 @@ function storeFor(uri: string, options: OpenStoreOptions): TrackingStore {
   // A Windows drive letter (C:\...) is a path, not a scheme.
   if (scheme === undefined || scheme === 'file' || /^[a-zA-Z]:[\\/]/.test(uri)) return new FileStore(uri, options);
   if (scheme === 'http' || scheme === 'https') {
-    throw usageError('E_TRACKING_URI', `the MLflow REST store (${maskUri(uri)}) is not built yet in this version of lpclust`, {
-      hint: 'use a local store, e.g. --tracking-uri file:./mlruns',
-    });
+    return openRemoteStore(uri, options);
   }
   throw usageError('E_TRACKING_URI', `Expected a tracking URI file:<path>, http:// or https:// but received ${JSON.stringify(maskUri(uri))}`, {
     hint: 'e.g. --tracking-uri file:./mlruns or --tracking-uri http://localhost:5000',

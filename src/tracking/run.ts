@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isLpclustError, InterruptedError } from '../errors.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
 import { maskSecrets } from '../util/mask.js';
 import { LIMITS, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
 
@@ -166,11 +167,15 @@ export function standardTags(opts: Pick<RunOptions, 'runName' | 'parentRunId' | 
 
 /** Start a run; prefer {@link withRun}, which also ends it. */
 export async function startRun(opts: RunOptions): Promise<ActiveRun> {
+  // After Ctrl-C no new run may start (it could be left RUNNING when the process exits).
+  throwIfInterrupted();
   const experiment = await opts.store.getOrCreateExperiment(opts.experimentName);
-  const tags = { ...standardTags(opts), ...(opts.tags ?? {}) };
+  const runName = truncate(maskSecrets(opts.runName), LIMITS.tagValue);
+  const tags = { ...standardTags({ ...opts, runName }), ...(opts.tags ?? {}) };
+  throwIfInterrupted();
   const info = await opts.store.createRun({
     experimentId: experiment.experimentId,
-    runName: opts.runName,
+    runName,
     userId: tags['mlflow.user'],
     startTime: Date.now(),
     tags: Object.entries(tags).map(([key, value]) => ({ key, value: truncate(maskSecrets(value), LIMITS.tagValue) })),

@@ -3,9 +3,12 @@
  * its sub-commands) to the program; add a line here for a new command.
  */
 import type { Command } from 'commander';
+import { register as validate } from './validate.js';
+import { register as runs } from './runs.js';
+import { register as sync } from './sync.js';
 
 /** A command module. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every command of lpclust. */
-export const COMMANDS: RegisterCommand[] = [];
+export const COMMANDS: RegisterCommand[] = [runs, sync, validate];
