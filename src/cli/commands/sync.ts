@@ -1,0 +1,73 @@
+/**
+ * `lpclust sync`: upload the runs of a local store (the offline spool, or any ./mlruns) to an
+ * MLflow tracking server, idempotently.
+ */
+import type { Command } from 'commander';
+import { externalError, usageError } from '../../errors.js';
+import { FileStore } from '../../tracking/file-store.js';
+import { openStore } from '../../tracking/index.js';
+import { RestStore } from '../../tracking/rest-store.js';
+import { syncRuns } from '../../tracking/sync.js';
+import type { TrackingStore } from '../../tracking/store.js';
+import { log } from '../../util/log.js';
+import { maskUri } from '../../util/mask.js';
+import { contextFor } from '../context.js';
+
+/** Register `lpclust sync`. */
+export function register(program: Command): void {
+  program
+    .command('sync')
+    .description('upload local runs (e.g. the offline spool) to an MLflow tracking server; running it again creates nothing new')
+    .option('--from <dir>', 'local store to read (a directory or file: URI)', './mlruns')
+    .option('--to <uri>', 'tracking server to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
+    .option('--experiment <name>', 'only the runs of this experiment (default: all)')
+    .addHelpText(
+      'after',
+      `
+Uploads params, full metric histories (timestamps and steps kept), tags, artifacts, nesting (parent
+ids remapped), status, start and end times. Runs already on the server are completed, not duplicated.
+
+Examples:
+  lpclust sync --from ./mlruns --to http://mlflow.example.org:5000
+  lpclust sync --from ./mlruns --experiment uc7 --to https://mlflow.example.org
+  MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
+    )
+    .action(async (opts: { from: string; to?: string; experiment?: string }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const to = opts.to ?? (/^https?:\/\//i.test(ctx.globals.trackingUri) ? ctx.globals.trackingUri : undefined);
+      if (!to) {
+        throw usageError('E_USAGE_OPTION', 'Expected `--to <uri>` (the tracking server) but received none', {
+          hint: 'e.g. lpclust sync --from ./mlruns --to http://localhost:5000, or set MLFLOW_TRACKING_URI',
+        });
+      }
+      if (/^(file:|[^:]*$)/i.test(opts.from) === false) {
+        throw usageError('E_USAGE_VALUE', `Expected a local directory or file: URI for \`--from\` but received \`${maskUri(opts.from)}\``);
+      }
+      const from = new FileStore(opts.from);
+      // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
+      const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
+      if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
+      try {
+        const report = await syncRuns(from, target, {
+          experiment: opts.experiment,
+          onRun: (r) =>
+            r.error
+              ? log.warn(`run ${r.localRunId} (${r.runName}) not synced: ${r.error}`)
+              : log.info(
+                  `${r.created ? 'created' : 'checked'} ${r.experiment}/${r.runName} ${r.localRunId} → ${r.remoteRunId}` +
+                    ` (${r.params} params, ${r.metrics} metric values, ${r.tags} tags, ${r.artifacts} artifacts${r.ended ? ', status set' : ''})`,
+                ),
+        });
+        const human = `synced ${report.runs.length} run(s) from ${from.displayUri} to ${target.displayUri}: ` +
+          `${report.created} created, ${report.updated} completed, ${report.unchanged} already up to date, ${report.failed} failed`;
+        ctx.print({ from: from.displayUri, to: target.displayUri, ...report }, human);
+        if (report.failed > 0) {
+          throw externalError('E_SYNC_INCOMPLETE', `${report.failed} run(s) could not be synced (see the warnings above); the others were`, {
+            hint: 'fix the cause and run the same lpclust sync again: it only sends what the server lacks',
+          });
+        }
+      } finally {
+        if (target instanceof RestStore) target.close();
+      }
+    });
+}
