@@ -1,0 +1,72 @@
+/**
+ * `lpclust validate`: the validation metrics of a labelling of profiles, as a tracked run.
+ */
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { runValidateStage } from '../../pipeline/validate.js';
+import { openStore } from '../../tracking/index.js';
+import { contextFor } from '../context.js';
+
+interface ValidateFlags {
+  in: string;
+  labels: string;
+  dtw?: string;
+  normalize: string;
+  minProminence: string;
+}
+
+function parseNormalize(raw: string): Normalization {
+  if (!(NORMALIZATIONS as readonly string[]).includes(raw)) {
+    throw usageError('E_USAGE_VALUE', `Expected ${NORMALIZATIONS.join('|')} for \`--normalize\` but received \`${raw}\``);
+  }
+  return raw as Normalization;
+}
+
+function parseProminence(raw: string): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0) {
+    throw usageError('E_USAGE_VALUE', `Expected a non-negative number for \`--min-prominence\` but received \`${raw}\``);
+  }
+  return v;
+}
+
+/** Register `lpclust validate`. */
+export function register(program: Command): void {
+  program
+    .command('validate')
+    .description('compute the validation metrics of cluster labels (silhouette, Davies–Bouldin, peak scores...) as a tracked run')
+    .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
+    .requiredOption('--labels <csv>', 'labels CSV (id,date,cluster) of exactly the rows of --in, in order')
+    .option('--dtw <npy>', 'DTW matrix of the same rows (from `lpclust dtw`): adds Silhouette DTW')
+    .option('--normalize <method>', `row normalisation before the metrics: ${NORMALIZATIONS.join('|')}`, 'l2')
+    .option('--min-prominence <p>', 'prominence threshold of prominent peaks, on normalised profiles', '0.2')
+    .addHelpText(
+      'after',
+      `
+Metrics (logged under these names): DB Index, Silhouette Score, Silhouette DTW (with --dtw),
+Calinski-Harabasz, Inertia, Peak Match Score, Pr Peak Detection, Pr Peak Overdetection,
+Pr Peak Performance, Rel Pr P Performance, Rel Pr P Detection, Rel Pr P Overdetection,
+Distinctiveness, and Cluster Size (step = cluster).
+
+Examples:
+  lpclust validate --in harmonized.csv --labels out/labels.csv
+  lpclust validate --in harmonized.csv --labels out/labels.csv --dtw dtw.npy --json
+  lpclust --experiment-name uc7 validate --in harmonized.csv --labels labels.csv --normalize zscore`,
+    )
+    .action(async (flags: ValidateFlags, cmd: Command) => {
+      const normalize = parseNormalize(flags.normalize);
+      const minProminence = parseProminence(flags.minProminence);
+      const ctx = contextFor(cmd);
+      const store = await openStore(ctx.globals.trackingUri);
+      const res = await runValidateStage(
+        { in: flags.in, labels: flags.labels, dtw: flags.dtw, normalize, minProminence },
+        { store, experimentName: ctx.globals.experimentName },
+      );
+      const width = Math.max(...Object.keys(res.metrics).map((k) => k.length));
+      const lines = [`validation run ${res.runId}: ${res.outputs.n} profiles, ${res.outputs.k} clusters`];
+      for (const [k, v] of Object.entries(res.metrics)) lines.push(`  ${k.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(6)}`);
+      lines.push(`  ${'Cluster sizes'.padEnd(width)}  ${res.outputs.clusterSizes.join(' ')}`);
+      ctx.print({ runId: res.runId, metrics: res.metrics, clusterSizes: res.outputs.clusterSizes, n: res.outputs.n, k: res.outputs.k }, lines.join('\n'));
+    });
+}

@@ -1,0 +1,104 @@
+/**
+ * The tracked validation stage (`lpclust validate`): reads the profiles and a labels CSV (and the
+ * DTW matrix of the same rows), checks that they belong together, computes every validation
+ * metric and logs them in an MLflow run named `validation`.
+ */
+import path from 'node:path';
+import { inputError } from '../errors.js';
+import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { assertLabelsMatch, readLabels } from '../io/labels.js';
+import { readNpy, readNpyHeader } from '../io/npy.js';
+import { readProfiles, formatNumber } from '../io/profiles.js';
+import { csvField } from '../io/csv.js';
+import { withRun } from '../tracking/run.js';
+import { log } from '../util/log.js';
+import { computeValidation, PROMINENCE_THRESHOLD, type ValidationResult } from '../validate/index.js';
+import type { StageResult, StageTracking } from './types.js';
+
+/** Options of {@link runValidateStage}. */
+export interface ValidateStageOptions {
+  /** Harmonized (or clean) profiles CSV. */
+  in: string;
+  /** Labels CSV `id,date,cluster` of exactly the rows of `in`, in order. */
+  labels: string;
+  /** DTW matrix `.npy` (n × n) of the same rows: adds `Silhouette DTW`. */
+  dtw?: string;
+  /** Row normalisation before the metrics; default `l2` (the old pipeline's). */
+  normalize?: Normalization;
+  /** Prominence threshold of prominent peaks; default 0.2. */
+  minProminence?: number;
+  /** MLflow run name; default `validation`. */
+  runName?: string;
+}
+
+/** Outputs of {@link runValidateStage}. */
+export interface ValidateStageOutputs {
+  /** Number of profiles. */
+  n: number;
+  /** Number of cluster ids (largest label + 1). */
+  k: number;
+  /** Size of every cluster 0..k-1. */
+  clusterSizes: number[];
+  /** The full result (per-profile silhouettes included). */
+  validation: ValidationResult;
+}
+
+/**
+ * Load a DTW matrix for n rows, refusing a wrong size before reading the data.
+ * @throws LpclustError `E_DTW_SIZE` when the matrix is not n × n
+ */
+export async function loadMatrixFor(file: string, n: number, dataFile: string): Promise<Float32Array | Float64Array> {
+  const header = await readNpyHeader(file);
+  const s = header.shape;
+  if (s.length !== 2 || s[0] !== n || s[1] !== n) {
+    throw inputError('E_DTW_SIZE', `${file} is a (${s.join(', ')}) matrix but ${dataFile} has ${n} profiles: expected (${n}, ${n})`, {
+      hint: `rebuild it for this data: lpclust dtw --in ${dataFile} --out ${file}`,
+      where: { file },
+    });
+  }
+  return (await readNpy(file)).data;
+}
+
+/**
+ * Run the tracked validation stage.
+ * Params: `in`, `labels`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence`.
+ * Metrics: every metric of {@link computeValidation} by its logged name, and `Cluster Size` with
+ * step = cluster id. Artifacts: `validation/metrics.json`, `validation/silhouette.csv`
+ * (`id,date,cluster,silhouette[,silhouette_dtw]`, for silhouette plots).
+ */
+export async function runValidateStage(o: ValidateStageOptions, tracking: StageTracking): Promise<StageResult<ValidateStageOutputs>> {
+  const normalize = o.normalize ?? 'l2';
+  const minProminence = o.minProminence ?? PROMINENCE_THRESHOLD;
+  return withRun(
+    { store: tracking.store, experimentName: tracking.experimentName, runName: o.runName ?? 'validation', parentRunId: tracking.parentRunId, tags: tracking.tags },
+    async (run) => {
+      const table = await readProfiles(o.in);
+      if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to validate`, { where: { file: o.in } });
+      const labels = await readLabels(o.labels);
+      assertLabelsMatch(table, labels, { data: o.in, labels: o.labels });
+      const L = table.length;
+      const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
+      await run.logParams({ in: o.in, labels: o.labels, dtw: o.dtw ?? '', normalize, n: table.n, L, k: labels.k, min_prominence: minProminence });
+      const matrix = o.dtw !== undefined ? await loadMatrixFor(o.dtw, table.n, o.in) : undefined;
+      const t0 = performance.now();
+      const result = computeValidation({ X, L, labels: labels.labels, k: labels.k, minProminence, ...(matrix ? { dtw: { matrix } } : {}) });
+      log.info(`validation of ${table.n} profiles in ${labels.k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      const metrics: Record<string, number> = { ...result.metrics } as Record<string, number>;
+      await run.logMetrics(metrics);
+      for (let c = 0; c < result.clusterSizes.length; c++) await run.logMetric('Cluster Size', result.clusterSizes[c], c);
+      await run.logJson({ metrics, clusterSizes: result.clusterSizes }, 'validation/metrics.json');
+      let csv = `id,date,cluster,silhouette${result.silhouetteDtwSamples ? ',silhouette_dtw' : ''}\n`;
+      for (let i = 0; i < table.n; i++) {
+        csv += `${csvField(table.ids[i])},${table.dates[i]},${labels.labels[i]},${formatNumber(result.silhouetteSamples[i])}`;
+        csv += result.silhouetteDtwSamples ? `,${formatNumber(result.silhouetteDtwSamples[i])}\n` : '\n';
+      }
+      await run.logText(csv, 'validation/silhouette.csv');
+      await run.setTags({ validated_labels: path.resolve(o.labels) });
+      return {
+        runId: run.runId,
+        metrics,
+        outputs: { n: table.n, k: labels.k, clusterSizes: result.clusterSizes, validation: result },
+      };
+    },
+  );
+}
