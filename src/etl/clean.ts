@@ -86,50 +86,54 @@ function niceFactor(r: number): number {
   return inv ? 1 / f : f;
 }
 
+/** Median of the positive values of `a[from..to)` (NaN when none). */
+function positiveMedian(a: Float64Array, from: number, to: number): number {
+  const v: number[] = [];
+  for (let i = Math.max(0, from); i < Math.min(a.length, to); i++) if (a[i] > 0) v.push(a[i]);
+  if (v.length === 0) return NaN;
+  v.sort((x, y) => x - y);
+  return v[v.length >> 1];
+}
+
+/** Steps on each side of a candidate jump used to learn the meter's local pace. */
+const PACE_WINDOW = 48;
+
 /**
  * Find register scale jumps in a cumulative register: an instant where the register changes by a
  * constant factor (a power of ten or a unit factor from a fixed list, within 1 %) while the steps
- * around it are ordinary. "Ordinary" uses the median step of the series: the jump's step must be
- * larger than 50 median steps scaled by the time elapsed, so a busy hour never looks like a jump.
+ * around it are ordinary. The jump's step must exceed 50 times the meter's local pace (the larger
+ * of the median positive rates over the 48 steps before and after it, per elapsed time, at least
+ * 15 minutes), so a busy hour or a refill after a gap never looks like a jump.
  *
- * @param t sorted instants ms UTC, length n (no duplicates)
- * @param reg the import register, length n (NaN allowed, ignored)
+ * @param t sorted instants ms UTC, length ≥ n (no duplicates)
+ * @param reg the import register, length ≥ n (NaN allowed, ignored)
  * @returns jumps in time order; apply them from the last to the first (each multiplies every
  *   record before it by its factor) to bring the whole series to the newest scale.
  */
 export function detectScaleJumps(t: Float64Array, reg: Float64Array, n: number): ScaleJump[] {
-  // Median positive step per millisecond: the meter's ordinary pace.
-  const rates: number[] = [];
-  let prev = -1;
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(reg[i])) continue;
-    if (prev >= 0) {
-      const d = reg[i] - reg[prev];
-      const dt = t[i] - t[prev];
-      if (d > 0 && dt > 0) rates.push(d / dt);
-    }
-    prev = i;
+  const idx: number[] = [];
+  for (let i = 0; i < n; i++) if (Number.isFinite(reg[i])) idx.push(i);
+  const m = idx.length;
+  if (m < 3) return [];
+  // rate[j] = pace of step j (from idx[j-1] to idx[j]) in register units per ms.
+  const rate = new Float64Array(m).fill(NaN);
+  for (let j = 1; j < m; j++) {
+    const dt = t[idx[j]] - t[idx[j - 1]];
+    if (dt > 0) rate[j] = (reg[idx[j]] - reg[idx[j - 1]]) / dt;
   }
-  if (rates.length < 4) return [];
-  rates.sort((a, b) => a - b);
-  const medRate = rates[rates.length >> 1];
   const jumps: ScaleJump[] = [];
-  prev = -1;
-  for (let i = 0; i < n; i++) {
-    const v = reg[i];
-    if (!Number.isFinite(v)) continue;
-    if (prev >= 0) {
-      const p = reg[prev];
-      if (p > 0 && v > 0) {
-        const f = niceFactor(v / p);
-        if (f !== 0) {
-          const dt = Math.max(t[i] - t[prev], 15 * MINUTE_MS);
-          const plausible = 50 * medRate * dt;
-          if (Math.abs(v - p) > plausible) jumps.push({ index: i, at: t[i], factor: f });
-        }
-      }
-    }
-    prev = i;
+  for (let j = 1; j < m; j++) {
+    const p = reg[idx[j - 1]];
+    const v = reg[idx[j]];
+    if (!(p > 0 && v > 0)) continue;
+    const f = niceFactor(v / p);
+    if (f === 0) continue;
+    const before = positiveMedian(rate, j - PACE_WINDOW, j);
+    const after = positiveMedian(rate, j + 1, j + 1 + PACE_WINDOW);
+    const pace = Math.max(Number.isNaN(before) ? 0 : before, Number.isNaN(after) ? 0 : after);
+    if (pace === 0) continue;
+    const dt = Math.max(t[idx[j]] - t[idx[j - 1]], 15 * MINUTE_MS);
+    if (Math.abs(v - p) > 50 * pace * dt) jumps.push({ index: idx[j], at: t[idx[j]], factor: f });
   }
   return jumps;
 }
@@ -363,12 +367,47 @@ function interiorGaps(present: Uint8Array, size: number, visit: (a: number, b: n
   }
 }
 
-function fillable(a: number, b: number, grid: Grid, options: CleanOptions): boolean {
-  const g = b - a + 1;
-  if (g * options.resolutionMinutes < options.fillWindowHours * 60) return true;
-  if (g > options.nightMaxSlots) return false;
-  for (let i = a; i <= b; i++) if (grid.hour[i] > NIGHT_LAST_HOUR) return false;
-  return true;
+/**
+ * Whether a missing slot at position `pos` (1 = first missing slot after the last real value) of a
+ * gap is filled: within the filling window after the last real value (`pos × resolution <
+ * window`), or at night (local hour 0–6) with `pos ≤ nightMaxSlots`. This is the old pipeline's
+ * rule ("impute every missing value not more than the filling window away from the last real
+ * value"; night positions up to 24), so a long gap keeps its first slots and loses the rest.
+ */
+export function slotFillable(pos: number, hour: number, options: CleanOptions): boolean {
+  if (pos * options.resolutionMinutes < options.fillWindowHours * 60) return true;
+  return hour <= NIGHT_LAST_HOUR && pos <= options.nightMaxSlots;
+}
+
+/**
+ * Decide every missing slot (no record in the slot): at a zero-fill hour it becomes 0; inside an
+ * interior gap and {@link slotFillable} it keeps its interpolated energy; otherwise it is missing.
+ * Leading and trailing missing slots (before the first / after the last record) stay missing
+ * unless at a zero-fill hour.
+ */
+function applyGapRules(present: Uint8Array, energy: Float64Array, grid: Grid, options: CleanOptions, zeroHours: Uint8Array, q: MeterQuality): void {
+  const size = grid.size;
+  let last = -1;
+  let nextPresent = -1;
+  for (let i = 0; i < size; i++) {
+    if (present[i]) {
+      last = i;
+      continue;
+    }
+    if (nextPresent < i) {
+      nextPresent = i + 1;
+      while (nextPresent < size && !present[nextPresent]) nextPresent++;
+    }
+    const h = grid.hour[i];
+    if (zeroHours[h]) {
+      energy[i] = 0;
+      q.slotsZeroFilled++;
+    } else if (last >= 0 && nextPresent < size && !Number.isNaN(energy[i]) && slotFillable(i - last, h, options)) {
+      q.slotsFilled++;
+    } else {
+      energy[i] = NaN;
+    }
+  }
 }
 
 /**
@@ -406,6 +445,13 @@ export function cleanMeter(
   const energy = new Float64Array(size).fill(NaN);
   const bound = outlierBoundWh(info?.contractualPowerKw ?? null, options.resolutionMinutes);
 
+  // Zero-fill hours: the rules' hours, and the night for meters with production.
+  const zeroHours = new Uint8Array(24);
+  for (const h of rules.zeroFillHours ?? []) zeroHours[h] = 1;
+  if (options.productionNightZero && info !== null && info.productionKw !== null && info.productionKw > 0) {
+    for (let h = 0; h <= NIGHT_LAST_HOUR; h++) zeroHours[h] = 1;
+  }
+
   if (cumulative) {
     // Max register per slot.
     const ri = new Float64Array(size).fill(NaN);
@@ -416,8 +462,7 @@ export function cleanMeter(
       if (re !== null && !(re[s] >= r.exp![i])) re[s] = r.exp![i];
       present[s] = 1;
     }
-    // Interpolate every interior gap; remember which gap slots stay missing.
-    const keepMissing = new Uint8Array(size);
+    // Interpolate the registers over every interior gap, then difference them.
     interiorGaps(present, size, (a, b) => {
       const g = b - a + 2;
       const ia0 = ri[a - 1], ia1 = ri[b + 1];
@@ -426,14 +471,12 @@ export function cleanMeter(
         const ea0 = re[a - 1], ea1 = re[b + 1];
         for (let i = a; i <= b; i++) re[i] = ea0 + ((ea1 - ea0) * (i - a + 1)) / g;
       }
-      if (fillable(a, b, grid, options)) q.slotsFilled += b - a + 1;
-      else keepMissing.fill(1, a, b + 1);
     });
     for (let i = 1; i < size; i++) {
-      if (keepMissing[i]) continue;
       const d = ri[i] - ri[i - 1] - (re === null ? 0 : re[i] - re[i - 1]);
       if (!Number.isNaN(d)) energy[i] = d;
     }
+    applyGapRules(present, energy, grid, options, zeroHours, q);
     if (options.rejectOutliers) {
       for (let i = 0; i < size; i++) {
         const e = energy[i];
@@ -467,26 +510,12 @@ export function cleanMeter(
         }
       }
     }
-    // Fill short gaps on the cumulative sum: the slot after the gap shares its energy with it.
+    // Fill on the cumulative sum: the slot after a gap shares its energy with the gap.
     interiorGaps(present, size, (a, b) => {
-      if (!fillable(a, b, grid, options)) return;
       const share = energy[b + 1] / (b - a + 2);
       for (let i = a; i <= b + 1; i++) energy[i] = share;
-      q.slotsFilled += b - a + 1;
     });
-  }
-
-  // Zero-fill hours (rules) and production nights.
-  const zeroHours = new Uint8Array(24);
-  for (const h of rules.zeroFillHours ?? []) zeroHours[h] = 1;
-  if (options.productionNightZero && info !== null && info.productionKw !== null && info.productionKw > 0) {
-    for (let h = 0; h <= NIGHT_LAST_HOUR; h++) zeroHours[h] = 1;
-  }
-  for (let i = 0; i < size; i++) {
-    if (Number.isNaN(energy[i]) && zeroHours[grid.hour[i]]) {
-      energy[i] = 0;
-      q.slotsZeroFilled++;
-    }
+    applyGapRules(present, energy, grid, options, zeroHours, q);
   }
 
   // Complete days only; DST days (not L slots long) dropped.
