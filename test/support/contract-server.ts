@@ -284,7 +284,7 @@ export class ContractServer {
         return this.search(j);
       case 'GET metrics/get-history': {
         const run = this.run(j.run_id);
-        return { metrics: run.metrics.filter((m) => m.key === j.metric_key) };
+        return { metrics: run.metrics.filter((m) => m.key === j.metric_key).map(metricJson) };
       }
       case 'GET artifacts/list': {
         const run = this.run(j.run_id);
@@ -378,10 +378,16 @@ export class ContractServer {
       data: {
         params: [...run.params].map(([key, value]) => ({ key, value })),
         tags: [...run.tags].map(([key, value]) => ({ key, value })),
-        metrics: [...latest.values()],
+        metrics: [...latest.values()].map(metricJson),
       },
     };
   }
+}
+
+/** Protobuf JSON writes non-finite doubles as strings. */
+function metricJson(m: CsMetric): unknown {
+  const v = Number.isNaN(m.value) ? 'NaN' : m.value === Infinity ? 'Infinity' : m.value === -Infinity ? '-Infinity' : m.value;
+  return { ...m, value: v };
 }
 
 interface Cond { entity: 'params' | 'tags' | 'attributes'; key: string; op: '=' | '!='; value: string }
