@@ -12,7 +12,7 @@ export { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } fro
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
 export {
   findPeaks,
-  prominence,
+  prominence as peakProminence,
   peakVector,
   widenPeaks,
   peakScores,
@@ -22,7 +22,6 @@ export {
   type PeakScores,
 } from './peaks.js';
 export { adjustedRandIndex } from './ari.js';
-export { indexClusters, labelCount, clusterMeans, type ClusterIndex } from './labels.js';
 
 /** Input of {@link computeValidation}. */
 export interface ValidationInput {
