@@ -197,6 +197,19 @@ const char* isa_name() {
 #endif
 }
 
+// Data pointer of a typed array (element 0), also when it views a SharedArrayBuffer, which
+// Napi::ArrayBuffer cannot wrap.
+void* typed_data(Napi::Env env, const Napi::TypedArray& t) {
+  napi_typedarray_type type;
+  size_t length;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset;
+  napi_status st = napi_get_typedarray_info(env, t, &type, &length, &data, &buffer, &offset);
+  if (st != napi_ok) throw Napi::Error::New(env, "block: cannot read typed array");
+  return data;
+}
+
 // JS: block(A, B, L, r0, r1, c0, c1, radius, out, upper). A, B, out: Float32Array or
 // Float64Array, all of the same type. The JS wrapper validates and defaults every argument; the
 // checks here only keep a wrong call from reading or writing out of bounds.
@@ -228,14 +241,14 @@ Napi::Value Block(const Napi::CallbackInfo& info) {
   if (r1 == r0 || c1 == c0) return env.Undefined();
   const int rr = r > L - 1 ? L - 1 : r;
   if (type == napi_float32_array) {
-    const float* A = reinterpret_cast<const float*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-    const float* B = reinterpret_cast<const float*>(static_cast<uint8_t*>(tb.ArrayBuffer().Data()) + tb.ByteOffset());
-    float* O = reinterpret_cast<float*>(static_cast<uint8_t*>(to.ArrayBuffer().Data()) + to.ByteOffset());
+    const float* A = static_cast<const float*>(typed_data(env, ta));
+    const float* B = static_cast<const float*>(typed_data(env, tb));
+    float* O = static_cast<float*>(typed_data(env, to));
     block_f32(A, B, L, r0, r1, c0, c1, rr, O, upper);
   } else {
-    const double* A = reinterpret_cast<const double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-    const double* B = reinterpret_cast<const double*>(static_cast<uint8_t*>(tb.ArrayBuffer().Data()) + tb.ByteOffset());
-    double* O = reinterpret_cast<double*>(static_cast<uint8_t*>(to.ArrayBuffer().Data()) + to.ByteOffset());
+    const double* A = static_cast<const double*>(typed_data(env, ta));
+    const double* B = static_cast<const double*>(typed_data(env, tb));
+    double* O = static_cast<double*>(typed_data(env, to));
     block_f64(A, B, L, r0, r1, c0, c1, rr, O, upper);
   }
   return env.Undefined();

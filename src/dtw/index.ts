@@ -7,3 +7,17 @@ export { dtwDistance, dtwBlock, dtwToMany, selectKernel, checkRadius, KERNEL_CHO
 export { dtwDistanceJs, dtwBlockJs, dtwToManyJs, effectiveRadius, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
 export { dtwPath, type WarpingPath } from './path.js';
 export { loadNative, nativeStatus, type NativeStatus, type NativeAddon } from './native.js';
+export {
+  computeDtwMatrix,
+  assertMatrixMatches,
+  loadDtwMatrix,
+  checkSeries,
+  bandCells,
+  idsDigest,
+  sidecarPathFor,
+  lpclustVersion,
+  type DtwSidecar,
+  type DtwMatrixOptions,
+  type DtwMatrixResult,
+  type MatrixCheckOptions,
+} from './matrix.js';

@@ -1,0 +1,574 @@
+/**
+ * The full DTW distance matrix as a NumPy .npy file, computed tile by tile by worker threads.
+ *
+ * Tiles of the upper triangle (T × T, T = `tileSize`) are handed out from a queue; each worker
+ * writes its tile's rows and mirrored columns into `<out>.partial` at their offsets. Finished tiles
+ * are appended to the checkpoint `<out>.partial.ckpt`, so an interrupted job can be finished with
+ * `resume`. Every value is DTW(row i, row j) with i < j computed by the same lane arithmetic, so
+ * the file is bit-identical whatever the worker count and tile size. Only a complete matrix is
+ * renamed to `<out>` and gets its sidecar `<out>.json`.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync, ftruncateSync, fsyncSync, renameSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { LpclustError, InterruptedError, externalError, inputError, usageError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { encodeNpyHeader, readNpyHeader, dtypeBytes, type NpyDtype } from '../io/npy.js';
+import { matrixDigest, normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { interruptSignal } from '../util/interrupt.js';
+import { Progress } from '../util/progress.js';
+import { log } from '../util/log.js';
+import { effectiveRadius } from './kernel-js.js';
+import { selectKernel, checkRadius, type KernelChoice } from './kernel.js';
+import { PACKAGE_ROOT } from './native.js';
+import type { MatrixWorkerData, TileTask, WorkerReply } from './matrix-worker.js';
+
+/** What the sidecar `<out>.json` of a DTW matrix says (format version 1). */
+export interface DtwSidecar {
+  format: 'lpclust-dtw-matrix';
+  formatVersion: 1;
+  /** Number of rows (= columns) n. */
+  rows: number;
+  /** Series length L (slots per profile). */
+  length: number;
+  /** Row ids as [id, date], in matrix order (omitted when not known). */
+  ids?: Array<[string, string]>;
+  /** SHA-256 of the lines `id,date\n` of all rows (null when ids are not known). */
+  idsDigest: string | null;
+  /** SHA-256 of the normalised n × L input (matrixDigest of harmonize/normalize.ts). */
+  inputDigest: string;
+  normalization: Normalization;
+  /** Sakoe–Chiba radius; null for full DTW. */
+  radius: number | null;
+  dtype: NpyDtype;
+  /** Accumulation precision of the kernel (= dtype). */
+  accumulation: NpyDtype;
+  kernel: 'native' | 'js';
+  isa: string;
+  /** SHA-256 of the .npy file (null when not computed). */
+  matrixSha256: string | null;
+  lpclustVersion: string;
+  createdAt: string;
+}
+
+/** Options of {@link computeDtwMatrix}. */
+export interface DtwMatrixOptions {
+  /** Normalised series, n × L row-major (float64; converted to `dtype` for the kernel). */
+  values: Float64Array;
+  /** Series length L. */
+  length: number;
+  /** Output .npy path. */
+  out: string;
+  /** Sakoe–Chiba radius (default 1); `Infinity` for full DTW. */
+  radius?: number;
+  /** Element type of the matrix and the kernel precision (default float32). */
+  dtype?: NpyDtype;
+  /** Worker threads (default: available cores). */
+  workers?: number;
+  /** Kernel choice (default auto). */
+  kernel?: KernelChoice;
+  /** Tile edge T in rows (default 1024). Does not change the result. */
+  tileSize?: number;
+  /** Finish an interrupted job from `<out>.partial` (default false). */
+  resume?: boolean;
+  /** Overwrite an existing output / discard an existing partial (default false). */
+  force?: boolean;
+  /** Normalisation already applied to `values`, recorded in the sidecar. */
+  normalization: Normalization;
+  /** Row ids (id, date) for the sidecar. */
+  ids?: readonly string[];
+  dates?: readonly string[];
+  /** Compute the SHA-256 of the finished file for the sidecar (default true). */
+  hashMatrix?: boolean;
+  /** Polled between tiles; true stops the job (default: a received SIGINT/SIGTERM). */
+  shouldStop?: () => boolean;
+  /** Progress bar (default true; still silent when quiet or not a terminal). */
+  progress?: boolean;
+}
+
+/** What {@link computeDtwMatrix} returns. */
+export interface DtwMatrixResult {
+  out: string;
+  sidecarPath: string;
+  sidecar: DtwSidecar;
+  rows: number;
+  /** Distinct pairs i < j. */
+  pairs: number;
+  /** Band cells over all pairs (the work). */
+  cells: number;
+  /** Wall seconds of this call (tiles computed in this call only). */
+  seconds: number;
+  /** Tiles done in this call / taken from the checkpoint. */
+  tilesComputed: number;
+  tilesResumed: number;
+  workers: number;
+  tileSize: number;
+}
+
+/** Band cells of one pair of length-L series with radius r (clamped). */
+export function bandCells(L: number, radius: number): number {
+  const r = effectiveRadius(radius, L);
+  let c = 0;
+  for (let i = 0; i < L; i++) c += Math.min(L - 1, i + r) - Math.max(0, i - r) + 1;
+  return c;
+}
+
+/** The lpclust version (package.json). */
+export function lpclustVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** SHA-256 of the row ids as `id,date\n` lines. */
+export function idsDigest(ids: readonly string[], dates: readonly string[]): string {
+  const h = createHash('sha256');
+  for (let i = 0; i < ids.length; i++) h.update(`${ids[i]},${dates[i]}\n`);
+  return h.digest('hex');
+}
+
+/** Sidecar path of a matrix: `dtw.npy` → `dtw.npy.json`. */
+export function sidecarPathFor(out: string): string {
+  return `${out}.json`;
+}
+
+interface CheckpointHead {
+  format: 'lpclust-dtw-checkpoint';
+  n: number;
+  L: number;
+  radius: number | null;
+  dtype: NpyDtype;
+  tileSize: number;
+  inputDigest: string;
+}
+
+function tilesOf(n: number, T: number): TileTask[] {
+  const nb = Math.ceil(n / T);
+  const tasks: TileTask[] = [];
+  for (let bi = 0; bi < nb; bi++) {
+    for (let bj = bi; bj < nb; bj++) {
+      tasks.push({ tile: tasks.length, r0: bi * T, r1: Math.min(n, (bi + 1) * T), c0: bj * T, c1: Math.min(n, (bj + 1) * T) });
+    }
+  }
+  return tasks;
+}
+
+function pairsOf(t: TileTask): number {
+  const h = t.r1 - t.r0;
+  return t.r0 === t.c0 ? (h * (h - 1)) / 2 : h * (t.c1 - t.c0);
+}
+
+/** Resolve the worker script: dist/ runs the .js file; from sources (tests, tsx) the .ts one through tsx. */
+function workerEntry(): { script: URL | string; eval: boolean } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    // Node 20 does not apply `--import` loaders to a worker's entry module: register tsx first.
+    const url = new URL('./matrix-worker.ts', here).href;
+    return { script: `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`, eval: true };
+  }
+  return { script: new URL('./matrix-worker.js', here), eval: false };
+}
+
+function checkPositiveInt(v: number, what: string): void {
+  if (!Number.isInteger(v) || v < 1) throw usageError('E_USAGE_OPTION', `Expected a positive integer for \`${what}\` but received \`${v}\``);
+}
+
+/**
+ * Check the series before any work: N ≥ 2, all values finite.
+ * @throws LpclustError E_DTW_TOO_FEW_ROWS, E_DTW_NOT_FINITE
+ */
+export function checkSeries(values: Float64Array, L: number, label?: (i: number) => string): number {
+  checkPositiveInt(L, 'length');
+  if (values.length % L !== 0) throw inputError('E_DTW_SHAPE', `Expected rows of ${L} values but the data holds ${values.length} values, not a multiple of ${L}`);
+  const n = values.length / L;
+  if (n < 2) throw inputError('E_DTW_TOO_FEW_ROWS', `Expected at least 2 profiles for a DTW matrix but found ${n}`);
+  for (let k = 0; k < values.length; k++) {
+    if (!Number.isFinite(values[k])) {
+      const i = Math.floor(k / L);
+      throw inputError('E_DTW_NOT_FINITE', `Expected finite values but ${label ? label(i) : `row ${i + 1}`} has ${values[k]} in slot ${(k % L) + 1}`, {
+        hint: 'fix or drop the profile (lpclust harmonize removes incomplete days)',
+      });
+    }
+  }
+  return n;
+}
+
+/**
+ * Compute the DTW matrix of the n × L series into `options.out` (.npy, n × n) plus its sidecar.
+ * @throws LpclustError E_OUTPUT_EXISTS, E_DTW_PARTIAL_EXISTS, E_DTW_PARTIAL_FOREIGN, E_DISK_FULL, E_WRITE, E_INTERRUPTED
+ */
+export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMatrixResult> {
+  const L = options.length;
+  const n = checkSeries(options.values, L, options.ids && options.dates ? (i) => `meter ${options.ids![i]} on ${options.dates![i]}` : undefined);
+  const radius = checkRadius(options.radius ?? 1);
+  const r = effectiveRadius(radius, L);
+  const dtype = options.dtype ?? 'float32';
+  const workers = options.workers ?? availableParallelism();
+  checkPositiveInt(workers, 'workers');
+  const out = path.resolve(options.out);
+  const partial = `${out}.partial`;
+  const ckptPath = `${partial}.ckpt`;
+  const sidecarPath = sidecarPathFor(out);
+  const inputDigest = matrixDigest(options.values, L);
+  const shouldStop = options.shouldStop ?? (() => interruptSignal() !== null);
+
+  if (existsSync(out) && !options.force) {
+    throw usageError('E_OUTPUT_EXISTS', `${options.out} already exists`, { hint: 'pass --force to overwrite it, or choose another --out' });
+  }
+  const kernel = selectKernel(options.kernel ?? 'auto');
+  const bytes = dtypeBytes(dtype);
+  const header = encodeNpyHeader(dtype, [n, n]);
+  const fileBytes = header.length + n * n * bytes;
+
+  // Decide between resuming and starting afresh.
+  let tileSize = options.tileSize ?? 1024;
+  checkPositiveInt(tileSize, 'tileSize');
+  const finished = new Set<number>();
+  const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radius === Infinity ? null : radius, dtype, inputDigest };
+  let resuming = false;
+  if (existsSync(partial)) {
+    if (options.resume) {
+      const prior = readCheckpoint(ckptPath, partial);
+      const mismatch = (Object.keys(head) as Array<keyof typeof head>).find((k) => prior.head[k] !== head[k]);
+      if (mismatch) {
+        throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} was started with other data or settings (${mismatch}: ${JSON.stringify(prior.head[mismatch])}, now ${JSON.stringify(head[mismatch])}); it cannot be resumed`, {
+          hint: 'rerun with the same input and options, or with --force to discard it and start over',
+        });
+      }
+      const hdr = await readNpyHeader(partial).catch((e: unknown) => {
+        throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} is not a partial DTW matrix lpclust can resume: ${(e as Error).message}`, { hint: 'delete it or rerun with --force', cause: e });
+      });
+      if (hdr.dtype !== dtype || hdr.shape.length !== 2 || hdr.shape[0] !== n || hdr.shape[1] !== n || statSync(partial).size !== fileBytes) {
+        throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} does not have the shape (${n}, ${n}) ${dtype} and size ${fileBytes} bytes expected`, { hint: 'delete it or rerun with --force' });
+      }
+      tileSize = prior.head.tileSize;
+      for (const t of prior.tiles) finished.add(t);
+      resuming = true;
+    } else if (!options.force) {
+      throw usageError('E_DTW_PARTIAL_EXISTS', `an unfinished matrix ${partial} exists`, { hint: 'pass --resume to finish it, or --force to discard it and start over' });
+    }
+  } else if (options.resume) {
+    log.info(`nothing to resume at ${partial}; starting from the beginning`);
+  }
+
+  const tasks = tilesOf(n, tileSize);
+  const todo = tasks.filter((t) => !finished.has(t.tile));
+  const cellsPerPair = bandCells(L, r);
+  const pairsTotal = (n * (n - 1)) / 2;
+  const cellsTotal = pairsTotal * cellsPerPair;
+
+  let ckptFd: number;
+  try {
+    if (!resuming) {
+      // Free space first: a sparse file would otherwise fail half way with ENOSPC.
+      checkFreeSpace(path.dirname(out), fileBytes, options.out);
+      const fd = openSync(partial, 'w');
+      try {
+        writeSync(fd, header, 0, header.length, 0);
+        ftruncateSync(fd, fileBytes);
+      } finally {
+        closeSync(fd);
+      }
+      ckptFd = openSync(ckptPath, 'w');
+      writeSync(ckptFd, JSON.stringify({ ...head, tileSize } satisfies CheckpointHead) + '\n');
+    } else {
+      ckptFd = openSync(ckptPath, 'a');
+    }
+  } catch (e) {
+    if (e instanceof LpclustError) throw e;
+    throw ioError(e, partial);
+  }
+
+  const started = performance.now();
+  const progress = options.progress === false ? undefined : new Progress({ label: 'dtw matrix', total: cellsTotal, unit: 'cells' });
+  let cellsDone = tasks.filter((t) => finished.has(t.tile)).reduce((s, t) => s + pairsOf(t) * cellsPerPair, 0);
+  progress?.update(cellsDone);
+
+  const nWorkers = Math.max(1, Math.min(workers, todo.length));
+  const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
+  const sab = new SharedArrayBuffer(options.values.length * bytes);
+  new Ctor(sab).set(options.values);
+  const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, file: partial, dataOffset: header.length, tileSize };
+  const entry = workerEntry();
+
+  try {
+    if (todo.length > 0) {
+      await runWorkers(nWorkers, entry, wd, todo, shouldStop, (t) => {
+        writeSync(ckptFd, `${t.tile}\n`);
+        cellsDone += pairsOf(t) * cellsPerPair;
+        progress?.update(cellsDone);
+      });
+    }
+  } catch (e) {
+    closeSync(ckptFd);
+    progress?.done();
+    if (e instanceof LpclustError || (e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw ioError(e, partial);
+  }
+  closeSync(ckptFd);
+  progress?.done();
+  const seconds = (performance.now() - started) / 1000;
+
+  // Finish: flush, hash, name, sidecar.
+  let matrixSha256: string | null = null;
+  try {
+    const fd = openSync(partial, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (options.hashMatrix !== false) matrixSha256 = await sha256File(partial);
+    rmSync(sidecarPath, { force: true });
+    renameSync(partial, out);
+  } catch (e) {
+    throw ioError(e, out);
+  }
+  const sidecar: DtwSidecar = {
+    format: 'lpclust-dtw-matrix',
+    formatVersion: 1,
+    rows: n,
+    length: L,
+    ...(options.ids && options.dates ? { ids: options.ids.map((id, i) => [id, options.dates![i]] as [string, string]) } : {}),
+    idsDigest: options.ids && options.dates ? idsDigest(options.ids, options.dates) : null,
+    inputDigest,
+    normalization: options.normalization,
+    radius: head.radius,
+    dtype,
+    accumulation: dtype,
+    kernel: kernel.name,
+    isa: kernel.isa,
+    matrixSha256,
+    lpclustVersion: lpclustVersion(),
+    createdAt: new Date().toISOString(),
+  };
+  await writeFileAtomic(sidecarPath, JSON.stringify(sidecar) + '\n');
+  rmSync(ckptPath, { force: true });
+  return {
+    out,
+    sidecarPath,
+    sidecar,
+    rows: n,
+    pairs: pairsTotal,
+    cells: cellsTotal,
+    seconds,
+    tilesComputed: todo.length,
+    tilesResumed: tasks.length - todo.length,
+    workers: nWorkers,
+    tileSize,
+  };
+}
+
+function checkFreeSpace(dir: string, need: number, out: string): void {
+  let free: number;
+  try {
+    const s = statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    return; // Unknown: the writes themselves will report ENOSPC.
+  }
+  if (free < need) {
+    throw externalError('E_DISK_FULL', `not enough free space for ${out}: the matrix needs ${formatBytes(need)} but ${dir} has ${formatBytes(free)} free`, {
+      hint: 'free some space, write elsewhere with --out, or use --dtype float32 (half the size of float64)',
+    });
+  }
+}
+
+function formatBytes(b: number): string {
+  return b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`;
+}
+
+function ioError(e: unknown, file: string): LpclustError {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOSPC') {
+    return externalError('E_DISK_FULL', `the disk is full while writing ${file}`, { hint: 'free some space and rerun with --resume', cause: e });
+  }
+  return externalError('E_WRITE', `cannot write ${file}: ${err.message}`, { cause: e });
+}
+
+function readCheckpoint(ckptPath: string, partial: string): { head: CheckpointHead; tiles: number[] } {
+  let text: string;
+  try {
+    text = readFileSync(ckptPath, 'utf8');
+  } catch (e) {
+    throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} has no readable checkpoint ${ckptPath} (${(e as Error).message}); it cannot be resumed`, {
+      hint: 'rerun with --force to discard it and start over',
+    });
+  }
+  const lines = text.split('\n');
+  let head: CheckpointHead;
+  try {
+    head = JSON.parse(lines[0]) as CheckpointHead;
+  } catch {
+    head = { format: 'unreadable' } as unknown as CheckpointHead;
+  }
+  if (head.format !== 'lpclust-dtw-checkpoint' || !Number.isInteger(head.tileSize) || head.tileSize < 1) {
+    throw inputError('E_DTW_PARTIAL_FOREIGN', `${ckptPath} is not an lpclust DTW checkpoint`, { hint: 'rerun with --force to discard the partial matrix and start over' });
+  }
+  const tiles: number[] = [];
+  // A line cut by a crash is ignored: that tile is simply computed again.
+  for (const line of lines.slice(1)) if (/^\d+$/.test(line)) tiles.push(Number(line));
+  return { head, tiles };
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Run the tiles on `count` workers; resolves when all are done, rejects on error or stop. */
+function runWorkers(
+  count: number,
+  entry: { script: URL | string; eval: boolean },
+  wd: MatrixWorkerData,
+  todo: TileTask[],
+  shouldStop: () => boolean,
+  onDone: (t: TileTask) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const pool: Worker[] = [];
+    let next = 0;
+    let remaining = todo.length;
+    let settled = false;
+    const inflight = new Map<Worker, TileTask>();
+    const finish = (err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(poll);
+      if (err) {
+        // Stop at once: tiles in flight are not checkpointed and will be recomputed on resume.
+        void Promise.allSettled(pool.map((w) => w.terminate())).then(() => reject(err));
+      } else {
+        for (const w of pool) w.postMessage({ close: true });
+        void Promise.allSettled(pool.map((w) => new Promise((r) => w.once('exit', r)))).then(() => resolve());
+      }
+    };
+    const poll = setInterval(() => {
+      if (shouldStop()) finish(new InterruptedError(interruptSignal() ?? 'SIGINT'));
+    }, 50);
+    const feed = (w: Worker): void => {
+      if (settled) return;
+      if (shouldStop()) return finish(new InterruptedError(interruptSignal() ?? 'SIGINT'));
+      if (next < todo.length) {
+        const t = todo[next++];
+        inflight.set(w, t);
+        w.postMessage(t);
+      }
+    };
+    for (let k = 0; k < count; k++) {
+      const w = new Worker(entry.script, { workerData: wd, eval: entry.eval });
+      pool.push(w);
+      w.on('message', (m: WorkerReply) => {
+        if (settled) return;
+        if ('ready' in m) return feed(w);
+        if ('error' in m) {
+          const e = Object.assign(new Error(m.error.message), { code: m.error.code });
+          return finish(e);
+        }
+        const t = inflight.get(w)!;
+        inflight.delete(w);
+        onDone(t);
+        remaining--;
+        if (remaining === 0) return finish();
+        feed(w);
+      });
+      w.on('error', (e) => finish(e));
+      w.on('exit', (code) => {
+        if (!settled && code !== 0) finish(new Error(`DTW worker exited with code ${code}`));
+      });
+    }
+  });
+}
+
+/** Options of {@link assertMatrixMatches}. */
+export interface MatrixCheckOptions {
+  /** The input file the consumer read, named in the rebuild hint. */
+  inputFile?: string;
+  /** Required radius (undefined: any). */
+  radius?: number;
+  /** Row ids to check against the sidecar's idsDigest. */
+  ids?: readonly string[];
+  dates?: readonly string[];
+}
+
+/**
+ * Refuse a DTW matrix that was not computed from exactly these profiles: reads `<path>.json`,
+ * normalises `values` as the sidecar says, and compares the digest, the row count, the .npy shape
+ * and size (and the radius and row ids when given). Returns the sidecar when everything matches.
+ * @param values n × L profiles as read (before normalisation), row-major
+ * @throws LpclustError E_DTW_MATRIX_STALE with a hint giving the `lpclust dtw` command that rebuilds it
+ */
+export async function assertMatrixMatches(values: Float64Array, L: number, matrixPath: string, options: MatrixCheckOptions = {}): Promise<DtwSidecar> {
+  const n = values.length / L;
+  const rebuild = (s?: Partial<DtwSidecar>): string =>
+    `rebuild it: lpclust dtw --in ${options.inputFile ?? '<profiles.csv>'} --out ${matrixPath} --radius ${s?.radius ?? options.radius ?? 1} --normalize ${s?.normalization ?? 'l2'} --force`;
+  const stale = (why: string, s?: Partial<DtwSidecar>): LpclustError =>
+    inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${matrixPath} does not belong to these profiles: ${why}`, { hint: rebuild(s), where: { file: matrixPath } });
+  let sidecar: DtwSidecar;
+  try {
+    sidecar = JSON.parse(await fsp.readFile(sidecarPathFor(matrixPath), 'utf8')) as DtwSidecar;
+  } catch (e) {
+    throw stale(`its sidecar ${sidecarPathFor(matrixPath)} is missing or unreadable (${(e as Error).message})`);
+  }
+  if (sidecar.format !== 'lpclust-dtw-matrix') throw stale(`${sidecarPathFor(matrixPath)} is not an lpclust DTW sidecar`);
+  if (sidecar.rows !== n || sidecar.length !== L) throw stale(`it has ${sidecar.rows} rows of length ${sidecar.length}, the profiles are ${n} rows of length ${L}`, sidecar);
+  if (options.radius !== undefined && (sidecar.radius ?? Infinity) !== options.radius) {
+    throw stale(`it was computed with radius ${sidecar.radius ?? 'none (full DTW)'}, radius ${options.radius} was asked for`, { ...sidecar, radius: options.radius });
+  }
+  if (options.ids && options.dates && sidecar.idsDigest && sidecar.idsDigest !== idsDigest(options.ids, options.dates)) {
+    throw stale('its rows are other meters/days or in another order', sidecar);
+  }
+  const digest = matrixDigest(normalizeRows(values, L, sidecar.normalization), L);
+  if (digest !== sidecar.inputDigest) throw stale('the profile values differ from those it was computed from', sidecar);
+  let hdr;
+  try {
+    hdr = await readNpyHeader(matrixPath);
+  } catch (e) {
+    throw stale(`the matrix file is missing or unreadable (${(e as Error).message})`, sidecar);
+  }
+  const expectBytes = hdr.dataOffset + n * n * dtypeBytes(hdr.dtype);
+  if (hdr.shape.length !== 2 || hdr.shape[0] !== n || hdr.shape[1] !== n || statSync(matrixPath).size !== expectBytes) {
+    throw stale(`the file has shape (${hdr.shape.join(', ')}) and ${statSync(matrixPath).size} bytes, expected (${n}, ${n}) and ${expectBytes}`, sidecar);
+  }
+  return sidecar;
+}
+
+/**
+ * Load a DTW matrix, or the row block [r0, r1) of it, into memory.
+ * @returns `data` (r1 − r0) × n row-major, in the file's dtype, and n
+ */
+export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1: number }): Promise<{ n: number; dtype: NpyDtype; data: Float32Array | Float64Array; r0: number; r1: number }> {
+  const hdr = await readNpyHeader(matrixPath);
+  if (hdr.shape.length !== 2 || hdr.shape[0] !== hdr.shape[1]) {
+    throw inputError('E_NPY', `${matrixPath} is not a square matrix: shape (${hdr.shape.join(', ')})`, { where: { file: matrixPath } });
+  }
+  const n = hdr.shape[0];
+  const r0 = rows?.r0 ?? 0;
+  const r1 = rows?.r1 ?? n;
+  if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 <= r1 && r1 <= n)) throw new RangeError(`Expected rows within [0, ${n}] but received [${r0}, ${r1})`);
+  const bytes = dtypeBytes(hdr.dtype);
+  const count = (r1 - r0) * n;
+  const data = hdr.dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
+  const view = new Uint8Array(data.buffer);
+  const fh = await fsp.open(matrixPath, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size !== hdr.dataOffset + n * n * bytes) throw inputError('E_NPY', `${matrixPath} is truncated: expected ${hdr.dataOffset + n * n * bytes} bytes, found ${size}`, { where: { file: matrixPath } });
+    let off = 0;
+    const base = hdr.dataOffset + r0 * n * bytes;
+    while (off < view.length) {
+      const { bytesRead } = await fh.read(view, off, Math.min(view.length - off, 1 << 28), base + off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return { n, dtype: hdr.dtype, data, r0, r1 };
+}

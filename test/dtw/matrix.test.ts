@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Random } from '../../src/util/random.js';
+import { dtwNaive } from '../../src/dtw/reference.js';
+import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, type DtwMatrixOptions } from '../../src/dtw/index.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'lpclust-dtw-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const rng = new Random(7);
+const n = 157;
+const L = 24;
+const raw = new Float64Array(n * L);
+for (let i = 0; i < raw.length; i++) raw[i] = 100 + 50 * rng.normal();
+const values = normalizeRows(raw, L, 'l2');
+
+/** Stop once the checkpoint lists more than k finished tiles. */
+function stopAfter(out: string, k: number): () => boolean {
+  const ckpt = path.join(dir, out) + '.partial.ckpt';
+  return () => existsSync(ckpt) && readFileSync(ckpt, 'utf8').split('\n').length - 2 > k;
+}
+
+function opts(out: string, extra: Partial<DtwMatrixOptions> = {}): DtwMatrixOptions {
+  return { values, length: L, out: path.join(dir, out), normalization: 'l2', progress: false, ...extra };
+}
+
+describe('tiled DTW matrix', () => {
+  it('writes the full symmetric matrix equal to dtwNaive (float64) with a sidecar', async () => {
+    const res = await computeDtwMatrix(opts('a.npy', { dtype: 'float64', workers: 2, tileSize: 40, radius: 2 }));
+    const m = await loadDtwMatrix(res.out);
+    expect(m.n).toBe(n);
+    for (let i = 0; i < n; i += 7) {
+      for (let j = 0; j < n; j++) {
+        const want = i === j ? 0 : dtwNaive(values.subarray(i * L, (i + 1) * L), values.subarray(j * L, (j + 1) * L), 2);
+        expect(m.data[i * n + j]).toBe(want);
+      }
+    }
+    const side = JSON.parse(readFileSync(res.out + '.json', 'utf8'));
+    expect(side).toMatchObject({ rows: n, length: L, radius: 2, dtype: 'float64', normalization: 'l2', format: 'lpclust-dtw-matrix' });
+    expect(side.matrixSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(existsSync(res.out + '.partial')).toBe(false);
+    expect(existsSync(res.out + '.partial.ckpt')).toBe(false);
+    expect(res.pairs).toBe((n * (n - 1)) / 2);
+    expect(res.cells).toBe(res.pairs * (L * 5 - 6));
+    // Row blocks read back the same values.
+    const rows = await loadDtwMatrix(res.out, { r0: 10, r1: 13 });
+    expect(Array.from(rows.data)).toEqual(Array.from(m.data.subarray(10 * n, 13 * n)));
+  });
+
+  it('is bit-identical whatever the worker count, tile size and kernel', async () => {
+    const a = await computeDtwMatrix(opts('b1.npy', { workers: 1, tileSize: 157 * 2, kernel: 'native' }));
+    const b = await computeDtwMatrix(opts('b2.npy', { workers: 3, tileSize: 17, kernel: 'native' }));
+    const c = await computeDtwMatrix(opts('b3.npy', { workers: 2, tileSize: 50, kernel: 'js' }));
+    const fa = readFileSync(a.out);
+    expect(readFileSync(b.out).equals(fa)).toBe(true);
+    expect(readFileSync(c.out).equals(fa)).toBe(true);
+    expect(a.sidecar.matrixSha256).toBe(c.sidecar.matrixSha256);
+    expect(c.sidecar.kernel).toBe('js');
+    // np.load-compatible header: float32, shape (n, n).
+    expect(fa.subarray(0, 80).toString('latin1')).toContain(`'descr': '<f4', 'fortran_order': False, 'shape': (${n}, ${n})`);
+  });
+
+  it('stops cleanly between tiles and --resume finishes to the same bytes', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    const o = opts('r.npy', { workers: 1, tileSize: 20, shouldStop: stopAfter('r.npy', 8) });
+    await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    expect(existsSync(o.out)).toBe(false);
+    expect(existsSync(o.out + '.json')).toBe(false);
+    expect(existsSync(o.out + '.partial')).toBe(true);
+    const done = readFileSync(o.out + '.partial.ckpt', 'utf8').trim().split('\n').length - 1;
+    expect(done).toBeGreaterThan(0);
+    // Without --resume or --force an existing partial is refused.
+    await expect(computeDtwMatrix(opts('r.npy'))).rejects.toMatchObject({ code: 'E_DTW_PARTIAL_EXISTS' });
+    // Resume with another tile size: the checkpoint's tile size wins, the result is the same.
+    const res = await computeDtwMatrix(opts('r.npy', { workers: 2, tileSize: 64, resume: true }));
+    expect(res.tilesResumed).toBe(done);
+    expect(res.tilesComputed).toBeGreaterThan(0);
+    expect(readFileSync(res.out).equals(ref)).toBe(true);
+  });
+
+  it('refuses a foreign or unreadable partial, an existing output, bad rows', async () => {
+    const out = path.join(dir, 'f.npy');
+    writeFileSync(out + '.partial', 'not a matrix');
+    writeFileSync(out + '.partial.ckpt', 'garbage\n');
+    await expect(computeDtwMatrix(opts('f.npy', { resume: true }))).rejects.toMatchObject({ code: 'E_DTW_PARTIAL_FOREIGN' });
+    // A partial of other data.
+    const other = normalizeRows(raw.map((v) => v + 1), L, 'l2');
+    await expect(computeDtwMatrix({ ...opts('g.npy', { workers: 1, tileSize: 20, shouldStop: stopAfter('g.npy', 2) }), values: other })).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    await expect(computeDtwMatrix(opts('g.npy', { resume: true }))).rejects.toThrow(/started with other data or settings \(inputDigest/);
+    // --force starts over.
+    const g = await computeDtwMatrix(opts('g.npy', { force: true, workers: 1 }));
+    expect(statSync(g.out).size).toBeGreaterThan(n * n * 4);
+    await expect(computeDtwMatrix(opts('g.npy'))).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' });
+    const bad = new Float64Array(values);
+    bad[5 * L + 3] = NaN;
+    await expect(computeDtwMatrix({ ...opts('h.npy'), values: bad, ids: Array(n).fill('m1'), dates: Array(n).fill('2024-01-01') })).rejects.toThrow(
+      'Expected finite values but meter m1 on 2024-01-01 has NaN in slot 4',
+    );
+    await expect(computeDtwMatrix({ ...opts('h.npy'), values: values.subarray(0, L) })).rejects.toMatchObject({ code: 'E_DTW_TOO_FEW_ROWS' });
+    await expect(computeDtwMatrix({ ...opts('h.npy'), values: values.subarray(0, L * 3 + 1) })).rejects.toMatchObject({ code: 'E_DTW_SHAPE' });
+    expect(existsSync(path.join(dir, 'h.npy'))).toBe(false);
+  });
+
+  it('assertMatrixMatches accepts the right data and refuses stale or wrong-size matrices', async () => {
+    const file = path.join(dir, 'b1.npy');
+    const side = await assertMatrixMatches(raw, L, file, { inputFile: 'h.csv' });
+    expect(side.rows).toBe(n);
+    const changed = new Float64Array(raw);
+    changed[0] += 1;
+    await expect(assertMatrixMatches(changed, L, file, { inputFile: 'h.csv' })).rejects.toThrow(/profile values differ/);
+    await expect(assertMatrixMatches(changed, L, file, { inputFile: 'h.csv' })).rejects.toMatchObject({
+      code: 'E_DTW_MATRIX_STALE',
+      hint: `rebuild it: lpclust dtw --in h.csv --out ${file} --radius 1 --normalize l2 --force`,
+    });
+    await expect(assertMatrixMatches(raw.subarray(0, 10 * L), L, file)).rejects.toThrow(/157 rows of length 24, the profiles are 10 rows/);
+    await expect(assertMatrixMatches(raw, L, file, { radius: 3 })).rejects.toThrow(/radius 1, radius 3 was asked for/);
+    await expect(assertMatrixMatches(raw, L, path.join(dir, 'none.npy'))).rejects.toThrow(/sidecar .* is missing/);
+    // A truncated matrix file.
+    const trunc = path.join(dir, 't.npy');
+    writeFileSync(trunc, readFileSync(file).subarray(0, 1000));
+    writeFileSync(trunc + '.json', readFileSync(file + '.json'));
+    await expect(assertMatrixMatches(raw, L, trunc)).rejects.toThrow(/expected \(157, 157\)/);
+  });
+});
