@@ -3,12 +3,15 @@
  * its sub-commands) to the program; add a line here for a new command.
  */
 import type { Command } from 'commander';
+import { register as cluster } from './cluster.js';
 import { register as validate } from './validate.js';
 import { register as runs } from './runs.js';
 import { register as sync } from './sync.js';
+import { register as etl } from './etl.js';
+import { register as harmonize } from './harmonize.js';
 
 /** A command module. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every command of lpclust. */
-export const COMMANDS: RegisterCommand[] = [runs, sync, validate];
+export const COMMANDS: RegisterCommand[] = [runs, sync, etl, harmonize, cluster, validate];
