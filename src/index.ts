@@ -18,3 +18,4 @@ export * from './tracking/index.js';
 export * from './util/interrupt.js';
 export * from './pipeline/types.js';
 export * from './validate/index.js';
+export * from './cluster/index.js';

@@ -1,0 +1,135 @@
+/**
+ * `lpclust cluster`: cluster daily profiles with one model of the old pipeline (k-means, DTW
+ * k-means, k-medoids, agglomerative, SOM), write labels and centres, validate, and track the run.
+ */
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { INITS, LINKAGES, METRICS, MODELS, type InitName, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
+import { runClusterStage } from '../../pipeline/cluster.js';
+import { openStore } from '../../tracking/index.js';
+import { contextFor } from '../context.js';
+
+interface ClusterFlags {
+  in: string;
+  model: string;
+  metric: string;
+  k: string;
+  kRange: string;
+  dtw?: string;
+  radius: string;
+  linkage?: string;
+  init?: string;
+  nInit?: string;
+  maxIter?: string;
+  seed: string;
+  normalize: string;
+  outDir?: string;
+  workers?: string;
+}
+
+function choice<T extends string>(raw: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw usageError('E_USAGE_VALUE', `Expected ${allowed.join('|')} for \`${flag}\` but received \`${raw}\``);
+  return raw as T;
+}
+
+function integer(raw: string, flag: string, min: number, what: string): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw usageError('E_USAGE_VALUE', `Expected ${what} for \`${flag}\` but received \`${raw}\``);
+  return v;
+}
+
+function kRange(raw: string): [number, number] {
+  const m = /^\s*(\d+)\s*\.\.\s*(\d+)\s*$/.exec(raw);
+  const a = m ? Number(m[1]) : NaN;
+  const b = m ? Number(m[2]) : NaN;
+  if (!m || a < 2 || b < a) throw usageError('E_USAGE_VALUE', `Expected a range a..b with 2 ≤ a ≤ b for \`--k-range\` but received \`${raw}\``);
+  return [a, b];
+}
+
+/** Register `lpclust cluster`. */
+export function register(program: Command): void {
+  program
+    .command('cluster')
+    .description('cluster profiles (kmeans, kmedoids, agglomerative, som; Euclidean or DTW), write labels and centres, validate, track the run')
+    .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
+    .option('--model <name>', `model: ${MODELS.join('|')}`, 'kmeans')
+    .option('--metric <name>', `distance: ${METRICS.join('|')} (kmeans + dtw = DBA k-means)`, 'euclidean')
+    .option('-k, --k <k>', 'number of clusters; 0 chooses k by silhouette over --k-range', '12')
+    .option('--k-range <a..b>', 'k range searched with -k 0', '3..29')
+    .option('--dtw <npy>', 'DTW matrix of the same profiles (from `lpclust dtw`); computed once into the output directory when omitted')
+    .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots', '1')
+    .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
+    .option('--init <name>', `initialisation: ${INITS.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++) (default random)`)
+    .option('--n-init <n>', 'restarts keeping the best (default 10 for kmeans, 1 for kmedoids)')
+    .option('--max-iter <n>', 'iteration cap (kmeans 300, DTW kmeans 5, kmedoids 300, som epochs 10)')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
+    .option('--out-dir <dir>', 'output directory (default: lpclust-out/cluster/<run id>, new for every run)')
+    .option('--workers <n>', 'worker threads when the DTW matrix must be computed (default: all cores)')
+    .addHelpText(
+      'after',
+      `
+Writes labels.csv (id,date,cluster; 0 = largest cluster), centres.csv (cluster,size,slots...),
+medoids.csv (DTW models), linkage.npy (agglomerative, SciPy format) and logs an MLflow run named
+like "kmeans dtw k=12" with the validation metrics (as \`lpclust validate\`).
+
+Examples:
+  lpclust cluster --in harmonized.csv --model kmeans -k 12
+  lpclust cluster --in harmonized.csv --model kmeans --metric dtw -k 12 --dtw dtw.npy
+  lpclust cluster --in harmonized.csv --model kmedoids --metric dtw -k 8 --init build --dtw dtw.npy
+  lpclust cluster --in harmonized.csv --model agglomerative --metric dtw --linkage average -k 6 --dtw dtw.npy
+  lpclust cluster --in harmonized.csv --model kmeans -k 0 --k-range 3..12 --json`,
+    )
+    .action(async (flags: ClusterFlags, cmd: Command) => {
+      const model = choice<ModelName>(flags.model, MODELS, '--model');
+      const metric = choice<MetricName>(flags.metric, METRICS, '--metric');
+      const k = integer(flags.k, '-k', 0, 'an integer k ≥ 2, or 0 to choose k');
+      if (k === 1) throw usageError('E_USAGE_K', 'Expected an integer k ≥ 2, or 0 to choose k, for `-k` but received `1`');
+      const normalize = choice<Normalization>(flags.normalize, NORMALIZATIONS, '--normalize');
+      const ctx = contextFor(cmd);
+      const store = await openStore(ctx.globals.trackingUri);
+      const res = await runClusterStage(
+        {
+          in: flags.in,
+          model,
+          metric,
+          k,
+          kRange: kRange(flags.kRange),
+          radius: integer(flags.radius, '--radius', 0, 'a non-negative integer'),
+          seed: integer(flags.seed, '--seed', 0, 'a non-negative integer'),
+          normalize,
+          ...(flags.dtw !== undefined ? { dtw: flags.dtw } : {}),
+          ...(flags.linkage !== undefined ? { linkage: choice<Linkage>(flags.linkage, LINKAGES, '--linkage') } : {}),
+          ...(flags.init !== undefined ? { init: choice<InitName>(flags.init, INITS, '--init') } : {}),
+          ...(flags.nInit !== undefined ? { nInit: integer(flags.nInit, '--n-init', 1, 'a positive integer') } : {}),
+          ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
+          ...(flags.outDir !== undefined ? { outDir: flags.outDir } : {}),
+          ...(flags.workers !== undefined ? { workers: integer(flags.workers, '--workers', 1, 'a positive integer') } : {}),
+        },
+        { store, experimentName: ctx.globals.experimentName },
+      );
+      const o = res.outputs;
+      const width = Math.max(...Object.keys(res.metrics).map((m) => m.length));
+      const lines = [`cluster run ${res.runId}: ${model} ${metric}, ${o.n} profiles in ${o.k} clusters → ${o.outDir}`];
+      for (const [name, v] of Object.entries(res.metrics)) lines.push(`  ${name.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(6)}`);
+      lines.push(`  ${'Cluster sizes'.padEnd(width)}  ${o.clusterSizes.join(' ')}`);
+      ctx.print(
+        {
+          runId: res.runId,
+          metrics: res.metrics,
+          k: o.k,
+          n: o.n,
+          clusterSizes: o.clusterSizes,
+          outDir: o.outDir,
+          labels: o.labelsFile,
+          centres: o.centresFile,
+          ...(o.medoidsFile ? { medoids: o.medoidsFile } : {}),
+          ...(o.linkageFile ? { linkage: o.linkageFile } : {}),
+          ...(o.dtwFile ? { dtw: o.dtwFile } : {}),
+          ...(o.kScores ? { kScores: o.kScores } : {}),
+        },
+        lines.join('\n'),
+      );
+    });
+}

@@ -1,0 +1,233 @@
+/**
+ * The tracked clustering stage (`lpclust cluster`): reads the profiles, normalises them, gets the
+ * DTW matrix when the metric is DTW (a given `--dtw` matrix after checking it belongs to these
+ * profiles, else computed once into the output directory), fits the model (or chooses k by
+ * silhouette), writes labels.csv / centres.csv (and medoids.csv, linkage.npy) to the output
+ * directory, computes the validation metrics of the labels and logs everything in one MLflow run
+ * named like `kmeans dtw k=12`.
+ */
+import { existsSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { inputError, usageError } from '../errors.js';
+import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { csvField } from '../io/csv.js';
+import { writeLabels } from '../io/labels.js';
+import { encodeNpyHeader } from '../io/npy.js';
+import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js';
+import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
+import { withRun } from '../tracking/run.js';
+import { log } from '../util/log.js';
+import { computeValidation } from '../validate/index.js';
+import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
+import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
+import type { DistanceMatrix } from '../cluster/common.js';
+import type { Linkage } from '../cluster/agglomerative.js';
+import type { StageResult, StageTracking } from './types.js';
+
+/** Options of {@link runClusterStage}. */
+export interface ClusterStageOptions {
+  /** Harmonized profiles CSV. */
+  in: string;
+  model: ModelName;
+  metric: MetricName;
+  /** Number of clusters; 0 chooses k over `kRange` by silhouette. */
+  k: number;
+  /** k range of `k = 0`; default [3, 29]. */
+  kRange?: readonly [number, number];
+  /** Existing DTW matrix `.npy` of the same profiles (checked against its sidecar). */
+  dtw?: string;
+  /** Sakoe–Chiba radius of DTW (matrix and DBA); default 1. */
+  radius?: number;
+  linkage?: Linkage;
+  init?: InitName;
+  nInit?: number;
+  maxIter?: number;
+  seed?: number;
+  /** Row normalisation before clustering; default l2 (the old pipeline's). */
+  normalize?: Normalization;
+  /** Output directory; default `lpclust-out/cluster/<run id>` (new for every run). */
+  outDir?: string;
+  /** DTW worker threads when the matrix must be computed (default: all cores). */
+  workers?: number;
+}
+
+/** Outputs of {@link runClusterStage}. */
+export interface ClusterStageOutputs {
+  outDir: string;
+  labelsFile: string;
+  centresFile: string;
+  /** medoids.csv (DTW models). */
+  medoidsFile?: string;
+  /** linkage.npy (agglomerative). */
+  linkageFile?: string;
+  /** The DTW matrix used (given or computed). */
+  dtwFile?: string;
+  n: number;
+  k: number;
+  clusterSizes: number[];
+  /** Silhouette per k when k was chosen. */
+  kScores?: Array<{ k: number; silhouette: number }>;
+  fit: ClusterFit;
+}
+
+/** Refuse data on which k clusters cannot be formed: fewer than k distinct profiles. */
+function checkDistinct(X: Float64Array, n: number, L: number, k: number, file: string): void {
+  const seen = new Set<string>();
+  for (let i = 0; i < n && seen.size < k; i++) seen.add(Array.prototype.join.call(X.subarray(i * L, i * L + L), ','));
+  if (seen.size < k) {
+    throw inputError('E_INPUT_CONSTANT', `${file} has only ${seen.size} distinct normalised profile(s); ${k} clusters cannot be formed`, {
+      hint: 'lower -k, or check the data (constant or duplicated profiles)',
+      where: { file },
+    });
+  }
+}
+
+/** centres.csv: `cluster,size,<slots>` one row per cluster. */
+function centresCsv(table: ProfileTable, fit: ClusterFit): string {
+  const L = table.length;
+  let s = `cluster,size,${table.slots.map(csvField).join(',')}\n`;
+  for (let c = 0; c < fit.k; c++) {
+    const row: string[] = [];
+    for (let t = 0; t < L; t++) row.push(formatNumber(fit.centres[c * L + t]));
+    s += `${c},${fit.sizes[c]},${row.join(',')}\n`;
+  }
+  return s;
+}
+
+/** medoids.csv: `cluster,size,id,date,<slots>` — the medoid profile (normalised) of each cluster under DTW. */
+function medoidsCsv(table: ProfileTable, X: Float64Array, fit: ClusterFit): string {
+  const L = table.length;
+  let s = `cluster,size,id,date,${table.slots.map(csvField).join(',')}\n`;
+  for (let c = 0; c < fit.k; c++) {
+    const m = fit.medoidRows![c];
+    const row: string[] = [];
+    for (let t = 0; t < L; t++) row.push(formatNumber(X[m * L + t]));
+    s += `${c},${fit.sizes[c]},${csvField(table.ids[m])},${table.dates[m]},${row.join(',')}\n`;
+  }
+  return s;
+}
+
+/** The linkage matrix as a float64 (n−1) × 4 `.npy` (SciPy's format; `np.load` gives Z). */
+function linkageNpy(Z: Float64Array): Uint8Array {
+  const header = encodeNpyHeader('float64', [Z.length / 4, 4]);
+  const out = new Uint8Array(header.length + Z.byteLength);
+  out.set(header, 0);
+  out.set(new Uint8Array(Z.buffer, Z.byteOffset, Z.byteLength), header.length);
+  return out;
+}
+
+/**
+ * Run the tracked clustering stage.
+ * Params: in, model, metric, k (chosen k with k = 0), k_selection, normalize, n, L, dtw, radius and
+ * the model's hyper-parameters. Metrics: the validation metrics by their logged names, `Cluster Size`
+ * (step = cluster), model numbers (`Model Inertia`, `DTW Inertia`, `Total Deviation`, `Iterations`,
+ * `Empty Clusters Reseeded`...), and with k = 0 `Choose-k Silhouette Score` / `Choose-k Silhouette DTW`
+ * with step = k. Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
+ * `cluster/linkage.npy`, `cluster/dtw-sidecar.json`, `validation/metrics.json`.
+ */
+export async function runClusterStage(o: ClusterStageOptions, tracking: StageTracking): Promise<StageResult<ClusterStageOutputs>> {
+  const normalize = o.normalize ?? 'l2';
+  const radius = o.radius ?? 1;
+  const seed = o.seed ?? 0;
+  if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
+  const runName = `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`;
+  return withRun(
+    { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
+    async (run) => {
+      const table = await readProfiles(o.in);
+      const { n, length: L } = table;
+      if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
+      if (o.k > n) throw usageError('E_USAGE_K', `Expected k ≤ the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
+      const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
+      checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+      const outDir = path.resolve(o.outDir ?? path.join('lpclust-out', 'cluster', run.runId));
+      await fsp.mkdir(outDir, { recursive: true });
+      await run.logParams({ in: o.in, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
+
+      // The DTW matrix: checked if given, else computed once here and reused by every step.
+      let D: DistanceMatrix | undefined;
+      let dtwFile: string | undefined;
+      if (o.metric === 'dtw') {
+        if (o.dtw !== undefined) {
+          dtwFile = o.dtw;
+          const sidecar = await assertMatrixMatches(table.values, L, o.dtw, { inputFile: o.in, radius, ids: table.ids, dates: table.dates });
+          if (sidecar.normalization !== normalize) {
+            throw inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${o.dtw} was computed on ${sidecar.normalization}-normalised profiles but --normalize ${normalize} was asked for`, {
+              hint: `use --normalize ${sidecar.normalization}, or rebuild it: lpclust dtw --in ${o.in} --out ${o.dtw} --normalize ${normalize} --force`,
+              where: { file: o.dtw },
+            });
+          }
+        } else {
+          dtwFile = path.join(outDir, 'dtw.npy');
+          log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
+          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}) });
+        }
+        const m = await loadDtwMatrix(dtwFile);
+        D = { n: m.n, data: m.data };
+        await run.logParams({ dtw: path.resolve(dtwFile), radius });
+        await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
+      }
+
+      const spec: Omit<ClusterSpec, 'k'> = {
+        model: o.model,
+        metric: o.metric,
+        seed,
+        radius,
+        ...(o.linkage ? { linkage: o.linkage } : {}),
+        ...(o.init ? { init: o.init } : {}),
+        ...(o.nInit !== undefined ? { nInit: o.nInit } : {}),
+        ...(o.maxIter !== undefined ? { maxIter: o.maxIter } : {}),
+      };
+      const rows = { data: X, n, dim: L };
+      const t0 = performance.now();
+      let fit: ClusterFit;
+      let kScores: Array<{ k: number; silhouette: number }> | undefined;
+      if (o.k === 0) {
+        const range = o.kRange ?? DEFAULT_K_RANGE;
+        const res = await chooseK(rows, spec, range, D, async (k, s) => {
+          log.info(`k = ${k}: ${o.metric === 'dtw' ? 'DTW' : 'Euclidean'} silhouette ${s.toFixed(4)}`);
+          await run.logMetric(`Choose-k ${o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score'}`, s, k);
+        });
+        fit = res.fit;
+        kScores = res.scores;
+        await run.logParams({ k: res.k, k_selection: `max ${res.criterion} over k = ${range[0]}..${range[1]}` });
+        await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+      } else {
+        fit = fitClustering(rows, { ...spec, k: o.k }, D);
+        await run.logParams({ k: o.k });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      log.info(`${o.model} ${o.metric}: ${fit.k} clusters of ${n} profiles in ${seconds.toFixed(2)} s`);
+      const { k: _k, ...hyper } = fit.params;
+      await run.logParams({ ...hyper, centres: fit.centresAreMeans ? 'cluster means' : 'model centres' });
+
+      // Outputs.
+      const labelsFile = path.join(outDir, 'labels.csv');
+      const centresFile = path.join(outDir, 'centres.csv');
+      await writeLabels(labelsFile, table.ids, table.dates, fit.labels);
+      await writeFileAtomic(centresFile, centresCsv(table, fit));
+      const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit };
+      if (kScores) outputs.kScores = kScores;
+      if (dtwFile) outputs.dtwFile = dtwFile;
+      if (fit.medoidRows) {
+        outputs.medoidsFile = path.join(outDir, 'medoids.csv');
+        await writeFileAtomic(outputs.medoidsFile, medoidsCsv(table, X, fit));
+      }
+      if (fit.linkageMatrix) {
+        outputs.linkageFile = path.join(outDir, 'linkage.npy');
+        await writeFileAtomic(outputs.linkageFile, linkageNpy(fit.linkageMatrix));
+      }
+      for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
+
+      // Validation: the same code as `lpclust validate`, against the centres the model reports.
+      const validation = computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}) });
+      const metrics: Record<string, number> = { ...(validation.metrics as unknown as Record<string, number>), ...fit.stats, 'Fit Seconds': seconds };
+      await run.logMetrics(metrics);
+      for (let c = 0; c < fit.k; c++) await run.logMetric('Cluster Size', fit.sizes[c], c);
+      await run.logJson({ metrics, clusterSizes: outputs.clusterSizes, ...(kScores ? { kScores } : {}) }, 'validation/metrics.json');
+      return { runId: run.runId, metrics, outputs };
+    },
+  );
+}
