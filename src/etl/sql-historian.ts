@@ -53,13 +53,14 @@ export class HistorianRowSink {
   readonly builder: IntervalSeriesBuilder;
   private readonly exportTag: string;
   private readonly opts: HistorianReadOptions;
+  private readonly tagIndex = new Map<string, number>();
   /** Rows seen (good and bad). */
   recordsRead = 0;
   /** Rows skipped as bad (only with `skip`). */
   badRows = 0;
 
   constructor(meter: string, source: string, opts: HistorianReadOptions, withLines: boolean) {
-    this.builder = new IntervalSeriesBuilder(meter, source, withLines);
+    this.builder = new IntervalSeriesBuilder(meter, source, withLines, true);
     this.exportTag = exportTagFor(meter);
     this.opts = opts;
   }
@@ -85,7 +86,13 @@ export class HistorianRowSink {
       this.bad('E_INPUT_NUMBER', `${where}: field "energy": expected a number but found "${String(energy ?? '')}"`, line, file, 'energy');
       return;
     }
-    this.builder.push(t, tag.trim() === this.exportTag ? -wh : wh, line);
+    const name = tag.trim();
+    let ti = this.tagIndex.get(name);
+    if (ti === undefined) {
+      ti = this.tagIndex.size;
+      this.tagIndex.set(name, ti);
+    }
+    this.builder.push(t, name === this.exportTag ? -wh : wh, line, ti);
   }
 
   private bad(code: string, message: string, line: number, file: string, field: string): void {
@@ -99,9 +106,10 @@ export class HistorianRowSink {
     });
   }
 
-  /** The meter's result. */
+  /** The meter's result (import and export tags merged per instant, see the builder). */
   result(): SourceMeter {
-    return { series: this.builder.build(), recordsRead: this.recordsRead, badRows: this.badRows };
+    const series = this.builder.build();
+    return { series, recordsRead: this.recordsRead, badRows: this.badRows, duplicates: this.builder.duplicates };
   }
 }
 

@@ -12,6 +12,8 @@ export interface SourceMeter {
   recordsRead: number;
   /** Rows skipped as unparsable (only with `onBadRow: 'skip'`). */
   badRows: number;
+  /** Duplicate rows collapsed by the source itself (same instant and tag). */
+  duplicates?: number;
 }
 
 const NUMBER_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
@@ -38,17 +40,23 @@ export class IntervalSeriesBuilder {
   private t = new Float64Array(1024);
   private imp = new Float64Array(1024);
   private lines: Int32Array | null;
+  private tags: Int32Array | null;
   private n = 0;
+  /** Same (timestamp, tag) records collapsed by {@link build} (last wins), for the report. */
+  duplicates = 0;
 
   /**
    * @param meter meter id
    * @param file source file or table, for messages
    * @param withLines keep the 1-based source line of each record (for messages of the core)
+   * @param withTags records carry a channel (tag) index; {@link build} then merges the channels
+   *   (see there)
    */
-  constructor(meter: string, file?: string, withLines = false) {
+  constructor(meter: string, file?: string, withLines = false, withTags = false) {
     this.meter = meter;
     this.file = file;
     this.lines = withLines ? new Int32Array(1024) : null;
+    this.tags = withTags ? new Int32Array(1024) : null;
   }
 
   /** Number of records so far. */
@@ -56,12 +64,16 @@ export class IntervalSeriesBuilder {
     return this.n;
   }
 
-  /** Add a record: interval start `t` (ms UTC) and energy `wh` (Wh, signed; NaN = missing). */
-  push(t: number, wh: number, line = 0): void {
+  /**
+   * Add a record: interval start `t` (ms UTC), energy `wh` (Wh, signed; NaN = missing), source
+   * line, and channel (tag) index when the builder was made `withTags`.
+   */
+  push(t: number, wh: number, line = 0, tag = 0): void {
     if (this.n === this.t.length) this.grow();
     this.t[this.n] = t;
     this.imp[this.n] = wh;
     if (this.lines) this.lines[this.n] = line;
+    if (this.tags) this.tags[this.n] = tag;
     this.n++;
   }
 
@@ -78,10 +90,66 @@ export class IntervalSeriesBuilder {
       lines.set(this.lines);
       this.lines = lines;
     }
+    if (this.tags) {
+      const tags = new Int32Array(size);
+      tags.set(this.tags);
+      this.tags = tags;
+    }
   }
 
-  /** The records as a {@link RawSeries} (arrays may be longer than `n`). */
+  /**
+   * Merge channels: the historian reports import and export as separate tags at the same
+   * instants, and the cleaning core treats equal timestamps as duplicates (last wins). So records
+   * are combined here first: the same (instant, tag) twice is a true duplicate (the later row
+   * wins, counted in {@link duplicates}); different tags at one instant are summed (import −
+   * export, the export already negated).
+   */
+  private mergeChannels(): void {
+    const n = this.n;
+    const t = this.t;
+    const tags = this.tags!;
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const sortedOrder = Array.from(order).sort((a, b) => t[a]! - t[b]! || tags[a]! - tags[b]! || a - b);
+    const nt = new Float64Array(Math.max(n, 1));
+    const ni = new Float64Array(Math.max(n, 1));
+    const nl = this.lines ? new Int32Array(Math.max(n, 1)) : null;
+    let w = -1;
+    let prevTag = -1;
+    for (let k = 0; k < n; k++) {
+      const i = sortedOrder[k]!;
+      const ti = t[i]!;
+      const v = this.imp[i]!;
+      if (w >= 0 && nt[w] === ti) {
+        if (tags[i] === prevTag) {
+          // Same tag and instant: replace this tag's contribution by the later row.
+          this.duplicates++;
+          ni[w] = ni[w]! - this.lastContribution + v;
+        } else ni[w] = ni[w]! + v;
+      } else {
+        w++;
+        nt[w] = ti;
+        ni[w] = v;
+        if (nl) nl[w] = this.lines![i]!;
+      }
+      prevTag = tags[i]!;
+      this.lastContribution = v;
+    }
+    this.t = nt;
+    this.imp = ni;
+    if (nl) this.lines = nl;
+    this.tags = null;
+    this.n = w + 1;
+  }
+
+  private lastContribution = 0;
+
+  /**
+   * The records as a {@link RawSeries} (arrays may be longer than `n`). With tags, channels are
+   * merged first so every instant appears once.
+   */
   build(): RawSeries {
+    if (this.tags) this.mergeChannels();
     const s: RawSeries = { meter: this.meter, kind: 'interval', t: this.t, imp: this.imp, exp: null, n: this.n };
     if (this.lines) s.lines = this.lines;
     if (this.file !== undefined) s.file = this.file;

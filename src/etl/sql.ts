@@ -47,6 +47,7 @@ function handOver(ctx: SourceContext, m: SourceMeter): RawSeries {
   const q = ctx.report.meter(m.series.meter);
   q.recordsRead += m.recordsRead;
   q.badRows += m.badRows;
+  q.duplicates += m.duplicates ?? 0;
   return m.series;
 }
 
