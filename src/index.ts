@@ -12,7 +12,7 @@ export * from './io/csv.js';
 export * from './io/profiles.js';
 export * from './io/npy.js';
 export * from './io/labels.js';
-export * from './harmonize/normalize.js';
+export * from './harmonize/index.js';
 export * from './dtw/reference.js';
 export * from './tracking/index.js';
 export * from './util/interrupt.js';

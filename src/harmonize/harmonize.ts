@@ -183,7 +183,9 @@ export function harmonizeTables(
       const prev = winner.get(key);
       if (prev) {
         counts.duplicatesDropped++;
-        holders.get(key)!.push(s);
+        const h = holders.get(key);
+        if (h) h.push(s);
+        else holders.set(key, [s]);
         continue;
       }
       winner.set(key, { s, row: i });

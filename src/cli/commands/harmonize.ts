@@ -1,0 +1,108 @@
+/**
+ * `lpclust harmonize`: join the clean profiles CSVs of the sources into one harmonized CSV, as a
+ * tracked run `harmonization`; optionally compute the DTW matrix of the result.
+ */
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
+import { harmonizeSummary, runHarmonizeStage, type HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
+import { openStore } from '../../tracking/index.js';
+import { contextFor } from '../context.js';
+
+interface HarmonizeFlags {
+  oldmongo?: string;
+  sql?: string;
+  newmongo?: string;
+  rules?: string;
+  out: string;
+  computeDtw?: boolean;
+  dtwOut?: string;
+  radius: string;
+  workers?: string;
+  dtype: string;
+  force?: boolean;
+}
+
+function nonNegativeInt(raw: string, flag: string): number {
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v)) throw usageError('E_USAGE_VALUE', `Expected a non-negative integer for \`${flag}\` but received \`${raw}\``);
+  return v;
+}
+
+function positiveInt(raw: string, flag: string): number {
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`${flag}\` but received \`${raw}\``);
+  return v;
+}
+
+/** Register `lpclust harmonize`. */
+export function register(program: Command): void {
+  program
+    .command('harmonize')
+    .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run')
+    .option('--oldmongo <csv>', 'clean CSV of the old Mongo export (from `lpclust etl oldmongo`)')
+    .option('--sql <csv>', 'clean CSV of the SQL historian (from `lpclust etl sql`)')
+    .option('--newmongo <csv>', 'clean CSV of the new Mongo collection (from `lpclust etl newmongo`)')
+    .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
+    .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
+    .option('--compute-dtw', 'also compute the DTW matrix of the L2-normalised rows (.npy + .json sidecar)')
+    .option('--dtw-out <npy>', 'DTW matrix path (default: <out without .csv>.dtw.npy)')
+    .option('--radius <r>', 'Sakoe–Chiba band radius of the DTW matrix', '1')
+    .option('--workers <n>', 'worker threads of the DTW matrix (default: available cores)')
+    .option('--dtype <type>', 'DTW matrix element type: float32|float64', 'float32')
+    .option('--force', 'overwrite an existing DTW matrix')
+    .addHelpText(
+      'after',
+      `
+At least one of --oldmongo, --sql, --newmongo. Rows with an empty cell are dropped (counted per
+source). A (meter, day) present in several sources is kept once, from the newest source:
+${SOURCE_PRECEDENCE.join(' > ')}; the duplicates are counted and listed in harmonize_report.json.
+Output rows are sorted by id, then date.
+
+Examples:
+  lpclust harmonize --oldmongo clean_oldmongo.csv --sql clean_sql.csv --newmongo clean_newmongo.csv --rules data/rules.yaml --out harmonized.csv
+  lpclust harmonize --sql clean_sql.csv --out harmonized.csv --json
+  lpclust harmonize --oldmongo a.csv --newmongo c.csv --out harmonized.csv --compute-dtw --radius 1 --workers 4`,
+    )
+    .action(async (flags: HarmonizeFlags, cmd: Command) => {
+      const sources: Partial<Record<HarmonizeSource, string>> = { oldmongo: flags.oldmongo, sql: flags.sql, newmongo: flags.newmongo };
+      if (!flags.oldmongo && !flags.sql && !flags.newmongo) {
+        throw usageError('E_USAGE_OPTION', 'Expected at least one of `--oldmongo`, `--sql`, `--newmongo` but received none', {
+          hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
+        });
+      }
+      const dtwFlagsUsed = flags.dtwOut !== undefined || flags.workers !== undefined || flags.force || flags.radius !== '1' || flags.dtype !== 'float32';
+      if (dtwFlagsUsed && !flags.computeDtw) {
+        throw usageError('E_USAGE_OPTION', '`--dtw-out`, `--radius`, `--workers`, `--dtype` and `--force` only apply with `--compute-dtw`');
+      }
+      let dtw: HarmonizeDtwOptions | undefined;
+      if (flags.computeDtw) {
+        if (flags.dtype !== 'float32' && flags.dtype !== 'float64') {
+          throw usageError('E_USAGE_VALUE', `Expected float32|float64 for \`--dtype\` but received \`${flags.dtype}\``);
+        }
+        dtw = {
+          out: flags.dtwOut,
+          radius: nonNegativeInt(flags.radius, '--radius'),
+          workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
+          dtype: flags.dtype,
+          force: flags.force,
+        };
+      }
+      const ctx = contextFor(cmd);
+      const store = await openStore(ctx.globals.trackingUri);
+      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dtw }, { store, experimentName: ctx.globals.experimentName });
+      ctx.print(
+        {
+          runId: res.runId,
+          metrics: res.metrics,
+          out: res.outputs.out,
+          digest: res.outputs.digest,
+          digestL2: res.outputs.digestL2,
+          perSource: res.outputs.report.perSource,
+          duplicateExamples: res.outputs.report.duplicateExamples,
+          dtw: res.outputs.dtw ? { out: res.outputs.dtw.out, sidecar: res.outputs.dtw.sidecarPath } : undefined,
+        },
+        harmonizeSummary(res),
+      );
+    });
+}
