@@ -42,7 +42,7 @@ function main(): void {
   const d = workerData as MatrixWorkerData;
   const Ctor = d.dtype === 'float32' ? Float32Array : Float64Array;
   const bytes = Ctor.BYTES_PER_ELEMENT;
-  const values = new Ctor(d.values);
+  const values = d.dtype === 'float32' ? new Float32Array(d.values) : new Float64Array(d.values);
   const kernel = selectKernel(d.kernel);
   const T = d.tileSize;
   const tile = new Ctor(T * T);

@@ -290,9 +290,8 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   progress?.update(cellsDone);
 
   const nWorkers = Math.max(1, Math.min(workers, todo.length));
-  const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
   const sab = new SharedArrayBuffer(options.values.length * bytes);
-  new Ctor(sab).set(options.values);
+  (dtype === 'float32' ? new Float32Array(sab) : new Float64Array(sab)).set(options.values);
   const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, file: partial, dataOffset: header.length, tileSize };
   const entry = workerEntry();
 
