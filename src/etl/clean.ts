@@ -382,8 +382,7 @@ export function slotFillable(pos: number, hour: number, options: CleanOptions): 
 /**
  * Decide every missing slot (no record in the slot): at a zero-fill hour it becomes 0; inside an
  * interior gap and {@link slotFillable} it keeps its interpolated energy; otherwise it is missing.
- * Leading and trailing missing slots (before the first / after the last record) stay missing
- * unless at a zero-fill hour.
+ * Leading and trailing missing slots (before the first / after the last record) stay missing.
  */
 function applyGapRules(present: Uint8Array, energy: Float64Array, grid: Grid, options: CleanOptions, zeroHours: Uint8Array, q: MeterQuality): void {
   const size = grid.size;
@@ -399,10 +398,11 @@ function applyGapRules(present: Uint8Array, energy: Float64Array, grid: Grid, op
       while (nextPresent < size && !present[nextPresent]) nextPresent++;
     }
     const h = grid.hour[i];
-    if (zeroHours[h]) {
+    const interior = last >= 0 && nextPresent < size;
+    if (zeroHours[h] && interior) {
       energy[i] = 0;
       q.slotsZeroFilled++;
-    } else if (last >= 0 && nextPresent < size && !Number.isNaN(energy[i]) && slotFillable(i - last, h, options)) {
+    } else if (interior && !Number.isNaN(energy[i]) && slotFillable(i - last, h, options)) {
       q.slotsFilled++;
     } else {
       energy[i] = NaN;
