@@ -14,6 +14,7 @@ export * from './io/npy.js';
 export * from './io/labels.js';
 export * from './harmonize/index.js';
 export * from './dtw/reference.js';
+export * from './dtw/index.js';
 export * from './tracking/index.js';
 export * from './util/interrupt.js';
 export * from './pipeline/types.js';

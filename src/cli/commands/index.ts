@@ -9,9 +9,11 @@ import { register as runs } from './runs.js';
 import { register as sync } from './sync.js';
 import { register as etl } from './etl.js';
 import { register as harmonize } from './harmonize.js';
+import { register as dtw } from './dtw.js';
+import { register as doctor } from './doctor.js';
 
 /** A command module. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every command of lpclust. */
-export const COMMANDS: RegisterCommand[] = [runs, sync, etl, harmonize, cluster, validate];
+export const COMMANDS: RegisterCommand[] = [runs, sync, etl, harmonize, dtw, cluster, validate, doctor];
