@@ -21,7 +21,7 @@
 //   quality columns are placeholders (192, 0, 192: "good"), the source has none;
 // - new Mongo: one document per household and day with energy_type "active_sum"; each half-hour
 //   value goes to its `HH:00:00` / `HH:30:00` key, the `HH:15:00` / `HH:45:00` keys are absent
-//   (missing), so the sample gives complete days at 30 and 60 minutes, not at 15; `_id` is a
+//   (missing; at 15-minute resolution each is a one-slot gap that the short-gap rule fills); `_id` is a
 //   deterministic made-up ObjectId (hash of id and date); dates are not shifted.
 // Households are chosen deterministically: ascending customer id, at least 95 % of the window's
 // half hours present; the first 5 for SQL, the next 4 (not used for SQL) for new Mongo.

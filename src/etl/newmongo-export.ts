@@ -57,11 +57,28 @@ export async function streamJsonDocuments(
   let depth = 0;
   let inString = false;
   let escaped = false;
+  let broken = false;
+  let atLineStart = true;
   let objStartLine = 0;
   let parts: string[] = [];
   let arrayOpen = false;
   let sawTop = false;
   let first = true;
+  const finish = (text: string): void => {
+    if (broken) {
+      onBad(`${file}:${objStartLine}: malformed JSON document (a text value runs past the end of its line)`, objStartLine);
+      return;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      onBad(`${file}:${objStartLine}: malformed JSON document: ${(e as Error).message}`, objStartLine);
+      return;
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) onBad(`${file}:${objStartLine}: expected a JSON object (a document)`, objStartLine);
+    else onDoc(doc as Record<string, unknown>, objStartLine);
+  };
   for await (const chunkAny of stream) {
     throwIfInterrupted();
     let chunk = chunkAny as string;
@@ -69,12 +86,33 @@ export async function streamJsonDocuments(
       chunk = chunk.replace(/^\uFEFF/, '');
       first = false;
     }
-    let segStart = -1; // start index in this chunk of the current object's text
-    if (depth > 0) segStart = 0;
+    let segStart = depth > 0 ? 0 : -1; // start index in this chunk of the current object's text
     for (let i = 0; i < chunk.length; i++) {
       const c = chunk.charCodeAt(i);
-      if (c === 10) line++;
+      const lineStart = atLineStart;
+      atLineStart = c === 10;
+      if (c === 10) {
+        line++;
+        // JSON text values cannot hold a raw newline: the document is broken.
+        if (inString) {
+          inString = false;
+          escaped = false;
+          broken = true;
+        }
+      }
       if (depth > 0) {
+        // JSON lines (not an array): a '{' starting a line while a document is still open means
+        // that document was cut short; report it and resynchronise on the new one. (Pretty
+        // printed exports indent nested objects, so this never splits a valid document.)
+        if (c === 123 && lineStart && !arrayOpen && !inString) {
+          parts = [];
+          onBad(`${file}:${objStartLine}: malformed JSON document (unbalanced braces before line ${line})`, objStartLine);
+          depth = 1;
+          broken = false;
+          objStartLine = line;
+          segStart = i;
+          continue;
+        }
         if (inString) {
           if (escaped) escaped = false;
           else if (c === 92) escaped = true; // backslash
@@ -90,25 +128,19 @@ export async function streamJsonDocuments(
             const text = parts.join('');
             parts = [];
             segStart = -1;
-            let doc: unknown;
-            try {
-              doc = JSON.parse(text);
-            } catch (e) {
-              onBad(`${file}:${objStartLine}: malformed JSON document: ${(e as Error).message}`, objStartLine);
-              continue;
-            }
-            if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) onBad(`${file}:${objStartLine}: expected a JSON object (a document)`, objStartLine);
-            else onDoc(doc as Record<string, unknown>, objStartLine);
+            finish(text);
+            broken = false;
           }
         }
         continue;
       }
-      // Between documents: whitespace, one opening '[' , commas, one closing ']'.
+      // Between documents: whitespace, one opening '[', commas, one closing ']'.
       if (c === 32 || c === 9 || c === 10 || c === 13) continue;
       if (c === 123) {
         depth = 1;
         inString = false;
         escaped = false;
+        broken = false;
         objStartLine = line;
         segStart = i;
         sawTop = true;
