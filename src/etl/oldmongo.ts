@@ -3,12 +3,15 @@
  * exports were laid out, or `<dir>/<METER>.csv`). Columns used: `id`, `timestamp` (ISO 8601 UTC),
  * `Active_Energy_+_Total_end` (cumulative import register) and `Active_Energy_-_Total_end`
  * (cumulative export register, optional). Other columns are ignored. One meter per file; files
- * are read one at a time (memory bounded by one meter).
+ * are read one at a time (memory bounded by one meter). When a meter description is given, a CSV
+ * that is neither named after a described meter nor shaped like an export (e.g. the description
+ * itself lying in the same folder) is skipped; a file named after a meter must be an export.
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import { splitCsvLine } from '../io/csv.js';
+import { log } from '../util/log.js';
 import type { EtlSourceReader, SourceContext } from './run.js';
 import { lineBatches, SeriesBuilder } from './series.js';
 import { parseTimestamp } from './time.js';
@@ -80,6 +83,12 @@ export async function readOldMongoFile(file: string, ctx: SourceContext): Promis
         cols = { id: h.indexOf(OLDMONGO_COLUMNS.id), ts: h.indexOf(OLDMONGO_COLUMNS.timestamp), imp: h.indexOf(OLDMONGO_COLUMNS.importEnd), exp: h.indexOf(OLDMONGO_COLUMNS.exportEnd) };
         const missing = [cols.ts < 0 ? OLDMONGO_COLUMNS.timestamp : '', cols.imp < 0 ? OLDMONGO_COLUMNS.importEnd : ''].filter(Boolean);
         if (missing.length > 0) {
+          if (ctx.meters !== null && !ctx.meters.has(fallbackMeter)) {
+            // Not named after a meter and not an export (e.g. the meter description next to the
+            // exports, as in the shared inergy-uc7 folder): not part of the source.
+            log.info(`${file}: not an old Mongo export (no ${missing.join(', ')} column) and not named after a meter: skipped`);
+            return null;
+          }
           throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected an old Mongo export header with columns ${OLDMONGO_COLUMNS.timestamp}, ${OLDMONGO_COLUMNS.importEnd} but column ${missing.join(', ')} is missing (header "${line.slice(0, 80)}")`, {
             hint: 'give the per-meter CSVs exported from the old Mongo database',
             where: { file, line: lineNo, field: missing[0] },
