@@ -13,6 +13,17 @@ import { LpclustError, externalError, usageError } from '../errors.js';
 import { log } from '../util/log.js';
 import { maskSecrets, maskUri, registerSecret } from '../util/mask.js';
 
+/** Certificate errors of Node's TLS layer: not retried. */
+const TLS_ERRORS: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** HTTP statuses retried (as MLflow's own client does). */
 export const RETRY_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
@@ -237,6 +248,17 @@ export class RestClient {
     }
     if (e instanceof LpclustError) return { retryable: false, error: e };
     const err = e instanceof Error ? e : new Error(String(e));
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (TLS_ERRORS.has(code)) {
+      // A certificate problem does not go away by retrying.
+      return {
+        retryable: false,
+        error: externalError('E_TRACKING_TLS', maskSecrets(`cannot connect securely to ${this.displayUri}: ${err.message} (${code})`), {
+          cause: err,
+          hint: 'fix the server certificate, or set MLFLOW_TRACKING_INSECURE_TLS=true to skip verification (trusted networks only)',
+        }),
+      };
+    }
     // Anything from the socket layer (refused, reset, hang up, timeout, DNS) is a connection error.
     return { retryable: true, error: err };
   }

@@ -71,7 +71,7 @@ export class RestStore implements TrackingStore {
   async getExperimentByName(name: string): Promise<Experiment | null> {
     try {
       const res = await this.client.request({ method: 'GET', path: `${API}/experiments/get-by-name`, query: { experiment_name: name } });
-      return toExperiment(res.json.experiment as Record<string, unknown>);
+      return toExperiment(this.field(res.json, 'experiment', 'experiments/get-by-name'));
     } catch (e) {
       if (e instanceof MlflowApiError && e.errorCode === 'RESOURCE_DOES_NOT_EXIST') return null;
       throw e;
@@ -145,10 +145,21 @@ export class RestStore implements TrackingStore {
         return found ? { run: found } : undefined;
       },
     });
-    const run = res.json.run as Record<string, unknown>;
-    const info = toRunInfo(run.info as Record<string, unknown>);
+    const run = this.field(res.json, 'run', 'runs/create');
+    const info = toRunInfo(this.field(run, 'info', 'runs/create'));
     this.artifactUris.set(info.runId, info.artifactUri);
     return info;
+  }
+
+  /** An object field of an answer, or a clear error when the server (or a proxy in front) sent something else. */
+  private field(obj: Record<string, unknown>, name: string, call: string): Record<string, unknown> {
+    const v = obj[name];
+    if (v === null || typeof v !== 'object') {
+      throw externalError('E_TRACKING_API', `tracking server ${this.displayUri} answered ${call} without "${name}": ${JSON.stringify(obj).slice(0, 200)}`, {
+        hint: 'is the tracking URI the MLflow server itself (not its UI behind a proxy path)?',
+      });
+    }
+    return v as Record<string, unknown>;
   }
 
   private async findByTag(experimentId: string, key: string, value: string): Promise<Record<string, unknown> | undefined> {
@@ -184,7 +195,7 @@ export class RestStore implements TrackingStore {
   async getRun(runId: string): Promise<Run> {
     try {
       const res = await this.client.request({ method: 'GET', path: `${API}/runs/get`, query: { run_id: runId } });
-      const run = toRun(res.json.run as Record<string, unknown>);
+      const run = toRun(this.field(res.json, 'run', 'runs/get'));
       this.artifactUris.set(runId, run.info.artifactUri);
       return run;
     } catch (e) {

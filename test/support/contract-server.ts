@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 
 export interface CsTag { key: string; value: string }
@@ -48,6 +49,8 @@ export interface ContractServerOptions {
   maxPageSize?: number;
   /** Artifact URI scheme for new runs: proxied (default) or a store the client cannot reach. */
   artifactScheme?: 'mlflow-artifacts' | 's3';
+  /** Serve HTTPS with this key and certificate (PEM). */
+  tls?: { key: string; cert: string };
 }
 
 class ApiError extends Error {
@@ -64,7 +67,7 @@ export class ContractServer {
   readonly runs = new Map<string, CsRun>();
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
-  private server?: http.Server;
+  private server?: http.Server | https.Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
 
@@ -73,13 +76,14 @@ export class ContractServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   /** Listen (on a random port the first time, the same port after {@link stop}). */
   async start(): Promise<this> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    server.on('connection', (s) => {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => void this.handle(req, res);
+    const server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
+    server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });

@@ -194,3 +194,26 @@ describe('auth and secrets', () => {
     expect(() => restClientOptionsFromEnv('http://x', { MLFLOW_HTTP_REQUEST_MAX_RETRIES: 'many' }, tmp)).toThrow(/MLFLOW_HTTP_REQUEST_MAX_RETRIES/);
   });
 });
+
+describe('TLS', () => {
+  it('refuses a self-signed certificate with a clear, non-retried error, and accepts it with MLFLOW_TRACKING_INSECURE_TLS', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const key = path.join(tmp, 'key.pem');
+    const cert = path.join(tmp, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const s = await startServer({ tls: { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') } });
+    expect(s.url).toMatch(/^https:/);
+    const strict = restStore(s);
+    const err = await strict.getOrCreateExperiment('tls').catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'E_TRACKING_TLS' });
+    expect((err as { hint: string }).hint).toContain('MLFLOW_TRACKING_INSECURE_TLS');
+    expect(s.requests).toHaveLength(0);
+    strict.close();
+    const opts = restClientOptionsFromEnv(s.url, { MLFLOW_TRACKING_INSECURE_TLS: 'true' }, tmp);
+    expect(opts.insecureTls).toBe(true);
+    const insecure = new RestStore(s.url, { client: opts });
+    expect((await insecure.getOrCreateExperiment('tls')).name).toBe('tls');
+    insecure.close();
+    await s.stop();
+  });
+});
