@@ -139,7 +139,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       const table = await readProfiles(o.in);
       const { n, length: L } = table;
       if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
-      if (o.k > n) throw usageError('E_USAGE_K', `Expected k ≤ the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
+      // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
+      if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
       const outDir = path.resolve(o.outDir ?? path.join('lpclust-out', 'cluster', run.runId));

@@ -1,0 +1,113 @@
+/**
+ * Whole-CLI runs of `lpclust cluster` (needs `npx tsc -p tsconfig.json` first: spawns bin/lpclust.js)
+ * on the first 120 days of ItalyPowerDemand written as a profiles CSV.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = path.resolve('bin/lpclust.js');
+const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
+let dir = '';
+let csv = '';
+
+function lpclust(args: string[]): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function runTag(runId: string, tag: string): string {
+  const root = path.join(dir, 'mlruns');
+  for (const exp of readdirSync(root)) {
+    const p = path.join(root, exp, runId, 'tags', tag);
+    if (existsSync(p)) return readFileSync(p, 'utf8');
+  }
+  return '';
+}
+
+beforeAll(() => {
+  if (!existsSync(path.resolve('dist/cli/commands/cluster.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
+  dir = mkdtempSync(path.join(tmpdir(), 'lpclust-cluster-cli-'));
+  const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+  const lines = readFileSync(DATA, 'utf8').trim().split('\n');
+  let out = `id,date,${slots.join(',')}\n`;
+  lines.forEach((l, i) => {
+    const v = l.split('\t').map(Number);
+    const date = new Date(Date.UTC(2020, 0, 1) + i * 86400000).toISOString().slice(0, 10);
+    out += `M${v[0]},${date},${v.slice(1).map((x) => (x + 3).toFixed(6)).join(',')}\n`;
+  });
+  csv = path.join(dir, 'profiles.csv');
+  writeFileSync(csv, out);
+}, 120_000);
+
+describe('lpclust cluster', () => {
+  it('kmeans euclidean: labels.csv by decreasing size, centres.csv with sizes, run name and --json metrics', () => {
+    const r = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '3', '--out-dir', 'km']);
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.runId).toMatch(/^[0-9a-f]{32}$/);
+    expect(res.metrics['Silhouette Score']).toBeGreaterThan(0);
+    expect(res.metrics['DB Index']).toBeGreaterThan(0);
+    const labels = readFileSync(path.join(dir, 'km/labels.csv'), 'utf8').trim().split('\n');
+    expect(labels[0]).toBe('id,date,cluster');
+    expect(labels.length).toBe(68);
+    const sizes = [0, 0, 0];
+    for (const l of labels.slice(1)) sizes[Number(l.split(',')[2])]++;
+    expect(sizes).toEqual(res.clusterSizes);
+    expect(sizes[0]).toBeGreaterThanOrEqual(sizes[1]);
+    expect(sizes[1]).toBeGreaterThanOrEqual(sizes[2]);
+    const centres = readFileSync(path.join(dir, 'km/centres.csv'), 'utf8').trim().split('\n');
+    expect(centres[0].startsWith('cluster,size,00:00,')).toBe(true);
+    expect(centres.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(sizes);
+    expect(runTag(res.runId, 'mlflow.runName')).toBe('kmeans euclidean k=3');
+  });
+
+  it('DTW: computes the matrix once, reuses it with --dtw, writes medoids and the SciPy linkage matrix; a stale matrix is refused', () => {
+    const a = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '2', '--init', 'build', '--out-dir', 'kmed']);
+    expect(a.status, a.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout);
+    expect(ra.metrics['Silhouette DTW']).toBeGreaterThan(-1);
+    expect(ra.metrics['Total Deviation']).toBeGreaterThan(0);
+    expect(existsSync(path.join(dir, 'kmed/dtw.npy'))).toBe(true);
+    expect(readFileSync(path.join(dir, 'kmed/medoids.csv'), 'utf8').split('\n')[0].startsWith('cluster,size,id,date,')).toBe(true);
+    const b = lpclust(['--json', 'cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '3', '--dtw', 'kmed/dtw.npy', '--out-dir', 'agg']);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stderr).not.toMatch(/computing the DTW matrix/);
+    const npy = readFileSync(path.join(dir, 'agg/linkage.npy'));
+    expect(npy.subarray(1, 6).toString()).toBe('NUMPY');
+    expect(npy.toString('latin1', 10, 80)).toMatch(/'shape': \(66, 4\)/);
+    // A matrix of other data.
+    writeFileSync(path.join(dir, 'fewer.csv'), readFileSync(csv, 'utf8').split('\n').slice(0, 40).join('\n') + '\n');
+    const c = lpclust(['cluster', '--in', 'fewer.csv', '--model', 'kmedoids', '--metric', 'dtw', '-k', '2', '--dtw', 'kmed/dtw.npy']);
+    expect(c.status).toBe(3);
+    expect(c.stderr).toMatch(/does not belong to these profiles/);
+    expect(c.stderr).toMatch(/lpclust dtw --in fewer.csv/);
+  });
+
+  it('-k 0 chooses k by silhouette and logs every k with step = k', () => {
+    const r = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '0', '--k-range', '2..5', '--n-init', '3']);
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.kScores.map((s: { k: number }) => s.k)).toEqual([2, 3, 4, 5]);
+    const best = res.kScores.reduce((a: { silhouette: number }, b: { silhouette: number }) => (b.silhouette > a.silhouette ? b : a));
+    expect(res.k).toBe(best.k);
+    expect(res.outDir).toContain(path.join('lpclust-out', 'cluster', res.runId));
+    expect(runTag(res.runId, 'mlflow.runName')).toBe(`kmeans euclidean k=${res.k}`);
+  });
+
+  it('bad input gives one clear error and a non-zero exit code', () => {
+    expect(lpclust(['cluster', '--in', csv, '-k', '1']).stderr).toMatch(/Expected an integer k ≥ 2/);
+    expect(lpclust(['cluster', '--in', csv, '-k', '500']).stderr).toMatch(/Expected k < the number of profiles .* \(67\)/);
+    expect(lpclust(['cluster', '--in', csv, '--model', 'som', '--metric', 'dtw', '-k', '2']).stderr).toMatch(/--metric euclidean/);
+    expect(lpclust(['cluster', '--in', csv, '--linkage', 'median', '--model', 'agglomerative']).stderr).toMatch(/ward\|average\|complete\|single/);
+    const zero = path.join(dir, 'zero.csv');
+    writeFileSync(zero, readFileSync(csv, 'utf8').split('\n')[0] + '\nM1,2020-01-01' + ',0'.repeat(24) + '\nM1,2020-01-02' + ',1'.repeat(24) + '\nM1,2020-01-03' + ',2'.repeat(24) + '\n');
+    const z = lpclust(['cluster', '--in', zero, '-k', '2']);
+    expect(z.status).toBe(3);
+    expect(z.stderr).toMatch(/all-zero profile/);
+    const r = lpclust(['cluster', '--in', zero, '-k', '2', '--normalize', 'none']);
+    expect(r.status, r.stderr).toBe(0);
+  });
+});
