@@ -35,7 +35,7 @@ export interface MeterExclusion {
   sources?: readonly HarmonizeSource[];
 }
 
-/** What happened to one source's rows. rowsIn = excluded + droppedIncomplete + duplicatesDropped + rowsKept. */
+/** What happened to one source's rows. rowsIn = excluded + droppedIncomplete + droppedZero + duplicatesDropped + rowsKept. */
 export interface SourceCounts {
   file: string;
   rowsIn: number;
@@ -43,6 +43,8 @@ export interface SourceCounts {
   excluded: number;
   /** Rows with at least one missing value. */
   droppedIncomplete: number;
+  /** All-zero rows dropped (only with `dropZeroDays`). */
+  droppedZero: number;
   /** Rows whose (id, date) a source of higher precedence also had. */
   duplicatesDropped: number;
   /** Rows in the harmonized table. */
@@ -73,6 +75,8 @@ export interface HarmonizeReport {
   rowsOut: number;
   /** Distinct meters in the harmonized table. */
   meters: number;
+  /** All-zero rows in the harmonized table (they cannot be L2-normalised for DTW or clustering). */
+  zeroRows: number;
   /** Minutes per slot. */
   resolutionMinutes: number;
   /** The precedence used (first wins). */
@@ -85,6 +89,11 @@ export interface HarmonizeReport {
 export interface HarmonizeOptions {
   /** Meters to drop (the rules file's exclusions). */
   exclude?: readonly MeterExclusion[];
+  /**
+   * Drop days whose every slot is 0 (no consumption recorded: they have no L2 norm, so DTW and
+   * clustering on normalised rows cannot use them). Default false: kept and counted.
+   */
+  dropZeroDays?: boolean;
   /** How many duplicate keys to list in the report (default 20). */
   maxExamples?: number;
 }
@@ -150,7 +159,7 @@ export function harmonizeTables(
   const holders = new Map<string, number[]>();
   for (let s = 0; s < ordered.length; s++) {
     const { source, file, table } = ordered[s];
-    const counts: SourceCounts = { file, rowsIn: table.n, excluded: 0, droppedIncomplete: 0, duplicatesDropped: 0, rowsKept: 0 };
+    const counts: SourceCounts = { file, rowsIn: table.n, excluded: 0, droppedIncomplete: 0, droppedZero: 0, duplicatesDropped: 0, rowsKept: 0 };
     perSource[source] = counts;
     const excludedHere = new Set<string>();
     const inFile = new Set<string>();
@@ -170,14 +179,21 @@ export function harmonizeTables(
         continue;
       }
       let complete = true;
+      let zero = true;
       for (let j = i * L, end = j + L; j < end; j++) {
-        if (!Number.isFinite(table.values[j])) {
+        const v = table.values[j];
+        if (!Number.isFinite(v)) {
           complete = false;
           break;
         }
+        if (v !== 0) zero = false;
       }
       if (!complete) {
         counts.droppedIncomplete++;
+        continue;
+      }
+      if (zero && options.dropZeroDays) {
+        counts.droppedZero++;
         continue;
       }
       const prev = winner.get(key);
@@ -199,6 +215,7 @@ export function harmonizeTables(
   const dates: string[] = new Array(n);
   const values = new Float64Array(n * L);
   const meters = new Set<string>();
+  let zeroRows = 0;
   let duplicateKeys = 0;
   let duplicateKeysDiffering = 0;
   const duplicateExamples: DuplicateExample[] = [];
@@ -209,6 +226,9 @@ export function harmonizeTables(
     dates[r] = t.dates[row];
     meters.add(ids[r]);
     values.set(t.values.subarray(row * L, row * L + L), r * L);
+    let zero = true;
+    for (let j = r * L; j < r * L + L && zero; j++) zero = values[j] === 0;
+    if (zero) zeroRows++;
     perSource[ordered[s].source]!.rowsKept++;
     const also = holders.get(keys[r]);
     if (also) {
@@ -229,6 +249,7 @@ export function harmonizeTables(
       duplicateExamples,
       rowsOut: n,
       meters: meters.size,
+      zeroRows,
       resolutionMinutes: resolutionOf(sources[0].table.slots),
       precedence: [...SOURCE_PRECEDENCE],
       excludedMeters,

@@ -50,6 +50,8 @@ export interface HarmonizeStageOptions {
   rulesFile?: string;
   /** Output harmonized CSV. */
   out: string;
+  /** Drop all-zero days (counted per source); default false. */
+  dropZeroDays?: boolean;
   /** Compute the DTW matrix of the result (L2-normalised rows). */
   dtw?: HarmonizeDtwOptions;
 }
@@ -87,8 +89,8 @@ const MAX_MATRIX_ARTIFACT_BYTES = 256 * 1024 * 1024;
  *
  * Params: `<source>_csv` per source given, `sources`, `rules`, `out`, `precedence`, and with DTW
  * `dtw_radius`, `dtw_dtype`, `dtw_normalization`. Metrics: `<source>_rows_in`, `<source>_excluded`,
- * `<source>_dropped_incomplete`, `<source>_duplicates`, `<source>_rows_kept` per source given;
- * `rows`, `meters`, `resolution_minutes`, `duplicate_keys`, `duplicate_keys_differing`, `seconds`
+ * `<source>_dropped_incomplete`, `<source>_dropped_zero`, `<source>_duplicates`, `<source>_rows_kept` per source given;
+ * `rows`, `meters`, `zero_rows`, `resolution_minutes`, `duplicate_keys`, `duplicate_keys_differing`, `seconds`
  * (and `dtw_seconds`, `dtw_pairs` with DTW). Tags: `harmonized_csv` (absolute path),
  * `lpclust.dataset.digest` (raw values), `lpclust.dataset.digest.l2` (normalised rows).
  * Artifacts: `harmonized/<out name>`, `harmonize_report.json`, with DTW `dtw/<sidecar>` (and the
@@ -102,7 +104,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'harmonization', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const params: Record<string, Loggable> = { sources: given.join(','), rules: o.rulesFile ?? '', out: o.out, precedence: SOURCE_PRECEDENCE.join('>') };
+      const params: Record<string, Loggable> = { sources: given.join(','), rules: o.rulesFile ?? '', out: o.out, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? false };
       for (const s of given) params[`${s}_csv`] = o.sources[s]!;
       if (o.dtw) Object.assign(params, { dtw_radius: o.dtw.radius ?? 1, dtw_dtype: o.dtw.dtype ?? 'float32', dtw_normalization: 'l2' });
       await run.logParams(params);
@@ -115,7 +117,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
         tables.push({ source, file, table: await readProfiles(file, { allowMissing: true }) });
         throwIfInterrupted();
       }
-      const { table, report } = harmonizeTables(tables, { exclude: exclusionsFromRules(rules) });
+      const { table, report } = harmonizeTables(tables, { exclude: exclusionsFromRules(rules), dropZeroDays: o.dropZeroDays });
       await writeProfiles(o.out, table);
       const seconds = (performance.now() - t0) / 1000;
 
@@ -128,7 +130,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
       } catch (e) {
         // An all-zero day has no L2 norm; the dataset is still valid, but DTW on it is not.
         if (o.dtw) throw e;
-        log.warn(`${(e as Error).message}: no normalised digest logged`);
+        log.warn(`${report.zeroRows} all-zero day(s), e.g. ${(e as Error).message.replace(/^cannot normalise /, '')}: no normalised digest logged; --drop-zero-days drops them`);
       }
 
       const metrics: Record<string, number> = {};
@@ -137,12 +139,14 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
         metrics[`${s}_rows_in`] = c.rowsIn;
         metrics[`${s}_excluded`] = c.excluded;
         metrics[`${s}_dropped_incomplete`] = c.droppedIncomplete;
+        metrics[`${s}_dropped_zero`] = c.droppedZero;
         metrics[`${s}_duplicates`] = c.duplicatesDropped;
         metrics[`${s}_rows_kept`] = c.rowsKept;
       }
       Object.assign(metrics, {
         rows: report.rowsOut,
         meters: report.meters,
+        zero_rows: report.zeroRows,
         resolution_minutes: report.resolutionMinutes,
         duplicate_keys: report.duplicateKeys,
         duplicate_keys_differing: report.duplicateKeysDiffering,
@@ -204,7 +208,7 @@ export function harmonizeSummary(r: StageResult<HarmonizeStageOutputs>): string 
   for (const s of HARMONIZE_SOURCES) {
     const c = report.perSource[s];
     if (!c) continue;
-    lines.push(`  ${s.padEnd(8)} ${c.file}: ${c.rowsIn} in, ${c.excluded} excluded, ${c.droppedIncomplete} incomplete, ${c.duplicatesDropped} duplicates, ${c.rowsKept} kept`);
+    lines.push(`  ${s.padEnd(8)} ${c.file}: ${c.rowsIn} in, ${c.excluded} excluded, ${c.droppedIncomplete} incomplete, ${c.droppedZero ? `${c.droppedZero} all-zero, ` : ''}${c.duplicatesDropped} duplicates, ${c.rowsKept} kept`);
   }
   for (const [s, meters] of Object.entries(report.excludedMeters)) lines.push(`  excluded from ${s}: ${meters.join(', ')}`);
   if (report.duplicateKeys > 0) {

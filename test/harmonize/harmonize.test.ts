@@ -63,7 +63,18 @@ describe('harmonizeTables', () => {
     expect(report.excludedMeters).toEqual({ oldmongo: ['BBB6179'] });
     expect(report).toMatchObject({ rowsOut: 4, meters: 4, resolutionMinutes: 360 });
     expect(SOURCE_PRECEDENCE).toEqual(['newmongo', 'sql', 'oldmongo']);
-    for (const c of Object.values(report.perSource)) expect(c!.excluded + c!.droppedIncomplete + c!.duplicatesDropped + c!.rowsKept).toBe(c!.rowsIn);
+    for (const c of Object.values(report.perSource)) expect(c!.excluded + c!.droppedIncomplete + c!.droppedZero + c!.duplicatesDropped + c!.rowsKept).toBe(c!.rowsIn);
+  });
+
+  it('counts all-zero days, and drops them only when asked', () => {
+    const src: SourceTable = { source: 'sql', file: 's.csv', table: table(S4, [['A', '2020-01-01', 0, 0, 0, 0], ['A', '2020-01-02', 0, 1, 0, 0]]) };
+    const kept = harmonizeTables([src]);
+    expect(kept.table.n).toBe(2);
+    expect(kept.report.zeroRows).toBe(1);
+    const dropped = harmonizeTables([src], { dropZeroDays: true });
+    expect(dropped.table.dates).toEqual(['2020-01-02']);
+    expect(dropped.report.perSource.sql).toMatchObject({ droppedZero: 1, rowsKept: 1 });
+    expect(dropped.report.zeroRows).toBe(0);
   });
 
   it('does not let an incomplete row of a preferred source hide a complete one', () => {

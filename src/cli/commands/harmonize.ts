@@ -16,6 +16,7 @@ interface HarmonizeFlags {
   rules?: string;
   out: string;
   computeDtw?: boolean;
+  dropZeroDays?: boolean;
   dtwOut?: string;
   radius: string;
   workers?: string;
@@ -45,6 +46,7 @@ export function register(program: Command): void {
     .option('--newmongo <csv>', 'clean CSV of the new Mongo collection (from `lpclust etl newmongo`)')
     .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
     .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
+    .option('--drop-zero-days', 'drop days whose every slot is 0 (they cannot be L2-normalised for DTW and clustering); counted per source')
     .option('--compute-dtw', 'also compute the DTW matrix of the L2-normalised rows (.npy + .json sidecar)')
     .option('--dtw-out <npy>', 'DTW matrix path (default: <out without .csv>.dtw.npy)')
     .option('--radius <r>', 'Sakoe–Chiba band radius of the DTW matrix', '1')
@@ -90,7 +92,7 @@ Examples:
       }
       const ctx = contextFor(cmd);
       const store = await openStore(ctx.globals.trackingUri);
-      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dtw }, { store, experimentName: ctx.globals.experimentName });
+      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: flags.dropZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
       ctx.print(
         {
           runId: res.runId,
