@@ -250,8 +250,13 @@ export function applyScaleSteps(r: { t: Float64Array; imp: Float64Array; exp: Fl
       if (s.below !== undefined && !(v < s.below)) continue;
       count++;
       if (!touchesEnd) continue;
-      r.imp[i] = v * s.factor;
-      if (r.exp !== null) r.exp[i] *= s.factor;
+      if (s.divisor !== undefined) {
+        r.imp[i] = v / s.divisor;
+        if (r.exp !== null) r.exp[i] /= s.divisor;
+      } else {
+        r.imp[i] = v * s.factor;
+        if (r.exp !== null) r.exp[i] *= s.factor;
+      }
     }
     out.push({ origin: 'rule', factor: s.factor, records: count, at: describeStep(s) });
   }

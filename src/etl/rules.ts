@@ -14,6 +14,7 @@
  *         scale:                     # register scale corrections, in order
  *           - {factor: 1000, before: 2019-05-14T10:00:00Z}
  *           - {factor: 2, below: 3.0e8}                   # by threshold on the import register
+ *           - {divide: 60000, before: 2019-05-30T11:00:00Z}  # divide instead of multiply
  *           - {factor: 0.5, before: ..., registers: ini}  # ini | end | all (default all)
  *         dropBefore: 2019-04-29T13:00:00Z
  *         dropAfter: 2023-04-29T13:00:00Z
@@ -142,9 +143,17 @@ export function parseRules(doc: unknown, file: string): RulesFile {
               const sp = `${ep}.scale[${j}]`;
               if (!isObj(stv)) fail(sp, 'a mapping with factor', stv);
               const st = stv as Obj;
-              for (const k of Object.keys(st)) if (!['factor', 'before', 'after', 'above', 'below', 'registers'].includes(k)) fail(`${sp}.${k}`, 'one of factor, before, after, above, below, registers', k);
-              const step: ScaleStep = { factor: num(`${sp}.factor`, st.factor) };
-              if (!(step.factor > 0)) fail(`${sp}.factor`, 'a positive number', st.factor);
+              for (const k of Object.keys(st)) if (!['factor', 'divide', 'before', 'after', 'above', 'below', 'registers'].includes(k)) fail(`${sp}.${k}`, 'one of factor, divide, before, after, above, below, registers', k);
+              if ((st.factor === undefined) === (st.divide === undefined)) fail(sp, 'exactly one of factor (multiply) or divide', st);
+              let step: ScaleStep;
+              if (st.divide !== undefined) {
+                const dv = num(`${sp}.divide`, st.divide);
+                if (!(dv > 0)) fail(`${sp}.divide`, 'a positive number', st.divide);
+                step = { factor: 1 / dv, divisor: dv };
+              } else {
+                step = { factor: num(`${sp}.factor`, st.factor) };
+                if (!(step.factor > 0)) fail(`${sp}.factor`, 'a positive number', st.factor);
+              }
               if (st.before !== undefined) step.before = time(`${sp}.before`, st.before);
               if (st.after !== undefined) step.after = time(`${sp}.after`, st.after);
               if (st.above !== undefined) step.above = num(`${sp}.above`, st.above);

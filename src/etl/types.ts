@@ -69,6 +69,8 @@ export interface MeterInfo {
 export interface ScaleStep {
   /** Multiply the selected register values by this factor (e.g. 1000, 1/60000, 2). */
   factor: number;
+  /** When set, divide by this instead of multiplying by `factor` (= 1/divisor), for exactness (÷60000). */
+  divisor?: number;
   /** Apply only to records strictly before this instant (ms UTC). */
   before?: number;
   /** Apply only to records at or after this instant (ms UTC). */

@@ -106,6 +106,11 @@ describe('cumulative registers', () => {
     expect(fixed.q.scaleCorrections).toEqual([expect.objectContaining({ origin: 'rule', factor: 1000 })]);
     const raw = run(series('cumulative', recs), { autoScale: false });
     expect(raw.row(day(1))).toBeUndefined();
+    // A divide step (÷60000 in the rules file), and an ini-only step that changes no _end value.
+    const big = base().map(([t, v]): [number, number] => [t, t < jump ? v * 60000 : v]);
+    const div = run(series('cumulative', big), { autoScale: false }, { scale: [{ factor: 1 / 60000, divisor: 60000, before: jump }, { factor: 5, registers: 'ini' }] });
+    expect(div.days.dates.length).toBe(3);
+    for (const v of div.days.values) expect(v).toBeCloseTo(1000, 6);
   });
 
   it('applies scale rules by threshold, in order', () => {
