@@ -1,7 +1,8 @@
 /**
  * The generic source: any long-format CSV (plain or `.gz`) with one record per row — a meter id
  * column, a timestamp column and an energy column — as interval energy (default) or a cumulative
- * register (`cumulative: true`), in Wh or kWh.
+ * register (`cumulative: true`: the register at the end of the interval that starts at the
+ * timestamp, the old Mongo convention), in Wh or kWh.
  *
  * Rows must be grouped by meter (all rows of a meter contiguous, in any time order): the reader
  * hands one meter at a time to the cleaning core, so memory is bounded by one meter. A meter that

@@ -102,9 +102,12 @@ export function documentToCsvRow(doc: Document, counts: { offGridValues: number 
 export async function dumpNewMongo(q: NewMongoQuery, outCsv: string): Promise<DumpCounts> {
   checkMongoUri(q.uri);
   const where = `${maskUri(q.uri)} ${q.db}.${q.collection}`;
+  // Bounded server selection: the URI's own serverSelectionTimeoutMS wins, else 10 s.
+  const inUri = /[?&]serverSelectionTimeoutMS=/i.test(q.uri);
+  const timeout = q.serverSelectionTimeoutMS ?? 10_000;
   const client = new MongoClient(q.uri, {
-    serverSelectionTimeoutMS: q.serverSelectionTimeoutMS ?? 10_000,
-    connectTimeoutMS: q.serverSelectionTimeoutMS ?? 10_000,
+    ...(inUri && q.serverSelectionTimeoutMS === undefined ? {} : { serverSelectionTimeoutMS: timeout }),
+    connectTimeoutMS: Math.min(timeout, 10_000),
     appName: 'lpclust',
   });
   const writer = await openAtomicWriter(outCsv);

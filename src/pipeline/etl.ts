@@ -15,6 +15,8 @@ import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
 import { readMeterDescription } from '../etl/meters.js';
 import type { QualityReport } from '../etl/clean.js';
 import type { StageResult, StageTracking } from './types.js';
+import { checkMongoUri, dumpNewMongo, newMongoFilter, type NewMongoQuery } from '../etl/newmongo.js';
+import { maskUri } from '../util/mask.js';
 
 /** Options of {@link runEtlStage}, shared by every source. */
 export interface EtlStageOptions {
@@ -118,4 +120,49 @@ export function etlSummary(name: string, r: StageResult<EtlStageOutputs>): strin
     for (const s of q.scaleCorrections) lines.push(`  ${q.meter}: ${s.origin} scale ×${s.factor} ${s.at} (${s.records} records)`);
   }
   return lines.join('\n');
+}
+
+/** Options of {@link runNewMongoLoadStage}. */
+export interface NewMongoLoadOptions {
+  /** The live collection to read (URI, database, collection, date window). */
+  query: NewMongoQuery;
+  /** Where to write the raw CSV (also logged as the artifact `raw_newmongo/<name>`). */
+  rawOut: string;
+}
+
+/** Outputs of {@link runNewMongoLoadStage}. */
+export interface NewMongoLoadOutputs {
+  /** Absolute path of the raw CSV. */
+  raw: string;
+  documents: number;
+  meters: number;
+}
+
+/**
+ * The tracked `load_newmongo` stage: stream the live collection's `active_sum` documents into a raw
+ * CSV and log it as the artifact `raw_newmongo/<file>` (as the old loader did), so the following
+ * `etl_newmongo` run — which reads that CSV with {@link newMongoExportSource} — can be redone
+ * offline from the artifact. Params: uri (password masked), db, collection, since, until.
+ * Metrics: documents, meters, off_grid_values. Tag: `raw_newmongo_csv` (absolute path).
+ */
+export async function runNewMongoLoadStage(o: NewMongoLoadOptions, tracking: StageTracking): Promise<StageResult<NewMongoLoadOutputs>> {
+  checkMongoUri(o.query.uri);
+  return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: 'load_newmongo', parentRunId: tracking.parentRunId, tags: tracking.tags }, async (run) => {
+    await run.logParams({
+      uri: maskUri(o.query.uri),
+      db: o.query.db,
+      collection: o.query.collection,
+      since: o.query.since ?? '',
+      until: o.query.until ?? '',
+      filter: JSON.stringify(newMongoFilter(o.query)),
+    });
+    const counts = await dumpNewMongo(o.query, o.rawOut);
+    const metrics = { documents: counts.documents, meters: counts.meters, off_grid_values: counts.offGridValues };
+    await run.logMetrics(metrics);
+    const abs = path.resolve(o.rawOut);
+    await run.logArtifact(abs, 'raw_newmongo');
+    await run.setTags({ raw_newmongo_csv: abs });
+    if (counts.offGridValues > 0) log.warn(`load_newmongo: ${counts.offGridValues} values at times off the quarter-hour grid were not written`);
+    return { runId: run.runId, metrics, outputs: { raw: abs, documents: counts.documents, meters: counts.meters } };
+  });
 }

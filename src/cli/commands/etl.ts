@@ -13,6 +13,13 @@ import { oldMongoSource } from '../../etl/oldmongo.js';
 import { ZoneMapper } from '../../etl/time.js';
 import type { CleanOptions, OnBadRow } from '../../etl/types.js';
 import { contextFor } from '../context.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_HISTORIAN_TABLE, isPostgresUri, quoteTableName, sqlDatabaseSource, sqlFolderSource, SQL_CLEAN_DEFAULTS } from '../../etl/sql.js';
+import { checkMongoUri, daysAgo, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS } from '../../etl/newmongo.js';
+import { runNewMongoLoadStage } from '../../pipeline/etl.js';
+import { maskUri, registerSecret } from '../../util/mask.js';
 
 /** Raw values of the common options (as commander gives them). */
 export interface CommonEtlFlags {
@@ -135,7 +142,7 @@ function registerGeneric(etl: Command): void {
     .requiredOption('--id-col <name>', 'column of the meter id')
     .requiredOption('--time-col <name>', 'column of the timestamp (ISO 8601; naive = --input-timezone)')
     .requiredOption('--value-col <name>', 'column of the energy')
-    .option('--cumulative', 'values are cumulative registers (default: energy of the interval starting at the timestamp)', false)
+    .option('--cumulative', 'values are cumulative registers read at the END of the interval starting at the timestamp, as in the old Mongo exports (default: energy of that interval)', false)
     .option('--unit <unit>', 'unit of the values: Wh or kWh', 'Wh')
     .option('--input-timezone <iana>', 'zone of naive timestamps (default: --timezone)');
   addCommonEtlOptions(cmd, { metersRequired: false });
@@ -184,6 +191,166 @@ Examples:
   });
 }
 
+interface SqlFlags extends CommonEtlFlags {
+  input?: string;
+  db?: string;
+  table?: string;
+}
+
+/** `lpclust etl sql` (SQL historian: folder of text exports, SQLite file or PostgreSQL). */
+function registerSql(etl: Command): void {
+  const cmd = etl
+    .command('sql')
+    .description('SQL historian (folder of <METER>.txt exports, or a SQLite / PostgreSQL table) → clean profiles CSV')
+    .option('--input <dir>', 'folder of <METER>.txt exports (no header: timestamp,tagname,energy,quality,qualityDetail,OPCquality)')
+    .option('--db <sqlite file | postgres://...>', 'database holding the historian table instead of --input (the password is never logged)')
+    .option('--table <name>', `historian table of --db (columns timestamp, tagname, energy, ...; default ${DEFAULT_HISTORIAN_TABLE})`);
+  addCommonEtlOptions(cmd, { metersRequired: true });
+  cmd.addHelpText(
+    'after',
+    `
+Energy is Wh per record; the export tag Energy_Ameno_2_8_0_<METER>.kWh is negated; records are
+summed per slot (a slot without a record is missing). In a database the meter of a row is the
+end of its tag (..._<METER>.kWh). Naive timestamps are read in --timezone. With the shipped rules
+file, data before 2021-09-01 is dropped and the named meters get their zero-fill hours.
+${DST_POLICY_HELP}
+
+Examples:
+  lpclust etl sql --input data/sql --meters data/meters.csv --rules data/rules.yaml --out clean_sql.csv
+  lpclust etl sql --db historian.sqlite --table historian --meters data/meters.csv --rules data/rules.yaml --out clean_sql.csv
+  lpclust etl sql --db postgres://reader:PASSWORD@db.example:5432/scada --meters meters.csv --out clean_sql.csv --json`,
+  );
+  cmd.action(async (flags: SqlFlags, c: Command) => {
+    const common = commonEtlOptions(flags);
+    if ((flags.input === undefined) === (flags.db === undefined)) {
+      throw usageError('E_USAGE_OPTION', 'Expected exactly one of `--input <dir>` or `--db <sqlite file | postgres://...>`');
+    }
+    if (flags.table !== undefined && flags.db === undefined) throw usageError('E_USAGE_OPTION', '`--table` needs `--db`');
+    if (flags.table !== undefined) quoteTableName(flags.table); // validates the name
+    if (flags.db !== undefined && isPostgresUri(flags.db)) registerUriPassword(flags.db);
+    const reader = flags.input !== undefined ? sqlFolderSource(flags.input) : sqlDatabaseSource(flags.db!, flags.table ?? DEFAULT_HISTORIAN_TABLE);
+    const params = flags.input !== undefined ? { input_dir: flags.input } : { db: maskUri(flags.db!), table: flags.table ?? DEFAULT_HISTORIAN_TABLE };
+    await runEtlCommand(c, 'etl sql', { ...common, clean: { ...SQL_CLEAN_DEFAULTS, ...common.clean }, reader, runName: 'etl_sql', params });
+  });
+}
+
+/** Register the password of a `scheme://user:password@host` URI as a secret (masked in all output). */
+function registerUriPassword(uri: string): void {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
+  if (m && m[1]) {
+    registerSecret(m[1]);
+    try {
+      registerSecret(decodeURIComponent(m[1]));
+    } catch {
+      // not percent-encoded
+    }
+  }
+}
+
+interface NewMongoFlags extends CommonEtlFlags {
+  uri?: string;
+  export?: string;
+  db: string;
+  collection: string;
+  days?: string;
+  since?: string;
+  until?: string;
+  rawOut?: string;
+}
+
+function isoDate(raw: string, name: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) || new Date(`${raw}T00:00:00Z`).toISOString().slice(0, 10) !== raw) {
+    throw usageError('E_USAGE_VALUE', `Expected a date YYYY-MM-DD for \`${name}\` but received \`${raw}\``);
+  }
+  return raw;
+}
+
+/** `lpclust etl newmongo` (live collection through load_newmongo, or an export file). */
+function registerNewMongo(etl: Command): void {
+  const cmd = etl
+    .command('newmongo')
+    .description('new Mongo daily documents (live collection, or a mongoexport / raw CSV file) → clean profiles CSV')
+    .option('--uri <mongodb://...>', 'live MongoDB (runs load_newmongo, then etl_newmongo on its raw CSV; the password is never logged)')
+    .option('--export <file>', 'instead of --uri: mongoexport JSON lines / JSON array, or the raw CSV the old loader wrote')
+    .option('--db <name>', 'database of --uri', DEFAULT_NEWMONGO_DB)
+    .option('--collection <name>', 'collection of --uri', DEFAULT_NEWMONGO_COLLECTION)
+    .option('--days <n>', 'with --uri: only the last N days (by the document date)')
+    .option('--since <YYYY-MM-DD>', 'with --uri: first day (inclusive)')
+    .option('--until <YYYY-MM-DD>', 'with --uri: last day (inclusive)')
+    .option('--raw-out <csv>', 'with --uri: keep the raw CSV of the documents here (default: a temporary file, logged as an artifact then deleted)');
+  addCommonEtlOptions(cmd, { metersRequired: true });
+  cmd.addHelpText(
+    'after',
+    `
+Documents {id, date, energy_type, "00:00:00": Wh, ... "23:45:00": Wh}; only energy_type
+"active_sum" is used; a missing key or null is a missing quarter hour; a slot is missing when all
+its quarter hours are. The date and time keys are read in --timezone. A live read makes two runs:
+load_newmongo (raw CSV artifact raw_newmongo/) and etl_newmongo (clean CSV from that raw CSV).
+${DST_POLICY_HELP}
+
+Examples:
+  lpclust etl newmongo --export data/newmongo/newmongo.jsonl --meters data/meters.csv --rules data/rules.yaml --out clean_newmongo.csv
+  lpclust etl newmongo --export newmongo.csv --meters meters.csv --out clean_newmongo.csv
+  lpclust etl newmongo --uri "mongodb://reader:PASSWORD@db.example:27017/?authSource=admin" --days 30 \\
+      --meters meters.csv --rules data/rules.yaml --out clean_newmongo.csv`,
+  );
+  cmd.action(async (flags: NewMongoFlags, c: Command) => {
+    const common = commonEtlOptions(flags);
+    const clean = { ...NEWMONGO_CLEAN_DEFAULTS, ...common.clean };
+    if ((flags.uri === undefined) === (flags.export === undefined)) {
+      throw usageError('E_USAGE_OPTION', 'Expected exactly one of `--uri <mongodb://...>` or `--export <file>`');
+    }
+    if (flags.export !== undefined) {
+      for (const [name, v] of [['--days', flags.days], ['--since', flags.since], ['--until', flags.until], ['--raw-out', flags.rawOut]] as const) {
+        if (v !== undefined) throw usageError('E_USAGE_OPTION', `\`${name}\` applies to --uri only (an export file is read whole)`);
+      }
+      const reader = newMongoExportSource(flags.export);
+      await runEtlCommand(c, 'etl newmongo', { ...common, clean, reader, runName: 'etl_newmongo', params: { export_file: flags.export } });
+      return;
+    }
+    const uri = flags.uri!;
+    checkMongoUri(uri);
+    let since: string | undefined;
+    let until: string | undefined;
+    if (flags.days !== undefined) {
+      if (flags.since !== undefined || flags.until !== undefined) throw usageError('E_USAGE_OPTION', 'Expected either `--days N` or `--since D --until D`, not both');
+      const n = Number(flags.days);
+      if (!/^\d+$/.test(flags.days.trim()) || n <= 0) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`--days\` but received \`${flags.days}\``);
+      since = daysAgo(Date.now(), n);
+    } else {
+      if (flags.since !== undefined) since = isoDate(flags.since, '--since');
+      if (flags.until !== undefined) until = isoDate(flags.until, '--until');
+      if (since !== undefined && until !== undefined && since > until) throw usageError('E_USAGE_VALUE', `Expected \`--since\` (${since}) on or before \`--until\` (${until})`);
+    }
+    const ctx = contextFor(c);
+    const store = await openStore(ctx.globals.trackingUri);
+    const tracking = { store, experimentName: ctx.globals.experimentName };
+    const tmp = flags.rawOut === undefined ? await mkdtemp(path.join(tmpdir(), 'lpclust-newmongo-')) : undefined;
+    const rawOut = flags.rawOut ?? path.join(tmp!, 'newmongo.csv');
+    try {
+      const query = { uri, db: flags.db, collection: flags.collection, since, until };
+      const load = await runNewMongoLoadStage({ query, rawOut }, tracking);
+      const res = await runEtlStage(
+        {
+          ...common,
+          clean,
+          reader: newMongoExportSource(rawOut),
+          runName: 'etl_newmongo',
+          params: { uri: maskUri(uri), db: flags.db, collection: flags.collection, since: since ?? '', until: until ?? '', load_run_id: load.runId },
+        },
+        { ...tracking, tags: { load_newmongo_run_id: load.runId } },
+      );
+      const corrections = res.outputs.report.meters().flatMap((q) => q.scaleCorrections.map((s) => ({ meter: q.meter, ...s })));
+      ctx.print(
+        { runId: res.runId, loadRunId: load.runId, metrics: res.metrics, loadMetrics: load.metrics, out: res.outputs.out, rows: res.outputs.rows, scaleCorrections: corrections },
+        `load_newmongo: ${load.outputs.documents} documents of ${load.outputs.meters} meter(s); run ${load.runId}\n` + etlSummary('etl newmongo', res),
+      );
+    } finally {
+      if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    }
+  });
+}
+
 /** Register `lpclust etl` and its sub-commands. */
 export function register(program: Command): void {
   const etl = program
@@ -191,4 +358,6 @@ export function register(program: Command): void {
     .description('read one source of meter data, clean it and write the clean daily profiles CSV (a tracked run)');
   registerOldMongo(etl);
   registerGeneric(etl);
+  registerSql(etl);
+  registerNewMongo(etl);
 }
