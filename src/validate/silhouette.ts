@@ -100,9 +100,15 @@ export function silhouettePrecomputed(
   return summarise(samples);
 }
 
+/** Rows per tile of the Euclidean silhouette: a 64 × 64 float64 tile (32 kB) stays in L1/L2. */
+const TILE = 64;
+
 /**
  * Silhouette with Euclidean distances between rows, computed exactly (√Σ(xᵢ − yᵢ)², not the
- * ‖x‖² − 2x·y + ‖y‖² shortcut), each pair once.
+ * ‖x‖² − 2x·y + ‖y‖² shortcut, which loses digits for close rows), each pair once.
+ * Rows are first copied in cluster order, so that every tile of distances splits into contiguous
+ * per-cluster runs: the tile is summed along its rows and along its columns (symmetry) without any
+ * scattered writes.
  * @param X n × L values, row-major
  * @param L slots per row
  * @param labels cluster of each sample, integers in 0..k-1; length n
@@ -115,37 +121,102 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
   const idx = indexClusters(labels, k);
   requireClusterCount(idx, 'the silhouette');
   const m = idx.present.length;
-  const { compact } = idx;
-  // acc[i*m + c]: sum of distances from i to the members of compact cluster c. Each pair (i, j),
-  // i < j, is computed once and added to both rows; blocks of rows keep both ends in cache.
+  const { order, start } = idx;
+  // Rows in cluster order; cl[p] = compact cluster of sorted position p.
+  const Xs = new Float64Array(n * L);
+  const cl = new Int32Array(n);
+  for (let c = 0; c < m; c++) {
+    for (let p = start[c]; p < start[c + 1]; p++) {
+      Xs.set(X.subarray(order[p] * L, order[p] * L + L), p * L);
+      cl[p] = c;
+    }
+  }
+  // acc[p*m + c]: sum of distances from sorted row p to the members of cluster c.
   const acc = new Float64Array(n * m);
-  const B = 64;
-  for (let i0 = 0; i0 < n; i0 += B) {
+  const T = new Float64Array(TILE * TILE);
+  const colSum = new Float64Array(TILE);
+  for (let i0 = 0; i0 < n; i0 += TILE) {
     throwIfInterrupted();
-    const i1 = Math.min(n, i0 + B);
-    for (let j0 = i0; j0 < n; j0 += B) {
-      const j1 = Math.min(n, j0 + B);
+    const i1 = Math.min(n, i0 + TILE);
+    for (let j0 = i0; j0 < n; j0 += TILE) {
+      const j1 = Math.min(n, j0 + TILE);
+      const w = j1 - j0;
+      const diagonal = j0 === i0;
+      // Distances of the tile (on the diagonal tile, only j > i; the rest is mirrored).
       for (let i = i0; i < i1; i++) {
         const xi = i * L;
-        const ci = compact[i];
-        const ai = i * m;
-        let jStart = j0;
-        if (jStart <= i) jStart = i + 1;
-        for (let j = jStart; j < j1; j++) {
+        const trow = (i - i0) * TILE;
+        const jStart = diagonal ? i + 1 : j0;
+        if (diagonal) for (let j = j0; j < jStart; j++) T[trow + j - j0] = 0;
+        let j = jStart;
+        // Four columns at once: four independent add chains instead of one (the chain's latency,
+        // not arithmetic, bounds a single sum), and each x_i value is loaded once for four.
+        for (; j + 3 < j1; j += 4) {
+          const a = j * L;
+          const b = a + L;
+          const c = b + L;
+          const d = c + L;
+          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+          for (let t = 0; t < L; t++) {
+            const x = Xs[xi + t];
+            const e0 = x - Xs[a + t];
+            const e1 = x - Xs[b + t];
+            const e2 = x - Xs[c + t];
+            const e3 = x - Xs[d + t];
+            s0 += e0 * e0;
+            s1 += e1 * e1;
+            s2 += e2 * e2;
+            s3 += e3 * e3;
+          }
+          const o = trow + j - j0;
+          T[o] = Math.sqrt(s0);
+          T[o + 1] = Math.sqrt(s1);
+          T[o + 2] = Math.sqrt(s2);
+          T[o + 3] = Math.sqrt(s3);
+        }
+        for (; j < j1; j++) {
           const xj = j * L;
           let ss = 0;
           for (let t = 0; t < L; t++) {
-            const d = X[xi + t] - X[xj + t];
-            ss += d * d;
+            const e = Xs[xi + t] - Xs[xj + t];
+            ss += e * e;
           }
-          const dist = Math.sqrt(ss);
-          acc[ai + compact[j]] += dist;
-          acc[j * m + ci] += dist;
+          T[trow + j - j0] = Math.sqrt(ss);
         }
+      }
+      if (diagonal) {
+        for (let a = 0; a < i1 - i0; a++) for (let b = 0; b < a; b++) T[a * TILE + b] = T[b * TILE + a];
+      }
+      // Row sums: for each row of the tile, per cluster run of columns.
+      for (let i = i0; i < i1; i++) {
+        const trow = (i - i0) * TILE;
+        let j = j0;
+        while (j < j1) {
+          const c = cl[j];
+          const end = Math.min(j1, start[c + 1]);
+          let s = 0;
+          for (let q = j; q < end; q++) s += T[trow + q - j0];
+          acc[i * m + c] += s;
+          j = end;
+        }
+      }
+      if (diagonal) continue;
+      // Column sums (the mirrored half): for each column, per cluster run of rows.
+      let i = i0;
+      while (i < i1) {
+        const c = cl[i];
+        const end = Math.min(i1, start[c + 1]);
+        colSum.fill(0, 0, w);
+        for (let r = i; r < end; r++) {
+          const trow = (r - i0) * TILE;
+          for (let q = 0; q < w; q++) colSum[q] += T[trow + q];
+        }
+        for (let q = 0; q < w; q++) acc[(j0 + q) * m + c] += colSum[q];
+        i = end;
       }
     }
   }
   const samples = new Float64Array(n);
-  for (let i = 0; i < n; i++) samples[i] = coefficient(acc.subarray(i * m, i * m + m), compact[i], idx);
+  for (let p = 0; p < n; p++) samples[order[p]] = coefficient(acc.subarray(p * m, p * m + m), cl[p], idx);
   return summarise(samples);
 }
