@@ -116,19 +116,16 @@ export class ResilientStore implements TrackingStore {
     return fallback();
   }
 
+  /** Looked up on the server (on the spool once offline); an unreachable server is an error here, as for listing. */
   async getExperimentByName(name: string): Promise<Experiment | null> {
-    return this.guarded(
-      async () => {
-        const e = await this.remote.getExperimentByName(name);
-        if (e) this.remoteExperiments.set(e.experimentId, e.name);
-        return e;
-      },
-      async () => {
-        const e = await this.spool.getExperimentByName(name);
-        if (e) this.spoolExperiments.add(e.experimentId);
-        return e;
-      },
-    );
+    if (this.offline) {
+      const e = await this.spool.getExperimentByName(name);
+      if (e) this.spoolExperiments.add(e.experimentId);
+      return e;
+    }
+    const e = await this.remote.getExperimentByName(name);
+    if (e) this.remoteExperiments.set(e.experimentId, e.name);
+    return e;
   }
 
   async getOrCreateExperiment(name: string): Promise<Experiment> {
@@ -148,8 +145,13 @@ export class ResilientStore implements TrackingStore {
     return e;
   }
 
+  /**
+   * The server's experiments. Not answered from the spool: listing is what `lpclust runs` shows,
+   * and the spool's content presented as the server's would mislead; an unreachable server is an error.
+   */
   async listExperiments(): Promise<Experiment[]> {
-    return this.guarded(() => this.remote.listExperiments(), () => this.spool.listExperiments());
+    if (this.offline) return this.spool.listExperiments();
+    return this.remote.listExperiments();
   }
 
   /** Create a run on the server (tagged with a client id), or in the spool when offline. */

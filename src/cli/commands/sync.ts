@@ -3,7 +3,8 @@
  * MLflow tracking server, idempotently.
  */
 import type { Command } from 'commander';
-import { externalError, usageError } from '../../errors.js';
+import { existsSync } from 'node:fs';
+import { externalError, inputError, usageError } from '../../errors.js';
 import { FileStore } from '../../tracking/file-store.js';
 import { openStore } from '../../tracking/index.js';
 import { RestStore } from '../../tracking/rest-store.js';
@@ -44,6 +45,11 @@ Examples:
         throw usageError('E_USAGE_VALUE', `Expected a local directory or file: URI for \`--from\` but received \`${maskUri(opts.from)}\``);
       }
       const from = new FileStore(opts.from);
+      if (!existsSync(from.root)) {
+        throw inputError('E_SYNC_SOURCE', `there is no local tracking store at ${from.root} (from --from ${opts.from})`, {
+          hint: 'point --from at the mlruns directory (or the spool directory the warning named)',
+        });
+      }
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
       const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
