@@ -48,6 +48,8 @@ interface RunEntry {
   /** Id of the run in the spool (differs from the caller's id for a run moved there mid-way). */
   spoolId?: string;
   journal?: Journal;
+  /** The move to the spool in progress (concurrent calls on one run share it). */
+  moving?: Promise<string>;
 }
 
 /** Options of {@link ResilientStore}. */
@@ -219,7 +221,7 @@ export class ResilientStore implements TrackingStore {
     const entry = this.runs.get(runId);
     if (!entry) return remoteOp();
     if (entry.where === 'spool') return spoolOp(entry.spoolId!);
-    if (!this.offline) {
+    if (!this.offline && !entry.moving) {
       try {
         return await remoteOp();
       } catch (e) {
@@ -227,7 +229,8 @@ export class ResilientStore implements TrackingStore {
         this.goOffline(e);
       }
     }
-    return spoolOp(await this.moveToSpool(runId, entry));
+    entry.moving ??= this.moveToSpool(runId, entry);
+    return spoolOp(await entry.moving);
   }
 
   async logBatch(runId: string, batch: Batch): Promise<void> {

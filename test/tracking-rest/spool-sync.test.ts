@@ -157,6 +157,21 @@ describe('offline spool and sync', () => {
     target.close();
   });
 
+  it('concurrent writes to a run when the server dies move it to the spool once', async () => {
+    const spoolDir = path.join(tmp, 'concurrent');
+    const store = resilient(spoolDir);
+    await withRun({ store, experimentName: 'par', runName: 'p' }, async (run) => {
+      await run.logParams({ a: 1 });
+      await server.stop();
+      await Promise.all([run.logMetrics({ x: 1 }, 1), run.logMetrics({ y: 2 }, 1), run.setTags({ t: 'v' })]);
+    });
+    const runs = await allRuns(new FileStore(spoolDir));
+    expect(runs).toHaveLength(1);
+    expect(runs[0].data).toMatchObject({ params: { a: '1' }, metrics: { x: 1, y: 2 } });
+    expect(runs[0].data.tags.t).toBe('v');
+    await server.start();
+  });
+
   it('a run failing with the server reachable ends FAILED on the server', async () => {
     const store = resilient(path.join(tmp, 'unused'));
     await expect(withRun({ store, experimentName: 'x', runName: 'bad' }, async () => {
