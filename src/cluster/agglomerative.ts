@@ -44,6 +44,27 @@ export function pdistEuclidean(rows: Rows): Condensed {
   return { n, data: out };
 }
 
+/** Full symmetric n × n float64 Euclidean distances (the same sums as {@link pdistEuclidean}). */
+export function fullEuclidean(rows: Rows): Float64Array {
+  const { data, n, dim } = rows;
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * dim;
+    for (let j = i + 1; j < n; j++) {
+      const rj = j * dim;
+      let s = 0;
+      for (let t = 0; t < dim; t++) {
+        const d = data[ri + t] - data[rj + t];
+        s += d * d;
+      }
+      const v = Math.sqrt(s);
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
+  }
+  return out;
+}
+
 /** Condensed copy (float64) of a full square matrix such as the DTW matrix. */
 export function condense(D: DistanceMatrix): Condensed {
   const n = D.n;
@@ -159,6 +180,111 @@ function nnChain(y: Condensed, method: Exclude<Linkage, 'single'>): Float64Array
     }
   }
   return Z;
+}
+
+/**
+ * The same nearest-neighbour chain on a full symmetric n × n float64 matrix (consumed): rows are
+ * contiguous, so the nearest-neighbour scans and the Lance–Williams updates stream through memory
+ * instead of striding through the condensed triangle. Only the active clusters are scanned, in
+ * increasing index order, so ties resolve exactly as in the condensed version (and SciPy).
+ */
+function nnChainFull(D: Float64Array, n: number, method: Exclude<Linkage, 'single'>): Float64Array {
+  const Z = new Float64Array((n - 1) * 4);
+  const size = new Float64Array(n).fill(1);
+  const active = new Int32Array(n);
+  for (let i = 0; i < n; i++) active[i] = i;
+  let nActive = n;
+  const chain = new Int32Array(n);
+  let chainLen = 0;
+  const removeActive = (x: number): void => {
+    // Binary search: `active` stays sorted.
+    let lo = 0;
+    let hi = nActive - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (active[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    active.copyWithin(lo, lo + 1, nActive);
+    nActive--;
+  };
+  for (let k = 0; k < n - 1; k++) {
+    if ((k & 255) === 0) throwIfInterrupted();
+    if (chainLen === 0) {
+      chain[0] = active[0];
+      chainLen = 1;
+    }
+    let x = 0;
+    let yy = 0;
+    let curMin = Infinity;
+    for (;;) {
+      x = chain[chainLen - 1];
+      const row = x * n;
+      if (chainLen > 1) {
+        yy = chain[chainLen - 2];
+        curMin = D[row + yy];
+      } else curMin = Infinity;
+      for (let a = 0; a < nActive; a++) {
+        const i = active[a];
+        if (i === x) continue;
+        const d = D[row + i];
+        if (d < curMin) {
+          curMin = d;
+          yy = i;
+        }
+      }
+      if (chainLen > 1 && yy === chain[chainLen - 2]) break;
+      chain[chainLen++] = yy;
+    }
+    chainLen -= 2;
+    if (x > yy) {
+      const t = x;
+      x = yy;
+      yy = t;
+    }
+    const nx = size[x];
+    const ny = size[yy];
+    Z[k * 4] = x;
+    Z[k * 4 + 1] = yy;
+    Z[k * 4 + 2] = curMin;
+    Z[k * 4 + 3] = nx + ny;
+    size[x] = 0;
+    size[yy] = nx + ny;
+    removeActive(x);
+    const rx = x * n;
+    const ry = yy * n;
+    for (let a = 0; a < nActive; a++) {
+      const i = active[a];
+      if (i === yy) continue;
+      const ni = size[i];
+      const dx = D[rx + i];
+      const dy = D[ry + i];
+      let v: number;
+      if (method === 'average') v = (nx * dx + ny * dy) / (nx + ny);
+      else if (method === 'complete') v = dx > dy ? dx : dy;
+      else {
+        const t = 1.0 / (nx + ny + ni);
+        v = Math.sqrt((ni + nx) * t * dx * dx + (ni + ny) * t * dy * dy - ni * t * curMin * curMin);
+      }
+      D[ry + i] = v;
+      D[i * n + yy] = v;
+    }
+  }
+  return Z;
+}
+
+/** Largest n for which the agglomerative models use a full float64 matrix (≈ 1.15 GB) instead of the condensed one. */
+export const FULL_MATRIX_MAX_ROWS = 12000;
+
+/**
+ * Linkage from a full symmetric n × n float64 matrix (consumed), same result as {@link linkage}
+ * on its condensed form.
+ */
+export function linkageFull(D: Float64Array, n: number, method: Linkage): Float64Array {
+  if (method === 'single') {
+    return labelLinkage(mstSingle(condense({ n, data: D })), n);
+  }
+  return labelLinkage(nnChainFull(D, n, method), n);
 }
 
 /** Single linkage by Prim's minimum spanning tree, O(n²) time, O(n) extra memory. */
@@ -319,13 +445,24 @@ export class Agglomerative {
   /** Fit on Euclidean rows (any linkage). */
   fitRows(rows: Rows): this {
     checkFitInput(rows, rows.n, this.k);
+    if (rows.n <= FULL_MATRIX_MAX_ROWS && this.linkage !== 'single') return this.fitFull(fullEuclidean(rows), rows.n);
     return this.fitCondensed(pdistEuclidean(rows));
   }
 
-  /** Fit on a precomputed full matrix (ward is refused: it needs Euclidean geometry). */
+  /** Fit on a precomputed full matrix (not modified). */
   fitMatrix(D: DistanceMatrix): this {
     checkFitInput(null, D.n, this.k);
+    if (D.n <= FULL_MATRIX_MAX_ROWS && this.linkage !== 'single') return this.fitFull(Float64Array.from(D.data), D.n);
     return this.fitCondensed(condense(D));
+  }
+
+  private fitFull(D: Float64Array, n: number): this {
+    const Z = linkageFull(D, n, this.linkage);
+    const labels = fclusterMaxclust(Z, n, this.k);
+    let nClusters = 0;
+    for (const l of labels) if (l + 1 > nClusters) nClusters = l + 1;
+    this.state = { Z, labels, nClusters };
+    return this;
   }
 
   /** Fit on a condensed matrix (consumed). */

@@ -33,6 +33,9 @@ export {
 export {
   Agglomerative,
   linkage,
+  linkageFull,
+  fullEuclidean,
+  FULL_MATRIX_MAX_ROWS,
   fclusterMaxclust,
   pdistEuclidean,
   condense,
