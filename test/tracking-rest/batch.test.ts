@@ -67,6 +67,20 @@ describe('log-batch against the contract server (which enforces the limits)', ()
     await expect(
       store.client.request({ method: 'POST', path: '/api/2.0/mlflow/runs/log-batch', json: { run_id: run.runId, metrics: [metrics(1)[0], metrics(1)[0]] } }),
     ).rejects.toMatchObject({ status: 400 });
+    // The rest of the contract the store is written to: timestamps required, run names consistent.
+    await expect(
+      store.client.request({ method: 'POST', path: '/api/2.0/mlflow/runs/log-batch', json: { run_id: run.runId, metrics: [{ key: 'm', value: 1, step: 0 }] } }),
+    ).rejects.toMatchObject({ status: 400, errorCode: 'INVALID_PARAMETER_VALUE' });
+    await expect(
+      store.client.request({
+        method: 'POST',
+        path: '/api/2.0/mlflow/runs/create',
+        json: { experiment_id: exp.experimentId, run_name: 'a', tags: [{ key: 'mlflow.runName', value: 'b' }] },
+      }),
+    ).rejects.toMatchObject({ status: 400, errorCode: 'INVALID_PARAMETER_VALUE' });
+    await expect(
+      store.client.request({ method: 'POST', path: '/api/2.0/mlflow/runs/search', json: { experiment_ids: [exp.experimentId], filter: 'params.k = 12' } }),
+    ).rejects.toMatchObject({ status: 400 });
     store.close();
   });
 
