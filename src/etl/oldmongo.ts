@@ -159,9 +159,18 @@ export function oldMongoSource(dir: string): EtlSourceReader {
     describe: dir,
     async *read(ctx: SourceContext): AsyncIterable<RawSeries> {
       const files = await listOldMongoFiles(dir);
+      let exports = 0;
       for (const file of files) {
         const s = await readOldMongoFile(file, ctx);
-        if (s !== null) yield s;
+        if (s === null) continue;
+        exports++;
+        yield s;
+      }
+      if (exports === 0) {
+        throw inputError('E_INPUT_EMPTY', `${dir} holds no old Mongo export with records (files: ${files.map((f) => path.basename(f)).join(', ')})`, {
+          hint: 'expected <dir>/csv/<METER>.csv or <dir>/<METER>.csv with columns timestamp and Active_Energy_+_Total_end',
+          where: { file: dir },
+        });
       }
     },
   };
