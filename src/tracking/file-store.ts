@@ -204,6 +204,23 @@ function isNotFound(e: unknown): boolean {
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
 
+/** `fn` over `items` with at most `limit` calls in flight, results in input order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Parallel reads per store call: small files, many of them; enough to hide latency, few enough for file handles. */
+const READ_CONCURRENCY = 16;
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -414,11 +431,8 @@ export class FileStore implements TrackingStore {
   }
 
   async listExperiments(): Promise<Experiment[]> {
-    const out: Experiment[] = [];
-    for (const id of await this.experimentIds()) {
-      const exp = await this.readExperiment(id);
-      if (exp && exp.lifecycleStage === 'active') out.push(exp);
-    }
+    const all = await mapLimit(await this.experimentIds(), READ_CONCURRENCY, (id) => this.readExperiment(id));
+    const out = all.filter((e): e is Experiment => e !== null && e.lifecycleStage === 'active');
     return out.sort((a, b) => (a.creationTime ?? 0) - (b.creationTime ?? 0) || a.experimentId.localeCompare(b.experimentId));
   }
 
@@ -494,7 +508,7 @@ export class FileStore implements TrackingStore {
     };
     const tags = [...request.tags];
     if (request.runName && !tags.some((t) => t.key === 'mlflow.runName')) tags.push({ key: 'mlflow.runName', value: request.runName });
-    for (const t of tags) await this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir);
+    await mapLimit(tags, READ_CONCURRENCY, (t) => this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir));
     // meta.yaml last: a reader sees a run only once all of its folders exist.
     await this.writeAtomic(path.join(dir, 'meta.yaml'), runMetaYaml(info), dir);
     this.runDirs.set(runId, { experimentId: request.experimentId, dir });
@@ -534,11 +548,11 @@ export class FileStore implements TrackingStore {
     }
     for (const t of tags) this.checkTag(t.key, t.value);
     const loc = await this.locateRun(runId);
-    for (const p of params) await this.writeParam(loc, p.key, p.value);
+    await mapLimit(params, READ_CONCURRENCY, (p) => this.writeParam(loc, p.key, p.value));
     // One O_APPEND write per key: lines of one batch never interleave with another writer's.
     const byKey = new Map<string, string>();
     for (const m of metrics) byKey.set(m.key, (byKey.get(m.key) ?? '') + `${m.timestamp} ${pythonFloat(m.value)} ${m.step}\n`);
-    for (const [key, lines] of byKey) {
+    await mapLimit([...byKey], READ_CONCURRENCY, async ([key, lines]) => {
       const file = path.join(loc.dir, 'metrics', key);
       try {
         await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -546,12 +560,13 @@ export class FileStore implements TrackingStore {
       } catch (e) {
         throw ioError('append to', file, e);
       }
-    }
-    for (const t of tags) {
-      await this.writeAtomic(path.join(loc.dir, 'tags', t.key), t.value, loc.dir);
-      // MLflow keeps run_name in meta.yaml equal to the mlflow.runName tag.
-      if (t.key === 'mlflow.runName') await this.rewriteMeta(loc, (m) => ({ ...m, run_name: t.value }));
-    }
+    });
+    // Tags may be overwritten: the last value of a key in the batch wins, as in MLflow.
+    const lastTags = new Map(tags.map((t) => [t.key, t.value]));
+    await mapLimit([...lastTags], READ_CONCURRENCY, ([key, value]) => this.writeAtomic(path.join(loc.dir, 'tags', key), value, loc.dir));
+    // MLflow keeps run_name in meta.yaml equal to the mlflow.runName tag.
+    const runName = lastTags.get('mlflow.runName');
+    if (runName !== undefined) await this.rewriteMeta(loc, (m) => ({ ...m, run_name: runName }));
   }
 
   /** Create a param file; an existing one must hold the same value. */
@@ -625,7 +640,7 @@ export class FileStore implements TrackingStore {
 
   /** Files under `dir` as `key → content`, keys `/`-joined (nested folders). */
   private async readKeyValues(dir: string): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
+    const files: string[] = [];
     const walk = async (sub: string): Promise<void> => {
       let entries: fs.Dirent[];
       try {
@@ -638,16 +653,23 @@ export class FileStore implements TrackingStore {
         if (d.name.startsWith('.') && d.name.includes('.tmp-')) continue; // a write in progress
         const rel = sub ? `${sub}/${d.name}` : d.name;
         if (d.isDirectory()) await walk(rel);
-        else if (d.isFile()) {
-          try {
-            out[rel] = await fsp.readFile(path.join(dir, rel), 'utf8');
-          } catch (e) {
-            if (!isNotFound(e)) throw ioError('read', path.join(dir, rel), e);
-          }
-        }
+        else if (d.isFile()) files.push(rel);
       }
     };
     await walk('');
+    const texts = await mapLimit(files, READ_CONCURRENCY, async (rel) => {
+      try {
+        return await fsp.readFile(path.join(dir, rel), 'utf8');
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        throw ioError('read', path.join(dir, rel), e);
+      }
+    });
+    const out: Record<string, string> = {};
+    files.forEach((rel, i) => {
+      const text = texts[i];
+      if (text !== undefined) out[rel] = text;
+    });
     return out;
   }
 
@@ -659,33 +681,19 @@ export class FileStore implements TrackingStore {
       if (isNotFound(e)) return [];
       throw ioError('read', file, e);
     }
-    const out: Metric[] = [];
-    const lines = text.split('\n');
-    lines.forEach((line, i) => {
-      if (line.trim() === '') return;
-      const parts = line.trim().split(/\s+/);
-      try {
-        if (parts.length < 2 || parts.length > 3) throw new Error(`expected "<ms> <value> <step>", found ${JSON.stringify(line)}`);
-        const timestamp = Number(parts[0]);
-        const step = parts.length === 3 ? Number(parts[2]) : 0;
-        if (!Number.isInteger(timestamp) || !Number.isInteger(step)) throw new Error(`expected integer time and step, found ${JSON.stringify(line)}`);
-        out.push({ key, timestamp, value: parseMetricValue(parts[1]), step });
-      } catch (e) {
-        throw inputError('E_TRACKING_METRIC', `${file} line ${i + 1}: ${(e as Error).message}`, { where: { file, line: i + 1 } });
-      }
-    });
-    return out;
+    return parseMetricLines(text, file, key);
   }
 
   private async readRun(loc: RunLocation): Promise<Run> {
-    const info = await this.readRunInfo(loc);
-    const params = await this.readKeyValues(path.join(loc.dir, 'params'));
-    const tags = await this.readKeyValues(path.join(loc.dir, 'tags'));
-    const metricTexts = await this.readKeyValues(path.join(loc.dir, 'metrics'));
+    const [info, params, tags, metricTexts] = await Promise.all([
+      this.readRunInfo(loc),
+      this.readKeyValues(path.join(loc.dir, 'params')),
+      this.readKeyValues(path.join(loc.dir, 'tags')),
+      this.readKeyValues(path.join(loc.dir, 'metrics')),
+    ]);
     const metrics: Record<string, number> = {};
-    for (const key of Object.keys(metricTexts)) {
-      const history = await this.readMetricFile(path.join(loc.dir, 'metrics', key), key);
-      const latest = latestMetric(history);
+    for (const [key, text] of Object.entries(metricTexts)) {
+      const latest = latestMetric(parseMetricLines(text, path.join(loc.dir, 'metrics', key), key));
       if (latest) metrics[key] = latest.value;
     }
     if (!info.runName && tags['mlflow.runName']) info.runName = tags['mlflow.runName'];
@@ -707,18 +715,20 @@ export class FileStore implements TrackingStore {
         if (isNotFound(e)) continue;
         throw ioError('list', expDir, e);
       }
-      for (const d of entries) {
-        if (!d.isDirectory() || d.name === 'tags' || d.name.startsWith('.')) continue;
-        const loc = { experimentId: expId, dir: path.join(expDir, d.name) };
-        if (!fs.existsSync(path.join(loc.dir, 'meta.yaml'))) continue; // being created
-        let run: Run;
+      const dirs = entries.filter((d) => d.isDirectory() && d.name !== 'tags' && !d.name.startsWith('.')).map((d) => ({ experimentId: expId, dir: path.join(expDir, d.name) }));
+      const read = await mapLimit(dirs, READ_CONCURRENCY, async (loc) => {
+        if (!fs.existsSync(path.join(loc.dir, 'meta.yaml'))) return null; // being created
         try {
-          run = await this.readRun(loc);
+          return { loc, run: await this.readRun(loc) };
         } catch (e) {
           // A run deleted between listing and reading is not an error.
-          if (isLpclustError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') continue;
+          if (isLpclustError(e) && (e.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
           throw e;
         }
+      });
+      for (const item of read) {
+        if (!item) continue;
+        const { loc, run } = item;
         if (run.info.lifecycleStage !== 'active' || run.info.experimentId !== expId) continue;
         this.runDirs.set(run.info.runId, loc);
         if (query.statuses && !query.statuses.includes(run.info.status)) continue;
@@ -836,6 +846,25 @@ export class FileStore implements TrackingStore {
     else await this.copyFile(src, dest, destDir);
     return dest;
   }
+}
+
+/** Parse a metric file: `<ms> <value> <step>` lines (MLflow before 1.0 wrote no step: step 0). */
+function parseMetricLines(text: string, file: string, key: string): Metric[] {
+  const out: Metric[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const parts = line.trim().split(/\s+/);
+    try {
+      if (parts.length < 2 || parts.length > 3) throw new Error(`expected "<ms> <value> <step>", found ${JSON.stringify(line)}`);
+      const timestamp = Number(parts[0]);
+      const step = parts.length === 3 ? Number(parts[2]) : 0;
+      if (!Number.isInteger(timestamp) || !Number.isInteger(step)) throw new Error(`expected integer time and step, found ${JSON.stringify(line)}`);
+      out.push({ key, timestamp, value: parseMetricValue(parts[1]), step });
+    } catch (e) {
+      throw inputError('E_TRACKING_METRIC', `${file} line ${i + 1}: ${(e as Error).message}`, { where: { file, line: i + 1 } });
+    }
+  });
+  return out;
 }
 
 function clip(s: string): string {
