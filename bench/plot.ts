@@ -70,11 +70,17 @@ async function main(): Promise<void> {
   }));
   await renderMetricVsK({ metric: 'Silhouette Score', series, best: { series: 'kmeans', k: 4 } }, { outDir, basename: 'metric_silhouette' });
   const t4 = performance.now();
+  // Worst case of line mode: the most profiles `auto` still draws as lines (1500), at 1× and 3×.
+  const small = syntheticProfiles(1500, k, L, 2);
+  const t5 = performance.now();
+  await renderClusterCenters({ X: small.X, L, labels: small.labels, centres: small.centres }, { outDir, basename: 'clusterCenters_lines' }, { mode: 'lines' });
+  const t6 = performance.now();
   const ms = (a: number, b: number) => `${(b - a).toFixed(0)} ms`;
   console.log(`plots of n=${n} profiles, k=${k}, L=${L} in ${outDir}`);
   console.log(`  clusterCenters (svg + png + 3x png, ${centresFiles.width}x${centresFiles.height}): ${ms(t0, t1)}`);
   console.log(`  clusterPie: ${ms(t1, t2)}   silhouette: ${ms(t2, t3)}   metric vs k: ${ms(t3, t4)}`);
   console.log(`  total: ${ms(t0, t4)} (target < 5000 ms)`);
+  console.log(`  line mode, 1500 profiles (svg + png + 3x png): ${ms(t5, t6)}`);
 }
 
 if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {

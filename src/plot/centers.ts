@@ -45,7 +45,7 @@ export interface ClusterCentersOptions {
   mode?: 'auto' | 'lines' | 'band';
   /** See `mode` (default 200 members). */
   bandThreshold?: number;
-  /** See `mode` (default 3000 profiles): bounds the rendering time of line mode. */
+  /** See `mode` (default 1500 profiles): bounds the rendering time of line mode. */
   maxLines?: number;
 }
 
@@ -102,7 +102,7 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
   for (let i = 0; i < n; i++) members[labels[i]].push(i);
   const largest = Math.max(...members.map((m) => m.length));
   const mode = options.mode ?? 'auto';
-  const band = mode === 'band' || (mode === 'auto' && (largest > (options.bandThreshold ?? 200) || n > (options.maxLines ?? 3000)));
+  const band = mode === 'band' || (mode === 'auto' && (largest > (options.bandThreshold ?? 200) || n > (options.maxLines ?? 1500)));
   const out: ClusterDraw[] = [];
   for (let c = 0; c < k; c++) {
     const m = members[c];
@@ -228,7 +228,8 @@ export function clusterCentersSvg(
       // Light palette colours need a denser fill to show against white.
       const fillOpacity = luminance(colour) > 170 ? 0.55 : 0.3;
       body += `<polygon class="band" points="${pts}" fill="${colour}" fill-opacity="${fillOpacity}" stroke="${colour}" stroke-opacity="0.8" stroke-width="0.8"/>\n`;
-      body += `<polyline class="median" points="${polyline(f, hours, d.band.mid, 0, L)}" fill="none" stroke="${colour}" stroke-width="2.4"/>\n`;
+      // The median is drawn darker than its band so that it stays visible on light palette colours.
+      body += `<polyline class="median" points="${polyline(f, hours, d.band.mid, 0, L)}" fill="none" stroke="${shade(colour, luminance(colour) > 170 ? 0.45 : 0.15)}" stroke-width="2.4"/>\n`;
     } else if (count > 0) {
       // Overlapping members should darken, yet thousands of separate elements rasterise slowly:
       // members are spread over up to 8 paths, so overlaps across paths still accumulate.
@@ -253,6 +254,13 @@ export function clusterCentersSvg(
     body += `</g>\n</g>\n`;
   });
   return { svg: svgDocument(width, height, body), width, height, order: clusters.map((d) => d.c) };
+}
+
+/** `hex` mixed with black by `amount` (0 = unchanged, 1 = black). */
+function shade(hex: string, amount: number): string {
+  const v = parseInt(hex.slice(1), 16);
+  const ch = (x: number) => Math.round(x * (1 - amount)).toString(16).padStart(2, '0');
+  return `#${ch((v >> 16) & 255)}${ch((v >> 8) & 255)}${ch(v & 255)}`;
 }
 
 function luminance(hex: string): number {

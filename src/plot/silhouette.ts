@@ -38,18 +38,21 @@ export function silhouetteSvg(data: SilhouetteData, options: SilhouetteOptions =
   const groups: number[][] = Array.from({ length: k }, () => []);
   let sum = 0;
   let min = 0;
+  let max = 0;
   for (let i = 0; i < n; i++) {
     const s = data.silhouettes[i];
     if (!Number.isFinite(s)) throw inputError('E_PLOT_INPUT', `Expected finite silhouettes but sample ${i + 1} has ${s}`);
     groups[data.labels[i]].push(s);
     sum += s;
     if (s < min) min = s;
+    if (s > max) max = s;
   }
   const mean = sum / n;
   const width = Math.round(options.width ?? 720);
   const height = Math.round(options.height ?? 520);
-  const xt = niceTicks(Math.min(-0.1, min), 1, 6);
-  const f: Frame = { x: 90, y: 72, w: width - 90 - 24, h: height - 62 - 52, xMin: xt.min, xMax: 1, yMin: 0, yMax: 1 };
+  // The axis spans the data (at least −0.1..0.1), not always −1..1: typical silhouettes are small.
+  const xt = niceTicks(Math.min(-0.1, min), Math.max(0.1, max), 6);
+  const f: Frame = { x: 90, y: 72, w: width - 90 - 24, h: height - 62 - 52, xMin: xt.min, xMax: Math.min(1, xt.max), yMin: 0, yMax: 1 };
   const gap = Math.min(8, (f.h * 0.25) / Math.max(1, k - 1));
   const heights = groupHeights(groups.map((g) => g.length), f.h - 8 - gap * (k - 1), 14);
 
