@@ -139,7 +139,11 @@ export interface TrackingStore {
   searchRuns(query: RunQuery): Promise<Run[]>;
   /** Every value logged for a metric, in logging order. */
   getMetricHistory(runId: string, key: string): Promise<Metric[]>;
-  /** Copy a local file or directory into the run's artifacts, under `artifactPath` (a directory; root by default). */
+  /**
+   * Copy a local file to `<artifactPath>/<file name>`, or the contents of a local directory into
+   * `<artifactPath>/` (MLflow's `log_artifact` / `log_artifacts`); `artifactPath` is a directory,
+   * the artifact root by default.
+   */
   logArtifact(runId: string, localPath: string, artifactPath?: string): Promise<void>;
   /** Artifacts directly under `path` (root by default). */
   listArtifacts(runId: string, path?: string): Promise<ArtifactEntry[]>;
