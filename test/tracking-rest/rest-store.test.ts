@@ -190,6 +190,24 @@ describe('auth and secrets', () => {
     await s.stop();
   });
 
+  it('reads every transport knob, with MLflow\'s defaults otherwise', () => {
+    const env = {
+      MLFLOW_HTTP_REQUEST_TIMEOUT: '7',
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '2',
+      MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.5',
+      MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0',
+      MLFLOW_TRACKING_INSECURE_TLS: 'true',
+    };
+    expect(restClientOptionsFromEnv('https://h', env, tmp)).toMatchObject({ timeoutSeconds: 7, maxRetries: 2, backoffFactor: 0.5, backoffJitter: 0, insecureTls: true });
+    expect(restClientOptionsFromEnv('http://h', {}, tmp)).toMatchObject({ timeoutSeconds: 120, maxRetries: 7, backoffFactor: 2, insecureTls: false });
+    // Credentials in the URI are used for Basic auth and never displayed.
+    const o = restClientOptionsFromEnv('http://bob:uri-pass-777@h:5000', {}, tmp);
+    expect(o).toMatchObject({ username: 'bob', password: 'uri-pass-777' });
+    const store = new RestStore('http://bob:uri-pass-777@h:5000', { client: o });
+    expect(store.displayUri).not.toContain('uri-pass-777');
+    expect(store.client.authHeaders().Authorization).toBe('Basic ' + Buffer.from('bob:uri-pass-777').toString('base64'));
+  });
+
   it('rejects a non-numeric transport setting with a usage error', () => {
     expect(() => restClientOptionsFromEnv('http://x', { MLFLOW_HTTP_REQUEST_MAX_RETRIES: 'many' }, tmp)).toThrow(/MLFLOW_HTTP_REQUEST_MAX_RETRIES/);
   });
