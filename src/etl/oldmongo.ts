@@ -64,6 +64,8 @@ export async function readOldMongoFile(file: string, ctx: SourceContext): Promis
   const fallbackMeter = path.basename(file).replace(/\.csv(\.gz)?$/i, '');
   let read = 0;
   let bad = 0;
+  let maxCol = 0;
+  const fields: string[] = [];
   const badRow = (lineNo: number, field: string, found: string, expected: string): void => {
     if (ctx.onBadRow === 'skip') {
       bad++;
@@ -81,6 +83,7 @@ export async function readOldMongoFile(file: string, ctx: SourceContext): Promis
       if (cols === undefined) {
         const h = splitCsvLine(line).map((x) => x.trim());
         cols = { id: h.indexOf(OLDMONGO_COLUMNS.id), ts: h.indexOf(OLDMONGO_COLUMNS.timestamp), imp: h.indexOf(OLDMONGO_COLUMNS.importEnd), exp: h.indexOf(OLDMONGO_COLUMNS.exportEnd) };
+        maxCol = Math.max(cols.id, cols.ts, cols.imp, cols.exp);
         const missing = [cols.ts < 0 ? OLDMONGO_COLUMNS.timestamp : '', cols.imp < 0 ? OLDMONGO_COLUMNS.importEnd : ''].filter(Boolean);
         if (missing.length > 0) {
           if (ctx.meters !== null && !ctx.meters.has(fallbackMeter)) {
@@ -98,7 +101,23 @@ export async function readOldMongoFile(file: string, ctx: SourceContext): Promis
       }
       if (line === '') continue;
       read++;
-      const f = line.indexOf('"') < 0 ? line.split(',') : splitCsvLine(line);
+      // Split only up to the last needed column (the exports have 21 columns; 4 are used).
+      let f: string[];
+      if (line.indexOf('"') < 0) {
+        f = fields;
+        let start = 0;
+        let n = 0;
+        while (n <= maxCol) {
+          const c = line.indexOf(',', start);
+          if (c < 0) {
+            f[n++] = line.slice(start);
+            break;
+          }
+          f[n++] = line.slice(start, c);
+          start = c + 1;
+        }
+        for (let j = n; j <= maxCol; j++) f[j] = '';
+      } else f = splitCsvLine(line);
       const id = cols.id >= 0 ? f[cols.id] : fallbackMeter;
       if (builder === undefined) {
         if (id === undefined || id === '') {
