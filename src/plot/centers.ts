@@ -234,7 +234,9 @@ export function clusterCentersSvg(
       // Overlapping members should darken, yet thousands of separate elements rasterise slowly:
       // members are spread over up to 8 paths, so overlaps across paths still accumulate.
       const groups = Math.min(8, count);
-      const opacity = Math.max(0.08, Math.min(0.5, 0.6 / Math.sqrt(count / groups)));
+      // Light palette colours need more opacity to show against white.
+      const boost = luminance(colour) > 170 ? 1.8 : 1;
+      const opacity = Math.max(0.08, Math.min(0.6, (boost * 0.6) / Math.sqrt(count / groups)));
       const paths: string[] = Array.from({ length: groups }, () => '');
       d.members.forEach((i, t) => {
         paths[t % groups] += 'M' + polyline(f, hours, X, i * L, L).replace(/ /g, 'L');
