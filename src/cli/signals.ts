@@ -9,6 +9,12 @@ import { pendingStoreTempFiles } from '../tracking/file-store.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
 import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
+/** How long the work may take to notice the signal and unwind after every run is ended (ms). */
+const UNWIND_TIMEOUT_MS = 2000;
+
+/** How long a remote store gets to end runs KILLED before the process exits anyway (ms). */
+const ASYNC_END_TIMEOUT_MS = 8000;
+
 /** Install the handlers; returns a function that removes them. */
 export function installSignalHandlers(): () => void {
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -20,11 +26,15 @@ export function installSignalHandlers(): () => void {
     const pending = endActiveRunsSync('KILLED');
     removeTempFiles();
     if (pending.length > 0) {
-      // Stores that cannot end a run synchronously (REST) get a moment to do it asynchronously.
-      void Promise.allSettled(pending.map((r) => r.end('KILLED'))).then(() => exitAfterSignal(signal));
-    } else if (activeRunList().length === 0) {
-      // Let the work unwind through its own error handling; if it does not within 2 s, exit.
-      setTimeout(() => exitAfterSignal(signal), 2000).unref();
+      // Stores that cannot end a run synchronously (REST) get a moment to do it asynchronously,
+      // but a server that does not answer must not keep the process alive for minutes of retries.
+      const ended = Promise.allSettled(pending.map((r) => r.end('KILLED')));
+      const timeout = new Promise((resolve) => setTimeout(resolve, ASYNC_END_TIMEOUT_MS));
+      void Promise.race([ended, timeout]).then(() => exitAfterSignal(signal));
+    } else {
+      // Every run is ended: let the work unwind through its own error handling (it stops at its
+      // next throwIfInterrupted); if it does not within 2 s, exit.
+      setTimeout(() => exitAfterSignal(signal), UNWIND_TIMEOUT_MS).unref();
     }
   };
   process.on('SIGINT', onSignal);
@@ -49,6 +59,7 @@ function removeTempFiles(): void {
 function exitAfterSignal(signal: NodeJS.Signals): void {
   // Runs started after the signal (before the work noticed it) must not stay RUNNING either.
   endActiveRunsSync('KILLED');
+  if (activeRunList().length > 0) process.stderr.write(`lpclust: ${activeRunList().length} run(s) could not be marked KILLED before exiting\n`);
   removeTempFiles();
   process.stderr.write(`lpclust: interrupted by ${signal}\n`);
   process.exit(signal === 'SIGINT' ? 130 : 143);
