@@ -7,7 +7,7 @@ import path from 'node:path';
 import { inputError } from '../errors.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
 import { assertLabelsMatch, readLabels } from '../io/labels.js';
-import { readNpy, readNpyHeader } from '../io/npy.js';
+import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';
 import { readProfiles, formatNumber } from '../io/profiles.js';
 import { csvField } from '../io/csv.js';
 import { withRun } from '../tracking/run.js';
@@ -44,24 +44,9 @@ export interface ValidateStageOutputs {
 }
 
 /**
- * Load a DTW matrix for n rows, refusing a wrong size before reading the data.
- * @throws LpclustError `E_DTW_SIZE` when the matrix is not n × n
- */
-export async function loadMatrixFor(file: string, n: number, dataFile: string): Promise<Float32Array | Float64Array> {
-  const header = await readNpyHeader(file);
-  const s = header.shape;
-  if (s.length !== 2 || s[0] !== n || s[1] !== n) {
-    throw inputError('E_DTW_SIZE', `${file} is a (${s.join(', ')}) matrix but ${dataFile} has ${n} profiles: expected (${n}, ${n})`, {
-      hint: `rebuild it for this data: lpclust dtw --in ${dataFile} --out ${file}`,
-      where: { file },
-    });
-  }
-  return (await readNpy(file)).data;
-}
-
-/**
  * Run the tracked validation stage.
- * Params: `in`, `labels`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence`.
+ * Params: `in`, `labels`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence` (and `dtw_radius`,
+ * `dtw_normalization`, `dtw_dtype` from the matrix's sidecar).
  * Metrics: every metric of {@link computeValidation} by its logged name, and `Cluster Size` with
  * step = cluster id. Artifacts: `validation/metrics.json`, `validation/silhouette.csv`
  * (`id,date,cluster,silhouette[,silhouette_dtw]`, for silhouette plots).
@@ -79,7 +64,17 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
       const L = table.length;
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       await run.logParams({ in: o.in, labels: o.labels, dtw: o.dtw ?? '', normalize, n: table.n, L, k: labels.k, min_prominence: minProminence });
-      const matrix = o.dtw !== undefined ? await loadMatrixFor(o.dtw, table.n, o.in) : undefined;
+      let matrix: Float32Array | Float64Array | undefined;
+      if (o.dtw !== undefined) {
+        // The sidecar ties the matrix to these exact rows and values; a stale or foreign matrix
+        // is refused with the command that rebuilds it.
+        const sidecar = await assertMatrixMatches(table.values, L, o.dtw, { inputFile: o.in, ids: table.ids, dates: table.dates });
+        if (sidecar.normalization !== normalize) {
+          log.warn(`${o.dtw} was computed on ${sidecar.normalization}-normalised profiles; the other metrics use --normalize ${normalize}`);
+        }
+        await run.logParams({ dtw_radius: sidecar.radius ?? 'none', dtw_normalization: sidecar.normalization, dtw_dtype: sidecar.dtype });
+        matrix = (await loadDtwMatrix(o.dtw)).data;
+      }
       const t0 = performance.now();
       const result = computeValidation({ X, L, labels: labels.labels, k: labels.k, minProminence, ...(matrix ? { dtw: { matrix } } : {}) });
       log.info(`validation of ${table.n} profiles in ${labels.k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
