@@ -109,3 +109,39 @@ export async function renderMetricVsK(data: MetricVsKData, target: RenderTarget,
   const { svg, width, height } = metricVsKSvg(data, options);
   return writeChart(svg, width, height, target, 0);
 }
+
+/** The data of {@link renderClusterPlots}: a clustering, and optionally its per-sample silhouettes. */
+export interface ClusterPlotsData extends ClusterCentersData {
+  /** Silhouette of each profile (length n); adds `silhouette.svg/.png`. */
+  silhouettes?: ArrayLike<number>;
+  /** Distance the silhouettes use, for the axis title (e.g. "Euclidean", "DTW"). */
+  silhouetteDistance?: string;
+}
+
+/** What {@link renderClusterPlots} wrote. */
+export interface ClusterPlotsFiles {
+  clusterCenters: RenderedFiles & { order: number[] };
+  clusterPie: RenderedFiles;
+  silhouette?: RenderedFiles;
+  /** Every file written, for logging them as artifacts. */
+  files: string[];
+}
+
+/**
+ * The standard plots of a clustering run in `outDir`: `clusterCenters.svg/.png/_hires.png`,
+ * `clusterPie.svg/.png`, and `silhouette.svg/.png` when silhouettes are given.
+ */
+export async function renderClusterPlots(data: ClusterPlotsData, outDir: string, options: ClusterCentersOptions = {}): Promise<ClusterPlotsFiles> {
+  const clusterCenters = await renderClusterCenters(data, { outDir, basename: 'clusterCenters' }, options);
+  const k = clusterCenters.order.length;
+  const clusterPie = await renderClusterPie({ labels: data.labels, k }, { outDir, basename: 'clusterPie' });
+  const silhouette = data.silhouettes
+    ? await renderSilhouette({ silhouettes: data.silhouettes, labels: data.labels, k, distance: data.silhouetteDistance }, { outDir, basename: 'silhouette' })
+    : undefined;
+  const files: string[] = [];
+  for (const r of [clusterCenters, clusterPie, silhouette]) {
+    if (!r) continue;
+    for (const f of [r.svg, r.png, r.pngHiRes]) if (f) files.push(f);
+  }
+  return { clusterCenters, clusterPie, silhouette, files };
+}

@@ -11,6 +11,7 @@ import {
   niceTicks,
   renderClusterCenters,
   renderClusterPie,
+  renderClusterPlots,
   renderMetricVsK,
   renderSilhouette,
   silhouetteSvg,
@@ -252,5 +253,21 @@ describe('pie, silhouette and metric charts', () => {
     const files = await renderMetricVsK(data, { outDir: dir, basename: 'metric', scale: 2 }, { width: 600, height: 350 });
     expect(pngSize(files.png!)).toEqual({ width: 1200, height: 700 });
     await expect(renderMetricVsK(data, { outDir: dir, basename: '../escape' })).rejects.toThrow(/file name/);
+  });
+});
+
+describe('renderClusterPlots', () => {
+  it('writes the standard plots of a clustering run and lists them', async () => {
+    const { X, labels } = clustered([5, 3, 2]);
+    const out = path.join(dir, 'run-plots');
+    const r = await renderClusterPlots({ X, L: 24, labels, silhouettes: Array.from(labels, () => 0.3), silhouetteDistance: 'DTW' }, out);
+    expect(r.files.map((f) => path.basename(f)).sort()).toEqual(
+      ['clusterCenters.png', 'clusterCenters.svg', 'clusterCenters_hires.png', 'clusterPie.png', 'clusterPie.svg', 'silhouette.png', 'silhouette.svg'],
+    );
+    const base = pngSize(r.clusterCenters.png!);
+    expect(pngSize(r.clusterCenters.pngHiRes!)).toEqual({ width: base.width * 3, height: base.height * 3 });
+    const noSil = await renderClusterPlots({ X, L: 24, labels }, path.join(dir, 'run-plots-2'));
+    expect(noSil.silhouette).toBeUndefined();
+    expect(noSil.files.length).toBe(5);
   });
 });
