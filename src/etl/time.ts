@@ -152,6 +152,7 @@ export class ZoneMapper {
   readonly isUtc: boolean;
   private readonly fmt: Intl.DateTimeFormat | null;
   private readonly cache = new Map<number, number>();
+  private readonly wallCache = new Map<number, number>();
 
   /** @throws LpclustError E_USAGE_TIMEZONE for an unknown zone name. */
   constructor(zone: string) {
@@ -215,6 +216,17 @@ export class ZoneMapper {
    */
   localToUtc(wallMs: number): number {
     if (this.fmt === null) return wallMs;
+    // Within one wall-clock quarter hour the answer shifts by the same offset: cache it.
+    const key = Math.floor(wallMs / 900_000);
+    const hit = this.wallCache.get(key);
+    if (hit !== undefined) return wallMs - hit;
+    const utc = this.resolveWall(key * 900_000);
+    if (this.wallCache.size > 200_000) this.wallCache.clear();
+    this.wallCache.set(key, key * 900_000 - utc);
+    return wallMs - (key * 900_000 - utc);
+  }
+
+  private resolveWall(wallMs: number): number {
     // The offsets in force half a day either side bracket any transition near this wall time.
     const oA = this.offsetMinutes(wallMs - 12 * HOUR_MS);
     const oB = this.offsetMinutes(wallMs + 12 * HOUR_MS);
