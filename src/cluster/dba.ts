@@ -55,7 +55,7 @@ export class BandedDtw {
   readonly r: number;
   private prev: Float64Array;
   private cur: Float64Array;
-  /** Cost table, L × L (only band cells are valid). */
+  /** Cost table of the band, L × (2r + 1). */
   private acc: Float64Array;
 
   constructor(L: number, radius: number) {
@@ -63,7 +63,7 @@ export class BandedDtw {
     this.r = Math.max(0, Math.min(Math.floor(radius), L - 1));
     this.prev = new Float64Array(L + 1);
     this.cur = new Float64Array(L + 1);
-    this.acc = new Float64Array(L * L);
+    this.acc = new Float64Array(L * (2 * this.r + 1));
   }
 
   /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
@@ -109,26 +109,42 @@ export class BandedDtw {
   accumulate(a: Float64Array, aOff: number, c: Float64Array, cOff: number, sums: Float64Array, counts: Float64Array): number {
     const L = this.L;
     const r = this.r;
+    const W = 2 * r + 1;
+    // Band storage: cell (i, j) at i·W + (j − i + r); cells outside the band or the table read +∞.
     const acc = this.acc;
-    acc.fill(Infinity);
+    acc.fill(Infinity, 0, L * W);
     for (let i = 0; i < L; i++) {
       const jlo = i - r > 0 ? i - r : 0;
       const jhi = i + r < L - 1 ? i + r : L - 1;
       const ai = a[aOff + i];
-      const row = i * L;
+      const row = i * W;
       for (let j = jlo; j <= jhi; j++) {
+        const q = j - i + r;
         const d = ai - c[cOff + j];
         let best: number;
         if (i === 0 && j === 0) best = 0;
         else {
           best = Infinity;
-          if (i > 0 && j > 0 && acc[row - L + j - 1] < best) best = acc[row - L + j - 1];
-          if (i > 0 && acc[row - L + j] < best) best = acc[row - L + j];
-          if (j > 0 && acc[row + j - 1] < best) best = acc[row + j - 1];
+          if (i > 0) {
+            const diag = acc[row - W + q]; // (i−1, j−1)
+            if (j > 0 && diag < best) best = diag;
+            if (q + 1 < W) {
+              const up = acc[row - W + q + 1]; // (i−1, j)
+              if (up < best) best = up;
+            }
+          }
+          if (j > jlo) {
+            const left = acc[row + q - 1]; // (i, j−1)
+            if (left < best) best = left;
+          }
         }
-        acc[row + j] = d * d + best;
+        acc[row + q] = d * d + best;
       }
     }
+    const cell = (i: number, j: number): number => {
+      const q = j - i + r;
+      return q < 0 || q >= W ? Infinity : acc[i * W + q];
+    };
     let i = L - 1;
     let j = L - 1;
     sums[j] += a[aOff + i];
@@ -137,9 +153,9 @@ export class BandedDtw {
       if (i === 0) j--;
       else if (j === 0) i--;
       else {
-        const diag = acc[(i - 1) * L + j - 1];
-        const up = acc[(i - 1) * L + j];
-        const left = acc[i * L + j - 1];
+        const diag = cell(i - 1, j - 1);
+        const up = cell(i - 1, j);
+        const left = cell(i, j - 1);
         if (diag <= up && diag <= left) {
           i--;
           j--;
@@ -149,7 +165,7 @@ export class BandedDtw {
       sums[j] += a[aOff + i];
       counts[j] += 1;
     }
-    return acc[L * L - 1];
+    return acc[(L - 1) * W + r];
   }
 }
 
