@@ -61,6 +61,7 @@ export class ActiveRun {
    */
   async logParams(params: Record<string, Loggable | undefined | null>): Promise<void> {
     const batch: Array<{ key: string; value: string }> = [];
+    const long: Array<{ key: string; value: string }> = [];
     for (const [key, raw] of Object.entries(params)) {
       if (raw === undefined || raw === null) continue;
       const value = maskSecrets(String(raw));
@@ -70,12 +71,15 @@ export class ActiveRun {
         const hash = createHash('sha256').update(value).digest('hex');
         const suffix = ` …sha256:${hash}`;
         stored = value.slice(0, LIMITS.paramValue - suffix.length) + suffix;
-        await this.logText(value, `params/${key}.txt`);
+        long.push({ key, value });
       }
-      this.loggedParams.set(key, value);
       batch.push({ key, value: stored });
     }
-    if (batch.length > 0) await this.store.logBatch(this.runId, { params: batch });
+    if (batch.length === 0) return;
+    // The params first: a rejected change of value must not overwrite the artifact of the old one.
+    await this.store.logBatch(this.runId, { params: batch });
+    for (const { key, value } of long) await this.logText(value, `params/${key}.txt`);
+    for (const { key } of batch) this.loggedParams.set(key, maskSecrets(String(params[key])));
   }
 
   /** Log metrics at one step (default 0) with the current time. Non-finite values are logged as MLflow does (nan, inf). */

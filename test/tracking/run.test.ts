@@ -108,6 +108,8 @@ describe('params longer than MLflow accepts', () => {
       id = run.runId;
       await run.logParams({ config: full, short: 'x' });
       await run.logParams({ config: full }); // same value again: fine
+      // Another value is refused and leaves the artifact of the first one alone.
+      await expect(run.logParams({ config: full + ' changed' })).rejects.toMatchObject({ code: 'E_PARAM_CHANGED' });
     });
     const run = await store.getRun(id);
     const stored = run.data.params.config;
