@@ -20,3 +20,4 @@ export * from './util/interrupt.js';
 export * from './pipeline/types.js';
 export * from './validate/index.js';
 export * from './cluster/index.js';
+export * from './plot/index.js';

@@ -7,6 +7,7 @@ import { usageError } from '../errors.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
 import {
+  assignEuclidean,
   checkFitInput,
   clusterMeans,
   clusterMedoids,
@@ -16,7 +17,7 @@ import {
   type DistanceMatrix,
   type Rows,
 } from './common.js';
-import { DbaKMeans } from './dba.js';
+import { BandedDtw, DbaKMeans, assignDtw } from './dba.js';
 import { KMeans, type KMeansInit } from './kmeans.js';
 import { KMedoids, euclideanMatrix, type KMedoidsInit, type KMedoidsMethod } from './kmedoids.js';
 import { Som } from './som.js';
@@ -121,6 +122,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     labels = s.labels;
     centres = new Float64Array(k * rows.dim);
     for (let c = 0; c < k; c++) centres.set(rows.data.subarray(s.medoids[c] * rows.dim, (s.medoids[c] + 1) * rows.dim), c * rows.dim);
+    if (metric === 'dtw') params.radius = spec.radius ?? 1;
     Object.assign(params, { init: kinit, method: m.method, n_init: m.init === 'build' ? 1 : m.nInit, max_iter: m.maxIter });
     Object.assign(stats, { 'Total Deviation': s.totalDeviation, Iterations: s.nIter, Swaps: s.swaps, 'Empty Clusters Reseeded': s.emptyReseeds });
   } else if (model === 'agglomerative') {
@@ -160,4 +162,18 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
   if (linkageMatrix) fit.linkageMatrix = linkageMatrix;
   if (metric === 'dtw' && D) fit.medoidRows = clusterMedoids(D, ordered.labels, kFound);
   return fit;
+}
+
+/**
+ * Assign rows to the nearest centre of a fit under the model's metric: squared Euclidean, or
+ * banded DTW (radius as fitted, default 1). For k-means, DTW k-means, k-medoids and SOM this
+ * reproduces the fitted labels on the training rows (k-medoids with DTW: when the matrix holds
+ * float64 distances of the same kernel); for agglomerative models it is the nearest-centroid rule
+ * of the old pipeline (per-cluster means) and can differ from the cut.
+ */
+export function predictClusters(fit: ClusterFit, rows: Rows): Int32Array {
+  const metric = fit.params.metric as MetricName;
+  if (metric === 'euclidean') return assignEuclidean(rows, fit.centres, fit.k).labels;
+  const radius = typeof fit.params.radius === 'number' ? fit.params.radius : 1;
+  return assignDtw(rows, fit.centres, fit.k, new BandedDtw(rows.dim, radius)).labels;
 }

@@ -48,6 +48,7 @@ export {
 export { Som, type SomOptions, type SomState } from './som.js';
 export {
   fitClustering,
+  predictClusters,
   MODELS,
   METRICS,
   INITS,

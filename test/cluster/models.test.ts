@@ -12,6 +12,7 @@ import {
   assignEuclidean,
   euclideanMatrix,
   fitClustering,
+  predictClusters,
   linkage,
   pdistEuclidean,
   condense,
@@ -200,6 +201,8 @@ describe('invariants', () => {
       for (let c = 1; c < fit.k; c++) expect(fit.sizes[c]).toBeLessThanOrEqual(fit.sizes[c - 1]);
       expect(fit.centres.length).toBe(fit.k * 24);
       if (metric === 'dtw') expect(fit.medoidRows!.length).toBe(fit.k);
+      // Nearest-centre models: predict(X) under the model's metric gives back the fitted labels.
+      if (model !== 'agglomerative') expect(Array.from(predictClusters(fit, small)), `${model}/${metric}`).toEqual(Array.from(fit.labels));
       expect(adjustedRandIndex(fit.labels, Int32Array.from({ length: 60 }, (_, i) => i % 3))).toBeGreaterThan(0.9);
     }
   });
