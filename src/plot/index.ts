@@ -10,7 +10,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { usageError } from '../errors.js';
 import { clusterCentersSvg, type ClusterCentersData, type ClusterCentersOptions } from './centers.js';
-import { clusterPieSvg, clusterSizes, type ClusterPieOptions } from './pie.js';
+import { clusterPieSvg, countLabels, type ClusterPieOptions } from './pie.js';
 import { silhouetteSvg, type SilhouetteData, type SilhouetteOptions } from './silhouette.js';
 import { metricVsKSvg, type MetricVsKData, type MetricVsKOptions } from './metric-k.js';
 import { svgToPng } from './png.js';
@@ -93,7 +93,7 @@ export async function renderClusterPie(
   target: RenderTarget,
   options: ClusterPieOptions = {},
 ): Promise<RenderedFiles> {
-  const sizes = 'sizes' in data ? data.sizes : clusterSizes(data.labels, data.k);
+  const sizes = 'sizes' in data ? data.sizes : countLabels(data.labels, data.k);
   const { svg, width, height } = clusterPieSvg({ sizes, title: data.title }, options);
   return writeChart(svg, width, height, target, 0);
 }

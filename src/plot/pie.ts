@@ -22,7 +22,7 @@ export interface ClusterPieOptions {
 }
 
 /** Cluster sizes from labels: counts[c] = members of cluster c (length k). */
-export function clusterSizes(labels: ArrayLike<number>, k?: number): number[] {
+export function countLabels(labels: ArrayLike<number>, k?: number): number[] {
   let kk = k ?? 0;
   if (k === undefined) for (let i = 0; i < labels.length; i++) kk = Math.max(kk, labels[i] + 1);
   const sizes = new Array<number>(kk).fill(0);

@@ -6,7 +6,7 @@ import {
   clusterCentersSvg,
   clusterColor,
   clusterPieSvg,
-  clusterSizes,
+  countLabels,
   metricVsKSvg,
   niceTicks,
   renderClusterCenters,
@@ -196,7 +196,7 @@ describe('pie, silhouette and metric charts', () => {
     const sizes = [3, 9, 5, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
     const { X, labels } = clustered(sizes);
     const centres = clusterCentersSvg({ X, L: 24, labels }).svg;
-    const pie = clusterPieSvg({ sizes: clusterSizes(labels) }).svg;
+    const pie = clusterPieSvg({ sizes: countLabels(labels) }).svg;
     const sil = silhouetteSvg({ silhouettes: Array.from(labels, (c, i) => ((i * 7919) % 100) / 100 - 0.2 + c * 0), labels }).svg;
     for (let c = 0; c < sizes.length; c++) {
       const expected = clusterColor(c);
