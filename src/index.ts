@@ -18,6 +18,7 @@ export * from './dtw/index.js';
 export * from './tracking/index.js';
 export * from './util/interrupt.js';
 export * from './pipeline/types.js';
+export * from './etl/index.js';
 export * from './validate/index.js';
 export * from './cluster/index.js';
 export * from './plot/index.js';
