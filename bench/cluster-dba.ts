@@ -1,6 +1,6 @@
 /**
  * DBA k-means benchmark at tslearn's settings (random init, n_init 10, max_iter 5, radius 1,
- * 100 barycentre iterations). Prints our time and inertia (tslearn's convention: mean squared DTW),
+ * 30 barycentre iterations per update). Prints our time and inertia (tslearn's convention: mean squared DTW),
  * and tslearn's when `python3 -c "import tslearn"` works (it is not packaged in Debian).
  * Run: npx tsx bench/cluster-dba.ts [N] [k]
  */

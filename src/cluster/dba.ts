@@ -3,12 +3,16 @@
  * tslearn `TimeSeriesKMeans(metric="dtw")`: random initial centres (k distinct rows), `n_init`
  * restarts keeping the lowest inertia, at most `max_iter` (default 5) rounds of "assign every
  * series to the centre at the smallest banded DTW distance, then move each centre by DBA
- * iterations along the warping paths of its members" (at most `maxIterBarycenter`, default 100,
+ * iterations along the warping paths of its members" (at most `maxIterBarycenter`, default 30 as
+ * tslearn's `dtw_barycenter_averaging`, which TimeSeriesKMeans calls with its defaults,
  * stopping when the DBA cost changes by < 1e-5), stopping early when the inertia changes by < tol.
  *
  * Distances are banded DTW (Sakoe–Chiba radius, default 1), float64, with the same tie-breaking of
  * warping paths as the reference (diagonal, then (i−1, j), then (i, j−1)). Inertia here is the
  * SUM over series of the squared DTW distance to the assigned centre (tslearn reports the mean).
+ * Two deliberate differences: an empty cluster is re-seeded on the farthest series (tslearn
+ * abandons the restart), and a last assignment after the final update makes the labels the argmin
+ * of the DTW distance to the returned centres (so `predict(X)` equals the fitted labels).
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -24,7 +28,7 @@ export interface DbaKMeansOptions {
   nInit?: number;
   /** Assignment/update rounds per restart. Default 5. */
   maxIter?: number;
-  /** DBA iterations per centre update. Default 100. */
+  /** DBA iterations per centre update. Default 30 (tslearn's `dtw_barycenter_averaging` default). */
   maxIterBarycenter?: number;
   /** Stop when the inertia (mean squared DTW, as tslearn) changes by less than this. Default 1e-6. */
   tol?: number;
@@ -207,7 +211,7 @@ export class DbaKMeans {
     this.radius = options.radius ?? 1;
     this.nInit = options.nInit ?? 10;
     this.maxIter = options.maxIter ?? 5;
-    this.maxIterBarycenter = options.maxIterBarycenter ?? 100;
+    this.maxIterBarycenter = options.maxIterBarycenter ?? 30;
     this.tol = options.tol ?? 1e-6;
     this.seed = options.seed ?? 0;
   }
