@@ -8,6 +8,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { genericSource, type GenericSourceOptions } from '../../src/etl/generic.js';
 import { cleanSource } from '../../src/etl/run.js';
+import { runEtlStage } from '../../src/pipeline/etl.js';
+import { FileStore } from '../../src/tracking/file-store.js';
 import { DEFAULT_CLEAN_OPTIONS, type CleanOptions, type OnBadRow } from '../../src/etl/types.js';
 import { REPO, tempDir } from '../tracking/helpers.js';
 
@@ -73,6 +75,28 @@ describe('etl generic', () => {
   it('refuses rows that are not grouped by meter, naming the line', async () => {
     const text = 'meter,ts,kwh\nA,2013-01-01 00:00:00,1\nB,2013-01-01 00:00:00,1\nA,2013-01-01 00:30:00,1\n';
     await expect(clean(text)).rejects.toThrow(/in\.csv:4: rows of meter A appear again/);
+  });
+
+  it('is a tracked run etl_generic with its params and metrics', async () => {
+    const dir = tempDir('lpclust-generic-');
+    const file = path.join(dir, 'g.csv.gz');
+    fs.writeFileSync(file, gzipSync(halfHourly(['A', 'B'], 3)));
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const res = await runEtlStage(
+      {
+        reader: genericSource({ input: file, idCol: 'meter', timeCol: 'ts', valueCol: 'kwh', unit: 'kWh' }),
+        runName: 'etl_generic',
+        out: path.join(dir, 'out.csv'),
+        clean: { resolutionMinutes: 30, timeZone: 'Europe/Rome' },
+        params: { input_file: file, id_col: 'meter', unit: 'kWh' },
+      },
+      { store, experimentName: 'g' },
+    );
+    const run = await store.getRun(res.runId);
+    expect(run.data.tags['mlflow.runName']).toBe('etl_generic');
+    expect(run.data.params).toMatchObject({ source: 'generic', resolution: '30', timezone: 'Europe/Rome', unit: 'kWh', id_col: 'meter', on_bad_row: 'error' });
+    expect(run.data.metrics).toMatchObject({ meters: 2, records_read: 288, days_kept: 6, rows: 6 }); // naive times read in the output zone
+    expect(fs.readFileSync(path.join(dir, 'out.csv'), 'utf8').split('\n')[0].split(',').length).toBe(50);
   });
 
   it('cleans the 1.45 M rows of the SGSC 50-household file', async () => {
