@@ -129,6 +129,54 @@ LPC_INLINE void lanes_pair(const T* a, const typename Lanes<T>::V* b0, const typ
   res1 = prev1[L];
 }
 
+// Narrow bands (radius R ≤ MAX_REG_R; measured faster only up to 2 — wider bands spill registers) keep the whole band of the previous row in registers, in
+// diagonal coordinates k = j − i + R (0 ≤ k ≤ 2R): the predecessors of cell k are k (diagonal)
+// and k + 1 (above) of the previous row and k − 1 (left) of this row. The column series are
+// padded with R slots of +∞ on both sides, so cells with j < 0 or j ≥ L cost +∞ and need no
+// branch; the operations on in-range cells are exactly those of lanes_pair.
+constexpr int MAX_REG_R = 2;
+
+template <typename T, int R>
+LPC_INLINE void lanes_pair_band(const T* a, const typename Lanes<T>::V* b0pad, const typename Lanes<T>::V* b1pad, int L,
+                                typename Lanes<T>::V& res0, typename Lanes<T>::V& res1) {
+  typedef typename Lanes<T>::V V;
+  constexpr int K = 2 * R + 1;
+  const V vinf = V{} + std::numeric_limits<T>::infinity();
+  V p0[K], p1[K];
+  for (int k = 0; k < K; k++) {
+    p0[k] = vinf;
+    p1[k] = vinf;
+  }
+  p0[R] = V{};
+  p1[R] = V{};
+  for (int i = 0; i < L; i++) {
+    const V ai = V{} + a[i];
+    const V* bb0 = b0pad + i;  // bb0[k] = column slot i + k − R
+    const V* bb1 = b1pad + i;
+    V left0 = vinf;
+    V left1 = vinf;
+    V c0[K], c1[K];
+#pragma GCC unroll 16
+    for (int k = 0; k < K; k++) {
+      const V up0 = k + 1 < K ? p0[k + 1] : vinf;
+      const V up1 = k + 1 < K ? p1[k + 1] : vinf;
+      const V d0 = ai - bb0[k];
+      const V d1 = ai - bb1[k];
+      left0 = d0 * d0 + vmin(vmin(p0[k], up0), left0);
+      left1 = d1 * d1 + vmin(vmin(p1[k], up1), left1);
+      c0[k] = left0;
+      c1[k] = left1;
+    }
+#pragma GCC unroll 16
+    for (int k = 0; k < K; k++) {
+      p0[k] = c0[k];
+      p1[k] = c1[k];
+    }
+  }
+  res0 = p0[R];
+  res1 = p1[R];
+}
+
 // The block contract: out[(i - r0) * (c1 - c0) + (j - c0)] = DTW(A row i, B row j) for rows
 // [r0, r1) of A and rows [c0, c1) of B. With `upper` (A and B the same matrix) only j > i is
 // computed, j == i gets 0 and j < i is left untouched.
@@ -138,10 +186,13 @@ LPC_INLINE void block_impl(const T* A, const T* B, int L, int r0, int r1, int c0
   constexpr int W = Lanes<T>::W;
   constexpr int G = 2 * W;  // columns per group (two interleaved vectors)
   const int w = c1 - c0;
-  AlignedScratch scratch(sizeof(V) * (2 * static_cast<size_t>(L) + 4 * static_cast<size_t>(L + 1)));
+  // Narrow bands use padded columns (R slots of +inf each side); wide bands the plain ones.
+  const int pad = r <= MAX_REG_R ? r : 0;
+  const int Lp = L + 2 * pad;
+  AlignedScratch scratch(sizeof(V) * (2 * static_cast<size_t>(Lp) + 4 * static_cast<size_t>(L + 1)));
   V* b0 = static_cast<V*>(scratch.p);
-  V* b1 = b0 + L;
-  V* prev0 = b1 + L;
+  V* b1 = b0 + Lp;
+  V* prev0 = b1 + Lp;
   V* cur0 = prev0 + (L + 1);
   V* prev1 = cur0 + (L + 1);
   V* cur1 = prev1 + (L + 1);
@@ -152,7 +203,11 @@ LPC_INLINE void block_impl(const T* A, const T* B, int L, int r0, int r1, int c0
       const T* src = B + static_cast<size_t>(cg + (lane < cnt ? lane : cnt - 1)) * L;
       V* dst = lane < W ? b0 : b1;
       const int l = lane < W ? lane : lane - W;
-      for (int t = 0; t < L; t++) dst[t][l] = src[t];
+      for (int t = 0; t < pad; t++) {
+        dst[t][l] = std::numeric_limits<T>::infinity();
+        dst[pad + L + t][l] = std::numeric_limits<T>::infinity();
+      }
+      for (int t = 0; t < L; t++) dst[pad + t][l] = src[t];
     }
     for (int i = r0; i < r1; i++) {
       if (upper && cg + cnt - 1 <= i) {
@@ -160,7 +215,13 @@ LPC_INLINE void block_impl(const T* A, const T* B, int L, int r0, int r1, int c0
         continue;
       }
       V res0, res1;
-      lanes_pair<T>(A + static_cast<size_t>(i) * L, b0, b1, L, r, prev0, cur0, prev1, cur1, res0, res1);
+      const T* a = A + static_cast<size_t>(i) * L;
+      switch (r <= MAX_REG_R ? r : -1) {
+        case 0: lanes_pair_band<T, 0>(a, b0, b1, L, res0, res1); break;
+        case 1: lanes_pair_band<T, 1>(a, b0, b1, L, res0, res1); break;
+        case 2: lanes_pair_band<T, 2>(a, b0, b1, L, res0, res1); break;
+        default: lanes_pair<T>(a, b0, b1, L, r, prev0, cur0, prev1, cur1, res0, res1);
+      }
       T* o = out + static_cast<size_t>(i - r0) * w + (cg - c0);
       for (int lane = 0; lane < cnt; lane++) {
         const int j = cg + lane;
