@@ -150,7 +150,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // The DTW matrix: checked if given, else computed once here and reused by every step.
       let D: DistanceMatrix | undefined;
       let dtwFile: string | undefined;
-      if (o.metric === 'dtw') {
+      // With --metric euclidean a given matrix is still checked and used for `Silhouette DTW`.
+      if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
           const sidecar = await assertMatrixMatches(table.values, L, o.dtw, { inputFile: o.in, radius, ids: table.ids, dates: table.dates });

@@ -57,7 +57,7 @@ export function register(program: Command): void {
     .option('--metric <name>', `distance: ${METRICS.join('|')} (kmeans + dtw = DBA k-means)`, 'euclidean')
     .option('-k, --k <k>', 'number of clusters; 0 chooses k by silhouette over --k-range', '12')
     .option('--k-range <a..b>', 'k range searched with -k 0', '3..29')
-    .option('--dtw <npy>', 'DTW matrix of the same profiles (from `lpclust dtw`); computed once into the output directory when omitted')
+    .option('--dtw <npy>', 'DTW matrix of the same profiles (from `lpclust dtw`), checked against its sidecar; with --metric dtw it is computed once into the output directory when omitted; with euclidean it adds Silhouette DTW')
     .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots', '1')
     .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
     .option('--init <name>', `initialisation: ${INITS.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++) (default random)`)
