@@ -33,16 +33,20 @@ function hasSklearn(): boolean {
   }
 }
 
-/** Best of `reps` wall times in seconds. */
-function time(fn: () => unknown, reps = 3): { s: number; value: unknown } {
+/** Best of `reps` wall and CPU (user + system) times in seconds. */
+function time(fn: () => unknown, reps = 3): { s: number; cpu: number; value: unknown } {
   let best = Infinity;
+  let cpu = Infinity;
   let value: unknown;
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     value = fn();
+    const c = process.cpuUsage(c0);
     best = Math.min(best, (performance.now() - t0) / 1000);
+    cpu = Math.min(cpu, (c.user + c.system) / 1e6);
   }
-  return { s: best, value };
+  return { s: best, cpu, value };
 }
 
 function writeNpy(file: string, data: Float32Array | Float64Array, shape: number[]): void {
@@ -91,10 +95,10 @@ try {
   const D64 = Float64Array.from(D);
   const big = makeRows(n);
 
-  const ours: Record<string, { s: number; value: number }> = {};
+  const ours: Record<string, { s: number; cpu: number; value: number }> = {};
   const rec = (name: string, fn: () => number, reps = 3): void => {
     const r = time(fn, reps);
-    ours[name] = { s: r.s, value: r.value as number };
+    ours[name] = { s: r.s, cpu: r.cpu, value: r.value as number };
   };
   rec(`silhouette precomputed ${nMatrix}² float32`, () => silhouettePrecomputed(D, nMatrix, m.labels).score);
   rec(`silhouette precomputed ${nMatrix}² float64`, () => silhouettePrecomputed(D64, nMatrix, m.labels).score);
@@ -103,7 +107,7 @@ try {
   rec(`silhouette euclidean ${n}×${L}`, () => silhouetteEuclidean(big.X, L, big.labels).score, 1);
   rec(`all metrics ${n}×${L} (computeValidation)`, () => computeValidation({ X: big.X, L, labels: big.labels, k }).metrics['Silhouette Score'], 1);
 
-  let theirs: Record<string, number> = {};
+  let theirs: Record<string, [number, number | undefined]> = {};
   let source = 'issue figure (scikit-learn not available)';
   if (usePython && hasSklearn()) {
     writeNpy(path.join(dir, 'D32.npy'), D, [nMatrix, nMatrix]);
@@ -119,10 +123,11 @@ d = ${JSON.stringify(dir)}
 D32 = np.load(d + '/D32.npy'); D64 = np.load(d + '/D64.npy'); ym = np.load(d + '/ym.npy').astype(int)
 X = np.load(d + '/X.npy'); y = np.load(d + '/y.npy').astype(int)
 def best(f, reps=3):
-    b = float('inf')
+    b = c = float('inf')
     for _ in range(reps):
-        t = time.perf_counter(); f(); b = min(b, time.perf_counter() - t)
-    return b
+        t = time.perf_counter(); p = time.process_time(); f()
+        b = min(b, time.perf_counter() - t); c = min(c, time.process_time() - p)
+    return [b, c]
 out = {
   'silhouette precomputed ${nMatrix}² float32': best(lambda: metrics.silhouette_score(D32, ym, metric='precomputed')),
   'silhouette precomputed ${nMatrix}² float64': best(lambda: metrics.silhouette_score(D64, ym, metric='precomputed')),
@@ -144,14 +149,18 @@ print(json.dumps(out))
     delete res.sklearn;
     theirs = res;
   } else {
-    theirs = { [`silhouette precomputed ${nMatrix}² float32`]: 0.49 };
+    theirs = { [`silhouette precomputed ${nMatrix}² float32`]: [0.49, undefined] };
   }
-  console.log(`validation benchmark (best of 3 unless noted; reference: ${source}; ${os.cpus().length} cores shared)`);
-  console.log(`${'metric'.padEnd(44)} ${'lpclust s'.padStart(10)} ${'sklearn s'.padStart(10)} ${'speed-up'.padStart(9)}`);
+  console.log(`validation benchmark (best of 3 unless noted; reference: ${source}; ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)})`);
+  console.log('wall = elapsed seconds; cpu = process CPU seconds (less sensitive to other work on the machine)');
+  console.log(`${'metric'.padEnd(44)} ${'ours wall'.padStart(10)} ${'ours cpu'.padStart(9)} ${'sk wall'.padStart(8)} ${'sk cpu'.padStart(8)} ${'wall ×'.padStart(7)} ${'cpu ×'.padStart(7)}`);
+  const f = (v: number | undefined, w: number): string => (v === undefined ? '-' : v.toFixed(3)).padStart(w);
   for (const [name, r] of Object.entries(ours)) {
-    const t = theirs[name];
-    console.log(`${name.padEnd(44)} ${r.s.toFixed(3).padStart(10)} ${(t === undefined ? '-' : t.toFixed(3)).padStart(10)} ${(t === undefined ? '-' : (t / r.s).toFixed(2) + '×').padStart(9)}`);
+    const [tw, tc] = theirs[name] ?? [undefined, undefined];
+    const ratio = (a: number | undefined, b: number): string => (a === undefined ? '-' : (a / b).toFixed(2) + '×').padStart(7);
+    console.log(`${name.padEnd(44)} ${f(r.s, 10)} ${f(r.cpu, 9)} ${f(tw, 8)} ${f(tc, 8)} ${ratio(tw, r.s)} ${ratio(tc, r.cpu)}`);
   }
+  console.log('× = scikit-learn time / lpclust time (above 1: lpclust is faster)');
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -4,7 +4,7 @@
  */
 import { inputError } from '../errors.js';
 import { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
-import { indexClusters, clusterMeans } from './labels.js';
+import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from './silhouette.js';
 
@@ -83,11 +83,7 @@ export function computeValidation(input: ValidationInput): ValidationResult {
     throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
   }
   if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels (one per profile) but received ${labels.length}`);
-  for (let i = 0; i < X.length; i++) {
-    if (!Number.isFinite(X[i])) {
-      throw inputError('E_VALIDATE_NAN', `Expected finite values but profile ${Math.floor(i / L) + 1}, slot ${(i % L) + 1} is ${X[i]}`);
-    }
-  }
+  requireFinite(X, L);
   const idx = indexClusters(labels, k);
   let centres = input.centres;
   if (centres !== undefined && centres.length !== k * L) {

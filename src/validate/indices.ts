@@ -4,13 +4,14 @@
  * k-means inertia (`KMeans.inertia_`: sum of squared distances to the assigned centre).
  */
 import { inputError } from '../errors.js';
-import { clusterMeans, indexClusters, requireClusterCount } from './labels.js';
+import { clusterMeans, indexClusters, requireClusterCount, requireFinite } from './labels.js';
 
 function rowCount(X: Float64Array, L: number, labels: ArrayLike<number>): number {
   if (!Number.isInteger(L) || L <= 0) throw inputError('E_VALIDATE_SHAPE', `Expected a positive integer row length but received ${L}`);
   const n = X.length / L;
   if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
   if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels but received ${labels.length}`);
+  requireFinite(X, L);
   return n;
 }
 

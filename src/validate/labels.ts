@@ -98,3 +98,16 @@ export function clusterMeans(X: Float64Array, L: number, idx: ClusterIndex): Flo
   }
   return out;
 }
+
+/**
+ * Refuse NaN and infinite values, which would otherwise turn into silent zeros or NaN metrics.
+ * @param X n × L values, row-major
+ * @throws LpclustError `E_VALIDATE_NAN` naming the profile (1-based) and slot
+ */
+export function requireFinite(X: Float64Array, L: number): void {
+  for (let i = 0; i < X.length; i++) {
+    if (!Number.isFinite(X[i])) {
+      throw inputError('E_VALIDATE_NAN', `Expected finite values but profile ${Math.floor(i / L) + 1}, slot ${(i % L) + 1} is ${X[i]}`);
+    }
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { inputError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
-import { indexClusters, requireClusterCount, type ClusterIndex } from './labels.js';
+import { indexClusters, requireClusterCount, requireFinite, type ClusterIndex } from './labels.js';
 
 /** Silhouette of a labelling. */
 export interface SilhouetteResult {
@@ -31,6 +31,14 @@ function coefficient(sums: Float64Array, own: number, idx: ClusterIndex): number
   const den = a > b ? a : b;
   const s = (b - a) / den;
   return Number.isNaN(s) ? 0 : s;
+}
+
+function badDistance(row: Float32Array | Float64Array, i: number): Error {
+  let j = 0;
+  while (j < row.length && Number.isFinite(row[j])) j++;
+  return inputError('E_VALIDATE_NAN', `Expected finite distances but entry (${i}, ${j}) of the matrix is ${row[j]}`, {
+    hint: 'rebuild the DTW matrix with `lpclust dtw`',
+  });
 }
 
 function summarise(samples: Float64Array): SilhouetteResult {
@@ -94,6 +102,9 @@ export function silhouettePrecomputed(
       }
       for (; p < end; p++) s0 += row[order[p]];
       sums[c] = s0 + s1 + (s2 + s3);
+      // A NaN or infinite distance would make the coefficient silently 0: refuse it (the scan to
+      // name it runs only then).
+      if (!Number.isFinite(sums[c])) throw badDistance(row, i);
     }
     samples[i] = coefficient(sums, compact[i], idx);
   }
@@ -118,6 +129,7 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
   const n = X.length / L;
   if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
   if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels but received ${labels.length}`);
+  requireFinite(X, L);
   const idx = indexClusters(labels, k);
   requireClusterCount(idx, 'the silhouette');
   const m = idx.present.length;

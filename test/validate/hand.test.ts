@@ -64,6 +64,12 @@ describe('hand-checked indices', () => {
     expect(() => silhouettePrecomputed(new Float64Array(9), 4, y)).toThrow(/4 × 4 distance matrix/);
     const D = new Float64Array(16).fill(1);
     expect(() => silhouettePrecomputed(D, 4, y)).toThrow(/zero diagonal but entry \(0, 0\) is 1/);
+    const E = new Float32Array(16).fill(1);
+    for (let i = 0; i < 4; i++) E[i * 5] = 0;
+    E[2 * 4 + 3] = NaN;
+    expect(() => silhouettePrecomputed(E, 4, y)).toThrow(/finite distances but entry \(2, 3\) of the matrix is NaN/);
+    expect(() => silhouetteEuclidean(Float64Array.from([0, Infinity, 10, 11]), 1, y)).toThrow(/profile 2, slot 1 is Infinity/);
+    expect(() => daviesBouldin(Float64Array.from([0, 1, NaN, 11]), 1, y)).toThrow(/profile 3, slot 1 is NaN/);
   });
 });
 
