@@ -269,15 +269,15 @@ function repairRegisters(r: Records, rules: MeterRules, options: CleanOptions, q
     q.scaleCorrections.push(...applyScaleSteps(r, rules.scale));
   } else if (options.autoScale) {
     const jumps = detectScaleJumps(r.t, r.imp, r.n);
+    // Latest jump first, so each earlier record ends up in the newest scale.
     for (let j = jumps.length - 1; j >= 0; j--) {
-      const { index, factor, at } = jumps[j];
+      const { index, factor } = jumps[j];
       for (let i = 0; i < index; i++) {
         r.imp[i] *= factor;
         if (r.exp !== null) r.exp[i] *= factor;
       }
-      q.scaleCorrections.push({ origin: 'auto', factor, records: index, at: isoUtc(at) });
     }
-    q.scaleCorrections.reverse();
+    for (const { index, factor, at } of jumps) q.scaleCorrections.push({ origin: 'auto', factor, records: index, at: isoUtc(at) });
   }
   if (rules.dropRegisterBelow !== undefined) {
     const th = rules.dropRegisterBelow;
