@@ -59,14 +59,17 @@ async function matrixCase(label: string, n: number, L: number, radius: number, d
   const natRate = kernelRate('native', f32, L, radius, 256, Math.min(n, 2048));
   const out = path.join(dir, `${label}.npy`);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const res = await lp.computeDtwMatrix({ values, length: L, out, radius, dtype: 'float32', normalization: 'l2', hashMatrix: false, progress: false });
   const wall = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   rmSync(out, { force: true });
   rmSync(`${out}.json`, { force: true });
   const rate = res.cells / res.seconds;
   console.log(
     `${label.padEnd(22)} N=${n} L=${L} r=${radius === Infinity ? 'none' : radius}: ${res.cells.toExponential(3)} cells, ` +
-      `wall ${wall.toFixed(2)} s (matrix ${res.seconds.toFixed(2)} s, ${res.workers} workers, ${(res.rows * res.rows * 4 / 1e9).toFixed(2)} GB written) → ${fmt(rate)} cells/s; ` +
+      `wall ${wall.toFixed(2)} s (matrix ${res.seconds.toFixed(2)} s, ${res.workers} workers, ${(res.rows * res.rows * 4 / 1e9).toFixed(2)} GB written) → ${fmt(rate)} cells/s; CPU ${cpuSeconds.toFixed(2)} s (${fmt(res.cells / cpuSeconds)} cells per CPU-second); ` +
       `kernel 1 thread: native ${fmt(natRate)}, TypeScript ${fmt(jsRate)} (subset of ${200 * Math.min(n, jsPairs)} pairs) → ` +
       `×${(rate / jsRate).toFixed(0)} vs TS on 1 thread, TS extrapolated to this matrix: ${(res.cells / jsRate).toFixed(0)} s`,
   );

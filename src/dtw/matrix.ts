@@ -312,6 +312,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   closeSync(ckptFd);
   progress?.done();
   const seconds = (performance.now() - started) / 1000;
+  log.debug(`dtw matrix: tiles done in ${seconds.toFixed(3)} s`);
 
   // Finish: flush, hash, name, sidecar.
   let matrixSha256: string | null = null;
@@ -322,6 +323,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     } finally {
       closeSync(fd);
     }
+    log.debug(`dtw matrix: fsync done at ${((performance.now() - started) / 1000).toFixed(3)} s`);
     if (options.hashMatrix !== false) matrixSha256 = await sha256File(partial);
     rmSync(sidecarPath, { force: true });
     renameSync(partial, out);
