@@ -3,6 +3,11 @@
 // (see data/README.md for provenance and licences). Not run by the tests or the demo.
 //
 //   node scripts/make-sample-data.mjs [--datasets ../shared/datasets] [--out data]
+//   node scripts/make-sample-data.mjs --full --out /tmp/sgsc-full   # every household, whole span
+//
+// `--full` (for checks and benchmarks on the whole real dataset, not for data/) converts all 50
+// households over their whole span, each to BOTH the SQL files and the new Mongo export, with
+// the same conversions; the old Mongo file is then the complete BBB6004.csv.
 //
 // Writes:
 //   data/oldmongo/BBB6004.csv     rows of the real old-Mongo export of BBB6004 from 2019-04-25 to
@@ -36,19 +41,21 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
 };
+const FULL = args.includes('--full');
 const DATASETS = resolve(opt('--datasets', '../shared/datasets'));
 const OUT = resolve(opt('--out', 'data'));
 
-const OLD_FROM = '2019-04-25';
-const OLD_TO = '2019-07-01'; // exclusive
-const SQL_FROM = '2013-09-01';
-const SQL_TO = '2013-10-16'; // exclusive: 45 days
-const SQL_SHIFT_DAYS = 2926; // 418 weeks: 2013-09-01 (Sun) → 2021-09-05 (Sun)
-const SQL_METERS = 5;
-const NM_FROM = '2013-05-01';
-const NM_TO = '2013-08-01'; // exclusive: 92 days
-const NM_METERS = 4;
-const MIN_COVERAGE = 0.95;
+const OLD_FROM = FULL ? '0000' : '2019-04-25';
+const OLD_TO = FULL ? '9999' : '2019-07-01'; // exclusive
+const SQL_FROM = FULL ? '2012-01-01' : '2013-09-01';
+const SQL_TO = FULL ? '2014-12-31' : '2013-10-16'; // exclusive: 45 days
+// 418 weeks: 2013-09-01 (Sun) → 2021-09-05 (Sun). With --full: 522 weeks (2012 → 2022).
+const SQL_SHIFT_DAYS = FULL ? 3654 : 2926;
+const SQL_METERS = FULL ? 50 : 5;
+const NM_FROM = FULL ? SQL_FROM : '2013-05-01';
+const NM_TO = FULL ? SQL_TO : '2013-08-01'; // exclusive: 92 days
+const NM_METERS = FULL ? 50 : 4;
+const MIN_COVERAGE = FULL ? 0 : 0.95;
 
 const DAY_MS = 86_400_000;
 const dayIndex = (date) => Math.round(Date.parse(`${date}T00:00:00Z`) / DAY_MS);
@@ -87,17 +94,20 @@ const nmRows = new Map();
     }
     const f = line.split(',');
     const dt = f[1];
-    const target = dt >= SQL_FROM && dt < SQL_TO ? sqlRows : dt >= NM_FROM && dt < NM_TO ? nmRows : null;
-    if (target === null) continue;
-    let list = target.get(f[0]);
-    if (!list) target.set(f[0], (list = []));
-    list.push([dt, f[3]]);
+    const targets = [];
+    if (dt >= SQL_FROM && dt < SQL_TO) targets.push(sqlRows);
+    if (dt >= NM_FROM && dt < NM_TO && (FULL || targets.length === 0)) targets.push(nmRows);
+    for (const target of targets) {
+      let list = target.get(f[0]);
+      if (!list) target.set(f[0], (list = []));
+      list.push([dt, f[3]]);
+    }
   }
 }
 const halfHours = (from, to) => (dayIndex(to) - dayIndex(from)) * 48;
 const covered = (rows, from, to) => [...rows.entries()].filter(([, r]) => new Set(r.map((x) => x[0])).size >= MIN_COVERAGE * halfHours(from, to)).map(([c]) => c).sort();
 const sqlCustomers = covered(sqlRows, SQL_FROM, SQL_TO).slice(0, SQL_METERS);
-const nmCustomers = covered(nmRows, NM_FROM, NM_TO).filter((c) => !sqlCustomers.includes(c)).slice(0, NM_METERS);
+const nmCustomers = covered(nmRows, NM_FROM, NM_TO).filter((c) => FULL || !sqlCustomers.includes(c)).slice(0, NM_METERS);
 if (sqlCustomers.length < SQL_METERS || nmCustomers.length < NM_METERS) throw new Error('not enough households with the required coverage');
 const wh = (kwh) => String(Math.round(Number(kwh) * 10000) / 10); // kWh (3 decimals) → Wh
 
@@ -143,7 +153,7 @@ for (const c of sqlCustomers) {
 // --- meter description: the real one plus the SGSC households (power unknown, no production).
 {
   const real = readFileSync(join(DATASETS, 'inergy-uc7', 'smart_meter_description.csv'), 'utf8').replace(/\r\n/g, '\n').trimEnd();
-  const extra = [...sqlCustomers, ...nmCustomers].sort().map((c) => `SGSC${c},,0.0,household`);
+  const extra = [...new Set([...sqlCustomers, ...nmCustomers])].sort().map((c) => `SGSC${c},,0.0,household`);
   write('meters.csv', [real, ...extra].join('\n') + '\n');
 }
 console.log(`SQL households: ${sqlCustomers.join(', ')}; new Mongo households: ${nmCustomers.join(', ')}`);

@@ -125,7 +125,7 @@ function openSqlite(file: string, table: string): HistorianDb {
       return groupTags(tags.map(String), file, table);
     },
     async readMeter(meter, tags, opts) {
-      const sink = new HistorianRowSink(meter, `${file} (table ${table})`, opts, false);
+      const sink = new HistorianRowSink(meter, file, opts, false, (row) => `${file}: table ${table}, meter ${meter}, row ${row}`);
       const placeholders = tags.map(() => '?').join(',');
       let stmt: Database.Statement;
       try {
@@ -137,7 +137,7 @@ function openSqlite(file: string, table: string): HistorianDb {
       for (const r of stmt.iterate(...tags) as IterableIterator<unknown[]>) {
         row++;
         if ((row & 0xffff) === 0) throwIfInterrupted();
-        sink.add(r[0], r[1], r[2], `${file}: table ${table}, meter ${meter}, row ${row}`, 0, file);
+        sink.add(r[0], r[1], r[2], row);
       }
       return sink.result();
     },
@@ -179,7 +179,7 @@ async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
       return groupTags(tags, location, table);
     },
     async readMeter(meter, tags, opts) {
-      const sink = new HistorianRowSink(meter, `${location} (table ${table})`, opts, false);
+      const sink = new HistorianRowSink(meter, location, opts, false, (n) => `${location}: table ${table}, meter ${meter}, row ${n}`);
       let row = 0;
       let inTx = false;
       try {
@@ -194,7 +194,7 @@ async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
           const page = await client.query({ text: `FETCH FORWARD ${PG_PAGE_ROWS} FROM lpclust_rows`, rowMode: 'array' });
           for (const r of page.rows as unknown[][]) {
             row++;
-            sink.add(r[0], r[1], r[2], `${location}: table ${table}, meter ${meter}, row ${row}`, 0, location);
+            sink.add(r[0], r[1], r[2], row);
           }
           if (page.rows.length < PG_PAGE_ROWS) break;
         }

@@ -25,8 +25,16 @@ const NUMBER_RE = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 export function parseNumberStrict(v: unknown): number | null {
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (typeof v === 'bigint') return Number(v);
-  if (typeof v !== 'string' || !NUMBER_RE.test(v)) return null;
-  return Number(v);
+  if (typeof v !== 'string' || v.length === 0) return null;
+  const n = +v;
+  if (!Number.isFinite(n)) return null;
+  const c0 = v.charCodeAt(0);
+  if (c0 > 32) {
+    // `+` also reads 0x.., 0b.., 0o.. literals: refuse them; anything else it reads is decimal.
+    const c1 = v.charCodeAt(1) | 32;
+    return c0 === 48 && (c1 === 120 || c1 === 98 || c1 === 111) ? null : n;
+  }
+  return NUMBER_RE.test(v) ? n : null; // leading blanks: check the whole text
 }
 
 /**
@@ -108,9 +116,24 @@ export class IntervalSeriesBuilder {
     const n = this.n;
     const t = this.t;
     const tags = this.tags!;
-    const order = new Uint32Array(n);
-    for (let i = 0; i < n; i++) order[i] = i;
-    const sortedOrder = Array.from(order).sort((a, b) => t[a]! - t[b]! || tags[a]! - tags[b]! || a - b);
+    // Usually already in (time, tag) order: sort only when not.
+    let sorted = true;
+    for (let i = 1; i < n; i++) {
+      if (t[i]! < t[i - 1]! || (t[i] === t[i - 1] && tags[i]! < tags[i - 1]!)) {
+        sorted = false;
+        break;
+      }
+    }
+    let sortedOrder: ArrayLike<number>;
+    if (sorted) {
+      const ident = new Uint32Array(n);
+      for (let i = 0; i < n; i++) ident[i] = i;
+      sortedOrder = ident;
+    } else {
+      const order: number[] = new Array<number>(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+      sortedOrder = order.sort((a, b) => t[a]! - t[b]! || tags[a]! - tags[b]! || a - b);
+    }
     const nt = new Float64Array(Math.max(n, 1));
     const ni = new Float64Array(Math.max(n, 1));
     const nl = this.lines ? new Int32Array(Math.max(n, 1)) : null;
