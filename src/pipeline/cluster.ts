@@ -24,6 +24,7 @@ import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
 import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
+import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import type { StageResult, StageTracking } from './types.js';
 
 /** Options of {@link runClusterStage}. */
@@ -42,6 +43,8 @@ export interface ClusterStageOptions {
   radius?: number;
   linkage?: Linkage;
   init?: InitName;
+  /** k-medoids swap method; default fasterpam. */
+  kmedoidsMethod?: KMedoidsMethod;
   nInit?: number;
   maxIter?: number;
   seed?: number;
@@ -179,6 +182,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         radius,
         ...(o.linkage ? { linkage: o.linkage } : {}),
         ...(o.init ? { init: o.init } : {}),
+        ...(o.kmedoidsMethod ? { kmedoidsMethod: o.kmedoidsMethod } : {}),
         ...(o.nInit !== undefined ? { nInit: o.nInit } : {}),
         ...(o.maxIter !== undefined ? { maxIter: o.maxIter } : {}),
       };

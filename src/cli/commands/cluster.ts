@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { INITS, LINKAGES, METRICS, MODELS, type InitName, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
+import { INITS, LINKAGES, METRICS, MODELS, type InitName, type KMedoidsMethod, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
 import { runClusterStage } from '../../pipeline/cluster.js';
 import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
@@ -20,6 +20,7 @@ interface ClusterFlags {
   radius: string;
   linkage?: string;
   init?: string;
+  kmedoidsMethod: string;
   nInit?: string;
   maxIter?: string;
   seed: string;
@@ -61,6 +62,7 @@ export function register(program: Command): void {
     .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots', '1')
     .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
     .option('--init <name>', `initialisation: ${INITS.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++) (default random)`)
+    .option('--kmedoids-method <name>', 'k-medoids swap method: fasterpam (PAM-quality swaps) | alternate (Voronoi iteration)', 'fasterpam')
     .option('--n-init <n>', 'restarts keeping the best (default 10 for kmeans, 1 for kmedoids)')
     .option('--max-iter <n>', 'iteration cap (kmeans 300, DTW kmeans 5, kmedoids 300, som epochs 10)')
     .option('--seed <n>', 'random seed', '0')
@@ -99,6 +101,7 @@ Examples:
           radius: integer(flags.radius, '--radius', 0, 'a non-negative integer'),
           seed: integer(flags.seed, '--seed', 0, 'a non-negative integer'),
           normalize,
+          kmedoidsMethod: choice<KMedoidsMethod>(flags.kmedoidsMethod, ['fasterpam', 'alternate'], '--kmedoids-method'),
           ...(flags.dtw !== undefined ? { dtw: flags.dtw } : {}),
           ...(flags.linkage !== undefined ? { linkage: choice<Linkage>(flags.linkage, LINKAGES, '--linkage') } : {}),
           ...(flags.init !== undefined ? { init: choice<InitName>(flags.init, INITS, '--init') } : {}),
