@@ -114,6 +114,90 @@ export function silhouettePrecomputed(
 /** Rows per tile of the Euclidean silhouette: a 64 × 64 float64 tile (32 kB) stays in L1/L2. */
 const TILE = 64;
 
+/** Exact Euclidean distance between rows a and b of Xs (L columns). */
+function rowDistance(Xs: Float64Array, L: number, a: number, b: number): number {
+  const xa = a * L;
+  const xb = b * L;
+  let ss = 0;
+  for (let t = 0; t < L; t++) {
+    const e = Xs[xa + t] - Xs[xb + t];
+    ss += e * e;
+  }
+  return Math.sqrt(ss);
+}
+
+/** Upper triangle (j > i) of the diagonal tile [i0, i1)²; T is TILE × TILE, row-major. */
+function diagonalTile(Xs: Float64Array, L: number, i0: number, i1: number, T: Float64Array): void {
+  for (let i = i0; i < i1; i++) {
+    const trow = (i - i0) * TILE;
+    for (let j = i0; j <= i; j++) T[trow + j - i0] = 0;
+    for (let j = i + 1; j < i1; j++) T[trow + j - i0] = rowDistance(Xs, L, i, j);
+  }
+}
+
+/**
+ * Distances of the tile [i0, i1) × [j0, j1) into T (TILE × TILE, row-major). The kernel takes
+ * two rows by four columns: eight independent add chains (a single sum is bound by the add
+ * latency, not by arithmetic) and six loads per slot for eight differences.
+ */
+function fullTile(Xs: Float64Array, L: number, i0: number, i1: number, j0: number, j1: number, T: Float64Array): void {
+  let i = i0;
+  for (; i + 1 < i1; i += 2) {
+    const xi = i * L;
+    const yi = xi + L;
+    const tr = (i - i0) * TILE - j0;
+    const ur = tr + TILE;
+    let j = j0;
+    for (; j + 3 < j1; j += 4) {
+      const a = j * L;
+      const b = a + L;
+      const c = b + L;
+      const d = c + L;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, r0 = 0, r1 = 0, r2 = 0, r3 = 0;
+      for (let t = 0; t < L; t++) {
+        const x = Xs[xi + t];
+        const y = Xs[yi + t];
+        const A = Xs[a + t];
+        const B = Xs[b + t];
+        const C = Xs[c + t];
+        const D = Xs[d + t];
+        let e = x - A;
+        s0 += e * e;
+        e = x - B;
+        s1 += e * e;
+        e = x - C;
+        s2 += e * e;
+        e = x - D;
+        s3 += e * e;
+        e = y - A;
+        r0 += e * e;
+        e = y - B;
+        r1 += e * e;
+        e = y - C;
+        r2 += e * e;
+        e = y - D;
+        r3 += e * e;
+      }
+      T[tr + j] = Math.sqrt(s0);
+      T[tr + j + 1] = Math.sqrt(s1);
+      T[tr + j + 2] = Math.sqrt(s2);
+      T[tr + j + 3] = Math.sqrt(s3);
+      T[ur + j] = Math.sqrt(r0);
+      T[ur + j + 1] = Math.sqrt(r1);
+      T[ur + j + 2] = Math.sqrt(r2);
+      T[ur + j + 3] = Math.sqrt(r3);
+    }
+    for (; j < j1; j++) {
+      T[tr + j] = rowDistance(Xs, L, i, j);
+      T[ur + j] = rowDistance(Xs, L, i + 1, j);
+    }
+  }
+  for (; i < i1; i++) {
+    const tr = (i - i0) * TILE - j0;
+    for (let j = j0; j < j1; j++) T[tr + j] = rowDistance(Xs, L, i, j);
+  }
+}
+
 /**
  * Silhouette with Euclidean distances between rows, computed exactly (√Σ(xᵢ − yᵢ)², not the
  * ‖x‖² − 2x·y + ‖y‖² shortcut, which loses digits for close rows), each pair once.
@@ -155,47 +239,8 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
       const w = j1 - j0;
       const diagonal = j0 === i0;
       // Distances of the tile (on the diagonal tile, only j > i; the rest is mirrored).
-      for (let i = i0; i < i1; i++) {
-        const xi = i * L;
-        const trow = (i - i0) * TILE;
-        const jStart = diagonal ? i + 1 : j0;
-        if (diagonal) for (let j = j0; j < jStart; j++) T[trow + j - j0] = 0;
-        let j = jStart;
-        // Four columns at once: four independent add chains instead of one (the chain's latency,
-        // not arithmetic, bounds a single sum), and each x_i value is loaded once for four.
-        for (; j + 3 < j1; j += 4) {
-          const a = j * L;
-          const b = a + L;
-          const c = b + L;
-          const d = c + L;
-          let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-          for (let t = 0; t < L; t++) {
-            const x = Xs[xi + t];
-            const e0 = x - Xs[a + t];
-            const e1 = x - Xs[b + t];
-            const e2 = x - Xs[c + t];
-            const e3 = x - Xs[d + t];
-            s0 += e0 * e0;
-            s1 += e1 * e1;
-            s2 += e2 * e2;
-            s3 += e3 * e3;
-          }
-          const o = trow + j - j0;
-          T[o] = Math.sqrt(s0);
-          T[o + 1] = Math.sqrt(s1);
-          T[o + 2] = Math.sqrt(s2);
-          T[o + 3] = Math.sqrt(s3);
-        }
-        for (; j < j1; j++) {
-          const xj = j * L;
-          let ss = 0;
-          for (let t = 0; t < L; t++) {
-            const e = Xs[xi + t] - Xs[xj + t];
-            ss += e * e;
-          }
-          T[trow + j - j0] = Math.sqrt(ss);
-        }
-      }
+      if (diagonal) diagonalTile(Xs, L, i0, i1, T);
+      else fullTile(Xs, L, i0, i1, j0, j1, T);
       if (diagonal) {
         for (let a = 0; a < i1 - i0; a++) for (let b = 0; b < a; b++) T[a * TILE + b] = T[b * TILE + a];
       }

@@ -39,9 +39,9 @@ describe('hand-checked indices', () => {
     expect(inertia(X, 1, y)).toBeCloseTo(1, 15);
     expect(inertia(X, 1, y, Float64Array.from([0, 11]))).toBe(1 + 1);
   });
-  it('precomputed equals Euclidean on the Euclidean distance matrix', () => {
+  it('precomputed equals Euclidean on the Euclidean distance matrix (odd n, several tiles)', () => {
     const rnd = new Random(3);
-    const n = 57;
+    const n = 157;
     const L = 7;
     const P = Float64Array.from({ length: n * L }, () => rnd.normal());
     const labels = Int32Array.from({ length: n }, () => rnd.int(4));
