@@ -14,6 +14,8 @@ import {
   fitClustering,
   predictClusters,
   linkage,
+  linkageFull,
+  fullEuclidean,
   pdistEuclidean,
   condense,
   chooseK,
@@ -104,6 +106,9 @@ describe('agglomerative against SciPy linkage + fcluster(maxclust)', () => {
       const refHeights = c.Z.map((r: number[]) => r[2]);
       for (let r = 0; r < n - 1; r++) expect(Math.abs(heights[r] - refHeights[r])).toBeLessThanOrEqual(1e-12 * (1 + refHeights[r]));
       expect(Array.from({ length: n - 1 }, (_, r) => Z[r * 4 + 3])).toEqual(c.Z.map((r: number[]) => r[3]));
+      // The full-matrix NN-chain (used up to 12,000 rows) gives the same linkage matrix.
+      const full = c.input === 'rows' ? fullEuclidean(rowsFrom(c.X)) : Float64Array.from(c.D.flat());
+      expect(Array.from(linkageFull(full, n, c.method))).toEqual(Array.from(Z));
       for (const [k, ref] of Object.entries(c.partitions)) {
         const m = new Agglomerative({ k: Number(k), linkage: c.method });
         if (c.input === 'rows') m.fitRows(rowsFrom(c.X));
