@@ -9,7 +9,7 @@
 // -ffp-contract=off so that d*d + m is never fused: every operation is rounded exactly as the
 // TypeScript kernel rounds it, and the two kernels return identical values.
 //
-// Instruction set: on x86-64 with GCC, the block functions are compiled three times
+// Instruction set: on x86-64 with GCC (unless built with -DLPC_PORTABLE), the block functions are compiled three times
 // (target_clones avx512f / avx2 / default) and the loader picks the widest the CPU supports.
 
 #include <napi.h>
@@ -23,7 +23,7 @@
 
 namespace {
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LPC_PORTABLE)
 #define LPC_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #define LPC_HAS_CLONES 1
 #else
