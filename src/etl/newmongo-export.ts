@@ -12,7 +12,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { inputError } from '../errors.js';
-import { readLines, splitCsvLine } from '../io/csv.js';
+import { splitCsvLine } from '../io/csv.js';
+import { lineBatches } from './series.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { DayDocumentCollector, timeKeyOffset } from './newmongo-doc.js';
 
@@ -171,44 +172,48 @@ export async function streamRawCsvDocuments(file: string, collector: DayDocument
   let idCol = -1;
   let dateCol = -1;
   let typeCol = -1;
-  for await (const { line, lineNo } of readLines(file)) {
-    if (line.trim() === '') continue;
-    if ((lineNo & 0x3fff) === 0) throwIfInterrupted();
-    const f = splitCsvLine(line);
-    if (header === null) {
-      header = f.map((h) => h.trim());
-      idCol = header.indexOf('id');
-      dateCol = header.indexOf('date');
-      typeCol = header.indexOf('energy_type');
-      const missing = [idCol < 0 ? 'id' : '', dateCol < 0 ? 'date' : '', typeCol < 0 ? 'energy_type' : ''].filter(Boolean);
-      if (missing.length > 0) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header with columns id, date, energy_type and HH:MM:SS time columns, but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (found: ${header.slice(0, 8).join(',')}${header.length > 8 ? ',...' : ''})`, {
-          where: { file, line: lineNo, field: missing[0] },
-        });
-      }
-      timeCols = header.flatMap((h, i): Array<[number, string]> => (timeKeyOffset(h) >= 0 ? [[i, h]] : []));
-      if (timeCols.length === 0) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected HH:MM:SS time columns (00:00:00, 00:15:00, ...) in the header but found none`, { where: { file, line: lineNo } });
-      }
-      continue;
-    }
-    if (f.length !== header.length) {
-      if (skipBad) {
-        collector.counts.documents++;
-        collector.counts.badDocuments++;
+  for await (const { lines, firstLineNo } of lineBatches(file)) {
+    throwIfInterrupted();
+    for (let k = 0; k < lines.length; k++) {
+      const line = lines[k]!;
+      const lineNo = firstLineNo + k;
+      if (line.trim() === '') continue;
+      const f = splitCsvLine(line);
+      if (header === null) {
+        header = f.map((h) => h.trim());
+        idCol = header.indexOf('id');
+        dateCol = header.indexOf('date');
+        typeCol = header.indexOf('energy_type');
+        const missing = [idCol < 0 ? 'id' : '', dateCol < 0 ? 'date' : '', typeCol < 0 ? 'energy_type' : ''].filter(Boolean);
+        if (missing.length > 0) {
+          throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header with columns id, date, energy_type and HH:MM:SS time columns, but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing (found: ${header.slice(0, 8).join(',')}${header.length > 8 ? ',...' : ''})`, {
+            where: { file, line: lineNo, field: missing[0] },
+          });
+        }
+        timeCols = header.flatMap((h, i): Array<[number, string]> => (timeKeyOffset(h) >= 0 ? [[i, h]] : []));
+        if (timeCols.length === 0) {
+          throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected HH:MM:SS time columns (00:00:00, 00:15:00, ...) in the header but found none`, { where: { file, line: lineNo } });
+        }
         continue;
       }
-      throw inputError('E_INPUT_COLUMNS', `${file}:${lineNo}: expected ${header.length} comma-separated fields (as in the header) but found ${f.length}`, {
-        where: { file, line: lineNo },
-        hint: 'fix the row, or pass --on-bad-row skip to skip and count bad rows',
-      });
+      if (f.length !== header.length) {
+        if (skipBad) {
+          collector.counts.documents++;
+          collector.counts.badDocuments++;
+          continue;
+        }
+        throw inputError('E_INPUT_COLUMNS', `${file}:${lineNo}: expected ${header.length} comma-separated fields (as in the header) but found ${f.length}`, {
+          where: { file, line: lineNo },
+          hint: 'fix the row, or pass --on-bad-row skip to skip and count bad rows',
+        });
+      }
+      const doc: Record<string, unknown> = { id: f[idCol], date: f[dateCol], energy_type: f[typeCol] };
+      for (const [i, key] of timeCols) {
+        const v = f[i]!;
+        doc[key] = v.trim() === '' ? null : v.trim();
+      }
+      collector.add(doc, file, lineNo, `${file}:${lineNo}`);
     }
-    const doc: Record<string, unknown> = { id: f[idCol], date: f[dateCol], energy_type: f[typeCol] };
-    for (const [i, key] of timeCols) {
-      const v = f[i]!;
-      doc[key] = v.trim() === '' ? null : v.trim();
-    }
-    collector.add(doc, file, lineNo, `${file}:${lineNo}`);
   }
   if (header === null) throw inputError('E_INPUT_EMPTY', `${file}: empty file (expected a header line)`, { where: { file } });
 }
