@@ -75,7 +75,8 @@ async function matrixCase(label: string, n: number, L: number, radius: number, d
     `${label.padEnd(22)} N=${n} L=${L} r=${radius === Infinity ? 'none' : radius}: ${res.cells.toExponential(3)} cells, ` +
       `wall ${wall.toFixed(2)} s (matrix ${res.seconds.toFixed(2)} s, ${res.workers} workers, ${(res.rows * res.rows * 4 / 1e9).toFixed(2)} GB written) → ${fmt(rate)} cells/s; CPU ${cpuSeconds.toFixed(2)} s (${fmt(res.cells / cpuSeconds)} cells per CPU-second); ` +
       `kernel per CPU-second: native ${fmt(natRate)}, TypeScript ${fmt(jsRate)} (subset of ${200 * Math.min(n, jsPairs)} pairs) → ` +
-      `×${(rate / jsRate).toFixed(0)} vs TS on 1 thread, TS extrapolated to this matrix: ${(res.cells / jsRate).toFixed(0)} s`,
+      `native/TS ×${(natRate / jsRate).toFixed(0)} per CPU-second, matrix wall rate / TS rate ×${(rate / jsRate).toFixed(0)}; ` +
+      `TS extrapolated to this matrix: ${(res.cells / jsRate).toFixed(0)} CPU-s`,
   );
 }
 
