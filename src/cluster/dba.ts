@@ -76,22 +76,30 @@ export class BandedDtw {
     const r = this.r;
     let prev = this.prev;
     let cur = this.cur;
-    // Column j lives at index j + 1; index 0 is the "column −1" border.
-    prev.fill(Infinity);
-    for (let i = 0; i < L; i++) {
+    // Column j lives at index j + 1; index 0 is the "column −1" border (+∞).
+    // Row 0 can only come from the left: a running sum.
+    const a0 = a[aOff];
+    const jhi0 = r < L - 1 ? r : L - 1;
+    let run = 0;
+    prev[0] = Infinity;
+    for (let j = 0; j <= jhi0; j++) {
+      const d = a0 - b[bOff + j];
+      run += d * d;
+      prev[j + 1] = run;
+    }
+    if (jhi0 + 2 <= L) prev[jhi0 + 2] = Infinity;
+    for (let i = 1; i < L; i++) {
       const jlo = i - r > 0 ? i - r : 0;
       const jhi = i + r < L - 1 ? i + r : L - 1;
       const ai = a[aOff + i];
       cur[jlo] = Infinity;
       for (let j = jlo; j <= jhi; j++) {
         const d = ai - b[bOff + j];
-        let best: number;
-        if (i === 0 && j === 0) best = 0;
-        else {
-          best = prev[j]; // (i−1, j−1)
-          if (prev[j + 1] < best) best = prev[j + 1]; // (i−1, j)
-          if (cur[j] < best) best = cur[j]; // (i, j−1)
-        }
+        let best = prev[j]; // (i−1, j−1)
+        const up = prev[j + 1]; // (i−1, j)
+        const left = cur[j]; // (i, j−1)
+        if (up < best) best = up;
+        if (left < best) best = left;
         cur[j + 1] = d * d + best;
       }
       // The next row reads column jhi + 1 of this one, outside this row's band: +∞.
@@ -145,10 +153,7 @@ export class BandedDtw {
         acc[row + q] = d * d + best;
       }
     }
-    const cell = (i: number, j: number): number => {
-      const q = j - i + r;
-      return q < 0 || q >= W ? Infinity : acc[i * W + q];
-    };
+    // Backtrack inside the band: (i−1, j−1) keeps the band offset q, (i−1, j) is q + 1, (i, j−1) is q − 1.
     let i = L - 1;
     let j = L - 1;
     sums[j] += a[aOff + i];
@@ -157,9 +162,10 @@ export class BandedDtw {
       if (i === 0) j--;
       else if (j === 0) i--;
       else {
-        const diag = cell(i - 1, j - 1);
-        const up = cell(i - 1, j);
-        const left = cell(i, j - 1);
+        const q = j - i + r;
+        const diag = acc[(i - 1) * W + q];
+        const up = q + 1 < W ? acc[(i - 1) * W + q + 1] : Infinity;
+        const left = q > 0 ? acc[i * W + q - 1] : Infinity;
         if (diag <= up && diag <= left) {
           i--;
           j--;
