@@ -16,6 +16,7 @@
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
+import { dtwToMany } from '../dtw/index.js';
 import { checkFitInput, type Rows } from './common.js';
 
 /** Hyper-parameters of {@link DbaKMeans}. */
@@ -179,23 +180,28 @@ export class BandedDtw {
   }
 }
 
-/** Nearest centre (banded DTW) of every series; ties go to the lowest centre. */
+/**
+ * Nearest centre (banded DTW, float64) of every series; ties go to the lowest centre. The n × k
+ * distances come from the DTW stage's one-to-many kernel (native SIMD when the addon loads, else
+ * the TypeScript kernel; both equal the reference definition in float64).
+ */
 export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw): { labels: Int32Array; dist2: Float64Array } {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
+  const D = dtwToMany(data, centres.subarray(0, k * dim), dim, dtw.r);
   for (let i = 0; i < n; i++) {
     let best = Infinity;
     let bj = 0;
     for (let j = 0; j < k; j++) {
-      const d = dtw.dist2(data, i * dim, centres, j * dim);
+      const d = D[i * k + j];
       if (d < best) {
         best = d;
         bj = j;
       }
     }
     labels[i] = bj;
-    dist2[i] = best;
+    dist2[i] = best * best;
   }
   return { labels, dist2 };
 }
