@@ -23,6 +23,8 @@ export interface CsRun {
   tags: Map<string, string>;
   metrics: CsMetric[];
   artifacts: Map<string, Buffer>;
+  /** Identities of stored metric values (key, step, timestamp, value), for the duplicate check. */
+  metricIds: Set<string>;
 }
 export interface CsExperiment { experiment_id: string; name: string; artifact_location: string; lifecycle_stage: string; creation_time: number }
 
@@ -263,7 +265,7 @@ export class ContractServer {
             run_id: id, run_uuid: id, experiment_id: expId, run_name: runName, user_id: String(j.user_id ?? ''),
             status: 'RUNNING', start_time: Number(j.start_time ?? Date.now()), end_time: null, artifact_uri: uri, lifecycle_stage: 'active',
           },
-          params: new Map(), tags: new Map(), metrics: [], artifacts: new Map(),
+          params: new Map(), tags: new Map(), metrics: [], artifacts: new Map(), metricIds: new Set(),
         };
         for (const t of tags) run.tags.set(t.key, t.value);
         run.tags.set('mlflow.runName', runName);
@@ -349,7 +351,10 @@ export class ContractServer {
     for (const t of tags) run.tags.set(t.key, String(t.value).slice(0, 8000));
     for (const m of ms) {
       // Like MLflow's SQL store: an identical (key, step, timestamp, value) is not stored twice.
-      if (!run.metrics.some((x) => x.key === m.key && x.step === m.step && x.timestamp === m.timestamp && Object.is(x.value, m.value))) run.metrics.push(m);
+      const id = `${m.key}\u0000${m.step}\u0000${m.timestamp}\u0000${m.value}`;
+      if (run.metricIds.has(id)) continue;
+      run.metricIds.add(id);
+      run.metrics.push(m);
     }
   }
 
