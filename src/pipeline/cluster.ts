@@ -22,7 +22,7 @@ import { log } from '../util/log.js';
 import { computeValidation } from '../validate/index.js';
 import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
 import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
-import type { DistanceMatrix } from '../cluster/common.js';
+import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -171,6 +171,12 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         }
         const m = await loadDtwMatrix(dtwFile);
         D = { n: m.n, data: m.data };
+        // A NaN or negative cell would silently derail every model: refuse the file instead.
+        try {
+          checkDistanceMatrix(D, n);
+        } catch (e) {
+          throw inputError('E_DTW_MATRIX_VALUE', `${dtwFile}: ${(e as Error).message}`, { hint: `rebuild it: lpclust dtw --in ${o.in} --out ${dtwFile} --force`, where: { file: dtwFile } });
+        }
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
       }

@@ -84,6 +84,14 @@ describe('lpclust cluster', () => {
     expect(c.status).toBe(3);
     expect(c.stderr).toMatch(/does not belong to these profiles/);
     expect(c.stderr).toMatch(/lpclust dtw --in fewer.csv/);
+    // A corrupted matrix (NaN cell) is refused, not clustered.
+    const bad = readFileSync(path.join(dir, 'kmed/dtw.npy'));
+    bad.writeFloatLE(NaN, bad.length - 67 * 67 * 4 + 4 * 5);
+    writeFileSync(path.join(dir, 'bad.npy'), bad);
+    writeFileSync(path.join(dir, 'bad.npy.json'), readFileSync(path.join(dir, 'kmed/dtw.npy.json')));
+    const d = lpclust(['cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '2', '--dtw', 'bad.npy']);
+    expect(d.status).toBe(3);
+    expect(d.stderr).toMatch(/cell \(0, 5\) of the matrix is NaN/);
   });
 
   it('-k 0 chooses k by silhouette and logs every k with step = k', () => {
