@@ -57,6 +57,11 @@ function applyToTree(cmd: Command): void {
  * that open runs and files are closed first.
  */
 export async function main(argv: string[]): Promise<number> {
+  // `lpclust ... | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   const uninstall = installSignalHandlers();
   try {
     const program = buildProgram();
