@@ -125,3 +125,63 @@ export function assertLabelsMatch(
     });
   }
 }
+
+/** Cluster centres as `lpclust cluster` writes them (`centres.csv`: `cluster,size,<slots>`). */
+export interface CentreTable {
+  /** Slot labels `HH:MM`; length L. */
+  slots: string[];
+  /** Centres, k × L row-major, in the model's (normalised) space. */
+  centres: Float64Array;
+  /** Size of each cluster as the file states it; length k. */
+  sizes: Int32Array;
+  /** Number of clusters (rows 0..k-1, in order). */
+  k: number;
+}
+
+/**
+ * Read a centres CSV (`cluster,size,<slot>...`, clusters 0..k-1 in order, one row each).
+ * @throws LpclustError naming the file and line for a wrong header, a cluster out of order, a
+ *   wrong field count or a value that is not a finite number
+ */
+export async function readCentres(file: string): Promise<CentreTable> {
+  let slots: string[] | undefined;
+  const values: number[] = [];
+  const sizes: number[] = [];
+  for await (const { line, lineNo } of readLines(file)) {
+    const f = splitCsvLine(line);
+    if (slots === undefined) {
+      if (f[0] !== 'cluster' || f[1] !== 'size' || f.length < 3) {
+        throw inputError('E_CENTRES_HEADER', `${file}:${lineNo}: expected the header "cluster,size,00:00,..." but found "${line.slice(0, 80)}"`, {
+          hint: 'give a centres.csv as written by `lpclust cluster`',
+          where: { file, line: lineNo },
+        });
+      }
+      slots = f.slice(2);
+      continue;
+    }
+    if (line === '') continue;
+    const k = sizes.length;
+    if (f.length !== slots.length + 2) {
+      throw inputError('E_CENTRES_ROW', `${file}:${lineNo}: expected ${slots.length + 2} fields but found ${f.length}`, { where: { file, line: lineNo } });
+    }
+    if (f[0] !== String(k)) {
+      throw inputError('E_CENTRES_ROW', `${file}:${lineNo}: expected cluster ${k} (clusters 0, 1, 2, ... in order) but found "${f[0]}"`, { where: { file, line: lineNo } });
+    }
+    const size = Number(f[1]);
+    if (!Number.isInteger(size) || size < 0) {
+      throw inputError('E_CENTRES_ROW', `${file}:${lineNo}: expected a cluster size 0, 1, 2, ... but found "${f[1]}"`, { where: { file, line: lineNo, field: 'size' } });
+    }
+    sizes.push(size);
+    for (let t = 0; t < slots.length; t++) {
+      const v = f[t + 2] === '' ? NaN : Number(f[t + 2]);
+      if (!Number.isFinite(v)) {
+        throw inputError('E_CENTRES_ROW', `${file}:${lineNo}: expected a finite number in column ${slots[t]} of cluster ${k} but found "${f[t + 2]}"`, {
+          where: { file, line: lineNo, field: slots[t] },
+        });
+      }
+      values.push(v);
+    }
+  }
+  if (slots === undefined) throw inputError('E_CENTRES_EMPTY', `${file} is empty: expected a header "cluster,size,00:00,..."`, { where: { file } });
+  return { slots, centres: Float64Array.from(values), sizes: Int32Array.from(sizes), k: sizes.length };
+}

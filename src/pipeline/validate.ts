@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
-import { assertLabelsMatch, readLabels } from '../io/labels.js';
+import { assertLabelsMatch, readCentres, readLabels } from '../io/labels.js';
 import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';
 import { readProfiles, formatNumber } from '../io/profiles.js';
 import { csvField } from '../io/csv.js';
@@ -21,6 +21,11 @@ export interface ValidateStageOptions {
   in: string;
   /** Labels CSV `id,date,cluster` of exactly the rows of `in`, in order. */
   labels: string;
+  /**
+   * Centres CSV of the model (`centres.csv` of `lpclust cluster`): inertia, peak scores and
+   * distinctiveness then use the model's centres, as `cluster` did; default: per-cluster means.
+   */
+  centres?: string;
   /** DTW matrix `.npy` (n × n) of the same rows: adds `Silhouette DTW`. */
   dtw?: string;
   /** Row normalisation before the metrics; default `l2` (the old pipeline's). */
@@ -45,7 +50,7 @@ export interface ValidateStageOutputs {
 
 /**
  * Run the tracked validation stage.
- * Params: `in`, `labels`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence` (and `dtw_radius`,
+ * Params: `in`, `labels`, `centres`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence` (and `dtw_radius`,
  * `dtw_normalization`, `dtw_dtype` from the matrix's sidecar).
  * Metrics: every metric of {@link computeValidation} by its logged name, and `Cluster Size` with
  * step = cluster id. Artifacts: `validation/metrics.json`, `validation/silhouette.csv`
@@ -63,7 +68,32 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
       assertLabelsMatch(table, labels, { data: o.in, labels: o.labels });
       const L = table.length;
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
-      await run.logParams({ in: o.in, labels: o.labels, dtw: o.dtw ?? '', normalize, n: table.n, L, k: labels.k, min_prominence: minProminence });
+      let k = labels.k;
+      let centres: Float64Array | undefined;
+      if (o.centres !== undefined) {
+        const ct = await readCentres(o.centres);
+        if (ct.slots.join(',') !== table.slots.join(',')) {
+          throw inputError('E_CENTRES_MISMATCH', `${o.centres} has slot columns ${ct.slots.length} (${ct.slots[0]}..) but ${o.in} has ${L} (${table.slots[0]}..)`, {
+            where: { file: o.centres },
+          });
+        }
+        if (ct.k < labels.k) {
+          throw inputError('E_CENTRES_MISMATCH', `${o.labels} uses cluster ${labels.k - 1} but ${o.centres} has only ${ct.k} centres`, { where: { file: o.centres } });
+        }
+        const counts = new Int32Array(ct.k);
+        for (const c of labels.labels) counts[c]++;
+        for (let c = 0; c < ct.k; c++) {
+          if (counts[c] !== ct.sizes[c]) {
+            throw inputError('E_CENTRES_MISMATCH', `${o.centres} gives cluster ${c} ${ct.sizes[c]} members but ${o.labels} has ${counts[c]}`, {
+              hint: 'give the centres.csv written together with these labels',
+              where: { file: o.centres },
+            });
+          }
+        }
+        k = ct.k;
+        centres = ct.centres;
+      }
+      await run.logParams({ in: o.in, labels: o.labels, centres: o.centres ?? '', dtw: o.dtw ?? '', normalize, n: table.n, L, k, min_prominence: minProminence });
       let matrix: Float32Array | Float64Array | undefined;
       if (o.dtw !== undefined) {
         // The sidecar ties the matrix to these exact rows and values; a stale or foreign matrix
@@ -76,8 +106,8 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
         matrix = (await loadDtwMatrix(o.dtw)).data;
       }
       const t0 = performance.now();
-      const result = computeValidation({ X, L, labels: labels.labels, k: labels.k, minProminence, ...(matrix ? { dtw: { matrix } } : {}) });
-      log.info(`validation of ${table.n} profiles in ${labels.k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      const result = computeValidation({ X, L, labels: labels.labels, k, minProminence, ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
+      log.info(`validation of ${table.n} profiles in ${k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       const metrics: Record<string, number> = { ...result.metrics } as Record<string, number>;
       await run.logMetrics(metrics);
       for (let c = 0; c < result.clusterSizes.length; c++) await run.logMetric('Cluster Size', result.clusterSizes[c], c);
@@ -92,7 +122,7 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
       return {
         runId: run.runId,
         metrics,
-        outputs: { n: table.n, k: labels.k, clusterSizes: result.clusterSizes, validation: result },
+        outputs: { n: table.n, k, clusterSizes: result.clusterSizes, validation: result },
       };
     },
   );

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/io/npy.js';
 import { readLabels, writeLabels, assertLabelsMatch } from '../../src/io/labels.js';
-import { silhouettePrecomputed } from '../../src/validate/index.js';
+import { computeValidation, silhouettePrecomputed } from '../../src/validate/index.js';
+import { normalizeRows } from '../../src/harmonize/normalize.js';
 
 const BIN = path.resolve('bin/lpclust.js');
 const UCR = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
@@ -91,6 +92,27 @@ describe('lpclust validate', () => {
       expect(w.code).toBe(3);
       expect(w.stderr).toMatch(/67 rows .*29 rows|does not belong/);
     });
+  });
+
+  it("uses the model's centres from --centres, checking them against the labels", () => {
+    // Centres: the first profile of each class (L2-normalised), as a model might report them.
+    const X = normalizeRows(Float64Array.from(rows.flatMap((r) => r.values.map(Number))), 24, 'l2');
+    const first = [rows.findIndex((r) => r.cls === 0), rows.findIndex((r) => r.cls === 1)];
+    const centres = Float64Array.from(first.flatMap((i) => Array.from(X.subarray(i * 24, i * 24 + 24))));
+    const sizes = [34, 33];
+    const csv = `cluster,size,${slots.join(',')}\n` + [0, 1].map((c) => `${c},${sizes[c]},${Array.from(centres.subarray(c * 24, c * 24 + 24)).join(',')}\n`).join('');
+    writeFileSync(path.join(dir, 'centres.csv'), csv);
+    const r = lpclust('--json', 'validate', '--in', 'h.csv', '--labels', 'labels.csv', '--centres', 'centres.csv');
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const expected = computeValidation({ X, L: 24, labels: rows.map((x) => x.cls), k: 2, centres }).metrics;
+    expect(out.metrics.Inertia).toBe(expected.Inertia);
+    expect(out.metrics['Peak Match Score']).toBe(expected['Peak Match Score']);
+    expect(out.metrics.Distinctiveness).toBe(expected.Distinctiveness);
+    writeFileSync(path.join(dir, 'centres-bad.csv'), csv.replace('\n0,34,', '\n0,35,'));
+    const b = lpclust('validate', '--in', 'h.csv', '--labels', 'labels.csv', '--centres', 'centres-bad.csv');
+    expect(b.code).toBe(3);
+    expect(b.stderr).toContain('centres-bad.csv gives cluster 0 35 members but labels.csv has 34');
   });
 
   it('refuses labels of other rows, naming the first mismatching row', () => {

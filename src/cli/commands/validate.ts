@@ -12,6 +12,7 @@ interface ValidateFlags {
   in: string;
   labels: string;
   dtw?: string;
+  centres?: string;
   normalize: string;
   minProminence: string;
 }
@@ -38,6 +39,7 @@ export function register(program: Command): void {
     .description('compute the validation metrics of cluster labels (silhouette, Davies–Bouldin, peak scores...) as a tracked run')
     .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
     .requiredOption('--labels <csv>', 'labels CSV (id,date,cluster) of exactly the rows of --in, in order')
+    .option('--centres <csv>', "the model's centres.csv (from `lpclust cluster`): inertia and peak scores against them, as cluster computed (default: per-cluster means)")
     .option('--dtw <npy>', 'DTW matrix of the same rows (from `lpclust dtw`): adds Silhouette DTW')
     .option('--normalize <method>', `row normalisation before the metrics: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--min-prominence <p>', 'prominence threshold of prominent peaks, on normalised profiles', '0.2')
@@ -52,6 +54,7 @@ Distinctiveness, and Cluster Size (step = cluster).
 Examples:
   lpclust validate --in harmonized.csv --labels out/labels.csv
   lpclust validate --in harmonized.csv --labels out/labels.csv --dtw dtw.npy --json
+  lpclust validate --in harmonized.csv --labels out/labels.csv --centres out/centres.csv
   lpclust --experiment-name uc7 validate --in harmonized.csv --labels labels.csv --normalize zscore`,
     )
     .action(async (flags: ValidateFlags, cmd: Command) => {
@@ -60,7 +63,7 @@ Examples:
       const ctx = contextFor(cmd);
       const store = await openStore(ctx.globals.trackingUri);
       const res = await runValidateStage(
-        { in: flags.in, labels: flags.labels, dtw: flags.dtw, normalize, minProminence },
+        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence },
         { store, experimentName: ctx.globals.experimentName },
       );
       const width = Math.max(...Object.keys(res.metrics).map((k) => k.length));
