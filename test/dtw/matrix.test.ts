@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Random } from '../../src/util/random.js';
@@ -105,6 +105,16 @@ describe('tiled DTW matrix', () => {
     await expect(computeDtwMatrix({ ...opts('h.npy'), values: values.subarray(0, L) })).rejects.toMatchObject({ code: 'E_DTW_TOO_FEW_ROWS' });
     await expect(computeDtwMatrix({ ...opts('h.npy'), values: values.subarray(0, L * 3 + 1) })).rejects.toMatchObject({ code: 'E_DTW_SHAPE' });
     expect(existsSync(path.join(dir, 'h.npy'))).toBe(false);
+  });
+
+  it('a full disk is a clear E_DISK_FULL error and leaves no output', async () => {
+    // The partial file is a link to /dev/full, where every write fails with ENOSPC.
+    if (!existsSync('/dev/full')) return;
+    const out = path.join(dir, 'full.npy');
+    symlinkSync('/dev/full', out + '.partial');
+    await expect(computeDtwMatrix(opts('full.npy', { force: true }))).rejects.toMatchObject({ code: 'E_DISK_FULL', kind: 'external' });
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(out + '.json')).toBe(false);
   });
 
   it('assertMatrixMatches accepts the right data and refuses stale or wrong-size matrices', async () => {
