@@ -11,9 +11,10 @@ import { register as etl } from './etl.js';
 import { register as harmonize } from './harmonize.js';
 import { register as dtw } from './dtw.js';
 import { register as doctor } from './doctor.js';
+import { register as pipeline } from './pipeline.js';
 
 /** A command module. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every command of lpclust. */
-export const COMMANDS: RegisterCommand[] = [runs, sync, etl, harmonize, dtw, cluster, validate, doctor];
+export const COMMANDS: RegisterCommand[] = [pipeline, runs, sync, etl, harmonize, dtw, cluster, validate, doctor];

@@ -1,0 +1,235 @@
+/**
+ * `lpclust pipeline`: every stage (ETL per source → harmonization → DTW → clustering with
+ * validation and plots) as one parent run with a nested run per stage. Options come from flags,
+ * `LPCLUST_PIPELINE_*` variables, the `"pipeline"` section of `lpclust.config.json`, then defaults;
+ * with nothing configured it runs on the bundled sample data in `data/`.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, type SettingSpec } from '../../config.js';
+import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { INITS, LINKAGES, METRICS, MODELS, type InitName, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
+import { pipelineSummary, runPipeline, sampleData, type PipelineSources } from '../../pipeline/pipeline.js';
+import { openStore } from '../../tracking/index.js';
+import { log } from '../../util/log.js';
+import { contextFor } from '../context.js';
+
+const optionalInt =
+  (name: string, min: number) =>
+  (raw: unknown, where: string): number | undefined => {
+    const v = typeof raw === 'number' ? raw : Number(raw);
+    if (typeof raw === 'string' && raw.trim() === '') throw usageError('E_USAGE_VALUE', `Expected an integer ≥ ${min} for \`${name}\` (${where}) but received ""`);
+    if (!Number.isInteger(v) || v < min) throw usageError('E_USAGE_VALUE', `Expected an integer ≥ ${min} for \`${name}\` (${where}) but received ${JSON.stringify(raw)}`);
+    return v;
+  };
+
+const optionalString =
+  (name: string) =>
+  (raw: unknown, where: string): string | undefined =>
+    parsers.string(name)(raw, where);
+
+function kRangeParser(raw: unknown, where: string): [number, number] {
+  const m = /^\s*(\d+)\s*\.\.\s*(\d+)\s*$/.exec(String(raw));
+  const a = m ? Number(m[1]) : NaN;
+  const b = m ? Number(m[2]) : NaN;
+  if (!m || a < 2 || b < a) throw usageError('E_USAGE_VALUE', `Expected a range a..b with 2 ≤ a ≤ b for \`--k-range\` (${where}) but received ${JSON.stringify(raw)}`);
+  return [a, b];
+}
+
+function resolutionParser(raw: unknown, where: string): number {
+  const v = optionalInt('resolution', 1)(raw, where)!;
+  if (1440 % v !== 0) throw usageError('E_USAGE_VALUE', `Expected a number of minutes that divides a day (15, 30, 60...) for \`--resolution\` (${where}) but received ${JSON.stringify(raw)}`);
+  return v;
+}
+
+function timezoneParser(raw: unknown, where: string): string {
+  const z = parsers.string('timezone')(raw, where);
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: z });
+  } catch {
+    throw usageError('E_USAGE_VALUE', `Expected an IANA time zone (UTC, Europe/Rome...) for \`--timezone\` (${where}) but received ${JSON.stringify(raw)}`);
+  }
+  return z;
+}
+
+/**
+ * The settings of `lpclust pipeline` (and the shared ones of `lpclust sweep`): flag name, variable,
+ * `"pipeline"` config key, default. Sources are the config's `pipeline.sources` object.
+ */
+export const PIPELINE_SETTINGS = {
+  model: { name: 'model', env: ['LPCLUST_PIPELINE_MODEL'], parse: parsers.oneOf('model', MODELS), default: 'kmeans', doc: `clustering model: ${MODELS.join('|')}` } as SettingSpec<ModelName>,
+  metric: { name: 'metric', env: ['LPCLUST_PIPELINE_METRIC'], parse: parsers.oneOf('metric', METRICS), default: 'euclidean', doc: `distance: ${METRICS.join('|')}` } as SettingSpec<MetricName>,
+  k: { name: 'k', env: ['LPCLUST_PIPELINE_K'], parse: (r: unknown, w: string) => optionalInt('k', 0)(r, w)!, default: 12, doc: 'number of clusters (0 = choose k by silhouette over --k-range)' } as SettingSpec<number>,
+  kRange: { name: 'kRange', env: [], parse: kRangeParser, default: [3, 29], doc: 'k range searched with -k 0' } as SettingSpec<[number, number]>,
+  resolution: { name: 'resolution', env: ['LPCLUST_PIPELINE_RESOLUTION'], parse: resolutionParser, default: 60, doc: 'minutes per slot (15, 30, 60)' } as SettingSpec<number>,
+  timezone: { name: 'timezone', env: ['LPCLUST_PIPELINE_TIMEZONE'], parse: timezoneParser, default: 'UTC', doc: 'IANA zone of days and slot labels' } as SettingSpec<string>,
+  seed: { name: 'seed', env: [], parse: (r: unknown, w: string) => optionalInt('seed', 0)(r, w)!, default: 0, doc: 'random seed' } as SettingSpec<number>,
+  nInit: { name: 'nInit', env: [], parse: optionalInt('n-init', 1), default: undefined, doc: 'restarts keeping the best (model default)' } as SettingSpec<number | undefined>,
+  linkage: { name: 'linkage', env: [], parse: parsers.oneOf('linkage', LINKAGES), default: undefined, doc: `agglomerative linkage: ${LINKAGES.join('|')}` } as SettingSpec<Linkage | undefined>,
+  init: { name: 'init', env: [], parse: parsers.oneOf('init', INITS), default: undefined, doc: `initialisation: ${INITS.join('|')}` } as SettingSpec<InitName | undefined>,
+  normalize: { name: 'normalize', env: [], parse: parsers.oneOf('normalize', NORMALIZATIONS), default: 'l2', doc: `row normalisation: ${NORMALIZATIONS.join('|')}` } as SettingSpec<Normalization>,
+  radius: { name: 'radius', env: [], parse: (r: unknown, w: string) => optionalInt('radius', 0)(r, w)!, default: 1, doc: 'Sakoe–Chiba radius of DTW, in slots' } as SettingSpec<number>,
+  workers: { name: 'workers', env: ['LPCLUST_WORKERS'], parse: optionalInt('workers', 1), default: undefined, doc: 'DTW worker threads (default all cores)' } as SettingSpec<number | undefined>,
+  silhouetteDtw: { name: 'silhouetteDtw', env: [], parse: parsers.boolean('silhouetteDtw'), default: false, doc: 'compute the DTW matrix for Euclidean models too (adds Silhouette DTW)' } as SettingSpec<boolean>,
+  dropZeroDays: { name: 'dropZeroDays', env: [], parse: parsers.boolean('dropZeroDays'), default: true, doc: 'drop all-zero days in harmonization (they have no L2 norm)' } as SettingSpec<boolean>,
+  reuse: { name: 'reuse', env: ['LPCLUST_REUSE'], parse: parsers.boolean('reuse'), default: false, doc: 'reuse the outputs of identical earlier stage runs' } as SettingSpec<boolean>,
+  outDir: { name: 'outDir', env: ['LPCLUST_OUT_DIR'], parse: parsers.string('outDir'), default: 'outputs', doc: 'base output directory; each run writes to <outDir>/<run id>/' } as SettingSpec<string>,
+  meters: { name: 'meters', env: [], parse: optionalString('meters'), default: undefined, doc: 'meter description CSV (default: the sample data\'s when no source is configured)' } as SettingSpec<string | undefined>,
+  rules: { name: 'rules', env: [], parse: optionalString('rules'), default: undefined, doc: 'rules YAML (default: the sample data\'s when no source is configured)' } as SettingSpec<string | undefined>,
+  plots: { name: 'plots', env: [], parse: parsers.boolean('plots'), default: true, doc: 'render the clustering plots' } as SettingSpec<boolean>,
+} as const;
+
+/** The pipeline's settings, resolved. */
+export type PipelineSettings = { [K in keyof typeof PIPELINE_SETTINGS]: (typeof PIPELINE_SETTINGS)[K]['default'] };
+
+/** Sources from flags or the config's `pipeline.sources`, paths relative to the config file; null = none configured. */
+export function configuredSources(flags: { oldmongo?: string; sql?: string; newmongo?: string }, configFile: string | undefined, cwd = process.cwd()): { sources: PipelineSources; base: string } | null {
+  if (flags.oldmongo || flags.sql || flags.newmongo) {
+    const s: PipelineSources = {};
+    if (flags.oldmongo) s.oldmongo = { input: flags.oldmongo };
+    if (flags.sql) s.sql = { input: flags.sql };
+    if (flags.newmongo) s.newmongo = { export: flags.newmongo };
+    return { sources: s, base: cwd };
+  }
+  const cfg = readConfigFile({ cwd, configFile });
+  const section = cfg.data.pipeline as Record<string, unknown> | undefined;
+  const raw = section?.sources;
+  if (raw === undefined) return null;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw usageError('E_CONFIG', `${cfg.file}: expected "pipeline.sources" to be an object {oldmongo, sql, newmongo}`);
+  const base = path.dirname(cfg.file ?? path.join(cwd, 'x'));
+  const rel = (p: unknown, key: string): string | undefined => {
+    if (p === undefined) return undefined;
+    if (typeof p !== 'string' || p === '') throw usageError('E_CONFIG', `${cfg.file}: expected a non-empty text for pipeline.sources.${key} but received ${JSON.stringify(p)}`);
+    return path.resolve(base, p);
+  };
+  const str = (p: unknown, key: string): string | undefined => {
+    if (p === undefined) return undefined;
+    if (typeof p !== 'string' || p === '') throw usageError('E_CONFIG', `${cfg.file}: expected a non-empty text for pipeline.sources.${key} but received ${JSON.stringify(p)}`);
+    return p;
+  };
+  const r = raw as Record<string, Record<string, unknown> | undefined>;
+  for (const k of Object.keys(r)) {
+    if (!['oldmongo', 'sql', 'newmongo'].includes(k)) throw usageError('E_CONFIG', `${cfg.file}: unknown source "${k}" in pipeline.sources (expected oldmongo, sql, newmongo)`);
+  }
+  const s: PipelineSources = {};
+  if (r.oldmongo) s.oldmongo = { input: rel(r.oldmongo.input, 'oldmongo.input')! };
+  if (r.sql) {
+    const db = str(r.sql.db, 'sql.db');
+    if (db && /:\/\/[^/@]*:[^@/]*@/.test(db)) throw usageError('E_CONFIG', `${cfg.file}: pipeline.sources.sql.db holds a password; put the URI in an environment variable and name it in "dbEnv"`);
+    s.sql = { input: rel(r.sql.input, 'sql.input'), db: db && !/^[a-z]+:\/\//i.test(db) ? path.resolve(base, db) : db, dbEnv: str(r.sql.dbEnv, 'sql.dbEnv'), table: str(r.sql.table, 'sql.table') };
+  }
+  if (r.newmongo) {
+    const uri = str(r.newmongo.uri, 'newmongo.uri');
+    if (uri && /:\/\/[^/@]*:[^@/]*@/.test(uri)) throw usageError('E_CONFIG', `${cfg.file}: pipeline.sources.newmongo.uri holds a password; put the URI in an environment variable and name it in "uriEnv"`);
+    s.newmongo = {
+      export: rel(r.newmongo.export, 'newmongo.export'),
+      uri,
+      uriEnv: str(r.newmongo.uriEnv, 'newmongo.uriEnv'),
+      db: str(r.newmongo.db, 'newmongo.db'),
+      collection: str(r.newmongo.collection, 'newmongo.collection'),
+      since: str(r.newmongo.since, 'newmongo.since'),
+      until: str(r.newmongo.until, 'newmongo.until'),
+    };
+  }
+  return { sources: s, base };
+}
+
+/** Resolve the pipeline settings of a command from its flags (commander names = setting names). */
+export function resolvePipelineSettings(cmd: Command, flags: Record<string, unknown>): PipelineSettings {
+  const o = cmd.optsWithGlobals() as Record<string, unknown>;
+  const picked: Record<string, unknown> = {};
+  for (const spec of Object.values(PIPELINE_SETTINGS)) picked[spec.name] = flags[spec.name];
+  const resolved = resolveSettings(PIPELINE_SETTINGS, { flags: picked, env: process.env, cwd: process.cwd(), configFile: o.config as string | undefined }, 'pipeline');
+  for (const line of describeSettings(resolved, PIPELINE_SETTINGS)) log.debug(`pipeline setting ${line}`);
+  return valuesOf(resolved) as PipelineSettings;
+}
+
+/** Sources, meters and rules: configured ones, else the bundled sample data. */
+export function pipelineInputs(cmd: Command, flags: { oldmongo?: string; sql?: string; newmongo?: string }, s: PipelineSettings): { sources: PipelineSources; meters?: string; rules?: string; sample: boolean } {
+  const o = cmd.optsWithGlobals() as Record<string, unknown>;
+  const conf = configuredSources(flags, o.config as string | undefined);
+  if (conf) return { sources: conf.sources, meters: s.meters, rules: s.rules, sample: false };
+  const sample = sampleData();
+  return { sources: sample.sources, meters: s.meters ?? sample.meters, rules: s.rules ?? sample.rules, sample: true };
+}
+
+/** Register `lpclust pipeline`. */
+export function register(program: Command): void {
+  program
+    .command('pipeline')
+    .description('run every stage (ETL per source → harmonize → DTW → cluster + validate + plots) as one parent run with a child run per stage')
+    .option('--model <name>', `model: ${MODELS.join('|')} (default kmeans)`)
+    .option('--metric <name>', `distance: ${METRICS.join('|')} (default euclidean)`)
+    .option('-k, --k <k>', 'number of clusters; 0 chooses k by silhouette over --k-range (default 12)')
+    .option('--k-range <a..b>', 'k range searched with -k 0 (default 3..29)')
+    .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
+    .option('--timezone <iana>', 'time zone of days and slot labels (default UTC)')
+    .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
+    .option('--sql <dir>', 'SQL historian exports folder (instead of the config / sample data)')
+    .option('--newmongo <file>', 'new Mongo export file (instead of the config / sample data)')
+    .option('--meters <csv>', 'meter description CSV')
+    .option('--rules <yaml>', 'rules file')
+    .option('--reuse', 'reuse the outputs of earlier FINISHED stage runs with the same params, inputs and version')
+    .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default outputs)')
+    .option('--seed <n>', 'random seed (default 0)')
+    .option('--n-init <n>', 'restarts keeping the best (model default)')
+    .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')}`)
+    .option('--init <name>', `initialisation: ${INITS.join('|')}`)
+    .option('--normalize <method>', `row normalisation: ${NORMALIZATIONS.join('|')} (default l2)`)
+    .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots (default 1)')
+    .option('--workers <n>', 'DTW worker threads (default: all cores)')
+    .option('--silhouette-dtw', 'with --metric euclidean: also compute the DTW matrix, for Silhouette DTW')
+    .option('--no-plots', 'do not render the plots')
+    .addHelpText(
+      'after',
+      `
+Without sources (flags or "pipeline.sources" in lpclust.config.json) it runs on the bundled
+sample data in data/ (its meters.csv and rules.yaml). The DTW stage runs when --metric is dtw or
+--silhouette-dtw is given; its matrix is computed once and handed to clustering. Outputs go to
+<out-dir>/<parent run id>/ (never overwritten); \`lpclust runs\` shows the run tree.
+Settings: flags > LPCLUST_PIPELINE_* variables > lpclust.config.json "pipeline" > defaults
+(see lpclust.config.example.json; database URIs with passwords only through variables).
+
+Examples:
+  lpclust pipeline --model kmeans -k 12
+  lpclust pipeline --model kmedoids --metric dtw -k 8 --reuse
+  lpclust pipeline --model agglomerative --metric dtw -k 0 --k-range 3..12
+  lpclust pipeline --model som -k 9 --config uc7.config.json --out-dir runs --json`,
+    )
+    .action(async (flags: Record<string, unknown> & { oldmongo?: string; sql?: string; newmongo?: string }, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      if (flags.plots === true) delete flags.plots; // commander's --no-plots default: not a flag value
+      const s = resolvePipelineSettings(cmd, flags);
+      const inputs = pipelineInputs(cmd, flags, s);
+      if (inputs.sample) log.info('no source configured: running on the bundled sample data (data/)');
+      const store = await openStore(ctx.globals.trackingUri);
+      const res = await runPipeline(
+        {
+          model: s.model,
+          metric: s.metric,
+          k: s.k,
+          kRange: s.kRange,
+          sources: inputs.sources,
+          meters: inputs.meters,
+          rules: inputs.rules,
+          resolution: s.resolution,
+          timezone: s.timezone,
+          dropZeroDays: s.dropZeroDays,
+          silhouetteDtw: s.silhouetteDtw,
+          seed: s.seed,
+          nInit: s.nInit,
+          linkage: s.linkage,
+          init: s.init,
+          normalize: s.normalize,
+          radius: s.radius,
+          workers: s.workers,
+          reuse: s.reuse,
+          outDir: s.outDir,
+          plots: s.plots,
+        },
+        { store, experimentName: ctx.globals.experimentName },
+      );
+      ctx.print({ runId: res.runId, metrics: res.metrics, outDir: res.outputs.outDir, stages: res.outputs.stages, cluster: res.outputs.cluster }, pipelineSummary(res));
+    });
+}

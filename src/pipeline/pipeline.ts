@@ -1,0 +1,506 @@
+/**
+ * The whole pipeline as one tracked parent run with a nested child run per stage:
+ * `etl_oldmongo`, `etl_sql`, `etl_newmongo` (each when its source is configured) →
+ * `harmonization` → `dtw` (when the metric is DTW or `silhouetteDtw` is asked for; computed once
+ * and handed to clustering) → clustering (with validation and plots). Stages hand over through
+ * files in the run's own output directory `<outDir>/<parent run id>/`, which are also logged as
+ * artifacts of the stage runs. With `reuse`, a stage whose key matches a previous FINISHED run
+ * copies that run's outputs instead of running (see reuse.ts).
+ */
+import { existsSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inputError, usageError } from '../errors.js';
+import { envValue } from '../config.js';
+import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { readProfiles } from '../io/profiles.js';
+import { loadDtwMatrix } from '../dtw/matrix.js';
+import { oldMongoSource } from '../etl/oldmongo.js';
+import { sqlDatabaseSource, sqlFolderSource, isPostgresUri, DEFAULT_HISTORIAN_TABLE, SQL_CLEAN_DEFAULTS } from '../etl/sql.js';
+import { newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../etl/newmongo.js';
+import type { CleanOptions } from '../etl/types.js';
+import type { EtlSourceReader } from '../etl/run.js';
+import type { ClusterFit, InitName, MetricName, ModelName } from '../cluster/fit.js';
+import type { Linkage } from '../cluster/agglomerative.js';
+import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
+import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
+import { withRun, type ActiveRun } from '../tracking/run.js';
+import type { TrackingStore } from '../tracking/store.js';
+import { maskUri, registerSecret } from '../util/mask.js';
+import { log } from '../util/log.js';
+import { runEtlStage, runNewMongoLoadStage } from './etl.js';
+import { runHarmonizeStage } from './harmonize.js';
+import { runDtwStage } from './dtw.js';
+import { runClusterStage, type ClusterStageOutputs } from './cluster.js';
+import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
+import type { StageResult, StageTracking } from './types.js';
+
+/** The three ETL sources, in the order they run. */
+export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
+/** One ETL source of the pipeline. */
+export type PipelineSource = (typeof PIPELINE_SOURCES)[number];
+
+/**
+ * Where each source's data comes from. Database URIs are never written in the config file with a
+ * password: name an environment variable (or `.env` entry) holding the URI (`dbEnv`, `uriEnv`).
+ */
+export interface PipelineSources {
+  /** Old Mongo per-meter CSV exports folder. */
+  oldmongo?: { input: string };
+  /** SQL historian: a folder of `<METER>.txt` exports, or a database (SQLite file / postgres URI). */
+  sql?: { input?: string; db?: string; dbEnv?: string; table?: string };
+  /** New Mongo: an export file, or a live collection (URI from `uriEnv`). */
+  newmongo?: { export?: string; uri?: string; uriEnv?: string; db?: string; collection?: string; since?: string; until?: string };
+}
+
+/** The bundled sample data (relative to the lpclust install), used when no source is configured. */
+export function sampleData(): { sources: PipelineSources; meters: string; rules: string } {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'data');
+  return {
+    sources: { oldmongo: { input: path.join(root, 'oldmongo') }, sql: { input: path.join(root, 'sql') }, newmongo: { export: path.join(root, 'newmongo', 'newmongo.jsonl') } },
+    meters: path.join(root, 'meters.csv'),
+    rules: path.join(root, 'rules.yaml'),
+  };
+}
+
+/** Options of {@link runPipeline}. */
+export interface PipelineOptions {
+  model: ModelName;
+  metric: MetricName;
+  /** Clusters; 0 chooses k over `kRange` by silhouette. */
+  k: number;
+  kRange?: readonly [number, number];
+  sources: PipelineSources;
+  /** Meter description CSV. */
+  meters?: string;
+  /** Rules YAML. */
+  rules?: string;
+  /** Minutes per slot (default 60). */
+  resolution?: number;
+  /** IANA zone of days and slots (default UTC). */
+  timezone?: string;
+  /** Drop all-zero days in harmonization (default true: they have no L2 norm). */
+  dropZeroDays?: boolean;
+  /** Compute the DTW matrix also for Euclidean models, for `Silhouette DTW` (default false). */
+  silhouetteDtw?: boolean;
+  seed?: number;
+  nInit?: number;
+  linkage?: Linkage;
+  init?: InitName;
+  normalize?: Normalization;
+  /** Sakoe–Chiba radius of DTW, slots (default 1). */
+  radius?: number;
+  /** DTW worker threads (default all cores). */
+  workers?: number;
+  /** Reuse the outputs of matching FINISHED stage runs. */
+  reuse?: boolean;
+  /** Base output directory; the run writes to `<outDir>/<parent run id>/` (default `outputs`). */
+  outDir?: string;
+  /** Render the clustering plots (default true). */
+  plots?: boolean;
+}
+
+/** One stage of a pipeline run. */
+export interface PipelineStageInfo {
+  stage: string;
+  runId?: string;
+  /** Run whose outputs were reused. */
+  reusedFrom?: string;
+  /** Why the stage did not run (source not configured). */
+  skipped?: string;
+}
+
+/** Outputs of {@link runPipeline}. */
+export interface PipelineOutputs {
+  /** `<outDir>/<parent run id>` (absolute). */
+  outDir: string;
+  stages: PipelineStageInfo[];
+  harmonized: string;
+  dtw?: string;
+  cluster: { outDir: string; labels: string; k: number; n: number; clusterSizes: number[]; plots: string[] };
+}
+
+/** The parent run's name: `<model> <metric> k=<k> pipeline`. */
+export function pipelineRunName(o: Pick<PipelineOptions, 'model' | 'metric' | 'k'>): string {
+  return `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k} pipeline`;
+}
+
+/** The shared context of the stage helper. */
+interface StageCtx {
+  store: TrackingStore;
+  experimentName: string;
+  parent: ActiveRun;
+  reuse: boolean;
+  stages: PipelineStageInfo[];
+}
+
+/** How one stage is keyed, run and reused. */
+interface StageSpec<T> {
+  stage: string;
+  /** Run name of the child (also of a reusing child). */
+  runName: string;
+  /** Params that determine the outputs (no output paths). */
+  params: Record<string, string | number | boolean>;
+  /** Input files/dirs whose sha256 enter the key; null = not reusable (live source). */
+  inputs: Record<string, string> | null;
+  /** Outputs by name: new local path and artifact path in the stage run (files). */
+  outputs: Record<string, { path: string; artifact?: string }>;
+  run: (tracking: StageTracking) => Promise<StageResult<T>>;
+  /** Artifact directory of each output when a reusing child logs it again (default: stage name). */
+  artifactDir?: (name: string) => string;
+}
+
+/** What the stage helper returns: the metrics, and the result when the stage really ran. */
+interface StageDone<T> {
+  runId: string;
+  metrics: Record<string, number>;
+  result?: StageResult<T>;
+  reusedFrom?: string;
+}
+
+async function runStage<T>(ctx: StageCtx, spec: StageSpec<T>): Promise<StageDone<T>> {
+  let key: string | undefined;
+  if (spec.inputs) {
+    const digests: Record<string, string> = {};
+    for (const [name, p] of Object.entries(spec.inputs)) digests[name] = await pathDigest(p);
+    key = stageKey({ stage: spec.stage, params: spec.params, inputs: digests });
+  }
+  const tags: Record<string, string> = { [REUSE_TAGS.stage]: spec.stage, [REUSE_TAGS.version]: LPCLUST_VERSION, ...(key ? { [REUSE_TAGS.stageKey]: key } : {}) };
+  const tracking: StageTracking = { store: ctx.store, experimentName: ctx.experimentName, parentRunId: ctx.parent.runId, tags };
+  let done: StageDone<T> | undefined;
+  try {
+    if (ctx.reuse && key) {
+      const targets = Object.fromEntries(Object.entries(spec.outputs).map(([n, o]) => [n, o.path]));
+      const hit = await findReusable(ctx.store, ctx.experimentName, spec.stage, key, targets);
+      if (hit) {
+        const from = hit.run.info.runId;
+        log.info(`${spec.stage}: reusing the outputs of run ${from}`);
+        const metrics = hit.run.data.metrics;
+        const runId = await withRun({ ...tracking, runName: spec.runName, tags: { ...tags, [REUSE_TAGS.reusedFrom]: from } }, async (run) => {
+          await run.logParams({ ...spec.params, reused_from: from });
+          await run.logMetrics(metrics);
+          for (const [name, o] of Object.entries(spec.outputs)) {
+            await run.logArtifact(o.path, spec.artifactDir ? spec.artifactDir(name) : spec.stage);
+          }
+          await recordOutputs(ctx.store, run.runId, spec.outputs);
+          return run.runId;
+        });
+        done = { runId, metrics, reusedFrom: from };
+      }
+    }
+    if (!done) {
+      const result = await spec.run(tracking);
+      if (key) await recordOutputs(ctx.store, result.runId, spec.outputs);
+      done = { runId: result.runId, metrics: result.metrics, result };
+    }
+  } catch (e) {
+    // The child is already FAILED/KILLED by its own withRun; name it on the parent too.
+    await ctx.parent.setTags({ 'lpclust.failed_stage': spec.stage });
+    throw e;
+  }
+  ctx.stages.push({ stage: spec.stage, runId: done.runId, ...(done.reusedFrom ? { reusedFrom: done.reusedFrom } : {}) });
+  await ctx.parent.setTags({ [`lpclust.child.${spec.stage}`]: done.runId, ...(done.reusedFrom ? { [`lpclust.reused.${spec.stage}`]: done.reusedFrom } : {}) });
+  return done;
+}
+
+/** An ETL source resolved to a reader, its clean defaults, key params and digestible inputs. */
+interface ResolvedSource {
+  reader?: EtlSourceReader;
+  live?: { uri: string; db: string; collection: string; since?: string; until?: string };
+  cleanDefaults: Readonly<Partial<CleanOptions>>;
+  params: Record<string, string>;
+  /** Input paths to digest; null for a live database. */
+  inputs: Record<string, string> | null;
+}
+
+function fromEnv(name: string, what: string): string {
+  const v = envValue(name);
+  if (v === undefined) throw usageError('E_USAGE_OPTION', `${what}: the environment variable ${name} (named in the config) is not set`, { hint: `export ${name}=... or put it in .env` });
+  return v;
+}
+
+function registerUriPassword(uri: string): void {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
+  if (m && m[1]) {
+    registerSecret(m[1]);
+    try {
+      registerSecret(decodeURIComponent(m[1]));
+    } catch {
+      // not percent-encoded
+    }
+  }
+}
+
+function resolveSource(source: PipelineSource, s: PipelineSources): ResolvedSource | null {
+  if (source === 'oldmongo') {
+    const c = s.oldmongo;
+    if (!c?.input) return null;
+    return { reader: oldMongoSource(c.input), cleanDefaults: {}, params: { input_dir: c.input }, inputs: { input: c.input } };
+  }
+  if (source === 'sql') {
+    const c = s.sql;
+    if (!c) return null;
+    const db = c.db ?? (c.dbEnv ? fromEnv(c.dbEnv, 'sql.dbEnv') : undefined);
+    if (c.input && db) throw usageError('E_USAGE_OPTION', 'pipeline sql source: expected one of input (folder) or db/dbEnv (database), not both');
+    if (c.input) return { reader: sqlFolderSource(c.input), cleanDefaults: SQL_CLEAN_DEFAULTS, params: { input_dir: c.input }, inputs: { input: c.input } };
+    if (!db) return null;
+    if (isPostgresUri(db)) registerUriPassword(db);
+    const table = c.table ?? DEFAULT_HISTORIAN_TABLE;
+    // A SQLite file can be digested; a server cannot (never reused).
+    const inputs = isPostgresUri(db) ? null : { db };
+    return { reader: sqlDatabaseSource(db, table), cleanDefaults: SQL_CLEAN_DEFAULTS, params: { db: maskUri(db), table }, inputs };
+  }
+  const c = s.newmongo;
+  if (!c) return null;
+  const uri = c.uri ?? (c.uriEnv ? fromEnv(c.uriEnv, 'newmongo.uriEnv') : undefined);
+  if (c.export && uri) throw usageError('E_USAGE_OPTION', 'pipeline newmongo source: expected one of export (file) or uri/uriEnv (live collection), not both');
+  if (c.export) return { reader: newMongoExportSource(c.export), cleanDefaults: NEWMONGO_CLEAN_DEFAULTS, params: { export_file: c.export }, inputs: { input: c.export } };
+  if (!uri) return null;
+  registerUriPassword(uri);
+  const live = { uri, db: c.db ?? DEFAULT_NEWMONGO_DB, collection: c.collection ?? DEFAULT_NEWMONGO_COLLECTION, since: c.since, until: c.until };
+  return { live, cleanDefaults: NEWMONGO_CLEAN_DEFAULTS, params: { uri: maskUri(uri), db: live.db, collection: live.collection }, inputs: null };
+}
+
+/**
+ * Run the pipeline as one parent run (see the module comment). Parent params: model, metric, k,
+ * k_range, resolution, timezone, normalize, radius, seed, sources, meters, rules, reuse, out_dir,
+ * silhouette_dtw; metrics: the clustering run's (validation) metrics; tags: `lpclust.child.<stage>`
+ * = child run id per stage, `lpclust.skipped.<stage>` for an unconfigured source,
+ * `lpclust.reused.<stage>` when reused, `lpclust.failed_stage` on failure.
+ */
+export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracking, 'parentRunId'>): Promise<StageResult<PipelineOutputs>> {
+  const resolution = o.resolution ?? 60;
+  const timezone = o.timezone ?? 'UTC';
+  const normalize = o.normalize ?? 'l2';
+  const radius = o.radius ?? 1;
+  const seed = o.seed ?? 0;
+  const dropZeroDays = o.dropZeroDays ?? true;
+  if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
+  const resolved = PIPELINE_SOURCES.map((s) => [s, resolveSource(s, o.sources)] as const);
+  if (resolved.every(([, r]) => r === null)) {
+    throw usageError('E_USAGE_OPTION', 'the pipeline has no source: configure at least one of oldmongo, sql, newmongo', { hint: 'see lpclust.config.example.json' });
+  }
+  for (const f of [o.meters, o.rules]) {
+    if (f !== undefined && !existsSync(f)) throw inputError('E_INPUT_MISSING', `${f} does not exist`, { where: { file: f } });
+  }
+  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false);
+  const base = path.resolve(o.outDir ?? 'outputs');
+
+  return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: pipelineRunName(o), tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'pipeline' } }, async (parent) => {
+    const runDir = path.join(base, parent.runId);
+    if (existsSync(runDir)) throw usageError('E_OUTPUT_EXISTS', `${runDir} already exists; outputs are never overwritten`);
+    await fsp.mkdir(runDir, { recursive: true });
+    await parent.logParams({
+      model: o.model,
+      metric: o.metric,
+      k: o.k,
+      k_range: o.k === 0 && o.kRange ? `${o.kRange[0]}..${o.kRange[1]}` : undefined,
+      resolution,
+      timezone,
+      normalize,
+      radius,
+      seed,
+      n_init: o.nInit,
+      linkage: o.linkage,
+      init: o.init,
+      drop_zero_days: dropZeroDays,
+      silhouette_dtw: wantDtw,
+      sources: resolved.filter(([, r]) => r).map(([s]) => s).join(','),
+      meters: o.meters ?? '',
+      rules: o.rules ?? '',
+      reuse: o.reuse ?? false,
+      out_dir: runDir,
+      lpclust_version: LPCLUST_VERSION,
+    });
+    await parent.setTags({ 'lpclust.out_dir': runDir });
+    const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
+    const keyInputsCommon: Record<string, string> = {};
+    if (o.meters) keyInputsCommon.meters = o.meters;
+    if (o.rules) keyInputsCommon.rules = o.rules;
+
+    // 1. ETL, one child per configured source.
+    const clean: Partial<Record<PipelineSource, string>> = {};
+    for (const [source, r] of resolved) {
+      const stage = `etl_${source}`;
+      if (!r) {
+        ctx.stages.push({ stage, skipped: 'not configured' });
+        await parent.setTags({ [`lpclust.skipped.${stage}`]: 'not configured' });
+        continue;
+      }
+      const out = path.join(runDir, `clean_${source}.csv`);
+      const cleanOpts: Partial<CleanOptions> = { ...r.cleanDefaults, resolutionMinutes: resolution, timeZone: timezone };
+      let reader = r.reader;
+      let extraTags: Record<string, string> = {};
+      if (r.live) {
+        // Live new Mongo: the load_newmongo child dumps the documents, then etl reads that file.
+        const rawOut = path.join(runDir, 'raw_newmongo.csv');
+        const load = await runNewMongoLoadStage({ query: r.live, rawOut }, { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags: { [REUSE_TAGS.stage]: 'load_newmongo' } });
+        ctx.stages.push({ stage: 'load_newmongo', runId: load.runId });
+        await parent.setTags({ 'lpclust.child.load_newmongo': load.runId });
+        reader = newMongoExportSource(rawOut);
+        extraTags = { load_newmongo_run_id: load.runId };
+      }
+      const params = { source, resolution, timezone, ...r.params };
+      const done = await runStage(ctx, {
+        stage,
+        runName: stage,
+        params,
+        inputs: r.inputs ? { ...r.inputs, ...keyInputsCommon } : null,
+        outputs: { clean: { path: out, artifact: `clean/${path.basename(out)}` } },
+        artifactDir: () => 'clean',
+        run: (t) => runEtlStage({ reader: reader!, runName: stage, out, metersFile: o.meters, rulesFile: o.rules, clean: cleanOpts, params: r.params }, { ...t, tags: { ...t.tags, ...extraTags } }),
+      });
+      void done;
+      clean[source] = out;
+    }
+
+    // 2. Harmonization.
+    const harmonized = path.join(runDir, 'harmonized.csv');
+    const hInputs: Record<string, string> = {};
+    for (const s of PIPELINE_SOURCES) if (clean[s]) hInputs[s] = clean[s]!;
+    if (o.rules) hInputs.rules = o.rules;
+    await runStage(ctx, {
+      stage: 'harmonization',
+      runName: 'harmonization',
+      params: { sources: Object.keys(clean).join(','), drop_zero_days: dropZeroDays },
+      inputs: hInputs,
+      outputs: { harmonized: { path: harmonized, artifact: 'harmonized/harmonized.csv' } },
+      artifactDir: () => 'harmonized',
+      run: (t) => runHarmonizeStage({ sources: clean, rulesFile: o.rules, out: harmonized, dropZeroDays }, t),
+    });
+
+    // 3. DTW matrix, once, handed to clustering.
+    let dtwFile: string | undefined;
+    if (wantDtw) {
+      dtwFile = path.join(runDir, 'dtw.npy');
+      const matrixFile = dtwFile;
+      await runStage(ctx, {
+        stage: 'dtw',
+        runName: 'dtw',
+        params: { radius, normalize, dtype: 'float32' },
+        inputs: { harmonized },
+        outputs: { matrix: { path: matrixFile, artifact: 'dtw/dtw.npy' }, sidecar: { path: `${matrixFile}.json`, artifact: 'dtw/dtw.npy.json' } },
+        artifactDir: () => 'dtw',
+        run: async (t) => {
+          const st = await readProfiles(harmonized);
+          // Small matrices travel with the run (reusable from the artifact); big ones stay on disk.
+          return runDtwStage({ in: harmonized, out: matrixFile, radius, normalize, workers: o.workers, logMatrix: st.n <= 4096 }, t);
+        },
+      });
+    }
+
+    // 4. Clustering with validation and plots.
+    const clusterDir = path.join(runDir, 'cluster');
+    const clusterParams: Record<string, string | number | boolean> = { model: o.model, metric: o.metric, k: o.k, normalize, radius, seed, dtw: wantDtw };
+    if (o.k === 0) clusterParams.k_range = `${(o.kRange ?? [3, 29]).join('..')}`;
+    if (o.nInit !== undefined) clusterParams.n_init = o.nInit;
+    if (o.linkage) clusterParams.linkage = o.linkage;
+    if (o.init) clusterParams.init = o.init;
+    clusterParams.plots = o.plots ?? true;
+    const cInputs: Record<string, string> = { harmonized };
+    if (dtwFile) cInputs.dtw = dtwFile;
+    const clusterDone = await runStage(ctx, {
+      stage: 'clustering',
+      runName: `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`,
+      params: clusterParams,
+      inputs: cInputs,
+      outputs: { cluster: { path: clusterDir } },
+      artifactDir: () => 'cluster',
+      run: async (t) => {
+        const res = await runClusterStage(
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers },
+          t,
+        );
+        if (o.plots ?? true) await logClusterPlots(ctx.store, res.runId, { csv: harmonized, normalize, model: o.model, metric: o.metric, dtwFile, outputs: res.outputs });
+        return res;
+      },
+    });
+
+    // The parent: final metrics (the clustering run's), a summary of the stages.
+    const metrics = clusterDone.metrics;
+    await parent.logMetrics(metrics);
+    await parent.logJson({ stages: ctx.stages }, 'pipeline/stages.json');
+    const labels = path.join(clusterDir, 'labels.csv');
+    const plotsDir = path.join(clusterDir, 'plots');
+    const plots = existsSync(plotsDir) ? (await fsp.readdir(plotsDir)).map((f) => path.join(plotsDir, f)).sort() : [];
+    const sizes = (await readClusterSizes(path.join(clusterDir, 'centres.csv'))) ?? [];
+    return {
+      runId: parent.runId,
+      metrics,
+      outputs: {
+        outDir: runDir,
+        stages: ctx.stages,
+        harmonized,
+        ...(dtwFile ? { dtw: dtwFile } : {}),
+        cluster: { outDir: clusterDir, labels, k: sizes.length, n: sizes.reduce((a, b) => a + b, 0), clusterSizes: sizes, plots },
+      },
+    };
+  });
+}
+
+/** Cluster sizes from centres.csv (`cluster,size,...`), or null. */
+async function readClusterSizes(file: string): Promise<number[] | null> {
+  if (!existsSync(file)) return null;
+  const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n').slice(1);
+  return lines.map((l) => Number(l.split(',')[1]));
+}
+
+/** What {@link logClusterPlots} needs of a clustering. */
+export interface ClusterPlotInput {
+  /** The profiles CSV that was clustered. */
+  csv: string;
+  normalize: Normalization;
+  model: ModelName;
+  metric: MetricName;
+  /** The DTW matrix (silhouettes by DTW when the metric is DTW). */
+  dtwFile?: string;
+  outputs: ClusterStageOutputs;
+}
+
+/**
+ * Render the standard plots of a clustering into `<outDir>/plots/` (clusterCenters.svg/.png/_hires.png,
+ * clusterPie.svg/.png, silhouette.svg/.png, and metricVsK.svg/.png when k was chosen) and log them
+ * as artifacts `plots/` of the clustering run `runId`. Returns the files.
+ */
+export async function logClusterPlots(store: TrackingStore, runId: string, p: ClusterPlotInput): Promise<string[]> {
+  const table = await readProfiles(p.csv);
+  const L = table.length;
+  const X = normalizeRows(table.values, L, p.normalize);
+  const fit: ClusterFit = p.outputs.fit;
+  const dir = path.join(p.outputs.outDir, 'plots');
+  let silhouettes: Float64Array;
+  let distance = 'Euclidean';
+  if (p.dtwFile && p.metric === 'dtw') {
+    const m = await loadDtwMatrix(p.dtwFile);
+    silhouettes = silhouettePrecomputed(m.data, m.n, fit.labels, fit.k).samples;
+    distance = 'DTW';
+  } else {
+    silhouettes = silhouetteEuclidean(X, L, fit.labels, fit.k).samples;
+  }
+  const files = (await renderClusterPlots({ X, L, labels: fit.labels, centres: fit.centres, k: fit.k, slots: table.slots, silhouettes, silhouetteDistance: distance }, dir)).files;
+  if (p.outputs.kScores && p.outputs.kScores.length > 0) {
+    const metric = distance === 'DTW' ? 'Silhouette DTW' : 'Silhouette Score';
+    const r = await renderMetricVsK(
+      { metric, series: [{ name: `${p.model} ${p.metric}`, points: p.outputs.kScores.map((s) => ({ k: s.k, value: s.silhouette })) }], best: { series: `${p.model} ${p.metric}`, k: fit.k } },
+      { outDir: dir, basename: 'metricVsK' },
+    );
+    for (const f of [r.svg, r.png]) if (f) files.push(f);
+  }
+  for (const f of files) await store.logArtifact(runId, f, 'plots');
+  return files;
+}
+
+/** A short human summary of a pipeline run. */
+export function pipelineSummary(r: StageResult<PipelineOutputs>): string {
+  const lines = [`pipeline run ${r.runId} → ${r.outputs.outDir}`];
+  for (const s of r.outputs.stages) {
+    lines.push(`  ${s.stage.padEnd(14)} ${s.skipped ? `skipped (${s.skipped})` : `${s.runId}${s.reusedFrom ? ` (reused ${s.reusedFrom})` : ''}`}`);
+  }
+  const c = r.outputs.cluster;
+  lines.push(`  ${c.k} clusters of ${c.n} profiles, sizes ${c.clusterSizes.join(' ')}; labels ${c.labels}`);
+  const show = ['Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'].filter((k) => r.metrics[k] !== undefined);
+  lines.push(`  ${show.map((k) => `${k} ${r.metrics[k].toFixed(4)}`).join(', ')}`);
+  if (c.plots.length > 0) lines.push(`  plots in ${path.dirname(c.plots[0])}`);
+  return lines.join('\n');
+}
