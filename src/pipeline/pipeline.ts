@@ -126,8 +126,8 @@ export function pipelineRunName(o: Pick<PipelineOptions, 'model' | 'metric' | 'k
   return `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k} pipeline`;
 }
 
-/** The shared context of the stage helper. */
-interface StageCtx {
+/** The shared context of the stage helper (the parent run and what the children need). */
+export interface StageCtx {
   store: TrackingStore;
   experimentName: string;
   parent: ActiveRun;
@@ -136,7 +136,7 @@ interface StageCtx {
 }
 
 /** How one stage is keyed, run and reused. */
-interface StageSpec<T> {
+export interface StageSpec<T> {
   stage: string;
   /** Run name of the child (also of a reusing child). */
   runName: string;
@@ -152,14 +152,19 @@ interface StageSpec<T> {
 }
 
 /** What the stage helper returns: the metrics, and the result when the stage really ran. */
-interface StageDone<T> {
+export interface StageDone<T> {
   runId: string;
   metrics: Record<string, number>;
   result?: StageResult<T>;
   reusedFrom?: string;
 }
 
-async function runStage<T>(ctx: StageCtx, spec: StageSpec<T>): Promise<StageDone<T>> {
+/**
+ * Run one stage as a child of `ctx.parent`, or, with `ctx.reuse`, reuse a matching earlier run:
+ * tags `lpclust.stage`, `lpclust.stage_key`, `lpclust.version` (and `lpclust.reused_from`) on the
+ * child, `lpclust.child.<stage>` on the parent; the outputs' digests are recorded for later reuse.
+ */
+export async function runStage<T>(ctx: StageCtx, spec: StageSpec<T>): Promise<StageDone<T>> {
   let key: string | undefined;
   if (spec.inputs) {
     const digests: Record<string, string> = {};
@@ -205,7 +210,7 @@ async function runStage<T>(ctx: StageCtx, spec: StageSpec<T>): Promise<StageDone
 }
 
 /** An ETL source resolved to a reader, its clean defaults, key params and digestible inputs. */
-interface ResolvedSource {
+export interface ResolvedSource {
   reader?: EtlSourceReader;
   live?: { uri: string; db: string; collection: string; since?: string; until?: string };
   cleanDefaults: Readonly<Partial<CleanOptions>>;
@@ -277,10 +282,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const seed = o.seed ?? 0;
   const dropZeroDays = o.dropZeroDays ?? true;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
-  const resolved = PIPELINE_SOURCES.map((s) => [s, resolveSource(s, o.sources)] as const);
-  if (resolved.every(([, r]) => r === null)) {
-    throw usageError('E_USAGE_OPTION', 'the pipeline has no source: configure at least one of oldmongo, sql, newmongo', { hint: 'see lpclust.config.example.json' });
-  }
+  if (o.model === 'som' && o.metric === 'dtw') throw usageError('E_USAGE_METRIC', 'Expected `--metric euclidean` for the som model but received `dtw` (SOM has no DTW variant)');
+  const resolved = resolveSources(o.sources);
   for (const f of [o.meters, o.rules]) {
     if (f !== undefined && !existsSync(f)) throw inputError('E_INPUT_MISSING', `${f} does not exist`, { where: { file: f } });
   }
@@ -315,80 +318,9 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     });
     await parent.setTags({ 'lpclust.out_dir': runDir });
     const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
-    const keyInputsCommon: Record<string, string> = {};
-    if (o.meters) keyInputsCommon.meters = o.meters;
-    if (o.rules) keyInputsCommon.rules = o.rules;
 
-    // 1. ETL, one child per configured source.
-    const clean: Partial<Record<PipelineSource, string>> = {};
-    for (const [source, r] of resolved) {
-      const stage = `etl_${source}`;
-      if (!r) {
-        ctx.stages.push({ stage, skipped: 'not configured' });
-        await parent.setTags({ [`lpclust.skipped.${stage}`]: 'not configured' });
-        continue;
-      }
-      const out = path.join(runDir, `clean_${source}.csv`);
-      const cleanOpts: Partial<CleanOptions> = { ...r.cleanDefaults, resolutionMinutes: resolution, timeZone: timezone };
-      let reader = r.reader;
-      let extraTags: Record<string, string> = {};
-      if (r.live) {
-        // Live new Mongo: the load_newmongo child dumps the documents, then etl reads that file.
-        const rawOut = path.join(runDir, 'raw_newmongo.csv');
-        const load = await runNewMongoLoadStage({ query: r.live, rawOut }, { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags: { [REUSE_TAGS.stage]: 'load_newmongo' } });
-        ctx.stages.push({ stage: 'load_newmongo', runId: load.runId });
-        await parent.setTags({ 'lpclust.child.load_newmongo': load.runId });
-        reader = newMongoExportSource(rawOut);
-        extraTags = { load_newmongo_run_id: load.runId };
-      }
-      const params = { source, resolution, timezone, ...r.params };
-      const done = await runStage(ctx, {
-        stage,
-        runName: stage,
-        params,
-        inputs: r.inputs ? { ...r.inputs, ...keyInputsCommon } : null,
-        outputs: { clean: { path: out, artifact: `clean/${path.basename(out)}` } },
-        artifactDir: () => 'clean',
-        run: (t) => runEtlStage({ reader: reader!, runName: stage, out, metersFile: o.meters, rulesFile: o.rules, clean: cleanOpts, params: r.params }, { ...t, tags: { ...t.tags, ...extraTags } }),
-      });
-      void done;
-      clean[source] = out;
-    }
-
-    // 2. Harmonization.
-    const harmonized = path.join(runDir, 'harmonized.csv');
-    const hInputs: Record<string, string> = {};
-    for (const s of PIPELINE_SOURCES) if (clean[s]) hInputs[s] = clean[s]!;
-    if (o.rules) hInputs.rules = o.rules;
-    await runStage(ctx, {
-      stage: 'harmonization',
-      runName: 'harmonization',
-      params: { sources: Object.keys(clean).join(','), drop_zero_days: dropZeroDays },
-      inputs: hInputs,
-      outputs: { harmonized: { path: harmonized, artifact: 'harmonized/harmonized.csv' } },
-      artifactDir: () => 'harmonized',
-      run: (t) => runHarmonizeStage({ sources: clean, rulesFile: o.rules, out: harmonized, dropZeroDays }, t),
-    });
-
-    // 3. DTW matrix, once, handed to clustering.
-    let dtwFile: string | undefined;
-    if (wantDtw) {
-      dtwFile = path.join(runDir, 'dtw.npy');
-      const matrixFile = dtwFile;
-      await runStage(ctx, {
-        stage: 'dtw',
-        runName: 'dtw',
-        params: { radius, normalize, dtype: 'float32' },
-        inputs: { harmonized },
-        outputs: { matrix: { path: matrixFile, artifact: 'dtw/dtw.npy' }, sidecar: { path: `${matrixFile}.json`, artifact: 'dtw/dtw.npy.json' } },
-        artifactDir: () => 'dtw',
-        run: async (t) => {
-          const st = await readProfiles(harmonized);
-          // Small matrices travel with the run (reusable from the artifact); big ones stay on disk.
-          return runDtwStage({ in: harmonized, out: matrixFile, radius, normalize, workers: o.workers, logMatrix: st.n <= 4096 }, t);
-        },
-      });
-    }
+    const harmonized = await runDatasetStages(ctx, { resolved, meters: o.meters, rules: o.rules, resolution, timezone, dropZeroDays }, runDir);
+    const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
 
     // 4. Clustering with validation and plots.
     const clusterDir = path.join(runDir, 'cluster');
@@ -437,6 +369,104 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       },
     };
   });
+}
+
+/** What {@link runDatasetStages} needs. */
+export interface DatasetOptions {
+  /** The sources, resolved ({@link resolveSources}). */
+  resolved: ReadonlyArray<readonly [PipelineSource, ResolvedSource | null]>;
+  meters?: string;
+  rules?: string;
+  resolution: number;
+  timezone: string;
+  dropZeroDays: boolean;
+}
+
+/** Resolve the configured sources (null = not configured); throws when none is. */
+export function resolveSources(sources: PipelineSources): Array<readonly [PipelineSource, ResolvedSource | null]> {
+  const resolved = PIPELINE_SOURCES.map((s) => [s, resolveSource(s, sources)] as const);
+  if (resolved.every(([, r]) => r === null)) {
+    throw usageError('E_USAGE_OPTION', 'the pipeline has no source: configure at least one of oldmongo, sql, newmongo', { hint: 'see lpclust.config.example.json' });
+  }
+  return resolved;
+}
+
+/**
+ * The ETL children (one per configured source; a source not configured is tagged
+ * `lpclust.skipped.etl_<source>` on the parent) and the harmonization child. Returns the
+ * harmonized CSV, `<runDir>/harmonized.csv`.
+ */
+export async function runDatasetStages(ctx: StageCtx, o: DatasetOptions, runDir: string): Promise<string> {
+  const parent = ctx.parent;
+  const keyInputsCommon: Record<string, string> = {};
+  if (o.meters) keyInputsCommon.meters = o.meters;
+  if (o.rules) keyInputsCommon.rules = o.rules;
+  const clean: Partial<Record<PipelineSource, string>> = {};
+  for (const [source, r] of o.resolved) {
+    const stage = `etl_${source}`;
+    if (!r) {
+      ctx.stages.push({ stage, skipped: 'not configured' });
+      await parent.setTags({ [`lpclust.skipped.${stage}`]: 'not configured' });
+      continue;
+    }
+    const out = path.join(runDir, `clean_${source}.csv`);
+    const cleanOpts: Partial<CleanOptions> = { ...r.cleanDefaults, resolutionMinutes: o.resolution, timeZone: o.timezone };
+    let reader = r.reader;
+    let extraTags: Record<string, string> = {};
+    if (r.live) {
+      // Live new Mongo: the load_newmongo child dumps the documents, then etl reads that file.
+      const rawOut = path.join(runDir, 'raw_newmongo.csv');
+      const load = await runNewMongoLoadStage({ query: r.live, rawOut }, { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags: { [REUSE_TAGS.stage]: 'load_newmongo' } });
+      ctx.stages.push({ stage: 'load_newmongo', runId: load.runId });
+      await parent.setTags({ 'lpclust.child.load_newmongo': load.runId });
+      reader = newMongoExportSource(rawOut);
+      extraTags = { load_newmongo_run_id: load.runId };
+    }
+    await runStage(ctx, {
+      stage,
+      runName: stage,
+      params: { source, resolution: o.resolution, timezone: o.timezone, ...r.params },
+      inputs: r.inputs ? { ...r.inputs, ...keyInputsCommon } : null,
+      outputs: { clean: { path: out, artifact: `clean/${path.basename(out)}` } },
+      artifactDir: () => 'clean',
+      run: (t) => runEtlStage({ reader: reader!, runName: stage, out, metersFile: o.meters, rulesFile: o.rules, clean: cleanOpts, params: r.params }, { ...t, tags: { ...t.tags, ...extraTags } }),
+    });
+    clean[source] = out;
+  }
+
+  const harmonized = path.join(runDir, 'harmonized.csv');
+  const hInputs: Record<string, string> = {};
+  for (const s of PIPELINE_SOURCES) if (clean[s]) hInputs[s] = clean[s]!;
+  if (o.rules) hInputs.rules = o.rules;
+  await runStage(ctx, {
+    stage: 'harmonization',
+    runName: 'harmonization',
+    params: { sources: Object.keys(clean).join(','), drop_zero_days: o.dropZeroDays },
+    inputs: hInputs,
+    outputs: { harmonized: { path: harmonized, artifact: 'harmonized/harmonized.csv' } },
+    artifactDir: () => 'harmonized',
+    run: (t) => runHarmonizeStage({ sources: clean, rulesFile: o.rules, out: harmonized, dropZeroDays: o.dropZeroDays }, t),
+  });
+  return harmonized;
+}
+
+/** The DTW child: the matrix of the harmonized profiles, computed once into `<runDir>/dtw.npy`. */
+export async function runDtwOnce(ctx: StageCtx, harmonized: string, runDir: string, o: { radius: number; normalize: Normalization; workers?: number }): Promise<string> {
+  const matrixFile = path.join(runDir, 'dtw.npy');
+  await runStage(ctx, {
+    stage: 'dtw',
+    runName: 'dtw',
+    params: { radius: o.radius, normalize: o.normalize, dtype: 'float32' },
+    inputs: { harmonized },
+    outputs: { matrix: { path: matrixFile, artifact: 'dtw/dtw.npy' }, sidecar: { path: `${matrixFile}.json`, artifact: 'dtw/dtw.npy.json' } },
+    artifactDir: () => 'dtw',
+    run: async (t) => {
+      const st = await readProfiles(harmonized);
+      // Small matrices travel with the run (reusable from the artifact); big ones stay on disk.
+      return runDtwStage({ in: harmonized, out: matrixFile, radius: o.radius, normalize: o.normalize, workers: o.workers, logMatrix: st.n <= 4096 }, t);
+    },
+  });
+  return matrixFile;
 }
 
 /** Cluster sizes from centres.csv (`cluster,size,...`), or null. */

@@ -1,0 +1,133 @@
+/**
+ * `lpclust sweep`: every configuration of models × metrics × k (× seeds) on one harmonized dataset
+ * and one DTW matrix, as a parent run with a nested run per configuration; summary table, charts
+ * of the metrics against k, the best configuration and the label stability across seeds.
+ */
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/index.js';
+import { runSweep, sweepSummary } from '../../pipeline/sweep.js';
+import { openStore } from '../../tracking/index.js';
+import { log } from '../../util/log.js';
+import { contextFor } from '../context.js';
+import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
+
+function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (items.length === 0) throw usageError('E_USAGE_VALUE', `Expected a comma-separated list of ${allowed.join('|')} for \`${flag}\` but received \`${raw}\``);
+  for (const i of items) {
+    if (!(allowed as readonly string[]).includes(i)) throw usageError('E_USAGE_VALUE', `Expected ${allowed.join('|')} in \`${flag}\` but received \`${i}\``);
+  }
+  return [...new Set(items)] as T[];
+}
+
+/** `3..20` or a single `12`. */
+export function parseKRange(raw: string, flag = '-k'): [number, number] {
+  const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(raw);
+  const a = m ? Number(m[1]) : NaN;
+  const b = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!m || a < 2 || b < a) throw usageError('E_USAGE_VALUE', `Expected a k range a..b with 2 ≤ a ≤ b (or one k ≥ 2) for \`${flag}\` but received \`${raw}\``);
+  return [a, b];
+}
+
+function seedsList(raw: string): number[] {
+  const items = raw.split(',').map((s) => s.trim());
+  const out = items.map(Number);
+  if (items.some((s) => !/^\d+$/.test(s))) throw usageError('E_USAGE_VALUE', `Expected a comma-separated list of non-negative integers for \`--seeds\` but received \`${raw}\``);
+  return [...new Set(out)];
+}
+
+interface SweepFlags extends Record<string, unknown> {
+  models: string;
+  metrics: string;
+  k: string;
+  seeds: string;
+  select?: string;
+  in?: string;
+  oldmongo?: string;
+  sql?: string;
+  newmongo?: string;
+}
+
+/** Register `lpclust sweep`. */
+export function register(program: Command): void {
+  program
+    .command('sweep')
+    .description('cluster every configuration (models × metrics × k × seeds) on one dataset and one DTW matrix; summary table, charts against k, best configuration, seed stability')
+    .option('--models <list>', `comma-separated models: ${MODELS.join(',')}`, MODELS.join(','))
+    .option('--metrics <list>', `comma-separated distances: ${METRICS.join(',')}`, METRICS.join(','))
+    .option('-k, --k <a..b>', 'k range (inclusive), or one k', '3..20')
+    .option('--seeds <list>', 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', '0')
+    .option('--select <metric>', 'metric naming the best configuration (default "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"; DB Index is minimised)')
+    .option('--in <csv>', 'harmonized profiles CSV instead of running the ETL and harmonization stages')
+    .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
+    .option('--sql <dir>', 'SQL historian exports folder (instead of the config / sample data)')
+    .option('--newmongo <file>', 'new Mongo export file (instead of the config / sample data)')
+    .option('--meters <csv>', 'meter description CSV')
+    .option('--rules <yaml>', 'rules file')
+    .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
+    .option('--timezone <iana>', 'time zone of days and slot labels (default UTC)')
+    .option('--silhouette-dtw', 'compute the DTW matrix even with --metrics euclidean (Silhouette DTW for every configuration)')
+    .option('--normalize <method>', 'row normalisation: l2|zscore|none (default l2)')
+    .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots (default 1)')
+    .option('--n-init <n>', 'restarts keeping the best (model default)')
+    .option('--workers <n>', 'DTW worker threads (default: all cores)')
+    .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
+    .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
+    .addHelpText(
+      'after',
+      `
+The dataset (ETL + harmonization, or --in) and the DTW matrix are made once and shared by every
+configuration. Euclidean configurations get Silhouette DTW too when the matrix exists. Writes
+summary.csv (every metric of every configuration), stability.csv (with several seeds) and
+plots/<model>_<metric>.png|svg (metrics against k) into <out-dir>/<run id>/, also as artifacts
+of the parent run. A failing configuration is a FAILED child and row; the sweep goes on.
+
+Examples:
+  lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw -k 3..20
+  lpclust sweep --models kmeans,som --metrics euclidean -k 3..12 --seeds 0,1,2 --select "Silhouette Score"
+  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json`,
+    )
+    .action(async (flags: SweepFlags, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const models = list<ModelName>(flags.models, MODELS, '--models');
+      const metrics = list<MetricName>(flags.metrics, METRICS, '--metrics');
+      const kRange = parseKRange(flags.k);
+      const seeds = seedsList(flags.seeds);
+      if (flags.in !== undefined && (flags.oldmongo || flags.sql || flags.newmongo)) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
+      // Shared settings (resolution, radius, ...) as the pipeline resolves them; model/metric/k are the sweep's own.
+      const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
+      const inputs = flags.in === undefined ? pipelineInputs(cmd, flags, s) : undefined;
+      if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
+      const store = await openStore(ctx.globals.trackingUri);
+      const res = await runSweep(
+        {
+          models,
+          metrics,
+          kRange,
+          seeds,
+          select: flags.select,
+          in: flags.in,
+          sources: inputs?.sources,
+          meters: inputs?.meters,
+          rules: inputs?.rules,
+          resolution: s.resolution,
+          timezone: s.timezone,
+          dropZeroDays: s.dropZeroDays,
+          silhouetteDtw: s.silhouetteDtw,
+          normalize: s.normalize,
+          radius: s.radius,
+          workers: s.workers,
+          nInit: s.nInit,
+          reuse: s.reuse,
+          outDir: s.outDir,
+        },
+        { store, experimentName: ctx.globals.experimentName },
+      );
+      const o = res.outputs;
+      ctx.print(
+        { runId: res.runId, metrics: res.metrics, outDir: o.outDir, select: o.select, best: o.best ?? null, summaryCsv: o.summaryCsv, rows: o.rows, stability: o.stability, plots: o.plots, seconds: o.seconds },
+        sweepSummary(res),
+      );
+    });
+}

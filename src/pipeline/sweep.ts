@@ -1,0 +1,339 @@
+/**
+ * The sweep (`lpclust sweep`): one parent run, the dataset stages once (ETL + harmonization, or a
+ * given harmonized CSV), the DTW matrix once, then a nested clustering run per configuration
+ * (model × metric × k × seed) sharing them. Writes `summary.csv` (every metric per configuration),
+ * `stability.csv` (label agreement across seeds, adjusted Rand index) and the charts of the metrics
+ * against k per model, and names the best configuration by the chosen metric.
+ */
+import { existsSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { InterruptedError, inputError, usageError } from '../errors.js';
+import type { Normalization } from '../harmonize/normalize.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { csvField } from '../io/csv.js';
+import { readProfiles } from '../io/profiles.js';
+import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
+import type { Linkage } from '../cluster/agglomerative.js';
+import { adjustedRandIndex } from '../validate/index.js';
+import { renderMetricVsK } from '../plot/index.js';
+import { withRun } from '../tracking/run.js';
+import { throwIfInterrupted } from '../util/interrupt.js';
+import { log } from '../util/log.js';
+import { runClusterStage } from './cluster.js';
+import { LPCLUST_VERSION } from './reuse.js';
+import { resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
+import type { StageResult, StageTracking } from './types.js';
+
+/** Metrics where lower is better (the best configuration minimises them). */
+export const LOWER_IS_BETTER: ReadonlySet<string> = new Set(['DB Index', 'Inertia', 'Model Inertia', 'DTW Inertia', 'Total Deviation']);
+
+/** Options of {@link runSweep}. */
+export interface SweepOptions {
+  models: ModelName[];
+  metrics: MetricName[];
+  /** Inclusive k range. */
+  kRange: readonly [number, number];
+  /** Seeds; several give the label stability across seeds (default [0]). */
+  seeds?: number[];
+  /** Metric naming the best configuration (default `Silhouette DTW` when the DTW matrix exists, else `Silhouette Score`). */
+  select?: string;
+  /** A harmonized CSV instead of the sources. */
+  in?: string;
+  /** Sources (when `in` is not given), as in the pipeline. */
+  sources?: PipelineSources;
+  meters?: string;
+  rules?: string;
+  resolution?: number;
+  timezone?: string;
+  dropZeroDays?: boolean;
+  /** Compute the DTW matrix even without a DTW metric (Silhouette DTW for every configuration); default: when a DTW metric or `select: "Silhouette DTW"`. */
+  silhouetteDtw?: boolean;
+  normalize?: Normalization;
+  radius?: number;
+  workers?: number;
+  nInit?: number;
+  linkage?: Linkage;
+  init?: InitName;
+  /** Reuse the dataset and DTW stages of earlier runs (see the pipeline). */
+  reuse?: boolean;
+  /** Base output directory; the sweep writes to `<outDir>/<parent run id>/` (default `outputs`). */
+  outDir?: string;
+}
+
+/** One configuration's row of the summary. */
+export interface SweepRow {
+  model: ModelName;
+  metric: MetricName;
+  k: number;
+  seed: number;
+  runId: string;
+  status: 'FINISHED' | 'FAILED';
+  error?: string;
+  metrics: Record<string, number>;
+}
+
+/** Label stability of one (model, metric, k) across seeds. */
+export interface StabilityRow {
+  model: ModelName;
+  metric: MetricName;
+  k: number;
+  seeds: number;
+  /** Mean adjusted Rand index over every pair of seeds. */
+  meanAri: number;
+  minAri: number;
+}
+
+/** Outputs of {@link runSweep}. */
+export interface SweepOutputs {
+  outDir: string;
+  harmonized: string;
+  dtw?: string;
+  rows: SweepRow[];
+  stability: StabilityRow[];
+  select: string;
+  best?: { model: ModelName; metric: MetricName; k: number; value: number };
+  summaryCsv: string;
+  plots: string[];
+  /** Wall seconds by stage: dataset (ETL + harmonization), dtw, clustering (all configurations), plots. */
+  seconds: { dataset: number; dtw: number; clustering: number; plots: number };
+}
+
+/** False for the combinations the models do not have (SOM is Euclidean only). */
+export function supportsMetric(model: ModelName, metric: MetricName): boolean {
+  return !(model === 'som' && metric === 'dtw');
+}
+
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
+}
+
+function mean(xs: number[]): number {
+  return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/**
+ * Run the sweep. Parent params: models, metrics, k_range, seeds, select, in (or sources), normalize,
+ * radius; metrics: `configurations`, `failed_configurations`, `best <select>`, `seconds_dataset`,
+ * `seconds_dtw`, `seconds_clustering`, `seconds_plots`, `mean seed ARI` (with several seeds);
+ * tags: `lpclust.best` (`<model> <metric> k=<k>`), `lpclust.child.*` of the shared stages;
+ * artifacts: `summary/summary.csv`, `summary/stability.csv`, `plots/<model>_<metric>.svg/.png`.
+ * A configuration that fails is a FAILED child and a FAILED row; the sweep goes on (Ctrl-C stops it).
+ */
+export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'parentRunId'>): Promise<StageResult<SweepOutputs>> {
+  const [k0, k1] = o.kRange;
+  if (!Number.isInteger(k0) || !Number.isInteger(k1) || k0 < 2 || k1 < k0) throw usageError('E_USAGE_VALUE', `Expected a k range a..b with 2 ≤ a ≤ b but received ${k0}..${k1}`);
+  if (o.models.length === 0 || o.metrics.length === 0) throw usageError('E_USAGE_VALUE', 'Expected at least one model and one metric');
+  const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : [0];
+  const normalize = o.normalize ?? 'l2';
+  const radius = o.radius ?? 1;
+  const wantDtw = o.metrics.includes('dtw') || o.select === 'Silhouette DTW' || (o.silhouetteDtw ?? false);
+  const select = o.select ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
+  if (o.in !== undefined && !existsSync(o.in)) throw inputError('E_INPUT_MISSING', `${o.in} does not exist`, { where: { file: o.in } });
+  const resolved = o.in === undefined ? resolveSources(o.sources ?? {}) : undefined;
+  const base = path.resolve(o.outDir ?? 'outputs');
+  const runName = `sweep ${o.models.join(',')} ${o.metrics.join(',')} k=${k0}..${k1}`;
+
+  return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName, tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'sweep' } }, async (parent) => {
+    const runDir = path.join(base, parent.runId);
+    if (existsSync(runDir)) throw usageError('E_OUTPUT_EXISTS', `${runDir} already exists; outputs are never overwritten`);
+    await fsp.mkdir(runDir, { recursive: true });
+    await parent.logParams({
+      models: o.models.join(','),
+      metrics: o.metrics.join(','),
+      k_range: `${k0}..${k1}`,
+      seeds: seeds.join(','),
+      select,
+      in: o.in ?? '',
+      sources: resolved ? resolved.filter(([, r]) => r).map(([s]) => s).join(',') : '',
+      normalize,
+      radius,
+      silhouette_dtw: wantDtw,
+      n_init: o.nInit,
+      linkage: o.linkage,
+      init: o.init,
+      out_dir: runDir,
+      lpclust_version: LPCLUST_VERSION,
+    });
+    await parent.setTags({ 'lpclust.out_dir': runDir });
+    const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
+
+    // The shared dataset and DTW matrix.
+    let t = performance.now();
+    const harmonized =
+      o.in !== undefined
+        ? path.resolve(o.in)
+        : await runDatasetStages(ctx, { resolved: resolved!, meters: o.meters, rules: o.rules, resolution: o.resolution ?? 60, timezone: o.timezone ?? 'UTC', dropZeroDays: o.dropZeroDays ?? true }, runDir);
+    const secondsDataset = (performance.now() - t) / 1000;
+    t = performance.now();
+    const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
+    const secondsDtw = (performance.now() - t) / 1000;
+    const n = (await readProfiles(harmonized)).n;
+    if (k1 >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles (${n}) but the range goes to ${k1}`);
+
+    // One nested clustering run per configuration.
+    t = performance.now();
+    const rows: SweepRow[] = [];
+    const labelsOf = new Map<string, Int32Array[]>();
+    const pairs = o.models.flatMap((m) => o.metrics.filter((d) => supportsMetric(m, d)));
+    const total = pairs.length * (k1 - k0 + 1) * seeds.length;
+    let done = 0;
+    for (const model of o.models) {
+      for (const metric of o.metrics) {
+        if (!supportsMetric(model, metric)) {
+          log.warn(`${model} has no ${metric} variant: skipped`);
+          await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: `${model} has no ${metric} variant` });
+          continue;
+        }
+        for (let k = k0; k <= k1; k++) {
+          for (const seed of seeds) {
+            throwIfInterrupted();
+            const cfg = `${model}_${metric}_k${k}_s${seed}`;
+            const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
+            try {
+              const res = await runClusterStage(
+                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers },
+                { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
+              );
+              rows.push({ model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics });
+              const key = `${model} ${metric} ${k}`;
+              const list = labelsOf.get(key) ?? [];
+              list.push(res.outputs.fit.labels);
+              labelsOf.set(key, list);
+            } catch (e) {
+              if (e instanceof InterruptedError) throw e;
+              const run = (await ctx.store.searchRuns({ experimentIds: [parent.experimentId], tags: { 'mlflow.parentRunId': parent.runId, 'lpclust.sweep.config': cfg }, maxResults: 1 }))[0];
+              log.warn(`${cfg}: ${(e as Error).message}`);
+              rows.push({ model, metric, k, seed, runId: run?.info.runId ?? '', status: 'FAILED', error: (e as Error).message, metrics: {} });
+            }
+            done++;
+            log.info(`sweep ${done}/${total}: ${cfg}${rows[rows.length - 1].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[rows.length - 1].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
+          }
+        }
+      }
+    }
+    const secondsClustering = (performance.now() - t) / 1000;
+
+    // Stability across seeds.
+    const stability: StabilityRow[] = [];
+    if (seeds.length > 1) {
+      for (const [key, list] of labelsOf) {
+        if (list.length < 2) continue;
+        const aris: number[] = [];
+        for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) aris.push(adjustedRandIndex(list[i], list[j]));
+        const [model, metric, k] = key.split(' ');
+        stability.push({ model: model as ModelName, metric: metric as MetricName, k: Number(k), seeds: list.length, meanAri: mean(aris), minAri: Math.min(...aris) });
+      }
+    }
+
+    // Best configuration: the mean over seeds of the select metric.
+    const lower = LOWER_IS_BETTER.has(select);
+    const groups = new Map<string, { model: ModelName; metric: MetricName; k: number; values: number[] }>();
+    for (const r of rows) {
+      const v = r.metrics[select];
+      if (r.status !== 'FINISHED' || v === undefined || !Number.isFinite(v)) continue;
+      const key = `${r.model} ${r.metric} ${r.k}`;
+      const g = groups.get(key) ?? { model: r.model, metric: r.metric, k: r.k, values: [] };
+      g.values.push(v);
+      groups.set(key, g);
+    }
+    let best: SweepOutputs['best'];
+    for (const g of groups.values()) {
+      const v = mean(g.values);
+      if (!best || (lower ? v < best.value : v > best.value)) best = { model: g.model, metric: g.metric, k: g.k, value: v };
+    }
+    if (!best) log.warn(`no configuration has the metric "${select}"; no best configuration named`);
+
+    // Summary CSV and stability CSV.
+    const metricNames = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
+    let csv = ['model', 'metric', 'k', 'seed', 'run_id', 'status', ...metricNames, 'error'].map(csvField).join(',') + '\n';
+    for (const r of rows) {
+      csv += [r.model, r.metric, String(r.k), String(r.seed), r.runId, r.status, ...metricNames.map((m) => (r.metrics[m] === undefined ? '' : String(r.metrics[m]))), r.error ?? ''].map(csvField).join(',') + '\n';
+    }
+    const summaryCsv = path.join(runDir, 'summary.csv');
+    await writeFileAtomic(summaryCsv, csv);
+    await parent.logArtifact(summaryCsv, 'summary');
+    if (stability.length > 0) {
+      let s = 'model,metric,k,seeds,mean_ari,min_ari\n';
+      for (const r of stability) s += `${r.model},${r.metric},${r.k},${r.seeds},${r.meanAri},${r.minAri}\n`;
+      const f = path.join(runDir, 'stability.csv');
+      await writeFileAtomic(f, s);
+      await parent.logArtifact(f, 'summary');
+    }
+
+    // Charts: per model, each key metric against k, one line per distance (mean over seeds).
+    t = performance.now();
+    const plots: string[] = [];
+    const chartMetrics = [...new Set([select, 'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'])].filter((m) => metricNames.includes(m));
+    const plotDir = path.join(runDir, 'plots');
+    for (const model of o.models) {
+      for (const m of chartMetrics) {
+        const series = o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({
+          name: `${model} ${metric}`,
+          points: Array.from({ length: k1 - k0 + 1 }, (_, i) => k0 + i).map((k) => ({ k, value: mean(rows.filter((r) => r.model === model && r.metric === metric && r.k === k && r.metrics[m] !== undefined).map((r) => r.metrics[m])) })),
+        }));
+        if (series.every((s) => s.points.every((p) => !Number.isFinite(p.value)))) continue;
+        const bestHere = best && best.model === model && m === select ? { series: `${model} ${best.metric}`, k: best.k } : undefined;
+        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
+        for (const f of [r.svg, r.png]) if (f) plots.push(f);
+      }
+      if (stability.length > 0) {
+        const series = o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({ name: `${model} ${metric}`, points: stability.filter((s) => s.model === model && s.metric === metric).map((s) => ({ k: s.k, value: s.meanAri })) }));
+        const r = await renderMetricVsK({ metric: 'Adjusted Rand index across seeds', series, title: `${model}: label stability across seeds` }, { outDir: plotDir, basename: `${model}_seed_ARI` });
+        for (const f of [r.svg, r.png]) if (f) plots.push(f);
+      }
+    }
+    for (const f of plots) await parent.logArtifact(f, 'plots');
+    const secondsPlots = (performance.now() - t) / 1000;
+
+    const failed = rows.filter((r) => r.status === 'FAILED').length;
+    const metrics: Record<string, number> = {
+      configurations: rows.length,
+      failed_configurations: failed,
+      seconds_dataset: secondsDataset,
+      seconds_dtw: secondsDtw,
+      seconds_clustering: secondsClustering,
+      seconds_plots: secondsPlots,
+    };
+    if (best) metrics[`best ${select}`] = best.value;
+    if (stability.length > 0) metrics['mean seed ARI'] = mean(stability.map((s) => s.meanAri));
+    await parent.logMetrics(metrics);
+    if (best) await parent.setTags({ 'lpclust.best': `${best.model} ${best.metric} k=${best.k}` });
+    return {
+      runId: parent.runId,
+      metrics,
+      outputs: {
+        outDir: runDir,
+        harmonized,
+        ...(dtwFile ? { dtw: dtwFile } : {}),
+        rows,
+        stability,
+        select,
+        ...(best ? { best } : {}),
+        summaryCsv,
+        plots,
+        seconds: { dataset: secondsDataset, dtw: secondsDtw, clustering: secondsClustering, plots: secondsPlots },
+      },
+    };
+  });
+}
+
+/** The summary table for stdout: one line per configuration, the key metrics, the best and the stability. */
+export function sweepSummary(r: StageResult<SweepOutputs>): string {
+  const o = r.outputs;
+  const cols = [...new Set([o.select, 'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'])].filter((c) => o.rows.some((x) => x.metrics[c] !== undefined));
+  const header = ['model', 'metric', 'k', 'seed', ...cols, 'run'];
+  const body = o.rows.map((x) => [x.model, x.metric, String(x.k), String(x.seed), ...cols.map((c) => (x.metrics[c] === undefined ? (x.status === 'FAILED' ? 'FAILED' : '') : x.metrics[c].toFixed(4))), x.runId.slice(0, 8)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const lines = [`sweep run ${r.runId} → ${o.outDir}`, line(header), ...body.map(line)];
+  if (o.best) lines.push(`best by ${o.select}: ${o.best.model} ${o.best.metric} k=${o.best.k} (${o.best.value.toFixed(4)}${o.rows.some((x) => x.seed !== o.rows[0].seed) ? ', mean over seeds' : ''})`);
+  if (o.stability.length > 0) {
+    const worst = [...o.stability].sort((a, b) => a.meanAri - b.meanAri)[0];
+    lines.push(`label stability across seeds (adjusted Rand index): mean ${r.metrics['mean seed ARI'].toFixed(3)}; least stable ${worst.model} ${worst.metric} k=${worst.k} (${worst.meanAri.toFixed(3)})`);
+  }
+  const s = o.seconds;
+  lines.push(`time: dataset ${s.dataset.toFixed(1)} s, DTW ${s.dtw.toFixed(1)} s (once), clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations), plots ${s.plots.toFixed(1)} s`);
+  lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
+  return lines.join('\n');
+}
