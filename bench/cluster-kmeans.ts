@@ -13,10 +13,15 @@ import { syntheticProfiles } from './cluster-data.js';
 const N = Number(process.argv[2] ?? 20000);
 const L = 24;
 const rows = syntheticProfiles(N, L, 1);
-const t0 = performance.now();
-const m = new KMeans({ k: 12, nInit: 10, seed: 0 }).fit(rows);
-const ours = (performance.now() - t0) / 1000;
-console.log(`lpclust KMeans  N=${N} k=12 n_init=10: ${ours.toFixed(3)} s, inertia ${m.state!.inertia.toFixed(6)}`);
+// Best of 3, as for scikit-learn below (the CPU is shared: the best run is the least disturbed).
+let ours = Infinity;
+let m = new KMeans({ k: 12, nInit: 10, seed: 0 });
+for (let rep = 0; rep < 3; rep++) {
+  const t0 = performance.now();
+  m = new KMeans({ k: 12, nInit: 10, seed: 0 }).fit(rows);
+  ours = Math.min(ours, (performance.now() - t0) / 1000);
+}
+console.log(`lpclust KMeans  N=${N} k=12 n_init=10 (best of 3): ${ours.toFixed(3)} s, inertia ${m.state!.inertia.toFixed(6)}`);
 const dir = mkdtempSync(path.join(tmpdir(), 'lpclust-bench-'));
 const file = path.join(dir, 'X.f64');
 writeFileSync(file, Buffer.from(rows.data.buffer));

@@ -10,6 +10,7 @@
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
+import { dtwToMany, nativeStatus } from '../dtw/index.js';
 import { assignEuclidean, checkFitInput, sqDist, type Rows } from './common.js';
 
 /** How k-means picks its first centres. */
@@ -178,6 +179,80 @@ export function kmeansPlusPlus(rows: Rows, k: number, rng: Random): Float64Array
 }
 
 /**
+ * Nearest and second-nearest centre (Euclidean distances, not squared) of the rows listed in
+ * `todo[0..m)`. With the native DTW addon loaded the distances come from its SIMD block kernel at
+ * radius 0, which is the Euclidean distance summed slot by slot like {@link sqDist}; otherwise
+ * from a plain loop. Results go to labels/upper/lower; returns how many labels changed.
+ */
+function nearestTwo(
+  rows: Rows,
+  centres: Float64Array,
+  k: number,
+  todo: Int32Array,
+  m: number,
+  scratch: Float64Array,
+  labels: Int32Array,
+  upper: Float64Array,
+  lower: Float64Array,
+): number {
+  const { data, dim } = rows;
+  let changed = 0;
+  if (useNative()) {
+    for (let q = 0; q < m; q++) scratch.set(data.subarray(todo[q] * dim, todo[q] * dim + dim), q * dim);
+    const D = dtwToMany(scratch.subarray(0, m * dim), centres, dim, 0);
+    for (let q = 0; q < m; q++) {
+      let b1 = Infinity;
+      let b2 = Infinity;
+      let a = 0;
+      const base = q * k;
+      for (let j = 0; j < k; j++) {
+        const d = D[base + j];
+        if (d < b1) {
+          b2 = b1;
+          b1 = d;
+          a = j;
+        } else if (d < b2) b2 = d;
+      }
+      const i = todo[q];
+      if (labels[i] !== a) {
+        labels[i] = a;
+        changed++;
+      }
+      upper[i] = b1;
+      lower[i] = b2;
+    }
+    return changed;
+  }
+  for (let q = 0; q < m; q++) {
+    const i = todo[q];
+    let b1 = Infinity;
+    let b2 = Infinity;
+    let a = 0;
+    for (let j = 0; j < k; j++) {
+      const d = sqDist(data, i, centres, j, dim);
+      if (d < b1) {
+        b2 = b1;
+        b1 = d;
+        a = j;
+      } else if (d < b2) b2 = d;
+    }
+    if (labels[i] !== a) {
+      labels[i] = a;
+      changed++;
+    }
+    upper[i] = Math.sqrt(b1);
+    lower[i] = Math.sqrt(b2);
+  }
+  return changed;
+}
+
+let nativeOk: boolean | null = null;
+function useNative(): boolean {
+  if (nativeOk === null) nativeOk = nativeStatus().loaded;
+  return nativeOk;
+}
+
+/**
  * One k-means restart from the given centres (modified in place): Lloyd iterations with Hamerly's
  * bounds, which skip rows whose assignment provably cannot change. Exact: the labels are those
  * Lloyd's algorithm would give.
@@ -196,22 +271,11 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
   let nIter = 0;
 
   // Full first assignment.
-  for (let i = 0; i < n; i++) {
-    let b1 = Infinity;
-    let b2 = Infinity;
-    let a = 0;
-    for (let j = 0; j < k; j++) {
-      const d = sqDist(data, i, centres, j, dim);
-      if (d < b1) {
-        b2 = b1;
-        b1 = d;
-        a = j;
-      } else if (d < b2) b2 = d;
-    }
-    labels[i] = a;
-    upper[i] = Math.sqrt(b1);
-    lower[i] = Math.sqrt(b2);
-  }
+  const todo = new Int32Array(n);
+  const scratch = new Float64Array(n * dim);
+  for (let i = 0; i < n; i++) todo[i] = i;
+  labels.fill(-1);
+  nearestTwo(rows, centres, k, todo, n, scratch, labels, upper, lower);
   let changed = n;
   for (let it = 0; it < maxIter; it++) {
     nIter = it + 1;
@@ -293,32 +357,17 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
       }
       half[c] = Math.sqrt(m) / 2;
     }
-    // E-step with bounds.
-    changed = 0;
+    // E-step with bounds: rows whose bounds cannot exclude a change get a full search.
+    let m = 0;
     for (let i = 0; i < n; i++) {
       const a = labels[i];
       const bound = half[a] > lower[i] ? half[a] : lower[i];
       if (upper[i] <= bound) continue;
       upper[i] = Math.sqrt(sqDist(data, i, centres, a, dim));
       if (upper[i] <= bound) continue;
-      let b1 = Infinity;
-      let b2 = Infinity;
-      let best = 0;
-      for (let j = 0; j < k; j++) {
-        const d = sqDist(data, i, centres, j, dim);
-        if (d < b1) {
-          b2 = b1;
-          b1 = d;
-          best = j;
-        } else if (d < b2) b2 = d;
-      }
-      if (best !== a) {
-        labels[i] = best;
-        changed++;
-      }
-      upper[i] = Math.sqrt(b1);
-      lower[i] = Math.sqrt(b2);
+      todo[m++] = i;
     }
+    changed = m > 0 ? nearestTwo(rows, centres, k, todo, m, scratch, labels, upper, lower) : 0;
   }
   // Final exact assignment to the returned centres, and scikit-learn's inertia.
   const fin = assignEuclidean(rows, centres, k);
