@@ -22,3 +22,5 @@ export * from './etl/index.js';
 export * from './validate/index.js';
 export * from './cluster/index.js';
 export * from './plot/index.js';
+export * from './model/index.js';
+export * from './serve/index.js';

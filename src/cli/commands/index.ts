@@ -12,10 +12,12 @@ import { register as harmonize } from './harmonize.js';
 import { register as dtw } from './dtw.js';
 import { register as doctor } from './doctor.js';
 import { register as pipeline } from './pipeline.js';
+import { register as predict } from './predict.js';
+import { register as serve } from './serve.js';
 import { register as sweep } from './sweep.js';
 
 /** A command module. */
 export type RegisterCommand = (program: Command) => void;
 
 /** Every command of lpclust. */
-export const COMMANDS: RegisterCommand[] = [pipeline, sweep, runs, sync, etl, harmonize, dtw, cluster, validate, doctor];
+export const COMMANDS: RegisterCommand[] = [pipeline, sweep, runs, sync, etl, harmonize, dtw, cluster, validate, predict, serve, doctor];

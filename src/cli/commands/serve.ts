@@ -1,0 +1,79 @@
+/**
+ * `lpclust serve`: an HTTP scoring server with MLflow's protocol for a saved model.
+ */
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { resolveModel } from '../../model/resolve.js';
+import { DEFAULT_MAX_BODY_MB, startScoringServer, type ScoringServer } from '../../serve/server.js';
+import { openStore } from '../../tracking/index.js';
+import { log } from '../../util/log.js';
+import { contextFor } from '../context.js';
+
+interface ServeFlags {
+  model: string;
+  host: string;
+  port: string;
+  maxBodyMb: string;
+}
+
+/** Register `lpclust serve`. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a saved model over HTTP with MLflow\'s scoring protocol (/ping, /health, /invocations)')
+    .requiredOption('--model <path|uri>', 'a model/ directory or runs:/<run-id>/model (from --tracking-uri)')
+    .option('--host <host>', 'interface to listen on (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0 = any free port)', '5001')
+    .option('--max-body-mb <mb>', 'largest request body in MiB; larger requests get 413', String(DEFAULT_MAX_BODY_MB))
+    .addHelpText(
+      'after',
+      `
+POST /invocations (Content-Type: application/json) with one of
+  {"dataframe_split": {"columns": ["id","date","00:00",...], "data": [["m1","2013-01-02",0.1,...]]}}
+  {"dataframe_records": [{"00:00": 0.1, "01:00": 0.2, ...}]}
+  {"inputs": [[0.1, 0.2, ...]]}
+answers {"predictions": [{"cluster": 3, "distance": 0.21, "margin": 0.05}, ...]} (id/date echoed
+when given). Values are raw Wh per slot; the server normalises them as the model did.
+Bad payloads get 400 {"error_code": "BAD_REQUEST", "message": ...}; bodies above --max-body-mb get 413.
+Ctrl-C stops the server after the requests in flight.
+
+Examples:
+  lpclust serve --model lpclust-out/cluster/<run-id>/model
+  lpclust serve --model runs:/0a1b2c.../model --port 5002
+  curl -s localhost:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": [[...24 values...]]}'`,
+    )
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const port = Number(flags.port);
+      if (flags.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+        throw usageError('E_USAGE_VALUE', `Expected a port 0..65535 for \`--port\` but received \`${flags.port}\``);
+      }
+      const maxBodyMb = Number(flags.maxBodyMb);
+      if (flags.maxBodyMb.trim() === '' || !(maxBodyMb > 0) || !Number.isFinite(maxBodyMb)) {
+        throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
+      }
+      const ctx = contextFor(cmd);
+      const loaded = await resolveModel(flags.model, () => openStore(ctx.globals.trackingUri));
+      let srv: ScoringServer;
+      try {
+        srv = await startScoringServer({ model: loaded.model, predictor: loaded.predictor, host: flags.host, port, maxBodyMb });
+      } catch (e) {
+        throw usageError('E_SERVE_LISTEN', `cannot listen on ${flags.host}:${port}: ${(e as Error).message}`, { hint: 'choose another --port, or stop the process using it' });
+      }
+      const m = loaded.model;
+      if (!['127.0.0.1', '::1', 'localhost'].includes(flags.host)) log.warn(`listening on ${flags.host}: the server has no authentication; anyone who can reach it can score`);
+      ctx.print(
+        { url: srv.url, host: srv.host, port: srv.port, model: { model: m.model, metric: m.metric, k: m.k, runId: m.run_id } },
+        `serving ${m.model} ${m.metric} k=${m.k} (${m.run_id ? `run ${m.run_id}` : loaded.source}) at ${srv.url}/invocations — Ctrl-C to stop`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          log.info('stopping the scoring server');
+          void srv.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

@@ -1,0 +1,276 @@
+/**
+ * The lpclust model artifact (`model/` of a clustering run, and of `cluster --out-dir`): an
+ * MLflow-style `MLmodel` YAML file (flavor `lpclust`, version, creation time, run id, input
+ * signature of the slot columns) next to `lpclust-model.json`, a versioned JSON document with
+ * everything needed to assign new days: hyper-parameters, learned state (centres, and medoid
+ * profiles for DTW models), normalisation, DTW settings, resolution and slot labels.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import YAML from 'yaml';
+import { inputError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { Normalization } from '../harmonize/normalize.js';
+import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
+import { PACKAGE_ROOT } from '../dtw/native.js';
+
+/** File name of the model JSON inside `model/`. */
+export const MODEL_JSON = 'lpclust-model.json';
+/** File name of the MLflow model descriptor inside `model/`. */
+export const MLMODEL_FILE = 'MLmodel';
+/** Version of the JSON layout; {@link loadModel} refuses other versions. */
+export const MODEL_FORMAT_VERSION = 1;
+
+/** DTW settings of a DTW model. */
+export interface ModelDtwSettings {
+  /** Sakoe–Chiba radius in slots; null = full DTW. */
+  radius: number | null;
+  /**
+   * Accumulation precision used when the fitted labels were computed: `float64` for DTW k-means
+   * (DBA assigns in float64), the DTW matrix's dtype for k-medoids and agglomerative (the matrix
+   * is float32 by default). Predict uses the same precision so that it reproduces the labels.
+   */
+  precision: 'float32' | 'float64';
+}
+
+/** A DTW model's medoid: the training day of a cluster with the smallest summed DTW distance to its members. */
+export interface ModelMedoid {
+  cluster: number;
+  id: string;
+  date: string;
+  /** The normalised profile, L values. */
+  profile: number[];
+}
+
+/** The content of `lpclust-model.json` (format version 1). */
+export interface LpclustModel {
+  format: 'lpclust-model';
+  format_version: 1;
+  lpclust_version: string;
+  /** ISO 8601 UTC. */
+  created: string;
+  /** MLflow run id of the clustering run (null when written without tracking). */
+  run_id: string | null;
+  model: ModelName;
+  metric: MetricName;
+  /** Number of clusters (rows of `centres`). */
+  k: number;
+  /** Hyper-parameters as fitted (defaults filled in). */
+  params: Record<string, string | number>;
+  /** Row normalisation applied before fitting and before predicting. */
+  normalization: Normalization;
+  /** DTW settings (DTW models), else null. */
+  dtw: ModelDtwSettings | null;
+  /** Input contract: resolution in minutes and the slot labels `HH:MM`, in order. */
+  input: { resolution_minutes: number; slots: string[] };
+  /**
+   * What predict assigns to: `centres` (the model's own centres, or cluster means when
+   * `centres_are_means`) or `medoids` (agglomerative with DTW: a mean is no DTW centre).
+   */
+  assign_to: 'centres' | 'medoids';
+  /** Centres in normalised space, k rows of L values (cluster 0 = largest). */
+  centres: number[][];
+  /** True when `centres` are per-cluster means (agglomerative). */
+  centres_are_means: boolean;
+  /** Medoid profiles of DTW models (null otherwise). */
+  medoids: ModelMedoid[] | null;
+  /** Training summary. */
+  training: {
+    rows: number;
+    cluster_sizes: number[];
+    /** Fraction of training rows whose predicted cluster equals the fitted one (1 for k-means, DTW k-means, k-medoids). */
+    predict_agreement: number;
+    stats: Record<string, number>;
+  };
+}
+
+/** What {@link buildModel} needs from a finished fit. */
+export interface BuildModelInput {
+  fit: ClusterFit;
+  /** Slot labels of the training table. */
+  slots: readonly string[];
+  /** Normalised training rows, n × L (the rows the model was fitted on). */
+  X: Float64Array;
+  /** Row ids and dates of the training table (for the medoids). */
+  ids: readonly string[];
+  dates: readonly string[];
+  normalization: Normalization;
+  /** Sakoe–Chiba radius used (DTW models). */
+  radius?: number;
+  /** Element type of the DTW matrix the labels came from (k-medoids, agglomerative with DTW). */
+  matrixPrecision?: 'float32' | 'float64';
+  runId?: string | null;
+}
+
+/** lpclust's version from package.json ('unknown' when it cannot be read). */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+function rowsToArrays(flat: Float64Array, k: number, L: number): number[][] {
+  const out: number[][] = [];
+  for (let c = 0; c < k; c++) out.push(Array.from(flat.subarray(c * L, (c + 1) * L)));
+  return out;
+}
+
+/**
+ * Build the model document from a fit. `predict_agreement` is filled by {@link saveModel}'s
+ * caller through {@link withAgreement} (it needs the predictor).
+ */
+export function buildModel(b: BuildModelInput): LpclustModel {
+  const { fit, slots, X } = b;
+  const L = slots.length;
+  const metric = fit.params.metric as MetricName;
+  const model = fit.params.model as ModelName;
+  let dtw: ModelDtwSettings | null = null;
+  if (metric === 'dtw') {
+    const r = typeof fit.params.radius === 'number' ? fit.params.radius : (b.radius ?? 1);
+    // DBA assigns with float64 series; k-medoids and agglomerative read the (float32 by default) matrix.
+    dtw = { radius: Number.isFinite(r) ? r : null, precision: model === 'kmeans' ? 'float64' : (b.matrixPrecision ?? 'float32') };
+  }
+  let medoids: ModelMedoid[] | null = null;
+  if (fit.medoidRows) {
+    medoids = Array.from(fit.medoidRows, (row, c) => ({
+      cluster: c,
+      id: b.ids[row] ?? '',
+      date: b.dates[row] ?? '',
+      profile: Array.from(X.subarray(row * L, (row + 1) * L)),
+    }));
+  }
+  return {
+    format: 'lpclust-model',
+    format_version: MODEL_FORMAT_VERSION,
+    lpclust_version: packageVersion(),
+    created: new Date().toISOString(),
+    run_id: b.runId ?? null,
+    model,
+    metric,
+    k: fit.k,
+    params: { ...fit.params },
+    normalization: b.normalization,
+    dtw,
+    input: { resolution_minutes: 1440 / L, slots: [...slots] },
+    assign_to: metric === 'dtw' && fit.centresAreMeans && medoids ? 'medoids' : 'centres',
+    centres: rowsToArrays(fit.centres, fit.k, L),
+    centres_are_means: fit.centresAreMeans,
+    medoids,
+    training: { rows: fit.labels.length, cluster_sizes: Array.from(fit.sizes), predict_agreement: NaN, stats: { ...fit.stats } },
+  };
+}
+
+/** MLflow's `utc_time_created` format: `YYYY-MM-DD HH:MM:SS.ffffff`. */
+function mlflowTime(iso: string): string {
+  return iso.replace('T', ' ').replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+}
+
+/**
+ * The `MLmodel` descriptor (YAML) of a model: flavor `lpclust`, run id, creation time and the
+ * signature in MLflow's column-based format (inputs: one `double` column per slot; outputs:
+ * cluster, distance, margin).
+ */
+export function mlmodelYaml(m: LpclustModel): string {
+  const inputs = m.input.slots.map((s) => ({ type: 'double', name: s, required: true }));
+  const outputs = [
+    { type: 'long', name: 'cluster', required: true },
+    { type: 'double', name: 'distance', required: true },
+    { type: 'double', name: 'margin', required: true },
+  ];
+  const doc = {
+    artifact_path: 'model',
+    flavors: {
+      lpclust: {
+        lpclust_version: m.lpclust_version,
+        model_file: MODEL_JSON,
+        format_version: m.format_version,
+        model: m.model,
+        metric: m.metric,
+        k: m.k,
+        normalization: m.normalization,
+        resolution_minutes: m.input.resolution_minutes,
+        ...(m.dtw ? { dtw_radius: m.dtw.radius } : {}),
+        loader: 'lpclust predict --model <dir> | lpclust serve --model <dir>',
+      },
+    },
+    model_uuid: randomUUID().replace(/-/g, ''),
+    ...(m.run_id ? { run_id: m.run_id } : {}),
+    // MLflow stores the column specs as JSON strings inside the YAML.
+    signature: { inputs: JSON.stringify(inputs), outputs: JSON.stringify(outputs), params: null },
+    utc_time_created: mlflowTime(m.created),
+  };
+  return YAML.stringify(doc);
+}
+
+/**
+ * Write `MLmodel` and `lpclust-model.json` into `dir` (created if needed; each file atomically).
+ * @returns the directory
+ */
+export async function saveModel(dir: string, m: LpclustModel): Promise<string> {
+  await fsp.mkdir(dir, { recursive: true });
+  // JSON numbers print the shortest text that reads back to the same double: centres round-trip exactly.
+  await writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(m, null, 1) + '\n');
+  await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m));
+  return dir;
+}
+
+function bad(file: string, what: string): never {
+  throw inputError('E_MODEL_INVALID', `${file}: ${what}`, {
+    hint: 'give the model/ directory written by `lpclust cluster` (or a run\'s model artifact)',
+    where: { file },
+  });
+}
+
+/**
+ * Read a model from a `model/` directory (or its `lpclust-model.json` / `MLmodel` file), checking
+ * the format and version and the shapes of the learned state.
+ * @throws LpclustError E_MODEL_NOT_FOUND, E_MODEL_VERSION, E_MODEL_INVALID
+ */
+export function loadModelFile(location: string): LpclustModel {
+  let file = location;
+  if (existsSync(location) && statSync(location).isDirectory()) {
+    file = path.join(location, MODEL_JSON);
+    const mlmodel = path.join(location, MLMODEL_FILE);
+    if (existsSync(mlmodel)) {
+      const desc = YAML.parse(readFileSync(mlmodel, 'utf8')) as { flavors?: Record<string, { model_file?: string }> } | null;
+      const fl = desc?.flavors?.lpclust;
+      if (!fl) bad(mlmodel, `expected an MLmodel with the lpclust flavor but found flavors ${JSON.stringify(Object.keys(desc?.flavors ?? {}))}`);
+      if (fl.model_file) file = path.join(location, fl.model_file);
+    }
+  } else if (path.basename(location) === MLMODEL_FILE) {
+    return loadModelFile(path.dirname(location));
+  }
+  if (!existsSync(file)) {
+    throw inputError('E_MODEL_NOT_FOUND', `no lpclust model at ${location} (expected ${file})`, {
+      hint: 'give a model/ directory (from `lpclust cluster`, in its --out-dir or a run) or runs:/<run-id>/model',
+      where: { file },
+    });
+  }
+  let doc: LpclustModel;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8')) as LpclustModel;
+  } catch (e) {
+    bad(file, `not valid JSON (${(e as Error).message})`);
+  }
+  if (doc?.format !== 'lpclust-model') bad(file, `expected "format": "lpclust-model" but found ${JSON.stringify(doc?.format)}`);
+  if (doc.format_version !== MODEL_FORMAT_VERSION) {
+    throw inputError('E_MODEL_VERSION', `${file}: model format version ${doc.format_version} is not supported (this lpclust reads version ${MODEL_FORMAT_VERSION})`, {
+      hint: 'refit the model with this lpclust version, or use the lpclust version that wrote it',
+      where: { file },
+    });
+  }
+  const L = doc.input?.slots?.length ?? 0;
+  if (L === 0 || 1440 % L !== 0) bad(file, `expected input.slots dividing a day but found ${L} slots`);
+  if (!Array.isArray(doc.centres) || doc.centres.length !== doc.k || doc.centres.some((c) => !Array.isArray(c) || c.length !== L || c.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
+    bad(file, `expected ${doc.k} centres of ${L} finite numbers`);
+  }
+  if (doc.assign_to === 'medoids' && (!Array.isArray(doc.medoids) || doc.medoids.length !== doc.k || doc.medoids.some((m) => m.profile?.length !== L))) {
+    bad(file, `expected ${doc.k} medoid profiles of ${L} values`);
+  }
+  if (doc.metric === 'dtw' && !doc.dtw) bad(file, 'a DTW model needs its "dtw" settings');
+  return doc;
+}

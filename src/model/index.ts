@@ -1,0 +1,20 @@
+/**
+ * Saved clustering models: the `model/` artifact (MLmodel + versioned JSON), loading from a path
+ * or `runs:/<run-id>/model`, predicting new days, and the MLflow-protocol scoring server.
+ */
+export {
+  MODEL_JSON,
+  MLMODEL_FILE,
+  MODEL_FORMAT_VERSION,
+  buildModel,
+  saveModel,
+  loadModelFile,
+  mlmodelYaml,
+  packageVersion,
+  type LpclustModel,
+  type ModelDtwSettings,
+  type ModelMedoid,
+  type BuildModelInput,
+} from './artifact.js';
+export { Predictor, checkInputSlots, labelAgreement, type Prediction } from './predict.js';
+export { resolveModel, logModel, predictFile, type LoadedModel, type PredictFileResult } from './resolve.js';

@@ -1,0 +1,144 @@
+/**
+ * Assign new days to the clusters of a saved model: check the input contract (resolution and
+ * slots), normalise as the model did, and take the nearest centre under the model's metric
+ * (squared Euclidean, or banded DTW with the model's radius and precision), with the distance to
+ * it and the margin to the second-nearest centre as a confidence.
+ */
+import { inputError } from '../errors.js';
+import { normalizeRows } from '../harmonize/normalize.js';
+import { dtwToMany } from '../dtw/kernel.js';
+import type { LpclustModel } from './artifact.js';
+
+/** Result of {@link Predictor.predict} for n rows. */
+export interface Prediction {
+  /** Nearest cluster of each row (0 = largest training cluster); length n. */
+  labels: Int32Array;
+  /** Distance to that cluster's centre (Euclidean or DTW, in normalised units); length n. */
+  distance: Float64Array;
+  /** Distance to the second-nearest centre minus `distance` (≥ 0; larger = more confident); length n. */
+  margin: Float64Array;
+}
+
+/**
+ * Check that the slot labels of an input match the model's.
+ * @param where the input's name for messages (file name, "request")
+ * @throws LpclustError E_MODEL_INPUT_RESOLUTION (different slot count), E_MODEL_INPUT_SLOTS (same count, other labels)
+ */
+export function checkInputSlots(model: LpclustModel, slots: readonly string[], where: string): void {
+  const want = model.input.slots;
+  if (slots.length !== want.length) {
+    const res = 1440 / slots.length;
+    throw inputError(
+      'E_MODEL_INPUT_RESOLUTION',
+      `${where} has ${slots.length} slot columns (${Number.isInteger(res) ? `${res}-minute` : 'irregular'} resolution) but the model expects ${want.length} (${model.input.resolution_minutes}-minute resolution, ${want[0]}..${want[want.length - 1]})`,
+      { hint: `resample the input to ${model.input.resolution_minutes} minutes (lpclust harmonize --resolution ${model.input.resolution_minutes})`, where: { file: where } },
+    );
+  }
+  for (let j = 0; j < want.length; j++) {
+    if (slots[j] !== want[j]) {
+      throw inputError('E_MODEL_INPUT_SLOTS', `${where}: slot column ${j + 1} is "${slots[j]}" but the model expects "${want[j]}"`, {
+        hint: 'give the slot columns in the model\'s order, named as in its training data',
+        where: { file: where, field: String(slots[j]) },
+      });
+    }
+  }
+}
+
+/** A loaded model ready to assign rows (centres kept as typed arrays). */
+export class Predictor {
+  readonly model: LpclustModel;
+  /** Slots per row. */
+  readonly L: number;
+  readonly k: number;
+  /** Assignment centres, k × L row-major (centres or medoid profiles). */
+  readonly centres: Float64Array;
+
+  constructor(model: LpclustModel) {
+    this.model = model;
+    this.L = model.input.slots.length;
+    this.k = model.k;
+    const src = model.assign_to === 'medoids' && model.medoids ? model.medoids.map((m) => m.profile) : model.centres;
+    this.centres = new Float64Array(this.k * this.L);
+    src.forEach((row, c) => this.centres.set(row, c * this.L));
+  }
+
+  /**
+   * Assign raw (un-normalised) rows.
+   * @param values n × L values in Wh per slot, row-major
+   * @param rowName names row i for errors (e.g. `meter 7 on 2013-01-02 (new.csv, line 3)`)
+   * @throws LpclustError E_DEGENERATE_PROFILE for a row the normalisation cannot handle, E_INPUT_NAN for non-finite values
+   */
+  predict(values: Float64Array, rowName?: (i: number) => string): Prediction {
+    const { L, k } = this;
+    const n = values.length / L;
+    if (!Number.isInteger(n)) throw inputError('E_MODEL_INPUT_SHAPE', `Expected rows of ${L} values but received ${values.length} values`);
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        const r = Math.floor(i / L);
+        throw inputError('E_INPUT_NAN', `Expected finite values but ${rowName ? rowName(r) : `row ${r + 1}`} has ${values[i]} in slot ${this.model.input.slots[i % L]}`);
+      }
+    }
+    const X = normalizeRows(values, L, this.model.normalization, rowName);
+    return this.predictNormalized(X);
+  }
+
+  /** Assign rows that are already normalised as the model's training rows (n × L). */
+  predictNormalized(X: Float64Array): Prediction {
+    const { L, k, centres } = this;
+    const n = X.length / L;
+    const D = new Float64Array(n * k);
+    if (this.model.metric === 'euclidean') {
+      // Squared distances compared exactly as the fit's assignment does (same summation order).
+      for (let i = 0; i < n; i++) {
+        const ri = i * L;
+        for (let c = 0; c < k; c++) {
+          const rc = c * L;
+          let s = 0;
+          for (let t = 0; t < L; t++) {
+            const d = X[ri + t] - centres[rc + t];
+            s += d * d;
+          }
+          D[i * k + c] = s;
+        }
+      }
+    } else {
+      const dtw = this.model.dtw!;
+      const radius = dtw.radius === null ? Infinity : dtw.radius;
+      if (dtw.precision === 'float32') D.set(dtwToMany(new Float32Array(X), new Float32Array(centres), L, radius));
+      else D.set(dtwToMany(X, centres, L, radius));
+    }
+    const labels = new Int32Array(n);
+    const distance = new Float64Array(n);
+    const margin = new Float64Array(n);
+    const squared = this.model.metric === 'euclidean';
+    for (let i = 0; i < n; i++) {
+      let best = Infinity;
+      let second = Infinity;
+      let bc = 0;
+      for (let c = 0; c < k; c++) {
+        const d = D[i * k + c];
+        // Strict < : ties go to the lowest cluster id, as in the fit.
+        if (d < best) {
+          second = best;
+          best = d;
+          bc = c;
+        } else if (d < second) second = d;
+      }
+      labels[i] = bc;
+      const b = squared ? Math.sqrt(best) : best;
+      const s = squared ? Math.sqrt(second) : second;
+      distance[i] = b;
+      margin[i] = s - b;
+    }
+    return { labels, distance, margin };
+  }
+}
+
+/** Fraction of equal entries of two label arrays of the same length (1 for empty arrays). */
+export function labelAgreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`Expected label arrays of the same length but received ${a.length} and ${b.length}`);
+  if (a.length === 0) return 1;
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
