@@ -3,9 +3,11 @@
  * OPCquality`): a SQLite file (better-sqlite3) or a PostgreSQL server (pg).
  *
  * The table holds every meter; a row belongs to the meter named at the end of its tag (see
- * {@link meterOfTag}). Reading goes one meter at a time: one query lists the distinct tags, then
- * one parameterised query per meter streams that meter's rows (SQLite: a statement iterator;
- * PostgreSQL: a server-side cursor fetched in pages), so memory holds one meter, never the table.
+ * {@link meterOfTag}). ONE query reads the table ordered by that meter key (computed in SQL), and
+ * the rows are streamed (SQLite: a statement iterator; PostgreSQL: a server-side cursor fetched in
+ * pages) and cut into meters as the key changes, so memory holds one meter, never the table. (One
+ * query per meter would scan the whole table once per meter unless `tagname` is indexed: 50×
+ * slower on the 50-household table.)
  * Only `timestamp`, `tagname` and `energy` are read (the quality columns do not change the result).
  * Timestamps are read as text (`CAST(... AS TEXT)`, PostgreSQL session zone UTC) and parsed by
  * the same code as the text exports, so the same rows give the same series in every backend.
@@ -25,6 +27,12 @@ export const DEFAULT_HISTORIAN_TABLE = 'historian';
 /** Rows fetched per PostgreSQL cursor page. */
 const PG_PAGE_ROWS = 10_000;
 
+/** One meter read from a table: its series, or null when the caller chose not to read it. */
+export interface TableMeter {
+  meter: string;
+  result: SourceMeter | null;
+}
+
 /** A historian table in a database, read meter by meter. */
 export interface HistorianDb {
   /** `sqlite` or `postgres`. */
@@ -34,12 +42,13 @@ export interface HistorianDb {
   /** The table read. */
   readonly table: string;
   /**
-   * The meters of the table and their tags, sorted by meter id.
-   * @throws LpclustError E_INPUT_TAG for a tag that names no meter, E_INPUT_EMPTY for an empty table.
+   * Stream the table meter by meter (ascending meter id). Rows of meters for which `wanted`
+   * returns false are read past without being parsed (`result: null`). `onUnattributed` is called
+   * for each row skipped (with `onBadRow: 'skip'`) because its tag names no meter.
+   * @throws LpclustError E_INPUT_TAG for a tag that names no meter (unless skipping bad rows),
+   *   E_INPUT_EMPTY for an empty table, E_INPUT_TABLE for a missing table or column.
    */
-  meters(): Promise<Map<string, string[]>>;
-  /** Stream one meter's rows (those with the given tags) into its raw series. */
-  readMeter(meter: string, tags: string[], opts: HistorianReadOptions): Promise<SourceMeter>;
+  readMeters(opts: HistorianReadOptions, wanted: (meter: string) => boolean, onUnattributed: () => void): AsyncGenerator<TableMeter>;
   /** Close the connection. */
   close(): Promise<void>;
 }
@@ -64,25 +73,75 @@ export function quoteTableName(table: string): string {
     .join('.');
 }
 
-/** Group tags by meter, failing on a tag that names none. */
-function groupTags(tags: string[], location: string, table: string): Map<string, string[]> {
-  if (tags.length === 0) {
-    throw inputError('E_INPUT_EMPTY', `${location}: table ${table} has no rows`, { where: { file: location }, hint: 'check --db and --table' });
-  }
-  const byMeter = new Map<string, string[]>();
-  for (const tag of tags) {
-    const meter = typeof tag === 'string' ? meterOfTag(tag) : null;
+/**
+ * Cuts an ordered row stream into meters: feeds rows to the current meter's sink and emits the
+ * meter when the key changes. Shared by both backends.
+ */
+class MeterCutter {
+  private sink: HistorianRowSink | null = null;
+  private current: string | null = null;
+  private skipping = false;
+  private readonly seen = new Set<string>();
+  private readonly tagMeters = new Map<string, string | null>();
+  rows = 0;
+
+  constructor(
+    private readonly location: string,
+    private readonly table: string,
+    private readonly opts: HistorianReadOptions,
+    private readonly wanted: (meter: string) => boolean,
+    private readonly onUnattributed: () => void,
+  ) {}
+
+  /** Add a row; returns a finished meter when this row starts a new one. */
+  add(ts: unknown, tag: unknown, energy: unknown): TableMeter | null {
+    this.rows++;
+    let meter: string | null | undefined = typeof tag === 'string' ? this.tagMeters.get(tag) : null;
+    if (meter === undefined) {
+      meter = meterOfTag(tag as string); // untrimmed, as the SQL sort key sees it
+      this.tagMeters.set(tag as string, meter);
+    }
     if (meter === null) {
-      throw inputError('E_INPUT_TAG', `${location}: table ${table}, field "tagname": expected a tag ending in _<METER>.<unit> (e.g. Energy_Ameno_1_8_0_BBB6004.kWh) but found "${String(tag)}"`, {
-        where: { file: location, field: 'tagname' },
+      if (this.opts.onBadRow === 'skip') {
+        this.onUnattributed();
+        return null;
+      }
+      throw inputError('E_INPUT_TAG', `${this.location}: table ${this.table}, field "tagname": expected a tag ending in _<METER>.<unit> (e.g. Energy_Ameno_1_8_0_BBB6004.kWh) but found ${tag === null || tag === undefined ? 'an empty value' : `"${String(tag)}"`}`, {
+        where: { file: this.location, field: 'tagname' },
+        hint: 'fix the tag, or pass --on-bad-row skip to skip and count such rows',
       });
     }
-    const list = byMeter.get(meter);
-    if (list) list.push(tag);
-    else byMeter.set(meter, [tag]);
+    let done: TableMeter | null = null;
+    if (meter !== this.current) {
+      done = this.finish();
+      if (this.seen.has(meter)) throw new Error(`internal: rows of meter ${meter} are not contiguous in the ordered query`);
+      this.seen.add(meter);
+      this.current = meter;
+      this.skipping = !this.wanted(meter);
+      this.sink = this.skipping ? null : new HistorianRowSink(meter, this.location, this.opts, false, (row) => `${this.location}: table ${this.table}, meter ${meter}, row ${row}`);
+    }
+    if (this.sink !== null) this.sink.add(ts, tag, energy, this.sink.recordsRead + 1);
+    return done;
   }
-  return new Map([...byMeter.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
+
+  /** Emit the current meter, if any. */
+  finish(): TableMeter | null {
+    if (this.current === null) return null;
+    const out: TableMeter = { meter: this.current, result: this.sink === null ? null : this.sink.result() };
+    this.current = null;
+    this.sink = null;
+    return out;
+  }
 }
+
+/**
+ * SQL expressions of a row's meter key: the text after the tag's last `_`, up to its first `.` —
+ * exactly {@link meterOfTag}, so the rows of one meter are contiguous in the ordered result.
+ * SQLite: a deterministic user function running {@link meterOfTag} (5× cheaper than the same rule
+ * in SQLite's string functions). PostgreSQL: a regular expression, byte order (COLLATE "C").
+ */
+const SQLITE_METER_FN = 'lpclust_meter_of_tag';
+const PG_METER_KEY = `split_part(substring(tagname from '[^_]*$'), '.', 1) COLLATE "C"`;
 
 /** Turn a driver error into an LpclustError that names the table and holds no password. */
 function dbError(e: unknown, location: string, table: string, what: string): Error {
@@ -108,6 +167,17 @@ function openSqlite(file: string, table: string): HistorianDb {
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
+    // The ordered read sorts the table: a bounded 64 MB page cache keeps most of the sort in memory.
+    db.pragma('cache_size = -65536');
+    const cache = new Map<unknown, string>();
+    db.function(SQLITE_METER_FN, { deterministic: true }, (tag: unknown) => {
+      let m = cache.get(tag);
+      if (m === undefined) {
+        m = typeof tag === 'string' ? (meterOfTag(tag) ?? '') : '';
+        if (cache.size < 100_000) cache.set(tag, m);
+      }
+      return m;
+    });
   } catch (e) {
     throw inputError('E_INPUT_DB', `${file}: not a readable SQLite database: ${(e as Error).message}`, { where: { file }, cause: e });
   }
@@ -115,31 +185,22 @@ function openSqlite(file: string, table: string): HistorianDb {
     kind: 'sqlite',
     location: file,
     table,
-    async meters() {
-      let tags: string[];
-      try {
-        tags = db.prepare(`SELECT DISTINCT tagname FROM ${quoted} WHERE tagname IS NOT NULL`).pluck().all() as string[];
-      } catch (e) {
-        throw dbError(e, file, table, 'listing tags');
-      }
-      return groupTags(tags.map(String), file, table);
-    },
-    async readMeter(meter, tags, opts) {
-      const sink = new HistorianRowSink(meter, file, opts, false, (row) => `${file}: table ${table}, meter ${meter}, row ${row}`);
-      const placeholders = tags.map(() => '?').join(',');
+    async *readMeters(opts, wanted, onUnattributed) {
       let stmt: Database.Statement;
       try {
-        stmt = db.prepare(`SELECT CAST("timestamp" AS TEXT) AS ts, tagname, energy FROM ${quoted} WHERE tagname IN (${placeholders})`).raw(true);
+        stmt = db.prepare(`SELECT CAST("timestamp" AS TEXT) AS ts, tagname, energy FROM ${quoted} ORDER BY ${SQLITE_METER_FN}(tagname)`).raw(true);
       } catch (e) {
-        throw dbError(e, file, table, `reading meter ${meter}`);
+        throw dbError(e, file, table, 'reading the table');
       }
-      let row = 0;
-      for (const r of stmt.iterate(...tags) as IterableIterator<unknown[]>) {
-        row++;
-        if ((row & 0xffff) === 0) throwIfInterrupted();
-        sink.add(r[0], r[1], r[2], row);
+      const cut = new MeterCutter(file, table, opts, wanted, onUnattributed);
+      for (const r of stmt.iterate() as IterableIterator<unknown[]>) {
+        if ((cut.rows & 0xffff) === 0) throwIfInterrupted();
+        const done = cut.add(r[0], r[1], r[2]);
+        if (done !== null) yield done;
       }
-      return sink.result();
+      const last = cut.finish();
+      if (last !== null) yield last;
+      if (cut.rows === 0) throw inputError('E_INPUT_EMPTY', `${file}: table ${table} has no rows`, { where: { file }, hint: 'check --db and --table' });
     },
     async close() {
       db.close();
@@ -157,6 +218,8 @@ async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
   try {
     await client.connect();
     await client.query(`SET TIME ZONE 'UTC'`);
+    // The ordered read sorts the table on the server: let it sort in (bounded) memory.
+    await client.query(`SET work_mem = '64MB'`);
   } catch (e) {
     await client.end().catch(() => undefined);
     throw externalError('E_EXTERNAL_DB', `cannot connect to ${location}: ${maskUri((e as Error).message)}`, {
@@ -168,45 +231,39 @@ async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
     kind: 'postgres',
     location,
     table,
-    async meters() {
-      let tags: string[];
-      try {
-        const res = await client.query({ text: `SELECT DISTINCT tagname FROM ${quoted} WHERE tagname IS NOT NULL`, rowMode: 'array' });
-        tags = res.rows.map((r: unknown[]) => String(r[0]));
-      } catch (e) {
-        throw dbError(e, location, table, 'listing tags');
-      }
-      return groupTags(tags, location, table);
-    },
-    async readMeter(meter, tags, opts) {
-      const sink = new HistorianRowSink(meter, location, opts, false, (n) => `${location}: table ${table}, meter ${meter}, row ${n}`);
-      let row = 0;
+    async *readMeters(opts, wanted, onUnattributed) {
       let inTx = false;
+      const cut = new MeterCutter(location, table, opts, wanted, onUnattributed);
       try {
         await client.query('BEGIN READ ONLY');
         inTx = true;
-        await client.query({
-          text: `DECLARE lpclust_rows NO SCROLL CURSOR FOR SELECT CAST("timestamp" AS TEXT) AS ts, tagname, energy FROM ${quoted} WHERE tagname = ANY($1::text[])`,
-          values: [tags],
-        });
+        try {
+          await client.query(`DECLARE lpclust_rows NO SCROLL CURSOR FOR SELECT CAST("timestamp" AS TEXT) AS ts, tagname, energy FROM ${quoted} ORDER BY ${PG_METER_KEY}`);
+        } catch (e) {
+          throw dbError(e, location, table, 'reading the table');
+        }
         for (;;) {
           throwIfInterrupted();
-          const page = await client.query({ text: `FETCH FORWARD ${PG_PAGE_ROWS} FROM lpclust_rows`, rowMode: 'array' });
-          for (const r of page.rows as unknown[][]) {
-            row++;
-            sink.add(r[0], r[1], r[2], row);
+          let page: { rows: unknown[][] };
+          try {
+            page = await client.query({ text: `FETCH FORWARD ${PG_PAGE_ROWS} FROM lpclust_rows`, rowMode: 'array' });
+          } catch (e) {
+            throw dbError(e, location, table, 'reading the table');
+          }
+          for (const r of page.rows) {
+            const done = cut.add(r[0], r[1], r[2]);
+            if (done !== null) yield done;
           }
           if (page.rows.length < PG_PAGE_ROWS) break;
         }
         await client.query('COMMIT');
         inTx = false;
-      } catch (e) {
+      } finally {
         if (inTx) await client.query('ROLLBACK').catch(() => undefined);
-        if (e instanceof Error && e.name === 'LpclustError') throw e;
-        if ((e as { name?: string }).name === 'InterruptedError') throw e;
-        throw dbError(e, location, table, `reading meter ${meter}`);
       }
-      return sink.result();
+      const last = cut.finish();
+      if (last !== null) yield last;
+      if (cut.rows === 0) throw inputError('E_INPUT_EMPTY', `${location}: table ${table} has no rows`, { where: { file: location }, hint: 'check --db and --table' });
     },
     async close() {
       await client.end().catch(() => undefined);

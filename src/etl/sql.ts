@@ -95,13 +95,10 @@ export function sqlDatabaseSource(db: string, table: string = DEFAULT_HISTORIAN_
     async *read(ctx: SourceContext): AsyncIterable<RawSeries> {
       const h = await openHistorianDb(db, table);
       try {
-        for (const [meter, tags] of await h.meters()) {
-          const unknown = unknownMeter(ctx, meter, describe);
-          if (unknown !== null) {
-            yield unknown;
-            continue;
-          }
-          yield handOver(ctx, await h.readMeter(meter, tags, readOptions(ctx)));
+        const wanted = (meter: string): boolean => ctx.meters === null || ctx.meters.has(meter);
+        for await (const m of h.readMeters(readOptions(ctx), wanted, () => ctx.report.unattributedBadRows++)) {
+          if (m.result === null) yield unknownMeter(ctx, m.meter, describe)!;
+          else yield handOver(ctx, m.result);
         }
       } finally {
         await h.close();

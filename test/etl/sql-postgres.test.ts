@@ -76,6 +76,23 @@ describe('SQL historian in PostgreSQL (real server)', () => {
     expect(b.csv.split('\n')[1]!.split(',')[2 + 12]).toBe('200');
   });
 
+  it('groups rows by exact meter even when tag texts interleave (M, M.kWh, M-x.kWh)', async () => {
+    const rows: Row[] = [
+      ...quarterRows('2021-09-02', 'Energy_Ameno_1_8_0_M', () => 1),
+      ...quarterRows('2021-09-02', 'Energy_Ameno_1_8_0_M-x.kWh', () => 5),
+      ...quarterRows('2021-09-02', 'Energy_Ameno_2_8_0_M.kWh', () => 0.5),
+      ...quarterRows('2021-09-02', 'Energy_Ameno_1_8_0_m.kWh', () => 3),
+    ];
+    const mixed = rows.map((r, i) => [r, (i % 96) * 10 + Math.floor(i / 96)] as const).sort((a, b) => a[1] - b[1]).map((x) => x[0]);
+    await writePostgres(server.url, mixed, 'hist_mixed');
+    const dir = tempDir();
+    writeSqlite(join(dir, 'mixed.sqlite'), mixed);
+    const meters = meterMap([['M', null, null], ['M-x', null, null], ['m', null, null]]);
+    const pgr = await cleanToCsv(sqlDatabaseSource(server.url, 'hist_mixed'), meters);
+    expect(pgr.csv).toBe((await cleanToCsv(sqlDatabaseSource(join(dir, 'mixed.sqlite')), meters)).csv);
+    expect(pgr.csv.split('\n').slice(1).map((l) => l.split(',').slice(0, 3).join(','))).toEqual(['M,2021-09-02,2', 'M-x,2021-09-02,20', 'm,2021-09-02,12']);
+  });
+
   it('streams a meter larger than one cursor page', async () => {
     // 30 days of quarter hours × 2 tags = 5760 rows for one meter; page size is 10 000, so use 60 days.
     const rows: Row[] = [];

