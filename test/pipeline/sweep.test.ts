@@ -1,0 +1,85 @@
+/**
+ * `runSweep` structure on the sample data: the shared stages once, one nested run per
+ * configuration, the summary CSV, the stability across seeds, the best configuration and charts.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sampleData } from '../../src/pipeline/pipeline.js';
+import { runSweep } from '../../src/pipeline/sweep.js';
+import { splitCsvLine } from '../../src/io/csv.js';
+import { allRuns, childrenOf, pngSize, tempStore } from './helpers.js';
+
+describe('sweep', () => {
+  it('shares one dataset and one DTW matrix across a nested run per configuration and summarises them', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-');
+    const s = sampleData();
+    const res = await runSweep(
+      {
+        models: ['kmeans', 'agglomerative', 'som'],
+        metrics: ['euclidean', 'dtw'],
+        kRange: [3, 4],
+        seeds: [0, 1],
+        nInit: 1,
+        sources: { sql: s.sources.sql },
+        meters: s.meters,
+        rules: s.rules,
+        outDir: path.join(dir, 'outputs'),
+      },
+      { store, experimentName: 'sweep-test' },
+    );
+    const runs = await allRuns(store, 'sweep-test');
+    const parent = runs.find((r) => r.info.runId === res.runId)!;
+    expect(parent.info.status).toBe('FINISHED');
+    const children = runs.filter((r) => r.data.tags['mlflow.parentRunId'] === res.runId);
+    // (kmeans, agglomerative) × (euclidean, dtw) + som × euclidean = 5 pairs × 2 k × 2 seeds.
+    const configs = children.filter((r) => r.data.tags['lpclust.sweep.config']);
+    expect(configs).toHaveLength(20);
+    expect(configs.every((r) => r.info.status === 'FINISHED')).toBe(true);
+    expect(parent.data.tags['lpclust.skipped.som_dtw']).toBeTruthy();
+    // The shared stages ran once each.
+    const shared = childrenOf(children, res.runId);
+    expect(children.filter((r) => r.data.tags['lpclust.stage'] === 'dtw')).toHaveLength(1);
+    expect(children.filter((r) => r.data.tags['lpclust.stage'] === 'harmonization')).toHaveLength(1);
+    const matrix = shared.get('dtw')!.data.tags['dtw.matrix.path'];
+    expect(configs.every((r) => r.data.params.dtw === matrix)).toBe(true);
+    // Every configuration has Silhouette DTW (the matrix is shared with the Euclidean ones).
+    expect(configs.every((r) => Number.isFinite(r.data.metrics['Silhouette DTW']))).toBe(true);
+
+    // Summary CSV: a header and one row per configuration, with every metric.
+    const lines = readFileSync(res.outputs.summaryCsv, 'utf8').trim().split('\n');
+    const header = splitCsvLine(lines[0]);
+    expect(header.slice(0, 6)).toEqual(['model', 'metric', 'k', 'seed', 'run_id', 'status']);
+    expect(header).toContain('Silhouette Score');
+    expect(header).toContain('DB Index');
+    expect(lines).toHaveLength(21);
+    const ids = new Set(configs.map((r) => r.info.runId));
+    for (const l of lines.slice(1)) expect(ids.has(splitCsvLine(l)[4])).toBe(true);
+    expect((await store.listArtifacts(res.runId, 'summary')).map((a) => a.path).sort()).toEqual(['summary/stability.csv', 'summary/summary.csv']);
+
+    // Best by Silhouette DTW (the default with a DTW metric) is the highest mean over seeds.
+    expect(res.outputs.select).toBe('Silhouette DTW');
+    const best = res.outputs.best!;
+    const maxMean = Math.max(
+      ...[...new Set(res.outputs.rows.map((r) => `${r.model} ${r.metric} ${r.k}`))].map((key) => {
+        const vs = res.outputs.rows.filter((r) => `${r.model} ${r.metric} ${r.k}` === key).map((r) => r.metrics['Silhouette DTW']);
+        return vs.reduce((a, b) => a + b, 0) / vs.length;
+      }),
+    );
+    expect(best.value).toBeCloseTo(maxMean, 12);
+    expect(parent.data.tags['lpclust.best']).toBe(`${best.model} ${best.metric} k=${best.k}`);
+
+    // Stability: deterministic agglomerative labels agree perfectly across seeds.
+    expect(res.outputs.stability).toHaveLength(10);
+    for (const st of res.outputs.stability.filter((x) => x.model === 'agglomerative')) expect(st.meanAri).toBeCloseTo(1, 12);
+    expect(parent.data.metrics['mean seed ARI']).toBeGreaterThan(0);
+
+    // Charts of metrics against k per model, logged on the parent.
+    const plots = (await store.listArtifacts(res.runId, 'plots')).map((a) => a.path);
+    for (const m of ['kmeans', 'agglomerative', 'som']) {
+      expect(plots).toContain(`plots/${m}_Silhouette_DTW.png`);
+      expect(plots).toContain(`plots/${m}_seed_ARI.svg`);
+    }
+    expect(pngSize(path.join(res.outputs.outDir, 'plots', 'kmeans_Silhouette_Score.png')).width).toBeGreaterThan(300);
+  });
+});
