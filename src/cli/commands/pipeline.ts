@@ -110,6 +110,7 @@ export function configuredSources(flags: { oldmongo?: string; sql?: string; newm
   };
   const r = raw as Record<string, Record<string, unknown> | undefined>;
   for (const k of Object.keys(r)) {
+    if (k.startsWith('$')) continue; // comments
     if (!['oldmongo', 'sql', 'newmongo'].includes(k)) throw usageError('E_CONFIG', `${cfg.file}: unknown source "${k}" in pipeline.sources (expected oldmongo, sql, newmongo)`);
   }
   const s: PipelineSources = {};
@@ -142,7 +143,15 @@ export function resolvePipelineSettings(cmd: Command, flags: Record<string, unkn
   for (const spec of Object.values(PIPELINE_SETTINGS)) picked[spec.name] = flags[spec.name];
   const resolved = resolveSettings(PIPELINE_SETTINGS, { flags: picked, env: process.env, cwd: process.cwd(), configFile: o.config as string | undefined }, 'pipeline');
   for (const line of describeSettings(resolved, PIPELINE_SETTINGS)) log.debug(`pipeline setting ${line}`);
-  return valuesOf(resolved) as PipelineSettings;
+  const values = valuesOf(resolved) as PipelineSettings;
+  // Paths in the config file are relative to the config file's folder, like its sources.
+  const cfg = readConfigFile({ cwd: process.cwd(), configFile: o.config as string | undefined });
+  const base = cfg.file ? path.dirname(cfg.file) : process.cwd();
+  for (const key of ['meters', 'rules', 'outDir'] as const) {
+    const v = values[key];
+    if (resolved[key].source === 'config' && typeof v === 'string') (values as Record<string, unknown>)[key] = path.resolve(base, v);
+  }
+  return values;
 }
 
 /** Sources, meters and rules: configured ones, else the bundled sample data. */
