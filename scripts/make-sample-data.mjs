@@ -11,7 +11,7 @@
 //
 // Writes:
 //   data/oldmongo/BBB6004.csv     rows of the real old-Mongo export of BBB6004 from 2019-04-25 to
-//                                 2019-06-30 UTC, byte for byte (both register scale jumps included)
+//                                 2019-08-31 UTC, byte for byte (both register scale jumps included)
 //   data/sql/<METER>.txt          SQL historian exports (no header: timestamp, tagname, energy,
 //                                 quality, qualityDetail, OPCquality) of 5 SGSC households
 //   data/newmongo/newmongo.jsonl  a mongoexport-style JSON-lines export of daily documents of 4
@@ -46,7 +46,7 @@ const DATASETS = resolve(opt('--datasets', '../shared/datasets'));
 const OUT = resolve(opt('--out', 'data'));
 
 const OLD_FROM = FULL ? '0000' : '2019-04-25';
-const OLD_TO = FULL ? '9999' : '2019-07-01'; // exclusive
+const OLD_TO = FULL ? '9999' : '2019-09-01'; // exclusive
 const SQL_FROM = FULL ? '2012-01-01' : '2013-09-01';
 const SQL_TO = FULL ? '2014-12-31' : '2013-10-16'; // exclusive: 45 days
 // 418 weeks: 2013-09-01 (Sun) → 2021-09-05 (Sun). With --full: 522 weeks (2012 → 2022).
