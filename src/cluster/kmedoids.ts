@@ -131,7 +131,12 @@ export function euclideanMatrix(rows: Rows): DistanceMatrix {
   return { n, data: out };
 }
 
-/** PAM BUILD: the most central row, then greedily the row that lowers the total deviation most. */
+/**
+ * PAM BUILD: the most central row, then greedily the row that lowers the total deviation most.
+ * The gain of every candidate, Σ_o max(0, d1(o) − d(c, o)), is kept up to date incrementally: when
+ * a new medoid lowers d1(o) for some rows o, only those rows' distances (rows of the symmetric
+ * matrix) are read, instead of the whole matrix at every step.
+ */
 export function buildInit(D: DistanceMatrix, k: number): Int32Array {
   const { n, data } = D;
   const medoids = new Int32Array(k);
@@ -149,27 +154,60 @@ export function buildInit(D: DistanceMatrix, k: number): Int32Array {
   for (let j = 0; j < n; j++) d1[j] = data[medoids[0] * n + j];
   const isMedoid = new Uint8Array(n);
   isMedoid[medoids[0]] = 1;
+  const gain = new Float64Array(n);
+  const recomputeAll = (): void => {
+    for (let c = 0; c < n; c++) {
+      const row = c * n;
+      let g = 0;
+      for (let o = 0; o < n; o++) {
+        const v = d1[o] - data[row + o];
+        if (v > 0) g += v;
+      }
+      gain[c] = g;
+    }
+  };
+  recomputeAll();
+  const changed = new Int32Array(n);
+  const oldD1 = new Float64Array(n);
   for (let m = 1; m < k; m++) {
     throwIfInterrupted();
     let bestGain = -1;
     let bestC = 0;
     for (let c = 0; c < n; c++) {
-      if (isMedoid[c]) continue;
-      const row = c * n;
-      let gain = 0;
-      for (let o = 0; o < n; o++) {
-        const g = d1[o] - data[row + o];
-        if (g > 0) gain += g;
-      }
-      if (gain > bestGain) {
-        bestGain = gain;
+      if (!isMedoid[c] && gain[c] > bestGain) {
+        bestGain = gain[c];
         bestC = c;
       }
     }
     medoids[m] = bestC;
     isMedoid[bestC] = 1;
+    if (m === k - 1) break;
     const row = bestC * n;
-    for (let o = 0; o < n; o++) if (data[row + o] < d1[o]) d1[o] = data[row + o];
+    let nc = 0;
+    for (let o = 0; o < n; o++) {
+      const d = data[row + o];
+      if (d < d1[o]) {
+        changed[nc++] = o;
+        oldD1[o] = d1[o];
+        d1[o] = d;
+      }
+    }
+    if (nc > n / 2) {
+      recomputeAll();
+      continue;
+    }
+    // By symmetry, d(c, o) for all c is row o: update every gain from the changed rows only.
+    for (let q = 0; q < nc; q++) {
+      const o = changed[q];
+      const ro = o * n;
+      const before = oldD1[o];
+      const after = d1[o];
+      for (let c = 0; c < n; c++) {
+        const dc = data[ro + c];
+        if (dc >= before) continue; // contributed 0 before and after
+        gain[c] -= before - dc - (after > dc ? after - dc : 0);
+      }
+    }
   }
   return medoids;
 }
