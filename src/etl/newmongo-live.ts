@@ -10,7 +10,7 @@
  * bounded (default 10 s) so an unreachable server fails fast. The URI's password never appears in
  * messages: every driver message passes through {@link maskUri}.
  */
-import { MongoClient, type Document } from 'mongodb';
+import type { Document } from 'mongodb';
 import { externalError, usageError } from '../errors.js';
 import { openAtomicWriter } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
@@ -105,6 +105,8 @@ export async function dumpNewMongo(q: NewMongoQuery, outCsv: string): Promise<Du
   // Bounded server selection: the URI's own serverSelectionTimeoutMS wins, else 10 s.
   const inUri = /[?&]serverSelectionTimeoutMS=/i.test(q.uri);
   const timeout = q.serverSelectionTimeoutMS ?? 10_000;
+  // Loaded on use: the driver takes ~0.4 s to import, which every other command would pay.
+  const { MongoClient } = await import('mongodb');
   const client = new MongoClient(q.uri, {
     ...(inUri && q.serverSelectionTimeoutMS === undefined ? {} : { serverSelectionTimeoutMS: timeout }),
     connectTimeoutMS: Math.min(timeout, 10_000),

@@ -13,8 +13,7 @@
  * the same code as the text exports, so the same rows give the same series in every backend.
  */
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import pg from 'pg';
+import type Database from 'better-sqlite3';
 import { externalError, inputError, usageError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -157,15 +156,16 @@ function dbError(e: unknown, location: string, table: string, what: string): Err
   return externalError('E_EXTERNAL_DB', `${location}: ${what}: ${msg}`, { where: { file: location } });
 }
 
-/** Open a SQLite file read-only. */
-function openSqlite(file: string, table: string): HistorianDb {
+/** Open a SQLite file read-only. (Drivers are imported on use, not at CLI start-up.) */
+async function openSqlite(file: string, table: string): Promise<HistorianDb> {
   const quoted = quoteTableName(table);
   if (!existsSync(file)) {
     throw inputError('E_INPUT_MISSING', `cannot read ${file}: no such file (expected a SQLite database or a postgres:// URI for --db)`, { where: { file } });
   }
+  const { default: SqliteDatabase } = await import('better-sqlite3');
   let db: Database.Database;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
     // The ordered read sorts the table: a bounded 64 MB page cache keeps most of the sort in memory.
     db.pragma('cache_size = -65536');
@@ -212,6 +212,7 @@ function openSqlite(file: string, table: string): HistorianDb {
 async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
   const quoted = quoteTableName(table);
   const location = maskUri(uri);
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: uri, connectionTimeoutMillis: 15_000, application_name: 'lpclust' });
   // An idle-connection error after connect must not crash the process.
   client.on('error', () => undefined);
@@ -277,5 +278,5 @@ async function openPostgres(uri: string, table: string): Promise<HistorianDb> {
  *   message masks the password), E_USAGE_TABLE (bad table name).
  */
 export async function openHistorianDb(spec: string, table = DEFAULT_HISTORIAN_TABLE): Promise<HistorianDb> {
-  return isPostgresUri(spec) ? await openPostgres(spec, table) : openSqlite(spec, table);
+  return isPostgresUri(spec) ? await openPostgres(spec, table) : await openSqlite(spec, table);
 }
