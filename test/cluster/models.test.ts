@@ -9,6 +9,7 @@ import {
   KMeans,
   KMedoids,
   Som,
+  buildInit,
   assignEuclidean,
   euclideanMatrix,
   fitClustering,
@@ -178,6 +179,30 @@ describe('invariants', () => {
         med[c] = x;
         expect(cost(med)).toBeGreaterThanOrEqual(base - 1e-9);
       }
+  });
+
+  it('BUILD (incremental gains) picks the medoids of the textbook definition', () => {
+    const D = euclideanMatrix(blobs(new Random(4), 200, 6, 5, 2));
+    const { n, data } = D;
+    const med: number[] = [];
+    const d1 = new Float64Array(n).fill(Infinity);
+    for (let m = 0; m < 8; m++) {
+      let bestGain = -Infinity;
+      let bc = -1;
+      for (let c = 0; c < n; c++) {
+        if (med.includes(c)) continue;
+        let g = 0;
+        // First medoid: the smallest total distance (largest negative sum); later: the largest gain.
+        for (let o = 0; o < n; o++) g += m === 0 ? -data[c * n + o] : Math.max(0, d1[o] - data[c * n + o]);
+        if (g > bestGain) {
+          bestGain = g;
+          bc = c;
+        }
+      }
+      med.push(bc);
+      for (let o = 0; o < n; o++) d1[o] = Math.min(d1[o], data[bc * n + o]);
+    }
+    expect(Array.from(buildInit(D, 8))).toEqual(med);
   });
 
   it('duplicate rows: empty clusters are re-seeded, never a crash', () => {
