@@ -38,6 +38,8 @@ export interface Fault {
   status?: number;
   retryAfter?: string;
   ms?: number;
+  /** Let this many matching requests through first (e.g. a server that dies after N requests). */
+  skip?: number;
 }
 
 export interface RecordedRequest { method: string; path: string; headers: http.IncomingHttpHeaders; bodyBytes: number; json?: unknown }
@@ -124,6 +126,10 @@ export class ContractServer {
     const i = this.faults.findIndex((f) => !f.match || f.match.test(`${method} ${path}`));
     if (i < 0) return undefined;
     const f = this.faults[i];
+    if (f.skip) {
+      f.skip--;
+      return undefined;
+    }
     f.times = (f.times ?? 1) - 1;
     if (f.times <= 0) this.faults.splice(i, 1);
     return f;

@@ -1,0 +1,144 @@
+/**
+ * `lpclust pipeline` against the contract server, through the CLI: the server shows the same
+ * runs, nesting, params, metrics, tags and artifacts as a local run; `--reuse` works from the
+ * server's runs (artifacts downloaded); a server that dies mid-run loses nothing after `sync`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileStore } from '../../src/tracking/file-store.js';
+import type { TrackingStore } from '../../src/tracking/store.js';
+import { ContractServer } from '../support/contract-server.js';
+import { restStore } from './helpers.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const LAUNCHER = path.join(ROOT, 'test/tracking-rest/cli-launcher.ts');
+const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+const PIPELINE = ['pipeline', '--model', 'kmeans', '-k', '3', '--no-plots', '--json', '--quiet'];
+
+interface Result { code: number; stdout: string; stderr: string }
+
+function lpclust(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', TSX, LAUNCHER, ...args],
+      {
+        cwd,
+        env: {
+          ...process.env,
+          MLFLOW_TRACKING_URI: '',
+          LPCLUST_TRACKING_URI: '',
+          MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
+          MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01',
+          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0.01',
+          MLFLOW_HTTP_REQUEST_TIMEOUT: '5',
+          ...env,
+        },
+        timeout: 55_000,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** What MLflow shows of a pipeline, independent of ids, times and paths: one line per run. */
+async function shape(store: TrackingStore, experiment = 'lpclust'): Promise<string[]> {
+  const exp = await store.getExperimentByName(experiment);
+  if (!exp) return [];
+  const runs = await store.searchRuns({ experimentIds: [exp.experimentId] });
+  const nameOf = new Map(runs.map((r) => [r.info.runId, r.info.runName]));
+  const volatile = new Set(['lpclust.clientRunId', 'lpclust.syncSourceRunId', 'lpclust.remoteRunId']);
+  const out: string[] = [];
+  for (const r of runs) {
+    const files: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const e of await store.listArtifacts(r.info.runId, dir)) if (e.isDir) await walk(e.path);
+      else files.push(e.path);
+    };
+    await walk('');
+    const histories: string[] = [];
+    for (const k of Object.keys(r.data.metrics).sort()) histories.push(`${k}×${(await store.getMetricHistory(r.info.runId, k)).length}`);
+    out.push(
+      JSON.stringify({
+        name: r.info.runName,
+        parent: nameOf.get(r.data.tags['mlflow.parentRunId'] ?? '') ?? null,
+        status: r.info.status,
+        params: Object.keys(r.data.params).sort(),
+        metrics: histories,
+        tags: Object.keys(r.data.tags).filter((k) => !volatile.has(k)).sort(),
+        artifacts: files.sort(),
+      }),
+    );
+  }
+  return out.sort();
+}
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'lpclust-rest-pipeline-'));
+});
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('lpclust pipeline with a tracking server', () => {
+  it('logs the same runs as locally, reuses from the server, and survives a server killed mid-run', async () => {
+    const dirs = ['local', 'remote', 'killed'].map((d) => {
+      mkdirSync(path.join(tmp, d));
+      return path.join(tmp, d);
+    });
+    const server = await new ContractServer().start();
+    const killed = await new ContractServer().start();
+    try {
+      const [local, remote] = await Promise.all([
+        lpclust(dirs[0], ['--tracking-uri', 'file:./mlruns', ...PIPELINE]),
+        lpclust(dirs[1], ['--tracking-uri', server.url, ...PIPELINE]),
+      ]);
+      expect(local.code, local.stderr).toBe(0);
+      expect(remote.code, remote.stderr).toBe(0);
+      const localOut = JSON.parse(local.stdout) as { runId: string; metrics: Record<string, number> };
+      const remoteOut = JSON.parse(remote.stdout) as { runId: string; metrics: Record<string, number>; stages: Array<{ runId: string }> };
+      const localShape = await shape(new FileStore(path.join(dirs[0], 'mlruns')));
+      const target = restStore(server);
+      const remoteShape = await shape(target);
+      expect(remoteShape).toHaveLength(6); // parent + 5 stages
+      expect(remoteShape).toEqual(localShape);
+      expect(remoteOut.metrics['Silhouette Score']).toBe(localOut.metrics['Silhouette Score']);
+      for (const s of remoteOut.stages) expect(server.runs.get(s.runId)!.tags.get('mlflow.parentRunId')).toBe(remoteOut.runId);
+
+      // --reuse finds the FINISHED stage runs on the server; with the local outputs gone, it downloads them.
+      rmSync(path.join(dirs[1], 'outputs'), { recursive: true, force: true });
+      const reused = await lpclust(dirs[1], ['--tracking-uri', server.url, ...PIPELINE, '--reuse']);
+      expect(reused.code, reused.stderr).toBe(0);
+      const reusedOut = JSON.parse(reused.stdout) as { metrics: Record<string, number>; stages: Array<{ stage: string; reusedFrom?: string }> };
+      expect(reusedOut.stages.filter((s) => s.reusedFrom).length).toBeGreaterThan(0);
+      expect(reusedOut.metrics['Silhouette Score']).toBe(remoteOut.metrics['Silhouette Score']);
+      expect(server.count('/api/2.0/mlflow-artifacts/artifacts/', 'GET')).toBeGreaterThan(0);
+
+      // A server that dies half-way through the run (every request after the first 40 is dropped).
+      killed.inject({ kind: 'drop', skip: 40, times: 1_000_000 });
+      const loud = PIPELINE.filter((a) => a !== '--quiet'); // the warning is a warn line: shown unless --quiet
+      const dying = await lpclust(dirs[2], ['--tracking-uri', killed.url, ...loud], { LPCLUST_SPOOL_DIR: 'spool' });
+      expect(dying.code, dying.stderr).toBe(0);
+      expect(dying.stderr).toContain(`lpclust sync --from ${path.join(dirs[2], 'spool')}`);
+      killed.faults.length = 0; // it comes back
+      const before = await shape(restStore(killed));
+      expect(before.length).toBeGreaterThan(0);
+      expect(before).not.toEqual(localShape);
+      const synced = await lpclust(dirs[2], ['--json', 'sync', '--from', 'spool', '--to', killed.url]);
+      expect(synced.code, synced.stderr).toBe(0);
+      expect(await shape(restStore(killed))).toEqual(localShape);
+      const again = await lpclust(dirs[2], ['--json', 'sync', '--from', 'spool', '--to', killed.url]);
+      expect(JSON.parse(again.stdout)).toMatchObject({ created: 0, updated: 0, failed: 0 });
+      expect(killed.runs.size).toBe(6);
+      target.close();
+    } finally {
+      await server.stop();
+      await killed.stop();
+    }
+  });
+});
