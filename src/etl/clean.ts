@@ -416,6 +416,34 @@ function applyGapRules(present: Uint8Array, energy: Float64Array, grid: Grid, op
 }
 
 /**
+ * Set missing interior slots (between two slots with records) at a zero-fill hour to 0 and count
+ * them. Returns a copy of `present` in which those slots count as known.
+ */
+function zeroFillInterior(present: Uint8Array, energy: Float64Array, grid: Grid, zeroHours: Uint8Array, q: MeterQuality): Uint8Array {
+  const known = present.slice();
+  if (!zeroHours.includes(1)) return known;
+  const size = grid.size;
+  let last = -1;
+  let nextPresent = -1;
+  for (let i = 0; i < size; i++) {
+    if (present[i]) {
+      last = i;
+      continue;
+    }
+    if (nextPresent < i) {
+      nextPresent = i + 1;
+      while (nextPresent < size && !present[nextPresent]) nextPresent++;
+    }
+    if (zeroHours[grid.hour[i]] && last >= 0 && nextPresent < size) {
+      energy[i] = 0;
+      known[i] = 1;
+      q.slotsZeroFilled++;
+    }
+  }
+  return known;
+}
+
+/**
  * Clean one meter: raw records in, complete local days out. Updates `q` (pass the meter's
  * quality record; sources set `recordsRead`/`badRows` themselves, see {@link QualityReport}).
  *
@@ -515,12 +543,16 @@ export function cleanMeter(
         }
       }
     }
+    // Zero-fill hours come first, as in the old code: a meter that reports nothing at night (or
+    // while exporting) has no energy there, so the slot after such a gap must not spread its
+    // energy into those hours.
+    const known = zeroFillInterior(present, energy, grid, zeroHours, q);
     // Fill on the cumulative sum: the slot after a gap shares its energy with the gap.
-    interiorGaps(present, size, (a, b) => {
+    interiorGaps(known, size, (a, b) => {
       const share = energy[b + 1] / (b - a + 2);
       for (let i = a; i <= b + 1; i++) energy[i] = share;
     });
-    applyGapRules(present, energy, grid, options, zeroHours, q);
+    applyGapRules(known, energy, grid, options, zeroHours, q);
   }
 
   // Complete days only; DST days (not L slots long) dropped.

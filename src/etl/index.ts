@@ -11,3 +11,5 @@ export * from './series.js';
 export * from './run.js';
 export * from './oldmongo.js';
 export * from './generic.js';
+export * from './sql.js';
+export * from './newmongo.js';

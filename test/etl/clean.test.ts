@@ -225,6 +225,21 @@ describe('interval energy', () => {
     expect(r.q.slotsZeroFilled).toBe(12);
   });
 
+  it('zero-fills before spreading: the slot after a zero-fill gap keeps its own energy', () => {
+    // No records from 06:00 to 19:59 (a meter silent while exporting): those hours are zero, and
+    // the 20:00 slot must not be shared over them.
+    const silent = (t: number) => {
+      const h = new Date(t).getUTCHours();
+      return h >= 6 && h < 20;
+    };
+    const hours = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+    const r = run(series('interval', quarter(silent)), {}, { zeroFillHours: hours });
+    const row = r.row(day(1))!;
+    expect(row.slice(6, 20)).toEqual(hours.map(() => 0));
+    expect(row[20]).toBe(row[21]);
+    expect(row[20]).toBeGreaterThan(0);
+  });
+
   it('rejects outliers by contractual power, 200 kW when unknown, wider after a gap', () => {
     expect(outlierBoundWh(null, 60)).toBe(200_000);
     expect(outlierBoundWh(40, 15)).toBe(10_000);
