@@ -121,11 +121,9 @@ export class RestStore implements TrackingStore {
    */
   async createRun(request: CreateRunRequest): Promise<RunInfo> {
     const tags: Tag[] = request.tags.filter((t) => t.key !== 'mlflow.runName');
-    let clientId = tags.find((t) => t.key === CLIENT_RUN_ID_TAG)?.value;
-    if (!clientId) {
-      clientId = randomBytes(16).toString('hex');
-      tags.push({ key: CLIENT_RUN_ID_TAG, value: clientId });
-    }
+    const given = tags.find((t) => t.key === CLIENT_RUN_ID_TAG)?.value;
+    const clientId = given || randomBytes(16).toString('hex');
+    if (!given) tags.push({ key: CLIENT_RUN_ID_TAG, value: clientId });
     // run_name and the mlflow.runName tag must agree (the server rejects a mismatch).
     tags.push({ key: 'mlflow.runName', value: request.runName });
     if (!tags.some((t) => t.key === 'mlflow.user')) tags.push({ key: 'mlflow.user', value: request.userId });
