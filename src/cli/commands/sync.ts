@@ -27,6 +27,9 @@ export function register(program: Command): void {
       `
 Uploads params, full metric histories (timestamps and steps kept), tags, artifacts, nesting (parent
 ids remapped), status, start and end times. Runs already on the server are completed, not duplicated.
+Auth and transport as for every server URI: MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD,
+MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_TIMEOUT, MLFLOW_HTTP_REQUEST_MAX_RETRIES,
+MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (environment or ./.env).
 
 Examples:
   lpclust sync --from ./mlruns --to http://mlflow.example.org:5000
