@@ -357,6 +357,11 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     const plotsDir = path.join(clusterDir, 'plots');
     const plots = existsSync(plotsDir) ? (await fsp.readdir(plotsDir)).map((f) => path.join(plotsDir, f)).sort() : [];
     const sizes = (await readClusterSizes(path.join(clusterDir, 'centres.csv'))) ?? [];
+    if (o.k === 0 && sizes.length > 0) {
+      // As the clustering run does: once k is chosen, the name says which.
+      await parent.logParams({ k_chosen: sizes.length });
+      await parent.setTags({ 'mlflow.runName': pipelineRunName({ ...o, k: sizes.length }) });
+    }
     return {
       runId: parent.runId,
       metrics,

@@ -333,7 +333,7 @@ export function sweepSummary(r: StageResult<SweepOutputs>): string {
     lines.push(`label stability across seeds (adjusted Rand index): mean ${r.metrics['mean seed ARI'].toFixed(3)}; least stable ${worst.model} ${worst.metric} k=${worst.k} (${worst.meanAri.toFixed(3)})`);
   }
   const s = o.seconds;
-  lines.push(`time: dataset ${s.dataset.toFixed(1)} s, DTW ${s.dtw.toFixed(1)} s (once), clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations), plots ${s.plots.toFixed(1)} s`);
+  lines.push(`time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s (once)` : 'no DTW matrix'}, clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations), plots ${s.plots.toFixed(1)} s`);
   lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
   return lines.join('\n');
 }

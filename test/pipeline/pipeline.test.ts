@@ -146,6 +146,9 @@ describe('pipeline plots', () => {
     }
     const c = svgSize(path.join(plotDir, 'clusterCenters.svg'));
     expect(pngSize(path.join(plotDir, 'clusterCenters_hires.png'))).toEqual({ width: Math.round(c.width * 3), height: Math.round(c.height * 3) });
+    const parent = await store.getRun(res.runId);
+    expect(parent.info.runName).toBe(`kmeans euclidean k=${res.outputs.cluster.k} pipeline`);
+    expect(parent.data.params.k_chosen).toBe(String(res.outputs.cluster.k));
     const cluster = childrenOf(await allRuns(store, EXP), res.runId).get('clustering')!;
     expect((await store.listArtifacts(cluster.info.runId, 'plots')).map((a) => a.path)).toContain('plots/metricVsK.png');
   });
