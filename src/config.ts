@@ -100,6 +100,13 @@ export const GLOBAL_SETTINGS = {
     default: false,
     doc: 'no progress bars or info lines (errors still shown)',
   } as SettingSpec<boolean>,
+  spoolDir: {
+    name: 'spoolDir',
+    env: ['LPCLUST_SPOOL_DIR'],
+    parse: parsers.string('spoolDir'),
+    default: './mlruns',
+    doc: 'where runs go when a tracking server stays unreachable (upload later with lpclust sync)',
+  } as SettingSpec<string>,
   json: {
     name: 'json',
     env: ['LPCLUST_JSON'],

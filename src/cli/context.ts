@@ -6,6 +6,8 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
+import { openStore } from '../tracking/index.js';
+import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
 import { progressDefaults } from '../util/progress.js';
@@ -18,6 +20,8 @@ export interface CliContext {
   resolved: { [K in keyof GlobalSettings]: Resolved<GlobalSettings[K]> };
   /** Print a result: `json` when `--json`, else the human text (if any). */
   print(json: unknown, human?: string): void;
+  /** Open the tracking store of `--tracking-uri` (with `--spool-dir` for a server). */
+  openStore(): Promise<TrackingStore>;
 }
 
 /**
@@ -33,6 +37,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     logLevel: o.logLevel,
     quiet: o.quiet,
     json: o.json,
+    spoolDir: o.spoolDir,
   };
   registerEnvironmentSecrets(env, cwd);
   const resolved = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
@@ -43,6 +48,9 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   return {
     globals,
     resolved: resolved as CliContext['resolved'],
+    openStore() {
+      return openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+    },
     print(json: unknown, human?: string) {
       if (globals.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
       else if (human !== undefined && human !== '') process.stdout.write(human.endsWith('\n') ? human : human + '\n');

@@ -23,6 +23,7 @@ export function buildProgram(): Command {
     .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI, else file:./mlruns)')
     .option('--experiment-name <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else lpclust)')
     .option('--config <file>', 'configuration file (default: ./lpclust.config.json when present)')
+    .option('--spool-dir <dir>', 'where runs go while a tracking server is unreachable (default: LPCLUST_SPOOL_DIR, else ./mlruns)')
     .option('--json', 'print machine-readable JSON on stdout')
     .addOption(new Option('--log-level <level>', 'stderr verbosity; debug adds stack traces').choices([...LOG_LEVELS]))
     .option('-q, --quiet', 'no progress or info output')

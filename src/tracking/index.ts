@@ -12,11 +12,19 @@ export * from './store.js';
 export * from './run.js';
 export * from './file-store.js';
 export * from './runs-view.js';
+export * from './rest-client.js';
+export * from './rest-batch.js';
+export * from './rest-store.js';
+export * from './rest-open.js';
+export * from './spool.js';
+export * from './sync.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
   /** Directory relative `file:` URIs are resolved against (default: process.cwd()). */
   cwd?: string;
+  /** Where a tracking server's runs are spooled while it is unreachable (default `LPCLUST_SPOOL_DIR`, else ./mlruns). */
+  spoolDir?: string;
 }
 
 /**

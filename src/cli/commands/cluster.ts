@@ -7,7 +7,6 @@ import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { INITS, LINKAGES, METRICS, MODELS, type InitName, type KMedoidsMethod, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
 import { runClusterStage } from '../../pipeline/cluster.js';
-import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
 
 interface ClusterFlags {
@@ -90,7 +89,7 @@ Examples:
       if (k === 1) throw usageError('E_USAGE_K', 'Expected an integer k ≥ 2, or 0 to choose k, for `-k` but received `1`');
       const normalize = choice<Normalization>(flags.normalize, NORMALIZATIONS, '--normalize');
       const ctx = contextFor(cmd);
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runClusterStage(
         {
           in: flags.in,

@@ -8,7 +8,6 @@ import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/index.js';
 import { dtwSummary, runDtwStage } from '../../pipeline/dtw.js';
-import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
 
 interface DtwFlags {
@@ -82,7 +81,7 @@ Examples:
       const tileSize = integer(flags.tileSize, '--tile-size', 1);
       if (flags.resume && flags.force) throw usageError('E_USAGE_OPTION', '`--resume` and `--force` exclude each other: resume keeps the partial matrix, force discards it');
       const ctx = contextFor(cmd);
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runDtwStage(
         { in: flags.in, out: flags.out, radius, normalize, dtype, workers, kernel, tileSize, resume: flags.resume, force: flags.force, logMatrix: flags.logMatrix },
         { store, experimentName: ctx.globals.experimentName },

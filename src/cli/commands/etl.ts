@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { etlSummary, runEtlStage, type EtlStageOptions } from '../../pipeline/etl.js';
-import { openStore } from '../../tracking/index.js';
 import { genericSource } from '../../etl/generic.js';
 import { oldMongoSource } from '../../etl/oldmongo.js';
 import { ZoneMapper } from '../../etl/time.js';
@@ -90,7 +89,7 @@ export function commonEtlOptions(f: CommonEtlFlags): Pick<EtlStageOptions, 'out'
 /** Run a stage from a command action and print its summary (shared by the sub-commands). */
 export async function runEtlCommand(cmd: Command, name: string, stage: EtlStageOptions): Promise<void> {
   const ctx = contextFor(cmd);
-  const store = await openStore(ctx.globals.trackingUri);
+  const store = await ctx.openStore();
   const res = await runEtlStage(stage, { store, experimentName: ctx.globals.experimentName });
   const corrections = res.outputs.report.meters().flatMap((q) => q.scaleCorrections.map((s) => ({ meter: q.meter, ...s })));
   ctx.print({ runId: res.runId, metrics: res.metrics, out: res.outputs.out, rows: res.outputs.rows, scaleCorrections: corrections }, etlSummary(name, res));
@@ -323,7 +322,7 @@ Examples:
       if (since !== undefined && until !== undefined && since > until) throw usageError('E_USAGE_VALUE', `Expected \`--since\` (${since}) on or before \`--until\` (${until})`);
     }
     const ctx = contextFor(c);
-    const store = await openStore(ctx.globals.trackingUri);
+    const store = await ctx.openStore();
     const tracking = { store, experimentName: ctx.globals.experimentName };
     const tmp = flags.rawOut === undefined ? await mkdtemp(path.join(tmpdir(), 'lpclust-newmongo-')) : undefined;
     const rawOut = flags.rawOut ?? path.join(tmp!, 'newmongo.csv');

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
 import { harmonizeSummary, runHarmonizeStage, type HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
-import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
 
 interface HarmonizeFlags {
@@ -91,7 +90,7 @@ Examples:
         };
       }
       const ctx = contextFor(cmd);
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: flags.dropZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
       ctx.print(
         {

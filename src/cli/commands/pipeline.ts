@@ -11,7 +11,6 @@ import { describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, t
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { INITS, LINKAGES, METRICS, MODELS, type InitName, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
 import { pipelineSummary, runPipeline, sampleData, type PipelineSources } from '../../pipeline/pipeline.js';
-import { openStore } from '../../tracking/index.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 
@@ -212,7 +211,7 @@ Examples:
       const s = resolvePipelineSettings(cmd, flags);
       const inputs = pipelineInputs(cmd, flags, s);
       if (inputs.sample) log.info('no source configured: running on the bundled sample data (data/)');
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runPipeline(
         {
           model: s.model,

@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { predictFile, resolveModel } from '../../model/resolve.js';
-import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
 
 interface PredictFlags {
@@ -36,7 +35,7 @@ Examples:
     )
     .action(async (flags: PredictFlags, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const loaded = await resolveModel(flags.model, () => openStore(ctx.globals.trackingUri));
+      const loaded = await resolveModel(flags.model, () => ctx.openStore());
       const out = flags.out ?? `${flags.in.replace(/\.csv$/i, '')}.labels.csv`;
       const res = await predictFile(loaded, flags.in, out);
       const m = loaded.model;

@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { openStore } from '../../tracking/index.js';
 import { collectRunDetail, collectRunsView, formatRunDetail, formatRunsView } from '../../tracking/runs-view.js';
 import type { RunStatus } from '../../tracking/store.js';
 import { contextFor, unknownSubcommandError } from '../context.js';
@@ -65,7 +64,7 @@ Examples:
       const ctx = contextFor(cmd);
       const limit = parseLimit(opts.limit);
       const statuses = opts.status !== undefined ? parseStatuses(opts.status) : undefined;
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const view = await collectRunsView(store, { experimentName: opts.experiment, limit, statuses });
       ctx.print(view, formatRunsView(view, { color: useColor(), utc: opts.utc }));
     });
@@ -84,7 +83,7 @@ Examples:
     )
     .action(async (runId: string, opts: { utc?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const detail = await collectRunDetail(store, runId);
       ctx.print(detail, formatRunDetail(detail, { color: useColor(), utc: opts.utc }));
     });

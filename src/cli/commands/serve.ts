@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { resolveModel } from '../../model/resolve.js';
 import { DEFAULT_MAX_BODY_MB, startScoringServer, type ScoringServer } from '../../serve/server.js';
-import { openStore } from '../../tracking/index.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 
@@ -52,7 +51,7 @@ Examples:
         throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
       }
       const ctx = contextFor(cmd);
-      const loaded = await resolveModel(flags.model, () => openStore(ctx.globals.trackingUri));
+      const loaded = await resolveModel(flags.model, () => ctx.openStore());
       let srv: ScoringServer;
       try {
         srv = await startScoringServer({ model: loaded.model, predictor: loaded.predictor, host: flags.host, port, maxBodyMb });

@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/index.js';
 import { runSweep, sweepSummary } from '../../pipeline/sweep.js';
-import { openStore } from '../../tracking/index.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
@@ -99,7 +98,7 @@ Examples:
       const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
       const inputs = flags.in === undefined ? pipelineInputs(cmd, flags, s) : undefined;
       if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runSweep(
         {
           models,

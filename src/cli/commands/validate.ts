@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { runValidateStage } from '../../pipeline/validate.js';
-import { openStore } from '../../tracking/index.js';
 import { contextFor } from '../context.js';
 
 interface ValidateFlags {
@@ -61,7 +60,7 @@ Examples:
       const normalize = parseNormalize(flags.normalize);
       const minProminence = parseProminence(flags.minProminence);
       const ctx = contextFor(cmd);
-      const store = await openStore(ctx.globals.trackingUri);
+      const store = await ctx.openStore();
       const res = await runValidateStage(
         { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence },
         { store, experimentName: ctx.globals.experimentName },
