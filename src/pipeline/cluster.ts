@@ -25,6 +25,7 @@ import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type M
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
+import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
 
 /** Options of {@link runClusterStage}. */
@@ -54,6 +55,8 @@ export interface ClusterStageOptions {
   outDir?: string;
   /** DTW worker threads when the matrix must be computed (default: all cores). */
   workers?: number;
+  /** Render the plots into `<outDir>/plots/` and log them as artifacts `plots/` (default true). */
+  plots?: boolean;
 }
 
 /** Outputs of {@link runClusterStage}. */
@@ -72,6 +75,8 @@ export interface ClusterStageOutputs {
   clusterSizes: number[];
   /** Silhouette per k when k was chosen. */
   kScores?: Array<{ k: number; silhouette: number }>;
+  /** The plot files written (empty with `plots: false`). */
+  plots: string[];
   fit: ClusterFit;
 }
 
@@ -128,7 +133,8 @@ function linkageNpy(Z: Float64Array): Uint8Array {
  * (step = cluster), model numbers (`Model Inertia`, `DTW Inertia`, `Total Deviation`, `Iterations`,
  * `Empty Clusters Reseeded`...), and with k = 0 `Choose-k Silhouette Score` / `Choose-k Silhouette DTW`
  * with step = k. Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
- * `cluster/linkage.npy`, `cluster/dtw-sidecar.json`, `validation/metrics.json`.
+ * `cluster/linkage.npy`, `cluster/dtw-sidecar.json`, `validation/metrics.json`, and the plots `plots/clusterCenters.png`
+ * (+ `_hires.png`, `.svg`), `plots/clusterPie.*`, `plots/silhouette.*` (and `plots/metricVsK.*` with k = 0).
  */
 export async function runClusterStage(o: ClusterStageOptions, tracking: StageTracking): Promise<StageResult<ClusterStageOutputs>> {
   const normalize = o.normalize ?? 'l2';
@@ -220,7 +226,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       const centresFile = path.join(outDir, 'centres.csv');
       await writeLabels(labelsFile, table.ids, table.dates, fit.labels);
       await writeFileAtomic(centresFile, centresCsv(table, fit));
-      const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit };
+      const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit, plots: [] };
       if (kScores) outputs.kScores = kScores;
       if (dtwFile) outputs.dtwFile = dtwFile;
       if (fit.medoidRows) {
@@ -239,6 +245,27 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       await run.logMetrics(metrics);
       for (let c = 0; c < fit.k; c++) await run.logMetric('Cluster Size', fit.sizes[c], c);
       await run.logJson({ metrics, clusterSizes: outputs.clusterSizes, ...(kScores ? { kScores } : {}) }, 'validation/metrics.json');
+      if (o.plots ?? true) {
+        // Silhouettes by the clustering's own distance; the same cluster colours in every chart.
+        const byDtw = o.metric === 'dtw' && validation.silhouetteDtwSamples !== undefined;
+        const plotDir = path.join(outDir, 'plots');
+        const files = (
+          await renderClusterPlots(
+            { X, L, labels: fit.labels, centres: fit.centres, k: fit.k, slots: table.slots, silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples, silhouetteDistance: byDtw ? 'DTW' : 'Euclidean' },
+            plotDir,
+          )
+        ).files;
+        if (kScores) {
+          const series = `${o.model} ${o.metric}`;
+          const r = await renderMetricVsK(
+            { metric: o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score', series: [{ name: series, points: kScores.map((x) => ({ k: x.k, value: x.silhouette })) }], best: { series, k: fit.k } },
+            { outDir: plotDir, basename: 'metricVsK' },
+          );
+          for (const f of [r.svg, r.png]) if (f) files.push(f);
+        }
+        for (const f of files) await run.logArtifact(f, 'plots');
+        outputs.plots = files;
+      }
       return { runId: run.runId, metrics, outputs };
     },
   );

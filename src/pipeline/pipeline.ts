@@ -13,18 +13,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inputError, usageError } from '../errors.js';
 import { envValue } from '../config.js';
-import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import type { Normalization } from '../harmonize/normalize.js';
 import { readProfiles } from '../io/profiles.js';
-import { loadDtwMatrix } from '../dtw/matrix.js';
 import { oldMongoSource } from '../etl/oldmongo.js';
 import { sqlDatabaseSource, sqlFolderSource, isPostgresUri, DEFAULT_HISTORIAN_TABLE, SQL_CLEAN_DEFAULTS } from '../etl/sql.js';
 import { newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../etl/newmongo.js';
 import type { CleanOptions } from '../etl/types.js';
 import type { EtlSourceReader } from '../etl/run.js';
-import type { ClusterFit, InitName, MetricName, ModelName } from '../cluster/fit.js';
+import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
-import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
-import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { maskUri, registerSecret } from '../util/mask.js';
@@ -32,7 +29,7 @@ import { log } from '../util/log.js';
 import { runEtlStage, runNewMongoLoadStage } from './etl.js';
 import { runHarmonizeStage } from './harmonize.js';
 import { runDtwStage } from './dtw.js';
-import { runClusterStage, type ClusterStageOutputs } from './cluster.js';
+import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
 
@@ -340,12 +337,10 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       outputs: { cluster: { path: clusterDir } },
       artifactDir: () => 'cluster',
       run: async (t) => {
-        const res = await runClusterStage(
-          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers },
+        return runClusterStage(
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
           t,
         );
-        if (o.plots ?? true) await logClusterPlots(ctx.store, res.runId, { csv: harmonized, normalize, model: o.model, metric: o.metric, dtwFile, outputs: res.outputs });
-        return res;
       },
     });
 
@@ -479,51 +474,6 @@ async function readClusterSizes(file: string): Promise<number[] | null> {
   if (!existsSync(file)) return null;
   const lines = (await fsp.readFile(file, 'utf8')).trim().split('\n').slice(1);
   return lines.map((l) => Number(l.split(',')[1]));
-}
-
-/** What {@link logClusterPlots} needs of a clustering. */
-export interface ClusterPlotInput {
-  /** The profiles CSV that was clustered. */
-  csv: string;
-  normalize: Normalization;
-  model: ModelName;
-  metric: MetricName;
-  /** The DTW matrix (silhouettes by DTW when the metric is DTW). */
-  dtwFile?: string;
-  outputs: ClusterStageOutputs;
-}
-
-/**
- * Render the standard plots of a clustering into `<outDir>/plots/` (clusterCenters.svg/.png/_hires.png,
- * clusterPie.svg/.png, silhouette.svg/.png, and metricVsK.svg/.png when k was chosen) and log them
- * as artifacts `plots/` of the clustering run `runId`. Returns the files.
- */
-export async function logClusterPlots(store: TrackingStore, runId: string, p: ClusterPlotInput): Promise<string[]> {
-  const table = await readProfiles(p.csv);
-  const L = table.length;
-  const X = normalizeRows(table.values, L, p.normalize);
-  const fit: ClusterFit = p.outputs.fit;
-  const dir = path.join(p.outputs.outDir, 'plots');
-  let silhouettes: Float64Array;
-  let distance = 'Euclidean';
-  if (p.dtwFile && p.metric === 'dtw') {
-    const m = await loadDtwMatrix(p.dtwFile);
-    silhouettes = silhouettePrecomputed(m.data, m.n, fit.labels, fit.k).samples;
-    distance = 'DTW';
-  } else {
-    silhouettes = silhouetteEuclidean(X, L, fit.labels, fit.k).samples;
-  }
-  const files = (await renderClusterPlots({ X, L, labels: fit.labels, centres: fit.centres, k: fit.k, slots: table.slots, silhouettes, silhouetteDistance: distance }, dir)).files;
-  if (p.outputs.kScores && p.outputs.kScores.length > 0) {
-    const metric = distance === 'DTW' ? 'Silhouette DTW' : 'Silhouette Score';
-    const r = await renderMetricVsK(
-      { metric, series: [{ name: `${p.model} ${p.metric}`, points: p.outputs.kScores.map((s) => ({ k: s.k, value: s.silhouette })) }], best: { series: `${p.model} ${p.metric}`, k: fit.k } },
-      { outDir: dir, basename: 'metricVsK' },
-    );
-    for (const f of [r.svg, r.png]) if (f) files.push(f);
-  }
-  for (const f of files) await store.logArtifact(runId, f, 'plots');
-  return files;
 }
 
 /** A short human summary of a pipeline run. */

@@ -192,7 +192,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
             const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
             try {
               const res = await runClusterStage(
-                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers },
+                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false },
                 { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
               );
               rows.push({ model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics });
