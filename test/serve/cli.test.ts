@@ -78,7 +78,7 @@ describe('lpclust predict / serve (processes)', () => {
     expect((await fetch(`${url}/ping`)).status).toBe(200);
     const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1, 4).map((l) => l.split(',').slice(2).map(Number));
     const r = await fetch(`${url}/invocations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: rows }) });
-    expect((await r.json()).predictions.map((p: { cluster: number }) => p.cluster)).toEqual(fitted.slice(0, 3));
+    expect(((await r.json()) as { predictions: Array<{ cluster: number }> }).predictions.map((p) => p.cluster)).toEqual(fitted.slice(0, 3));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
