@@ -27,6 +27,7 @@ import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
+import { logModel } from '../model/resolve.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -238,6 +239,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         await writeFileAtomic(outputs.linkageFile, linkageNpy(fit.linkageMatrix));
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
+      // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
+      await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
       // Validation: the same code as `lpclust validate`, against the centres the model reports.
       const validation = computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}) });
