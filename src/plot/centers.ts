@@ -38,14 +38,14 @@ export interface ClusterCentersOptions {
   height?: number;
   /**
    * How members are drawn: `lines` (one faint line per member), `band` (10–90 % quantile band and
-   * median) or `auto` (default): bands when a cluster has more than `bandThreshold` members or
-   * there are more than `maxLines` profiles, lines otherwise. One mode for the whole figure, so
-   * panels read alike.
+   * median) or `auto` (default): per panel, a band when the cluster has more than
+   * `bandThreshold` members, lines otherwise; the largest line panels become bands while more
+   * than `maxLines` lines would be drawn.
    */
   mode?: 'auto' | 'lines' | 'band';
   /** See `mode` (default 200 members). */
   bandThreshold?: number;
-  /** See `mode` (default 1500 profiles): bounds the rendering time of line mode. */
+  /** See `mode` (default 1500 lines in the whole figure): bounds the rendering time. */
   maxLines?: number;
 }
 
@@ -95,17 +95,38 @@ function quantileSorted(a: Float64Array, q: number): number {
   return a[lo] + (a[hi] - a[lo]) * (pos - lo);
 }
 
+/**
+ * Which panels draw a quantile band instead of member lines. In `auto` mode each panel decides by
+ * its own size (a cluster of 3 days reads best as 3 lines even when another holds 5,000), and
+ * then the largest line panels switch to bands until at most `maxLines` lines are left, which
+ * bounds the rendering time.
+ */
+function bandPanels(members: number[][], options: ClusterCentersOptions): boolean[] {
+  const mode = options.mode ?? 'auto';
+  if (mode !== 'auto') return members.map(() => mode === 'band');
+  const threshold = options.bandThreshold ?? 200;
+  const useBand = members.map((m) => m.length > threshold);
+  let lines = members.reduce((sum, m, c) => sum + (useBand[c] ? 0 : m.length), 0);
+  const bySize = members.map((m, c) => c).sort((a, b) => members[b].length - members[a].length);
+  for (const c of bySize) {
+    if (lines <= (options.maxLines ?? 1500)) break;
+    if (useBand[c]) continue;
+    useBand[c] = true;
+    lines -= members[c].length;
+  }
+  return useBand;
+}
+
 function summarise(data: ClusterCentersData, k: number, options: ClusterCentersOptions): ClusterDraw[] {
   const { X, L, labels } = data;
   const n = X.length / L;
   const members: number[][] = Array.from({ length: k }, () => []);
   for (let i = 0; i < n; i++) members[labels[i]].push(i);
-  const largest = Math.max(...members.map((m) => m.length));
-  const mode = options.mode ?? 'auto';
-  const band = mode === 'band' || (mode === 'auto' && (largest > (options.bandThreshold ?? 200) || n > (options.maxLines ?? 1500)));
+  const useBand = bandPanels(members, options);
   const out: ClusterDraw[] = [];
   for (let c = 0; c < k; c++) {
     const m = members[c];
+    const band = useBand[c];
     let centre: Float64Array;
     if (data.centres) centre = data.centres.slice(c * L, c * L + L);
     else {

@@ -146,14 +146,17 @@ describe('cluster centres chart', () => {
     expect(svg).not.toContain('class="band"');
   });
 
-  it('switches to quantile bands with a median when a cluster is large', () => {
+  it('draws a large cluster as a quantile band with a median and a small one as lines', () => {
     const { X, labels } = clustered([250, 40]);
     const { svg } = clusterCentersSvg({ X, L: 24, labels }, { bandThreshold: 200 });
     expect(parseXml(svg)).toBe('svg');
-    expect(count(svg, 'class="band"')).toBe(2);
-    expect(count(svg, 'class="median"')).toBe(2);
-    expect(svg).not.toContain('class="members"');
+    expect(count(svg, 'class="band"')).toBe(1);
+    expect(count(svg, 'class="median"')).toBe(1);
+    expect(count(svg, 'class="members"')).toBe(1);
     expect(clusterCentersSvg({ X, L: 24, labels }, { mode: 'lines' }).svg).not.toContain('class="band"');
+    expect(count(clusterCentersSvg({ X, L: 24, labels }, { mode: 'band' }).svg, 'class="band"')).toBe(2);
+    // Over the line budget the largest line panels become bands too.
+    expect(count(clusterCentersSvg({ X, L: 24, labels }, { bandThreshold: 1000, maxLines: 100 }).svg, 'class="band"')).toBe(1);
   });
 
   it('shows an empty cluster and escapes titles', () => {
