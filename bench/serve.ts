@@ -1,7 +1,7 @@
 /**
  * Scoring-server load test. Run from the repository root after building:
  *
- *   npx tsc -p tsconfig.json && node --import tsx bench/serve.ts [--requests 400] [--concurrency 4] [--seconds 30]
+ *   npm run build && node --import tsx bench/serve.ts [--requests 400] [--concurrency 4] [--seconds 30]
  *
  * For a Euclidean k-means and a DTW k-means model (k = 12, fitted on ItalyPowerDemand's 1,029
  * test days, 24 hourly slots) it starts `lpclust serve` as a separate process on an ephemeral

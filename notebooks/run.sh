@@ -2,7 +2,7 @@
 # Execute notebooks/results.ipynb headlessly with the tslab TypeScript kernel (CI and local use).
 #   notebooks/run.sh [--tracking-uri file:/path/to/mlruns] [--experiment NAME] [--out executed.ipynb]
 # Needs: Debian's jupyter-nbconvert + python3-ipykernel, `npm ci` (tslab is a devDependency) and a
-# built dist/ (npx tsc -p tsconfig.json). The kernel spec is written to a private directory (no
+# built dist/ (npm run build). The kernel spec is written to a private directory (no
 # `tslab install` into the system), pointing at this checkout's node_modules/.bin/tslab.
 set -euo pipefail
 cd "$(dirname "$0")"

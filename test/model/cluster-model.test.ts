@@ -19,7 +19,7 @@ function lpclust(args: string[]): { status: number; stdout: string; stderr: stri
 }
 
 beforeAll(() => {
-  if (!existsSync(path.resolve('dist/model/resolve.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
+  if (!existsSync(path.resolve('dist/model/resolve.js'))) execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-cluster-model-'));
   const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
   let out = `id,date,${slots.join(',')}\n`;

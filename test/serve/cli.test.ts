@@ -21,7 +21,7 @@ let csv = '';
 let fitted: number[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(path.resolve('dist/cli/commands/predict.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
+  if (!existsSync(path.resolve('dist/cli/commands/predict.js'))) execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-serve-cli-'));
   const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
   let out = `id,date,${slots.join(',')}\n`;
