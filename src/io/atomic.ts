@@ -120,3 +120,28 @@ function writeError(target: string, e: unknown): Error {
     where: { file: target },
   });
 }
+
+/**
+ * Write a text file of one header line and `n` generated lines atomically, buffered in 64 KiB
+ * chunks so memory does not grow with `n`.
+ * @param header first line, without its newline
+ * @param line text of line `i` (0-based), without its newline
+ */
+export async function writeLinesAtomic(file: string, header: string, n: number, line: (i: number) => string): Promise<void> {
+  const w = await openAtomicWriter(file);
+  try {
+    let buf = header + '\n';
+    for (let i = 0; i < n; i++) {
+      buf += line(i) + '\n';
+      if (buf.length > 1 << 16) {
+        await w.write(buf);
+        buf = '';
+      }
+    }
+    await w.write(buf);
+    await w.commit();
+  } catch (e) {
+    await w.abort();
+    throw e;
+  }
+}

@@ -3,7 +3,7 @@
  * of the data it labels, clusters numbered from 0 (by decreasing size when lpclust writes them).
  */
 import { inputError } from '../errors.js';
-import { openAtomicWriter } from './atomic.js';
+import { writeLinesAtomic } from './atomic.js';
 import { csvField, readLines, splitCsvLine } from './csv.js';
 
 /** A labelling of profiles. */
@@ -77,22 +77,7 @@ export async function writeLabels(file: string, ids: readonly string[], dates: r
   if (ids.length !== labels.length || dates.length !== labels.length) {
     throw inputError('E_LABELS_SHAPE', `Expected as many ids (${ids.length}) and dates (${dates.length}) as labels (${labels.length})`);
   }
-  const w = await openAtomicWriter(file);
-  try {
-    let buf = 'id,date,cluster\n';
-    for (let i = 0; i < labels.length; i++) {
-      buf += `${csvField(ids[i])},${dates[i]},${labels[i]}\n`;
-      if (buf.length > 1 << 16) {
-        await w.write(buf);
-        buf = '';
-      }
-    }
-    await w.write(buf);
-    await w.commit();
-  } catch (e) {
-    await w.abort();
-    throw e;
-  }
+  await writeLinesAtomic(file, 'id,date,cluster', labels.length, (i) => `${csvField(ids[i])},${dates[i]},${labels[i]}`);
 }
 
 /**

@@ -3,7 +3,7 @@
  * start time `HH:MM` of each slot; one row per meter and day; energy in Wh per slot.
  */
 import { inputError } from '../errors.js';
-import { openAtomicWriter } from './atomic.js';
+import { writeLinesAtomic } from './atomic.js';
 import { csvField, readLines, splitCsvLine } from './csv.js';
 
 /** A table of daily profiles: `n` rows of `length` slots. */
@@ -141,24 +141,10 @@ export function formatNumber(v: number): string {
 
 /** Write a profile table atomically (NaN becomes an empty cell). */
 export async function writeProfiles(file: string, table: ProfileTable): Promise<void> {
-  const w = await openAtomicWriter(file);
-  try {
-    await w.write(`id,date,${table.slots.join(',')}\n`);
-    const L = table.length;
-    let buf = '';
-    for (let i = 0; i < table.n; i++) {
-      let row = `${csvField(table.ids[i])},${table.dates[i]}`;
-      for (let j = 0; j < L; j++) row += ',' + formatNumber(table.values[i * L + j]);
-      buf += row + '\n';
-      if (buf.length > 1 << 16) {
-        await w.write(buf);
-        buf = '';
-      }
-    }
-    await w.write(buf);
-    await w.commit();
-  } catch (e) {
-    await w.abort();
-    throw e;
-  }
+  const L = table.length;
+  await writeLinesAtomic(file, `id,date,${table.slots.join(',')}`, table.n, (i) => {
+    let row = `${csvField(table.ids[i])},${table.dates[i]}`;
+    for (let j = 0; j < L; j++) row += ',' + formatNumber(table.values[i * L + j]);
+    return row;
+  });
 }

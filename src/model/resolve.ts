@@ -6,7 +6,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inputError, usageError } from '../errors.js';
-import { openAtomicWriter } from '../io/atomic.js';
+import { writeLinesAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
 import type { TrackingStore } from '../tracking/store.js';
@@ -91,22 +91,12 @@ export async function predictFile(loaded: LoadedModel, inFile: string, outFile: 
   if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${inFile} has no profiles to assign`, { where: { file: inFile } });
   const prediction = loaded.predictor.predict(table.values, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${inFile}, row ${i + 1})`);
   const counts = new Array<number>(loaded.model.k).fill(0);
-  const w = await openAtomicWriter(outFile);
-  try {
-    let buf = 'id,date,cluster,distance,margin\n';
-    for (let i = 0; i < table.n; i++) {
-      counts[prediction.labels[i]]++;
-      buf += `${csvField(table.ids[i])},${table.dates[i]},${prediction.labels[i]},${prediction.distance[i]},${prediction.margin[i]}\n`;
-      if (buf.length > 1 << 16) {
-        await w.write(buf);
-        buf = '';
-      }
-    }
-    await w.write(buf);
-    await w.commit();
-  } catch (e) {
-    await w.abort();
-    throw e;
-  }
+  for (let i = 0; i < table.n; i++) counts[prediction.labels[i]]++;
+  await writeLinesAtomic(
+    outFile,
+    'id,date,cluster,distance,margin',
+    table.n,
+    (i) => `${csvField(table.ids[i])},${table.dates[i]},${prediction.labels[i]},${prediction.distance[i]},${prediction.margin[i]}`,
+  );
   return { n: table.n, out: outFile, counts, prediction };
 }
