@@ -464,8 +464,20 @@ export class Agglomerative {
     return this.fitCondensed(condense(D));
   }
 
-  private fitFull(D: Float64Array, n: number): this {
-    const Z = linkageFull(D, n, this.linkage);
+  /**
+   * Cut a linkage matrix computed earlier on the same data with the same linkage (from a previous
+   * fit's `state.Z`): the tree does not depend on k, so a sweep over k builds it once. Z is kept,
+   * not copied.
+   * @param Z sorted (n−1) × 4 linkage matrix from {@link linkage} / {@link linkageFull}
+   * @param n number of rows
+   */
+  fitLinkage(Z: Float64Array, n: number): this {
+    checkFitInput(null, n, this.k);
+    if (Z.length !== (n - 1) * 4) throw new RangeError(`Expected a linkage matrix of ${(n - 1) * 4} values for ${n} rows but received ${Z.length}`);
+    return this.cut(Z, n);
+  }
+
+  private cut(Z: Float64Array, n: number): this {
     const labels = fclusterMaxclust(Z, n, this.k);
     let nClusters = 0;
     for (const l of labels) if (l + 1 > nClusters) nClusters = l + 1;
@@ -473,14 +485,13 @@ export class Agglomerative {
     return this;
   }
 
+  private fitFull(D: Float64Array, n: number): this {
+    return this.cut(linkageFull(D, n, this.linkage), n);
+  }
+
   /** Fit on a condensed matrix (consumed). */
   fitCondensed(y: Condensed): this {
     checkFitInput(null, y.n, this.k);
-    const Z = linkage(y, this.linkage);
-    const labels = fclusterMaxclust(Z, y.n, this.k);
-    let nClusters = 0;
-    for (const l of labels) if (l + 1 > nClusters) nClusters = l + 1;
-    this.state = { Z, labels, nClusters };
-    return this;
+    return this.cut(linkage(y, this.linkage), y.n);
   }
 }

@@ -55,6 +55,11 @@ export interface ClusterSpec {
   radius?: number;
   /** Seed; default 0. */
   seed?: number;
+  /**
+   * Agglomerative only: a linkage matrix computed earlier on these same rows with the same metric
+   * and linkage (a previous fit's `linkageMatrix`); it is cut at k instead of rebuilding the tree.
+   */
+  precomputedLinkage?: Float64Array;
 }
 
 /** What {@link fitClustering} returns (cluster ids already ordered by decreasing size). */
@@ -131,7 +136,8 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
       throw usageError('E_USAGE_LINKAGE', 'Expected `--linkage` average, complete or single with --metric dtw but received `ward` (Ward needs Euclidean geometry)');
     }
     const m = new Agglomerative({ k, linkage: lk });
-    if (metric === 'dtw') m.fitMatrix(D!);
+    if (spec.precomputedLinkage) m.fitLinkage(spec.precomputedLinkage, rows.n);
+    else if (metric === 'dtw') m.fitMatrix(D!);
     else m.fitRows(rows);
     const s = m.state!;
     labels = s.labels;
