@@ -58,6 +58,18 @@ export interface ClusterStageOptions {
   workers?: number;
   /** Render the plots into `<outDir>/plots/` and log them as artifacts `plots/` (default true). */
   plots?: boolean;
+  /**
+   * The DTW matrix (n × n) already loaded from `path` and checked against these profiles and this
+   * normalisation by {@link loadCheckedDtwMatrix} (the sweep loads it once for every configuration);
+   * used instead of reading `dtw` again. `dtw` must then be `path` or unset.
+   */
+  preloaded?: { matrix: Float32Array | Float64Array; path: string };
+  /**
+   * Agglomerative linkage trees already built on these same profiles, by `<metric> <linkage> <normalize>`
+   * (the sweep passes one map to every configuration of one input): a hit is cut at k instead of
+   * rebuilt, a miss is filled after the fit. Ignored with k = 0.
+   */
+  linkageCache?: Map<string, Float64Array>;
 }
 
 /** Outputs of {@link runClusterStage}. */
@@ -128,6 +140,34 @@ function linkageNpy(Z: Float64Array): Uint8Array {
 }
 
 /**
+ * Load a DTW matrix `.npy` for the profiles `table` of `inFile`: checks it against its sidecar (same
+ * profiles, radius) and the normalisation asked for, and refuses NaN or negative cells.
+ * @returns the n × n matrix as stored (float32 or float64, row-major)
+ */
+export async function loadCheckedDtwMatrix(table: ProfileTable, inFile: string, dtwFile: string, radius: number, normalize: Normalization): Promise<DistanceMatrix> {
+  const sidecar = await assertMatrixMatches(table.values, table.length, dtwFile, { inputFile: inFile, radius, ids: table.ids, dates: table.dates });
+  if (sidecar.normalization !== normalize) {
+    throw inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${dtwFile} was computed on ${sidecar.normalization}-normalised profiles but --normalize ${normalize} was asked for`, {
+      hint: `use --normalize ${sidecar.normalization}, or rebuild it: lpclust dtw --in ${inFile} --out ${dtwFile} --normalize ${normalize} --force`,
+      where: { file: dtwFile },
+    });
+  }
+  return loadUnchecked(dtwFile, table.n, inFile);
+}
+
+/** Read the matrix and refuse NaN or negative cells (they would silently derail every model). */
+async function loadUnchecked(dtwFile: string, n: number, inFile: string): Promise<DistanceMatrix> {
+  const m = await loadDtwMatrix(dtwFile);
+  const D = { n: m.n, data: m.data };
+  try {
+    checkDistanceMatrix(D, n);
+  } catch (e) {
+    throw inputError('E_DTW_MATRIX_VALUE', `${dtwFile}: ${(e as Error).message}`, { hint: `rebuild it: lpclust dtw --in ${inFile} --out ${dtwFile} --force`, where: { file: dtwFile } });
+  }
+  return D;
+}
+
+/**
  * Run the tracked clustering stage.
  * Params: in, model, metric, k (chosen k with k = 0), k_selection, normalize, n, L, dtw, radius and
  * the model's hyper-parameters. Metrics: the validation metrics by their logged names, `Cluster Size`
@@ -161,28 +201,22 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       let D: DistanceMatrix | undefined;
       let dtwFile: string | undefined;
       // With --metric euclidean a given matrix is still checked and used for `Silhouette DTW`.
-      if (o.metric === 'dtw' || o.dtw !== undefined) {
+      if (o.preloaded) {
+        if (o.dtw !== undefined && path.resolve(o.dtw) !== path.resolve(o.preloaded.path)) throw new RangeError(`Expected the preloaded matrix to be ${o.dtw} but it is ${o.preloaded.path}`);
+        if (o.preloaded.matrix.length !== n * n) throw new RangeError(`Expected a preloaded ${n} × ${n} matrix but received ${o.preloaded.matrix.length} cells`);
+        dtwFile = o.preloaded.path;
+        D = { n, data: o.preloaded.matrix };
+        await run.logParams({ dtw: path.resolve(dtwFile), radius });
+        await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
+      } else if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
-          const sidecar = await assertMatrixMatches(table.values, L, o.dtw, { inputFile: o.in, radius, ids: table.ids, dates: table.dates });
-          if (sidecar.normalization !== normalize) {
-            throw inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${o.dtw} was computed on ${sidecar.normalization}-normalised profiles but --normalize ${normalize} was asked for`, {
-              hint: `use --normalize ${sidecar.normalization}, or rebuild it: lpclust dtw --in ${o.in} --out ${o.dtw} --normalize ${normalize} --force`,
-              where: { file: o.dtw },
-            });
-          }
+          D = await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize);
         } else {
           dtwFile = path.join(outDir, 'dtw.npy');
           log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
           await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}) });
-        }
-        const m = await loadDtwMatrix(dtwFile);
-        D = { n: m.n, data: m.data };
-        // A NaN or negative cell would silently derail every model: refuse the file instead.
-        try {
-          checkDistanceMatrix(D, n);
-        } catch (e) {
-          throw inputError('E_DTW_MATRIX_VALUE', `${dtwFile}: ${(e as Error).message}`, { hint: `rebuild it: lpclust dtw --in ${o.in} --out ${dtwFile} --force`, where: { file: dtwFile } });
+          D = await loadUnchecked(dtwFile, n, o.in);
         }
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
@@ -214,7 +248,11 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         await run.logParams({ k: res.k, k_selection: `max ${res.criterion} over k = ${range[0]}..${range[1]}` });
         await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
       } else {
-        fit = fitClustering(rows, { ...spec, k: o.k }, D);
+        const cacheKey = o.model === 'agglomerative' && o.linkageCache ? `${o.metric} ${o.linkage ?? 'default'} ${normalize}` : undefined;
+        const cached = cacheKey !== undefined ? o.linkageCache!.get(cacheKey) : undefined;
+        fit = fitClustering(rows, { ...spec, k: o.k, ...(cached ? { precomputedLinkage: cached } : {}) }, D);
+        if (cacheKey !== undefined && !cached && fit.linkageMatrix) o.linkageCache!.set(cacheKey, fit.linkageMatrix);
+        if (cached) log.info(`${o.model} ${o.metric}: cut the cached linkage tree at k = ${o.k}`);
         await run.logParams({ k: o.k });
       }
       const seconds = (performance.now() - t0) / 1000;

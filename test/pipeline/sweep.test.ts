@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleData } from '../../src/pipeline/pipeline.js';
 import { runSweep } from '../../src/pipeline/sweep.js';
+import { runClusterStage } from '../../src/pipeline/cluster.js';
 import { splitCsvLine } from '../../src/io/csv.js';
 import { allRuns, childrenOf, pngSize, tempStore } from './helpers.js';
 
@@ -81,5 +82,37 @@ describe('sweep', () => {
       expect(plots).toContain(`plots/${m}_seed_ARI.svg`);
     }
     expect(pngSize(path.join(res.outputs.outDir, 'plots', 'kmeans_Silhouette_Score.png')).width).toBeGreaterThan(300);
+  });
+
+  it('gives agglomerative labels identical to standalone `lpclust cluster` while loading the matrix once and cutting one tree per metric', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-agglo-');
+    const s = sampleData();
+    const res = await runSweep(
+      { models: ['agglomerative'], metrics: ['euclidean', 'dtw'], kRange: [3, 5], seeds: [0, 1], linkage: 'average', sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules, outDir: path.join(dir, 'outputs') },
+      { store, experimentName: 'sweep-agglo' },
+    );
+    expect(res.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
+    const dtw = res.outputs.dtw!;
+    for (const metric of ['euclidean', 'dtw'] as const) {
+      for (const k of [3, 5]) {
+        // The standalone stage reads and checks the matrix itself and builds its own tree.
+        const alone = await runClusterStage(
+          { in: res.outputs.harmonized, model: 'agglomerative', metric, k, dtw, linkage: 'average', outDir: path.join(dir, `alone-${metric}-${k}`), plots: false },
+          { store, experimentName: 'sweep-agglo-alone' },
+        );
+        for (const seed of [0, 1]) {
+          const cfgDir = path.join(res.outputs.outDir, 'configs', `agglomerative_${metric}_k${k}_s${seed}`);
+          expect(readFileSync(path.join(cfgDir, 'labels.csv'), 'utf8')).toBe(readFileSync(alone.outputs.labelsFile, 'utf8'));
+          expect(readFileSync(path.join(cfgDir, 'linkage.npy')).equals(readFileSync(alone.outputs.linkageFile!))).toBe(true);
+          const row = res.outputs.rows.find((r) => r.metric === metric && r.k === k && r.seed === seed)!;
+          expect(row.metrics['Silhouette DTW']).toBe(alone.metrics['Silhouette DTW']);
+          expect(row.metrics['Silhouette Score']).toBe(alone.metrics['Silhouette Score']);
+        }
+      }
+    }
+    // k = 3 and 5 really differ (the cut, not a constant, is being compared).
+    const l3 = readFileSync(path.join(res.outputs.outDir, 'configs', 'agglomerative_dtw_k3_s0', 'labels.csv'), 'utf8');
+    const l5 = readFileSync(path.join(res.outputs.outDir, 'configs', 'agglomerative_dtw_k5_s0', 'labels.csv'), 'utf8');
+    expect(l3).not.toBe(l5);
   });
 });
