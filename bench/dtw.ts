@@ -1,7 +1,7 @@
 /**
  * DTW engine benchmark. Run from the repository root after building:
  *
- *   npx tsc -p tsconfig.json && node --import tsx bench/dtw.ts [--quick] [--skip-memory]
+ *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory]
  *
  * It imports the compiled library (dist/) so that the worker threads run plain JavaScript, and
  * prints for each case the wall time, the band cells per second and the ratio to the TypeScript
@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// @ts-ignore -- compiled output, built by `npx tsc -p tsconfig.json`
+// @ts-ignore -- compiled output, built by `npm run build`
 import * as lp from '../dist/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-// @ts-ignore -- compiled output, built by `npx tsc -p tsconfig.json`
+// @ts-ignore -- compiled output, built by `npm run build`
 import * as lp from '../dist/index.js';
 
 function arg(name: string, def: number): number {

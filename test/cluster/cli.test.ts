@@ -1,5 +1,5 @@
 /**
- * Whole-CLI runs of `lpclust cluster` (needs `npx tsc -p tsconfig.json` first: spawns bin/lpclust.js)
+ * Whole-CLI runs of `lpclust cluster` (needs `npm run build` first: spawns bin/lpclust.js)
  * on the first 120 days of ItalyPowerDemand written as a profiles CSV.
  */
 import { execFileSync, spawnSync } from 'node:child_process';

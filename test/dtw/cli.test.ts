@@ -1,6 +1,6 @@
 /**
  * Whole-CLI runs of `lpclust dtw` and `lpclust doctor` (spawn bin/lpclust.js, so dist/ must be
- * built: `npx tsc -p tsconfig.json`) on PowerCons days (real household data from the UCR archive).
+ * built: `npm run build`) on PowerCons days (real household data from the UCR archive).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';

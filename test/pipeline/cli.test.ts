@@ -1,5 +1,5 @@
 /**
- * The built CLI (`npx tsc -p tsconfig.json` first: spawns bin/lpclust.js): `lpclust pipeline` with
+ * The built CLI (`npm run build` first: spawns bin/lpclust.js): `lpclust pipeline` with
  * no option beyond model and k on the sample data, its --json output, a usage error, and Ctrl-C
  * (SIGINT) during the clustering stage → the running child and the parent KILLED.
  */

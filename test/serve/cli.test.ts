@@ -1,6 +1,6 @@
 /**
  * `lpclust predict` and `lpclust serve` as processes (spawns bin/lpclust.js; needs dist/, built
- * by `npx tsc -p tsconfig.json`): predict writes the labels file and reports the training
+ * by `npm run build`): predict writes the labels file and reports the training
  * agreement; a resolution mismatch is one clear error line; serve answers on loopback and stops
  * cleanly on SIGINT.
  */

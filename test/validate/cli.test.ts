@@ -1,5 +1,5 @@
 /**
- * Whole-CLI runs of `lpclust validate` (spawns bin/lpclust.js: run `npx tsc -p tsconfig.json`
+ * Whole-CLI runs of `lpclust validate` (spawns bin/lpclust.js: run `npm run build`
  * first) on the UCR ItalyPowerDemand training set, labelled by its season classes.
  */
 import { spawnSync } from 'node:child_process';
