@@ -2,13 +2,15 @@
  * Benchmark of the pipeline and the sweep, with the time split by stage.
  *
  *   npx tsx bench/pipeline.ts [--profiles 20000] [--k 3..20] [--models kmeans,kmedoids,agglomerative,som]
- *                             [--metrics euclidean,dtw] [--seeds 0] [--skip-sample] [--skip-sweep]
+ *                             [--metrics euclidean,dtw] [--seeds 0] [--skip-sample] [--skip-sweep] [--skip-baseline]
  *
  * 1. The whole pipeline on the bundled sample data (kmeans euclidean k=12, kmedoids dtw k=12):
  *    wall time of every child run (from the store) and of the parent.
  * 2. A sweep of models × metrics × k on `--profiles` synthetic daily profiles (24 slots, 12 shapes,
  *    seeded): the shared DTW matrix computed once, then one clustering run per configuration; time
  *    of the dataset, DTW, clustering (per model and metric) and plots.
+ * 3. The baseline in the same run: one standalone clustering run per model × metric at the middle k
+ *    (as the old shell loop ran every configuration), extrapolated to all configurations; the ratio.
  * Writes into a temporary folder (printed); nothing in the work tree.
  */
 import { mkdtempSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { writeProfiles } from '../src/io/profiles.js';
 import { slotLabels } from '../src/io/profiles.js';
 import { runPipeline, sampleData } from '../src/pipeline/pipeline.js';
 import { runSweep } from '../src/pipeline/sweep.js';
+import { runClusterStage } from '../src/pipeline/cluster.js';
 import { openStore } from '../src/tracking/index.js';
 import type { MetricName, ModelName } from '../src/cluster/fit.js';
 import { syntheticProfiles } from './plot.js';
@@ -87,4 +90,32 @@ if (!flag('skip-sweep')) {
   }
   if (res.outputs.best) console.log(`  best by ${res.outputs.select}: ${res.outputs.best.model} ${res.outputs.best.metric} k=${res.outputs.best.k} (${res.outputs.best.value.toFixed(4)})`);
   console.log(`  failed configurations: ${res.outputs.rows.filter((r) => r.status === 'FAILED').length}`);
+
+  if (!flag('skip-baseline')) {
+    // Baseline in the same run: the old shell loop's way, one standalone clustering run per
+    // configuration (`lpclust cluster --dtw <matrix>`: it reads and checks the matrix, builds its
+    // own tree or distances and scores its own silhouettes). Generous to the loop, which also
+    // recomputed the DTW matrix every time. Measured once per model × metric at the middle k,
+    // times the number of k and seeds.
+    const kMid = Math.round((k0 + k1) / 2);
+    const nConfigs = (k1 - k0 + 1) * seeds.length;
+    let estimate = 0;
+    const parts: string[] = [];
+    for (const model of models) {
+      for (const metric of metrics) {
+        if (model === 'som' && metric === 'dtw') continue;
+        const tb = performance.now();
+        await runClusterStage(
+          { in: csv, model, metric, k: kMid, seed: seeds[0], nInit: 1, dtw: res.outputs.dtw, outDir: path.join(dir, 'baseline', `${model}_${metric}`), plots: false },
+          { store, experimentName: 'bench-baseline' },
+        );
+        const sec = (performance.now() - tb) / 1000;
+        estimate += sec * nConfigs;
+        parts.push(`${model} ${metric} ${sec.toFixed(1)}`);
+      }
+    }
+    const shared = s.dtw + s.clustering;
+    console.log(`  baseline, one standalone clustering run per configuration (s/run at k=${kMid}): ${parts.join(', ')}`);
+    console.log(`  → ${(estimate / 60).toFixed(1)} min estimated for the ${res.outputs.rows.length} configurations (+ DTW ${s.dtw.toFixed(1)} s once) against the sweep's ${(shared / 60).toFixed(1)} min: ×${((estimate + s.dtw) / shared).toFixed(2)}`);
+  }
 }

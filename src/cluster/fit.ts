@@ -60,6 +60,11 @@ export interface ClusterSpec {
    * and linkage (a previous fit's `linkageMatrix`); it is cut at k instead of rebuilding the tree.
    */
   precomputedLinkage?: Float64Array;
+  /**
+   * k-medoids with `metric: 'euclidean'` only: the matrix {@link euclideanMatrix} returns for these
+   * same rows, computed once by the caller (a sweep fits many k on one dataset) instead of at every fit.
+   */
+  precomputedEuclidean?: DistanceMatrix;
 }
 
 /** What {@link fitClustering} returns (cluster ids already ordered by decreasing size). */
@@ -121,7 +126,8 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     Object.assign(stats, { 'DTW Inertia': s.inertia, Iterations: s.nIter, 'Empty Clusters Reseeded': s.emptyReseeds });
   } else if (model === 'kmedoids') {
     const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
-    const matrix = metric === 'dtw' ? D! : euclideanMatrix(rows);
+    if (spec.precomputedEuclidean && spec.precomputedEuclidean.n !== rows.n) throw new RangeError(`Expected a precomputed ${rows.n} × ${rows.n} Euclidean matrix but received ${spec.precomputedEuclidean.n} × ${spec.precomputedEuclidean.n}`);
+    const matrix = metric === 'dtw' ? D! : (spec.precomputedEuclidean ?? euclideanMatrix(rows));
     const m = new KMedoids({ k, init: kinit, method: spec.kmedoidsMethod ?? 'fasterpam', maxIter: spec.maxIter ?? 300, nInit: spec.nInit ?? 1, seed }).fit(matrix, rng);
     const s = m.state!;
     labels = s.labels;

@@ -19,7 +19,8 @@ import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
-import { computeValidation } from '../validate/index.js';
+import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
+import { euclideanMatrix } from '../cluster/kmedoids.js';
 import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
 import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
@@ -70,6 +71,55 @@ export interface ClusterStageOptions {
    * rebuilt, a miss is filled after the fit. Ignored with k = 0.
    */
   linkageCache?: Map<string, Float64Array>;
+  /**
+   * Euclidean distance matrices of these same profiles shared by many configurations (the sweep):
+   * the exact one scores `Silhouette Score`, the k-medoids one feeds Euclidean k-medoids; each is
+   * computed on first need. Ignored with k = 0.
+   */
+  sharedEuclidean?: SharedEuclidean;
+}
+
+/**
+ * The pairwise Euclidean matrices of one dataset, computed once on first need and reused by every
+ * configuration of a sweep (the per-configuration alternative recomputes n² distances each time:
+ * about 4.7 s for the silhouette and 7 s for k-medoids at 20,000 profiles). Holds one dataset
+ * under one normalisation: the key given on first use must match every later use.
+ */
+export class SharedEuclidean {
+  private key: string | undefined;
+  private exact: Float64Array | undefined;
+  private kmedoids: DistanceMatrix | undefined;
+
+  /**
+   * @param options.silhouette keep the exact float64 matrix for the silhouette (8·n² bytes)
+   * @param options.kmedoids keep k-medoids' matrix (float64 up to 12,000 rows, else float32)
+   */
+  constructor(readonly options: { silhouette: boolean; kmedoids: boolean }) {}
+
+  private check(key: string): void {
+    if (this.key === undefined) this.key = key;
+    else if (this.key !== key) throw new RangeError(`SharedEuclidean holds ${this.key} but was asked for ${key}`);
+  }
+
+  /** The exact distance matrix of X (n × n float64), or undefined when not kept. */
+  silhouetteMatrix(X: Float64Array, L: number, key: string): Float64Array | undefined {
+    if (!this.options.silhouette) return undefined;
+    this.check(key);
+    if (!this.exact) {
+      const t = performance.now();
+      this.exact = euclideanDistanceMatrix(X, L);
+      log.info(`Euclidean distances of ${X.length / L} profiles computed once for every silhouette in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
+    return this.exact;
+  }
+
+  /** k-medoids' Euclidean matrix of the rows, or undefined when not kept. */
+  kmedoidsMatrix(rows: { data: Float64Array; n: number; dim: number }, key: string): DistanceMatrix | undefined {
+    if (!this.options.kmedoids) return undefined;
+    this.check(key);
+    this.kmedoids ??= euclideanMatrix(rows);
+    return this.kmedoids;
+  }
 }
 
 /** Outputs of {@link runClusterStage}. */
@@ -250,7 +300,9 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       } else {
         const cacheKey = o.model === 'agglomerative' && o.linkageCache ? `${o.metric} ${o.linkage ?? 'default'} ${normalize}` : undefined;
         const cached = cacheKey !== undefined ? o.linkageCache!.get(cacheKey) : undefined;
-        fit = fitClustering(rows, { ...spec, k: o.k, ...(cached ? { precomputedLinkage: cached } : {}) }, D);
+        const sharedKey = `${path.resolve(o.in)} ${normalize}`;
+        const kmedoidsMatrix = o.model === 'kmedoids' && o.metric === 'euclidean' ? o.sharedEuclidean?.kmedoidsMatrix(rows, sharedKey) : undefined;
+        fit = fitClustering(rows, { ...spec, k: o.k, ...(cached ? { precomputedLinkage: cached } : {}), ...(kmedoidsMatrix ? { precomputedEuclidean: kmedoidsMatrix } : {}) }, D);
         if (cacheKey !== undefined && !cached && fit.linkageMatrix) o.linkageCache!.set(cacheKey, fit.linkageMatrix);
         if (cached) log.info(`${o.model} ${o.metric}: cut the cached linkage tree at k = ${o.k}`);
         await run.logParams({ k: o.k });
@@ -281,7 +333,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
       // Validation: the same code as `lpclust validate`, against the centres the model reports.
-      const validation = computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}) });
+      const exact = o.k !== 0 ? o.sharedEuclidean?.silhouetteMatrix(X, L, `${path.resolve(o.in)} ${normalize}`) : undefined;
+      const validation = computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(exact ? { euclidean: { matrix: exact } } : {}) });
       const metrics: Record<string, number> = { ...(validation.metrics as unknown as Record<string, number>), ...fit.stats, 'Fit Seconds': seconds };
       await run.logMetrics(metrics);
       for (let c = 0; c < fit.k; c++) await run.logMetric('Cluster Size', fit.sizes[c], c);

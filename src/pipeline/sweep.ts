@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { InterruptedError, inputError, usageError } from '../errors.js';
 import type { Normalization } from '../harmonize/normalize.js';
@@ -20,7 +21,8 @@ import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
-import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
+import { loadCheckedDtwMatrix, runClusterStage, SharedEuclidean } from './cluster.js';
+import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
 import { resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -113,11 +115,31 @@ function mean(xs: number[]): number {
 }
 
 /**
+ * Decide which Euclidean matrices the sweep computes once for all configurations: the exact one for
+ * every silhouette (8·n² bytes; worth it from two configurations on) and k-medoids' (4·n² or 8·n²
+ * bytes; when Euclidean k-medoids runs at more than one k or seed), as long as together they take
+ * at most half the memory available now. Without them each configuration recomputes its
+ * distances, slower but in O(n) memory.
+ */
+export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): SharedEuclidean | undefined {
+  const configs = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d)).length, 0) * ks * seeds;
+  const kmedoidsRuns = models.includes('kmedoids') && metrics.includes('euclidean') ? ks * seeds : 0;
+  const budget = os.freemem() / 2;
+  const exactBytes = 8 * n * n;
+  const kmedoidsBytes = (n <= FULL_MATRIX_MAX_ROWS ? 8 : 4) * n * n;
+  const silhouette = configs >= 2 && exactBytes <= budget;
+  const kmedoids = kmedoidsRuns >= 2 && kmedoidsBytes + (silhouette ? exactBytes : 0) <= budget;
+  if (configs >= 2 && !silhouette) log.info(`the ${n} × ${n} Euclidean distances (${(exactBytes / 2 ** 30).toFixed(1)} GiB) do not fit in half the free memory: every configuration computes its silhouette from the profiles`);
+  return silhouette || kmedoids ? new SharedEuclidean({ silhouette, kmedoids }) : undefined;
+}
+
+/**
  * Run the sweep. Parent params: models, metrics, k_range, seeds, select, in (or sources), normalize,
  * radius; metrics: `configurations`, `failed_configurations`, `best <select>`, `seconds_dataset`,
  * `seconds_dtw`, `seconds_clustering`, `seconds_plots`, `mean seed ARI` (with several seeds);
  * tags: `lpclust.best` (`<model> <metric> k=<k>`), `lpclust.child.*` of the shared stages;
- * artifacts: `summary/summary.csv`, `summary/stability.csv`, `plots/<model>_<metric>.svg/.png`.
+ * artifacts: `summary/summary.csv`, `summary/stability.csv`, `plots/<model>_<metric>.svg/.png`, and with
+ * several models `plots/all_<select>.svg/.png` (every model × metric on one chart, the best ringed).
  * A configuration that fails is a FAILED child and a FAILED row; the sweep goes on (Ctrl-C stops it).
  */
 export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'parentRunId'>): Promise<StageResult<SweepOutputs>> {
@@ -178,6 +200,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     if (preloaded) log.info(`DTW matrix ${dtwFile} loaded and checked once in ${secondsLoad.toFixed(1)} s`);
     // Agglomerative trees do not depend on k or the seed: each is built once and cut at every k.
     const linkageCache = new Map<string, Float64Array>();
+    const sharedEuclidean = planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length);
 
     // One nested clustering run per configuration.
     t = performance.now();
@@ -200,7 +223,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
             const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
             try {
               const res = await runClusterStage(
-                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), linkageCache },
+                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), linkageCache, ...(sharedEuclidean ? { sharedEuclidean } : {}) },
                 { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
               );
               rows.push({ model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics });
@@ -282,12 +305,28 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         }));
         if (series.every((s) => s.points.every((p) => !Number.isFinite(p.value)))) continue;
         const bestHere = best && best.model === model && m === select ? { series: `${model} ${best.metric}`, k: best.k } : undefined;
-        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
+        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better: LOWER_IS_BETTER.has(m) ? 'lower' : 'higher', ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
       }
       if (stability.length > 0) {
         const series = o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({ name: `${model} ${metric}`, points: stability.filter((s) => s.model === model && s.metric === metric).map((s) => ({ k: s.k, value: s.meanAri })) }));
         const r = await renderMetricVsK({ metric: 'Adjusted Rand index across seeds', series, title: `${model}: label stability across seeds` }, { outDir: plotDir, basename: `${model}_seed_ARI` });
+        for (const f of [r.svg, r.png]) if (f) plots.push(f);
+      }
+    }
+    // The overview: the select metric of every model × metric on one chart, the best one ringed.
+    if (metricNames.includes(select) && o.models.length > 1) {
+      const series = o.models.flatMap((model) =>
+        o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({
+          name: `${model} ${metric}`,
+          points: Array.from({ length: k1 - k0 + 1 }, (_, i) => k0 + i).map((k) => ({ k, value: mean(rows.filter((r) => r.model === model && r.metric === metric && r.k === k && r.metrics[select] !== undefined).map((r) => r.metrics[select])) })),
+        })),
+      );
+      if (series.some((s) => s.points.some((p) => Number.isFinite(p.value)))) {
+        const r = await renderMetricVsK(
+          { metric: select, series, title: `every configuration: ${select} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better: lower ? 'lower' : 'higher', ...(best ? { best: { series: `${best.model} ${best.metric}`, k: best.k } } : {}) },
+          { outDir: plotDir, basename: `all_${slug(select)}` },
+        );
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
       }
     }

@@ -22,6 +22,8 @@ export interface MetricVsKData {
   title?: string;
   /** A point to ring (e.g. the selected configuration). */
   best?: { series: string; k: number };
+  /** Which way is better, said on the y axis title (e.g. "DB Index (lower is better)"). */
+  better?: 'higher' | 'lower';
 }
 
 /** Layout options of {@link metricVsKSvg}. */
@@ -66,7 +68,7 @@ export function metricVsKSvg(data: MetricVsKData, options: MetricVsKOptions = {}
   let body = text(width / 2, 28, data.title ?? `${data.metric} against k`, 'middle', 'font-size="18" font-weight="bold"');
   body += drawAxes(f, xt, yt, { xFormat: (v) => String(v) });
   body += text(f.x + f.w / 2, height - 14, 'number of clusters k', 'middle', 'font-size="13"');
-  body += text(20, f.y + f.h / 2, data.metric, 'middle', `font-size="13" transform="rotate(-90 20 ${px(f.y + f.h / 2)})"`);
+  body += text(20, f.y + f.h / 2, data.better ? `${data.metric} (${data.better} is better)` : data.metric, 'middle', `font-size="13" transform="rotate(-90 20 ${px(f.y + f.h / 2)})"`);
   data.series.forEach((s, i) => {
     const colour = seriesColor(i);
     const pts = [...s.points].sort((a, b) => a.k - b.k);

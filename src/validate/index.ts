@@ -8,7 +8,7 @@ import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from './silhouette.js';
 
-export { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
+export { silhouetteEuclidean, silhouettePrecomputed, euclideanDistanceMatrix, type SilhouetteResult } from './silhouette.js';
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
 export {
   findPeaks,
@@ -40,6 +40,12 @@ export interface ValidationInput {
   centres?: Float64Array;
   /** The DTW matrix of the same rows (n × n): adds `Silhouette DTW`. */
   dtw?: { matrix: Float32Array | Float64Array };
+  /**
+   * The exact Euclidean distance matrix of these same rows ({@link euclideanDistanceMatrix}, n × n
+   * float64): `Silhouette Score` is then read from it instead of recomputing every distance (a
+   * sweep scores many labellings of one dataset). Same value to about 1e-16.
+   */
+  euclidean?: { matrix: Float64Array };
   /** Prominence threshold of prominent peaks; default 0.2. */
   minProminence?: number;
 }
@@ -100,7 +106,10 @@ export function computeValidation(input: ValidationInput): ValidationResult {
   for (let c = 0; c < idx.present.length; c++) nonEmpty.set(centres.subarray(idx.present[c] * L, idx.present[c] * L + L), c * L);
   const minProminence = input.minProminence ?? PROMINENCE_THRESHOLD;
 
-  const sil = silhouetteEuclidean(X, L, labels, k);
+  if (input.euclidean !== undefined && input.euclidean.matrix.length !== n * n) {
+    throw inputError('E_VALIDATE_SHAPE', `Expected a ${n} × ${n} Euclidean distance matrix for ${n} profiles but it has ${input.euclidean.matrix.length} values`);
+  }
+  const sil = input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k);
   let silDtw: Float64Array | undefined;
   const metrics: ValidationMetrics = {
     'DB Index': daviesBouldin(X, L, labels, k),

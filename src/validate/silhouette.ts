@@ -221,6 +221,42 @@ function fullTile(Xs: Float64Array, L: number, i0: number, i1: number, j0: numbe
 }
 
 /**
+ * The n × n matrix of exact Euclidean distances between rows (√Σ(xᵢ − yᵢ)², summed over the slots
+ * in order), both triangles and a zero diagonal: the very distances {@link silhouetteEuclidean}
+ * computes, so that `silhouettePrecomputed(euclideanDistanceMatrix(X, L), n, labels)` gives the
+ * same silhouette (to the rounding of the sums' order, about 1e-16) for every labelling of X at a
+ * fraction of the cost. Worth it when many labellings of the same rows are scored (a sweep).
+ * @param X n × L values, row-major
+ * @param L slots per row
+ * @returns n × n float64, row-major (8·n² bytes: 3.2 GB at n = 20,000)
+ */
+export function euclideanDistanceMatrix(X: Float64Array, L: number): Float64Array {
+  const n = X.length / L;
+  if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
+  requireFinite(X, L);
+  const out = new Float64Array(n * n);
+  const T = new Float64Array(TILE * TILE);
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    throwIfInterrupted();
+    const i1 = Math.min(n, i0 + TILE);
+    for (let j0 = i0; j0 < n; j0 += TILE) {
+      const j1 = Math.min(n, j0 + TILE);
+      if (j0 === i0) diagonalTile(X, L, i0, i1, T);
+      else fullTile(X, L, i0, i1, j0, j1, T);
+      for (let i = i0; i < i1; i++) {
+        const trow = (i - i0) * TILE - j0;
+        for (let j = j0 === i0 ? i + 1 : j0; j < j1; j++) {
+          const v = T[trow + j];
+          out[i * n + j] = v;
+          out[j * n + i] = v;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
  * Silhouette with Euclidean distances between rows, computed exactly (√Σ(xᵢ − yᵢ)², not the
  * ‖x‖² − 2x·y + ‖y‖² shortcut, which loses digits for close rows), each pair once.
  * Rows are first copied in cluster order, so that every tile of distances splits into contiguous

@@ -3,10 +3,11 @@
  * configuration, the summary CSV, the stability across seeds, the best configuration and charts.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleData } from '../../src/pipeline/pipeline.js';
-import { runSweep } from '../../src/pipeline/sweep.js';
+import { planSharedEuclidean, runSweep } from '../../src/pipeline/sweep.js';
 import { runClusterStage } from '../../src/pipeline/cluster.js';
 import { splitCsvLine } from '../../src/io/csv.js';
 import { allRuns, childrenOf, pngSize, tempStore } from './helpers.js';
@@ -82,6 +83,13 @@ describe('sweep', () => {
       expect(plots).toContain(`plots/${m}_seed_ARI.svg`);
     }
     expect(pngSize(path.join(res.outputs.outDir, 'plots', 'kmeans_Silhouette_Score.png')).width).toBeGreaterThan(300);
+    // The overview of the select metric over every model × metric, with the best ringed and the
+    // direction of better on the axis.
+    expect(plots).toContain('plots/all_Silhouette_DTW.png');
+    const overview = readFileSync(path.join(res.outputs.outDir, 'plots', 'all_Silhouette_DTW.svg'), 'utf8');
+    for (const name of ['kmeans euclidean', 'kmeans dtw', 'agglomerative euclidean', 'agglomerative dtw', 'som euclidean']) expect(overview).toContain(name);
+    expect(overview).toContain('Silhouette DTW (higher is better)');
+    expect(overview).toContain(`best: ${best.model} ${best.metric}, k = ${best.k}`);
   });
 
   it('gives agglomerative labels identical to standalone `lpclust cluster` while loading the matrix once and cutting one tree per metric', async () => {
@@ -106,7 +114,9 @@ describe('sweep', () => {
           expect(readFileSync(path.join(cfgDir, 'linkage.npy')).equals(readFileSync(alone.outputs.linkageFile!))).toBe(true);
           const row = res.outputs.rows.find((r) => r.metric === metric && r.k === k && r.seed === seed)!;
           expect(row.metrics['Silhouette DTW']).toBe(alone.metrics['Silhouette DTW']);
-          expect(row.metrics['Silhouette Score']).toBe(alone.metrics['Silhouette Score']);
+          // The sweep reads the Euclidean silhouette from distances computed once: same to the
+          // rounding of the sums' order.
+          expect(Math.abs(row.metrics['Silhouette Score'] - alone.metrics['Silhouette Score'])).toBeLessThan(1e-15);
         }
       }
     }
@@ -114,5 +124,40 @@ describe('sweep', () => {
     const l3 = readFileSync(path.join(res.outputs.outDir, 'configs', 'agglomerative_dtw_k3_s0', 'labels.csv'), 'utf8');
     const l5 = readFileSync(path.join(res.outputs.outDir, 'configs', 'agglomerative_dtw_k5_s0', 'labels.csv'), 'utf8');
     expect(l3).not.toBe(l5);
+  });
+
+  it('gives Euclidean k-medoids labels identical to standalone `lpclust cluster` while sharing the distances', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-kmedoids-');
+    const s = sampleData();
+    const res = await runSweep(
+      { models: ['kmedoids', 'kmeans'], metrics: ['euclidean'], kRange: [3, 4], seeds: [0, 1], nInit: 1, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules, outDir: path.join(dir, 'outputs') },
+      { store, experimentName: 'sweep-kmedoids' },
+    );
+    expect(res.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
+    for (const model of ['kmedoids', 'kmeans'] as const) {
+      for (const k of [3, 4]) {
+        for (const seed of [0, 1]) {
+          const alone = await runClusterStage(
+            { in: res.outputs.harmonized, model, metric: 'euclidean', k, seed, nInit: 1, outDir: path.join(dir, `alone-${model}-${k}-${seed}`), plots: false },
+            { store, experimentName: 'sweep-kmedoids-alone' },
+          );
+          const cfgDir = path.join(res.outputs.outDir, 'configs', `${model}_euclidean_k${k}_s${seed}`);
+          expect(readFileSync(path.join(cfgDir, 'labels.csv'), 'utf8')).toBe(readFileSync(alone.outputs.labelsFile, 'utf8'));
+          const row = res.outputs.rows.find((r) => r.model === model && r.k === k && r.seed === seed)!;
+          expect(Math.abs(row.metrics['Silhouette Score'] - alone.metrics['Silhouette Score'])).toBeLessThan(1e-15);
+          expect(row.metrics['DB Index']).toBe(alone.metrics['DB Index']);
+        }
+      }
+    }
+  });
+
+  it('shares the Euclidean distances only when there is more than one configuration and they fit in memory', () => {
+    const many = planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1);
+    expect(many?.options).toEqual({ silhouette: true, kmedoids: true });
+    expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)?.options).toEqual({ silhouette: true, kmedoids: false });
+    expect(planSharedEuclidean(500, ['kmedoids'], ['euclidean'], 1, 1)).toBeUndefined();
+    // 8·n² bytes beyond half the free memory: nothing is shared, every configuration computes its own.
+    const huge = Math.ceil(Math.sqrt(os.freemem() / 8)) + 1;
+    expect(planSharedEuclidean(huge, ['kmeans', 'som'], ['euclidean'], 5, 1)).toBeUndefined();
   });
 });

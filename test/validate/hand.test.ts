@@ -11,6 +11,7 @@ import {
   findPeaks,
   inertia,
   peakScores,
+  euclideanDistanceMatrix,
   silhouetteEuclidean,
   silhouettePrecomputed,
   widenPeaks,
@@ -55,6 +56,34 @@ describe('hand-checked indices', () => {
     const a = silhouetteEuclidean(P, L, labels);
     const b = silhouettePrecomputed(D, n, labels);
     for (let i = 0; i < n; i++) expect(Math.abs(a.samples[i] - b.samples[i])).toBeLessThan(1e-13);
+  });
+  it('euclideanDistanceMatrix holds the exact pairwise distances (both triangles) and scores the same silhouette', () => {
+    const rnd = new Random(5);
+    const n = 203; // several 64-row tiles and a ragged last one
+    const L = 24;
+    const P = Float64Array.from({ length: n * L }, () => rnd.normal());
+    const E = euclideanDistanceMatrix(P, L);
+    expect(E).toHaveLength(n * n);
+    for (let i = 0; i < n; i++) {
+      expect(E[i * n + i]).toBe(0);
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let t = 0; t < L; t++) {
+          const e = P[i * L + t] - P[j * L + t];
+          s += e * e;
+        }
+        // Bit for bit: the silhouette's own tile kernels compute these same sums in slot order.
+        expect(E[i * n + j]).toBe(Math.sqrt(s));
+        expect(E[i * n + j]).toBe(E[j * n + i]);
+      }
+    }
+    for (const k of [2, 5, 9]) {
+      const labels = Int32Array.from({ length: n }, () => rnd.int(k));
+      const a = silhouetteEuclidean(P, L, labels, k);
+      const b = silhouettePrecomputed(E, n, labels, k);
+      expect(Math.abs(a.score - b.score)).toBeLessThan(1e-15);
+      for (let i = 0; i < n; i++) expect(Math.abs(a.samples[i] - b.samples[i])).toBeLessThan(1e-14);
+    }
   });
   it('refuses one cluster, n clusters, wrong sizes and a non-zero diagonal', () => {
     expect(() => silhouetteEuclidean(X, 1, [0, 0, 0, 0])).toThrow(/between 2 and n − 1/);
@@ -190,6 +219,19 @@ describe('computeValidation', () => {
     const d = computeValidation({ X, L, labels, k: 3, dtw: { matrix: D } });
     expect(d.metrics['Silhouette DTW']).toBeCloseTo(0.5, 12);
     expect(d.silhouetteDtwSamples).toHaveLength(n);
+  });
+  it('reads Silhouette Score from a given Euclidean matrix: same value, every other metric identical', () => {
+    const plain = computeValidation({ X, L, labels, k: 3 });
+    const shared = computeValidation({ X, L, labels, k: 3, euclidean: { matrix: euclideanDistanceMatrix(X, L) } });
+    expect(Math.abs(shared.metrics['Silhouette Score'] - plain.metrics['Silhouette Score'])).toBeLessThan(1e-15);
+    const { 'Silhouette Score': _a, ...rest } = plain.metrics;
+    const { 'Silhouette Score': _b, ...restShared } = shared.metrics;
+    expect(restShared).toEqual(rest);
+    // The matrix really is what is read: a different matrix gives a different score.
+    const scaled = euclideanDistanceMatrix(X, L).map((v, i) => (Math.floor(i / n) % 3 === 0 ? v * 3 : v));
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) scaled[i * n + j] = scaled[j * n + i];
+    expect(computeValidation({ X, L, labels, k: 3, euclidean: { matrix: scaled } }).metrics['Silhouette Score']).not.toBeCloseTo(plain.metrics['Silhouette Score'], 3);
+    expect(() => computeValidation({ X, L, labels, k: 3, euclidean: { matrix: new Float64Array(4) } })).toThrow(/90 × 90 Euclidean distance matrix/);
   });
   it('refuses NaN, wrong centres and a wrong matrix size', () => {
     const bad = X.slice();

@@ -77,7 +77,9 @@ export function register(program: Command): void {
       'after',
       `
 The dataset (ETL + harmonization, or --in) and the DTW matrix are made once and shared by every
-configuration. Euclidean configurations get Silhouette DTW too when the matrix exists. Writes
+configuration. Euclidean configurations get Silhouette DTW too when the matrix exists. So are,
+when they fit in half the free memory, the pairwise Euclidean distances (8·n² bytes) that every
+silhouette reads, and each agglomerative tree, built once and cut at every k. Writes
 summary.csv (every metric of every configuration), stability.csv (with several seeds) and
 plots/<model>_<metric>.png|svg (metrics against k) into <out-dir>/<run id>/, also as artifacts
 of the parent run. A failing configuration is a FAILED child and row; the sweep goes on.
