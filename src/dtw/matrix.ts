@@ -13,6 +13,7 @@ import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync, f
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
 import { availableParallelism } from 'node:os';
 import { LpclustError, InterruptedError, externalError, inputError, usageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -163,17 +164,6 @@ function pairsOf(t: TileTask): number {
   return t.r0 === t.c0 ? (h * (h - 1)) / 2 : h * (t.c1 - t.c0);
 }
 
-/** Resolve the worker script: dist/ runs the .js file; from sources (tests, tsx) the .ts one through tsx. */
-function workerEntry(): { script: URL | string; eval: boolean } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    // Node 20 does not apply `--import` loaders to a worker's entry module: register tsx first.
-    const url = new URL('./matrix-worker.ts', here).href;
-    return { script: `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`, eval: true };
-  }
-  return { script: new URL('./matrix-worker.js', here), eval: false };
-}
-
 function checkPositiveInt(v: number, what: string): void {
   if (!Number.isInteger(v) || v < 1) throw usageError('E_USAGE_OPTION', `Expected a positive integer for \`${what}\` but received \`${v}\``);
 }
@@ -293,7 +283,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const sab = new SharedArrayBuffer(options.values.length * bytes);
   (dtype === 'float32' ? new Float32Array(sab) : new Float64Array(sab)).set(options.values);
   const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, file: partial, dataOffset: header.length, tileSize };
-  const entry = workerEntry();
+  const entry = workerEntry(import.meta.url, 'matrix-worker');
 
   try {
     if (todo.length > 0) {
@@ -426,7 +416,7 @@ async function sha256File(file: string): Promise<string> {
 /** Run the tiles on `count` workers; resolves when all are done, rejects on error or stop. */
 function runWorkers(
   count: number,
-  entry: { script: URL | string; eval: boolean },
+  entry: WorkerEntry,
   wd: MatrixWorkerData,
   todo: TileTask[],
   shouldStop: () => boolean,
@@ -542,9 +532,10 @@ export async function assertMatrixMatches(values: Float64Array, L: number, matri
 
 /**
  * Load a DTW matrix, or the row block [r0, r1) of it, into memory.
+ * @param options.shared allocate it on a SharedArrayBuffer (worker threads then read it without a copy)
  * @returns `data` (r1 − r0) × n row-major, in the file's dtype, and n
  */
-export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1: number }): Promise<{ n: number; dtype: NpyDtype; data: Float32Array | Float64Array; r0: number; r1: number }> {
+export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1: number }, options: { shared?: boolean } = {}): Promise<{ n: number; dtype: NpyDtype; data: Float32Array | Float64Array; r0: number; r1: number }> {
   const hdr = await readNpyHeader(matrixPath);
   if (hdr.shape.length !== 2 || hdr.shape[0] !== hdr.shape[1]) {
     throw inputError('E_NPY', `${matrixPath} is not a square matrix: shape (${hdr.shape.join(', ')})`, { where: { file: matrixPath } });
@@ -555,8 +546,9 @@ export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1:
   if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 <= r1 && r1 <= n)) throw new RangeError(`Expected rows within [0, ${n}] but received [${r0}, ${r1})`);
   const bytes = dtypeBytes(hdr.dtype);
   const count = (r1 - r0) * n;
-  const data = hdr.dtype === 'float32' ? new Float32Array(count) : new Float64Array(count);
-  const view = new Uint8Array(data.buffer);
+  const buffer = options.shared ? new SharedArrayBuffer(count * bytes) : new ArrayBuffer(count * bytes);
+  const data = hdr.dtype === 'float32' ? new Float32Array(buffer) : new Float64Array(buffer);
+  const view = new Uint8Array(buffer);
   const fh = await fsp.open(matrixPath, 'r');
   try {
     const { size } = await fh.stat();

@@ -19,10 +19,10 @@ import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
-import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
-import { euclideanMatrix } from '../cluster/kmedoids.js';
+import { computeValidation } from '../validate/index.js';
+import { runClusterWork, type ClusterWorkResult } from './cluster-work.js';
 import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
-import { fitClustering, type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
+import { type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
@@ -66,60 +66,18 @@ export interface ClusterStageOptions {
    */
   preloaded?: { matrix: Float32Array | Float64Array; path: string };
   /**
-   * Agglomerative linkage trees already built on these same profiles, by `<metric> <linkage> <normalize>`
-   * (the sweep passes one map to every configuration of one input): a hit is cut at k instead of
-   * rebuilt, a miss is filled after the fit. Ignored with k = 0.
+   * Runs the fit and validation instead of this thread (the sweep's worker pool, holding these same
+   * profiles under this normalisation and the same DTW matrix; `key` must be
+   * `<absolute path of in> <normalize>`). Ignored with k = 0.
    */
-  linkageCache?: Map<string, Float64Array>;
-  /**
-   * Euclidean distance matrices of these same profiles shared by many configurations (the sweep):
-   * the exact one scores `Silhouette Score`, the k-medoids one feeds Euclidean k-medoids; each is
-   * computed on first need. Ignored with k = 0.
-   */
-  sharedEuclidean?: SharedEuclidean;
+  executor?: ClusterExecutor;
 }
 
-/**
- * The pairwise Euclidean matrices of one dataset, computed once on first need and reused by every
- * configuration of a sweep (the per-configuration alternative recomputes n² distances each time:
- * about 4.7 s for the silhouette and 7 s for k-medoids at 20,000 profiles). Holds one dataset
- * under one normalisation: the key given on first use must match every later use.
- */
-export class SharedEuclidean {
-  private key: string | undefined;
-  private exact: Float64Array | undefined;
-  private kmedoids: DistanceMatrix | undefined;
-
-  /**
-   * @param options.silhouette keep the exact float64 matrix for the silhouette (8·n² bytes)
-   * @param options.kmedoids keep k-medoids' matrix (float64 up to 12,000 rows, else float32)
-   */
-  constructor(readonly options: { silhouette: boolean; kmedoids: boolean }) {}
-
-  private check(key: string): void {
-    if (this.key === undefined) this.key = key;
-    else if (this.key !== key) throw new RangeError(`SharedEuclidean holds ${this.key} but was asked for ${key}`);
-  }
-
-  /** The exact distance matrix of X (n × n float64), or undefined when not kept. */
-  silhouetteMatrix(X: Float64Array, L: number, key: string): Float64Array | undefined {
-    if (!this.options.silhouette) return undefined;
-    this.check(key);
-    if (!this.exact) {
-      const t = performance.now();
-      this.exact = euclideanDistanceMatrix(X, L);
-      log.info(`Euclidean distances of ${X.length / L} profiles computed once for every silhouette in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-    }
-    return this.exact;
-  }
-
-  /** k-medoids' Euclidean matrix of the rows, or undefined when not kept. */
-  kmedoidsMatrix(rows: { data: Float64Array; n: number; dim: number }, key: string): DistanceMatrix | undefined {
-    if (!this.options.kmedoids) return undefined;
-    this.check(key);
-    this.kmedoids ??= euclideanMatrix(rows);
-    return this.kmedoids;
-  }
+/** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
+export interface ClusterExecutor {
+  /** The dataset it holds: `<absolute path of the profiles CSV> <normalisation>`. */
+  key: string;
+  run(spec: ClusterSpec): Promise<ClusterWorkResult>;
 }
 
 /** Outputs of {@link runClusterStage}. */
@@ -194,7 +152,7 @@ function linkageNpy(Z: Float64Array): Uint8Array {
  * profiles, radius) and the normalisation asked for, and refuses NaN or negative cells.
  * @returns the n × n matrix as stored (float32 or float64, row-major)
  */
-export async function loadCheckedDtwMatrix(table: ProfileTable, inFile: string, dtwFile: string, radius: number, normalize: Normalization): Promise<DistanceMatrix> {
+export async function loadCheckedDtwMatrix(table: ProfileTable, inFile: string, dtwFile: string, radius: number, normalize: Normalization, options: { shared?: boolean } = {}): Promise<DistanceMatrix> {
   const sidecar = await assertMatrixMatches(table.values, table.length, dtwFile, { inputFile: inFile, radius, ids: table.ids, dates: table.dates });
   if (sidecar.normalization !== normalize) {
     throw inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${dtwFile} was computed on ${sidecar.normalization}-normalised profiles but --normalize ${normalize} was asked for`, {
@@ -202,12 +160,12 @@ export async function loadCheckedDtwMatrix(table: ProfileTable, inFile: string, 
       where: { file: dtwFile },
     });
   }
-  return loadUnchecked(dtwFile, table.n, inFile);
+  return loadUnchecked(dtwFile, table.n, inFile, options.shared ?? false);
 }
 
 /** Read the matrix and refuse NaN or negative cells (they would silently derail every model). */
-async function loadUnchecked(dtwFile: string, n: number, inFile: string): Promise<DistanceMatrix> {
-  const m = await loadDtwMatrix(dtwFile);
+async function loadUnchecked(dtwFile: string, n: number, inFile: string, shared = false): Promise<DistanceMatrix> {
+  const m = await loadDtwMatrix(dtwFile, undefined, { shared });
   const D = { n: m.n, data: m.data };
   try {
     checkDistanceMatrix(D, n);
@@ -284,30 +242,31 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         ...(o.maxIter !== undefined ? { maxIter: o.maxIter } : {}),
       };
       const rows = { data: X, n, dim: L };
-      const t0 = performance.now();
-      let fit: ClusterFit;
+      let work: ClusterWorkResult;
       let kScores: Array<{ k: number; silhouette: number }> | undefined;
       if (o.k === 0) {
         const range = o.kRange ?? DEFAULT_K_RANGE;
+        const t0 = performance.now();
         const res = await chooseK(rows, spec, range, D, async (k, s) => {
           log.info(`k = ${k}: ${o.metric === 'dtw' ? 'DTW' : 'Euclidean'} silhouette ${s.toFixed(4)}`);
           await run.logMetric(`Choose-k ${o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score'}`, s, k);
         });
-        fit = res.fit;
+        const seconds = (performance.now() - t0) / 1000;
+        const fit = res.fit;
+        work = { fit, seconds, validation: computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}) }) };
         kScores = res.scores;
         await run.logParams({ k: res.k, k_selection: `max ${res.criterion} over k = ${range[0]}..${range[1]}` });
         await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+      } else if (o.executor) {
+        const key = `${path.resolve(o.in)} ${normalize}`;
+        if (o.executor.key !== key) throw new RangeError(`Expected an executor holding ${key} but it holds ${o.executor.key}`);
+        work = await o.executor.run({ ...spec, k: o.k });
+        await run.logParams({ k: o.k });
       } else {
-        const cacheKey = o.model === 'agglomerative' && o.linkageCache ? `${o.metric} ${o.linkage ?? 'default'} ${normalize}` : undefined;
-        const cached = cacheKey !== undefined ? o.linkageCache!.get(cacheKey) : undefined;
-        const sharedKey = `${path.resolve(o.in)} ${normalize}`;
-        const kmedoidsMatrix = o.model === 'kmedoids' && o.metric === 'euclidean' ? o.sharedEuclidean?.kmedoidsMatrix(rows, sharedKey) : undefined;
-        fit = fitClustering(rows, { ...spec, k: o.k, ...(cached ? { precomputedLinkage: cached } : {}), ...(kmedoidsMatrix ? { precomputedEuclidean: kmedoidsMatrix } : {}) }, D);
-        if (cacheKey !== undefined && !cached && fit.linkageMatrix) o.linkageCache!.set(cacheKey, fit.linkageMatrix);
-        if (cached) log.info(`${o.model} ${o.metric}: cut the cached linkage tree at k = ${o.k}`);
+        work = runClusterWork({ X, n, L, ...(D ? { dtw: D } : {}) }, { ...spec, k: o.k });
         await run.logParams({ k: o.k });
       }
-      const seconds = (performance.now() - t0) / 1000;
+      const { fit, seconds, validation } = work;
       log.info(`${o.model} ${o.metric}: ${fit.k} clusters of ${n} profiles in ${seconds.toFixed(2)} s`);
       const { k: _k, ...hyper } = fit.params;
       await run.logParams({ ...hyper, centres: fit.centresAreMeans ? 'cluster means' : 'model centres' });
@@ -332,9 +291,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
       await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
-      // Validation: the same code as `lpclust validate`, against the centres the model reports.
-      const exact = o.k !== 0 ? o.sharedEuclidean?.silhouetteMatrix(X, L, `${path.resolve(o.in)} ${normalize}`) : undefined;
-      const validation = computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(exact ? { euclidean: { matrix: exact } } : {}) });
+      // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
       const metrics: Record<string, number> = { ...(validation.metrics as unknown as Record<string, number>), ...fit.stats, 'Fit Seconds': seconds };
       await run.logMetrics(metrics);
       for (let c = 0; c < fit.k; c++) await run.logMetric('Cluster Size', fit.sizes[c], c);

@@ -7,21 +7,24 @@
  */
 import { existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
+import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InterruptedError, inputError, usageError } from '../errors.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
-import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
+import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { adjustedRandIndex } from '../validate/index.js';
 import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
-import { loadCheckedDtwMatrix, runClusterStage, SharedEuclidean } from './cluster.js';
+import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
+import { ClusterPool, sharedCopy } from './cluster-pool.js';
+import type { ClusterData } from './cluster-work.js';
+import { normalizeRows } from '../harmonize/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
 import { resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
@@ -97,8 +100,11 @@ export interface SweepOutputs {
   best?: { model: ModelName; metric: MetricName; k: number; value: number };
   summaryCsv: string;
   plots: string[];
-  /** Wall seconds by stage: dataset (ETL + harmonization), dtw, clustering (all configurations), plots. */
-  seconds: { dataset: number; dtw: number; clustering: number; plots: number };
+  /**
+   * Wall seconds by stage: dataset (ETL + harmonization), dtw (the matrix), load (reading and
+   * checking it), distances (the shared Euclidean matrices), clustering (all configurations), plots.
+   */
+  seconds: { dataset: number; dtw: number; load: number; distances: number; clustering: number; plots: number };
 }
 
 /** False for the combinations the models do not have (SOM is Euclidean only). */
@@ -121,7 +127,7 @@ function mean(xs: number[]): number {
  * at most half the memory available now. Without them each configuration recomputes its
  * distances, slower but in O(n) memory.
  */
-export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): SharedEuclidean | undefined {
+export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): { silhouette: boolean; kmedoids: boolean } {
   const configs = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d)).length, 0) * ks * seeds;
   const kmedoidsRuns = models.includes('kmedoids') && metrics.includes('euclidean') ? ks * seeds : 0;
   const budget = os.freemem() / 2;
@@ -130,13 +136,14 @@ export function planSharedEuclidean(n: number, models: readonly ModelName[], met
   const silhouette = configs >= 2 && exactBytes <= budget;
   const kmedoids = kmedoidsRuns >= 2 && kmedoidsBytes + (silhouette ? exactBytes : 0) <= budget;
   if (configs >= 2 && !silhouette) log.info(`the ${n} × ${n} Euclidean distances (${(exactBytes / 2 ** 30).toFixed(1)} GiB) do not fit in half the free memory: every configuration computes its silhouette from the profiles`);
-  return silhouette || kmedoids ? new SharedEuclidean({ silhouette, kmedoids }) : undefined;
+  return { silhouette, kmedoids };
 }
 
 /**
  * Run the sweep. Parent params: models, metrics, k_range, seeds, select, in (or sources), normalize,
  * radius; metrics: `configurations`, `failed_configurations`, `best <select>`, `seconds_dataset`,
- * `seconds_dtw`, `seconds_clustering`, `seconds_plots`, `mean seed ARI` (with several seeds);
+ * `seconds_dtw`, `seconds_dtw_load`, `seconds_distances`, `seconds_clustering`, `seconds_plots`, `workers`,
+ * `mean seed ARI` (with several seeds);
  * tags: `lpclust.best` (`<model> <metric> k=<k>`), `lpclust.child.*` of the shared stages;
  * artifacts: `summary/summary.csv`, `summary/stability.csv`, `plots/<model>_<metric>.svg/.png`, and with
  * several models `plots/all_<select>.svg/.png` (every model × metric on one chart, the best ringed).
@@ -193,22 +200,15 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     const table = await readProfiles(harmonized);
     const n = table.n;
     if (k1 >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles (${n}) but the range goes to ${k1}`);
-    // The matrix is read and checked once here (1.6 GB at 20,000 profiles), not by every configuration.
+    // The matrix is read and checked once here (1.6 GB at 20,000 profiles), not by every
+    // configuration, onto shared memory that every worker thread reads.
     t = performance.now();
-    const preloaded = dtwFile ? { matrix: (await loadCheckedDtwMatrix(table, harmonized, dtwFile, radius, normalize)).data, path: dtwFile } : undefined;
+    const preloaded = dtwFile ? { matrix: (await loadCheckedDtwMatrix(table, harmonized, dtwFile, radius, normalize, { shared: true })).data, path: dtwFile } : undefined;
     const secondsLoad = (performance.now() - t) / 1000;
     if (preloaded) log.info(`DTW matrix ${dtwFile} loaded and checked once in ${secondsLoad.toFixed(1)} s`);
-    // Agglomerative trees do not depend on k or the seed: each is built once and cut at every k.
-    const linkageCache = new Map<string, Float64Array>();
-    const sharedEuclidean = planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length);
 
-    // One nested clustering run per configuration.
-    t = performance.now();
-    const rows: SweepRow[] = [];
-    const labelsOf = new Map<string, Int32Array[]>();
-    const pairs = o.models.flatMap((m) => o.metrics.filter((d) => supportsMetric(m, d)));
-    const total = pairs.length * (k1 - k0 + 1) * seeds.length;
-    let done = 0;
+    // The configurations, and skipped model × metric pairs.
+    const configs: Array<{ model: ModelName; metric: MetricName; k: number; seed: number; cfg: string }> = [];
     for (const model of o.models) {
       for (const metric of o.metrics) {
         if (!supportsMetric(model, metric)) {
@@ -216,33 +216,73 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
           await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: `${model} has no ${metric} variant` });
           continue;
         }
-        for (let k = k0; k <= k1; k++) {
-          for (const seed of seeds) {
-            throwIfInterrupted();
-            const cfg = `${model}_${metric}_k${k}_s${seed}`;
-            const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
-            try {
-              const res = await runClusterStage(
-                { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), linkageCache, ...(sharedEuclidean ? { sharedEuclidean } : {}) },
-                { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
-              );
-              rows.push({ model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics });
-              const key = `${model} ${metric} ${k}`;
-              const list = labelsOf.get(key) ?? [];
-              list.push(res.outputs.fit.labels);
-              labelsOf.set(key, list);
-            } catch (e) {
-              if (e instanceof InterruptedError) throw e;
-              const run = (await ctx.store.searchRuns({ experimentIds: [parent.experimentId], tags: { 'mlflow.parentRunId': parent.runId, 'lpclust.sweep.config': cfg }, maxResults: 1 }))[0];
-              log.warn(`${cfg}: ${(e as Error).message}`);
-              rows.push({ model, metric, k, seed, runId: run?.info.runId ?? '', status: 'FAILED', error: (e as Error).message, metrics: {} });
-            }
-            done++;
-            log.info(`sweep ${done}/${total}: ${cfg}${rows[rows.length - 1].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[rows.length - 1].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
-          }
-        }
+        for (let k = k0; k <= k1; k++) for (const seed of seeds) configs.push({ model, metric, k, seed, cfg: `${model}_${metric}_k${k}_s${seed}` });
       }
     }
+
+    // Worker threads run the configurations side by side on one shared copy of the data.
+    const poolSize = Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
+    const pool = new ClusterPool(poolSize);
+    const rows: SweepRow[] = new Array(configs.length);
+    const labels: Array<Int32Array | undefined> = new Array(configs.length);
+    let secondsDistances = 0;
+    try {
+      // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
+      t = performance.now();
+      const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
+      const plan = planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length);
+      // k-medoids' matrix is one long task: queued first, it runs beside the many short units of
+      // the exact matrix instead of after them.
+      const kmedoidsTask = plan.kmedoids ? pool.kmedoidsMatrix(X, table.length) : undefined;
+      const [euclidean, kmedoidsEuclidean] = await Promise.all([plan.silhouette ? pool.euclideanDistances(X, table.length) : undefined, kmedoidsTask]);
+      secondsDistances = (performance.now() - t) / 1000;
+      if (plan.silhouette || plan.kmedoids) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
+      const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}), ...(kmedoidsEuclidean ? { kmedoidsEuclidean } : {}) };
+      const executor = { key: `${harmonized} ${normalize}`, run: (spec: ClusterSpec) => pool.fit(data, spec) };
+
+      // One nested clustering run per configuration, as many at once as there are workers.
+      t = performance.now();
+      let next = 0;
+      let done = 0;
+      const runOne = async (i: number): Promise<void> => {
+        const { model, metric, k, seed, cfg } = configs[i];
+        const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
+        try {
+          const res = await runClusterStage(
+            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), executor },
+            { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
+          );
+          rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics };
+          labels[i] = res.outputs.fit.labels;
+        } catch (e) {
+          if (e instanceof InterruptedError) throw e;
+          const run = (await ctx.store.searchRuns({ experimentIds: [parent.experimentId], tags: { 'mlflow.parentRunId': parent.runId, 'lpclust.sweep.config': cfg }, maxResults: 1 }))[0];
+          log.warn(`${cfg}: ${(e as Error).message}`);
+          rows[i] = { model, metric, k, seed, runId: run?.info.runId ?? '', status: 'FAILED', error: (e as Error).message, metrics: {} };
+        }
+        done++;
+        log.info(`sweep ${done}/${configs.length}: ${cfg}${rows[i].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[i].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
+      };
+      const lanes = Array.from({ length: pool.size }, async () => {
+        for (let i = next++; i < configs.length; i = next++) {
+          throwIfInterrupted();
+          await runOne(i);
+        }
+      });
+      // Every lane ends (an interrupted one marks its run KILLED) before the first error is raised.
+      const settled = await Promise.allSettled(lanes);
+      const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
+    } finally {
+      await pool.close();
+    }
+    const labelsOf = new Map<string, Int32Array[]>();
+    configs.forEach((c, i) => {
+      const l = labels[i];
+      if (!l) return;
+      const key = `${c.model} ${c.metric} ${c.k}`;
+      labelsOf.set(key, [...(labelsOf.get(key) ?? []), l]);
+    });
     const secondsClustering = (performance.now() - t) / 1000;
 
     // Stability across seeds.
@@ -339,6 +379,9 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       failed_configurations: failed,
       seconds_dataset: secondsDataset,
       seconds_dtw: secondsDtw,
+      seconds_dtw_load: secondsLoad,
+      seconds_distances: secondsDistances,
+      workers: poolSize,
       seconds_clustering: secondsClustering,
       seconds_plots: secondsPlots,
     };
@@ -359,7 +402,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         ...(best ? { best } : {}),
         summaryCsv,
         plots,
-        seconds: { dataset: secondsDataset, dtw: secondsDtw, clustering: secondsClustering, plots: secondsPlots },
+        seconds: { dataset: secondsDataset, dtw: secondsDtw, load: secondsLoad, distances: secondsDistances, clustering: secondsClustering, plots: secondsPlots },
       },
     };
   });
@@ -380,7 +423,10 @@ export function sweepSummary(r: StageResult<SweepOutputs>): string {
     lines.push(`label stability across seeds (adjusted Rand index): mean ${r.metrics['mean seed ARI'].toFixed(3)}; least stable ${worst.model} ${worst.metric} k=${worst.k} (${worst.meanAri.toFixed(3)})`);
   }
   const s = o.seconds;
-  lines.push(`time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s (once)` : 'no DTW matrix'}, clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations), plots ${s.plots.toFixed(1)} s`);
+  lines.push(
+    `time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s + read ${s.load.toFixed(1)} s (once)` : 'no DTW matrix'}, Euclidean distances ${s.distances.toFixed(1)} s (once), ` +
+      `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations on ${r.metrics.workers} worker${r.metrics.workers === 1 ? '' : 's'}), plots ${s.plots.toFixed(1)} s`,
+  );
   lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
   return lines.join('\n');
 }

@@ -235,25 +235,40 @@ export function euclideanDistanceMatrix(X: Float64Array, L: number): Float64Arra
   if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
   requireFinite(X, L);
   const out = new Float64Array(n * n);
-  const T = new Float64Array(TILE * TILE);
-  for (let i0 = 0; i0 < n; i0 += TILE) {
+  for (let i0 = 0; i0 < n; i0 += EUCLIDEAN_TILE_ROWS) {
     throwIfInterrupted();
-    const i1 = Math.min(n, i0 + TILE);
-    for (let j0 = i0; j0 < n; j0 += TILE) {
-      const j1 = Math.min(n, j0 + TILE);
-      if (j0 === i0) diagonalTile(X, L, i0, i1, T);
-      else fullTile(X, L, i0, i1, j0, j1, T);
-      for (let i = i0; i < i1; i++) {
-        const trow = (i - i0) * TILE - j0;
-        for (let j = j0 === i0 ? i + 1 : j0; j < j1; j++) {
-          const v = T[trow + j];
-          out[i * n + j] = v;
-          out[j * n + i] = v;
-        }
+    euclideanDistanceTileRow(X, L, out, i0);
+  }
+  return out;
+}
+
+/** Rows per unit of work of {@link euclideanDistanceTileRow}. */
+export const EUCLIDEAN_TILE_ROWS = TILE;
+
+/**
+ * One unit of {@link euclideanDistanceMatrix}: the distances between rows [i0, i0 + 64) and every
+ * row j ≥ i0, written to both triangles of `out` (n × n). Units write disjoint cells, so worker
+ * threads can fill one shared matrix in parallel; the values do not depend on who computes what.
+ * @param i0 a multiple of {@link EUCLIDEAN_TILE_ROWS}
+ */
+export function euclideanDistanceTileRow(X: Float64Array, L: number, out: Float64Array, i0: number): void {
+  const n = X.length / L;
+  if (out.length !== n * n || i0 % TILE !== 0 || i0 < 0 || i0 >= n) throw new RangeError(`Expected an ${n} × ${n} output and a tile row start below ${n}, multiple of ${TILE}, but received ${out.length} cells and ${i0}`);
+  const T = new Float64Array(TILE * TILE);
+  const i1 = Math.min(n, i0 + TILE);
+  for (let j0 = i0; j0 < n; j0 += TILE) {
+    const j1 = Math.min(n, j0 + TILE);
+    if (j0 === i0) diagonalTile(X, L, i0, i1, T);
+    else fullTile(X, L, i0, i1, j0, j1, T);
+    for (let i = i0; i < i1; i++) {
+      const trow = (i - i0) * TILE - j0;
+      for (let j = j0 === i0 ? i + 1 : j0; j < j1; j++) {
+        const v = T[trow + j];
+        out[i * n + j] = v;
+        out[j * n + i] = v;
       }
     }
   }
-  return out;
 }
 
 /**

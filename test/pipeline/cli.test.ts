@@ -13,7 +13,7 @@ import { allRuns, childrenOf, tempStore } from './helpers.js';
 const BIN = path.resolve('bin/lpclust.js');
 
 beforeAll(() => {
-  if (!existsSync(path.resolve('dist/cli/commands/pipeline.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
+  if (!existsSync(path.resolve('dist/cli/commands/pipeline.js'))) execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
 });
 
 describe('lpclust pipeline (CLI)', () => {
@@ -71,5 +71,36 @@ describe('lpclust pipeline (CLI)', () => {
     expect(kids.get('clustering')!.info.status).toBe('KILLED');
     for (const s of ['etl_oldmongo', 'etl_sql', 'etl_newmongo', 'harmonization', 'dtw']) expect(kids.get(s)!.info.status).toBe('FINISHED');
     expect(readFileSync(path.join(dir, 'mlruns', parent.info.experimentId, parent.info.runId, 'meta.yaml'), 'utf8')).toMatch(/status: 5/);
+  });
+
+  it('sweep on worker threads: SIGINT stops every worker and leaves the running configurations and the parent KILLED, none RUNNING', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-kill-');
+    const child = spawn(
+      process.execPath,
+      [BIN, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, 'sweep', '--models', 'kmedoids,agglomerative,kmeans', '--metrics', 'euclidean,dtw', '-k', '3..40', '--seeds', '0,1,2', '--workers', '2', '--quiet', '--out-dir', path.join(dir, 'out')],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait until some configurations have finished and others are running.
+    const deadline = Date.now() + 60_000;
+    let ready = false;
+    while (Date.now() < deadline && !ready) {
+      await new Promise((r) => setTimeout(r, 100));
+      const runs = await allRuns(store, 'lpclust').catch(() => []);
+      const configs = runs.filter((r) => r.data.tags['lpclust.sweep.config']);
+      ready = configs.some((r) => r.info.status === 'FINISHED') && configs.some((r) => r.info.status === 'RUNNING');
+    }
+    expect(ready).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const runs = await allRuns(store, 'lpclust');
+    const parent = runs.find((r) => r.data.tags['lpclust.pipeline'] === 'sweep')!;
+    expect(parent.info.status).toBe('KILLED');
+    const configs = runs.filter((r) => r.data.tags['mlflow.parentRunId'] === parent.info.runId && r.data.tags['lpclust.sweep.config']);
+    expect(configs.filter((r) => r.info.status === 'RUNNING')).toEqual([]);
+    expect(configs.some((r) => r.info.status === 'KILLED')).toBe(true);
+    expect(configs.every((r) => r.info.status === 'KILLED' || r.info.status === 'FINISHED')).toBe(true);
+    // Far fewer than the 684 configurations ran: the sweep stopped.
+    expect(configs.length).toBeLessThan(684);
   });
 });

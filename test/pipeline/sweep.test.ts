@@ -151,13 +151,35 @@ describe('sweep', () => {
     }
   });
 
+  it('gives the same rows and labels on one worker thread as on three (the order of completion does not matter)', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-workers-');
+    const s = sampleData();
+    const base = { models: ['kmeans', 'kmedoids', 'agglomerative', 'som'] as const, metrics: ['euclidean', 'dtw'] as const, kRange: [3, 5] as const, seeds: [0, 1], nInit: 1, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules };
+    const one = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 1, outDir: path.join(dir, 'one') }, { store, experimentName: 'sweep-workers' });
+    const three = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 3, outDir: path.join(dir, 'three') }, { store, experimentName: 'sweep-workers' });
+    expect(one.metrics.workers).toBe(1);
+    expect(three.metrics.workers).toBe(3);
+    expect(three.outputs.rows).toHaveLength(42);
+    expect(three.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
+    const strip = (rows: typeof one.outputs.rows) => rows.map(({ runId: _r, metrics: { 'Fit Seconds': _f, ...m }, ...rest }) => ({ ...rest, m }));
+    expect(strip(three.outputs.rows)).toEqual(strip(one.outputs.rows));
+    for (const r of one.outputs.rows) {
+      const cfg = `${r.model}_${r.metric}_k${r.k}_s${r.seed}`;
+      expect(readFileSync(path.join(three.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8')).toBe(readFileSync(path.join(one.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8'));
+    }
+    expect(three.outputs.stability).toEqual(one.outputs.stability);
+    expect(three.outputs.best).toEqual(one.outputs.best);
+    // Every configuration's run ended FINISHED, none left RUNNING.
+    const runs = await allRuns(store, 'sweep-workers');
+    expect(runs.filter((r) => r.data.tags['mlflow.parentRunId'] === three.runId && r.data.tags['lpclust.sweep.config']).every((r) => r.info.status === 'FINISHED')).toBe(true);
+  });
+
   it('shares the Euclidean distances only when there is more than one configuration and they fit in memory', () => {
-    const many = planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1);
-    expect(many?.options).toEqual({ silhouette: true, kmedoids: true });
-    expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)?.options).toEqual({ silhouette: true, kmedoids: false });
-    expect(planSharedEuclidean(500, ['kmedoids'], ['euclidean'], 1, 1)).toBeUndefined();
+    expect(planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1)).toEqual({ silhouette: true, kmedoids: true });
+    expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)).toEqual({ silhouette: true, kmedoids: false });
+    expect(planSharedEuclidean(500, ['kmedoids'], ['euclidean'], 1, 1)).toEqual({ silhouette: false, kmedoids: false });
     // 8·n² bytes beyond half the free memory: nothing is shared, every configuration computes its own.
     const huge = Math.ceil(Math.sqrt(os.freemem() / 8)) + 1;
-    expect(planSharedEuclidean(huge, ['kmeans', 'som'], ['euclidean'], 5, 1)).toBeUndefined();
+    expect(planSharedEuclidean(huge, ['kmeans', 'som'], ['euclidean'], 5, 1)).toEqual({ silhouette: false, kmedoids: false });
   });
 });

@@ -1,0 +1,180 @@
+/**
+ * A pool of worker threads that runs clustering configurations of one dataset at once (the sweep).
+ * The dataset and its matrices live on SharedArrayBuffers, so every worker reads the same memory:
+ * nothing of size n² is copied per task. The pool also builds the shared Euclidean matrices in
+ * parallel, and builds each agglomerative tree once: a configuration that needs a tree being built
+ * waits for it and is then only a cut.
+ *
+ * Ctrl-C (see util/interrupt) stops the workers at once and fails every pending task with an
+ * InterruptedError, so that their runs end KILLED.
+ */
+import { Worker } from 'node:worker_threads';
+import { InterruptedError, LpclustError, type ErrorKind } from '../errors.js';
+import type { ClusterSpec } from '../cluster/fit.js';
+import type { DistanceMatrix } from '../cluster/common.js';
+import { interruptSignal } from '../util/interrupt.js';
+import { workerEntry } from '../util/worker-entry.js';
+import { EUCLIDEAN_TILE_ROWS } from '../validate/silhouette.js';
+import type { ClusterData, ClusterWorkResult } from './cluster-work.js';
+import type { PoolReply, PoolRequest, PoolTask, SerializedError } from './cluster-worker.js';
+
+interface Pending {
+  task: PoolTask;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+function rebuild(e: SerializedError): Error {
+  const err = e.kind && e.code ? new LpclustError(e.kind as ErrorKind, e.code, e.message, { ...(e.hint ? { hint: e.hint } : {}), ...(e.where ? { where: e.where } : {}) }) : new Error(e.message);
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+/** A copy of `a` on a SharedArrayBuffer (the workers then read it without copies). */
+export function sharedCopy<T extends Float32Array | Float64Array>(a: T): T {
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const out = (a instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(a.byteLength)) : new Float64Array(new SharedArrayBuffer(a.byteLength))) as T;
+  out.set(a);
+  return out;
+}
+
+/** Worker threads running {@link PoolTask}s, one at a time each, in the order given. */
+export class ClusterPool {
+  /** Number of worker threads. */
+  readonly size: number;
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Map<Worker, { id: number; pending: Pending }>();
+  private readonly queue: Array<{ id: number; pending: Pending }> = [];
+  private nextId = 0;
+  private closed = false;
+  private poll: NodeJS.Timeout | undefined;
+  private readonly trees = new Map<string, Promise<Float64Array>>();
+
+  /** @param size worker threads (≥ 1) */
+  constructor(size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`Expected at least one worker but received ${size}`);
+    this.size = size;
+    for (let i = 0; i < size; i++) this.spawn();
+  }
+
+  private spawn(): void {
+    const entry = workerEntry(import.meta.url, 'cluster-worker');
+    const w = new Worker(entry.script, { eval: entry.eval });
+    this.workers.push(w);
+    this.idle.push(w);
+    w.on('message', (m: PoolReply) => {
+      const job = this.busy.get(w);
+      if (!job || job.id !== m.id) return;
+      this.busy.delete(w);
+      this.idle.push(w);
+      if ('error' in m) job.pending.reject(rebuild(m.error));
+      else job.pending.resolve(m.result);
+      this.pump();
+    });
+    // A worker that dies (out of memory, a crash) fails its task; a fresh one takes its place.
+    const died = (why: string): void => {
+      if (this.closed) return;
+      const job = this.busy.get(w);
+      this.busy.delete(w);
+      this.workers.splice(this.workers.indexOf(w), 1);
+      const at = this.idle.indexOf(w);
+      if (at >= 0) this.idle.splice(at, 1);
+      job?.pending.reject(new Error(`a clustering worker thread stopped (${why})`));
+      this.spawn();
+      this.pump();
+    };
+    w.on('error', (e) => died(e.message));
+    w.on('exit', (code) => {
+      if (code !== 0) died(`exit code ${code}`);
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.shift()!;
+      const job = this.queue.shift()!;
+      this.busy.set(w, job);
+      w.postMessage({ id: job.id, task: job.pending.task } satisfies PoolRequest);
+    }
+    if (this.busy.size === 0 && this.queue.length === 0) {
+      if (this.poll) clearInterval(this.poll);
+      this.poll = undefined;
+    } else if (!this.poll) {
+      // Workers do not see the main thread's interrupt flag: watch it here.
+      this.poll = setInterval(() => {
+        const signal = interruptSignal();
+        if (signal) void this.abort(new InterruptedError(signal));
+      }, 50);
+    }
+  }
+
+  /** Queue a task; resolves with the worker's result. */
+  private submit<T>(task: PoolTask): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('the clustering pool is closed'));
+    const signal = interruptSignal();
+    if (signal) return Promise.reject(new InterruptedError(signal));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, pending: { task, resolve: resolve as (v: unknown) => void, reject } });
+      this.pump();
+    });
+  }
+
+  /**
+   * Fit one configuration on `data` (arrays on SharedArrayBuffers) and validate it. Agglomerative
+   * trees are keyed by metric and linkage: the first configuration builds the tree, every other
+   * one waits for it and cuts it at its own k.
+   */
+  async fit(data: ClusterData, spec: ClusterSpec): Promise<ClusterWorkResult> {
+    if (spec.model !== 'agglomerative' || spec.precomputedLinkage) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
+    const key = `${spec.metric} ${spec.linkage ?? 'default'}`;
+    const tree = this.trees.get(key);
+    if (tree) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec: { ...spec, precomputedLinkage: await tree } });
+    const first = this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
+    const built = first.then((r) => r.fit.linkageMatrix!);
+    this.trees.set(key, built);
+    // A failed build is not kept: the next configuration tries again (and reports its own error);
+    // those already waiting get this error. Handled here so that nobody waiting is no crash.
+    built.catch(() => {
+      if (this.trees.get(key) === built) this.trees.delete(key);
+    });
+    return first;
+  }
+
+  /**
+   * The exact Euclidean distance matrix of X (`euclideanDistanceMatrix`), its 64-row units spread
+   * over the workers, on a SharedArrayBuffer.
+   * @param X n × L rows on a SharedArrayBuffer
+   */
+  async euclideanDistances(X: Float64Array, L: number): Promise<Float64Array> {
+    const n = X.length / L;
+    const out = new Float64Array(new SharedArrayBuffer(8 * n * n));
+    const units: Array<Promise<unknown>> = [];
+    for (let i0 = 0; i0 < n; i0 += EUCLIDEAN_TILE_ROWS) units.push(this.submit({ kind: 'euclidean-rows', X, L, out, i0 }));
+    await Promise.all(units);
+    return out;
+  }
+
+  /** k-medoids' Euclidean matrix of the rows (`euclideanMatrix`), computed by one worker, shared. */
+  kmedoidsMatrix(X: Float64Array, L: number): Promise<DistanceMatrix> {
+    return this.submit<DistanceMatrix>({ kind: 'kmedoids-matrix', X, n: X.length / L, L });
+  }
+
+  /** Stop every worker and fail what is pending or queued with `reason`. */
+  async abort(reason: Error): Promise<void> {
+    const jobs = [...this.busy.values(), ...this.queue];
+    this.busy.clear();
+    this.queue.length = 0;
+    await this.close();
+    for (const j of jobs) j.pending.reject(reason);
+  }
+
+  /** Stop the workers (pending tasks are not answered any more). Idempotent. */
+  async close(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled(this.workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The computing part of one clustering configuration — the fit and its validation metrics — apart
+ * from reading files and logging, so that it can run in the calling thread or on a worker thread of
+ * a {@link ClusterPool} (the sweep runs many configurations of one dataset at once).
+ */
+import { fitClustering, type ClusterFit, type ClusterSpec } from '../cluster/fit.js';
+import type { DistanceMatrix } from '../cluster/common.js';
+import { computeValidation, type ValidationResult } from '../validate/index.js';
+
+/** One dataset as the models see it; on a pool, every array lives on a SharedArrayBuffer. */
+export interface ClusterData {
+  /** n × L normalised profiles, row-major. */
+  X: Float64Array;
+  n: number;
+  L: number;
+  /** The DTW matrix (n × n) of these rows: DTW models and `Silhouette DTW`. */
+  dtw?: DistanceMatrix;
+  /** The exact Euclidean distances (n × n float64, `euclideanDistanceMatrix`): `Silhouette Score` read, not recomputed. */
+  euclidean?: Float64Array;
+  /** The matrix Euclidean k-medoids fits on (`euclideanMatrix` of the rows), computed once. */
+  kmedoidsEuclidean?: DistanceMatrix;
+}
+
+/** What one configuration computes. */
+export interface ClusterWorkResult {
+  fit: ClusterFit;
+  validation: ValidationResult;
+  /** Seconds of the fit alone (not the validation, not any waiting). */
+  seconds: number;
+}
+
+/**
+ * Fit `spec` on `data` and compute the validation metrics of the labels against the centres the
+ * model reports (the same numbers as `lpclust validate`).
+ */
+export function runClusterWork(data: ClusterData, spec: ClusterSpec): ClusterWorkResult {
+  const rows = { data: data.X, n: data.n, dim: data.L };
+  const kmedoidsMatrix = spec.model === 'kmedoids' && spec.metric === 'euclidean' ? data.kmedoidsEuclidean : undefined;
+  const t0 = performance.now();
+  const fit = fitClustering(rows, { ...spec, ...(kmedoidsMatrix ? { precomputedEuclidean: kmedoidsMatrix } : {}) }, data.dtw);
+  const seconds = (performance.now() - t0) / 1000;
+  const validation = computeValidation({
+    X: data.X,
+    L: data.L,
+    labels: fit.labels,
+    k: fit.k,
+    centres: fit.centres,
+    ...(data.dtw ? { dtw: { matrix: data.dtw.data } } : {}),
+    ...(data.euclidean ? { euclidean: { matrix: data.euclidean } } : {}),
+  });
+  return { fit, validation, seconds };
+}
