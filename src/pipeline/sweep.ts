@@ -240,7 +240,16 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}), ...(kmedoidsEuclidean ? { kmedoidsEuclidean } : {}) };
       const executor = { key: `${harmonized} ${normalize}`, run: (spec: ClusterSpec) => pool.fit(data, spec) };
 
-      // One nested clustering run per configuration, as many at once as there are workers.
+      // One nested clustering run per configuration, as many at once as there are workers, the
+      // longest first: the runs that build an agglomerative tree, then k-medoids, then the rest,
+      // and last the agglomerative runs that only cut a tree built by then (a run waiting for a
+      // tree would hold a worker idle). The summary keeps the configurations' order.
+      const cost = (i: number): number => {
+        const c = configs[i];
+        if (c.model === 'agglomerative') return configs.findIndex((d) => d.model === c.model && d.metric === c.metric) === i ? 3 : 0;
+        return c.model === 'kmedoids' ? 2 : 1;
+      };
+      const order = configs.map((_, i) => i).sort((a, b) => cost(b) - cost(a) || a - b);
       t = performance.now();
       let next = 0;
       let done = 0;
@@ -264,9 +273,9 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         log.info(`sweep ${done}/${configs.length}: ${cfg}${rows[i].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[i].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
       };
       const lanes = Array.from({ length: pool.size }, async () => {
-        for (let i = next++; i < configs.length; i = next++) {
+        for (let j = next++; j < order.length; j = next++) {
           throwIfInterrupted();
-          await runOne(i);
+          await runOne(order[j]);
         }
       });
       // Every lane ends (an interrupted one marks its run KILLED) before the first error is raised.

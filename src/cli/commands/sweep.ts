@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--normalize <method>', 'row normalisation: l2|zscore|none (default l2)')
     .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots (default 1)')
     .option('--n-init <n>', 'restarts keeping the best (model default)')
-    .option('--workers <n>', 'DTW worker threads (default: all cores)')
+    .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
     .addHelpText(
@@ -79,7 +79,8 @@ export function register(program: Command): void {
 The dataset (ETL + harmonization, or --in) and the DTW matrix are made once and shared by every
 configuration. Euclidean configurations get Silhouette DTW too when the matrix exists. So are,
 when they fit in half the free memory, the pairwise Euclidean distances (8·n² bytes) that every
-silhouette reads, and each agglomerative tree, built once and cut at every k. Writes
+silhouette reads, and each agglomerative tree, built once and cut at every k. Configurations run
+side by side on --workers threads over that one shared copy; results do not depend on their number. Writes
 summary.csv (every metric of every configuration), stability.csv (with several seeds) and
 plots/<model>_<metric>.png|svg (metrics against k) into <out-dir>/<run id>/, also as artifacts
 of the parent run. A failing configuration is a FAILED child and row; the sweep goes on.
