@@ -16,8 +16,11 @@ export interface WorkerEntry {
 export function workerEntry(callerUrl: string, basename: string): WorkerEntry {
   if (callerUrl.endsWith('.ts')) {
     // Node 20 does not apply `--import` loaders to a worker's entry module: register tsx first.
+    // tsx is resolved here, not by the eval'd worker: that one resolves from the working
+    // directory, which need not be the project's.
     const url = new URL(`./${basename}.ts`, callerUrl).href;
-    return { script: `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`, eval: true };
+    const tsx = import.meta.resolve('tsx/esm/api');
+    return { script: `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(url)}); })`, eval: true };
   }
   return { script: new URL(`./${basename}.js`, callerUrl), eval: false };
 }

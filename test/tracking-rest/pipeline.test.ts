@@ -141,4 +141,38 @@ describe('lpclust pipeline with a tracking server', () => {
       await killed.stop();
     }
   });
+
+  it('a sweep on two worker threads logs concurrent runs to a server as locally, and through a server dying mid-sweep', async () => {
+    const SWEEP = ['sweep', '--models', 'kmeans,som,agglomerative', '--metrics', 'euclidean', '-k', '3..5', '--workers', '2', '--json', '--quiet'];
+    const dirs = ['sweep-local', 'sweep-remote', 'sweep-killed'].map((d) => {
+      mkdirSync(path.join(tmp, d));
+      return path.join(tmp, d);
+    });
+    const server = await new ContractServer().start();
+    const killed = await new ContractServer().start();
+    try {
+      const [local, remote] = await Promise.all([lpclust(dirs[0], ['--tracking-uri', 'file:./mlruns', ...SWEEP]), lpclust(dirs[1], ['--tracking-uri', server.url, ...SWEEP])]);
+      expect(local.code, local.stderr).toBe(0);
+      expect(remote.code, remote.stderr).toBe(0);
+      const localShape = await shape(new FileStore(path.join(dirs[0], 'mlruns')));
+      // parent + 3 ETLs + harmonization + 3 models × 3 k (no DTW stage: Euclidean only)
+      expect(localShape).toHaveLength(14);
+      expect(await shape(restStore(server))).toEqual(localShape);
+      expect((JSON.parse(remote.stdout) as { best: unknown }).best).toEqual((JSON.parse(local.stdout) as { best: unknown }).best);
+
+      // The server stops answering while configurations are being logged side by side.
+      killed.inject({ kind: 'drop', skip: 60, times: 1_000_000 });
+      const dying = await lpclust(dirs[2], ['--tracking-uri', killed.url, ...SWEEP.filter((a) => a !== '--quiet')], { LPCLUST_SPOOL_DIR: 'spool' });
+      expect(dying.code, dying.stderr).toBe(0);
+      expect(dying.stderr).toContain(`lpclust sync --from ${path.join(dirs[2], 'spool')}`);
+      killed.faults.length = 0; // it comes back
+      expect(await shape(restStore(killed))).not.toEqual(localShape);
+      const synced = await lpclust(dirs[2], ['--json', 'sync', '--from', 'spool', '--to', killed.url]);
+      expect(synced.code, synced.stderr).toBe(0);
+      expect(await shape(restStore(killed))).toEqual(localShape);
+    } finally {
+      await server.stop();
+      await killed.stop();
+    }
+  });
 });
