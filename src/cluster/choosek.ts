@@ -8,6 +8,7 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
 import type { DistanceMatrix, Rows } from './common.js';
 import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
+import { euclideanMatrix } from './kmedoids.js';
 
 /** Default k range of `-k 0` (the old pipeline's). */
 export const DEFAULT_K_RANGE: readonly [number, number] = [3, 29];
@@ -25,8 +26,12 @@ export interface ChooseKResult {
 }
 
 /**
- * Fit every k in [kMin, kMax] (clipped to n − 1) and keep the best silhouette.
+ * Fit every k in [kMin, kMax] (clipped to n − 1) and keep the best silhouette. What does not depend
+ * on k is done once: an agglomerative tree is built at the first k and cut at the others, and
+ * Euclidean k-medoids computes its distance matrix once.
  * @param onScore called after each k (for logging a metric with step = k)
+ * @param options.euclidean the exact Euclidean distances of the rows (`euclideanDistanceMatrix`,
+ *   n × n float64): the Euclidean silhouettes are read from it instead of recomputed at every k
  */
 export async function chooseK(
   rows: Rows,
@@ -34,6 +39,7 @@ export async function chooseK(
   range: readonly [number, number] = DEFAULT_K_RANGE,
   D?: DistanceMatrix,
   onScore?: (k: number, silhouette: number) => void | Promise<void>,
+  options: { euclidean?: Float64Array } = {},
 ): Promise<ChooseKResult> {
   const [kMin, kMaxAsked] = range;
   const kMax = Math.min(kMaxAsked, rows.n - 1);
@@ -44,12 +50,17 @@ export async function chooseK(
   if (useDtw && !D) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
   const scores: Array<{ k: number; silhouette: number }> = [];
   let best: { k: number; fit: ClusterFit; s: number } | null = null;
+  if (options.euclidean && options.euclidean.length !== rows.n * rows.n) throw new RangeError(`Expected a ${rows.n} × ${rows.n} Euclidean matrix but received ${options.euclidean.length} cells`);
+  const precomputedEuclidean = spec.model === 'kmedoids' && spec.metric === 'euclidean' && kMax > kMin ? euclideanMatrix(rows) : undefined;
+  let tree: Float64Array | undefined;
   for (let k = kMin; k <= kMax; k++) {
     throwIfInterrupted();
-    const fit = fitClustering(rows, { ...spec, k }, D);
+    const fit = fitClustering(rows, { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
+    if (spec.model === 'agglomerative') tree ??= fit.linkageMatrix;
     let s: number;
     if (fit.k < 2) s = -1;
-    else s = useDtw ? silhouettePrecomputed(D!.data, rows.n, fit.labels, fit.k).score : silhouetteEuclidean(rows.data, rows.dim, fit.labels, fit.k).score;
+    else if (useDtw) s = silhouettePrecomputed(D!.data, rows.n, fit.labels, fit.k).score;
+    else s = options.euclidean ? silhouettePrecomputed(options.euclidean, rows.n, fit.labels, fit.k).score : silhouetteEuclidean(rows.data, rows.dim, fit.labels, fit.k).score;
     scores.push({ k, silhouette: s });
     if (onScore) await onScore(k, s);
     if (!best || s > best.s) best = { k, fit, s };

@@ -3,6 +3,7 @@
  * from reading files and logging, so that it can run in the calling thread or on a worker thread of
  * a {@link ClusterPool} (the sweep runs many configurations of one dataset at once).
  */
+import os from 'node:os';
 import { fitClustering, type ClusterFit, type ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { computeValidation, type ValidationResult } from '../validate/index.js';
@@ -49,4 +50,12 @@ export function runClusterWork(data: ClusterData, spec: ClusterSpec): ClusterWor
     ...(data.euclidean ? { euclidean: { matrix: data.euclidean } } : {}),
   });
   return { fit, validation, seconds };
+}
+
+/**
+ * Whether `bytes` more of memory are affordable for a matrix kept to save work: at most half of
+ * what the system has available now. Callers fall back to recomputing (slower, O(n) memory).
+ */
+export function affordable(bytes: number): boolean {
+  return bytes <= os.freemem() / 2;
 }

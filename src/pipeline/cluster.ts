@@ -19,8 +19,8 @@ import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
-import { computeValidation } from '../validate/index.js';
-import { runClusterWork, type ClusterWorkResult } from './cluster-work.js';
+import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
+import { affordable, runClusterWork, type ClusterWorkResult } from './cluster-work.js';
 import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
 import { type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
@@ -247,13 +247,22 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       if (o.k === 0) {
         const range = o.kRange ?? DEFAULT_K_RANGE;
         const t0 = performance.now();
-        const res = await chooseK(rows, spec, range, D, async (k, s) => {
-          log.info(`k = ${k}: ${o.metric === 'dtw' ? 'DTW' : 'Euclidean'} silhouette ${s.toFixed(4)}`);
-          await run.logMetric(`Choose-k ${o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score'}`, s, k);
-        });
+        // The Euclidean silhouette of every k reads one distance matrix when memory allows.
+        const euclidean = o.metric === 'euclidean' && range[1] > range[0] && affordable(8 * n * n) ? euclideanDistanceMatrix(X, L) : undefined;
+        const res = await chooseK(
+          rows,
+          spec,
+          range,
+          D,
+          async (k, s) => {
+            log.info(`k = ${k}: ${o.metric === 'dtw' ? 'DTW' : 'Euclidean'} silhouette ${s.toFixed(4)}`);
+            await run.logMetric(`Choose-k ${o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score'}`, s, k);
+          },
+          euclidean ? { euclidean } : {},
+        );
         const seconds = (performance.now() - t0) / 1000;
         const fit = res.fit;
-        work = { fit, seconds, validation: computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}) }) };
+        work = { fit, seconds, validation: computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) }) };
         kScores = res.scores;
         await run.logParams({ k: res.k, k_selection: `max ${res.criterion} over k = ${range[0]}..${range[1]}` });
         await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import os, { availableParallelism } from 'node:os';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { InterruptedError, inputError, usageError } from '../errors.js';
 import type { Normalization } from '../harmonize/normalize.js';
@@ -23,7 +23,7 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
 import { ClusterPool, sharedCopy } from './cluster-pool.js';
-import type { ClusterData } from './cluster-work.js';
+import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../harmonize/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
@@ -130,11 +130,10 @@ function mean(xs: number[]): number {
 export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): { silhouette: boolean; kmedoids: boolean } {
   const configs = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d)).length, 0) * ks * seeds;
   const kmedoidsRuns = models.includes('kmedoids') && metrics.includes('euclidean') ? ks * seeds : 0;
-  const budget = os.freemem() / 2;
   const exactBytes = 8 * n * n;
   const kmedoidsBytes = (n <= FULL_MATRIX_MAX_ROWS ? 8 : 4) * n * n;
-  const silhouette = configs >= 2 && exactBytes <= budget;
-  const kmedoids = kmedoidsRuns >= 2 && kmedoidsBytes + (silhouette ? exactBytes : 0) <= budget;
+  const silhouette = configs >= 2 && affordable(exactBytes);
+  const kmedoids = kmedoidsRuns >= 2 && affordable(kmedoidsBytes + (silhouette ? exactBytes : 0));
   if (configs >= 2 && !silhouette) log.info(`the ${n} × ${n} Euclidean distances (${(exactBytes / 2 ** 30).toFixed(1)} GiB) do not fit in half the free memory: every configuration computes its silhouette from the profiles`);
   return { silhouette, kmedoids };
 }

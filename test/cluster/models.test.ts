@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
-import { adjustedRandIndex } from '../../src/validate/index.js';
+import { adjustedRandIndex, euclideanDistanceMatrix, silhouetteEuclidean } from '../../src/validate/index.js';
 import {
   Agglomerative,
   DbaKMeans,
@@ -245,6 +245,24 @@ describe('invariants', () => {
     });
     expect(res.k).toBe(4);
     expect(seen).toEqual([2, 3, 4, 5, 6, 7]);
+  });
+
+  it('chooseK builds one agglomerative tree and one k-medoids matrix, and reads silhouettes from a given matrix: same scores as fitting every k alone', async () => {
+    const r = blobs(new Random(12), 90, 8, 5, 0.6);
+    const E = euclideanDistanceMatrix(r.data, r.dim);
+    for (const spec of [{ model: 'agglomerative', metric: 'euclidean', linkage: 'average' }, { model: 'kmedoids', metric: 'euclidean', init: 'build' }] as const) {
+      const res = await chooseK(r, spec, [2, 8]);
+      const shared = await chooseK(r, spec, [2, 8], undefined, undefined, { euclidean: E });
+      for (let k = 2; k <= 8; k++) {
+        const alone = fitClustering(r, { ...spec, k });
+        const s = silhouetteEuclidean(r.data, r.dim, alone.labels, alone.k).score;
+        expect(res.scores[k - 2]).toEqual({ k, silhouette: s });
+        expect(Math.abs(shared.scores[k - 2].silhouette - s)).toBeLessThan(1e-15);
+      }
+      expect(shared.k).toBe(res.k);
+      expect(Array.from(res.fit.labels)).toEqual(Array.from(fitClustering(r, { ...spec, k: res.k }).labels));
+    }
+    await expect(chooseK(r, { model: 'kmeans', metric: 'euclidean' }, [2, 3], undefined, undefined, { euclidean: new Float64Array(4) })).rejects.toThrow(/90 × 90/);
   });
 });
 
