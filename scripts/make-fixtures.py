@@ -12,10 +12,7 @@ under test/fixtures/<dir>/ with a provenance block (library versions, seed, date
 tests read these JSON files only; they never run Python. To add a group, write a function and add
 it to GROUPS.
 """
-import datetime
-import json
 import os
-import platform
 import sys
 
 import numpy as np
@@ -26,18 +23,14 @@ import scipy.spatial.distance
 import sklearn
 from sklearn import metrics
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from fixturelib import base_provenance, write_groups
+
 SEED = 20240501
 
 
 def provenance(group, seed):
     return {
-        "generator": "scripts/make-fixtures.py",
-        "group": group,
-        "seed": seed,
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
+        **base_provenance("scripts/make-fixtures.py", group, seed),
         "scipy": scipy.__version__,
         "sklearn": sklearn.__version__,
     }
@@ -372,19 +365,7 @@ GROUPS = {
 
 
 def main(argv):
-    prefixes = argv[1:] or [""]
-    for group, make in GROUPS.items():
-        if not any(group.startswith(p) for p in prefixes):
-            continue
-        for rel, payload in make().items():
-            path = os.path.join(ROOT, "test", "fixtures", rel)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(payload, f, allow_nan=False, separators=(",", ":"))
-                f.write("\n")
-            os.replace(tmp, path)
-            print(f"{group}: wrote test/fixtures/{rel} ({os.path.getsize(path)} bytes)", file=sys.stderr)
+    write_groups(GROUPS, argv)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,19 @@
  * SUM over series of the squared DTW distance to the assigned centre (tslearn reports the mean).
  * Two deliberate differences: an empty cluster is re-seeded on the farthest series (tslearn
  * abandons the restart), and a last assignment after the final update makes the labels the argmin
- * of the DTW distance to the returned centres (so `predict(X)` equals the fitted labels).
+ * of the DTW distance to the returned centres (so `predict(X)` equals the fitted labels; tslearn
+ * does the same re-assignment but then reports the inertia of the assignment made BEFORE the last
+ * update; ours is the inertia of the returned labels and centres, so restarts are compared on the
+ * partition they return).
+ *
+ * From the same explicit initial centres (`init`) the labels, centres, number of rounds and inertia
+ * equal tslearn's TimeSeriesKMeans to rounding (test/cluster/dba-tslearn.test.ts, fixtures written
+ * by scripts/make-dtw-fixtures.py from tslearn itself).
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { dtwToMany } from '../dtw/index.js';
+import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
 
 /** Hyper-parameters of {@link DbaKMeans}. */
@@ -35,6 +43,14 @@ export interface DbaKMeansOptions {
   tol?: number;
   /** Seed. Default 0. */
   seed?: number;
+  /**
+   * Explicit initial centres, k × L row-major (L = the series length given to {@link DbaKMeans.fit}),
+   * in the units of the fitted series; like tslearn's `init=<array of shape (k, L, 1)>`, e.g. to
+   * reproduce a reference run independently of either side's random generator. Every restart
+   * would start from the same centres and end identically, so only one is run: `nInit` and the
+   * seed are then unused. Copied, never modified. Default: k distinct random series per restart.
+   */
+  init?: Float64Array;
 }
 
 /** Learned state of {@link DbaKMeans}. */
@@ -215,6 +231,8 @@ export class DbaKMeans {
   readonly maxIterBarycenter: number;
   readonly tol: number;
   readonly seed: number;
+  /** Explicit initial centres (k × L), or null for random ones; see {@link DbaKMeansOptions.init}. */
+  readonly init: Float64Array | null;
   /** Set by {@link fit}. */
   state: DbaKMeansState | null = null;
 
@@ -226,15 +244,19 @@ export class DbaKMeans {
     this.maxIterBarycenter = options.maxIterBarycenter ?? 30;
     this.tol = options.tol ?? 1e-6;
     this.seed = options.seed ?? 0;
+    this.init = options.init ? Float64Array.from(options.init) : null;
   }
 
   /** Fit on n × L series. */
   fit(rows: Rows, rng: Random = new Random(this.seed)): this {
     checkFitInput(rows, rows.n, this.k);
+    if (this.init) checkInitCentres(this.init, this.k, rows.dim);
     const dtw = new BandedDtw(rows.dim, this.radius);
     let best: DbaKMeansState | null = null;
     let reseeds = 0;
-    for (let run = 0; run < this.nInit; run++) {
+    // Restarts from the same explicit centres would all give the same result: run one.
+    const runs = this.init ? 1 : this.nInit;
+    for (let run = 0; run < runs; run++) {
       throwIfInterrupted();
       const res = this.fitOnce(rows, rng, dtw);
       reseeds += res.emptyReseeds;
@@ -253,9 +275,12 @@ export class DbaKMeans {
   private fitOnce(rows: Rows, rng: Random, dtw: BandedDtw): DbaKMeansState {
     const { data, n, dim } = rows;
     const k = this.k;
-    const idx = rng.sample(n, k);
     const centres = new Float64Array(k * dim);
-    for (let j = 0; j < k; j++) centres.set(data.subarray(idx[j] * dim, idx[j] * dim + dim), j * dim);
+    if (this.init) centres.set(this.init);
+    else {
+      const idx = rng.sample(n, k);
+      for (let j = 0; j < k; j++) centres.set(data.subarray(idx[j] * dim, idx[j] * dim + dim), j * dim);
+    }
     let emptyReseeds = 0;
     let oldInertia = Infinity;
     let nIter = 0;
@@ -300,6 +325,23 @@ export class DbaKMeans {
         if (Math.abs(costPrev - cost) < 1e-5 || cost > costPrev) break;
         costPrev = cost;
       }
+    }
+  }
+}
+
+/**
+ * Check explicit initial centres: k × L values, all finite.
+ * @throws LpclustError E_USAGE_INIT
+ */
+function checkInitCentres(init: Float64Array, k: number, L: number): void {
+  if (init.length !== k * L) {
+    throw usageError('E_USAGE_INIT', `Expected ${k} × ${L} = ${k * L} initial centre values but received ${init.length}`, {
+      hint: 'pass k centres of the series length, row-major',
+    });
+  }
+  for (let i = 0; i < init.length; i++) {
+    if (!Number.isFinite(init[i])) {
+      throw usageError('E_USAGE_INIT', `Expected finite initial centres but centre ${Math.floor(i / L) + 1}, slot ${(i % L) + 1} is ${init[i]}`);
     }
   }
 }
