@@ -174,6 +174,34 @@ describe('sweep', () => {
     expect(runs.filter((r) => r.data.tags['mlflow.parentRunId'] === three.runId && r.data.tags['lpclust.sweep.config']).every((r) => r.info.status === 'FINISHED')).toBe(true);
   });
 
+  it('a configuration failing on a worker thread is a FAILED run and row with its error; the others and the parent finish', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-fail-');
+    const s = sampleData();
+    // Ward needs Euclidean geometry: every DTW configuration fails inside the worker (building the
+    // tree), every Euclidean one succeeds.
+    const res = await runSweep(
+      { models: ['agglomerative'], metrics: ['dtw', 'euclidean'], kRange: [3, 5], linkage: 'ward', workers: 2, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules, outDir: path.join(dir, 'out') },
+      { store, experimentName: 'sweep-fail' },
+    );
+    const failed = res.outputs.rows.filter((r) => r.status === 'FAILED');
+    expect(failed.map((r) => `${r.metric} ${r.k}`)).toEqual(['dtw 3', 'dtw 4', 'dtw 5']);
+    for (const r of failed) expect(r.error).toMatch(/--linkage.*ward.*Ward needs Euclidean geometry/);
+    expect(res.outputs.rows.filter((r) => r.status === 'FINISHED').map((r) => `${r.metric} ${r.k}`)).toEqual(['euclidean 3', 'euclidean 4', 'euclidean 5']);
+    expect(res.metrics.failed_configurations).toBe(3);
+    const runs = await allRuns(store, 'sweep-fail');
+    const parent = runs.find((r) => r.info.runId === res.runId)!;
+    expect(parent.info.status).toBe('FINISHED');
+    const byConfig = new Map(runs.filter((r) => r.data.tags['lpclust.sweep.config']).map((r) => [r.data.tags['lpclust.sweep.config'], r]));
+    for (const k of [3, 4, 5]) {
+      const run = byConfig.get(`agglomerative_dtw_k${k}_s0`)!;
+      expect(run.info.status).toBe('FAILED');
+      expect(failed.find((r) => r.k === k)!.runId).toBe(run.info.runId);
+      expect(byConfig.get(`agglomerative_euclidean_k${k}_s0`)!.info.status).toBe('FINISHED');
+    }
+    const summary = readFileSync(res.outputs.summaryCsv, 'utf8');
+    expect(summary.split('\n').filter((l) => l.includes(',FAILED,'))).toHaveLength(3);
+  });
+
   it('shares the Euclidean distances only when there is more than one configuration and they fit in memory', () => {
     expect(planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1)).toEqual({ silhouette: true, kmedoids: true });
     expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)).toEqual({ silhouette: true, kmedoids: false });
