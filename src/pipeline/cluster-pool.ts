@@ -13,10 +13,13 @@ import { InterruptedError, LpclustError, type ErrorKind } from '../errors.js';
 import type { ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { interruptSignal } from '../util/interrupt.js';
-import { workerEntry } from '../util/worker-entry.js';
+import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
 import { EUCLIDEAN_TILE_ROWS } from '../validate/silhouette.js';
 import type { ClusterData, ClusterWorkResult } from './cluster-work.js';
 import type { PoolReply, PoolRequest, PoolTask, SerializedError } from './cluster-worker.js';
+
+/** Consecutive worker deaths without an answer after which the pool stops restarting them. */
+const MAX_DEATHS = 3;
 
 interface Pending {
   task: PoolTask;
@@ -50,37 +53,57 @@ export class ClusterPool {
   private closed = false;
   private poll: NodeJS.Timeout | undefined;
   private readonly trees = new Map<string, Promise<Float64Array>>();
+  private readonly entry: WorkerEntry;
+  /** Workers that died in a row without answering anything; at {@link MAX_DEATHS} the pool gives up. */
+  private deaths = 0;
+  private broken: Error | undefined;
 
-  /** @param size worker threads (≥ 1) */
-  constructor(size: number) {
+  /**
+   * @param size worker threads (≥ 1)
+   * @param options.entry the worker module (default: cluster-worker; tests give a failing one)
+   */
+  constructor(size: number, options: { entry?: WorkerEntry } = {}) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`Expected at least one worker but received ${size}`);
     this.size = size;
+    this.entry = options.entry ?? workerEntry(import.meta.url, 'cluster-worker');
     for (let i = 0; i < size; i++) this.spawn();
   }
 
   private spawn(): void {
-    const entry = workerEntry(import.meta.url, 'cluster-worker');
-    const w = new Worker(entry.script, { eval: entry.eval });
+    const w = new Worker(this.entry.script, { eval: this.entry.eval, ...(this.entry.workerData !== undefined ? { workerData: this.entry.workerData } : {}) });
     this.workers.push(w);
     this.idle.push(w);
     w.on('message', (m: PoolReply) => {
       const job = this.busy.get(w);
       if (!job || job.id !== m.id) return;
+      this.deaths = 0;
       this.busy.delete(w);
       this.idle.push(w);
       if ('error' in m) job.pending.reject(rebuild(m.error));
       else job.pending.resolve(m.result);
       this.pump();
     });
-    // A worker that dies (out of memory, a crash) fails its task; a fresh one takes its place.
+    // A worker that dies (out of memory, a crash) fails its task and a fresh one takes its place;
+    // workers that keep dying without answering (they cannot even start) break the pool instead
+    // of being restarted for ever. 'error' and 'exit' both come for one death: handled once.
+    let dead = false;
     const died = (why: string): void => {
-      if (this.closed) return;
+      if (this.closed || dead) return;
+      dead = true;
       const job = this.busy.get(w);
       this.busy.delete(w);
-      this.workers.splice(this.workers.indexOf(w), 1);
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers.splice(i, 1);
       const at = this.idle.indexOf(w);
       if (at >= 0) this.idle.splice(at, 1);
-      job?.pending.reject(new Error(`a clustering worker thread stopped (${why})`));
+      const error = new Error(`a clustering worker thread stopped (${why})`);
+      job?.pending.reject(error);
+      if (++this.deaths >= MAX_DEATHS) {
+        this.broken = new Error(`${MAX_DEATHS} clustering worker threads in a row stopped without answering; last: ${why}`);
+        for (const j of this.queue.splice(0)) j.pending.reject(this.broken);
+        if (this.workers.length === 0) void this.close();
+        return;
+      }
       this.spawn();
       this.pump();
     };
@@ -111,6 +134,7 @@ export class ClusterPool {
 
   /** Queue a task; resolves with the worker's result. */
   private submit<T>(task: PoolTask): Promise<T> {
+    if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new Error('the clustering pool is closed'));
     const signal = interruptSignal();
     if (signal) return Promise.reject(new InterruptedError(signal));

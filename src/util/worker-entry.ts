@@ -7,6 +7,8 @@
 export interface WorkerEntry {
   script: URL | string;
   eval: boolean;
+  /** `workerData` to start it with. */
+  workerData?: unknown;
 }
 
 /**
