@@ -14,7 +14,7 @@ import type { ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
-import { EUCLIDEAN_TILE_ROWS } from '../validate/silhouette.js';
+import { EUCLIDEAN_TILE_ROWS, SILHOUETTE_PARTIALS, silhouetteEuclidean, silhouetteFromPartials, silhouetteLayout, type SilhouetteResult } from '../validate/silhouette.js';
 import type { ClusterData, ClusterWorkResult } from './cluster-work.js';
 import type { PoolReply, PoolRequest, PoolTask, SerializedError } from './cluster-worker.js';
 
@@ -184,6 +184,17 @@ export class ClusterPool {
     return this.submit<DistanceMatrix>({ kind: 'kmedoids-matrix', X, n: X.length / L, L });
   }
 
+  /**
+   * The Euclidean silhouette of a labelling (`silhouetteEuclidean`), its partial sums spread over
+   * the workers: the same value to the last bit as on one thread.
+   * @param X n × L rows; labels in 0..k−1, length n
+   */
+  async silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number): Promise<SilhouetteResult> {
+    const { layout, idx } = silhouetteLayout(X, L, labels, k, true);
+    const parts = await Promise.all(Array.from({ length: SILHOUETTE_PARTIALS }, (_, part) => this.submit<Float64Array>({ kind: 'silhouette-partial', layout, part })));
+    return silhouetteFromPartials(layout, idx, parts);
+  }
+
   /** Stop every worker and fail what is pending or queued with `reason`. */
   async abort(reason: Error): Promise<void> {
     const jobs = [...this.busy.values(), ...this.queue];
@@ -200,5 +211,25 @@ export class ClusterPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Below this many rows the Euclidean silhouette stays on the calling thread (starting threads costs more). */
+export const THREADED_SILHOUETTE_MIN_ROWS = 5000;
+
+/**
+ * The Euclidean silhouette on up to `threads` worker threads (at most {@link SILHOUETTE_PARTIALS}),
+ * or on the calling thread below {@link THREADED_SILHOUETTE_MIN_ROWS} rows or with one thread: the
+ * same bits either way.
+ */
+export async function silhouetteOnThreads(X: Float64Array, L: number, labels: ArrayLike<number>, k: number, threads: number): Promise<SilhouetteResult> {
+  const n = X.length / L;
+  const size = Math.min(threads, SILHOUETTE_PARTIALS);
+  if (n < THREADED_SILHOUETTE_MIN_ROWS || size <= 1) return silhouetteEuclidean(X, L, labels, k);
+  const pool = new ClusterPool(size);
+  try {
+    return await pool.silhouetteEuclidean(X, L, labels, k);
+  } finally {
+    await pool.close();
   }
 }

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { fitClustering, type ClusterFit, type ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
-import { computeValidation, type ValidationResult } from '../validate/index.js';
+import { computeValidation, type SilhouetteResult, type ValidationResult } from '../validate/index.js';
 
 /** One dataset as the models see it; on a pool, every array lives on a SharedArrayBuffer. */
 export interface ClusterData {
@@ -30,17 +30,22 @@ export interface ClusterWorkResult {
   seconds: number;
 }
 
-/**
- * Fit `spec` on `data` and compute the validation metrics of the labels against the centres the
- * model reports (the same numbers as `lpclust validate`).
- */
-export function runClusterWork(data: ClusterData, spec: ClusterSpec): ClusterWorkResult {
+/** Fit `spec` on `data`; `seconds` is the fit alone. */
+export function fitWork(data: ClusterData, spec: ClusterSpec): { fit: ClusterFit; seconds: number } {
   const rows = { data: data.X, n: data.n, dim: data.L };
   const kmedoidsMatrix = spec.model === 'kmedoids' && spec.metric === 'euclidean' ? data.kmedoidsEuclidean : undefined;
   const t0 = performance.now();
   const fit = fitClustering(rows, { ...spec, ...(kmedoidsMatrix ? { precomputedEuclidean: kmedoidsMatrix } : {}) }, data.dtw);
-  const seconds = (performance.now() - t0) / 1000;
-  const validation = computeValidation({
+  return { fit, seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * The validation metrics of a fit against the centres the model reports (the same numbers as
+ * `lpclust validate`).
+ * @param silhouette the Euclidean silhouette of `fit.labels` when already computed (on worker threads)
+ */
+export function validateWork(data: ClusterData, fit: ClusterFit, silhouette?: SilhouetteResult): ValidationResult {
+  return computeValidation({
     X: data.X,
     L: data.L,
     labels: fit.labels,
@@ -48,8 +53,14 @@ export function runClusterWork(data: ClusterData, spec: ClusterSpec): ClusterWor
     centres: fit.centres,
     ...(data.dtw ? { dtw: { matrix: data.dtw.data } } : {}),
     ...(data.euclidean ? { euclidean: { matrix: data.euclidean } } : {}),
+    ...(silhouette ? { silhouette } : {}),
   });
-  return { fit, validation, seconds };
+}
+
+/** Fit `spec` on `data` and validate the fit: {@link fitWork} then {@link validateWork}. */
+export function runClusterWork(data: ClusterData, spec: ClusterSpec): ClusterWorkResult {
+  const { fit, seconds } = fitWork(data, spec);
+  return { fit, seconds, validation: validateWork(data, fit) };
 }
 
 /**

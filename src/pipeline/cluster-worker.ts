@@ -7,7 +7,7 @@ import { isLpclustError } from '../errors.js';
 import { euclideanMatrix } from '../cluster/kmedoids.js';
 import type { ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
-import { euclideanDistanceTileRow } from '../validate/silhouette.js';
+import { euclideanDistanceTileRow, silhouetteEuclideanPartial, type SilhouetteLayout } from '../validate/silhouette.js';
 import { runClusterWork, type ClusterData } from './cluster-work.js';
 
 /** A unit of work for the pool. */
@@ -16,7 +16,9 @@ export type PoolTask =
   /** Rows [i0, i0 + 64) of the exact Euclidean matrix, into the shared `out` (n × n). */
   | { kind: 'euclidean-rows'; X: Float64Array; L: number; out: Float64Array; i0: number }
   /** k-medoids' Euclidean matrix of the rows, answered on a SharedArrayBuffer. */
-  | { kind: 'kmedoids-matrix'; X: Float64Array; n: number; L: number };
+  | { kind: 'kmedoids-matrix'; X: Float64Array; n: number; L: number }
+  /** One partial sum of the Euclidean silhouette (validate/silhouette.ts). */
+  | { kind: 'silhouette-partial'; layout: SilhouetteLayout; part: number };
 
 /** main → worker. */
 export interface PoolRequest {
@@ -67,6 +69,9 @@ if (port) {
       } else if (task.kind === 'euclidean-rows') {
         euclideanDistanceTileRow(task.X, task.L, task.out, task.i0);
         port.postMessage({ id, result: null } satisfies PoolReply);
+      } else if (task.kind === 'silhouette-partial') {
+        const acc = silhouetteEuclideanPartial(task.layout, task.part);
+        port.postMessage({ id, result: acc } satisfies PoolReply, [acc.buffer as ArrayBuffer]);
       } else {
         port.postMessage({ id, result: toShared(euclideanMatrix({ data: task.X, n: task.n, dim: task.L })) } satisfies PoolReply);
       }

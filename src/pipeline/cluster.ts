@@ -20,7 +20,9 @@ import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } 
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
-import { affordable, runClusterWork, type ClusterWorkResult } from './cluster-work.js';
+import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
+import { silhouetteOnThreads } from './cluster-pool.js';
+import { availableParallelism } from 'node:os';
 import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
 import { type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
@@ -55,7 +57,7 @@ export interface ClusterStageOptions {
   normalize?: Normalization;
   /** Output directory; default `lpclust-out/cluster/<run id>` (new for every run). */
   outDir?: string;
-  /** DTW worker threads when the matrix must be computed (default: all cores). */
+  /** Worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores). */
   workers?: number;
   /** Render the plots into `<outDir>/plots/` and log them as artifacts `plots/` (default true). */
   plots?: boolean;
@@ -272,7 +274,11 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         work = await o.executor.run({ ...spec, k: o.k });
         await run.logParams({ k: o.k });
       } else {
-        work = runClusterWork({ X, n, L, ...(D ? { dtw: D } : {}) }, { ...spec, k: o.k });
+        const data = { X, n, L, ...(D ? { dtw: D } : {}) };
+        const { fit, seconds } = fitWork(data, { ...spec, k: o.k });
+        // The Euclidean silhouette is the validation's O(n²) part: on worker threads for large n.
+        const silhouette = await silhouetteOnThreads(X, L, fit.labels, fit.k, o.workers ?? availableParallelism());
+        work = { fit, seconds, validation: validateWork(data, fit, silhouette) };
         await run.logParams({ k: o.k });
       }
       const { fit, seconds, validation } = work;

@@ -3,6 +3,7 @@
  * DTW matrix of the same rows), checks that they belong together, computes every validation
  * metric and logs them in an MLflow run named `validation`.
  */
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
@@ -14,6 +15,7 @@ import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { computeValidation, PROMINENCE_THRESHOLD, type ValidationResult } from '../validate/index.js';
 import type { StageResult, StageTracking } from './types.js';
+import { silhouetteOnThreads } from './cluster-pool.js';
 
 /** Options of {@link runValidateStage}. */
 export interface ValidateStageOptions {
@@ -32,6 +34,8 @@ export interface ValidateStageOptions {
   normalize?: Normalization;
   /** Prominence threshold of prominent peaks; default 0.2. */
   minProminence?: number;
+  /** Worker threads for the Euclidean silhouette (default: all cores; one below 5,000 profiles). */
+  workers?: number;
   /** MLflow run name; default `validation`. */
   runName?: string;
 }
@@ -106,7 +110,8 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
         matrix = (await loadDtwMatrix(o.dtw)).data;
       }
       const t0 = performance.now();
-      const result = computeValidation({ X, L, labels: labels.labels, k, minProminence, ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
+      const silhouette = await silhouetteOnThreads(X, L, labels.labels, k, o.workers ?? availableParallelism());
+      const result = computeValidation({ X, L, labels: labels.labels, k, minProminence, silhouette, ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
       log.info(`validation of ${table.n} profiles in ${k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       const metrics: Record<string, number> = { ...result.metrics } as Record<string, number>;
       await run.logMetrics(metrics);

@@ -6,7 +6,7 @@ import { inputError } from '../errors.js';
 import { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
 import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
-import { silhouetteEuclidean, silhouettePrecomputed } from './silhouette.js';
+import { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
 
 export { silhouetteEuclidean, silhouettePrecomputed, euclideanDistanceMatrix, type SilhouetteResult } from './silhouette.js';
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
@@ -46,6 +46,11 @@ export interface ValidationInput {
    * sweep scores many labellings of one dataset). Same value to about 1e-16.
    */
   euclidean?: { matrix: Float64Array };
+  /**
+   * The Euclidean silhouette of these labels, already computed (on worker threads: see
+   * `silhouetteOnThreads`); used as it is for `Silhouette Score` and the per-sample values.
+   */
+  silhouette?: SilhouetteResult;
   /** Prominence threshold of prominent peaks; default 0.2. */
   minProminence?: number;
 }
@@ -109,7 +114,10 @@ export function computeValidation(input: ValidationInput): ValidationResult {
   if (input.euclidean !== undefined && input.euclidean.matrix.length !== n * n) {
     throw inputError('E_VALIDATE_SHAPE', `Expected a ${n} × ${n} Euclidean distance matrix for ${n} profiles but it has ${input.euclidean.matrix.length} values`);
   }
-  const sil = input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k);
+  if (input.silhouette !== undefined && input.silhouette.samples.length !== n) {
+    throw inputError('E_VALIDATE_SHAPE', `Expected a silhouette of ${n} samples but received ${input.silhouette.samples.length}`);
+  }
+  const sil = input.silhouette ?? (input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k));
   let silDtw: Float64Array | undefined;
   const metrics: ValidationMetrics = {
     'DB Index': daviesBouldin(X, L, labels, k),

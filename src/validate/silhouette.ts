@@ -272,17 +272,32 @@ export function euclideanDistanceTileRow(X: Float64Array, L: number, out: Float6
 }
 
 /**
- * Silhouette with Euclidean distances between rows, computed exactly (√Σ(xᵢ − yᵢ)², not the
- * ‖x‖² − 2x·y + ‖y‖² shortcut, which loses digits for close rows), each pair once.
- * Rows are first copied in cluster order, so that every tile of distances splits into contiguous
- * per-cluster runs: the tile is summed along its rows and along its columns (symmetry) without any
- * scattered writes.
- * @param X n × L values, row-major
- * @param L slots per row
- * @param labels cluster of each sample, integers in 0..k-1; length n
- * @param k number of cluster ids (default: largest label + 1); empty clusters are ignored
+ * The rows of a labelling laid out for the Euclidean silhouette: copied in cluster order, so that
+ * every tile of distances splits into contiguous per-cluster runs. Plain data (typed arrays and
+ * numbers) that can be posted to worker threads; see {@link silhouetteEuclideanPartial}.
  */
-export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number): SilhouetteResult {
+export interface SilhouetteLayout {
+  /** n × L rows in cluster order. */
+  Xs: Float64Array;
+  L: number;
+  n: number;
+  /** Number of non-empty clusters. */
+  m: number;
+  /** Compact cluster of each sorted position; length n. */
+  cl: Int32Array;
+  /** Sorted positions of cluster c are start[c]..start[c + 1] − 1; length m + 1. */
+  start: Int32Array;
+}
+
+/**
+ * The Euclidean silhouette's work is split into this many partial sums, whatever the number of
+ * threads, and the partials are added in a fixed order: the result is the same on one thread or
+ * many, to the last bit.
+ */
+export const SILHOUETTE_PARTIALS = 8;
+
+/** Check the input and lay the rows out in cluster order (see {@link SilhouetteLayout}). */
+export function silhouetteLayout(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number, shared = false): { layout: SilhouetteLayout; idx: ClusterIndex } {
   const n = X.length / L;
   if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
   if (labels.length !== n) throw inputError('E_VALIDATE_SHAPE', `Expected ${n} labels but received ${labels.length}`);
@@ -291,8 +306,7 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
   requireClusterCount(idx, 'the silhouette');
   const m = idx.present.length;
   const { order, start } = idx;
-  // Rows in cluster order; cl[p] = compact cluster of sorted position p.
-  const Xs = new Float64Array(n * L);
+  const Xs = new Float64Array(shared ? new SharedArrayBuffer(8 * n * L) : new ArrayBuffer(8 * n * L));
   const cl = new Int32Array(n);
   for (let c = 0; c < m; c++) {
     for (let p = start[c]; p < start[c + 1]; p++) {
@@ -300,11 +314,20 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
       cl[p] = c;
     }
   }
-  // acc[p*m + c]: sum of distances from sorted row p to the members of cluster c.
+  return { layout: { Xs, L, n, m, cl, start: Int32Array.from(start) }, idx };
+}
+
+/**
+ * One of the {@link SILHOUETTE_PARTIALS} partial sums: the contribution of the 64-row tile rows
+ * u with u mod parts = part (each pair of rows once, mirrored by symmetry).
+ * @returns acc, n × m: acc[p·m + c] = this part's sum of distances from sorted row p to cluster c
+ */
+export function silhouetteEuclideanPartial(layout: SilhouetteLayout, part: number, parts = SILHOUETTE_PARTIALS): Float64Array {
+  const { Xs, L, n, m, cl, start } = layout;
   const acc = new Float64Array(n * m);
   const T = new Float64Array(TILE * TILE);
   const colSum = new Float64Array(TILE);
-  for (let i0 = 0; i0 < n; i0 += TILE) {
+  for (let i0 = part * TILE; i0 < n; i0 += parts * TILE) {
     throwIfInterrupted();
     const i1 = Math.min(n, i0 + TILE);
     for (let j0 = i0; j0 < n; j0 += TILE) {
@@ -346,7 +369,39 @@ export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLik
       }
     }
   }
+  return acc;
+}
+
+/**
+ * The coefficients from the partial sums, added in the order given (the order of the parts).
+ * @param partials the {@link SILHOUETTE_PARTIALS} results of {@link silhouetteEuclideanPartial}, part 0 first
+ */
+export function silhouetteFromPartials(layout: SilhouetteLayout, idx: ClusterIndex, partials: Iterable<Float64Array>): SilhouetteResult {
+  const { n, m, cl } = layout;
+  const acc = new Float64Array(n * m);
+  for (const part of partials) for (let q = 0; q < acc.length; q++) acc[q] += part[q];
   const samples = new Float64Array(n);
-  for (let p = 0; p < n; p++) samples[order[p]] = coefficient(acc.subarray(p * m, p * m + m), cl[p], idx);
+  for (let p = 0; p < n; p++) samples[idx.order[p]] = coefficient(acc.subarray(p * m, p * m + m), cl[p], idx);
   return summarise(samples);
+}
+
+/**
+ * Silhouette with Euclidean distances between rows, computed exactly (√Σ(xᵢ − yᵢ)², not the
+ * ‖x‖² − 2x·y + ‖y‖² shortcut, which loses digits for close rows), each pair once.
+ * Rows are first copied in cluster order, so that every tile of distances splits into contiguous
+ * per-cluster runs: the tile is summed along its rows and along its columns (symmetry) without any
+ * scattered writes. The work is summed in {@link SILHOUETTE_PARTIALS} parts, the same ones a pool
+ * of worker threads computes (`silhouetteEuclideanParallel` in pipeline/), so both give the same bits.
+ * @param X n × L values, row-major
+ * @param L slots per row
+ * @param labels cluster of each sample, integers in 0..k-1; length n
+ * @param k number of cluster ids (default: largest label + 1); empty clusters are ignored
+ */
+export function silhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number): SilhouetteResult {
+  const { layout, idx } = silhouetteLayout(X, L, labels, k);
+  // A generator: one partial in memory at a time, added in part order as the pool adds them.
+  function* parts(): Generator<Float64Array> {
+    for (let part = 0; part < SILHOUETTE_PARTIALS; part++) yield silhouetteEuclideanPartial(layout, part);
+  }
+  return silhouetteFromPartials(layout, idx, parts());
 }

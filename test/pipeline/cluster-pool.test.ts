@@ -4,10 +4,15 @@
  * instead of restarting them for ever), and Ctrl-C failing what is pending.
  */
 import { describe, expect, it } from 'vitest';
-import { ClusterPool, sharedCopy } from '../../src/pipeline/cluster-pool.js';
+import path from 'node:path';
+import { ClusterPool, sharedCopy, silhouetteOnThreads, THREADED_SILHOUETTE_MIN_ROWS } from '../../src/pipeline/cluster-pool.js';
+import { runClusterStage } from '../../src/pipeline/cluster.js';
+import { slotLabels, writeProfiles } from '../../src/io/profiles.js';
+import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { tempStore } from './helpers.js';
 import { runClusterWork } from '../../src/pipeline/cluster-work.js';
 import { euclideanMatrix } from '../../src/cluster/kmedoids.js';
-import { euclideanDistanceMatrix } from '../../src/validate/index.js';
+import { euclideanDistanceMatrix, silhouetteEuclidean, silhouettePrecomputed } from '../../src/validate/index.js';
 import { InterruptedError, isLpclustError } from '../../src/errors.js';
 import { markInterrupted } from '../../src/util/interrupt.js';
 import { Random } from '../../src/util/random.js';
@@ -47,6 +52,38 @@ describe('ClusterPool', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('scores the Euclidean silhouette on threads to the same bits as on one thread', async () => {
+    const big = profiles(1301, L, 6); // 21 units of 64 rows: every one of the 8 partial sums has work
+    const labels = Int32Array.from({ length: 1301 }, (_, i) => (i * 7) % 5);
+    const pool = new ClusterPool(3);
+    try {
+      const threaded = await pool.silhouetteEuclidean(big, L, labels, 5);
+      const alone = silhouetteEuclidean(big, L, labels, 5);
+      expect(threaded.score).toBe(alone.score);
+      expect(threaded.samples).toEqual(alone.samples);
+      // And it agrees with the silhouette read from the exact distance matrix.
+      expect(Math.abs(threaded.score - silhouettePrecomputed(euclideanDistanceMatrix(big, L), 1301, labels, 5).score)).toBeLessThan(1e-15);
+    } finally {
+      await pool.close();
+    }
+    // Below the size where threads pay, silhouetteOnThreads stays on this thread: same value.
+    expect((await silhouetteOnThreads(big, L, labels, 5, 4)).score).toBe(silhouetteEuclidean(big, L, labels, 5).score);
+  });
+
+  it('the clustering stage scores large data on threads: the same metrics as on one thread', async () => {
+    const { dir, store } = await tempStore('lpclust-pool-stage-');
+    const N = THREADED_SILHOUETTE_MIN_ROWS + 137;
+    const values = profiles(N, L, 8).map((v) => 100 + 30 * v);
+    const csv = path.join(dir, 'big.csv');
+    await writeProfiles(csv, { ids: Array.from({ length: N }, (_, i) => `M${i % 97}`), dates: Array.from({ length: N }, (_, i) => new Date(Date.UTC(2021, 0, 1 + Math.floor(i / 97))).toISOString().slice(0, 10)), slots: slotLabels(60), values, n: N, length: L });
+    const run = (workers: number) => runClusterStage({ in: csv, model: 'kmeans', metric: 'euclidean', k: 4, nInit: 1, workers, plots: false, outDir: path.join(dir, `w${workers}`) }, { store, experimentName: 'pool-stage' });
+    const [one, two] = [await run(1), await run(2)];
+    const { 'Fit Seconds': _a, ...m1 } = one.metrics;
+    const { 'Fit Seconds': _b, ...m2 } = two.metrics;
+    expect(m2).toEqual(m1);
+    expect(m1['Silhouette Score']).toBe(silhouetteEuclidean(normalizeRows(values, L, 'l2'), L, one.outputs.fit.labels, 4).score);
   });
 
   it('rebuilds an LpclustError from the worker with its kind, code and message', async () => {

@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--out-dir <dir>', 'output directory (default: lpclust-out/cluster/<run id>, new for every run)')
-    .option('--workers <n>', 'worker threads when the DTW matrix must be computed (default: all cores)')
+    .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores)')
     .addHelpText(
       'after',
       `

@@ -186,7 +186,7 @@ export function register(program: Command): void {
     .option('--init <name>', `initialisation: ${INITS.join('|')}`)
     .option('--normalize <method>', `row normalisation: ${NORMALIZATIONS.join('|')} (default l2)`)
     .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots (default 1)')
-    .option('--workers <n>', 'DTW worker threads (default: all cores)')
+    .option('--workers <n>', 'worker threads for the DTW matrix and the Euclidean silhouette (default: all cores)')
     .option('--silhouette-dtw', 'with --metric euclidean: also compute the DTW matrix, for Silhouette DTW')
     .option('--no-plots', 'do not render the plots')
     .addHelpText(

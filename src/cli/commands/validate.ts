@@ -14,6 +14,13 @@ interface ValidateFlags {
   centres?: string;
   normalize: string;
   minProminence: string;
+  workers?: string;
+}
+
+function parseWorkers(raw: string): number {
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw usageError('E_USAGE_OPTION', `Expected a positive integer for \`--workers\` but received \`${raw}\``);
+  return v;
 }
 
 function parseNormalize(raw: string): Normalization {
@@ -42,6 +49,7 @@ export function register(program: Command): void {
     .option('--dtw <npy>', 'DTW matrix of the same rows (from `lpclust dtw`): adds Silhouette DTW')
     .option('--normalize <method>', `row normalisation before the metrics: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--min-prominence <p>', 'prominence threshold of prominent peaks, on normalised profiles', '0.2')
+    .option('--workers <n>', 'worker threads for the Euclidean silhouette (default: all cores)')
     .addHelpText(
       'after',
       `
@@ -62,7 +70,7 @@ Examples:
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const res = await runValidateStage(
-        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence },
+        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence, ...(flags.workers !== undefined ? { workers: parseWorkers(flags.workers) } : {}) },
         { store, experimentName: ctx.globals.experimentName },
       );
       const width = Math.max(...Object.keys(res.metrics).map((k) => k.length));
