@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
-import { openStore } from '../tracking/index.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
@@ -48,7 +47,9 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   return {
     globals,
     resolved: resolved as CliContext['resolved'],
-    openStore() {
+    async openStore() {
+      // Imported here, not at the top: the tracking stores are not needed to parse or print help.
+      const { openStore } = await import('../tracking/index.js');
       return openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
     },
     print(json: unknown, human?: string) {

@@ -1,22 +1,29 @@
 /**
  * The lpclust CLI: commander wiring only. Commands live in `commands/`, one file each; the work
  * they do lives in the library. This is the one place that turns errors into messages and exit codes.
+ *
+ * Start-up is kept short (issue 16): only the modules of the command being run are imported
+ * (none for `--version`; all, which are light, for `--help` and for a command name commander must
+ * suggest a correction for), and each command imports its heavy work inside its action.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
 import { LOG_LEVELS, log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
-import { COMMANDS } from './commands/index.js';
-import { installSignalHandlers } from './signals.js';
+import { COMMANDS, type CommandEntry } from './commands/index.js';
 
 /** lpclust's version, from package.json. */
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
-/** Build the commander program (exported for tests and help generation). */
-export function buildProgram(): Command {
+/**
+ * Build the commander program (exported for tests and help generation).
+ * @param argv the command line (as process.argv) the program is built for: only the commands it
+ *   can dispatch to are loaded; without it, every command (the complete program)
+ */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('lpclust')
     .description('Cluster electricity load profiles and track every run in MLflow.')
     .version(VERSION, '-V, --version', 'print the lpclust version')
@@ -37,13 +44,45 @@ Configuration precedence: flags > environment (LPCLUST_*, MLFLOW_*, ./.env) > lp
 View runs: lpclust runs, or the MLflow UI: mlflow ui --backend-store-uri ./mlruns
 (MLflow 3: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ./mlruns)`,
     );
-  for (const register of COMMANDS) register(program);
+  const wanted = argv === undefined ? COMMANDS : commandsFor(program, argv.slice(2));
+  // Loaded together, registered in table order: `--help` lists the commands in that order.
+  const modules = await Promise.all(wanted.map((c) => c.load()));
+  for (const m of modules) m.register(program);
   program.exitOverride();
   program.configureOutput({
     outputError: (str, write) => write(red(str.replace(/^error: /, 'lpclust: '))),
   });
   for (const cmd of program.commands) applyToTree(cmd);
   return program;
+}
+
+/**
+ * The commands an invocation needs, from its arguments (argv without node and the script): the one
+ * it names; none for a bare `--version`; every command otherwise (help lists them all, and a
+ * misspelt name is answered with the closest ones). The values of the program's own options are
+ * skipped, so `--experiment-name dtw runs` runs `runs`. Anything this scan does not understand
+ * loads every command, which is always correct, only slower.
+ */
+export function commandsFor(program: Command, args: readonly string[]): readonly CommandEntry[] {
+  let version = false;
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') break;
+    if (a.startsWith('-') && a.length > 1) {
+      const eq = a.indexOf('=');
+      const flag = eq > 0 ? a.slice(0, eq) : a;
+      if (flag === '-V' || flag === '--version') version = true;
+      if (flag === '-h' || flag === '--help') help = true;
+      const opt = program.options.find((o) => o.long === flag || o.short === flag);
+      // A value in the next word: `--tracking-uri <uri>` always takes it, `[value]` unless it is an option.
+      if (opt && eq < 0 && (opt.required || (opt.optional && i + 1 < args.length && !args[i + 1].startsWith('-')))) i++;
+      continue;
+    }
+    const named = COMMANDS.find((c) => c.name === a);
+    return named ? [named] : COMMANDS;
+  }
+  return version && !help ? [] : COMMANDS;
 }
 
 function applyToTree(cmd: Command): void {
@@ -63,13 +102,15 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(0);
     throw e;
   });
-  const uninstall = installSignalHandlers();
+  let uninstall = (): void => {};
   try {
-    const program = buildProgram();
+    const program = await buildProgram(argv);
     if (argv.length <= 2) {
       program.outputHelp();
       return EXIT_CODES.usage;
     }
+    // The handlers (and the tracking modules they use) matter only when a command can run.
+    if (program.commands.length > 0) uninstall = (await import('./signals.js')).installSignalHandlers();
     await program.parseAsync(argv);
     return 0;
   } catch (e) {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
 
 interface EntryPoint {
@@ -17,7 +17,10 @@ const REQUIRED = ['pipeline', 'etl_oldmongo', 'etl_sql', 'etl_newmongo', 'harmon
 
 describe('MLproject', () => {
   const doc = YAML.parse(readFileSync('MLproject', 'utf8')) as { name: string; entry_points: Record<string, EntryPoint> };
-  const program = buildProgram();
+  let program: Command;
+  beforeAll(async () => {
+    program = await buildProgram();
+  });
 
   it('is valid YAML with the stage entry points', () => {
     expect(doc.name).toBe('lpclust');

@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { INITS, LINKAGES, METRICS, MODELS, type InitName, type KMedoidsMethod, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
-import { runClusterStage } from '../../pipeline/cluster.js';
+import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName } from '../../cluster/fit.js';
+import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
+import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
 import { contextFor } from '../context.js';
 
 interface ClusterFlags {
@@ -83,6 +84,7 @@ Examples:
   lpclust cluster --in harmonized.csv --model kmeans -k 0 --k-range 3..12 --json`,
     )
     .action(async (flags: ClusterFlags, cmd: Command) => {
+      const { runClusterStage } = await import('../../pipeline/cluster.js');
       const model = choice<ModelName>(flags.model, MODELS, '--model');
       const metric = choice<MetricName>(flags.metric, METRICS, '--metric');
       const k = integer(flags.k, '-k', 0, 'an integer k ≥ 2, or 0 to choose k');

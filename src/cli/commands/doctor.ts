@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import os from 'node:os';
-import { nativeStatus, lpclustVersion } from '../../dtw/index.js';
+import { nativeStatus } from '../../dtw/native.js';
+import { lpclustVersion } from '../../dtw/matrix.js';
 import { maskUri } from '../../util/mask.js';
 import { contextFor } from '../context.js';
 

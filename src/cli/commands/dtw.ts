@@ -6,8 +6,7 @@ import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/index.js';
-import { dtwSummary, runDtwStage } from '../../pipeline/dtw.js';
+import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/kernel.js';
 import { contextFor } from '../context.js';
 
 interface DtwFlags {
@@ -73,6 +72,7 @@ Examples:
   lpclust dtw --in harmonized.csv --out full.npy --radius none --kernel js --json`,
     )
     .action(async (flags: DtwFlags, cmd: Command) => {
+      const { dtwSummary, runDtwStage } = await import('../../pipeline/dtw.js');
       const radius = parseRadius(flags.radius);
       const normalize = oneOf<Normalization>(flags.normalize, '--normalize', NORMALIZATIONS);
       const dtype = oneOf(flags.dtype, '--dtype', ['float32', 'float64'] as const);

@@ -6,18 +6,15 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { etlSummary, runEtlStage, type EtlStageOptions } from '../../pipeline/etl.js';
-import { genericSource } from '../../etl/generic.js';
-import { oldMongoSource } from '../../etl/oldmongo.js';
+import type { EtlStageOptions } from '../../pipeline/etl.js';
 import { ZoneMapper } from '../../etl/time.js';
 import type { CleanOptions, OnBadRow } from '../../etl/types.js';
 import { contextFor } from '../context.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_HISTORIAN_TABLE, isPostgresUri, quoteTableName, sqlDatabaseSource, sqlFolderSource, SQL_CLEAN_DEFAULTS } from '../../etl/sql.js';
-import { checkMongoUri, daysAgo, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS } from '../../etl/newmongo.js';
-import { runNewMongoLoadStage } from '../../pipeline/etl.js';
+import { DEFAULT_HISTORIAN_TABLE, isPostgresUri, quoteTableName } from '../../etl/sql-db.js';
+import { DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../../etl/newmongo.js';
 import { maskUri, registerSecret } from '../../util/mask.js';
 
 /** Raw values of the common options (as commander gives them). */
@@ -90,6 +87,7 @@ export function commonEtlOptions(f: CommonEtlFlags): Pick<EtlStageOptions, 'out'
 export async function runEtlCommand(cmd: Command, name: string, stage: EtlStageOptions): Promise<void> {
   const ctx = contextFor(cmd);
   const store = await ctx.openStore();
+  const { etlSummary, runEtlStage } = await import('../../pipeline/etl.js');
   const res = await runEtlStage(stage, { store, experimentName: ctx.globals.experimentName });
   const corrections = res.outputs.report.meters().flatMap((q) => q.scaleCorrections.map((s) => ({ meter: q.meter, ...s })));
   ctx.print({ runId: res.runId, metrics: res.metrics, out: res.outputs.out, rows: res.outputs.rows, scaleCorrections: corrections }, etlSummary(name, res));
@@ -117,6 +115,7 @@ Examples:
   lpclust etl oldmongo --input exports --meters meters.csv --resolution 15 --timezone Europe/Rome --out clean15.csv --json`,
   );
   cmd.action(async (flags: OldMongoFlags, c: Command) => {
+    const { oldMongoSource } = await import('../../etl/oldmongo.js');
     const common = commonEtlOptions(flags);
     await runEtlCommand(c, 'etl oldmongo', { ...common, reader: oldMongoSource(flags.input), runName: 'etl_oldmongo', params: { input_dir: flags.input } });
   });
@@ -159,6 +158,7 @@ Examples:
       --unit kWh --timezone Australia/Sydney --out clean_local.csv`,
   );
   cmd.action(async (flags: GenericFlags, c: Command) => {
+    const { genericSource } = await import('../../etl/generic.js');
     const common = commonEtlOptions(flags);
     if (flags.unit !== 'Wh' && flags.unit !== 'kWh') {
       throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
@@ -220,6 +220,7 @@ Examples:
   lpclust etl sql --db postgres://reader:PASSWORD@db.example:5432/scada --meters meters.csv --out clean_sql.csv --json`,
   );
   cmd.action(async (flags: SqlFlags, c: Command) => {
+    const { sqlDatabaseSource, sqlFolderSource, SQL_CLEAN_DEFAULTS } = await import('../../etl/sql.js');
     const common = commonEtlOptions(flags);
     if ((flags.input === undefined) === (flags.db === undefined)) {
       throw usageError('E_USAGE_OPTION', 'Expected exactly one of `--input <dir>` or `--db <sqlite file | postgres://...>`');
@@ -294,6 +295,10 @@ Examples:
       --meters meters.csv --rules data/rules.yaml --out clean_newmongo.csv`,
   );
   cmd.action(async (flags: NewMongoFlags, c: Command) => {
+    const [{ checkMongoUri, daysAgo, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS }, { etlSummary, runEtlStage, runNewMongoLoadStage }] = await Promise.all([
+      import('../../etl/newmongo.js'),
+      import('../../pipeline/etl.js'),
+    ]);
     const common = commonEtlOptions(flags);
     const clean = { ...NEWMONGO_CLEAN_DEFAULTS, ...common.clean };
     if ((flags.uri === undefined) === (flags.export === undefined)) {

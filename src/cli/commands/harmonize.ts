@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
-import { harmonizeSummary, runHarmonizeStage, type HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
+import type { HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
 import { contextFor } from '../context.js';
 
 interface HarmonizeFlags {
@@ -66,6 +66,7 @@ Examples:
   lpclust harmonize --oldmongo a.csv --newmongo c.csv --out harmonized.csv --compute-dtw --radius 1 --workers 4`,
     )
     .action(async (flags: HarmonizeFlags, cmd: Command) => {
+      const { harmonizeSummary, runHarmonizeStage } = await import('../../pipeline/harmonize.js');
       const sources: Partial<Record<HarmonizeSource, string>> = { oldmongo: flags.oldmongo, sql: flags.sql, newmongo: flags.newmongo };
       if (!flags.oldmongo && !flags.sql && !flags.newmongo) {
         throw usageError('E_USAGE_OPTION', 'Expected at least one of `--oldmongo`, `--sql`, `--newmongo` but received none', {

@@ -9,8 +9,9 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, type SettingSpec } from '../../config.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { INITS, LINKAGES, METRICS, MODELS, type InitName, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
-import { pipelineSummary, runPipeline, sampleData, type PipelineSources } from '../../pipeline/pipeline.js';
+import { INITS, METRICS, MODELS, type InitName, type MetricName, type ModelName } from '../../cluster/fit.js';
+import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
+import type { PipelineSources } from '../../pipeline/pipeline.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 
@@ -154,10 +155,11 @@ export function resolvePipelineSettings(cmd: Command, flags: Record<string, unkn
 }
 
 /** Sources, meters and rules: configured ones, else the bundled sample data. */
-export function pipelineInputs(cmd: Command, flags: { oldmongo?: string; sql?: string; newmongo?: string }, s: PipelineSettings): { sources: PipelineSources; meters?: string; rules?: string; sample: boolean } {
+export async function pipelineInputs(cmd: Command, flags: { oldmongo?: string; sql?: string; newmongo?: string }, s: PipelineSettings): Promise<{ sources: PipelineSources; meters?: string; rules?: string; sample: boolean }> {
   const o = cmd.optsWithGlobals() as Record<string, unknown>;
   const conf = configuredSources(flags, o.config as string | undefined);
   if (conf) return { sources: conf.sources, meters: s.meters, rules: s.rules, sample: false };
+  const { sampleData } = await import('../../pipeline/pipeline.js');
   const sample = sampleData();
   return { sources: sample.sources, meters: s.meters ?? sample.meters, rules: s.rules ?? sample.rules, sample: true };
 }
@@ -206,10 +208,11 @@ Examples:
   lpclust pipeline --model som -k 9 --config uc7.config.json --out-dir runs --json`,
     )
     .action(async (flags: Record<string, unknown> & { oldmongo?: string; sql?: string; newmongo?: string }, cmd: Command) => {
+      const { pipelineSummary, runPipeline } = await import('../../pipeline/pipeline.js');
       const ctx = contextFor(cmd);
       if (flags.plots === true) delete flags.plots; // commander's --no-plots default: not a flag value
       const s = resolvePipelineSettings(cmd, flags);
-      const inputs = pipelineInputs(cmd, flags, s);
+      const inputs = await pipelineInputs(cmd, flags, s);
       if (inputs.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const store = await ctx.openStore();
       const res = await runPipeline(

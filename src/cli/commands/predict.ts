@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { predictFile, resolveModel } from '../../model/resolve.js';
 import { contextFor } from '../context.js';
 
 interface PredictFlags {
@@ -34,6 +33,7 @@ Examples:
   lpclust --tracking-uri http://localhost:5000 predict --model runs:/0a1b2c.../model --in tomorrow.csv --json`,
     )
     .action(async (flags: PredictFlags, cmd: Command) => {
+      const { predictFile, resolveModel } = await import('../../model/resolve.js');
       const ctx = contextFor(cmd);
       const loaded = await resolveModel(flags.model, () => ctx.openStore());
       const out = flags.out ?? `${flags.in.replace(/\.csv$/i, '')}.labels.csv`;

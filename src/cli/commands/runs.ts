@@ -5,7 +5,6 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { collectRunDetail, collectRunsView, formatRunDetail, formatRunsView } from '../../tracking/runs-view.js';
 import type { RunStatus } from '../../tracking/store.js';
 import { contextFor, unknownSubcommandError } from '../context.js';
 
@@ -65,6 +64,7 @@ Examples:
       const limit = parseLimit(opts.limit);
       const statuses = opts.status !== undefined ? parseStatuses(opts.status) : undefined;
       const store = await ctx.openStore();
+      const { collectRunsView, formatRunsView } = await import('../../tracking/runs-view.js');
       const view = await collectRunsView(store, { experimentName: opts.experiment, limit, statuses });
       ctx.print(view, formatRunsView(view, { color: useColor(), utc: opts.utc }));
     });
@@ -84,6 +84,7 @@ Examples:
     .action(async (runId: string, opts: { utc?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
+      const { collectRunDetail, formatRunDetail } = await import('../../tracking/runs-view.js');
       const detail = await collectRunDetail(store, runId);
       ctx.print(detail, formatRunDetail(detail, { color: useColor(), utc: opts.utc }));
     });

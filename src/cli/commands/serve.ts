@@ -3,8 +3,7 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { resolveModel } from '../../model/resolve.js';
-import { DEFAULT_MAX_BODY_MB, startScoringServer, type ScoringServer } from '../../serve/server.js';
+import { DEFAULT_MAX_BODY_MB, type ScoringServer } from '../../serve/server.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 
@@ -51,6 +50,7 @@ Examples:
         throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
       }
       const ctx = contextFor(cmd);
+      const [{ resolveModel }, { startScoringServer }] = await Promise.all([import('../../model/resolve.js'), import('../../serve/server.js')]);
       const loaded = await resolveModel(flags.model, () => ctx.openStore());
       let srv: ScoringServer;
       try {

@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/index.js';
-import { runSweep, sweepSummary } from '../../pipeline/sweep.js';
+import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/fit.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
@@ -91,6 +90,7 @@ Examples:
   lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json`,
     )
     .action(async (flags: SweepFlags, cmd: Command) => {
+      const { runSweep, sweepSummary } = await import('../../pipeline/sweep.js');
       const ctx = contextFor(cmd);
       const models = list<ModelName>(flags.models, MODELS, '--models');
       const metrics = list<MetricName>(flags.metrics, METRICS, '--metrics');
@@ -99,7 +99,7 @@ Examples:
       if (flags.in !== undefined && (flags.oldmongo || flags.sql || flags.newmongo)) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
       // Shared settings (resolution, radius, ...) as the pipeline resolves them; model/metric/k are the sweep's own.
       const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
-      const inputs = flags.in === undefined ? pipelineInputs(cmd, flags, s) : undefined;
+      const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
       if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const store = await ctx.openStore();
       const res = await runSweep(

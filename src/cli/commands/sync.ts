@@ -5,10 +5,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { externalError, inputError, usageError } from '../../errors.js';
-import { FileStore } from '../../tracking/file-store.js';
-import { openStore } from '../../tracking/index.js';
-import { RestStore } from '../../tracking/rest-store.js';
-import { syncRuns } from '../../tracking/sync.js';
 import type { TrackingStore } from '../../tracking/store.js';
 import { log } from '../../util/log.js';
 import { maskUri } from '../../util/mask.js';
@@ -37,6 +33,12 @@ Examples:
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
     .action(async (opts: { from: string; to?: string; experiment?: string }, cmd: Command) => {
+      const [{ FileStore }, { openStore }, { RestStore }, { syncRuns }] = await Promise.all([
+        import('../../tracking/file-store.js'),
+        import('../../tracking/index.js'),
+        import('../../tracking/rest-store.js'),
+        import('../../tracking/sync.js'),
+      ]);
       const ctx = contextFor(cmd);
       const to = opts.to ?? (/^https?:\/\//i.test(ctx.globals.trackingUri) ? ctx.globals.trackingUri : undefined);
       if (!to) {

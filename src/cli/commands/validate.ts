@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { runValidateStage } from '../../pipeline/validate.js';
 import { contextFor } from '../context.js';
 
 interface ValidateFlags {
@@ -65,6 +64,7 @@ Examples:
   lpclust --experiment-name uc7 validate --in harmonized.csv --labels labels.csv --normalize zscore`,
     )
     .action(async (flags: ValidateFlags, cmd: Command) => {
+      const { runValidateStage } = await import('../../pipeline/validate.js');
       const normalize = parseNormalize(flags.normalize);
       const minProminence = parseProminence(flags.minProminence);
       const ctx = contextFor(cmd);
