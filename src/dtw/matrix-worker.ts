@@ -1,10 +1,10 @@
 /**
  * Worker thread of the tiled DTW matrix (see matrix.ts). It receives tiles of the upper triangle,
- * runs the kernel on each, and writes the tile's rows (and, mirrored, its columns) into the
- * `.partial` .npy file at their offsets with positional writes on its own file descriptor. Only
- * two tile buffers are held, so memory does not grow with N.
+ * runs the kernel on each, and sends the tile's rows (and, for the full layout, its columns as
+ * rows) back to the main thread, which writes whole bands of rows at once (matrix-writer.ts). The
+ * buffers travel by transfer, not copy, and come back for reuse, so a worker allocates a few and
+ * memory does not grow with N here.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectKernel, type KernelChoice } from './kernel.js';
 
@@ -18,11 +18,9 @@ export interface MatrixWorkerData {
   /** Radius already clamped to [0, L − 1]. */
   radius: number;
   kernel: KernelChoice;
-  /** Path of the `.partial` .npy file (already sized). */
-  file: string;
-  /** Byte offset of element (0, 0). */
-  dataOffset: number;
   tileSize: number;
+  /** Full layout: the mirrored columns are sent too; condensed: only the rows (upper triangle). */
+  layout: 'full' | 'condensed';
 }
 
 /** A tile request: rows [r0, r1) × columns [c0, c1), with r0 ≤ c0. */
@@ -34,8 +32,19 @@ export interface TileTask {
   c1: number;
 }
 
-/** Worker replies. */
-export type WorkerReply = { done: number } | { error: { message: string; code?: string } } | { ready: { kernel: string; isa: string } };
+/** A tile request as posted: with buffers of T² elements to reuse (transferred). */
+export interface TileRequest extends TileTask {
+  buffers?: ArrayBuffer[];
+}
+
+/**
+ * Worker replies. `done` carries the tile's rows, h × w row-major (`rows`), and for the full layout
+ * off the diagonal its columns, w × h (`cols`); both are views on transferred T² buffers.
+ */
+export type WorkerReply =
+  | { done: number; rows: Float32Array | Float64Array; cols: Float32Array | Float64Array | null }
+  | { error: { message: string; code?: string } }
+  | { ready: { kernel: string; isa: string } };
 
 function main(): void {
   const port = parentPort!;
@@ -45,31 +54,27 @@ function main(): void {
   const values = d.dtype === 'float32' ? new Float32Array(d.values) : new Float64Array(d.values);
   const kernel = selectKernel(d.kernel);
   const T = d.tileSize;
-  const tile = new Ctor(T * T);
-  const mirror = new Ctor(T * T);
-  const fd = openSync(d.file, 'r+');
-  const write = (arr: Float32Array | Float64Array, start: number, count: number, elementIndex: number): void => {
-    const view = new Uint8Array(arr.buffer, arr.byteOffset + start * bytes, count * bytes);
-    let off = 0;
-    const pos = d.dataOffset + elementIndex * bytes;
-    while (off < view.length) off += writeSync(fd, view, off, view.length - off, pos + off);
-  };
+  const pool: ArrayBuffer[] = [];
+  const take = (): ArrayBuffer => pool.pop() ?? new ArrayBuffer(T * T * bytes);
   port.postMessage({ ready: { kernel: kernel.name, isa: kernel.isa } } satisfies WorkerReply);
-  port.on('message', (t: TileTask | { close: true }) => {
+  port.on('message', (t: TileRequest | { close: true }) => {
     if ('close' in t) {
-      closeSync(fd);
       port.close();
       return;
     }
     try {
+      if (t.buffers) pool.push(...t.buffers);
       const h = t.r1 - t.r0;
       const w = t.c1 - t.c0;
       const diagonal = t.r0 === t.c0;
-      kernel.block(values, values, d.L, t, d.radius, tile, diagonal);
+      const full = d.layout === 'full';
+      const tile = new Ctor(take(), 0, h * w);
+      const mirror = full && !diagonal ? new Ctor(take(), 0, w * h) : null;
+      kernel.block(values, values, d.L, { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1 }, d.radius, tile, diagonal);
       // Transposes go by 64 × 64 blocks: a plain strided loop misses the cache on every store and
       // cost more than the DTW itself at L = 24.
       const B = 64;
-      if (diagonal) {
+      if (diagonal && full) {
         // Fill the lower half from the upper one so every row segment is written whole.
         for (let ib = 0; ib < h; ib += B) {
           for (let jb = 0; jb <= ib; jb += B) {
@@ -78,7 +83,7 @@ function main(): void {
             for (let i = ib; i < ie; i++) for (let j = jb; j < je && j < i; j++) tile[i * w + j] = tile[j * w + i];
           }
         }
-      } else {
+      } else if (mirror) {
         for (let ib = 0; ib < h; ib += B) {
           for (let jb = 0; jb < w; jb += B) {
             const ie = Math.min(h, ib + B);
@@ -87,9 +92,8 @@ function main(): void {
           }
         }
       }
-      for (let i = 0; i < h; i++) write(tile, i * w, w, (t.r0 + i) * d.n + t.c0);
-      if (!diagonal) for (let j = 0; j < w; j++) write(mirror, j * h, h, (t.c0 + j) * d.n + t.r0);
-      port.postMessage({ done: t.tile } satisfies WorkerReply);
+      const transfer = mirror ? [tile.buffer, mirror.buffer] : [tile.buffer];
+      port.postMessage({ done: t.tile, rows: tile, cols: mirror } satisfies WorkerReply, transfer as ArrayBuffer[]);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       port.postMessage({ error: { message: err.message, code: err.code } } satisfies WorkerReply);

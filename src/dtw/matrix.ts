@@ -1,20 +1,25 @@
 /**
- * The full DTW distance matrix as a NumPy .npy file, computed tile by tile by worker threads.
+ * The DTW distance matrix as a NumPy .npy file, computed tile by tile by worker threads.
  *
- * Tiles of the upper triangle (T × T, T = `tileSize`) are handed out from a queue; each worker
- * writes its tile's rows and mirrored columns into `<out>.partial` at their offsets. Finished tiles
+ * Tiles of the upper triangle (T × T, T = `tileSize`) are handed out in row-major order; workers
+ * send each tile's rows and mirrored columns back, and the main thread writes whole bands of T rows
+ * into `<out>.partial` in large contiguous writes (matrix-writer.ts). Tiles whose values are on disk
  * are appended to the checkpoint `<out>.partial.ckpt`, so an interrupted job can be finished with
  * `resume`. Every value is DTW(row i, row j) with i < j computed by the same lane arithmetic, so
  * the file is bit-identical whatever the worker count and tile size. Only a complete matrix is
  * renamed to `<out>` and gets its sidecar `<out>.json`.
+ *
+ * Layouts: `full`, the n × n symmetric matrix (both triangles, zero diagonal); `condensed`, the
+ * upper triangle as a 1-D array of n(n−1)/2 values in SciPy's `squareform` order (row-major i < j;
+ * what dtaidistance's `distance_matrix(..., compact=True)` returns): half the bytes.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync, ftruncateSync, fsyncSync, renameSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync, ftruncateSync, renameSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { LpclustError, InterruptedError, externalError, inputError, usageError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { encodeNpyHeader, readNpyHeader, dtypeBytes, type NpyDtype } from '../io/npy.js';
@@ -25,14 +30,25 @@ import { log } from '../util/log.js';
 import { effectiveRadius } from './kernel-js.js';
 import { selectKernel, checkRadius, type KernelChoice } from './kernel.js';
 import { PACKAGE_ROOT } from './native.js';
-import type { MatrixWorkerData, TileTask, WorkerReply } from './matrix-worker.js';
+import { BandWriter, type MatrixLayout } from './matrix-writer.js';
+import type { MatrixWorkerData, TileRequest, TileTask, WorkerReply } from './matrix-worker.js';
+
+export type { MatrixLayout } from './matrix-writer.js';
+
+/** The layouts `lpclust dtw --layout` writes. */
+export const MATRIX_LAYOUTS: readonly MatrixLayout[] = ['full', 'condensed'];
 
 /** What the sidecar `<out>.json` of a DTW matrix says (format version 1). */
 export interface DtwSidecar {
   format: 'lpclust-dtw-matrix';
   formatVersion: 1;
-  /** Number of rows (= columns) n. */
+  /** Number of rows (= columns) n of the matrix. */
   rows: number;
+  /**
+   * `full`: the .npy is n × n; `condensed`: 1-D, the n(n−1)/2 values above the diagonal in
+   * SciPy's squareform order. Absent in sidecars written before lpclust had layouts: full.
+   */
+  layout?: MatrixLayout;
   /** Series length L (slots per profile). */
   length: number;
   /** Row ids as [id, date], in matrix order (omitted when not known). */
@@ -73,6 +89,14 @@ export interface DtwMatrixOptions {
   kernel?: KernelChoice;
   /** Tile edge T in rows (default 1024). Does not change the result. */
   tileSize?: number;
+  /** `full` (n × n, default) or `condensed` (upper triangle, 1-D, squareform order). */
+  layout?: MatrixLayout;
+  /**
+   * Bytes of computed blocks held in memory waiting for their band to be complete before they
+   * are written in pieces (default: a quarter of the free memory, between 64 MiB and 1 GiB).
+   * Never changes the result.
+   */
+  memoryBudget?: number;
   /** Finish an interrupted job from `<out>.partial` (default false). */
   resume?: boolean;
   /** Overwrite an existing output / discard an existing partial (default false). */
@@ -146,6 +170,8 @@ interface CheckpointHead {
   dtype: NpyDtype;
   tileSize: number;
   inputDigest: string;
+  /** Absent in checkpoints written before lpclust had layouts: full. */
+  layout?: MatrixLayout;
 }
 
 function tilesOf(n: number, T: number): TileTask[] {
@@ -212,18 +238,22 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   }
   const kernel = selectKernel(options.kernel ?? 'auto');
   const bytes = dtypeBytes(dtype);
-  const header = encodeNpyHeader(dtype, [n, n]);
-  const fileBytes = header.length + n * n * bytes;
+  const layout = options.layout ?? 'full';
+  if (!MATRIX_LAYOUTS.includes(layout)) throw usageError('E_USAGE_VALUE', `Expected ${MATRIX_LAYOUTS.join('|')} for \`layout\` but received \`${layout}\``);
+  const shape = matrixShape(n, layout);
+  const header = encodeNpyHeader(dtype, shape);
+  const fileBytes = header.length + shape.reduce((a, b) => a * b, 1) * bytes;
 
   // Decide between resuming and starting afresh.
   let tileSize = options.tileSize ?? 1024;
   checkPositiveInt(tileSize, 'tileSize');
   const finished = new Set<number>();
-  const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radius === Infinity ? null : radius, dtype, inputDigest };
+  const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radius === Infinity ? null : radius, dtype, inputDigest, layout };
   let resuming = false;
   if (existsSync(partial)) {
     if (options.resume) {
       const prior = readCheckpoint(ckptPath, partial);
+      prior.head.layout ??= 'full';
       const mismatch = (Object.keys(head) as Array<keyof typeof head>).find((k) => prior.head[k] !== head[k]);
       if (mismatch) {
         throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} was started with other data or settings (${mismatch}: ${JSON.stringify(prior.head[mismatch])}, now ${JSON.stringify(head[mismatch])}); it cannot be resumed`, {
@@ -233,8 +263,8 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
       const hdr = await readNpyHeader(partial).catch((e: unknown) => {
         throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} is not a partial DTW matrix lpclust can resume: ${(e as Error).message}`, { hint: 'delete it or rerun with --force', cause: e });
       });
-      if (hdr.dtype !== dtype || hdr.shape.length !== 2 || hdr.shape[0] !== n || hdr.shape[1] !== n || statSync(partial).size !== fileBytes) {
-        throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} does not have the shape (${n}, ${n}) ${dtype} and size ${fileBytes} bytes expected`, { hint: 'delete it or rerun with --force' });
+      if (hdr.dtype !== dtype || hdr.shape.join(',') !== shape.join(',') || statSync(partial).size !== fileBytes) {
+        throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} does not have the shape (${shape.join(', ')}${shape.length === 1 ? ',' : ''}) ${dtype} and size ${fileBytes} bytes expected`, { hint: 'delete it or rerun with --force' });
       }
       tileSize = prior.head.tileSize;
       for (const t of prior.tiles) finished.add(t);
@@ -282,18 +312,50 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const nWorkers = Math.max(1, Math.min(workers, todo.length));
   const sab = new SharedArrayBuffer(options.values.length * bytes);
   (dtype === 'float32' ? new Float32Array(sab) : new Float64Array(sab)).set(options.values);
-  const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, file: partial, dataOffset: header.length, tileSize };
+  const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, tileSize, layout };
   const entry = workerEntry(import.meta.url, 'matrix-worker');
 
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(partial, 'r+');
+  } catch (e) {
+    closeSync(ckptFd);
+    throw ioError(e, partial);
+  }
+  const writer = new BandWriter({
+    fh,
+    layout,
+    n,
+    tileSize,
+    bytes,
+    header,
+    tasks,
+    finished,
+    budget: options.memoryBudget ?? defaultMemoryBudget(),
+    onDurable: (t) => writeSync(ckptFd, `${t.tile}\n`),
+  });
+  let streamedSha: string | null = null;
   try {
     if (todo.length > 0) {
-      await runWorkers(nWorkers, entry, wd, todo, shouldStop, (t) => {
-        writeSync(ckptFd, `${t.tile}\n`);
-        cellsDone += pairsOf(t) * cellsPerPair;
-        progress?.update(cellsDone);
-      });
+      await runWorkers(
+        nWorkers,
+        entry,
+        wd,
+        todo,
+        shouldStop,
+        (t, rows, cols) => {
+          writer.add(t, rows, cols);
+          cellsDone += pairsOf(t) * cellsPerPair;
+          progress?.update(cellsDone);
+        },
+        () => writer.free.splice(0, layout === 'full' ? 2 : 1),
+      );
     }
+    streamedSha = (await writer.finish()).sha256;
   } catch (e) {
+    // What is written stays valid for --resume: wait for the writes in flight before closing.
+    await writer.drain();
+    await fh.close().catch(() => undefined);
     closeSync(ckptFd);
     progress?.done();
     if (e instanceof LpclustError || (e as NodeJS.ErrnoException).code === undefined) throw e;
@@ -302,19 +364,18 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   closeSync(ckptFd);
   progress?.done();
   const seconds = (performance.now() - started) / 1000;
-  log.debug(`dtw matrix: tiles done in ${seconds.toFixed(3)} s`);
+  log.debug(`dtw matrix: tiles done and written in ${seconds.toFixed(3)} s (${writer.calls} writes)`);
 
   // Finish: flush, hash, name, sidecar.
   let matrixSha256: string | null = null;
   try {
-    const fd = openSync(partial, 'r+');
     try {
-      fsyncSync(fd);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
     log.debug(`dtw matrix: fsync done at ${((performance.now() - started) / 1000).toFixed(3)} s`);
-    if (options.hashMatrix !== false) matrixSha256 = await sha256File(partial);
+    if (options.hashMatrix !== false) matrixSha256 = streamedSha ?? (await sha256File(partial));
     rmSync(sidecarPath, { force: true });
     renameSync(partial, out);
   } catch (e) {
@@ -324,6 +385,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     format: 'lpclust-dtw-matrix',
     formatVersion: 1,
     rows: n,
+    layout,
     length: L,
     ...(options.ids && options.dates ? { ids: options.ids.map((id, i) => [id, options.dates![i]] as [string, string]) } : {}),
     idsDigest: options.ids && options.dates ? idsDigest(options.ids, options.dates) : null,
@@ -353,6 +415,16 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     workers: nWorkers,
     tileSize,
   };
+}
+
+/** The .npy shape of an n-row matrix in a layout: (n, n) or (n(n−1)/2,). */
+export function matrixShape(n: number, layout: MatrixLayout): number[] {
+  return layout === 'condensed' ? [(n * (n - 1)) / 2] : [n, n];
+}
+
+/** Default {@link DtwMatrixOptions.memoryBudget}: a quarter of the free memory, 64 MiB … 1 GiB. */
+function defaultMemoryBudget(): number {
+  return Math.min(2 ** 30, Math.max(64 * 2 ** 20, Math.floor(freemem() / 4)));
 }
 
 function checkFreeSpace(dir: string, need: number, out: string): void {
@@ -420,7 +492,8 @@ function runWorkers(
   wd: MatrixWorkerData,
   todo: TileTask[],
   shouldStop: () => boolean,
-  onDone: (t: TileTask) => void,
+  onDone: (t: TileTask, rows: Float32Array | Float64Array, cols: Float32Array | Float64Array | null) => void,
+  buffers: () => ArrayBuffer[],
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const pool: Worker[] = [];
@@ -449,7 +522,8 @@ function runWorkers(
       if (next < todo.length) {
         const t = todo[next++];
         inflight.set(w, t);
-        w.postMessage(t);
+        const reuse = buffers();
+        w.postMessage({ ...t, buffers: reuse } satisfies TileRequest, reuse);
       }
     };
     for (let k = 0; k < count; k++) {
@@ -464,7 +538,11 @@ function runWorkers(
         }
         const t = inflight.get(w)!;
         inflight.delete(w);
-        onDone(t);
+        try {
+          onDone(t, m.rows, m.cols);
+        } catch (e) {
+          return finish(e);
+        }
         remaining--;
         if (remaining === 0) return finish();
         feed(w);
@@ -523,24 +601,36 @@ export async function assertMatrixMatches(values: Float64Array, L: number, matri
   } catch (e) {
     throw stale(`the matrix file is missing or unreadable (${(e as Error).message})`, sidecar);
   }
-  const expectBytes = hdr.dataOffset + n * n * dtypeBytes(hdr.dtype);
-  if (hdr.shape.length !== 2 || hdr.shape[0] !== n || hdr.shape[1] !== n || statSync(matrixPath).size !== expectBytes) {
-    throw stale(`the file has shape (${hdr.shape.join(', ')}) and ${statSync(matrixPath).size} bytes, expected (${n}, ${n}) and ${expectBytes}`, sidecar);
+  // The layout the sidecar records (none before layouts existed: full) decides the shape expected.
+  const shape = matrixShape(n, sidecar.layout ?? 'full');
+  const expectBytes = hdr.dataOffset + shape.reduce((a, b) => a * b, 1) * dtypeBytes(hdr.dtype);
+  if (hdr.shape.join(',') !== shape.join(',') || statSync(matrixPath).size !== expectBytes) {
+    const fmt = (s: number[]): string => `(${s.join(', ')}${s.length === 1 ? ',' : ''})`;
+    throw stale(`the file has shape ${fmt(hdr.shape)} and ${statSync(matrixPath).size} bytes, expected ${fmt(shape)} (${sidecar.layout ?? 'full'} layout) and ${expectBytes}`, sidecar);
   }
   return sidecar;
 }
 
+/** The number of rows n of a condensed matrix of m values (m = n(n−1)/2), or null when m is not such a number. */
+export function condensedRows(m: number): number | null {
+  const n = Math.round((1 + Math.sqrt(1 + 8 * m)) / 2);
+  return n >= 2 && (n * (n - 1)) / 2 === m ? n : null;
+}
+
 /**
- * Load a DTW matrix, or the row block [r0, r1) of it, into memory.
+ * Load a DTW matrix, or the row block [r0, r1) of it, into memory, as n × n rows whatever the
+ * file's layout: a full .npy (n, n) is read as is; a condensed one (n(n−1)/2,) — detected from its
+ * header — is expanded (zero diagonal, both triangles), so every consumer gets the same matrix.
  * @param options.shared allocate it on a SharedArrayBuffer (worker threads then read it without a copy)
  * @returns `data` (r1 − r0) × n row-major, in the file's dtype, and n
  */
 export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1: number }, options: { shared?: boolean } = {}): Promise<{ n: number; dtype: NpyDtype; data: Float32Array | Float64Array; r0: number; r1: number }> {
   const hdr = await readNpyHeader(matrixPath);
-  if (hdr.shape.length !== 2 || hdr.shape[0] !== hdr.shape[1]) {
-    throw inputError('E_NPY', `${matrixPath} is not a square matrix: shape (${hdr.shape.join(', ')})`, { where: { file: matrixPath } });
+  const condensed = hdr.shape.length === 1;
+  const n = condensed ? condensedRows(hdr.shape[0]) : hdr.shape[0];
+  if (n === null || (!condensed && (hdr.shape.length !== 2 || hdr.shape[0] !== hdr.shape[1]))) {
+    throw inputError('E_NPY', `${matrixPath} is neither a square matrix nor a condensed one (n(n−1)/2 values): shape (${hdr.shape.join(', ')})`, { where: { file: matrixPath } });
   }
-  const n = hdr.shape[0];
   const r0 = rows?.r0 ?? 0;
   const r1 = rows?.r1 ?? n;
   if (!(Number.isInteger(r0) && Number.isInteger(r1) && r0 >= 0 && r0 <= r1 && r1 <= n)) throw new RangeError(`Expected rows within [0, ${n}] but received [${r0}, ${r1})`);
@@ -548,20 +638,60 @@ export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1:
   const count = (r1 - r0) * n;
   const buffer = options.shared ? new SharedArrayBuffer(count * bytes) : new ArrayBuffer(count * bytes);
   const data = hdr.dtype === 'float32' ? new Float32Array(buffer) : new Float64Array(buffer);
-  const view = new Uint8Array(buffer);
+  const fileValues = condensed ? (n * (n - 1)) / 2 : n * n;
   const fh = await fsp.open(matrixPath, 'r');
   try {
     const { size } = await fh.stat();
-    if (size !== hdr.dataOffset + n * n * bytes) throw inputError('E_NPY', `${matrixPath} is truncated: expected ${hdr.dataOffset + n * n * bytes} bytes, found ${size}`, { where: { file: matrixPath } });
-    let off = 0;
-    const base = hdr.dataOffset + r0 * n * bytes;
-    while (off < view.length) {
-      const { bytesRead } = await fh.read(view, off, Math.min(view.length - off, 1 << 28), base + off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
+    if (size !== hdr.dataOffset + fileValues * bytes) throw inputError('E_NPY', `${matrixPath} is truncated: expected ${hdr.dataOffset + fileValues * bytes} bytes, found ${size}`, { where: { file: matrixPath } });
+    if (condensed) await expandCondensed(fh, hdr.dataOffset, n, r0, r1, data);
+    else await readFully(fh, new Uint8Array(buffer), hdr.dataOffset + r0 * n * bytes);
   } finally {
     await fh.close();
   }
   return { n, dtype: hdr.dtype, data, r0, r1 };
+}
+
+async function readFully(fh: fsp.FileHandle, view: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < view.length) {
+    const { bytesRead } = await fh.read(view, off, Math.min(view.length - off, 1 << 28), position + off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+}
+
+/**
+ * Rows [r0, r1) of the n × n matrix from a condensed file (squareform order: row i holds columns
+ * i+1 … n−1 from element i·n − i(i+1)/2). Condensed rows are read in chunks of a few MB; each is
+ * copied into its own output row and, transposed by blocks of 64 columns (cache-friendly), into
+ * the columns of the later rows. Only rows i < r1 are needed.
+ */
+async function expandCondensed(fh: fsp.FileHandle, dataOffset: number, n: number, r0: number, r1: number, out: Float32Array | Float64Array): Promise<void> {
+  const Ctor = out instanceof Float32Array ? Float32Array : Float64Array;
+  const bytes = Ctor.BYTES_PER_ELEMENT;
+  const start = (i: number): number => i * n - (i * (i + 1)) / 2;
+  const last = Math.min(r1, n - 1); // condensed rows 0 … last − 1
+  const chunkRows = Math.max(1, Math.min(256, Math.floor((8 << 20) / (n * bytes))));
+  let buf = new Ctor(0);
+  for (let ia = 0; ia < last; ia += chunkRows) {
+    const ib = Math.min(last, ia + chunkRows);
+    const len = start(ib) - start(ia);
+    if (buf.length < len) buf = new Ctor(len);
+    await readFully(fh, new Uint8Array(buf.buffer, 0, len * bytes), dataOffset + start(ia) * bytes);
+    const base = start(ia);
+    // Upper part: row i's values, contiguous.
+    for (let i = Math.max(ia, r0); i < Math.min(ib, r1); i++) {
+      const from = start(i) - base;
+      out.set(buf.subarray(from, from + (n - i - 1)), (i - r0) * n + i + 1);
+    }
+    // Lower part: out[j][i] = D(i, j) for j > i, j in [r0, r1).
+    const B = 64;
+    for (let jb = Math.max(ia + 1, r0); jb < r1; jb += B) {
+      const je = Math.min(r1, jb + B);
+      for (let i = ia; i < ib; i++) {
+        const rowBase = start(i) - base - i - 1;
+        for (let j = Math.max(jb, i + 1); j < je; j++) out[(j - r0) * n + i] = buf[rowBase + j];
+      }
+    }
+  }
 }

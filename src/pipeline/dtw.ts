@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { readProfiles } from '../io/profiles.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
-import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice } from '../dtw/index.js';
+import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import type { NpyDtype } from '../io/npy.js';
@@ -29,6 +29,8 @@ export interface DtwStageOptions {
   kernel?: KernelChoice;
   /** Tile edge in rows (default 1024; does not change the result). */
   tileSize?: number;
+  /** Matrix layout: full n × n (default) or condensed (upper triangle, squareform order). */
+  layout?: MatrixLayout;
   /** Finish `<out>.partial` (default false). */
   resume?: boolean;
   /** Overwrite an existing output or partial (default false). */
@@ -69,6 +71,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         workers: o.workers ?? 'auto',
         kernel: o.kernel ?? 'auto',
         tile_size: o.tileSize ?? 1024,
+        layout: o.layout ?? 'full',
         resume: o.resume ?? false,
       });
       const table = await readProfiles(o.in);
@@ -84,6 +87,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         workers: o.workers,
         kernel: kernel.name,
         tileSize: o.tileSize,
+        layout: o.layout,
         resume: o.resume,
         force: o.force,
         normalization: normalize,
@@ -118,7 +122,7 @@ export function dtwSummary(r: StageResult<DtwStageOutputs>): string {
   const rate = r.metrics.cells_per_s;
   const resumed = m.tilesResumed > 0 ? ` (${m.tilesResumed} tiles resumed)` : '';
   return [
-    `DTW matrix ${m.rows}×${m.rows} ${m.sidecar.dtype}, radius ${m.sidecar.radius ?? 'none'}, ${m.sidecar.normalization} → ${m.out}`,
+    `DTW matrix ${m.rows}×${m.rows}${m.sidecar.layout === 'condensed' ? ` (condensed: ${m.pairs} values)` : ''} ${m.sidecar.dtype}, radius ${m.sidecar.radius ?? 'none'}, ${m.sidecar.normalization} → ${m.out}`,
     `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells in ${m.seconds.toFixed(2)} s (${(rate / 1e9).toFixed(2)}·10⁹ cells/s) on ${m.workers} worker(s), kernel ${m.sidecar.kernel} (${m.sidecar.isa})${resumed}`,
     `  sidecar ${path.basename(m.sidecarPath)}; run ${r.runId}`,
   ].join('\n');

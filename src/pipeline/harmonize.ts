@@ -21,7 +21,7 @@ import {
   type SourceTable,
 } from '../harmonize/harmonize.js';
 import { matrixDigest, normalizeRows } from '../harmonize/normalize.js';
-import { computeDtwMatrix, type DtwMatrixResult } from '../dtw/index.js';
+import { computeDtwMatrix, type DtwMatrixResult, type MatrixLayout } from '../dtw/index.js';
 import type { KernelChoice } from '../dtw/index.js';
 import type { NpyDtype } from '../io/npy.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -40,6 +40,8 @@ export interface HarmonizeDtwOptions {
   kernel?: KernelChoice;
   /** Overwrite an existing matrix (default false). */
   force?: boolean;
+  /** Matrix layout: full n × n (default) or condensed (upper triangle, squareform order). */
+  layout?: MatrixLayout;
 }
 
 /** Options of {@link runHarmonizeStage}. */
@@ -172,6 +174,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
           dtype: o.dtw.dtype,
           workers: o.dtw.workers,
           kernel: o.dtw.kernel,
+          layout: o.dtw.layout,
           force: o.dtw.force,
           normalization: 'l2',
           ids: table.ids,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
@@ -115,6 +116,66 @@ describe('tiled DTW matrix', () => {
     await expect(computeDtwMatrix(opts('full.npy', { force: true }))).rejects.toMatchObject({ code: 'E_DISK_FULL', kind: 'external' });
     expect(existsSync(out)).toBe(false);
     expect(existsSync(out + '.json')).toBe(false);
+  });
+
+  it('writes in whole bands, and in pieces under a small memory budget, to the same bytes', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    const whole = await computeDtwMatrix(opts('w1.npy', { workers: 2, tileSize: 16 }));
+    expect(readFileSync(whole.out).equals(ref)).toBe(true);
+    // One byte of budget: every block is written as soon as it arrives (row runs of each band).
+    const tiny = await computeDtwMatrix(opts('w2.npy', { workers: 3, tileSize: 16, memoryBudget: 1 }));
+    expect(readFileSync(tiny.out).equals(ref)).toBe(true);
+    // The digest computed on the way and the one read back from the file agree with the bytes.
+    const sha = createHash('sha256').update(ref).digest('hex');
+    expect(whole.sidecar.matrixSha256).toBe(sha);
+    expect(tiny.sidecar.matrixSha256).toBe(sha);
+    expect(whole.sidecar.layout).toBe('full');
+  });
+
+  it('resumes a job stopped while blocks waited in memory, to the same bytes, under any budget', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    for (const [name, budget] of [['s1.npy', undefined], ['s2.npy', 1]] as const) {
+      // Stop after about 30 of the 55 tiles were handed out: earlier bands are on disk, the
+      // mirrored blocks of later ones only in memory (lost, and recomputed on resume).
+      let polls = 0;
+      const o = opts(name, { workers: 2, tileSize: 16, memoryBudget: budget, shouldStop: () => ++polls > 30 });
+      await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+      const done = readFileSync(o.out + '.partial.ckpt', 'utf8').trim().split('\n').length - 1;
+      const res = await computeDtwMatrix(opts(name, { workers: 1, resume: true, memoryBudget: budget }));
+      expect(res.tilesResumed).toBe(done);
+      expect(readFileSync(res.out).equals(ref)).toBe(true);
+      expect(res.sidecar.matrixSha256).toBe(createHash('sha256').update(ref).digest('hex'));
+    }
+  });
+
+  it('condensed layout: the upper triangle in squareform order, loaded back as the full matrix', async () => {
+    const full = await loadDtwMatrix(path.join(dir, 'b1.npy'));
+    const c1 = await computeDtwMatrix(opts('c1.npy', { layout: 'condensed', workers: 1, tileSize: 1000 }));
+    const c2 = await computeDtwMatrix(opts('c2.npy', { layout: 'condensed', workers: 3, tileSize: 17, memoryBudget: 1 }));
+    const bytes = readFileSync(c1.out);
+    expect(readFileSync(c2.out).equals(bytes)).toBe(true);
+    expect(bytes.subarray(0, 80).toString('latin1')).toContain(`'descr': '<f4', 'fortran_order': False, 'shape': (${(n * (n - 1)) / 2},)`);
+    expect(c1.sidecar).toMatchObject({ layout: 'condensed', rows: n });
+    expect(c1.sidecar.matrixSha256).toBe(createHash('sha256').update(bytes).digest('hex'));
+    // Element k of the file is D(i, j) for the k-th pair i < j in row-major order (SciPy's squareform).
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 128, bytes.byteOffset + bytes.length));
+    expect(data.length).toBe((n * (n - 1)) / 2);
+    let k = 0;
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) expect(data[k++]).toBe(full.data[i * n + j]);
+    // Consumers get the full matrix back, whole or by row blocks.
+    const back = await loadDtwMatrix(c1.out);
+    expect(back.n).toBe(n);
+    expect(Buffer.from(back.data.buffer).equals(Buffer.from(full.data.buffer))).toBe(true);
+    const block = await loadDtwMatrix(c1.out, { r0: 30, r1: 101 });
+    expect(Array.from(block.data)).toEqual(Array.from(full.data.subarray(30 * n, 101 * n)));
+    await expect(assertMatrixMatches(raw, L, c1.out)).resolves.toMatchObject({ layout: 'condensed' });
+    // A stopped condensed job resumes to the same bytes.
+    const o = opts('c3.npy', { layout: 'condensed', workers: 2, tileSize: 16, memoryBudget: 1, shouldStop: stopAfter('c3.npy', 10) });
+    await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    await expect(computeDtwMatrix(opts('c3.npy', { resume: true }))).rejects.toThrow(/started with other data or settings \(layout/);
+    const res = await computeDtwMatrix(opts('c3.npy', { layout: 'condensed', resume: true }));
+    expect(res.tilesResumed).toBeGreaterThan(0);
+    expect(readFileSync(res.out).equals(bytes)).toBe(true);
   });
 
   it('assertMatrixMatches accepts the right data and refuses stale or wrong-size matrices', async () => {

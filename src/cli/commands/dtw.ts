@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/kernel.js';
+import { MATRIX_LAYOUTS, type MatrixLayout } from '../../dtw/matrix.js';
 import { contextFor } from '../context.js';
 
 interface DtwFlags {
@@ -18,6 +19,7 @@ interface DtwFlags {
   workers?: string;
   kernel: string;
   tileSize: string;
+  layout: string;
   resume?: boolean;
   force?: boolean;
   logMatrix?: boolean;
@@ -47,12 +49,13 @@ export function register(program: Command): void {
     .command('dtw')
     .description('compute the full DTW distance matrix of a profiles CSV (.npy + .json sidecar) with worker threads, as a tracked run')
     .requiredOption('--in <csv>', 'profiles CSV (harmonized or clean: id,date,<slot>..., every row complete)')
-    .requiredOption('--out <npy>', 'matrix to write: NumPy .npy, n × n, both triangles; sidecar <out>.json')
+    .requiredOption('--out <npy>', 'matrix to write: NumPy .npy (n × n, or condensed with --layout condensed); sidecar <out>.json')
     .option('--radius <r>', 'Sakoe–Chiba band radius in slots (|i − j| ≤ r), or `none` for full DTW', '1')
     .option('--normalize <how>', `row normalisation before DTW: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--dtype <type>', 'matrix element type and kernel precision: float32|float64', 'float32')
     .option('--workers <n>', `worker threads (default: available cores, here ${availableParallelism()})`)
     .option('--kernel <k>', 'DTW kernel: auto (native, else TypeScript with a warning)|native|js', 'auto')
+    .option('--layout <layout>', 'full: n × n, both triangles | condensed: the upper triangle as 1-D n(n−1)/2 values in SciPy squareform order (half the bytes)', 'full')
     .option('--tile-size <t>', 'tile edge in rows (memory per worker ≈ 2·t²·dtype bytes; never changes the result)', '1024')
     .option('--resume', 'finish an interrupted job from <out>.partial')
     .option('--force', 'overwrite an existing output (or discard an existing <out>.partial)')
@@ -79,11 +82,12 @@ Examples:
       const kernel = oneOf<KernelChoice>(flags.kernel, '--kernel', KERNEL_CHOICES);
       const workers = flags.workers === undefined ? undefined : integer(flags.workers, '--workers', 1);
       const tileSize = integer(flags.tileSize, '--tile-size', 1);
+      const layout = oneOf<MatrixLayout>(flags.layout, '--layout', MATRIX_LAYOUTS);
       if (flags.resume && flags.force) throw usageError('E_USAGE_OPTION', '`--resume` and `--force` exclude each other: resume keeps the partial matrix, force discards it');
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const res = await runDtwStage(
-        { in: flags.in, out: flags.out, radius, normalize, dtype, workers, kernel, tileSize, resume: flags.resume, force: flags.force, logMatrix: flags.logMatrix },
+        { in: flags.in, out: flags.out, radius, normalize, dtype, workers, kernel, tileSize, layout, resume: flags.resume, force: flags.force, logMatrix: flags.logMatrix },
         { store, experimentName: ctx.globals.experimentName },
       );
       const m = res.outputs.matrix;

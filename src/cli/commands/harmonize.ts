@@ -17,6 +17,7 @@ interface HarmonizeFlags {
   computeDtw?: boolean;
   dropZeroDays?: boolean;
   dtwOut?: string;
+  dtwLayout: string;
   radius: string;
   workers?: string;
   dtype: string;
@@ -48,6 +49,7 @@ export function register(program: Command): void {
     .option('--drop-zero-days', 'drop days whose every slot is 0 (they cannot be L2-normalised for DTW and clustering); counted per source')
     .option('--compute-dtw', 'also compute the DTW matrix of the L2-normalised rows (.npy + .json sidecar)')
     .option('--dtw-out <npy>', 'DTW matrix path (default: <out without .csv>.dtw.npy)')
+    .option('--dtw-layout <layout>', 'DTW matrix layout: full (n × n) | condensed (upper triangle, 1-D, SciPy squareform order, half the bytes)', 'full')
     .option('--radius <r>', 'Sakoe–Chiba band radius of the DTW matrix', '1')
     .option('--workers <n>', 'worker threads of the DTW matrix (default: available cores)')
     .option('--dtype <type>', 'DTW matrix element type: float32|float64', 'float32')
@@ -73,20 +75,24 @@ Examples:
           hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
         });
       }
-      const dtwFlagsUsed = flags.dtwOut !== undefined || flags.workers !== undefined || flags.force || flags.radius !== '1' || flags.dtype !== 'float32';
+      const dtwFlagsUsed = flags.dtwOut !== undefined || flags.workers !== undefined || flags.force || flags.radius !== '1' || flags.dtype !== 'float32' || flags.dtwLayout !== 'full';
       if (dtwFlagsUsed && !flags.computeDtw) {
-        throw usageError('E_USAGE_OPTION', '`--dtw-out`, `--radius`, `--workers`, `--dtype` and `--force` only apply with `--compute-dtw`');
+        throw usageError('E_USAGE_OPTION', '`--dtw-out`, `--dtw-layout`, `--radius`, `--workers`, `--dtype` and `--force` only apply with `--compute-dtw`');
       }
       let dtw: HarmonizeDtwOptions | undefined;
       if (flags.computeDtw) {
         if (flags.dtype !== 'float32' && flags.dtype !== 'float64') {
           throw usageError('E_USAGE_VALUE', `Expected float32|float64 for \`--dtype\` but received \`${flags.dtype}\``);
         }
+        if (flags.dtwLayout !== 'full' && flags.dtwLayout !== 'condensed') {
+          throw usageError('E_USAGE_VALUE', `Expected full|condensed for \`--dtw-layout\` but received \`${flags.dtwLayout}\``);
+        }
         dtw = {
           out: flags.dtwOut,
           radius: nonNegativeInt(flags.radius, '--radius'),
           workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
           dtype: flags.dtype,
+          layout: flags.dtwLayout,
           force: flags.force,
         };
       }
