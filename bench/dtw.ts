@@ -1,8 +1,19 @@
 /**
  * DTW engine benchmark. Run from the repository root after building:
  *
- *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory]
+ *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory] [--command-only] [--baseline DIR]
  *
+ * First, the whole command (issue 16): `lpclust dtw` as a user runs it — start-up, reading the CSV,
+ * the matrix, writing, fsync, SHA-256, tracking — at N = 5,000 and 20,000 (5,000 only with
+ * --quick), L = 24, radius 1, full and condensed layouts, with the child's wall time, user and
+ * system CPU and peak RSS. `--baseline DIR` runs DIR's `bin/lpclust.js` (e.g. the main branch's build
+ * before a change) on the same data in the same run and checks that the full matrices are
+ * byte-identical. dtaidistance's C/OpenMP `distance_matrix_fast` (window = radius + 1, compact) runs
+ * on the same data when Debian's python3 can import it; otherwise the benchmark says so and compares
+ * with the figure of issue 16 (about 5 s at N = 5,000 on this machine). `uptime` is printed
+ * alongside: on a shared machine the figures vary with other load. `--command-only` stops there.
+ *
+ * Then the library cases:
  * It imports the compiled library (dist/) so that the worker threads run plain JavaScript, and
  * prints for each case the wall time, the band cells per second and the ratio to the TypeScript
  * kernel measured in the same run (on a subset of pairs, extrapolated — said in the output).
@@ -11,8 +22,9 @@
  * a child process, skipped when the disk has not enough free space). Matrices are written to a
  * temporary directory beside the repository and deleted afterwards.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +92,122 @@ async function matrixCase(label: string, n: number, L: number, radius: number, d
   );
 }
 
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim();
+  } catch {
+    return `load average ${os.loadavg().map((x) => x.toFixed(2)).join(', ')}`;
+  }
+}
+
+function optionValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Seeded random-walk profiles as a profiles CSV (id,date,00:00..23:00), raw Wh. */
+function profilesCsv(n: number, file: string): void {
+  const rng = new lp.Random(1);
+  const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
+  const lines = [`id,date,${slots.join(',')}`];
+  for (let i = 0; i < n; i++) {
+    const day = new Date(Date.UTC(2023, 0, 1) + (i % 365) * 864e5).toISOString().slice(0, 10);
+    let x = 100 + 20 * rng.normal();
+    const v: string[] = [];
+    for (let t = 0; t < 24; t++) {
+      x = Math.max(1, x + 10 * rng.normal());
+      v.push(x.toFixed(3));
+    }
+    lines.push(`M${String(Math.floor(i / 365)).padStart(4, '0')},${day},${v.join(',')}`);
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
+async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 22 })) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** The child reports its own CPU times and peak RSS at exit (the parent cannot read them from spawnSync). */
+const USAGE_PROBE = `data:text/javascript,process.on('exit',()=>{const u=process.resourceUsage();process.stderr.write('\nUSAGE '+JSON.stringify({user:u.userCPUTime/1e6,system:u.systemCPUTime/1e6,maxRssMb:u.maxRSS/1024})+'\n')})`;
+
+interface CommandRun {
+  wall: number;
+  user: number;
+  system: number;
+  maxRssMb: number;
+}
+
+function runCommand(bin: string, args: string[], cwd: string): CommandRun {
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, ['--import', USAGE_PROBE, bin, '--tracking-uri', `file:${path.join(cwd, 'mlruns')}`, '-q', ...args], { cwd, encoding: 'utf8' });
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`lpclust ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  // Worker threads run the preload too: the main thread's line, written last, is the process's.
+  const m = [...r.stderr.matchAll(/USAGE (\{[^}]*\})/g)].pop();
+  const u = m ? (JSON.parse(m[1]) as Omit<CommandRun, 'wall'>) : { user: NaN, system: NaN, maxRssMb: NaN };
+  return { wall, ...u };
+}
+
+/** dtaidistance's C/OpenMP matrix on the same CSV, or why it cannot run. */
+function dtaidistance(csv: string): { seconds: number } | { unavailable: string } {
+  const script = `
+import sys, time, numpy as np
+from dtaidistance import dtw
+x = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, usecols=range(2, 26))
+x = x / np.linalg.norm(x, axis=1, keepdims=True)
+t = time.perf_counter()
+dtw.distance_matrix_fast(x, window=2, compact=True)
+print(time.perf_counter() - t)
+`;
+  const probe = spawnSync('python3', ['-c', 'import dtaidistance, numpy; print(dtaidistance.__version__)'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { unavailable: (probe.stderr || probe.error?.message || 'python3 failed').trim().split('\n').pop()! };
+  const r = spawnSync('python3', ['-c', script, csv], { encoding: 'utf8' });
+  if (r.status !== 0) return { unavailable: r.stderr.trim().split('\n').pop()! };
+  return { seconds: Number(r.stdout.trim()) };
+}
+
+/** Issue 16: dtaidistance distance_matrix_fast at N = 5,000, L = 24 on this machine. */
+const DTAIDISTANCE_ISSUE_SECONDS: Record<number, number> = { 5000: 5 };
+
+async function commandCases(dir: string): Promise<void> {
+  const baselineDir = optionValue('--baseline');
+  const sizes = args.has('--quick') ? [5000] : [5000, 20000];
+  console.log(`whole command: lpclust dtw, L = 24, radius 1, float32, default workers; uptime ${uptime()}`);
+  for (const n of sizes) {
+    const csv = path.join(dir, `profiles-${n}.csv`);
+    profilesCsv(n, csv);
+    const rows: Array<[string, CommandRun, string]> = [];
+    const ours = path.join(ROOT, 'bin', 'lpclust.js');
+    const full = path.join(dir, `full-${n}.npy`);
+    rows.push(['full', runCommand(ours, ['dtw', '--in', csv, '--out', full], dir), full]);
+    const cond = path.join(dir, `condensed-${n}.npy`);
+    rows.push(['condensed', runCommand(ours, ['dtw', '--in', csv, '--out', cond, '--layout', 'condensed'], dir), cond]);
+    let identical = '';
+    if (baselineDir) {
+      const before = path.join(dir, `baseline-${n}.npy`);
+      rows.push([`baseline full (${baselineDir})`, runCommand(path.join(path.resolve(baselineDir), 'bin', 'lpclust.js'), ['dtw', '--in', csv, '--out', before], dir), before]);
+      identical = (await sha256(before)) === (await sha256(full)) ? 'full matrix byte-identical to the baseline' : 'FULL MATRIX DIFFERS FROM THE BASELINE';
+    }
+    const dtai = dtaidistance(csv);
+    const ref = 'seconds' in dtai ? dtai.seconds : DTAIDISTANCE_ISSUE_SECONDS[n];
+    const refText = 'seconds' in dtai ? `dtaidistance distance_matrix_fast in this run: ${dtai.seconds.toFixed(2)} s` : `dtaidistance not importable by python3 (${dtai.unavailable})${ref ? `; issue 16's figure: ${ref} s` : '; no figure to compare with at this N'}`;
+    for (const [label, r, file] of rows) {
+      const versus = ref ? `, ×${(ref / r.wall).toFixed(1)} faster than dtaidistance` : '';
+      console.log(
+        `  N=${n} ${label.padEnd(12)} wall ${r.wall.toFixed(2)} s, user ${r.user.toFixed(2)} s, system ${r.system.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB${versus}`,
+      );
+      rmSync(file, { force: true });
+      rmSync(`${file}.json`, { force: true });
+    }
+    const [f, c] = [rows[0][1], rows[1][1]];
+    console.log(`  N=${n} condensed / full: wall ×${(c.wall / f.wall).toFixed(2)}, system ×${(c.system / f.system).toFixed(2)}; ${refText}${identical ? `; ${identical}` : ''}`);
+    rmSync(csv, { force: true });
+  }
+  console.log(`uptime after the command cases: ${uptime()}`);
+}
+
 async function memoryChild(n: number, dir: string): Promise<void> {
   const values = profiles(n, 24);
   const out = path.join(dir, 'mem.npy');
@@ -98,6 +226,8 @@ async function main(): Promise<void> {
   console.log('note: the machine may be shared; figures vary with other load.');
   const dir = mkdtempSync(path.join(ROOT, '.bench-dtw-'));
   try {
+    await commandCases(dir);
+    if (args.has('--command-only')) return;
     await matrixCase('L24 r1 (target)', args.has('--quick') ? 5000 : 20000, 24, 1, dir);
     await matrixCase('L96 r4', 5000, 96, 4, dir);
     await matrixCase('L24 full DTW', 5000, 24, Infinity, dir);
