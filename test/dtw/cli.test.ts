@@ -150,6 +150,37 @@ describe('lpclust dtw', () => {
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(readFileSync(out).equals(readFileSync(path.join(dir, 'fresh.npy')))).toBe(true);
   });
+
+  it('--layout condensed: half the bytes, and cluster / validate give the same results as with the full matrix', () => {
+    const full = path.join(dir, 'lay-full.npy');
+    const cond = path.join(dir, 'lay-cond.npy');
+    expect(lpclust(['-q', 'dtw', '--in', csv, '--out', full]).status).toBe(0);
+    const c = lpclust(['-q', '--json', 'dtw', '--in', csv, '--out', cond, '--layout', 'condensed']);
+    expect(c.status, c.stderr).toBe(0);
+    const n = JSON.parse(readFileSync(full + '.json', 'utf8')).rows as number;
+    expect(JSON.parse(readFileSync(cond + '.json', 'utf8'))).toMatchObject({ layout: 'condensed', rows: n });
+    expect(readFileSync(cond).length - 128).toBe(((n * (n - 1)) / 2) * 4);
+    expect(lpclust(['dtw', '--in', csv, '--out', path.join(dir, 'x.npy'), '--layout', 'upper']).stderr).toContain('Expected full|condensed for `--layout` but received `upper`');
+    const outputs = (matrix: string, tag: string): unknown[] =>
+      [
+        ['cluster', '--model', 'kmedoids', '--metric', 'dtw', '-k', '3'],
+        ['cluster', '--model', 'agglomerative', '--metric', 'dtw', '-k', '4'],
+        ['cluster', '--model', 'kmeans', '--metric', 'euclidean', '-k', '3'],
+      ].map((a, i) => {
+        const outDir = path.join(dir, `lay-${tag}-${i}`);
+        const r = lpclust(['-q', '--json', ...a, '--in', csv, '--dtw', matrix, '--out-dir', outDir]);
+        expect(r.status, r.stderr).toBe(0);
+        const labels = readFileSync(path.join(outDir, 'labels.csv'), 'utf8');
+        const v = lpclust(['-q', '--json', 'validate', '--in', csv, '--labels', path.join(outDir, 'labels.csv'), '--dtw', matrix]);
+        expect(v.status, v.stderr).toBe(0);
+        // Everything but the timings.
+        const numbers = (m: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(m).filter(([key]) => !/seconds/i.test(key)));
+        return { labels, cluster: numbers(JSON.parse(r.stdout).metrics), validate: numbers(JSON.parse(v.stdout).metrics) };
+      });
+    const a = outputs(full, 'full');
+    expect(outputs(cond, 'cond')).toEqual(a);
+    expect(JSON.stringify(a)).toContain('Silhouette DTW');
+  });
 });
 
 describe('lpclust doctor', () => {
