@@ -69,7 +69,9 @@ describe('tiled DTW matrix', () => {
 
   it('stops cleanly between tiles and --resume finishes to the same bytes', async () => {
     const ref = readFileSync(path.join(dir, 'b1.npy'));
-    const o = opts('r.npy', { workers: 1, tileSize: 20, shouldStop: stopAfter('r.npy', 8) });
+    // A budget of one byte writes every block at once, so the checkpoint grows tile by tile (with
+    // whole bands it grows in bursts, and the job could finish before the stop is seen).
+    const o = opts('r.npy', { workers: 1, tileSize: 20, memoryBudget: 1, shouldStop: stopAfter('r.npy', 8) });
     await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     expect(existsSync(o.out)).toBe(false);
     expect(existsSync(o.out + '.json')).toBe(false);
@@ -92,7 +94,7 @@ describe('tiled DTW matrix', () => {
     await expect(computeDtwMatrix(opts('f.npy', { resume: true }))).rejects.toMatchObject({ code: 'E_DTW_PARTIAL_FOREIGN' });
     // A partial of other data.
     const other = normalizeRows(raw.map((v) => v + 1), L, 'l2');
-    await expect(computeDtwMatrix({ ...opts('g.npy', { workers: 1, tileSize: 20, shouldStop: stopAfter('g.npy', 2) }), values: other })).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    await expect(computeDtwMatrix({ ...opts('g.npy', { workers: 1, tileSize: 20, memoryBudget: 1, shouldStop: stopAfter('g.npy', 2) }), values: other })).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     await expect(computeDtwMatrix(opts('g.npy', { resume: true }))).rejects.toThrow(/started with other data or settings \(inputDigest/);
     // --force starts over.
     const g = await computeDtwMatrix(opts('g.npy', { force: true, workers: 1 }));
