@@ -11,7 +11,7 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { dtwToMany, nativeStatus } from '../dtw/index.js';
-import { assignEuclidean, checkFitInput, sqDist, type Rows } from './common.js';
+import { assignEuclidean, checkFitInput, nearestCentre, sqDist, type Rows } from './common.js';
 import { defaultKMeansThreads, runRestarts } from './kmeans-restarts.js';
 
 /** How k-means picks its first centres. */
@@ -376,15 +376,7 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
         lower[i] -= labels[i] === maxShiftIdx ? secondShift : maxShift;
       }
     }
-    for (let c = 0; c < k; c++) {
-      let m = Infinity;
-      for (let c2 = 0; c2 < k; c2++) {
-        if (c2 === c) continue;
-        const d = sqDist(centres, c, centres, c2, dim);
-        if (d < m) m = d;
-      }
-      half[c] = Math.sqrt(m) / 2;
-    }
+    halfGaps(centres, k, dim, half);
     // E-step with bounds: rows whose bounds cannot exclude a change get a full search.
     let m = 0;
     for (let i = 0; i < n; i++) {
@@ -402,6 +394,19 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
   let inertia = 0;
   for (let i = 0; i < n; i++) inertia += fin.dist2[i];
   return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+}
+
+/** Half the distance from each centre to its nearest other centre, into `half` (length k). */
+function halfGaps(centres: Float64Array, k: number, dim: number, half: Float64Array): void {
+  for (let c = 0; c < k; c++) {
+    let m = Infinity;
+    for (let c2 = 0; c2 < k; c2++) {
+      if (c2 === c) continue;
+      const d = sqDist(centres, c, centres, c2, dim);
+      if (d < m) m = d;
+    }
+    half[c] = Math.sqrt(m) / 2;
+  }
 }
 
 /** Relative margin by which bounds must exclude every other centre before a row's search is skipped. */
@@ -438,15 +443,7 @@ function finalAssignment(
       } else if (shift[c] > secondShift) secondShift = shift[c];
     }
   }
-  for (let c = 0; c < k; c++) {
-    let m = Infinity;
-    for (let c2 = 0; c2 < k; c2++) {
-      if (c2 === c) continue;
-      const d = sqDist(centres, c, centres, c2, dim);
-      if (d < m) m = d;
-    }
-    half[c] = Math.sqrt(m) / 2;
-  }
+  halfGaps(centres, k, dim, half);
   for (let i = 0; i < n; i++) {
     const a = labels[i];
     const own = sqDist(data, i, centres, a, dim);
@@ -456,17 +453,7 @@ function finalAssignment(
       dist2[i] = own;
       continue;
     }
-    let best = Infinity;
-    let bj = 0;
-    for (let j = 0; j < k; j++) {
-      const d = sqDist(data, i, centres, j, dim);
-      if (d < best) {
-        best = d;
-        bj = j;
-      }
-    }
-    labels[i] = bj;
-    dist2[i] = best;
+    labels[i] = nearestCentre(data, i, centres, k, dim, dist2);
   }
   return { labels, dist2 };
 }
