@@ -13,6 +13,7 @@
  *    (as the old shell loop ran every configuration), extrapolated to all configurations; the ratio.
  * Writes into a temporary folder (printed); nothing in the work tree.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,6 +92,7 @@ if (!flag('skip-sweep')) {
   }
   if (res.outputs.best) console.log(`  best by ${res.outputs.select}: ${res.outputs.best.model} ${res.outputs.best.metric} k=${res.outputs.best.k} (${res.outputs.best.value.toFixed(4)})`);
   console.log(`  failed configurations: ${res.outputs.rows.filter((r) => r.status === 'FAILED').length}`);
+  console.log(`  peak RSS of the sweep process (peak_rss_mb): ${res.metrics.peak_rss_mb} MB; load: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
 
   if (!flag('skip-baseline')) {
     // Baseline in the same run: the old shell loop's way, one standalone clustering run per

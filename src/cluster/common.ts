@@ -94,20 +94,26 @@ export function assignEuclidean(rows: Rows, centres: Float64Array, k: number): {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let best = Infinity;
-    let bj = 0;
-    for (let j = 0; j < k; j++) {
-      const d = sqDist(data, i, centres, j, dim);
-      if (d < best) {
-        best = d;
-        bj = j;
-      }
-    }
-    labels[i] = bj;
-    dist2[i] = best;
-  }
+  for (let i = 0; i < n; i++) labels[i] = nearestCentre(data, i, centres, k, dim, dist2);
   return { labels, dist2 };
+}
+
+/**
+ * The nearest of k centres to row i of `data` by squared Euclidean distance (ties: lowest index);
+ * its squared distance goes to `dist2[i]`.
+ */
+export function nearestCentre(data: Float64Array, i: number, centres: Float64Array, k: number, dim: number, dist2: Float64Array): number {
+  let best = Infinity;
+  let bj = 0;
+  for (let j = 0; j < k; j++) {
+    const d = sqDist(data, i, centres, j, dim);
+    if (d < best) {
+      best = d;
+      bj = j;
+    }
+  }
+  dist2[i] = best;
+  return bj;
 }
 
 /** Per-cluster means, k × dim (a zero row for an empty cluster), and the cluster sizes. */

@@ -25,6 +25,8 @@ export {
   buildInit,
   kmedoidsPlusPlus,
   euclideanMatrix,
+  euclideanMatrixRows,
+  EUCLIDEAN_MATRIX_UNIT_ROWS,
   type KMedoidsOptions,
   type KMedoidsState,
   type KMedoidsMethod,

@@ -11,7 +11,8 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { dtwToMany, nativeStatus } from '../dtw/index.js';
-import { assignEuclidean, checkFitInput, sqDist, type Rows } from './common.js';
+import { assignEuclidean, checkFitInput, nearestCentre, sqDist, type Rows } from './common.js';
+import { defaultKMeansThreads, runRestarts } from './kmeans-restarts.js';
 
 /** How k-means picks its first centres. */
 export type KMeansInit = 'random' | 'k-means++';
@@ -30,6 +31,12 @@ export interface KMeansOptions {
   tol?: number;
   /** Seed of the one generator of this fit. Default 0. */
   seed?: number;
+  /**
+   * Threads running the restarts, the calling one included (the result does not depend on it).
+   * Default: on the main thread, one per core up to nInit once the data are large enough to gain
+   * from it; 1 on a worker thread (a sweep already runs one configuration per thread).
+   */
+  workers?: number;
   /**
    * After the restarts, refine the best partition with Hartigan single-row moves (each move lowers
    * the inertia strictly; a Hartigan-stable partition is also a Lloyd fixed point), so the result
@@ -61,6 +68,7 @@ export class KMeans {
   readonly tol: number;
   readonly seed: number;
   readonly refine: boolean;
+  readonly workers: number | undefined;
   /** Set by {@link fit}. */
   state: KMeansState | null = null;
 
@@ -72,18 +80,30 @@ export class KMeans {
     this.tol = options.tol ?? 1e-4;
     this.seed = options.seed ?? 0;
     this.refine = options.refine ?? true;
+    this.workers = options.workers;
   }
 
-  /** Fit on n × dim rows. */
+  /**
+   * Fit on n × dim rows. The starting centres of every restart are drawn first, in restart order,
+   * from `rng` (the one generator of the fit); the restarts then run on {@link workers} threads
+   * (see kmeans-restarts.ts). Restart i depends on its starting centres only, and the lowest inertia
+   * wins (ties: the lowest restart), so the result is the same whatever the number of threads.
+   */
   fit(rows: Rows, rng: Random = new Random(this.seed)): this {
     checkFitInput(rows, rows.n, this.k);
     const tolAbs = this.tol * meanColumnVariance(rows);
-    let best: KMeansState | null = null;
-    let reseeds = 0;
+    const { n, dim } = rows;
+    const kd = this.k * dim;
+    const inits = new Float64Array(new SharedArrayBuffer(8 * this.nInit * kd));
     for (let run = 0; run < this.nInit; run++) {
       throwIfInterrupted();
-      const init = this.init === 'random' ? randomInit(rows, this.k, rng) : kmeansPlusPlus(rows, this.k, rng);
-      const res = lloydHamerly(rows, init, this.k, this.maxIter, tolAbs);
+      inits.set(this.init === 'random' ? randomInit(rows, this.k, rng) : kmeansPlusPlus(rows, this.k, rng), run * kd);
+    }
+    const threads = Math.max(1, Math.min(this.workers ?? defaultKMeansThreads(n, dim, this.k), this.nInit));
+    const results = runRestarts({ rows, k: this.k, maxIter: this.maxIter, tolAbs, nInit: this.nInit, inits }, threads);
+    let best: KMeansState | null = null;
+    let reseeds = 0;
+    for (const res of results) {
       reseeds += res.emptyReseeds;
       if (best === null || res.inertia < best.inertia) best = res;
     }
@@ -277,6 +297,10 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
   labels.fill(-1);
   nearestTwo(rows, centres, k, todo, n, scratch, labels, upper, lower);
   let changed = n;
+  // Whether the bounds no longer describe the labels (a re-seed moved rows), and whether the
+  // centres moved after the bounds were last brought up to date (shift then holds the moves).
+  let stale = false;
+  let moved = false;
   for (let it = 0; it < maxIter; it++) {
     nIter = it + 1;
     // M-step: means of the current labels.
@@ -333,8 +357,12 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
       } else if (shift[c] > secondShift) secondShift = shift[c];
     }
     centres.set(next);
+    moved = true;
+    stale = reseeded;
     if (changed === 0 && !reseeded) break; // strict convergence: centres did not move
     if (shiftTot <= tolAbs) break;
+    moved = false;
+    stale = false;
     throwIfInterrupted();
     // Bounds follow the centres.
     if (reseeded) {
@@ -348,15 +376,7 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
         lower[i] -= labels[i] === maxShiftIdx ? secondShift : maxShift;
       }
     }
-    for (let c = 0; c < k; c++) {
-      let m = Infinity;
-      for (let c2 = 0; c2 < k; c2++) {
-        if (c2 === c) continue;
-        const d = sqDist(centres, c, centres, c2, dim);
-        if (d < m) m = d;
-      }
-      half[c] = Math.sqrt(m) / 2;
-    }
+    halfGaps(centres, k, dim, half);
     // E-step with bounds: rows whose bounds cannot exclude a change get a full search.
     let m = 0;
     for (let i = 0; i < n; i++) {
@@ -370,10 +390,72 @@ export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIt
     changed = m > 0 ? nearestTwo(rows, centres, k, todo, m, scratch, labels, upper, lower) : 0;
   }
   // Final exact assignment to the returned centres, and scikit-learn's inertia.
-  const fin = assignEuclidean(rows, centres, k);
+  const fin = finalAssignment(rows, centres, k, stale ? null : { labels, lower, shift: moved ? shift : null, half });
   let inertia = 0;
   for (let i = 0; i < n; i++) inertia += fin.dist2[i];
   return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+}
+
+/** Half the distance from each centre to its nearest other centre, into `half` (length k). */
+function halfGaps(centres: Float64Array, k: number, dim: number, half: Float64Array): void {
+  for (let c = 0; c < k; c++) {
+    let m = Infinity;
+    for (let c2 = 0; c2 < k; c2++) {
+      if (c2 === c) continue;
+      const d = sqDist(centres, c, centres, c2, dim);
+      if (d < m) m = d;
+    }
+    half[c] = Math.sqrt(m) / 2;
+  }
+}
+
+/** Relative margin by which bounds must exclude every other centre before a row's search is skipped. */
+const BOUND_MARGIN = 1e-9;
+
+/**
+ * The labels {@link assignEuclidean} gives (nearest centre, ties to the lowest index) and each row's
+ * squared distance to it, using Hamerly's bounds where they hold: a row whose own centre is closer
+ * than every other by a relative margin of 1e-9 (far above the rounding the bounds gather) keeps
+ * its label, since no other centre can then tie or win; only the others are searched in full.
+ * @param bounds the restart's labels and lower bounds, for the centres before the shift `shift` (or for
+ *   these centres when `shift` is null); `half` is scratch. null: search every row.
+ */
+function finalAssignment(
+  rows: Rows,
+  centres: Float64Array,
+  k: number,
+  bounds: { labels: Int32Array; lower: Float64Array; shift: Float64Array | null; half: Float64Array } | null,
+): { labels: Int32Array; dist2: Float64Array } {
+  if (!bounds) return assignEuclidean(rows, centres, k);
+  const { data, n, dim } = rows;
+  const { lower, shift, half } = bounds;
+  const labels = Int32Array.from(bounds.labels);
+  const dist2 = new Float64Array(n);
+  let maxShift = 0;
+  let maxShiftIdx = -1;
+  let secondShift = 0;
+  if (shift) {
+    for (let c = 0; c < k; c++) {
+      if (shift[c] > maxShift) {
+        secondShift = maxShift;
+        maxShift = shift[c];
+        maxShiftIdx = c;
+      } else if (shift[c] > secondShift) secondShift = shift[c];
+    }
+  }
+  halfGaps(centres, k, dim, half);
+  for (let i = 0; i < n; i++) {
+    const a = labels[i];
+    const own = sqDist(data, i, centres, a, dim);
+    const lo = shift ? lower[i] - (a === maxShiftIdx ? secondShift : maxShift) : lower[i];
+    const bound = (half[a] > lo ? half[a] : lo) * (1 - BOUND_MARGIN);
+    if (Math.sqrt(own) < bound) {
+      dist2[i] = own;
+      continue;
+    }
+    labels[i] = nearestCentre(data, i, centres, k, dim, dist2);
+  }
+  return { labels, dist2 };
 }
 
 /**

@@ -109,26 +109,39 @@ export class KMedoids {
  * (see {@link fullEuclidean}).
  */
 export function euclideanMatrix(rows: Rows): DistanceMatrix {
-  const { data, n, dim } = rows;
+  const { n } = rows;
   if (n <= FULL_MATRIX_MAX_ROWS) return { n, data: fullEuclidean(rows) };
   const out = new Float32Array(n * n);
-  const R = 128;
-  const block = new Float64Array(R * n);
-  for (let r0 = 0; r0 < n; r0 += R) {
+  const scratch = new Float64Array(EUCLIDEAN_MATRIX_UNIT_ROWS * n);
+  for (let r0 = 0; r0 < n; r0 += EUCLIDEAN_MATRIX_UNIT_ROWS) {
     throwIfInterrupted();
-    const r1 = Math.min(n, r0 + R);
-    block.fill(0);
-    dtwBlock(data, dim, { r0, r1, c0: 0, c1: n }, 0, block.subarray(0, (r1 - r0) * n), { upper: true });
-    for (let i = r0; i < r1; i++) {
-      const src = (i - r0) * n;
-      for (let j = i + 1; j < n; j++) {
-        const v = block[src + j];
-        out[i * n + j] = v;
-        out[j * n + i] = v;
-      }
-    }
+    euclideanMatrixRows(rows, out, r0, scratch);
   }
   return { n, data: out };
+}
+
+/** Rows per unit of {@link euclideanMatrixRows}. */
+export const EUCLIDEAN_MATRIX_UNIT_ROWS = 128;
+
+/**
+ * One unit of the float32 {@link euclideanMatrix} (more than 12,000 rows): the distances between
+ * rows [r0, r0 + 128) and every later row, rounded to float32 and written to both triangles of
+ * `out` (n × n, zero diagonal left as it is); `scratch` (128·n float64) is reused when given. Units write disjoint cells, so worker threads can
+ * fill one shared matrix; the values do not depend on who computes what.
+ */
+export function euclideanMatrixRows(rows: Rows, out: Float32Array, r0: number, scratch?: Float64Array): void {
+  const { data, n, dim } = rows;
+  const r1 = Math.min(n, r0 + EUCLIDEAN_MATRIX_UNIT_ROWS);
+  const block = (scratch ?? new Float64Array(EUCLIDEAN_MATRIX_UNIT_ROWS * n)).subarray(0, (r1 - r0) * n);
+  dtwBlock(data, dim, { r0, r1, c0: 0, c1: n }, 0, block, { upper: true });
+  for (let i = r0; i < r1; i++) {
+    const src = (i - r0) * n;
+    for (let j = i + 1; j < n; j++) {
+      const v = block[src + j];
+      out[i * n + j] = v;
+      out[j * n + i] = v;
+    }
+  }
 }
 
 /**

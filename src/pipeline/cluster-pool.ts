@@ -12,17 +12,26 @@ import { Worker } from 'node:worker_threads';
 import { InterruptedError, LpclustError, type ErrorKind } from '../errors.js';
 import type { ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
+import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
+import { EUCLIDEAN_MATRIX_UNIT_ROWS } from '../cluster/kmedoids.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
 import { EUCLIDEAN_TILE_ROWS, SILHOUETTE_PARTIALS, silhouetteEuclidean, silhouetteFromPartials, silhouetteLayout, type SilhouetteResult } from '../validate/silhouette.js';
 import type { ClusterData, ClusterWorkResult } from './cluster-work.js';
 import type { PoolReply, PoolRequest, PoolTask, SerializedError } from './cluster-worker.js';
 
+/** The agglomerative trees a pool shares: one per metric and linkage. */
+export function treeKey(spec: Pick<ClusterSpec, 'metric' | 'linkage'>): string {
+  return `${spec.metric} ${spec.linkage ?? 'default'}`;
+}
+
 /** Consecutive worker deaths without an answer after which the pool stops restarting them. */
 const MAX_DEATHS = 3;
 
 interface Pending {
   task: PoolTask;
+  /** Replace the worker once it answers (its heap then goes with it: see {@link ClusterPool.fit}). */
+  retire?: boolean;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -78,7 +87,8 @@ export class ClusterPool {
       if (!job || job.id !== m.id) return;
       this.deaths = 0;
       this.busy.delete(w);
-      this.idle.push(w);
+      if (job.pending.retire && !this.closed) this.retire(w);
+      else this.idle.push(w);
       if ('error' in m) job.pending.reject(rebuild(m.error));
       else job.pending.resolve(m.result);
       this.pump();
@@ -88,7 +98,7 @@ export class ClusterPool {
     // of being restarted for ever. 'error' and 'exit' both come for one death: handled once.
     let dead = false;
     const died = (why: string): void => {
-      if (this.closed || dead) return;
+      if (this.closed || dead || this.retired.has(w)) return;
       dead = true;
       const job = this.busy.get(w);
       this.busy.delete(w);
@@ -113,6 +123,23 @@ export class ClusterPool {
     });
   }
 
+  /** Workers replaced after a task that asked for it; their exit is no death. */
+  private readonly retired = new WeakSet<Worker>();
+
+  /**
+   * Replace `w` by a fresh worker. A task that allocated a large working array (an agglomerative
+   * tree's n(n−1)/2 float64 distances: 1.6 GB at 20,000 rows) leaves it as garbage that the worker's
+   * heap may keep for a long while; ending the worker gives the memory back now, before the next
+   * large allocation elsewhere.
+   */
+  private retire(w: Worker): void {
+    this.retired.add(w);
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    void w.terminate();
+    this.spawn();
+  }
+
   private pump(): void {
     while (this.idle.length > 0 && this.queue.length > 0) {
       const w = this.idle.shift()!;
@@ -133,13 +160,13 @@ export class ClusterPool {
   }
 
   /** Queue a task; resolves with the worker's result. */
-  private submit<T>(task: PoolTask): Promise<T> {
+  private submit<T>(task: PoolTask, retire = false): Promise<T> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new Error('the clustering pool is closed'));
     const signal = interruptSignal();
     if (signal) return Promise.reject(new InterruptedError(signal));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, pending: { task, resolve: resolve as (v: unknown) => void, reject } });
+      this.queue.push({ id: this.nextId++, pending: { task, resolve: resolve as (v: unknown) => void, reject, ...(retire ? { retire } : {}) } });
       this.pump();
     });
   }
@@ -148,13 +175,15 @@ export class ClusterPool {
    * Fit one configuration on `data` (arrays on SharedArrayBuffers) and validate it. Agglomerative
    * trees are keyed by metric and linkage: the first configuration builds the tree, every other
    * one waits for it and cuts it at its own k.
+   * @param options.retire replace the worker that builds a tree once it is done (frees the tree's
+   *   working matrix at once; the sweep asks for it when that matrix is large)
    */
-  async fit(data: ClusterData, spec: ClusterSpec): Promise<ClusterWorkResult> {
+  async fit(data: ClusterData, spec: ClusterSpec, options: { retire?: boolean } = {}): Promise<ClusterWorkResult> {
     if (spec.model !== 'agglomerative' || spec.precomputedLinkage) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
-    const key = `${spec.metric} ${spec.linkage ?? 'default'}`;
+    const key = treeKey(spec);
     const tree = this.trees.get(key);
     if (tree) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec: { ...spec, precomputedLinkage: await tree } });
-    const first = this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
+    const first = this.submit<ClusterWorkResult>({ kind: 'fit', data, spec }, options.retire ?? false);
     const built = first.then((r) => r.fit.linkageMatrix!);
     this.trees.set(key, built);
     // A failed build is not kept: the next configuration tries again (and reports its own error);
@@ -163,6 +192,11 @@ export class ClusterPool {
       if (this.trees.get(key) === built) this.trees.delete(key);
     });
     return first;
+  }
+
+  /** Whether the tree `spec` cuts is built (or being built) in this pool. */
+  hasTree(spec: ClusterSpec): boolean {
+    return this.trees.has(treeKey(spec));
   }
 
   /**
@@ -179,9 +213,20 @@ export class ClusterPool {
     return out;
   }
 
-  /** k-medoids' Euclidean matrix of the rows (`euclideanMatrix`), computed by one worker, shared. */
-  kmedoidsMatrix(X: Float64Array, L: number): Promise<DistanceMatrix> {
-    return this.submit<DistanceMatrix>({ kind: 'kmedoids-matrix', X, n: X.length / L, L });
+  /**
+   * k-medoids' Euclidean matrix of the rows (`euclideanMatrix`), on a SharedArrayBuffer: up to
+   * 12,000 rows the float64 one, which is bit for bit the exact matrix of {@link euclideanDistances}
+   * (pass that as `exact` and it is returned as it is, not built twice); above, float32 (4·n²
+   * bytes), its 128-row units spread over the workers.
+   */
+  async kmedoidsMatrix(X: Float64Array, L: number, exact?: Float64Array): Promise<DistanceMatrix> {
+    const n = X.length / L;
+    if (n <= FULL_MATRIX_MAX_ROWS) return { n, data: exact ?? (await this.euclideanDistances(X, L)) };
+    const out = new Float32Array(new SharedArrayBuffer(4 * n * n));
+    const units: Array<Promise<unknown>> = [];
+    for (let r0 = 0; r0 < n; r0 += EUCLIDEAN_MATRIX_UNIT_ROWS) units.push(this.submit({ kind: 'kmedoids-rows', X, L, out, r0 }));
+    await Promise.all(units);
+    return { n, data: out };
   }
 
   /**

@@ -4,9 +4,8 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isLpclustError } from '../errors.js';
-import { euclideanMatrix } from '../cluster/kmedoids.js';
+import { euclideanMatrixRows } from '../cluster/kmedoids.js';
 import type { ClusterSpec } from '../cluster/fit.js';
-import type { DistanceMatrix } from '../cluster/common.js';
 import { euclideanDistanceTileRow, silhouetteEuclideanPartial, type SilhouetteLayout } from '../validate/silhouette.js';
 import { runClusterWork, type ClusterData } from './cluster-work.js';
 
@@ -15,8 +14,8 @@ export type PoolTask =
   | { kind: 'fit'; data: ClusterData; spec: ClusterSpec }
   /** Rows [i0, i0 + 64) of the exact Euclidean matrix, into the shared `out` (n × n). */
   | { kind: 'euclidean-rows'; X: Float64Array; L: number; out: Float64Array; i0: number }
-  /** k-medoids' Euclidean matrix of the rows, answered on a SharedArrayBuffer. */
-  | { kind: 'kmedoids-matrix'; X: Float64Array; n: number; L: number }
+  /** Rows [r0, r0 + 128) of k-medoids' float32 Euclidean matrix (more than 12,000 rows), into the shared `out` (n × n). */
+  | { kind: 'kmedoids-rows'; X: Float64Array; L: number; out: Float32Array; r0: number }
   /** One partial sum of the Euclidean silhouette (validate/silhouette.ts). */
   | { kind: 'silhouette-partial'; layout: SilhouetteLayout; part: number };
 
@@ -47,13 +46,6 @@ function serialize(e: unknown): SerializedError {
   return out;
 }
 
-function toShared(m: DistanceMatrix): DistanceMatrix {
-  const buffer = new SharedArrayBuffer(m.data.byteLength);
-  const data = m.data instanceof Float32Array ? new Float32Array(buffer) : new Float64Array(buffer);
-  data.set(m.data);
-  return { n: m.n, data };
-}
-
 const port = parentPort;
 if (port) {
   port.on('message', (msg: PoolRequest) => {
@@ -73,7 +65,8 @@ if (port) {
         const acc = silhouetteEuclideanPartial(task.layout, task.part);
         port.postMessage({ id, result: acc } satisfies PoolReply, [acc.buffer as ArrayBuffer]);
       } else {
-        port.postMessage({ id, result: toShared(euclideanMatrix({ data: task.X, n: task.n, dim: task.L })) } satisfies PoolReply);
+        euclideanMatrixRows({ data: task.X, n: task.X.length / task.L, dim: task.L }, task.out, task.r0);
+        port.postMessage({ id, result: null } satisfies PoolReply);
       }
     } catch (e) {
       port.postMessage({ id, error: serialize(e) } satisfies PoolReply);

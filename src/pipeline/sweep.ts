@@ -22,7 +22,8 @@ import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
-import { ClusterPool, sharedCopy } from './cluster-pool.js';
+import { ClusterPool, sharedCopy, treeKey } from './cluster-pool.js';
+import type { DistanceMatrix } from '../cluster/common.js';
 import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../harmonize/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
@@ -64,6 +65,8 @@ export interface SweepOptions {
   reuse?: boolean;
   /** Base output directory; the sweep writes to `<outDir>/<parent run id>/` (default `outputs`). */
   outDir?: string;
+  /** Force (true) or forbid (false) serializing the large working arrays; default: from n (see {@link planSharedEuclidean}). Tests use it. */
+  serialize?: boolean;
 }
 
 /** One configuration's row of the summary. */
@@ -120,22 +123,53 @@ function mean(xs: number[]): number {
   return xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
+/** What {@link planSharedEuclidean} decides. */
+export interface SharedEuclideanPlan {
+  /** The exact float64 Euclidean matrix for every `Silhouette Score` (up to 12,000 profiles). */
+  silhouette: boolean;
+  /** k-medoids' Euclidean matrix, once: the exact one above when there is one, else float32. */
+  kmedoids: boolean;
+  /**
+   * Large matrices: at most one agglomerative tree is built at a time (each holds an n(n−1)/2
+   * float64 working copy: 1.6 GB at 20,000 profiles), its worker is replaced afterwards so that
+   * the copy is freed at once, and k-medoids' float32 matrix is built only once no tree is left to
+   * build. Peak memory is then the DTW matrix plus one of these, not all of them at once.
+   */
+  serialize: boolean;
+}
+
+/** From this many bytes of one n² working array (4·n², n ≥ 8,192) the sweep serializes them. */
+const SERIALIZE_BYTES = 2 ** 28;
+
 /**
- * Decide which Euclidean matrices the sweep computes once for all configurations: the exact one for
- * every silhouette (8·n² bytes; worth it from two configurations on) and k-medoids' (4·n² or 8·n²
- * bytes; when Euclidean k-medoids runs at more than one k or seed), as long as together they take
- * at most half the memory available now. Without them each configuration recomputes its
- * distances, slower but in O(n) memory.
+ * Decide which Euclidean matrices the sweep computes once for all configurations, and whether the
+ * large working arrays are serialized ({@link SharedEuclideanPlan}).
+ *
+ * The exact matrix (8·n² bytes) serves every silhouette, and k-medoids too, since up to 12,000
+ * profiles k-medoids fits on float64 distances that are the same bits; it is kept only up to
+ * 12,000 profiles (1.2 GB) and when it is worth it (two configurations or more). Above, it would be
+ * the largest thing in memory (3.2 GB at 20,000) for a saving of seconds: every configuration
+ * computes its silhouette from the profiles instead (the same bits as standalone `lpclust
+ * cluster`). float64 is kept there because silhouettes must equal scikit-learn's to 1e-12, which
+ * float32 distances (7 digits) cannot give. k-medoids' matrix above 12,000 profiles is float32
+ * (4·n² bytes), as standalone k-medoids fits on, so labels stay the same. Either is skipped when
+ * it does not fit in half the memory available now.
  */
-export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): { silhouette: boolean; kmedoids: boolean } {
+export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): SharedEuclideanPlan {
   const configs = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d)).length, 0) * ks * seeds;
   const kmedoidsRuns = models.includes('kmedoids') && metrics.includes('euclidean') ? ks * seeds : 0;
   const exactBytes = 8 * n * n;
-  const kmedoidsBytes = (n <= FULL_MATRIX_MAX_ROWS ? 8 : 4) * n * n;
-  const silhouette = configs >= 2 && affordable(exactBytes);
-  const kmedoids = kmedoidsRuns >= 2 && affordable(kmedoidsBytes + (silhouette ? exactBytes : 0));
-  if (configs >= 2 && !silhouette) log.info(`the ${n} × ${n} Euclidean distances (${(exactBytes / 2 ** 30).toFixed(1)} GiB) do not fit in half the free memory: every configuration computes its silhouette from the profiles`);
-  return { silhouette, kmedoids };
+  const small = n <= FULL_MATRIX_MAX_ROWS;
+  const silhouette = configs >= 2 && small && affordable(exactBytes);
+  const kmedoids = kmedoidsRuns >= 2 && (silhouette || affordable(small ? exactBytes : 4 * n * n));
+  if (configs >= 2 && !silhouette) {
+    log.info(
+      small
+        ? `the ${n} × ${n} Euclidean distances (${(exactBytes / 2 ** 30).toFixed(1)} GiB) do not fit in half the free memory: every configuration computes its silhouette from the profiles`
+        : `above ${FULL_MATRIX_MAX_ROWS} profiles every configuration computes its Euclidean silhouette from the profiles (an exact ${n} × ${n} matrix would take ${(exactBytes / 2 ** 30).toFixed(1)} GiB)`,
+    );
+  }
+  return { silhouette, kmedoids, serialize: 4 * n * n >= SERIALIZE_BYTES };
 }
 
 /**
@@ -229,15 +263,20 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
       t = performance.now();
       const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
-      const plan = planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length);
-      // k-medoids' matrix is one long task: queued first, it runs beside the many short units of
-      // the exact matrix instead of after them.
-      const kmedoidsTask = plan.kmedoids ? pool.kmedoidsMatrix(X, table.length) : undefined;
-      const [euclidean, kmedoidsEuclidean] = await Promise.all([plan.silhouette ? pool.euclideanDistances(X, table.length) : undefined, kmedoidsTask]);
+      const plan = { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
+      const euclidean = plan.silhouette ? await pool.euclideanDistances(X, table.length) : undefined;
+      // k-medoids' matrix: now, or (serialized) when the first Euclidean k-medoids run starts.
+      let kmedoidsMatrix: Promise<DistanceMatrix> | undefined;
+      const kmedoidsEuclidean = (): Promise<DistanceMatrix> => (kmedoidsMatrix ??= pool.kmedoidsMatrix(X, table.length, euclidean));
+      if (plan.kmedoids && !plan.serialize) await kmedoidsEuclidean();
       secondsDistances = (performance.now() - t) / 1000;
-      if (plan.silhouette || plan.kmedoids) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
-      const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}), ...(kmedoidsEuclidean ? { kmedoidsEuclidean } : {}) };
-      const executor = { key: `${harmonized} ${normalize}`, run: (spec: ClusterSpec) => pool.fit(data, spec) };
+      if (plan.silhouette || (plan.kmedoids && !plan.serialize)) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
+      const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}) };
+      const isEuclideanKmedoids = (c: { model: ModelName; metric: MetricName }): boolean => c.model === 'kmedoids' && c.metric === 'euclidean';
+      const executor = {
+        key: `${harmonized} ${normalize}`,
+        run: async (spec: ClusterSpec) => pool.fit(plan.kmedoids && isEuclideanKmedoids(spec) ? { ...data, kmedoidsEuclidean: await kmedoidsEuclidean() } : data, spec, { retire: plan.serialize }),
+      };
 
       // One nested clustering run per configuration, as many at once as there are workers, the
       // longest first: the runs that build an agglomerative tree, then k-medoids, then the rest,
@@ -271,10 +310,62 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         done++;
         log.info(`sweep ${done}/${configs.length}: ${cfg}${rows[i].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[i].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
       };
+      // Serialized (large matrices): a tree build only when no other runs, a cut only once its
+      // tree is built (a lane waiting for a tree would sit idle), Euclidean k-medoids only once no
+      // tree is left to build; a lane with nothing allowed waits for a run to end.
+      const started = new Array<boolean>(configs.length).fill(false);
+      const trees = new Map<string, 'building' | 'built'>();
+      let building = 0;
+      let wake = (): void => {};
+      let ended = new Promise<void>((r) => (wake = r));
+      const allowed = (i: number): boolean => {
+        if (!plan.serialize) return true;
+        const c = configs[i];
+        if (c.model === 'agglomerative') {
+          const state = trees.get(treeKey({ metric: c.metric, linkage: o.linkage }));
+          return state === 'built' || (state === undefined && building === 0);
+        }
+        if (isEuclideanKmedoids(c)) return building === 0 && !configs.some((d, j) => !started[j] && d.model === 'agglomerative' && trees.get(treeKey({ metric: d.metric, linkage: o.linkage })) !== 'built');
+        return true;
+      };
+      const pick = (): number => {
+        for (let j = next; j < order.length; j++) {
+          const i = order[j];
+          if (started[i] || !allowed(i)) continue;
+          started[i] = true;
+          if (j === next) while (next < order.length && started[order[next]]) next++;
+          return i;
+        }
+        return next < order.length ? -2 : -1;
+      };
       const lanes = Array.from({ length: pool.size }, async () => {
-        for (let j = next++; j < order.length; j = next++) {
+        for (;;) {
           throwIfInterrupted();
-          await runOne(order[j]);
+          const i = pick();
+          if (i === -1) return;
+          if (i === -2) {
+            await ended;
+            continue;
+          }
+          const c = configs[i];
+          const key = treeKey({ metric: c.metric, linkage: o.linkage });
+          const builds = plan.serialize && c.model === 'agglomerative' && trees.get(key) === undefined;
+          if (builds) {
+            trees.set(key, 'building');
+            building++;
+          }
+          try {
+            await runOne(i);
+          } finally {
+            if (builds) {
+              building--;
+              if (rows[i]?.status === 'FINISHED') trees.set(key, 'built');
+              else trees.delete(key);
+            }
+            const w = wake;
+            ended = new Promise<void>((r) => (wake = r));
+            w();
+          }
         }
       });
       // Every lane ends (an interrupted one marks its run KILLED) before the first error is raised.
@@ -392,6 +483,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       workers: poolSize,
       seconds_clustering: secondsClustering,
       seconds_plots: secondsPlots,
+      // The process's peak resident memory so far (the shared matrices, the workers' working arrays).
+      peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     if (best) metrics[`best ${select}`] = best.value;
     if (stability.length > 0) metrics['mean seed ARI'] = mean(stability.map((s) => s.meanAri));

@@ -11,7 +11,8 @@ import { slotLabels, writeProfiles } from '../../src/io/profiles.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
 import { tempStore } from './helpers.js';
 import { runClusterWork } from '../../src/pipeline/cluster-work.js';
-import { euclideanMatrix } from '../../src/cluster/kmedoids.js';
+import { EUCLIDEAN_MATRIX_UNIT_ROWS, euclideanMatrix, euclideanMatrixRows } from '../../src/cluster/kmedoids.js';
+import { fullEuclidean } from '../../src/cluster/agglomerative.js';
 import { euclideanDistanceMatrix, silhouetteEuclidean, silhouettePrecomputed } from '../../src/validate/index.js';
 import { InterruptedError, isLpclustError } from '../../src/errors.js';
 import { markInterrupted } from '../../src/util/interrupt.js';
@@ -23,6 +24,19 @@ function profiles(n: number, L: number, seed: number): Float64Array {
   for (let i = 0; i < n; i++) for (let t = 0; t < L; t++) X[i * L + t] = Math.sin((t + (i % 5) * 3) / 4) + 0.3 * rng.normal();
   return X;
 }
+
+describe("k-medoids' float32 Euclidean matrix by units", () => {
+  it('holds the float64 distances rounded to float32, whatever the order the units run in', () => {
+    const n = 300;
+    const L = 24;
+    const X = profiles(n, L, 9);
+    const rows = { data: X, n, dim: L };
+    const out = new Float32Array(n * n);
+    const starts = Array.from({ length: Math.ceil(n / EUCLIDEAN_MATRIX_UNIT_ROWS) }, (_, u) => u * EUCLIDEAN_MATRIX_UNIT_ROWS).reverse();
+    for (const r0 of starts) euclideanMatrixRows(rows, out, r0);
+    expect(out).toEqual(Float32Array.from(fullEuclidean(rows)));
+  });
+});
 
 describe('ClusterPool', () => {
   const n = 301; // several 64-row units and a ragged last one

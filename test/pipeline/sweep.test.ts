@@ -11,6 +11,7 @@ import { planSharedEuclidean, runSweep } from '../../src/pipeline/sweep.js';
 import { runClusterStage } from '../../src/pipeline/cluster.js';
 import { splitCsvLine } from '../../src/io/csv.js';
 import { allRuns, childrenOf, pngSize, tempStore } from './helpers.js';
+import type { MetricName, ModelName } from '../../src/cluster/fit.js';
 
 describe('sweep', () => {
   it('shares one dataset and one DTW matrix across a nested run per configuration and summarises them', async () => {
@@ -174,6 +175,22 @@ describe('sweep', () => {
     expect(runs.filter((r) => r.data.tags['mlflow.parentRunId'] === three.runId && r.data.tags['lpclust.sweep.config']).every((r) => r.info.status === 'FINISHED')).toBe(true);
   });
 
+  it('serialized as for large matrices (one tree build at a time on a worker replaced after it, k-medoids\' matrix after the trees) gives the same rows and labels', async () => {
+    const { dir, store } = await tempStore('lpclust-sweep-serial-');
+    const s = sampleData();
+    const base = { models: ['agglomerative', 'kmedoids'] as ModelName[], metrics: ['euclidean', 'dtw'] as MetricName[], kRange: [3, 4] as const, seeds: [0, 1], nInit: 1, workers: 2, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules };
+    const free = await runSweep({ ...base, serialize: false, outDir: path.join(dir, 'free') }, { store, experimentName: 'sweep-serial' });
+    const serial = await runSweep({ ...base, serialize: true, outDir: path.join(dir, 'serial') }, { store, experimentName: 'sweep-serial' });
+    expect(serial.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
+    const strip = (rows: typeof free.outputs.rows) => rows.map(({ runId: _r, metrics: { 'Fit Seconds': _f, ...m }, ...rest }) => ({ ...rest, m }));
+    expect(strip(serial.outputs.rows)).toEqual(strip(free.outputs.rows));
+    for (const r of free.outputs.rows) {
+      const cfg = `${r.model}_${r.metric}_k${r.k}_s${r.seed}`;
+      expect(readFileSync(path.join(serial.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8')).toBe(readFileSync(path.join(free.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8'));
+    }
+    expect(serial.metrics.peak_rss_mb).toBeGreaterThan(0);
+  }, 300_000);
+
   it('a configuration failing on a worker thread is a FAILED run and row with its error; the others and the parent finish', async () => {
     const { dir, store } = await tempStore('lpclust-sweep-fail-');
     const s = sampleData();
@@ -203,11 +220,14 @@ describe('sweep', () => {
   });
 
   it('shares the Euclidean distances only when there is more than one configuration and they fit in memory', () => {
-    expect(planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1)).toEqual({ silhouette: true, kmedoids: true });
-    expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)).toEqual({ silhouette: true, kmedoids: false });
-    expect(planSharedEuclidean(500, ['kmedoids'], ['euclidean'], 1, 1)).toEqual({ silhouette: false, kmedoids: false });
+    expect(planSharedEuclidean(500, ['kmeans', 'kmedoids'], ['euclidean', 'dtw'], 3, 1)).toEqual({ silhouette: true, kmedoids: true, serialize: false });
+    expect(planSharedEuclidean(500, ['kmeans'], ['euclidean'], 3, 1)).toEqual({ silhouette: true, kmedoids: false, serialize: false });
+    expect(planSharedEuclidean(500, ['kmedoids'], ['euclidean'], 1, 1)).toEqual({ silhouette: false, kmedoids: false, serialize: false });
+    // Above 12,000 profiles no exact float64 matrix (3.2 GB at 20,000): k-medoids' float32 one only,
+    // and the large working arrays one at a time.
+    expect(planSharedEuclidean(20000, ['kmeans', 'kmedoids', 'agglomerative'], ['euclidean', 'dtw'], 2, 1)).toEqual({ silhouette: false, kmedoids: true, serialize: true });
     // 8·n² bytes beyond half the free memory: nothing is shared, every configuration computes its own.
     const huge = Math.ceil(Math.sqrt(os.freemem() / 8)) + 1;
-    expect(planSharedEuclidean(huge, ['kmeans', 'som'], ['euclidean'], 5, 1)).toEqual({ silhouette: false, kmedoids: false });
+    expect(planSharedEuclidean(huge, ['kmeans', 'som'], ['euclidean'], 5, 1)).toMatchObject({ silhouette: false, kmedoids: false });
   });
 });
