@@ -60,7 +60,7 @@ describe('pipeline sources from the config file', () => {
     // No sources object: none configured (the sample data is used).
     expect(configuredSources({}, writeConfig(dir, { k: 4 }), dir)).toBeNull();
     expect(() => configuredSources({}, writeConfig(dir, { sources: { sql: { db: 'postgres://u:secret@h/db' } } }), dir)).toThrow(/password.*dbEnv/);
-    expect(() => configuredSources({}, writeConfig(dir, { sources: { oracle: {} } }), dir)).toThrow(/unknown source "oracle"/);
+    expect(() => configuredSources({}, writeConfig(dir, { sources: { oracle: {} } }), dir)).toThrow(/unknown key "pipeline.sources.oracle"/);
     const { store } = await tempStore('lpclust-pipeline-config3-');
     await expect(runPipeline({ model: 'kmeans', metric: 'euclidean', k: 3, sources: { sql: { dbEnv: ENV } }, outDir: path.join(dir, 'out') }, { store, experimentName: 'cfg' })).rejects.toThrow(
       new RegExp(`${ENV}.*not set`),

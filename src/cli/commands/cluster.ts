@@ -7,7 +7,7 @@ import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { INITS, LINKAGES, METRICS, MODELS, type InitName, type KMedoidsMethod, type Linkage, type MetricName, type ModelName } from '../../cluster/index.js';
 import { runClusterStage } from '../../pipeline/cluster.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface ClusterFlags {
   in: string;
@@ -107,7 +107,7 @@ Examples:
           ...(flags.nInit !== undefined ? { nInit: integer(flags.nInit, '--n-init', 1, 'a positive integer') } : {}),
           ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
           ...(flags.outDir !== undefined ? { outDir: flags.outDir } : {}),
-          ...(flags.workers !== undefined ? { workers: integer(flags.workers, '--workers', 1, 'a positive integer') } : {}),
+          ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

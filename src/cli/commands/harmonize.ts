@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
 import { harmonizeSummary, runHarmonizeStage, type HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface HarmonizeFlags {
   oldmongo?: string;
@@ -84,7 +84,7 @@ Examples:
         dtw = {
           out: flags.dtwOut,
           radius: nonNegativeInt(flags.radius, '--radius'),
-          workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
+          workers: capWorkers(flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers')),
           dtype: flags.dtype,
           force: flags.force,
         };
