@@ -4,10 +4,14 @@
  */
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
 import { openStore } from '../tracking/index.js';
+import { FileStore } from '../tracking/file-store.js';
+import { ResilientStore } from '../tracking/spool.js';
+import { checkOutputDir } from '../io/preflight.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
@@ -50,8 +54,14 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   return {
     globals,
     resolved: resolved as CliContext['resolved'],
-    openStore() {
-      return openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+    async openStore() {
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+      // A store folder that cannot be written would fail (or wait on its lock) at the first run:
+      // say so now, naming the folder and the cause. Only when the folder is not there yet or is
+      // one lpclust may write; reading an existing store (lpclust runs) needs no write access.
+      if (store instanceof FileStore) checkStoreDir(store.root, '--tracking-uri');
+      else if (store instanceof ResilientStore) checkStoreDir(store.spoolDir, '--spool-dir');
+      return store;
     },
     print(json: unknown, human?: string) {
       if (globals.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -95,4 +105,9 @@ export function capWorkers(n: number | undefined, from = '--workers', cores = av
   if (n === undefined || n <= cores) return n;
   log.warn(`${from} ${n} is more than the ${cores} core${cores === 1 ? '' : 's'} of this machine: capped to ${cores} worker thread${cores === 1 ? '' : 's'}`);
   return cores;
+}
+
+/** Check that a store folder can be created, when it does not exist yet (an existing one may be read-only for `runs`). */
+function checkStoreDir(dir: string, what: string): void {
+  if (!existsSync(dir)) checkOutputDir(dir, what);
 }

@@ -17,7 +17,7 @@ export function fsCause(e: unknown): string {
   const code = (e as NodeJS.ErrnoException)?.code;
   switch (code) {
     case 'ENOENT':
-      return 'no such file or folder';
+      return 'no such file or directory';
     case 'EACCES':
     case 'EPERM':
       return 'permission denied';
@@ -51,10 +51,11 @@ export function checkInputPath(p: string, what: string, kind: PathKind = 'file')
   try {
     st = statSync(abs);
   } catch (e) {
-    throw fail(fsCause(e), `check the path given for ${what}${path.isAbsolute(p) ? '' : ` (a relative path starts from the current folder, ${process.cwd()})`}`, e);
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw fail(missing ? (kind === 'dir' ? 'no such directory' : kind === 'file' ? 'no such file' : 'no such file or directory') : fsCause(e), `check the path given for ${what}${path.isAbsolute(p) ? '' : ` (a relative path starts from the current folder, ${process.cwd()})`}`, e);
   }
-  if (kind === 'file' && st.isDirectory()) throw fail('it is a folder, expected a file', `give the file itself for ${what}`);
-  if (kind === 'dir' && !st.isDirectory()) throw fail('it is a file, expected a folder', `give the folder holding the files for ${what}`);
+  if (kind === 'file' && st.isDirectory()) throw fail('it is a directory, expected a file', `give the file itself for ${what}`);
+  if (kind === 'dir' && !st.isDirectory()) throw fail('it is a file, expected a directory', `give the directory holding the files for ${what}`);
   try {
     accessSync(abs, constants.R_OK | (st.isDirectory() ? constants.X_OK : 0));
   } catch (e) {

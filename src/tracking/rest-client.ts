@@ -229,7 +229,7 @@ export class RestClient {
           // Said at once, not after the retries: the user sees why the command waits.
           this.warnedRetrying = true;
           const state = last?.error instanceof MlflowApiError ? `answers ${last.error.status} ${last.error.errorCode}` : `does not answer (${describeFailure(last?.error)})`;
-          log.warn(maskSecrets(`tracking server ${this.displayUri} ${state}; retrying for up to ${this.retryWindow()} before giving up`));
+          log.warn(maskSecrets(`tracking server ${this.displayUri} ${state}; retrying ${this.retryWindow()} before giving up`));
         }
         await sleep(wait);
         waitedMs += wait;
@@ -269,8 +269,8 @@ export class RestClient {
   /** The retry window in words, with the settings that change it. */
   private retryWindow(): string {
     const o = this.options;
-    const budget = o.retryBudgetSeconds === undefined ? '' : `${o.retryBudgetSeconds} s`;
-    return `${budget ? `${budget} (LPCLUST_HTTP_RETRY_BUDGET)` : ''}${budget ? ' or ' : ''}${o.maxRetries} retries (MLFLOW_HTTP_REQUEST_MAX_RETRIES)`;
+    const times = `${o.maxRetries} time${o.maxRetries === 1 ? '' : 's'} (MLFLOW_HTTP_REQUEST_MAX_RETRIES)`;
+    return o.retryBudgetSeconds === undefined ? `up to ${times}` : `for up to ${o.retryBudgetSeconds} s (LPCLUST_HTTP_RETRY_BUDGET), at most ${times}`;
   }
 
   /** Wait before retry `i` (0-based): factor × 2^i plus jitter, or `Retry-After` when longer; capped. */
