@@ -9,6 +9,7 @@ import path from 'node:path';
 import { usageError, inputError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './util/log.js';
 import { maskSecrets } from './util/mask.js';
+import { suggestSimilar } from './util/suggest.js';
 
 /** Where a resolved value came from. */
 export type SettingSource = 'flag' | 'env' | 'dotenv' | 'config' | 'default';
@@ -116,6 +117,30 @@ export const GLOBAL_SETTINGS = {
   } as SettingSpec<boolean>,
 } as const;
 
+/**
+ * Sections of the config file besides the global settings (each an object of its command's
+ * settings). Every other top-level key is refused as a likely misspelling.
+ */
+export const CONFIG_SECTIONS: readonly string[] = ['pipeline'];
+
+/**
+ * Refuse keys of a config object that no setting reads: a misspelt key would otherwise be ignored
+ * without a word and its default used. Keys starting with `$` are comments.
+ * @param where the key path of `obj` in the file (`''` for the top level, else e.g. `pipeline`)
+ * @throws LpclustError E_CONFIG_KEY (usage) naming the file, the key and the nearest known key
+ */
+export function checkConfigKeys(obj: Record<string, unknown>, known: readonly string[], file: string | undefined, where = ''): void {
+  for (const key of Object.keys(obj)) {
+    if (key.startsWith('$') || known.includes(key)) continue;
+    const full = where ? `${where}.${key}` : key;
+    const near = suggestSimilar(key, known);
+    throw usageError('E_CONFIG_KEY', `${file ?? 'config file'}: unknown key "${full}"${near.length > 0 ? ` (did you mean "${where ? `${where}.` : ''}${near[0]}"?)` : ''}`, {
+      hint: `the keys known ${where ? `in "${where}"` : 'at the top level'} are: ${known.join(', ')} (keys starting with $ are comments)`,
+      where: { file, field: full },
+    });
+  }
+}
+
 /** The values of the global settings. */
 export type GlobalSettings = { [K in keyof typeof GLOBAL_SETTINGS]: (typeof GLOBAL_SETTINGS)[K]['default'] };
 
@@ -185,15 +210,24 @@ export function readConfigFile(inputs: Pick<ConfigInputs, 'cwd' | 'configFile'>)
  * Resolve a table of settings with the documented precedence.
  * @param specs the settings (e.g. {@link GLOBAL_SETTINGS})
  * @param section optional key of the config file whose object holds these settings (e.g. "pipeline")
+ * @param extraKeys keys of that object read elsewhere (e.g. "sources"); any other unknown key is an error
  */
 export function resolveSettings<S extends Record<string, SettingSpec<unknown>>>(
   specs: S,
   inputs: ConfigInputs,
   section?: string,
+  extraKeys: readonly string[] = [],
 ): { [K in keyof S]: Resolved<S[K]['default']> } {
   const dotenv = readDotenv(path.join(inputs.cwd, '.env'));
   const cfg = readConfigFile(inputs);
-  const cfgData = section ? ((cfg.data[section] as Record<string, unknown> | undefined) ?? {}) : cfg.data;
+  const raw = section ? (cfg.data[section] ?? {}) : cfg.data;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw usageError('E_CONFIG', `${cfg.file}: expected "${section}" to be an object of settings but received ${JSON.stringify(raw)}`, { where: { file: cfg.file, field: section } });
+  }
+  const cfgData = raw as Record<string, unknown>;
+  // The top level also holds the sections; a section holds its settings and `extraKeys` (e.g. sources).
+  const known = [...Object.values(specs).map((s) => s.name), ...extraKeys, ...(section ? [] : CONFIG_SECTIONS)];
+  checkConfigKeys(cfgData, known, cfg.file, section ?? '');
   const out = {} as Record<string, Resolved<unknown>>;
   for (const [key, spec] of Object.entries(specs)) {
     const flag = inputs.flags[spec.name];

@@ -3,13 +3,17 @@
  * helpers that respect `--json`, and the process-wide logger.
  */
 import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
+import { checkOutputDir } from '../io/preflight.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
 import { progressDefaults } from '../util/progress.js';
+import { suggestSimilar } from '../util/suggest.js';
 
 /** Settings resolved for one invocation. */
 export interface CliContext {
@@ -49,8 +53,18 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     resolved: resolved as CliContext['resolved'],
     async openStore() {
       // Imported here, not at the top: the tracking stores are not needed to parse or print help.
-      const { openStore } = await import('../tracking/index.js');
-      return openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+      const [{ openStore }, { FileStore }, { ResilientStore }] = await Promise.all([
+        import('../tracking/index.js'),
+        import('../tracking/file-store.js'),
+        import('../tracking/spool.js'),
+      ]);
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+      // A store folder that cannot be written would fail (or wait on its lock) at the first run:
+      // say so now, naming the folder and the cause. Only when the folder is not there yet or is
+      // one lpclust may write; reading an existing store (lpclust runs) needs no write access.
+      if (store instanceof FileStore) checkStoreDir(store.root, '--tracking-uri');
+      else if (store instanceof ResilientStore) checkStoreDir(store.spoolDir, '--spool-dir');
+      return store;
     },
     print(json: unknown, human?: string) {
       if (globals.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
@@ -68,27 +82,7 @@ export function registerEnvironmentSecrets(env: Record<string, string | undefine
   for (const [name, value] of Object.entries(readDotenv(path.join(cwd, '.env')))) if (isSecretName(name)) registerSecret(value);
 }
 
-/** Edit distance with adjacent transpositions (optimal string alignment): `shwo` → `show` is 1. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** The candidates closest to `word` (distance ≤ 40 % of its length, at least 1), best first. */
-export function suggestSimilar(word: string, candidates: readonly string[]): string[] {
-  const scored = candidates
-    .map((c) => ({ c, d: editDistance(word.toLowerCase(), c.toLowerCase()) }))
-    .filter(({ c, d }) => d <= Math.max(1, Math.floor(Math.max(word.length, c.length) * 0.4)));
-  const best = Math.min(...scored.map((s) => s.d));
-  return scored.filter((s) => s.d === best).map((s) => s.c);
-}
+export { suggestSimilar } from '../util/suggest.js';
 
 /**
  * The usage error for an unknown word after a command that has sub-commands and an action of its
@@ -102,4 +96,21 @@ export function unknownSubcommandError(cmd: Command, word: string): LpclustError
     `unknown sub-command '${word}' of 'lpclust ${cmd.name()}'${similar.length > 0 ? ` (did you mean ${similar.join(' or ')}?)` : ''}`,
     { hint: `sub-commands: ${names.join(', ')}; see lpclust ${cmd.name()} --help` },
   );
+}
+
+/**
+ * Cap a worker-thread count at the machine's cores: more threads than cores only add memory (each
+ * holds its own buffers) and switching, never speed. Says so on stderr, with the cap.
+ * @param n the count asked for (≥ 1), undefined = default (all cores)
+ * @param from how it was given (`--workers`, `LPCLUST_WORKERS`...)
+ */
+export function capWorkers(n: number | undefined, from = '--workers', cores = availableParallelism()): number | undefined {
+  if (n === undefined || n <= cores) return n;
+  log.warn(`${from} ${n} is more than the ${cores} core${cores === 1 ? '' : 's'} of this machine: capped to ${cores} worker thread${cores === 1 ? '' : 's'}`);
+  return cores;
+}
+
+/** Check that a store folder can be created, when it does not exist yet (an existing one may be read-only for `runs`). */
+function checkStoreDir(dir: string, what: string): void {
+  if (!existsSync(dir)) checkOutputDir(dir, what);
 }

@@ -49,7 +49,7 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
     async *read(ctx: SourceContext): AsyncIterable<RawSeries> {
       const naive = o.inputTimeZone === undefined ? ctx.zone : new ZoneMapper(o.inputTimeZone);
       const file = o.input;
-      let ci = -1, ct = -1, cv = -1, maxCol = -1;
+      let ci = -1, ct = -1, cv = -1, maxCol = -1, width = 0;
       let header: string[] | undefined;
       let builder: SeriesBuilder | undefined;
       let read = 0;
@@ -99,12 +99,14 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
               });
             }
             maxCol = Math.max(ci, ct, cv);
+            width = header.length;
             continue;
           }
           if (line === '') continue;
           // Split only up to the last needed column (the hot path: no quotes, plain commas).
           let n = 0;
-          if (line.indexOf('"') < 0) {
+          const quoted = line.indexOf('"');
+          if (quoted < 0) {
             let start = 0;
             while (n <= maxCol) {
               const c = line.indexOf(sep, start);
@@ -119,13 +121,19 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
             const f = splitCsvLine(line, sep);
             for (n = 0; n < f.length && n <= maxCol; n++) fields[n] = f[n];
           }
-          if (n <= maxCol) {
+          // Every row has the header's fields: a row with more or fewer is shifted or merged, and
+          // its needed columns cannot be trusted even when present.
+          const count = quoted < 0 ? countFields(line, sep) : splitCsvLine(line, sep).length;
+          if (count !== width) {
             if (ctx.onBadRow === 'skip') {
               if (builder !== undefined) bad++;
               else ctx.report.unattributedBadRows++;
               continue;
             }
-            throw inputError('E_INPUT_ROW', `${file}:${lineNo}: expected at least ${maxCol + 1} fields but found ${n}`, { where: { file, line: lineNo } });
+            throw inputError('E_INPUT_ROW', `${file}:${lineNo}: expected ${width} fields as in the header (${header.join(',').slice(0, 120)}) but found ${count}`, {
+              hint: 'fix the row (a stray separator or a missing value), or pass --on-bad-row skip to count and skip bad rows',
+              where: { file, line: lineNo },
+            });
           }
           const id = fields[ci];
           if (builder === undefined || id !== builder.meter) {
@@ -170,4 +178,11 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
       if (s !== undefined) yield s;
     },
   };
+}
+
+/** Number of fields of an unquoted line: separators + 1. */
+function countFields(line: string, sep: string): number {
+  let count = 1;
+  for (let i = line.indexOf(sep); i >= 0; i = line.indexOf(sep, i + 1)) count++;
+  return count;
 }

@@ -34,7 +34,8 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += values[base + j] * values[base + j];
       const norm = Math.sqrt(ss);
-      if (!(norm > 0) || !Number.isFinite(norm)) throw degenerate(i, 'an all-zero profile has no L2 norm', labels);
+      if (!Number.isFinite(norm)) throw degenerate(i, tooLarge(values, base, L), labels);
+      if (!(norm > 0)) throw degenerate(i, 'an all-zero profile has no L2 norm', labels);
       for (let j = 0; j < L; j++) out[base + j] = values[base + j] / norm;
     } else {
       let mean = 0;
@@ -43,17 +44,26 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += (values[base + j] - mean) ** 2;
       const sd = Math.sqrt(ss / L);
-      if (!(sd > 0) || !Number.isFinite(sd)) throw degenerate(i, 'a constant profile has no standard deviation', labels);
+      if (!Number.isFinite(sd)) throw degenerate(i, tooLarge(values, base, L), labels);
+      if (!(sd > 0)) throw degenerate(i, 'a constant profile has no standard deviation', labels);
       for (let j = 0; j < L; j++) out[base + j] = (values[base + j] - mean) / sd;
     }
   }
   return out;
 }
 
+/** Why a row's norm overflowed: its largest value, with its slot index. */
+function tooLarge(values: Float64Array, base: number, L: number): string {
+  let j = 0;
+  for (let t = 1; t < L; t++) if (!(Math.abs(values[base + t]) <= Math.abs(values[base + j]))) j = t;
+  return `its values are too large to normalise (${values[base + j]} in slot ${j + 1} of ${L}; the sum of squares overflows double precision)`;
+}
+
 function degenerate(i: number, why: string, labels?: (i: number) => string): Error {
   const who = labels ? labels(i) : `row ${i + 1}`;
-  return inputError('E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, {
-    hint: 'drop such days in the rules file or choose --normalize none',
+  const overflow = why.startsWith('its values are too large');
+  return inputError(overflow ? 'E_INPUT_RANGE' : 'E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, {
+    hint: overflow ? 'check the units and the source data' : 'drop such days in the rules file or choose --normalize none',
   });
 }
 

@@ -26,6 +26,31 @@ export interface ProfileTable {
 export interface ReadProfilesOptions {
   /** Keep rows with empty cells as NaN instead of failing (harmonize counts and drops them). */
   allowMissing?: boolean;
+  /**
+   * Accept the same (meter, date) on several rows (default false: the contract is one row per meter
+   * and day, and a repeated row would silently count twice in clustering and validation).
+   */
+  allowDuplicates?: boolean;
+}
+
+/**
+ * Largest magnitude accepted for a profile value, in Wh per slot. Far above any meter (10^12 Wh is
+ * a terawatt-hour in one slot) yet small enough that sums of squares over a day of slots stay
+ * finite in double precision; larger values are unit or parsing mistakes, and would turn norms
+ * and distances into infinity.
+ */
+export const MAX_PROFILE_VALUE = 1e12;
+
+/** True for a real calendar date `YYYY-MM-DD` (2023-02-30 and 2023-13-01 are not). */
+export function isCalendarDate(s: string): boolean {
+  if (!DATE_RE.test(s)) return false;
+  const y = Number(s.slice(0, 4));
+  const m = Number(s.slice(5, 7));
+  const d = Number(s.slice(8, 10));
+  if (m < 1 || m > 12 || d < 1) return false;
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1];
+  return d <= days;
 }
 
 const SLOT_RE = /^([01]\d|2[0-3]):[0-5]\d$/;
@@ -50,8 +75,9 @@ export function resolutionOf(slots: readonly string[]): number {
 
 /**
  * Read a clean profiles (or harmonized) CSV.
- * @throws LpclustError naming the file, line and column for a wrong header, an unparsable number or
- *   an empty cell.
+ * @throws LpclustError naming the file, line and column for a wrong header, an unparsable number,
+ *   a value beyond {@link MAX_PROFILE_VALUE}, an empty cell, a date not of the calendar, or a
+ *   (meter, date) already seen on an earlier line.
  */
 export async function readProfiles(file: string, options: ReadProfilesOptions = {}): Promise<ProfileTable> {
   let slots: string[] | undefined;
@@ -60,6 +86,8 @@ export async function readProfiles(file: string, options: ReadProfilesOptions = 
   let values = new Float64Array(1024);
   let n = 0;
   let L = 0;
+  // (meter, date) → first line, to name both lines of a repeated day.
+  const seen = options.allowDuplicates ? undefined : new Map<string, number>();
   for await (const { line, lineNo } of readLines(file)) {
     if (slots === undefined) {
       const head = splitCsvLine(line);
@@ -92,10 +120,22 @@ export async function readProfiles(file: string, options: ReadProfilesOptions = 
         where: { file, line: lineNo },
       });
     }
-    if (!DATE_RE.test(f[1])) {
-      throw inputError('E_INPUT_DATE', `${file}:${lineNo}: expected a date YYYY-MM-DD in column "date" but found "${f[1]}"`, {
+    if (!isCalendarDate(f[1])) {
+      const shape = DATE_RE.test(f[1]);
+      throw inputError('E_INPUT_DATE', `${file}:${lineNo}: expected a date YYYY-MM-DD in column "date" but found "${f[1]}"${shape ? ', which is not a day of the calendar' : ''}`, {
         where: { file, line: lineNo, field: 'date', meter: f[0] },
       });
+    }
+    if (seen !== undefined) {
+      const key = `${f[0]}\u0000${f[1]}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        throw inputError('E_INPUT_DUPLICATE', `${file}:${lineNo}: meter ${f[0]} on ${f[1]} appears again (first on line ${first}); a profiles file has one row per meter and day`, {
+          hint: 'remove the repeated row, or rebuild the file with `lpclust harmonize`, which keeps one row per meter and day',
+          where: { file, line: lineNo, meter: f[0], date: f[1] },
+        });
+      }
+      seen.set(key, lineNo);
     }
     if ((n + 1) * L > values.length) {
       const grown = new Float64Array(values.length * 2);
@@ -118,6 +158,12 @@ export async function readProfiles(file: string, options: ReadProfilesOptions = 
         v = Number(cell);
         if (!Number.isFinite(v)) {
           throw inputError('E_INPUT_NUMBER', `${file}:${lineNo}: expected a finite number in column ${slots[j]} but found "${cell}"`, {
+            where: { file, line: lineNo, field: slots[j], meter: f[0], date: f[1] },
+          });
+        }
+        if (Math.abs(v) > MAX_PROFILE_VALUE) {
+          throw inputError('E_INPUT_RANGE', `${file}:${lineNo}: meter ${f[0]} on ${f[1]} has ${cell} Wh in column ${slots[j]}; expected at most ${MAX_PROFILE_VALUE.toExponential()} Wh per slot in magnitude`, {
+            hint: 'check the units and the source data (such values overflow the norms and distances)',
             where: { file, line: lineNo, field: slots[j], meter: f[0], date: f[1] },
           });
         }

@@ -31,7 +31,7 @@ export function checkInputSlots(model: LpclustModel, slots: readonly string[], w
     throw inputError(
       'E_MODEL_INPUT_RESOLUTION',
       `${where} has ${slots.length} slot columns (${Number.isInteger(res) ? `${res}-minute` : 'irregular'} resolution) but the model expects ${want.length} (${model.input.resolution_minutes}-minute resolution, ${want[0]}..${want[want.length - 1]})`,
-      { hint: `resample the input to ${model.input.resolution_minutes} minutes (lpclust harmonize --resolution ${model.input.resolution_minutes})`, where: { file: where } },
+      { hint: resolutionAdvice(res, model.input.resolution_minutes), where: { file: where } },
     );
   }
   for (let j = 0; j < want.length; j++) {
@@ -42,6 +42,27 @@ export function checkInputSlots(model: LpclustModel, slots: readonly string[], w
       });
     }
   }
+}
+
+/**
+ * What can make an input of `have`-minute slots fit a model of `want`-minute slots. Coarser data
+ * cannot be split into finer slots (the detail is not there), so the advice is then to retrain at
+ * the input's resolution or to rebuild the input from finer raw readings; finer data can be summed.
+ */
+export function resolutionAdvice(have: number, want: number): string {
+  const etl = (m: number): string => `lpclust etl <source> --resolution ${m} ... then lpclust harmonize`;
+  if (!Number.isInteger(have)) return `give one column per ${want}-minute slot (${1440 / want} columns, as the model was trained)`;
+  if (have > want) {
+    return (
+      `${have}-minute data cannot be split into ${want}-minute slots. Either train a model at ${have} minutes ` +
+      `(lpclust pipeline --resolution ${have}, or ${etl(have)} and lpclust cluster), or, if the raw readings ` +
+      `have ${want}-minute detail, rebuild this input from them at ${want} minutes (${etl(want)})`
+    );
+  }
+  if (want % have === 0) {
+    return `rebuild this input at ${want} minutes from the raw readings (${etl(want)}), or sum each ${want / have} consecutive slots; or train a model at ${have} minutes (lpclust pipeline --resolution ${have})`;
+  }
+  return `${have}-minute slots do not add up to ${want}-minute ones: rebuild this input at ${want} minutes from the raw readings (${etl(want)}), or train a model at ${have} minutes (lpclust pipeline --resolution ${have})`;
 }
 
 /** A loaded model ready to assign rows (centres kept as typed arrays). */

@@ -17,7 +17,8 @@ import { writeLabels } from '../io/labels.js';
 import { encodeNpyHeader } from '../io/npy.js';
 import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js';
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
-import { withRun } from '../tracking/run.js';
+import { withRun, type ActiveRun } from '../tracking/run.js';
+import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { log } from '../util/log.js';
 import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
@@ -193,19 +194,37 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   const seed = o.seed ?? 0;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   const runName = `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`;
+  // Inputs and the output location are checked before the run exists: a mistyped path or a
+  // malformed profiles file is a usage mistake, not a FAILED run (and leaves no empty folder).
+  const inFile = checkInputPath(o.in, '--in');
+  if (o.dtw !== undefined && !o.preloaded) checkInputPath(o.dtw, '--dtw');
+  checkOutputDir(o.outDir ?? path.join('lpclust-out', 'cluster'), o.outDir !== undefined ? '--out-dir' : '--out-dir (default lpclust-out/cluster/<run id>)');
+  const table = await readProfiles(o.in);
+  const { n, length: L } = table;
+  if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
+  // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
+  if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
+  const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
+  checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+  // A given matrix is checked against these profiles (and loaded) before the run too.
+  const given = o.dtw !== undefined && !o.preloaded ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const table = await readProfiles(o.in);
-      const { n, length: L } = table;
-      if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
-      // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
-      if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
-      const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
-      checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
       const outDir = path.resolve(o.outDir ?? path.join('lpclust-out', 'cluster', run.runId));
-      await fsp.mkdir(outDir, { recursive: true });
-      await run.logParams({ in: o.in, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
+      const created = await mkdirOutput(outDir, '--out-dir');
+      try {
+        return await clusterInRun(run, outDir);
+      } catch (e) {
+        // Nothing named as output survives a failure: a folder this run made goes with it.
+        if (created) await fsp.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
+        throw e;
+      }
+    },
+  );
+
+  async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
 
       // The DTW matrix: checked if given, else computed once here and reused by every step.
       let D: DistanceMatrix | undefined;
@@ -221,7 +240,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       } else if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
-          D = await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize);
+          D = given!;
         } else {
           dtwFile = path.join(outDir, 'dtw.npy');
           log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
@@ -333,6 +352,5 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         outputs.plots = files;
       }
       return { runId: run.runId, metrics, outputs };
-    },
-  );
+  }
 }

@@ -2,7 +2,10 @@
  * The tracked DTW stage (run name `dtw`): read a profiles CSV, normalise its rows, write the full
  * DTW matrix (.npy) and its sidecar with the tiled worker-thread engine of src/dtw/.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { usageError } from '../errors.js';
+import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { readProfiles } from '../io/profiles.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
 import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
@@ -59,12 +62,20 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
   const dtype = o.dtype ?? 'float32';
   // Resolve the kernel before the run starts so that `--kernel native` without the addon fails fast.
   const kernel = selectKernel(o.kernel ?? 'auto');
+  // The input, the output location and an existing output are checked, and the profiles read,
+  // before the run exists: a usage mistake must not leave a FAILED run.
+  const inFile = checkInputPath(o.in, '--in');
+  const outFile = checkOutputFile(o.out, '--out');
+  if (existsSync(outFile) && !o.force) throw usageError('E_OUTPUT_EXISTS', `${o.out} already exists`, { hint: 'pass --force to overwrite it, or choose another --out' });
+  const table = await readProfiles(o.in);
+  const label = (i: number): string => `meter ${table.ids[i]} on ${table.dates[i]}`;
+  const values = normalizeRows(table.values, table.length, normalize, label);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'dtw', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
       await run.logParams({
-        in: o.in,
-        out: o.out,
+        in: inFile,
+        out: outFile,
         radius: radius === Infinity ? 'none' : radius,
         normalize,
         dtype,
@@ -74,10 +85,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         layout: o.layout ?? 'full',
         resume: o.resume ?? false,
       });
-      const table = await readProfiles(o.in);
       throwIfInterrupted();
-      const label = (i: number): string => `meter ${table.ids[i]} on ${table.dates[i]}`;
-      const values = normalizeRows(table.values, table.length, normalize, label);
       const matrix = await computeDtwMatrix({
         values,
         length: table.length,

@@ -9,6 +9,7 @@ import { writeProfiles } from '../io/profiles.js';
 import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { withRun, type Loggable } from '../tracking/run.js';
+import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { DEFAULT_CLEAN_OPTIONS, type CleanOptions, type OnBadRow } from '../etl/types.js';
 import { cleanSource, type EtlSourceReader } from '../etl/run.js';
 import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
@@ -60,13 +61,17 @@ export interface EtlStageOutputs {
 export async function runEtlStage(o: EtlStageOptions, tracking: StageTracking): Promise<StageResult<EtlStageOutputs>> {
   const clean: CleanOptions = { ...DEFAULT_CLEAN_OPTIONS, ...o.clean, bogusYears: o.clean?.bogusYears ?? [...DEFAULT_CLEAN_OPTIONS.bogusYears] };
   const onBadRow = o.onBadRow ?? 'error';
+  // Files checked before the run exists (a usage mistake leaves no FAILED run); params hold absolute paths.
+  const metersAbs = o.metersFile === undefined ? '' : checkInputPath(o.metersFile, '--meters');
+  const rulesAbs = o.rulesFile === undefined ? '' : checkInputPath(o.rulesFile, '--rules');
+  const outAbs = checkOutputFile(o.out, '--out');
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: o.runName, parentRunId: tracking.parentRunId, tags: tracking.tags }, async (run) => {
     const params: Record<string, Loggable | undefined> = {
       source: o.reader.source,
       input: maskSecrets(o.reader.describe),
-      out: o.out,
-      meters: o.metersFile ?? '',
-      rules: o.rulesFile ?? '',
+      out: outAbs,
+      meters: metersAbs,
+      rules: rulesAbs,
       resolution: clean.resolutionMinutes,
       timezone: clean.timeZone,
       fill_window: clean.fillWindowHours,

@@ -10,6 +10,7 @@ import { readProfiles, writeProfiles } from '../io/profiles.js';
 import { log } from '../util/log.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { withRun, type Loggable } from '../tracking/run.js';
+import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
 import {
   HARMONIZE_SOURCES,
@@ -103,11 +104,18 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
   if (given.length === 0) {
     throw usageError('E_USAGE_OPTION', 'harmonize needs at least one clean CSV: give --oldmongo, --sql and/or --newmongo');
   }
+  // Inputs and the output location are checked before the run exists (a usage mistake leaves no
+  // FAILED run); params hold the absolute paths.
+  const inputs: Record<string, string> = {};
+  for (const s of given) inputs[s] = checkInputPath(o.sources[s]!, `--${s}`);
+  const rulesAbs = o.rulesFile === undefined ? '' : checkInputPath(o.rulesFile, '--rules');
+  const outAbs = checkOutputFile(o.out, '--out');
+  if (o.dtw?.out !== undefined) checkOutputFile(o.dtw.out, '--dtw-out');
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'harmonization', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const params: Record<string, Loggable> = { sources: given.join(','), rules: o.rulesFile ?? '', out: o.out, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? false };
-      for (const s of given) params[`${s}_csv`] = o.sources[s]!;
+      const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? false };
+      for (const s of given) params[`${s}_csv`] = inputs[s];
       if (o.dtw) Object.assign(params, { dtw_radius: o.dtw.radius ?? 1, dtw_dtype: o.dtw.dtype ?? 'float32', dtw_normalization: 'l2' });
       await run.logParams(params);
 

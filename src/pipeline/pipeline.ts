@@ -15,6 +15,7 @@ import { inputError, usageError } from '../errors.js';
 import { envValue } from '../config.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import { readProfiles } from '../io/profiles.js';
+import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { oldMongoSource } from '../etl/oldmongo.js';
 import { sqlDatabaseSource, sqlFolderSource, isPostgresUri, DEFAULT_HISTORIAN_TABLE, SQL_CLEAN_DEFAULTS } from '../etl/sql.js';
 import { newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../etl/newmongo.js';
@@ -281,16 +282,18 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   if (o.model === 'som' && o.metric === 'dtw') throw usageError('E_USAGE_METRIC', 'Expected `--metric euclidean` for the som model but received `dtw` (SOM has no DTW variant)');
   const resolved = resolveSources(o.sources);
-  for (const f of [o.meters, o.rules]) {
-    if (f !== undefined && !existsSync(f)) throw inputError('E_INPUT_MISSING', `${f} does not exist`, { where: { file: f } });
-  }
+  // Every input and the output location are checked before the parent run exists (a usage
+  // mistake leaves no FAILED run); params then hold absolute paths.
+  checkSourceInputs(o.sources);
+  const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
+  const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
   const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false);
-  const base = path.resolve(o.outDir ?? 'outputs');
+  const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: pipelineRunName(o), tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'pipeline' } }, async (parent) => {
     const runDir = path.join(base, parent.runId);
     if (existsSync(runDir)) throw usageError('E_OUTPUT_EXISTS', `${runDir} already exists; outputs are never overwritten`);
-    await fsp.mkdir(runDir, { recursive: true });
+    await mkdirOutput(runDir, '--out-dir');
     await parent.logParams({
       model: o.model,
       metric: o.metric,
@@ -307,8 +310,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       drop_zero_days: dropZeroDays,
       silhouette_dtw: wantDtw,
       sources: resolved.filter(([, r]) => r).map(([s]) => s).join(','),
-      meters: o.meters ?? '',
-      rules: o.rules ?? '',
+      meters: meters ?? '',
+      rules: rules ?? '',
       reuse: o.reuse ?? false,
       out_dir: runDir,
       lpclust_version: LPCLUST_VERSION,
@@ -316,7 +319,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     await parent.setTags({ 'lpclust.out_dir': runDir });
     const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
 
-    const harmonized = await runDatasetStages(ctx, { resolved, meters: o.meters, rules: o.rules, resolution, timezone, dropZeroDays }, runDir);
+    const harmonized = await runDatasetStages(ctx, { resolved, meters, rules, resolution, timezone, dropZeroDays }, runDir);
     const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
 
     // 4. Clustering with validation and plots.
@@ -369,6 +372,18 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       },
     };
   });
+}
+
+/**
+ * Check that the files and folders the sources name exist and can be read (databases and live
+ * collections are reached only when their stage runs).
+ * @throws LpclustError E_INPUT_MISSING naming the source key, the absolute path and the cause
+ */
+export function checkSourceInputs(sources: PipelineSources): void {
+  if (sources.oldmongo?.input) checkInputPath(sources.oldmongo.input, 'source oldmongo.input (old Mongo exports folder)', 'dir');
+  if (sources.sql?.input) checkInputPath(sources.sql.input, 'source sql.input (SQL historian exports folder)', 'dir');
+  if (sources.sql?.db && !/^[a-z][a-z0-9+.-]*:\/\//i.test(sources.sql.db)) checkInputPath(sources.sql.db, 'source sql.db (SQLite database)', 'file');
+  if (sources.newmongo?.export) checkInputPath(sources.newmongo.export, 'source newmongo.export (new Mongo export file)', 'file');
 }
 
 /** What {@link runDatasetStages} needs. */

@@ -13,6 +13,7 @@ import { InterruptedError, inputError, usageError } from '../errors.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
+import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { readProfiles } from '../io/profiles.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
@@ -28,7 +29,7 @@ import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../harmonize/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
-import { resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
+import { checkSourceInputs, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 
 /** Metrics where lower is better (the best configuration minimises them). */
@@ -191,22 +192,26 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   const radius = o.radius ?? 1;
   const wantDtw = o.metrics.includes('dtw') || o.select === 'Silhouette DTW' || (o.silhouetteDtw ?? false);
   const select = o.select ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
-  if (o.in !== undefined && !existsSync(o.in)) throw inputError('E_INPUT_MISSING', `${o.in} does not exist`, { where: { file: o.in } });
+  // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
+  const inFile = o.in === undefined ? undefined : checkInputPath(o.in, '--in');
   const resolved = o.in === undefined ? resolveSources(o.sources ?? {}) : undefined;
-  const base = path.resolve(o.outDir ?? 'outputs');
+  if (resolved) checkSourceInputs(o.sources ?? {});
+  const meters = o.meters === undefined || inFile ? o.meters : checkInputPath(o.meters, '--meters');
+  const rules = o.rules === undefined || inFile ? o.rules : checkInputPath(o.rules, '--rules');
+  const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
   const runName = `sweep ${o.models.join(',')} ${o.metrics.join(',')} k=${k0}..${k1}`;
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName, tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'sweep' } }, async (parent) => {
     const runDir = path.join(base, parent.runId);
     if (existsSync(runDir)) throw usageError('E_OUTPUT_EXISTS', `${runDir} already exists; outputs are never overwritten`);
-    await fsp.mkdir(runDir, { recursive: true });
+    await mkdirOutput(runDir, '--out-dir');
     await parent.logParams({
       models: o.models.join(','),
       metrics: o.metrics.join(','),
       k_range: `${k0}..${k1}`,
       seeds: seeds.join(','),
       select,
-      in: o.in ?? '',
+      in: inFile ?? '',
       sources: resolved ? resolved.filter(([, r]) => r).map(([s]) => s).join(',') : '',
       normalize,
       radius,
@@ -224,8 +229,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     let t = performance.now();
     const harmonized =
       o.in !== undefined
-        ? path.resolve(o.in)
-        : await runDatasetStages(ctx, { resolved: resolved!, meters: o.meters, rules: o.rules, resolution: o.resolution ?? 60, timezone: o.timezone ?? 'UTC', dropZeroDays: o.dropZeroDays ?? true }, runDir);
+        ? inFile!
+        : await runDatasetStages(ctx, { resolved: resolved!, meters, rules, resolution: o.resolution ?? 60, timezone: o.timezone ?? 'UTC', dropZeroDays: o.dropZeroDays ?? true }, runDir);
     const secondsDataset = (performance.now() - t) / 1000;
     t = performance.now();
     const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;

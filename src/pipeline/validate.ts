@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { inputError } from '../errors.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { checkInputPath } from '../io/preflight.js';
 import { assertLabelsMatch, readCentres, readLabels } from '../io/labels.js';
 import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';
 import { readProfiles, formatNumber } from '../io/profiles.js';
@@ -63,13 +64,21 @@ export interface ValidateStageOutputs {
 export async function runValidateStage(o: ValidateStageOptions, tracking: StageTracking): Promise<StageResult<ValidateStageOutputs>> {
   const normalize = o.normalize ?? 'l2';
   const minProminence = o.minProminence ?? PROMINENCE_THRESHOLD;
+  // Paths checked, profiles and labels read and matched before the run exists: a usage mistake
+  // must not leave a FAILED run. Params hold the absolute paths.
+  const abs = {
+    in: checkInputPath(o.in, '--in'),
+    labels: checkInputPath(o.labels, '--labels'),
+    centres: o.centres === undefined ? '' : checkInputPath(o.centres, '--centres'),
+    dtw: o.dtw === undefined ? '' : checkInputPath(o.dtw, '--dtw'),
+  };
+  const table = await readProfiles(o.in);
+  if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to validate`, { where: { file: o.in } });
+  const labels = await readLabels(o.labels);
+  assertLabelsMatch(table, labels, { data: o.in, labels: o.labels });
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: o.runName ?? 'validation', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const table = await readProfiles(o.in);
-      if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to validate`, { where: { file: o.in } });
-      const labels = await readLabels(o.labels);
-      assertLabelsMatch(table, labels, { data: o.in, labels: o.labels });
       const L = table.length;
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       let k = labels.k;
@@ -97,7 +106,7 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
         k = ct.k;
         centres = ct.centres;
       }
-      await run.logParams({ in: o.in, labels: o.labels, centres: o.centres ?? '', dtw: o.dtw ?? '', normalize, n: table.n, L, k, min_prominence: minProminence });
+      await run.logParams({ in: abs.in, labels: abs.labels, centres: abs.centres, dtw: abs.dtw, normalize, n: table.n, L, k, min_prominence: minProminence });
       let matrix: Float32Array | Float64Array | undefined;
       if (o.dtw !== undefined) {
         // The sidecar ties the matrix to these exact rows and values; a stale or foreign matrix

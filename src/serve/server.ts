@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { isLpclustError } from '../errors.js';
 import { checkInputSlots, type Predictor } from '../model/predict.js';
 import type { LpclustModel } from '../model/artifact.js';
+import { MAX_PROFILE_VALUE } from '../io/profiles.js';
 
 /** Default request body limit in MiB (`--max-body-mb`): about 90 000 hourly days of JSON. */
 export const DEFAULT_MAX_BODY_MB = 50;
@@ -70,7 +71,10 @@ export function parseInvocation(body: unknown, model: LpclustModel): { values: F
   }
   const b = body as Record<string, unknown>;
   const num = (v: unknown, where: string): number => {
+    // JSON.parse reads a literal beyond double range (1e309) as ±Infinity: say so, not "null".
+    if (v === Infinity || v === -Infinity) throw new BadRequest(`Expected a finite number at ${where} but received a number too large for double precision (it overflows to ${v > 0 ? '' : '-'}infinity)`);
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadRequest(`Expected a finite number at ${where} but received ${JSON.stringify(v)}`);
+    if (Math.abs(v) > MAX_PROFILE_VALUE) throw new BadRequest(`Expected at most ${MAX_PROFILE_VALUE.toExponential()} Wh in magnitude at ${where} but received ${v}`);
     return v;
   };
   if ('dataframe_split' in b) {

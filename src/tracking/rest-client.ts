@@ -48,7 +48,20 @@ export interface RestClientOptions {
   backoffJitter: number;
   /** Longest wait between attempts, seconds (also caps `Retry-After`; default 120). */
   maxBackoffSeconds: number;
+  /**
+   * `LPCLUST_HTTP_RETRY_BUDGET`: seconds one request may spend waiting between retries in all
+   * (default {@link DEFAULT_RETRY_BUDGET_SECONDS}); retries stop at the budget or at `maxRetries`,
+   * whichever comes first. Undefined = no budget (only `maxRetries`).
+   */
+  retryBudgetSeconds?: number;
 }
+
+/**
+ * Default total wait of one request's retries, seconds. MLflow's own schedule (7 retries, factor 2)
+ * waits about 250 s before giving up, far too long for a command a user is watching; a server
+ * that does not answer within this budget is reported and the runs go to the local spool.
+ */
+export const DEFAULT_RETRY_BUDGET_SECONDS = 20;
 
 /**
  * Transport options from the environment (and `.env`), the MLflow defaults otherwise.
@@ -83,6 +96,7 @@ export function restClientOptionsFromEnv(baseUrl: string, env: Record<string, st
     backoffFactor: num('MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', 2, 0),
     backoffJitter: num('MLFLOW_HTTP_REQUEST_BACKOFF_JITTER', 1, 0),
     maxBackoffSeconds: num('LPCLUST_HTTP_MAX_BACKOFF', 120, 0),
+    retryBudgetSeconds: num('LPCLUST_HTTP_RETRY_BUDGET', DEFAULT_RETRY_BUDGET_SECONDS, 0),
   };
 }
 
@@ -118,7 +132,7 @@ export class TrackingUnavailableError extends LpclustError {
   constructor(message: string, cause?: unknown) {
     super('external', 'E_TRACKING_UNAVAILABLE', message, {
       cause,
-      hint: 'check the server address and that it runs; MLFLOW_HTTP_REQUEST_MAX_RETRIES / MLFLOW_HTTP_REQUEST_TIMEOUT tune the retries',
+      hint: 'check the server address and that it runs; LPCLUST_HTTP_RETRY_BUDGET (total seconds), MLFLOW_HTTP_REQUEST_MAX_RETRIES and MLFLOW_HTTP_REQUEST_TIMEOUT tune the retries',
     });
   }
 }
@@ -202,10 +216,23 @@ export class RestClient {
    */
   async request(req: RestRequest): Promise<RestResponse> {
     const { maxRetries } = this.options;
+    const budgetMs = this.options.retryBudgetSeconds === undefined ? Infinity : this.options.retryBudgetSeconds * 1000;
+    let waitedMs = 0;
     let last: AttemptFailure | undefined;
+    let attempts = 0;
     for (let attempt = 0; attempt <= maxRetries; attempt++) {
       if (attempt > 0) {
-        await sleep(this.backoffMs(attempt - 1, last?.retryAfterMs));
+        // The budget bounds the total wait: the last wait is shortened to fit, then it stops.
+        const wait = Math.min(this.backoffMs(attempt - 1, last?.retryAfterMs), budgetMs - waitedMs);
+        if (wait <= 0) break;
+        if (!this.warnedRetrying) {
+          // Said at once, not after the retries: the user sees why the command waits.
+          this.warnedRetrying = true;
+          const state = last?.error instanceof MlflowApiError ? `answers ${last.error.status} ${last.error.errorCode}` : `does not answer (${describeFailure(last?.error)})`;
+          log.warn(maskSecrets(`tracking server ${this.displayUri} ${state}; retrying ${this.retryWindow()} before giving up`));
+        }
+        await sleep(wait);
+        waitedMs += wait;
         if (req.recover) {
           try {
             const found = await req.recover();
@@ -219,7 +246,10 @@ export class RestClient {
         }
       }
       try {
-        return await this.attempt(req);
+        attempts++;
+        const res = await this.attempt(req);
+        this.warnedRetrying = false;
+        return res;
       } catch (e) {
         const f = this.classify(e);
         if (!f.retryable) throw f.error;
@@ -228,9 +258,19 @@ export class RestClient {
       }
     }
     throw new TrackingUnavailableError(
-      maskSecrets(`tracking server ${this.displayUri} unavailable: ${req.method} ${req.path} failed ${maxRetries + 1} time(s), last: ${last?.error.message ?? 'unknown error'}`),
+      maskSecrets(`tracking server ${this.displayUri} unavailable: ${req.method} ${req.path} failed ${attempts} time(s) in ${(waitedMs / 1000).toFixed(1)} s, last: ${describeFailure(last?.error)}`),
       last?.error,
     );
+  }
+
+  /** True once the "does not answer, retrying" warning was given (again after a success). */
+  private warnedRetrying = false;
+
+  /** The retry window in words, with the settings that change it. */
+  private retryWindow(): string {
+    const o = this.options;
+    const times = `${o.maxRetries} time${o.maxRetries === 1 ? '' : 's'} (MLFLOW_HTTP_REQUEST_MAX_RETRIES)`;
+    return o.retryBudgetSeconds === undefined ? `up to ${times}` : `for up to ${o.retryBudgetSeconds} s (LPCLUST_HTTP_RETRY_BUDGET), at most ${times}`;
   }
 
   /** Wait before retry `i` (0-based): factor × 2^i plus jitter, or `Retry-After` when longer; capped. */
@@ -345,6 +385,23 @@ export class RestClient {
       } else r.end();
     });
   }
+}
+
+/** A failed attempt in words: `connection refused (ECONNREFUSED)`, or the server's answer. */
+function describeFailure(e: Error | undefined): string {
+  if (!e) return 'unknown error';
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ECONNRESET: 'connection reset',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+    ENETUNREACH: 'network unreachable',
+    ENOTFOUND: 'host name not found',
+    EAI_AGAIN: 'host name lookup failed',
+  };
+  if (code && words[code]) return `${words[code]}, ${code}`;
+  return e.message;
 }
 
 /** `Retry-After` (seconds or an HTTP date) in ms, or undefined. */

@@ -3,7 +3,7 @@
  * through an environment variable (`dbEnv`), and the refusals (password in the file, variable unset,
  * unknown source).
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -53,14 +53,21 @@ describe('pipeline sources from the config file', () => {
 
   it('resolves paths against the config file and refuses passwords, unset variables and unknown sources', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'lpclust-pipeline-config2-'));
+    mkdirSync(path.join(dir, 'exports'));
+    mkdirSync(path.join(dir, 'nm'));
+    writeFileSync(path.join(dir, 'nm', 'x.jsonl'), '');
+    mkdirSync(path.join(dir, 'here'));
     const cfg = writeConfig(dir, { sources: { oldmongo: { input: 'exports' }, newmongo: { export: 'nm/x.jsonl' } } });
     expect(configuredSources({}, cfg, '/')!.sources).toEqual({ oldmongo: { input: path.join(dir, 'exports') }, newmongo: expect.objectContaining({ export: path.join(dir, 'nm/x.jsonl') }) });
     // Flags win over the file.
-    expect(configuredSources({ sql: 'here' }, cfg, dir)!.sources).toEqual({ sql: { input: 'here' } });
+    expect(configuredSources({ sql: 'here' }, cfg, dir)!.sources).toEqual({ sql: { input: path.join(dir, 'here') } });
+    // A path that does not exist is named with its key, before any run.
+    expect(() => configuredSources({}, writeConfig(dir, { sources: { sql: { input: 'gone' } } }), dir)).toThrow(/pipeline\.sources\.sql\.input: cannot read .*gone: no such directory/);
+    expect(() => configuredSources({ oldmongo: 'gone' }, cfg, dir)).toThrow(/--oldmongo: cannot read .*gone: no such directory/);
     // No sources object: none configured (the sample data is used).
     expect(configuredSources({}, writeConfig(dir, { k: 4 }), dir)).toBeNull();
     expect(() => configuredSources({}, writeConfig(dir, { sources: { sql: { db: 'postgres://u:secret@h/db' } } }), dir)).toThrow(/password.*dbEnv/);
-    expect(() => configuredSources({}, writeConfig(dir, { sources: { oracle: {} } }), dir)).toThrow(/unknown source "oracle"/);
+    expect(() => configuredSources({}, writeConfig(dir, { sources: { oracle: {} } }), dir)).toThrow(/unknown key "pipeline.sources.oracle"/);
     const { store } = await tempStore('lpclust-pipeline-config3-');
     await expect(runPipeline({ model: 'kmeans', metric: 'euclidean', k: 3, sources: { sql: { dbEnv: ENV } }, outDir: path.join(dir, 'out') }, { store, experimentName: 'cfg' })).rejects.toThrow(
       new RegExp(`${ENV}.*not set`),

@@ -8,7 +8,7 @@ import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js
 import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName } from '../../cluster/fit.js';
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface ClusterFlags {
   in: string;
@@ -109,7 +109,7 @@ Examples:
           ...(flags.nInit !== undefined ? { nInit: integer(flags.nInit, '--n-init', 1, 'a positive integer') } : {}),
           ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
           ...(flags.outDir !== undefined ? { outDir: flags.outDir } : {}),
-          ...(flags.workers !== undefined ? { workers: integer(flags.workers, '--workers', 1, 'a positive integer') } : {}),
+          ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

@@ -8,7 +8,7 @@ import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/kernel.js';
 import { MATRIX_LAYOUTS, type MatrixLayout } from '../../dtw/matrix.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface DtwFlags {
   in: string;
@@ -80,7 +80,7 @@ Examples:
       const normalize = oneOf<Normalization>(flags.normalize, '--normalize', NORMALIZATIONS);
       const dtype = oneOf(flags.dtype, '--dtype', ['float32', 'float64'] as const);
       const kernel = oneOf<KernelChoice>(flags.kernel, '--kernel', KERNEL_CHOICES);
-      const workers = flags.workers === undefined ? undefined : integer(flags.workers, '--workers', 1);
+      const workers = capWorkers(flags.workers === undefined ? undefined : integer(flags.workers, '--workers', 1));
       const tileSize = integer(flags.tileSize, '--tile-size', 1);
       const layout = oneOf<MatrixLayout>(flags.layout, '--layout', MATRIX_LAYOUTS);
       if (flags.resume && flags.force) throw usageError('E_USAGE_OPTION', '`--resume` and `--force` exclude each other: resume keeps the partial matrix, force discards it');

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import type { EtlStageOptions } from '../../pipeline/etl.js';
+import { checkInputPath } from '../../io/preflight.js';
 import { ZoneMapper } from '../../etl/time.js';
 import type { CleanOptions, OnBadRow } from '../../etl/types.js';
 import { contextFor } from '../context.js';
@@ -117,7 +118,8 @@ Examples:
   cmd.action(async (flags: OldMongoFlags, c: Command) => {
     const { oldMongoSource } = await import('../../etl/oldmongo.js');
     const common = commonEtlOptions(flags);
-    await runEtlCommand(c, 'etl oldmongo', { ...common, reader: oldMongoSource(flags.input), runName: 'etl_oldmongo', params: { input_dir: flags.input } });
+    const input = checkInputPath(flags.input, '--input', 'dir');
+    await runEtlCommand(c, 'etl oldmongo', { ...common, reader: oldMongoSource(input), runName: 'etl_oldmongo', params: { input_dir: input } });
   });
 }
 
@@ -164,8 +166,9 @@ Examples:
       throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
     }
     if (flags.inputTimezone !== undefined) new ZoneMapper(flags.inputTimezone);
+    const input = checkInputPath(flags.input, '--input');
     const reader = genericSource({
-      input: flags.input,
+      input,
       idCol: flags.idCol,
       timeCol: flags.timeCol,
       valueCol: flags.valueCol,
@@ -178,7 +181,7 @@ Examples:
       reader,
       runName: 'etl_generic',
       params: {
-        input_file: flags.input,
+        input_file: input,
         id_col: flags.idCol,
         time_col: flags.timeCol,
         value_col: flags.valueCol,
@@ -228,8 +231,10 @@ Examples:
     if (flags.table !== undefined && flags.db === undefined) throw usageError('E_USAGE_OPTION', '`--table` needs `--db`');
     if (flags.table !== undefined) quoteTableName(flags.table); // validates the name
     if (flags.db !== undefined && isPostgresUri(flags.db)) registerUriPassword(flags.db);
-    const reader = flags.input !== undefined ? sqlFolderSource(flags.input) : sqlDatabaseSource(flags.db!, flags.table ?? DEFAULT_HISTORIAN_TABLE);
-    const params = flags.input !== undefined ? { input_dir: flags.input } : { db: maskUri(flags.db!), table: flags.table ?? DEFAULT_HISTORIAN_TABLE };
+    const input = flags.input === undefined ? undefined : checkInputPath(flags.input, '--input', 'dir');
+    const db = flags.db === undefined || isPostgresUri(flags.db) ? flags.db : checkInputPath(flags.db, '--db');
+    const reader = input !== undefined ? sqlFolderSource(input) : sqlDatabaseSource(db!, flags.table ?? DEFAULT_HISTORIAN_TABLE);
+    const params = input !== undefined ? { input_dir: input } : { db: maskUri(db!), table: flags.table ?? DEFAULT_HISTORIAN_TABLE };
     await runEtlCommand(c, 'etl sql', { ...common, clean: { ...SQL_CLEAN_DEFAULTS, ...common.clean }, reader, runName: 'etl_sql', params });
   });
 }
@@ -308,8 +313,9 @@ Examples:
       for (const [name, v] of [['--days', flags.days], ['--since', flags.since], ['--until', flags.until], ['--raw-out', flags.rawOut]] as const) {
         if (v !== undefined) throw usageError('E_USAGE_OPTION', `\`${name}\` applies to --uri only (an export file is read whole)`);
       }
-      const reader = newMongoExportSource(flags.export);
-      await runEtlCommand(c, 'etl newmongo', { ...common, clean, reader, runName: 'etl_newmongo', params: { export_file: flags.export } });
+      const exportFile = checkInputPath(flags.export, '--export');
+      const reader = newMongoExportSource(exportFile);
+      await runEtlCommand(c, 'etl newmongo', { ...common, clean, reader, runName: 'etl_newmongo', params: { export_file: exportFile } });
       return;
     }
     const uri = flags.uri!;

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
 import type { HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface HarmonizeFlags {
   oldmongo?: string;
@@ -90,7 +90,7 @@ Examples:
         dtw = {
           out: flags.dtwOut,
           radius: nonNegativeInt(flags.radius, '--radius'),
-          workers: flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers'),
+          workers: capWorkers(flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers')),
           dtype: flags.dtype,
           layout: flags.dtwLayout,
           force: flags.force,

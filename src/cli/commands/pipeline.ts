@@ -7,13 +7,14 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, type SettingSpec } from '../../config.js';
+import { checkConfigKeys, describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, type SettingSpec } from '../../config.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { INITS, METRICS, MODELS, type InitName, type MetricName, type ModelName } from '../../cluster/fit.js';
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { PipelineSources } from '../../pipeline/pipeline.js';
+import { checkInputPath } from '../../io/preflight.js';
 import { log } from '../../util/log.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 const optionalInt =
   (name: string, min: number) =>
@@ -90,6 +91,10 @@ export function configuredSources(flags: { oldmongo?: string; sql?: string; newm
     if (flags.oldmongo) s.oldmongo = { input: flags.oldmongo };
     if (flags.sql) s.sql = { input: flags.sql };
     if (flags.newmongo) s.newmongo = { export: flags.newmongo };
+    // Checked here to name the flag; absolute, so the params say which files were read.
+    if (s.oldmongo) s.oldmongo.input = checkInputPath(path.resolve(cwd, s.oldmongo.input), '--oldmongo', 'dir');
+    if (s.sql?.input) s.sql.input = checkInputPath(path.resolve(cwd, s.sql.input), '--sql', 'dir');
+    if (s.newmongo?.export) s.newmongo.export = checkInputPath(path.resolve(cwd, s.newmongo.export), '--newmongo', 'file');
     return { sources: s, base: cwd };
   }
   const cfg = readConfigFile({ cwd, configFile });
@@ -109,9 +114,12 @@ export function configuredSources(flags: { oldmongo?: string; sql?: string; newm
     return p;
   };
   const r = raw as Record<string, Record<string, unknown> | undefined>;
-  for (const k of Object.keys(r)) {
-    if (k.startsWith('$')) continue; // comments
-    if (!['oldmongo', 'sql', 'newmongo'].includes(k)) throw usageError('E_CONFIG', `${cfg.file}: unknown source "${k}" in pipeline.sources (expected oldmongo, sql, newmongo)`);
+  checkConfigKeys(r, ['oldmongo', 'sql', 'newmongo'], cfg.file, 'pipeline.sources');
+  const SOURCE_KEYS: Record<string, string[]> = { oldmongo: ['input'], sql: ['input', 'db', 'dbEnv', 'table'], newmongo: ['export', 'uri', 'uriEnv', 'db', 'collection', 'since', 'until'] };
+  for (const [k, v] of Object.entries(r)) {
+    if (k.startsWith('$')) continue;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw usageError('E_CONFIG', `${cfg.file}: expected "pipeline.sources.${k}" to be an object, e.g. {"input": "data/${k}"}, but received ${JSON.stringify(v)}`);
+    checkConfigKeys(v, SOURCE_KEYS[k], cfg.file, `pipeline.sources.${k}`);
   }
   const s: PipelineSources = {};
   if (r.oldmongo) s.oldmongo = { input: rel(r.oldmongo.input, 'oldmongo.input')! };
@@ -133,6 +141,12 @@ export function configuredSources(flags: { oldmongo?: string; sql?: string; newm
       until: str(r.newmongo.until, 'newmongo.until'),
     };
   }
+  // Checked here to name the config file and key (a missing folder used to crash the ETL stage).
+  const key = (k: string): string => `${cfg.file}: pipeline.sources.${k}`;
+  if (s.oldmongo?.input) checkInputPath(s.oldmongo.input, key('oldmongo.input'), 'dir');
+  if (s.sql?.input) checkInputPath(s.sql.input, key('sql.input'), 'dir');
+  if (s.sql?.db && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s.sql.db)) checkInputPath(s.sql.db, key('sql.db'), 'file');
+  if (s.newmongo?.export) checkInputPath(s.newmongo.export, key('newmongo.export'), 'file');
   return { sources: s, base };
 }
 
@@ -141,7 +155,7 @@ export function resolvePipelineSettings(cmd: Command, flags: Record<string, unkn
   const o = cmd.optsWithGlobals() as Record<string, unknown>;
   const picked: Record<string, unknown> = {};
   for (const spec of Object.values(PIPELINE_SETTINGS)) picked[spec.name] = flags[spec.name];
-  const resolved = resolveSettings(PIPELINE_SETTINGS, { flags: picked, env: process.env, cwd: process.cwd(), configFile: o.config as string | undefined }, 'pipeline');
+  const resolved = resolveSettings(PIPELINE_SETTINGS, { flags: picked, env: process.env, cwd: process.cwd(), configFile: o.config as string | undefined }, 'pipeline', ['sources']);
   for (const line of describeSettings(resolved, PIPELINE_SETTINGS)) log.debug(`pipeline setting ${line}`);
   const values = valuesOf(resolved) as PipelineSettings;
   // Paths in the config file are relative to the config file's folder, like its sources.
@@ -234,7 +248,7 @@ Examples:
           init: s.init,
           normalize: s.normalize,
           radius: s.radius,
-          workers: s.workers,
+          workers: capWorkers(s.workers),
           reuse: s.reuse,
           outDir: s.outDir,
           plots: s.plots,

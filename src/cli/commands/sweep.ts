@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/fit.js';
 import { log } from '../../util/log.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
 
 function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
@@ -119,7 +119,7 @@ Examples:
           silhouetteDtw: s.silhouetteDtw,
           normalize: s.normalize,
           radius: s.radius,
-          workers: s.workers,
+          workers: capWorkers(s.workers),
           nInit: s.nInit,
           reuse: s.reuse,
           outDir: s.outDir,

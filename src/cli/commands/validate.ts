@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
-import { contextFor } from '../context.js';
+import { capWorkers, contextFor } from '../context.js';
 
 interface ValidateFlags {
   in: string;
@@ -70,7 +70,7 @@ Examples:
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const res = await runValidateStage(
-        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence, ...(flags.workers !== undefined ? { workers: parseWorkers(flags.workers) } : {}) },
+        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence, ...(flags.workers !== undefined ? { workers: capWorkers(parseWorkers(flags.workers))! } : {}) },
         { store, experimentName: ctx.globals.experimentName },
       );
       const width = Math.max(...Object.keys(res.metrics).map((k) => k.length));
