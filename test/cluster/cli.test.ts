@@ -1,15 +1,15 @@
 /**
  * Whole-CLI runs of `lpclust cluster` (needs `npm run build` first: spawns bin/lpclust.js)
- * on the first 120 days of ItalyPowerDemand written as a profiles CSV.
+ * on 67 generated days of three shapes (test/support/synthetic.ts) written as a profiles CSV.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 
 const BIN = path.resolve('bin/lpclust.js');
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 let dir = '';
 let csv = '';
 
@@ -31,12 +31,11 @@ beforeAll(() => {
   if (!existsSync(path.resolve('dist/cli/commands/cluster.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-cluster-cli-'));
   const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
-  const lines = readFileSync(DATA, 'utf8').trim().split('\n');
+  const { rows, classes } = syntheticDays(67, 1, 3);
   let out = `id,date,${slots.join(',')}\n`;
-  lines.forEach((l, i) => {
-    const v = l.split('\t').map(Number);
+  rows.forEach((v, i) => {
     const date = new Date(Date.UTC(2020, 0, 1) + i * 86400000).toISOString().slice(0, 10);
-    out += `M${v[0]},${date},${v.slice(1).map((x) => (x + 3).toFixed(6)).join(',')}\n`;
+    out += `M${classes[i] + 1},${date},${v.map((x) => x.toFixed(3)).join(',')}\n`;
   });
   csv = path.join(dir, 'profiles.csv');
   writeFileSync(csv, out);

@@ -1,17 +1,17 @@
 /**
  * Whole-CLI runs of `lpclust dtw` and `lpclust doctor` (spawn bin/lpclust.js, so dist/ must be
- * built: `npm run build`) on PowerCons days (real household data from the UCR archive).
+ * built: `npm run build`) on 67 generated days of three shapes (test/support/synthetic.ts).
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
 import { loadDtwMatrix } from '../../src/dtw/index.js';
 
 const BIN = path.resolve('bin/lpclust.js');
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 let dir = '';
 let csv = '';
 let big = '';
@@ -40,12 +40,11 @@ const HEAD = `id,date,${SLOTS.join(',')}\n`;
 beforeAll(() => {
   if (!existsSync(path.resolve('dist/cli/commands/dtw.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'ignore' });
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-dtw-cli-'));
-  const lines = readFileSync(DATA, 'utf8').trim().split('\n');
+  const { rows, classes } = syntheticDays(67, 2, 3);
   let out = HEAD;
-  lines.forEach((l, i) => {
-    const v = l.split('\t').map(Number);
+  rows.forEach((v, i) => {
     const date = new Date(Date.UTC(2020, 0, 1) + i * 86400000).toISOString().slice(0, 10);
-    out += `M${v[0]},${date},${v.slice(1).map((x) => (x + 3).toFixed(6)).join(',')}\n`;
+    out += `M${classes[i] + 1},${date},${v.map((x) => x.toFixed(3)).join(',')}\n`;
   });
   csv = path.join(dir, 'profiles.csv');
   writeFileSync(csv, out);

@@ -1,6 +1,7 @@
 /**
  * The generic CSV source: hand-made inputs (units, cumulative, gzip, time zones, grouping) and the
- * real SGSC 50-household file.
+ * SGSC households of the bundled sample. The whole SGSC 50-household file (1.45 M rows) is in
+ * generic.data.test.ts (data suite).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,8 +13,6 @@ import { runEtlStage } from '../../src/pipeline/etl.js';
 import { FileStore } from '../../src/tracking/file-store.js';
 import { DEFAULT_CLEAN_OPTIONS, type CleanOptions, type OnBadRow } from '../../src/etl/types.js';
 import { REPO, tempDir } from '../tracking/helpers.js';
-
-const SGSC = path.resolve(REPO, '..', 'shared', 'datasets', 'sgsc-50-households', 'sm_cust50.csv.gz');
 
 /** Half-hourly kWh rows `meter,ts,kwh` for `days` days from 2013-01-01 00:00 (naive). */
 function halfHourly(meters: string[], days: number, kwh = 0.5): string {
@@ -99,18 +98,36 @@ describe('etl generic', () => {
     expect(fs.readFileSync(path.join(dir, 'out.csv'), 'utf8').split('\n')[0].split(',').length).toBe(50);
   });
 
-  it('cleans the 1.45 M rows of the SGSC 50-household file', async () => {
-    const r = await cleanSource(
-      genericSource({ input: SGSC, idCol: 'customer_id', timeCol: 'reading_datetime', valueCol: 'general_supply_kwh', unit: 'kWh' }),
-      { clean: { ...DEFAULT_CLEAN_OPTIONS, resolutionMinutes: 30 }, meters: null, onBadRow: 'error' },
-    );
+  it('cleans the SGSC households of the bundled sample (data/sql) written as one long kWh CSV, gzip', async () => {
+    // data/sql holds 5 real SGSC households, 45 days of 30-minute Wh each (historian text export:
+    // timestamp,tag,Wh,...). Written here as generic input in kWh, grouped by meter.
+    const sqlDir = path.join(REPO, 'data', 'sql');
+    let text = 'meter,ts,kwh\n';
+    const perDay = new Map<string, number>();
+    for (const f of fs.readdirSync(sqlDir).sort()) {
+      for (const line of fs.readFileSync(path.join(sqlDir, f), 'utf8').trim().split('\n')) {
+        const [ts, tag, wh] = line.split(',');
+        const meter = tag.replace(/^Energy_Ameno_1_8_0_/, '').replace(/\.kWh$/, '');
+        text += `${meter},${ts},${Number(wh) / 1000}\n`;
+        const key = `${meter} ${ts.slice(0, 10)}`;
+        perDay.set(key, (perDay.get(key) ?? 0) + 1);
+      }
+    }
+    const complete = [...perDay.values()].filter((c) => c === 48).length;
+    const r = await clean(gzipSync(text), { unit: 'kWh' }, { resolutionMinutes: 30 }, 'error', 'sgsc.csv.gz');
     const m = r.report.metrics();
-    expect(m.records_read).toBe(1_450_232);
-    expect(m.meters).toBe(50);
+    expect(m.records_read).toBe(10_800);
+    expect(m.meters).toBe(5);
     expect(m.records_dropped).toBe(0);
-    // 29,928 meter-days hold all 48 readings; short gaps filled add a few.
-    expect(m.days_kept).toBeGreaterThanOrEqual(29_928);
-    expect(m.days_kept).toBeLessThan(30_500);
+    // Every day with its 48 readings is kept; short gaps filled may add a few.
+    expect(complete).toBeGreaterThan(200);
+    expect(m.days_kept).toBeGreaterThanOrEqual(complete);
+    expect(m.days_kept).toBeLessThanOrEqual(perDay.size);
     expect(r.table.length).toBe(48);
+    // The first day of the first household, back in Wh (the first line of its file: 133 Wh at 00:00).
+    expect(r.table.ids[0]).toBe('SGSC10006414');
+    expect(r.table.dates[0]).toBe('2021-09-05');
+    expect(r.table.values[0]).toBeCloseTo(133, 9);
   });
+
 });

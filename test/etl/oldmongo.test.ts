@@ -1,115 +1,23 @@
 /**
- * The old Mongo source on the real meter BBB6004 (../shared/datasets/inergy-uc7): parity with the
- * old pipeline under the shipped rules, the two scale jumps found automatically, the tracked run
- * (params, metrics, artifacts, tag) and the CLI.
+ * The old Mongo source on the bundled sample (data/oldmongo/BBB6004.csv: the real meter's first
+ * months, 2019-04-25 → 2019-08-31 UTC, both register scale jumps included): the shipped rules, the
+ * two scale jumps found automatically, the tracked run and the CLI (oldmongo-cases.ts). The parity
+ * with the old pipeline on the whole meter is oldmongo.data.test.ts (data suite), which also
+ * checks that these 78 days are, byte for byte, the first 78 of the whole meter's 224.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { readProfiles } from '../../src/io/profiles.js';
-import { oldMongoSource } from '../../src/etl/oldmongo.js';
-import { runEtlStage } from '../../src/pipeline/etl.js';
-import { FileStore } from '../../src/tracking/file-store.js';
-import { BIN, ensureBuilt, REPO, tempDir } from '../tracking/helpers.js';
+import { REPO } from '../tracking/helpers.js';
+import { oldMongoCases } from './oldmongo-cases.js';
 
-const UC7 = path.resolve(REPO, '..', 'shared', 'datasets', 'inergy-uc7');
-const METERS = path.join(UC7, 'smart_meter_description.csv');
-const RULES = path.join(REPO, 'data', 'rules.yaml');
+const SAMPLE = path.join(REPO, 'data', 'oldmongo');
 
-/** A folder laid out as the old exports were: <dir>/csv/BBB6004.csv. */
-function exportFolder(): string {
-  const dir = tempDir('lpclust-oldmongo-');
-  fs.mkdirSync(path.join(dir, 'csv'));
-  fs.copyFileSync(path.join(UC7, 'BBB6004.csv'), path.join(dir, 'csv', 'BBB6004.csv'));
-  return dir;
-}
-
-describe('etl oldmongo on BBB6004', () => {
-  it('keeps the 224 complete days of the old pipeline with the shipped rules, as a tracked run', async () => {
-    const dir = exportFolder();
-    const store = new FileStore(path.join(dir, 'mlruns'));
-    const out = path.join(dir, 'clean_oldmongo.csv');
-    const res = await runEtlStage(
-      { reader: oldMongoSource(dir), runName: 'etl_oldmongo', out, metersFile: METERS, rulesFile: RULES, clean: { resolutionMinutes: 60, timeZone: 'UTC' } },
-      { store, experimentName: 'etl-test' },
-    );
-    expect(res.metrics.days_kept).toBe(224);
-    expect(res.metrics.records_read).toBe(22931);
-    expect(res.metrics.records_dropped_before).toBe(170);
-    expect(res.metrics.scale_corrections).toBe(1);
-    expect(res.metrics.scale_corrections_auto).toBe(0);
-    const table = await readProfiles(out);
-    expect(table.n).toBe(224);
-    expect(table.slots.length).toBe(24);
-    expect(table.dates[0]).toBe('2019-05-14');
-    expect(table.dates[table.n - 1]).toBe('2020-06-23');
-    expect(new Set(table.ids)).toEqual(new Set(['BBB6004']));
-    // Hourly energy of a 40 kW site: within the contractual bound, net export possible.
-    for (const v of table.values) expect(Math.abs(v)).toBeLessThanOrEqual(40_000);
-    // 2019-05-14 09:00–10:00 spans the ×1000 correction instant: an ordinary value, not a spike.
-    expect(table.values[9]).toBeGreaterThan(1000);
-    expect(table.values[9]).toBeLessThan(40_000);
-
-    const run = await store.getRun(res.runId);
-    expect(run.info.status).toBe('FINISHED');
-    expect(run.data.tags['mlflow.runName']).toBe('etl_oldmongo');
-    expect(run.data.params.resolution).toBe('60');
-    expect(run.data.params.timezone).toBe('UTC');
-    expect(run.data.params.dst_policy).toBe('drop');
-    expect(run.data.metrics.days_kept).toBe(224);
-    expect(run.data.tags.clean_oldmongo_csv).toBe(out);
-    const clean = await store.listArtifacts(res.runId, 'clean');
-    expect(clean.map((a) => a.path)).toEqual(['clean/clean_oldmongo.csv']);
-    const quality = (await store.listArtifacts(res.runId, 'quality')).map((a) => a.path).sort();
-    expect(quality).toEqual(['quality/quality_report.csv', 'quality/quality_report.json']);
-  });
-
-  it('finds the two register scale jumps automatically (no rules), reported in metrics and the quality report', async () => {
-    const dir = tempDir('lpclust-oldmongo-');
-    const store = new FileStore(path.join(dir, 'mlruns'));
-    // The shared folder itself: files directly in <dir>, next to the meter description.
-    const res = await runEtlStage(
-      { reader: oldMongoSource(UC7), runName: 'etl_oldmongo', out: path.join(dir, 'auto.csv'), metersFile: METERS },
-      { store, experimentName: 'etl-test' },
-    );
-    expect(res.metrics.scale_corrections_auto).toBe(2);
-    const q = res.outputs.report.meter('BBB6004');
-    expect(q.scaleCorrections.map((s) => [s.factor, s.at])).toEqual([
-      [10, '2019-04-29T13:00:00Z'],
-      [1000, '2019-05-14T10:00:00Z'],
-    ]);
-    const dl = await store.downloadArtifacts(res.runId, 'quality/quality_report.json', dir);
-    const report = JSON.parse(fs.readFileSync(dl, 'utf8')) as { meters: Array<{ scaleCorrections: Array<{ origin: string; factor: number }> }> };
-    expect(report.meters[0].scaleCorrections.map((s) => `${s.origin}${s.factor}`)).toEqual(['auto10', 'auto1000']);
-    // Without auto detection the ×10 and ×1000 steps are outliers: fewer days, no correction.
-    const off = await runEtlStage(
-      { reader: oldMongoSource(UC7), runName: 'etl_oldmongo', out: path.join(dir, 'off.csv'), metersFile: METERS, clean: { autoScale: false } },
-      { store, experimentName: 'etl-test' },
-    );
-    expect(off.metrics.scale_corrections).toBe(0);
-    expect(off.metrics.outliers_rejected).toBeGreaterThan(0);
-  });
-});
-
-describe('lpclust etl oldmongo (CLI)', () => {
-  beforeAll(() => ensureBuilt());
-
-  it('prints the run id and metrics with --json', async () => {
-    const dir = exportFolder();
-    const out = path.join(dir, 'c.csv');
-    const args = ['--tracking-uri', `file:${path.join(dir, 'mlruns')}`, 'etl', 'oldmongo', '--input', dir, '--meters', METERS, '--rules', RULES, '--out', out];
-    const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, '--json', ...args], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-      );
-    });
-    expect(r.stderr).not.toMatch(/error/i);
-    expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as { runId: string; metrics: Record<string, number>; rows: number };
-    expect(j.runId).toMatch(/^[0-9a-f]{32}$/);
-    expect(j.metrics.days_kept).toBe(224);
-    expect(j.rows).toBe(224);
-    expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('id,date,' + Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`).join(','));
-  });
+oldMongoCases('the sample of BBB6004', {
+  source: SAMPLE,
+  meters: path.join(REPO, 'data', 'meters.csv'),
+  // Every data line of the sample (8,695), counted here rather than trusted.
+  records: fs.readFileSync(path.join(SAMPLE, 'BBB6004.csv'), 'utf8').trim().split('\n').length - 1,
+  days: 78,
+  first: '2019-05-14',
+  last: '2019-08-31',
 });

@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 
 const BIN = path.resolve('bin/lpclust.js');
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 let dir = '';
 
 function lpclust(args: string[]): { status: number; stdout: string; stderr: string } {
@@ -23,8 +23,8 @@ beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-cluster-model-'));
   const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
   let out = `id,date,${slots.join(',')}\n`;
-  readFileSync(DATA, 'utf8').trim().split('\n').forEach((l, i) => {
-    const v = l.split('\t').slice(1).map((x) => (Number(x) + 3).toFixed(6));
+  syntheticDays(67, 3, 3).rows.forEach((row, i) => {
+    const v = row.map((x) => x.toFixed(3));
     out += `M${i % 3},${new Date(Date.UTC(2021, 0, 1) + i * 86400000).toISOString().slice(0, 10)},${v.join(',')}\n`;
   });
   writeFileSync(path.join(dir, 'days.csv'), out);

@@ -1,5 +1,5 @@
 /**
- * The model artifact and predict on ItalyPowerDemand's 67 training days (shifted positive and
+ * The model artifact and predict on 67 generated days of three shapes (test/support/synthetic.ts,
  * written as an hourly profiles CSV): round trip for every model × metric, predict on the
  * training rows = fitted labels (k-means, DTW k-means, k-medoids), agreement for agglomerative
  * and SOM, input mismatch errors, and loading through runs:/<run-id>/model from a FileStore.
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering, type ClusterSpec } from '../../src/cluster/fit.js';
 import { computeDtwMatrix, loadDtwMatrix } from '../../src/dtw/matrix.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
@@ -20,7 +21,6 @@ import { openStore } from '../../src/tracking/index.js';
 import { withRun } from '../../src/tracking/run.js';
 import type { DistanceMatrix } from '../../src/cluster/common.js';
 
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 const SLOTS = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
 let dir = '';
 let csv = '';
@@ -39,7 +39,7 @@ function profilesCsv(slots: string[], rows: number[][]): string {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-model-'));
-  const rows = readFileSync(DATA, 'utf8').trim().split('\n').map((l) => l.split('\t').slice(1).map((x) => Number(x) + 3));
+  const rows = syntheticDays(67, 4, 3).rows;
   csv = path.join(dir, 'profiles.csv');
   writeFileSync(csv, profilesCsv(SLOTS, rows));
   table = await readProfiles(csv);

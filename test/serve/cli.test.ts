@@ -9,13 +9,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering } from '../../src/cluster/fit.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
 import { readProfiles } from '../../src/io/profiles.js';
 import { logModel } from '../../src/model/resolve.js';
 
 const BIN = path.resolve('bin/lpclust.js');
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 let dir = '';
 let csv = '';
 let fitted: number[] = [];
@@ -25,8 +25,8 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'lpclust-serve-cli-'));
   const slots = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
   let out = `id,date,${slots.join(',')}\n`;
-  readFileSync(DATA, 'utf8').trim().split('\n').forEach((l, i) => {
-    const v = l.split('\t').slice(1).map((x) => (Number(x) + 3).toFixed(6));
+  syntheticDays(67, 6, 3).rows.forEach((row, i) => {
+    const v = row.map((x) => x.toFixed(3));
     out += `M${i % 5},${new Date(Date.UTC(2020, 0, 1) + i * 86400000).toISOString().slice(0, 10)},${v.join(',')}\n`;
   });
   csv = path.join(dir, 'days.csv');

@@ -3,16 +3,14 @@
  * MLflow's protocol (answers equal to the library's predictions), 400 for bad payloads, 413 above
  * the body limit, 404 / 405 / 415.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering } from '../../src/cluster/fit.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
 import { buildModel, type LpclustModel } from '../../src/model/artifact.js';
 import { Predictor } from '../../src/model/predict.js';
 import { startScoringServer, type ScoringServer } from '../../src/serve/server.js';
 
-const DATA = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 const SLOTS = Array.from({ length: 24 }, (_, h) => `${String(h).padStart(2, '0')}:00`);
 let rows: number[][] = [];
 let model: LpclustModel;
@@ -26,7 +24,7 @@ async function post(s: ScoringServer, body: unknown, headers: Record<string, str
 }
 
 beforeAll(async () => {
-  rows = readFileSync(DATA, 'utf8').trim().split('\n').map((l) => l.split('\t').slice(1).map((x) => Number(x) + 3));
+  rows = syntheticDays(67, 5, 3).rows;
   const values = Float64Array.from(rows.flat());
   const X = normalizeRows(values, 24, 'l2');
   const fit = fitClustering({ data: X, n: rows.length, dim: 24 }, { model: 'kmeans', metric: 'dtw', k: 3, seed: 0, nInit: 1, radius: 1 });

@@ -1,7 +1,10 @@
 /**
  * Prints one closing line "N passed, N failed, N skipped" after vitest's own report, so that any
- * tool reading the end of the log sees the counts in a plain, standard form.
+ * tool reading the end of the log sees the counts in a plain, standard form. With
+ * LPCLUST_TEST_SUMMARY set to a file, also appends "N N N" (passed, failed, skipped) to it: `.ci/run`
+ * runs two suites and closes its log with their sum.
  */
+import { appendFileSync } from 'node:fs';
 import type { Reporter, TestModule } from 'vitest/node';
 
 export default class SummaryReporter implements Reporter {
@@ -10,18 +13,21 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const mod of testModules) {
-      let tests = 0;
+      let failedHere = 0;
       for (const t of mod.children.allTests()) {
-        tests++;
         const state = t.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed') failedHere++;
         else skipped++;
       }
-      // A file that failed to load has no tests but must count as a failure.
-      if (tests === 0 && mod.state() === 'failed') failed++;
+      // A file that failed to load, or whose beforeAll threw (its tests then show as skipped), has
+      // no failed test but must count as a failure.
+      if (failedHere === 0 && mod.state() === 'failed') failedHere = 1;
+      failed += failedHere;
     }
     failed += unhandledErrors.length;
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    const file = process.env.LPCLUST_TEST_SUMMARY;
+    if (file) appendFileSync(file, `${passed} ${failed} ${skipped}\n`);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Whole-CLI runs of `lpclust validate` (spawns bin/lpclust.js: run `npm run build`
- * first) on the UCR ItalyPowerDemand training set, labelled by its season classes.
+ * first) on 67 generated days of two shapes (test/support/synthetic.ts), labelled by their shape.
+ * The same on the real ItalyPowerDemand days and their season classes: cli.data.test.ts (data suite).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -11,9 +12,9 @@ import { readNpy } from '../../src/io/npy.js';
 import { readLabels, writeLabels, assertLabelsMatch } from '../../src/io/labels.js';
 import { computeValidation, silhouettePrecomputed } from '../../src/validate/index.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { syntheticDays } from '../support/synthetic.js';
 
 const BIN = path.resolve('bin/lpclust.js');
-const UCR = path.resolve('../shared/datasets/ucr-ItalyPowerDemand/ItalyPowerDemand_TRAIN.tsv');
 let dir: string;
 
 function lpclust(...args: string[]): { code: number; stdout: string; stderr: string } {
@@ -26,11 +27,10 @@ const rows: { date: string; cls: number; values: string[] }[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'lpclust-validate-cli-'));
-  const lines = readFileSync(UCR, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  lines.forEach((l, i) => {
-    const f = l.trim().split(/\s+/);
+  const days = syntheticDays(67, 7, 2);
+  days.rows.forEach((v, i) => {
     const date = new Date(Date.UTC(2020, 0, 1 + i)).toISOString().slice(0, 10);
-    rows.push({ date, cls: Number(f[0]) - 1, values: f.slice(1) });
+    rows.push({ date, cls: days.classes[i], values: v.map((x) => x.toFixed(3)) });
   });
   const csv = (rs: typeof rows): string => `id,date,${slots.join(',')}\n` + rs.map((r) => `M1,${r.date},${r.values.join(',')}\n`).join('');
   writeFileSync(path.join(dir, 'h.csv'), csv(rows));
@@ -42,18 +42,20 @@ afterAll(() => {
 });
 
 describe('lpclust validate', () => {
-  it('prints the runId and the metrics, equal to scikit-learn on the real data', () => {
+  it('prints the runId and the metrics, equal to scikit-learn', () => {
     const r = lpclust('--json', 'validate', '--in', 'h.csv', '--labels', 'labels.csv');
     expect(r.stderr).not.toMatch(/lpclust:/);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout);
     expect(out.runId).toMatch(/^[0-9a-f]{32}$/);
     expect(out.clusterSizes).toEqual([34, 33]);
-    // scikit-learn 1.2.1 on the L2-normalised rows and the season classes.
+    // scikit-learn 1.2.1 (Debian's python3-sklearn) on these rows as written in h.csv, each divided
+    // by its L2 norm, and the shape classes: silhouette_score, davies_bouldin_score,
+    // calinski_harabasz_score. The rows are generated, so they are the same on every machine.
     const rel = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
-    expect(rel(out.metrics['Silhouette Score'], 0.22859102076630863)).toBeLessThan(1e-12);
-    expect(rel(out.metrics['DB Index'], 1.8253612370746761)).toBeLessThan(1e-12);
-    expect(rel(out.metrics['Calinski-Harabasz'], 14.884305338252956)).toBeLessThan(1e-12);
+    expect(rel(out.metrics['Silhouette Score'], 0.7774856935107921)).toBeLessThan(1e-12);
+    expect(rel(out.metrics['DB Index'], 0.3299126401847776)).toBeLessThan(1e-12);
+    expect(rel(out.metrics['Calinski-Harabasz'], 461.9106256422836)).toBeLessThan(1e-12);
     expect(out.metrics['Silhouette DTW']).toBeUndefined();
     // The run is in the store, named `validation`, with the metrics and the cluster sizes by step.
     const exp = readdirSync(path.join(dir, 'mlruns')).filter((e) => /^\d+$/.test(e) && e !== '0');

@@ -112,7 +112,6 @@ ${DST_POLICY_HELP}
 
 Examples:
   lpclust etl oldmongo --input data/oldmongo --meters data/meters.csv --rules data/rules.yaml --out clean_oldmongo.csv
-  lpclust etl oldmongo --input ../shared/datasets/inergy-uc7 --meters ../shared/datasets/inergy-uc7/smart_meter_description.csv --out clean.csv
   lpclust etl oldmongo --input exports --meters meters.csv --resolution 15 --timezone Europe/Rome --out clean15.csv --json`,
   );
   cmd.action(async (flags: OldMongoFlags, c: Command) => {
@@ -128,7 +127,7 @@ interface GenericFlags extends CommonEtlFlags {
   idCol: string;
   timeCol: string;
   valueCol: string;
-  cumulative: boolean;
+  cumulative?: boolean;
   unit: string;
   inputTimezone?: string;
 }
@@ -142,7 +141,9 @@ function registerGeneric(etl: Command): void {
     .requiredOption('--id-col <name>', 'column of the meter id')
     .requiredOption('--time-col <name>', 'column of the timestamp (ISO 8601; naive = --input-timezone)')
     .requiredOption('--value-col <name>', 'column of the energy')
-    .option('--cumulative', 'values are cumulative registers read at the END of the interval starting at the timestamp, as in the old Mongo exports (default: energy of that interval)', false)
+    // No explicit default: commander would print "(default: false)" after the text, which
+    // already says what happens without the flag.
+    .option('--cumulative', 'values are cumulative registers read at the END of the interval starting at the timestamp, as in the old Mongo exports; without it each value is the energy of that interval')
     .option('--unit <unit>', 'unit of the values: Wh or kWh', 'Wh')
     .option('--input-timezone <iana>', 'zone of naive timestamps (default: --timezone)');
   addCommonEtlOptions(cmd, { metersRequired: false });
@@ -152,12 +153,12 @@ function registerGeneric(etl: Command): void {
 ${DST_POLICY_HELP}
 
 Examples:
-  lpclust etl generic --input ../shared/datasets/sgsc-50-households/sm_cust50.csv.gz \\
-      --id-col customer_id --time-col reading_datetime --value-col general_supply_kwh --unit kWh \\
-      --resolution 30 --out clean_sgsc.csv
-  lpclust etl generic --input readings.csv --id-col meter --time-col ts --value-col wh --cumulative --out clean.csv
-  lpclust etl generic --input sgsc.csv.gz --id-col customer_id --time-col reading_datetime --value-col general_supply_kwh \\
-      --unit kWh --timezone Australia/Sydney --out clean_local.csv`,
+  # the bundled old Mongo export read as a generic CSV (cumulative Wh registers, UTC timestamps):
+  lpclust etl generic --input data/oldmongo/BBB6004.csv --id-col id --time-col timestamp \\
+      --value-col Active_Energy_+_Total_end --cumulative --meters data/meters.csv --out clean_generic.csv
+  # interval energy in kWh every 30 minutes, gzip, naive local times (e.g. SGSC's sm_cust50.csv.gz):
+  lpclust etl generic --input readings.csv.gz --id-col customer_id --time-col reading_datetime \\
+      --value-col general_supply_kwh --unit kWh --resolution 30 --timezone Australia/Sydney --out clean_local.csv`,
   );
   cmd.action(async (flags: GenericFlags, c: Command) => {
     const { genericSource } = await import('../../etl/generic.js');
@@ -172,7 +173,7 @@ Examples:
       idCol: flags.idCol,
       timeCol: flags.timeCol,
       valueCol: flags.valueCol,
-      cumulative: flags.cumulative,
+      cumulative: flags.cumulative === true,
       unit: flags.unit,
       inputTimeZone: flags.inputTimezone,
     });
@@ -185,7 +186,7 @@ Examples:
         id_col: flags.idCol,
         time_col: flags.timeCol,
         value_col: flags.valueCol,
-        cumulative: flags.cumulative,
+        cumulative: flags.cumulative === true,
         unit: flags.unit,
         input_timezone: flags.inputTimezone ?? flags.timezone,
       },
@@ -366,6 +367,16 @@ export function register(program: Command): void {
   const etl = program
     .command('etl')
     .description('read one source of meter data, clean it and write the clean daily profiles CSV (a tracked run)');
+  etl.addHelpText(
+    'after',
+    `
+Each source has its own options: \`lpclust etl <source> --help\`.
+
+Examples (the bundled sample data):
+  lpclust etl oldmongo --input data/oldmongo --meters data/meters.csv --rules data/rules.yaml --out clean_oldmongo.csv
+  lpclust etl sql --input data/sql --meters data/meters.csv --rules data/rules.yaml --out clean_sql.csv
+  lpclust etl newmongo --export data/newmongo/newmongo.jsonl --meters data/meters.csv --out clean_newmongo.csv`,
+  );
   registerOldMongo(etl);
   registerGeneric(etl);
   registerSql(etl);

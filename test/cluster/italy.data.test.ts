@@ -1,5 +1,5 @@
 /**
- * Real data: UCR ItalyPowerDemand (1,096 days × 24 hourly values of Italian power demand, two
+ * Data suite (real data, `npm run test:data`): UCR ItalyPowerDemand (1,096 days × 24 hourly values of Italian power demand, two
  * classes: Oct–Mar vs Apr–Sep). k = 2, labels compared with the season classes by the adjusted
  * Rand index. The values are printed for the closing note; the bounds only catch regressions.
  */
@@ -9,11 +9,10 @@ import { adjustedRandIndex } from '../../src/validate/index.js';
 import { normalizeRows } from '../../src/harmonize/normalize.js';
 import { fitClustering, type DistanceMatrix, type Rows } from '../../src/cluster/index.js';
 import { dtwDistance } from '../../src/dtw/index.js';
-
-const DIR = new URL('../../../shared/datasets/ucr-ItalyPowerDemand/', import.meta.url);
+import { dataset } from '../support/datasets.js';
 
 function load(): { rows: Rows; classes: Int32Array } {
-  const lines = ['ItalyPowerDemand_TRAIN.tsv', 'ItalyPowerDemand_TEST.tsv'].flatMap((f) => readFileSync(new URL(f, DIR), 'utf8').trim().split('\n'));
+  const lines = ['ItalyPowerDemand_TRAIN.tsv', 'ItalyPowerDemand_TEST.tsv'].flatMap((f) => readFileSync(dataset('ucr-ItalyPowerDemand', f), 'utf8').trim().split('\n'));
   const n = lines.length;
   const raw = new Float64Array(n * 24);
   const classes = new Int32Array(n);
