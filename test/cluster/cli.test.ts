@@ -69,7 +69,7 @@ describe('lpclust cluster', () => {
     expect(a.status, a.stderr).toBe(0);
     const ra = JSON.parse(a.stdout);
     expect(ra.metrics['Silhouette DTW']).toBeGreaterThan(-1);
-    expect(ra.metrics['Total Deviation']).toBeGreaterThan(0);
+    expect(ra.metrics['fit/total_deviation']).toBeGreaterThan(0);
     expect(existsSync(path.join(dir, 'kmed/dtw.npy'))).toBe(true);
     expect(readFileSync(path.join(dir, 'kmed/medoids.csv'), 'utf8').split('\n')[0].startsWith('cluster,size,id,date,')).toBe(true);
     const b = lpclust(['--json', 'cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '3', '--dtw', 'kmed/dtw.npy', '--out-dir', 'agg']);
