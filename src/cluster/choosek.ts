@@ -106,8 +106,11 @@ export async function chooseK(
     if (!why && (!best || isBetter(value, best.value, better))) best = { k, fit, value };
   }
   if (!best) {
-    const lines = scores.map((s) => `k = ${s.k}: ${s.excluded}`).join('; ');
-    throw inputError('E_CHOOSE_K_NONE_ELIGIBLE', `no k in ${kMin}..${kMax} gives clusters that each hold at least ${(100 * rule.minClusterShare).toFixed(1)} % of the days (${lines})`, {
+    // The k closest to passing: the one whose smallest cluster is the largest.
+    const total = scores[0].sizes.reduce((a, b) => a + b, 0);
+    const closest = scores.reduce((a, b) => (Math.min(...b.sizes) > Math.min(...a.sizes) ? b : a));
+    const smallest = Math.min(...closest.sizes);
+    throw inputError('E_CHOOSE_K_NONE_ELIGIBLE', `no k in ${kMin}..${kMax} gives clusters that each hold at least ${(100 * rule.minClusterShare).toFixed(1)} % of the days: the closest, k = ${closest.k}, has a cluster of ${smallest} of ${total} days (${((100 * smallest) / total).toFixed(1)} %)`, {
       hint: 'lower --min-cluster-share (0 turns the rule off), narrow --k-range to smaller k, or give a fixed -k',
     });
   }

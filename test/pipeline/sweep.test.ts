@@ -74,7 +74,7 @@ describe('sweep', () => {
     // Stability: deterministic agglomerative labels agree perfectly across seeds.
     expect(res.outputs.stability).toHaveLength(10);
     for (const st of res.outputs.stability.filter((x) => x.model === 'agglomerative')) expect(st.meanAri).toBeCloseTo(1, 12);
-    expect(parent.data.metrics['mean seed ARI']).toBeGreaterThan(0);
+    expect(parent.data.metrics['stability/mean_seed_ari']).toBeGreaterThan(0);
 
     // Charts of metrics against k per model, logged on the parent.
     const plots = (await store.listArtifacts(res.runId, 'plots')).map((a) => a.path);
@@ -157,11 +157,11 @@ describe('sweep', () => {
     const base = { models: ['kmeans', 'kmedoids', 'agglomerative', 'som'] as const, metrics: ['euclidean', 'dtw'] as const, kRange: [3, 5] as const, seeds: [0, 1], nInit: 1, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules };
     const one = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 1, outDir: path.join(dir, 'one') }, { store, experimentName: 'sweep-workers' });
     const three = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 3, outDir: path.join(dir, 'three') }, { store, experimentName: 'sweep-workers' });
-    expect(one.metrics.workers).toBe(1);
-    expect(three.metrics.workers).toBe(3);
+    expect(one.metrics['sweep/workers']).toBe(1);
+    expect(three.metrics['sweep/workers']).toBe(3);
     expect(three.outputs.rows).toHaveLength(42);
     expect(three.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
-    const strip = (rows: typeof one.outputs.rows) => rows.map(({ runId: _r, metrics: { 'Fit Seconds': _f, ...m }, ...rest }) => ({ ...rest, m }));
+    const strip = (rows: typeof one.outputs.rows) => rows.map(({ runId: _r, metrics: { 'seconds/fit': _f, ...m }, ...rest }) => ({ ...rest, m }));
     expect(strip(three.outputs.rows)).toEqual(strip(one.outputs.rows));
     for (const r of one.outputs.rows) {
       const cfg = `${r.model}_${r.metric}_k${r.k}_s${r.seed}`;
@@ -187,7 +187,7 @@ describe('sweep', () => {
     expect(failed.map((r) => `${r.metric} ${r.k}`)).toEqual(['dtw 3', 'dtw 4', 'dtw 5']);
     for (const r of failed) expect(r.error).toMatch(/--linkage.*ward.*Ward needs Euclidean geometry/);
     expect(res.outputs.rows.filter((r) => r.status === 'FINISHED').map((r) => `${r.metric} ${r.k}`)).toEqual(['euclidean 3', 'euclidean 4', 'euclidean 5']);
-    expect(res.metrics.failed_configurations).toBe(3);
+    expect(res.metrics['sweep/failed']).toBe(3);
     const runs = await allRuns(store, 'sweep-fail');
     const parent = runs.find((r) => r.info.runId === res.runId)!;
     expect(parent.info.status).toBe('FINISHED');
