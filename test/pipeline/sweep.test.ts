@@ -59,17 +59,22 @@ describe('sweep', () => {
     for (const l of lines.slice(1)) expect(ids.has(splitCsvLine(l)[4])).toBe(true);
     expect((await store.listArtifacts(res.runId, 'summary')).map((a) => a.path).sort()).toEqual(['summary/stability.csv', 'summary/summary.csv']);
 
-    // Best by Silhouette DTW (the default with a DTW metric) is the highest mean over seeds.
+    // Best by Silhouette DTW (the default with a DTW metric) is the highest mean over seeds among
+    // the configurations passing the eligibility rule.
     expect(res.outputs.select).toBe('Silhouette DTW');
     const best = res.outputs.best!;
     const maxMean = Math.max(
-      ...[...new Set(res.outputs.rows.map((r) => `${r.model} ${r.metric} ${r.k}`))].map((key) => {
+      ...[...new Set(res.outputs.rows.filter((r) => !r.excluded).map((r) => `${r.model} ${r.metric} ${r.k}`))].map((key) => {
         const vs = res.outputs.rows.filter((r) => `${r.model} ${r.metric} ${r.k}` === key).map((r) => r.metrics['Silhouette DTW']);
         return vs.reduce((a, b) => a + b, 0) / vs.length;
       }),
     );
     expect(best.value).toBeCloseTo(maxMean, 12);
     expect(parent.data.tags['lpclust.best']).toBe(`${best.model} ${best.metric} k=${best.k}`);
+    expect(parent.data.tags['lpclust.best_run_id']).toBe(best.runId);
+    expect(configs.find((r) => r.info.runId === best.runId)!.data.tags['lpclust.sweep.config']).toMatch(new RegExp(`^${best.model}_${best.metric}_k${best.k}_s[01]$`));
+    // The parent's input is the harmonized CSV every configuration clustered, never empty.
+    expect(parent.data.params.in).toBe(res.outputs.harmonized);
 
     // Stability: deterministic agglomerative labels agree perfectly across seeds.
     expect(res.outputs.stability).toHaveLength(10);
@@ -168,7 +173,9 @@ describe('sweep', () => {
       expect(readFileSync(path.join(three.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8')).toBe(readFileSync(path.join(one.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8'));
     }
     expect(three.outputs.stability).toEqual(one.outputs.stability);
-    expect(three.outputs.best).toEqual(one.outputs.best);
+    const { runId: _r1, ...best1 } = one.outputs.best!;
+    const { runId: _r3, ...best3 } = three.outputs.best!;
+    expect(best3).toEqual(best1);
     // Every configuration's run ended FINISHED, none left RUNNING.
     const runs = await allRuns(store, 'sweep-workers');
     expect(runs.filter((r) => r.data.tags['mlflow.parentRunId'] === three.runId && r.data.tags['lpclust.sweep.config']).every((r) => r.info.status === 'FINISHED')).toBe(true);
