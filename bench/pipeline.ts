@@ -76,12 +76,12 @@ if (!flag('skip-sweep')) {
   const wall = (performance.now() - t0) / 1000;
   const s = res.outputs.seconds;
   console.log(`sweep ${models.join(',')} × ${metrics.join(',')} × k ${k0}..${k1} × seeds ${seeds.join(',')} on ${n} synthetic profiles: ${res.outputs.rows.length} configurations, ${wall.toFixed(1)} s wall`);
-  console.log(`  by stage (s): dataset ${s.dataset.toFixed(2)}, DTW matrix ${s.dtw.toFixed(2)} (once) + read and check ${s.load.toFixed(2)}, Euclidean distances ${s.distances.toFixed(2)} (once), clustering ${s.clustering.toFixed(1)} on ${res.metrics.workers} worker thread(s), plots ${s.plots.toFixed(2)}`);
+  console.log(`  by stage (s): dataset ${s.dataset.toFixed(2)}, DTW matrix ${s.dtw.toFixed(2)} (once) + read and check ${s.load.toFixed(2)}, Euclidean distances ${s.distances.toFixed(2)} (once), clustering ${s.clustering.toFixed(1)} on ${res.metrics['sweep/workers']} worker thread(s), plots ${s.plots.toFixed(2)}`);
   const groups = new Map<string, { fit: number[]; wall: number[] }>();
   for (const r of res.outputs.rows) {
     const key = `${r.model} ${r.metric}`;
     const g = groups.get(key) ?? { fit: [], wall: [] };
-    if (r.status === 'FINISHED') g.fit.push(r.metrics['Fit Seconds']);
+    if (r.status === 'FINISHED') g.fit.push(r.metrics['seconds/fit']);
     const run = r.runId ? await store.getRun(r.runId) : undefined;
     if (run?.info.endTime) g.wall.push((run.info.endTime - run.info.startTime) / 1000);
     groups.set(key, g);

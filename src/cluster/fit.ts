@@ -83,7 +83,7 @@ export interface ClusterFit {
   medoidRows?: Int32Array;
   /** Linkage matrix of agglomerative models (SciPy format, (n−1) × 4). */
   linkageMatrix?: Float64Array;
-  /** Model numbers to log: inertia, total deviation, iterations, re-seeded empty clusters... */
+  /** Model numbers by their logged keys (`fit/inertia`, `fit/total_deviation`, `fit/iterations`, `fit/empty_clusters_reseeded`...; see validate/metrics.ts). */
   stats: Record<string, number>;
   /** Hyper-parameters actually used (defaults filled in), for params and the model artifact. */
   params: Record<string, string | number>;
@@ -115,7 +115,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     labels = s.labels;
     centres = s.centres;
     Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, tol: m.tol, algorithm: 'lloyd-hamerly' });
-    Object.assign(stats, { 'Model Inertia': s.inertia, Iterations: s.nIter, 'Empty Clusters Reseeded': s.emptyReseeds });
+    Object.assign(stats, { 'fit/inertia': s.inertia, 'fit/iterations': s.nIter, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   } else if (model === 'kmeans') {
     if (init !== 'random') throw usageError('E_USAGE_INIT', `Expected \`--init random\` for DTW k-means (tslearn semantics) but received \`${init}\``);
     const m = new DbaKMeans({ k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? 1, seed }).fit(rows, rng);
@@ -123,7 +123,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     labels = s.labels;
     centres = s.centres;
     Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, max_iter_barycenter: m.maxIterBarycenter, radius: m.radius, algorithm: 'dba' });
-    Object.assign(stats, { 'DTW Inertia': s.inertia, Iterations: s.nIter, 'Empty Clusters Reseeded': s.emptyReseeds });
+    Object.assign(stats, { 'fit/dtw_inertia': s.inertia, 'fit/iterations': s.nIter, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   } else if (model === 'kmedoids') {
     const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
     if (spec.precomputedEuclidean && spec.precomputedEuclidean.n !== rows.n) throw new RangeError(`Expected a precomputed ${rows.n} × ${rows.n} Euclidean matrix but received ${spec.precomputedEuclidean.n} × ${spec.precomputedEuclidean.n}`);
@@ -135,7 +135,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     for (let c = 0; c < k; c++) centres.set(rows.data.subarray(s.medoids[c] * rows.dim, (s.medoids[c] + 1) * rows.dim), c * rows.dim);
     if (metric === 'dtw') params.radius = spec.radius ?? 1;
     Object.assign(params, { init: kinit, method: m.method, n_init: m.init === 'build' ? 1 : m.nInit, max_iter: m.maxIter });
-    Object.assign(stats, { 'Total Deviation': s.totalDeviation, Iterations: s.nIter, Swaps: s.swaps, 'Empty Clusters Reseeded': s.emptyReseeds });
+    Object.assign(stats, { 'fit/total_deviation': s.totalDeviation, 'fit/iterations': s.nIter, 'fit/swaps': s.swaps, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   } else if (model === 'agglomerative') {
     const lk: Linkage = spec.linkage ?? (metric === 'dtw' ? 'average' : 'ward');
     if (metric === 'dtw' && lk === 'ward') {
@@ -157,7 +157,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     labels = s.labels;
     centres = s.weights;
     Object.assign(params, { epochs: m.epochs, learning_rate: m.learningRate, sigma: m.sigma, topology: `${k}x1` });
-    Object.assign(stats, { 'Quantization Error': s.quantizationError2, 'Empty Clusters Reseeded': s.emptyReseeds });
+    Object.assign(stats, { 'fit/quantization_error': s.quantizationError2, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   }
   const ordered = orderBySize(labels, kFound);
   const centresAreMeans = centres === null;

@@ -60,4 +60,4 @@ export {
   type ClusterSpec,
   type ClusterFit,
 } from './fit.js';
-export { chooseK, DEFAULT_K_RANGE, type ChooseKResult } from './choosek.js';
+export { chooseK, DEFAULT_K_RANGE, type ChooseKResult, type ChooseKOptions, type KScore } from './choosek.js';

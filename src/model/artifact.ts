@@ -164,25 +164,33 @@ export function buildModel(b: BuildModelInput): LpclustModel {
   };
 }
 
-/** MLflow's `utc_time_created` format: `YYYY-MM-DD HH:MM:SS.ffffff`. */
-function mlflowTime(iso: string): string {
+/** MLflow's `utc_time_created` format: `YYYY-MM-DD HH:MM:SS.ffffff` (UTC, microseconds). */
+export function mlflowTime(iso: string): string {
   return iso.replace('T', ' ').replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
 }
 
 /**
- * The `MLmodel` descriptor (YAML) of a model: flavor `lpclust`, run id, creation time and the
- * signature in MLflow's column-based format (inputs: one `double` column per slot; outputs:
- * cluster, distance, margin).
+ * The fields of an `MLmodel` file that MLflow also records in the run's `mlflow.log-model.history`
+ * tag, in the order MLflow 2.12 writes them there. `mlflow_version` is left out on purpose: MLflow
+ * writes the version of MLflow that saved the model, and no MLflow saved this one (the flavor
+ * holds `lpclust_version`); neither the MLflow UI nor MLflow's model loader needs it.
  */
-export function mlmodelYaml(m: LpclustModel): string {
-  const inputs = m.input.slots.map((s) => ({ type: 'double', name: s, required: true }));
-  const outputs = [
-    { type: 'long', name: 'cluster', required: true },
-    { type: 'double', name: 'distance', required: true },
-    { type: 'double', name: 'margin', required: true },
-  ];
-  const doc = {
-    artifact_path: 'model',
+export interface MlmodelInfo {
+  run_id?: string;
+  artifact_path: string;
+  utc_time_created: string;
+  flavors: { lpclust: Record<string, string | number | null> };
+  model_uuid: string;
+  /** Bytes of the model's own file (`lpclust-model.json`), as MLflow counts the flavor's files. */
+  model_size_bytes: number;
+}
+
+/** The descriptor fields of a model (a new `model_uuid` each call). */
+export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPath = 'model'): MlmodelInfo {
+  return {
+    ...(m.run_id ? { run_id: m.run_id } : {}),
+    artifact_path: artifactPath,
+    utc_time_created: mlflowTime(m.created),
     flavors: {
       lpclust: {
         lpclust_version: m.lpclust_version,
@@ -198,24 +206,85 @@ export function mlmodelYaml(m: LpclustModel): string {
       },
     },
     model_uuid: randomUUID().replace(/-/g, ''),
-    ...(m.run_id ? { run_id: m.run_id } : {}),
-    // MLflow stores the column specs as JSON strings inside the YAML.
-    signature: { inputs: JSON.stringify(inputs), outputs: JSON.stringify(outputs), params: null },
-    utc_time_created: mlflowTime(m.created),
+    model_size_bytes: modelSizeBytes,
   };
-  return YAML.stringify(doc);
+}
+
+/**
+ * JSON as Python's `json.dumps` writes it with its defaults (`", "` and `": "` separators, non-ASCII
+ * escaped as `\uXXXX`): the text MLflow stores in the `mlflow.log-model.history` tag and in the
+ * signature of an `MLmodel`.
+ */
+export function pythonJson(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (Array.isArray(v)) return `[${v.map(pythonJson).join(', ')}]`;
+  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${pythonJson(k)}: ${pythonJson(x)}`).join(', ')}}`;
+  if (typeof v === 'string') return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+  return JSON.stringify(v);
+}
+
+/** `value` with its mapping keys sorted at every level (PyYAML's `safe_dump` sorts them, so MLflow's files do). */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortedKeys((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+/**
+ * The `MLmodel` descriptor (YAML) in MLflow's layout: keys sorted, `utc_time_created` quoted (a
+ * YAML 1.1 reader such as PyYAML would read it unquoted as a date), the flavor `lpclust`, and the
+ * signature in MLflow's column-based format, JSON text inside the YAML (inputs: one `double` column
+ * per slot; outputs: cluster, distance, margin).
+ */
+export function mlmodelYaml(m: LpclustModel, info: MlmodelInfo = mlmodelInfo(m, 0)): string {
+  const inputs = m.input.slots.map((s) => ({ type: 'double', name: s, required: true }));
+  const outputs = [
+    { type: 'long', name: 'cluster', required: true },
+    { type: 'double', name: 'distance', required: true },
+    { type: 'double', name: 'margin', required: true },
+  ];
+  const doc = new YAML.Document(sortedKeys({ ...info, signature: { inputs: pythonJson(inputs), outputs: pythonJson(outputs), params: null } }));
+  const created = doc.get('utc_time_created', true) as YAML.Scalar;
+  created.type = 'QUOTE_SINGLE';
+  return doc.toString({ lineWidth: 0 });
 }
 
 /**
  * Write `MLmodel` and `lpclust-model.json` into `dir` (created if needed; each file atomically).
- * @returns the directory
+ * @returns the descriptor fields written to `MLmodel` (what the run's log-model tag records)
  */
-export async function saveModel(dir: string, m: LpclustModel): Promise<string> {
+export async function saveModel(dir: string, m: LpclustModel): Promise<MlmodelInfo> {
   await fsp.mkdir(dir, { recursive: true });
   // JSON numbers print the shortest text that reads back to the same double: centres round-trip exactly.
-  await writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(m, null, 1) + '\n');
-  await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m));
-  return dir;
+  const json = JSON.stringify(m, null, 1) + '\n';
+  await writeFileAtomic(path.join(dir, MODEL_JSON), json);
+  const info = mlmodelInfo(m, Buffer.byteLength(json));
+  await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m, info));
+  return info;
+}
+
+/** The tag in which MLflow lists a run's logged models (the UI's Models column and model panel read it). */
+export const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history';
+
+/**
+ * The new value of a run's `mlflow.log-model.history` tag after logging `info`: MLflow's JSON list
+ * of the models' descriptor fields (without the signature), `info` appended to any list already
+ * there (an unreadable old value is replaced).
+ */
+export function logModelHistory(previous: string | undefined, info: MlmodelInfo): string {
+  let list: unknown[] = [];
+  if (previous) {
+    try {
+      const parsed = JSON.parse(previous) as unknown;
+      if (Array.isArray(parsed)) list = parsed;
+    } catch {
+      list = [];
+    }
+  }
+  return pythonJson([...list, info]);
 }
 
 function bad(file: string, what: string): never {

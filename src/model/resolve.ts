@@ -11,7 +11,7 @@ import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
 import type { TrackingStore } from '../tracking/store.js';
 import type { ActiveRun } from '../tracking/run.js';
-import { buildModel, loadModelFile, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
+import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
 import { checkInputSlots, labelAgreement, Predictor, type Prediction } from './predict.js';
 
 /** A model loaded for predicting, with where it came from. */
@@ -56,18 +56,22 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
 
 /**
  * Build a fitted model's artifact, write it to `dir` (`<out-dir>/model`) and log it as the run's
- * `model/` artifact. Also records (and logs as `Predict Agreement`) the share of training rows
- * predict assigns to their fitted cluster: 1 for k-means, DTW k-means and k-medoids; the
- * nearest-centre agreement for agglomerative and SOM.
+ * `model/` artifact, then record it in the run's `mlflow.log-model.history` tag as MLflow does
+ * (after the files, so the UI never lists a model whose files are missing). Also records (and logs
+ * as `model/predict_agreement`) the share of training rows predict assigns to their fitted
+ * cluster: 1 for k-means, DTW k-means and k-medoids; the nearest-centre agreement for
+ * agglomerative and SOM.
  */
 export async function logModel(run: ActiveRun | null, dir: string, input: BuildModelInput): Promise<LpclustModel> {
   const model = buildModel({ ...input, runId: run?.runId ?? null });
   const pred = new Predictor(model).predictNormalized(input.X);
   model.training.predict_agreement = labelAgreement(pred.labels, input.fit.labels);
-  await saveModel(dir, model);
+  const info = await saveModel(dir, model);
   if (run) {
     await run.logArtifact(dir, 'model');
-    await run.logMetric('Predict Agreement', model.training.predict_agreement);
+    const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];
+    await run.setTags({ [LOG_MODEL_HISTORY_TAG]: logModelHistory(previous, info) });
+    await run.logMetric('model/predict_agreement', model.training.predict_agreement);
   }
   return model;
 }

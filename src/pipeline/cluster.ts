@@ -24,7 +24,8 @@ import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
 import { availableParallelism } from 'node:os';
-import { chooseK, DEFAULT_K_RANGE } from '../cluster/choosek.js';
+import { chooseK, DEFAULT_K_RANGE, type KScore } from '../cluster/choosek.js';
+import { chooseKCurveKey, chooseKScoreKey, clusterSizeMetrics, DEFAULT_MIN_CLUSTER_SHARE, parseSelect, scoreDef } from '../validate/metrics.js';
 import { type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
@@ -39,10 +40,17 @@ export interface ClusterStageOptions {
   in: string;
   model: ModelName;
   metric: MetricName;
-  /** Number of clusters; 0 chooses k over `kRange` by silhouette. */
+  /** Number of clusters; 0 chooses k over `kRange` (by `select`, among the k passing `minClusterShare`). */
   k: number;
   /** k range of `k = 0`; default [3, 29]. */
   kRange?: readonly [number, number];
+  /**
+   * With k = 0: the score ranking the k (a key of `SCORES` in validate/metrics.ts); default the
+   * silhouette of the metric (`Silhouette DTW` with DTW, else `Silhouette Score`).
+   */
+  select?: string;
+  /** With k = 0: every cluster must hold at least this share of the days for its k to be ranked (default 0.02; 0 = off). */
+  minClusterShare?: number;
   /** Existing DTW matrix `.npy` of the same profiles (checked against its sidecar). */
   dtw?: string;
   /** Sakoe–Chiba radius of DTW (matrix and DBA); default 1. */
@@ -97,8 +105,10 @@ export interface ClusterStageOutputs {
   n: number;
   k: number;
   clusterSizes: number[];
-  /** Silhouette per k when k was chosen. */
-  kScores?: Array<{ k: number; silhouette: number }>;
+  /** Every k tried when k was chosen: the criterion's value, the cluster sizes, and why a k was not ranked. */
+  kScores?: KScore[];
+  /** The criterion that chose k (with k = 0). */
+  kCriterion?: string;
   /** The plot files written (empty with `plots: false`). */
   plots: string[];
   fit: ClusterFit;
@@ -180,11 +190,12 @@ async function loadUnchecked(dtwFile: string, n: number, inFile: string, shared 
 
 /**
  * Run the tracked clustering stage.
- * Params: in, model, metric, k (chosen k with k = 0), k_selection, normalize, n, L, dtw, radius and
- * the model's hyper-parameters. Metrics: the validation metrics by their logged names, `Cluster Size`
- * (step = cluster), model numbers (`Model Inertia`, `DTW Inertia`, `Total Deviation`, `Iterations`,
- * `Empty Clusters Reseeded`...), and with k = 0 `Choose-k Silhouette Score` / `Choose-k Silhouette DTW`
- * with step = k. Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
+ * Params: in, model, metric, k (chosen k with k = 0), k_selection and min_cluster_share (k = 0),
+ * normalize, n, L, dtw, radius and the model's hyper-parameters. Metrics (keys: validate/metrics.ts):
+ * the validation scores by their logged names, `cluster_size/<c>`, `cluster_share/min|max`, the
+ * model's `fit/…` numbers, `seconds/fit`, `model/predict_agreement`, and with k = 0 the curve
+ * `choose_k/<score>_by_k` (step = k) with `choose_k/k`, `choose_k/<score>` and `choose_k/eligible_k`.
+ * Tags: `mlflow.log-model.history` (the model, as MLflow records a logged model). Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
  * `cluster/linkage.npy`, `cluster/dtw-sidecar.json`, `validation/metrics.json`, and the plots `plots/clusterCenters.png`
  * (+ `_hires.png`, `.svg`), `plots/clusterPie.*`, `plots/silhouette.*` (and `plots/metricVsK.*` with k = 0).
  */
@@ -264,28 +275,56 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       };
       const rows = { data: X, n, dim: L };
       let work: ClusterWorkResult;
-      let kScores: Array<{ k: number; silhouette: number }> | undefined;
+      let kScores: KScore[] | undefined;
+      let kCriterion: string | undefined;
+      const chooseMetrics: Record<string, number> = {};
       if (o.k === 0) {
         const range = o.kRange ?? DEFAULT_K_RANGE;
+        const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
         const t0 = performance.now();
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
-        const euclidean = o.metric === 'euclidean' && range[1] > range[0] && affordable(8 * n * n) ? euclideanDistanceMatrix(X, L) : undefined;
+        const euclidean = range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
+        const validationOf = (fit: ClusterFit) =>
+          computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) });
+        let select: { key: string; better: 'higher' | 'lower'; score: (fit: ClusterFit) => number } | undefined;
+        if (o.select !== undefined) {
+          const def = parseSelect(o.select);
+          if (def.needsDtw && !D) throw usageError('E_USAGE_VALUE', `\`--select ${def.key}\` needs the DTW matrix: use --metric dtw, or --silhouette-dtw (pipeline) / --dtw dtw.npy (cluster)`);
+          // A fit statistic is the model's own; a validation score is computed as the run logs it.
+          const score = def.key.startsWith('fit/')
+            ? (fit: ClusterFit) => fit.stats[def.key] ?? NaN
+            : (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[def.key] ?? NaN;
+          select = { key: def.key, better: def.better, score };
+        }
+        const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
         const res = await chooseK(
           rows,
           spec,
           range,
           D,
-          async (k, s) => {
-            log.info(`k = ${k}: ${o.metric === 'dtw' ? 'DTW' : 'Euclidean'} silhouette ${s.toFixed(4)}`);
-            await run.logMetric(`Choose-k ${o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score'}`, s, k);
+          async (s) => {
+            const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
+            log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
+            await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
           },
-          euclidean ? { euclidean } : {},
+          { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare },
         );
         const seconds = (performance.now() - t0) / 1000;
         const fit = res.fit;
-        work = { fit, seconds, validation: computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) }) };
+        work = { fit, seconds, validation: validationOf(fit) };
         kScores = res.scores;
-        await run.logParams({ k: res.k, k_selection: `max ${res.criterion} over k = ${range[0]}..${range[1]}` });
+        kCriterion = res.criterion;
+        const eligible = res.scores.filter((s) => !s.excluded).length;
+        chooseMetrics['choose_k/k'] = res.k;
+        chooseMetrics[chooseKScoreKey(res.criterion)] = res.scores.find((s) => s.k === res.k)!.value;
+        chooseMetrics['choose_k/eligible_k'] = eligible;
+        const left = res.scores.length - eligible;
+        if (left > 0) log.info(`${left} of ${res.scores.length} k not ranked: a cluster held less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
+        await run.logParams({
+          k: res.k,
+          k_selection: `${res.better === 'lower' ? 'min' : 'max'} ${res.criterion} over k = ${range[0]}..${range[1]} among the k whose every cluster holds ≥ ${(100 * minClusterShare).toFixed(1)} % of the days`,
+          min_cluster_share: minClusterShare,
+        });
         await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
       } else if (o.executor) {
         const key = `${path.resolve(o.in)} ${normalize}`;
@@ -311,7 +350,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       await writeLabels(labelsFile, table.ids, table.dates, fit.labels);
       await writeFileAtomic(centresFile, centresCsv(table, fit));
       const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit, plots: [] };
-      if (kScores) outputs.kScores = kScores;
+      if (kScores) {
+        outputs.kScores = kScores;
+        outputs.kCriterion = kCriterion;
+      }
       if (dtwFile) outputs.dtwFile = dtwFile;
       if (fit.medoidRows) {
         outputs.medoidsFile = path.join(outDir, 'medoids.csv');
@@ -323,13 +365,21 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
-      const metrics: Record<string, number> = { ...(validation.metrics as unknown as Record<string, number>), ...fit.stats, 'Fit Seconds': seconds };
-      await run.logMetrics(metrics);
-      for (let c = 0; c < fit.k; c++) await run.logMetric('Cluster Size', fit.sizes[c], c);
-      await run.logJson({ metrics, clusterSizes: outputs.clusterSizes, ...(kScores ? { kScores } : {}) }, 'validation/metrics.json');
+      const metrics: Record<string, number> = {
+        ...(validation.metrics as unknown as Record<string, number>),
+        ...clusterSizeMetrics(fit.sizes),
+        ...fit.stats,
+        'seconds/fit': seconds,
+        'model/predict_agreement': model.training.predict_agreement,
+        ...chooseMetrics,
+      };
+      // model/predict_agreement was logged with the model.
+      const { 'model/predict_agreement': _logged, ...toLog } = metrics;
+      await run.logMetrics(toLog);
+      await run.logJson({ metrics, clusterSizes: outputs.clusterSizes, ...(kScores ? { kCriterion, kScores } : {}) }, 'validation/metrics.json');
       if (o.plots ?? true) {
         // Silhouettes by the clustering's own distance; the same cluster colours in every chart.
         const byDtw = o.metric === 'dtw' && validation.silhouetteDtwSamples !== undefined;
@@ -340,10 +390,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
             plotDir,
           )
         ).files;
-        if (kScores) {
+        if (kScores && kCriterion) {
           const series = `${o.model} ${o.metric}`;
           const r = await renderMetricVsK(
-            { metric: o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score', series: [{ name: series, points: kScores.map((x) => ({ k: x.k, value: x.silhouette })) }], best: { series, k: fit.k } },
+            { metric: kCriterion, series: [{ name: series, points: kScores.map((x) => ({ k: x.k, value: x.value })) }], best: { series, k: fit.k }, better: scoreDef(kCriterion)?.better ?? 'higher' },
             { outDir: plotDir, basename: 'metricVsK' },
           );
           for (const f of [r.svg, r.png]) if (f) files.push(f);

@@ -33,6 +33,7 @@ import { runDtwStage } from './dtw.js';
 import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
+import { DEFAULT_MIN_CLUSTER_SHARE } from '../validate/metrics.js';
 
 /** The three ETL sources, in the order they run. */
 export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
@@ -66,9 +67,13 @@ export function sampleData(): { sources: PipelineSources; meters: string; rules:
 export interface PipelineOptions {
   model: ModelName;
   metric: MetricName;
-  /** Clusters; 0 chooses k over `kRange` by silhouette. */
+  /** Clusters; 0 chooses k over `kRange` (by `select`, among the k passing `minClusterShare`). */
   k: number;
   kRange?: readonly [number, number];
+  /** With k = 0: the score choosing k (default the silhouette of the metric). */
+  select?: string;
+  /** With k = 0: smallest share of the days every cluster must hold for its k to be ranked (default 0.02). */
+  minClusterShare?: number;
   sources: PipelineSources;
   /** Meter description CSV. */
   meters?: string;
@@ -287,7 +292,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   checkSourceInputs(o.sources);
   const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
-  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false);
+  // Choosing k by the DTW silhouette needs the matrix, as --silhouette-dtw does.
+  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false) || (o.k === 0 && o.select === 'Silhouette DTW');
   const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: pipelineRunName(o), tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'pipeline' } }, async (parent) => {
@@ -299,6 +305,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       metric: o.metric,
       k: o.k,
       k_range: o.k === 0 && o.kRange ? `${o.kRange[0]}..${o.kRange[1]}` : undefined,
+      select: o.k === 0 ? o.select : undefined,
+      min_cluster_share: o.k === 0 ? (o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE) : undefined,
       resolution,
       timezone,
       normalize,
@@ -325,7 +333,11 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     // 4. Clustering with validation and plots.
     const clusterDir = path.join(runDir, 'cluster');
     const clusterParams: Record<string, string | number | boolean> = { model: o.model, metric: o.metric, k: o.k, normalize, radius, seed, dtw: wantDtw };
-    if (o.k === 0) clusterParams.k_range = `${(o.kRange ?? [3, 29]).join('..')}`;
+    if (o.k === 0) {
+      clusterParams.k_range = `${(o.kRange ?? [3, 29]).join('..')}`;
+      if (o.select !== undefined) clusterParams.select = o.select;
+      clusterParams.min_cluster_share = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
+    }
     if (o.nInit !== undefined) clusterParams.n_init = o.nInit;
     if (o.linkage) clusterParams.linkage = o.linkage;
     if (o.init) clusterParams.init = o.init;
@@ -341,7 +353,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       artifactDir: () => 'cluster',
       run: async (t) => {
         return runClusterStage(
-          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
           t,
         );
       },

@@ -18,6 +18,7 @@ import { readProfiles } from '../io/profiles.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { adjustedRandIndex } from '../validate/index.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, ineligibleBecause, isBetter, keySlug, parseSelect, scoreDef } from '../validate/metrics.js';
 import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -32,8 +33,10 @@ import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 
-/** Metrics where lower is better (the best configuration minimises them). */
-export const LOWER_IS_BETTER: ReadonlySet<string> = new Set(['DB Index', 'Inertia', 'Model Inertia', 'DTW Inertia', 'Total Deviation']);
+/** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
+function betterOf(metric: string): 'higher' | 'lower' | undefined {
+  return scoreDef(metric)?.better;
+}
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions {
@@ -43,8 +46,10 @@ export interface SweepOptions {
   kRange: readonly [number, number];
   /** Seeds; several give the label stability across seeds (default [0]). */
   seeds?: number[];
-  /** Metric naming the best configuration (default `Silhouette DTW` when the DTW matrix exists, else `Silhouette Score`). */
+  /** Score naming the best configuration (a key of `SCORES`; default `Silhouette DTW` when the DTW matrix exists, else `Silhouette Score`). */
   select?: string;
+  /** Eligibility rule: a configuration is ranked only when every cluster holds at least this share of the days (default 0.02; 0 = off). */
+  minClusterShare?: number;
   /** A harmonized CSV instead of the sources. */
   in?: string;
   /** Sources (when `in` is not given), as in the pipeline. */
@@ -80,6 +85,13 @@ export interface SweepRow {
   status: 'FINISHED' | 'FAILED';
   error?: string;
   metrics: Record<string, number>;
+  /** Days per cluster (cluster 0 the largest); empty for a FAILED row. */
+  sizes: number[];
+  /**
+   * Why this configuration was not ranked (its own clusters, or another seed's of the same model,
+   * metric and k, fail the eligibility rule), or undefined when ranked.
+   */
+  excluded?: string;
 }
 
 /** Label stability of one (model, metric, k) across seeds. */
@@ -101,7 +113,12 @@ export interface SweepOutputs {
   rows: SweepRow[];
   stability: StabilityRow[];
   select: string;
-  best?: { model: ModelName; metric: MetricName; k: number; value: number };
+  /** Direction of `select`. */
+  better: 'higher' | 'lower';
+  /** The eligibility rule applied before ranking. */
+  minClusterShare: number;
+  /** The best eligible (model, metric, k): mean of `select` over seeds; `runId` is its best seed's run. */
+  best?: { model: ModelName; metric: MetricName; k: number; value: number; runId: string };
   summaryCsv: string;
   plots: string[];
   /**
@@ -190,8 +207,12 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : [0];
   const normalize = o.normalize ?? 'l2';
   const radius = o.radius ?? 1;
-  const wantDtw = o.metrics.includes('dtw') || o.select === 'Silhouette DTW' || (o.silhouetteDtw ?? false);
-  const select = o.select ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
+  const selected = o.select !== undefined ? parseSelect(o.select) : undefined;
+  const wantDtw = o.metrics.includes('dtw') || selected?.needsDtw === true || (o.silhouetteDtw ?? false);
+  const select = selected?.key ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
+  const lower = scoreDef(select)!.better === 'lower';
+  const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
+  if (!(minClusterShare >= 0 && minClusterShare < 1)) throw usageError('E_USAGE_VALUE', `Expected a minimum cluster share 0 ≤ s < 1 but received ${minClusterShare}`);
   // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
   const inFile = o.in === undefined ? undefined : checkInputPath(o.in, '--in');
   const resolved = o.in === undefined ? resolveSources(o.sources ?? {}) : undefined;
@@ -211,8 +232,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       k_range: `${k0}..${k1}`,
       seeds: seeds.join(','),
       select,
-      in: inFile ?? '',
-      sources: resolved ? resolved.filter(([, r]) => r).map(([s]) => s).join(',') : '',
+      min_cluster_share: minClusterShare,
+      sources: resolved ? resolved.filter(([, r]) => r).map(([s]) => s).join(',') : undefined,
       normalize,
       radius,
       silhouette_dtw: wantDtw,
@@ -232,6 +253,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         ? inFile!
         : await runDatasetStages(ctx, { resolved: resolved!, meters, rules, resolution: o.resolution ?? 60, timezone: o.timezone ?? 'UTC', dropZeroDays: o.dropZeroDays ?? true }, runDir);
     const secondsDataset = (performance.now() - t) / 1000;
+    // The profiles every configuration clusters: the given CSV, or the harmonization stage's output.
+    await parent.logParams({ in: harmonized });
     t = performance.now();
     const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
     const secondsDtw = (performance.now() - t) / 1000;
@@ -304,13 +327,13 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
             { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), executor },
             { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
           );
-          rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics };
+          rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics, sizes: res.outputs.clusterSizes };
           labels[i] = res.outputs.fit.labels;
         } catch (e) {
           if (e instanceof InterruptedError) throw e;
           const run = (await ctx.store.searchRuns({ experimentIds: [parent.experimentId], tags: { 'mlflow.parentRunId': parent.runId, 'lpclust.sweep.config': cfg }, maxResults: 1 }))[0];
           log.warn(`${cfg}: ${(e as Error).message}`);
-          rows[i] = { model, metric, k, seed, runId: run?.info.runId ?? '', status: 'FAILED', error: (e as Error).message, metrics: {} };
+          rows[i] = { model, metric, k, seed, runId: run?.info.runId ?? '', status: 'FAILED', error: (e as Error).message, metrics: {}, sizes: [] };
         }
         done++;
         log.info(`sweep ${done}/${configs.length}: ${cfg}${rows[i].status === 'FAILED' ? ' FAILED' : ` ${select} ${rows[i].metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
@@ -401,29 +424,42 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       }
     }
 
-    // Best configuration: the mean over seeds of the select metric.
-    const lower = LOWER_IS_BETTER.has(select);
-    const groups = new Map<string, { model: ModelName; metric: MetricName; k: number; values: number[] }>();
+    // Best configuration: the eligibility rule first (every seed's clustering must pass it), then
+    // the mean over seeds of the select score, in its direction.
+    const rule = { minClusterShare };
+    const groups = new Map<string, { model: ModelName; metric: MetricName; k: number; rows: SweepRow[]; excluded?: string }>();
     for (const r of rows) {
-      const v = r.metrics[select];
-      if (r.status !== 'FINISHED' || v === undefined || !Number.isFinite(v)) continue;
+      if (r.status !== 'FINISHED') continue;
       const key = `${r.model} ${r.metric} ${r.k}`;
-      const g = groups.get(key) ?? { model: r.model, metric: r.metric, k: r.k, values: [] };
-      g.values.push(v);
+      const g = groups.get(key) ?? { model: r.model, metric: r.metric, k: r.k, rows: [] };
+      g.rows.push(r);
       groups.set(key, g);
+      const why = ineligibleBecause(r.sizes, rule);
+      if (why && !g.excluded) g.excluded = seeds.length > 1 ? `seed ${r.seed}: ${why}` : why;
     }
     let best: SweepOutputs['best'];
     for (const g of groups.values()) {
-      const v = mean(g.values);
-      if (!best || (lower ? v < best.value : v > best.value)) best = { model: g.model, metric: g.metric, k: g.k, value: v };
+      for (const r of g.rows) if (g.excluded) r.excluded = g.excluded;
+      const values = g.rows.map((r) => r.metrics[select]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+      if (g.excluded || values.length === 0) continue;
+      const v = mean(values);
+      if (!best || isBetter(v, best.value, lower ? 'lower' : 'higher')) {
+        // The run a user opens: the seed whose own value is the best of the group.
+        const top = g.rows.reduce((a, b) => (isBetter(b.metrics[select], a.metrics[select], lower ? 'lower' : 'higher') ? b : a));
+        best = { model: g.model, metric: g.metric, k: g.k, value: v, runId: top.runId };
+      }
     }
-    if (!best) log.warn(`no configuration has the metric "${select}"; no best configuration named`);
+    const excludedCount = rows.filter((r) => r.excluded).length;
+    if (excludedCount > 0) log.info(`${excludedCount} of ${rows.length} configurations not ranked: a cluster holds less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
+    if (!best) log.warn(groups.size === 0 ? `no configuration finished; no best configuration named` : `no eligible configuration has the score "${select}"; no best configuration named (lower --min-cluster-share to rank the excluded ones)`);
 
     // Summary CSV and stability CSV.
     const metricNames = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))].sort();
-    let csv = ['model', 'metric', 'k', 'seed', 'run_id', 'status', ...metricNames, 'error'].map(csvField).join(',') + '\n';
+    let csv = ['model', 'metric', 'k', 'seed', 'run_id', 'status', 'eligible', 'excluded_because', 'best', ...metricNames, 'error'].map(csvField).join(',') + '\n';
     for (const r of rows) {
-      csv += [r.model, r.metric, String(r.k), String(r.seed), r.runId, r.status, ...metricNames.map((m) => (r.metrics[m] === undefined ? '' : String(r.metrics[m]))), r.error ?? ''].map(csvField).join(',') + '\n';
+      const isBest = best !== undefined && r.status === 'FINISHED' && r.model === best.model && r.metric === best.metric && r.k === best.k;
+      const eligible = r.status === 'FINISHED' ? (r.excluded ? 'false' : 'true') : '';
+      csv += [r.model, r.metric, String(r.k), String(r.seed), r.runId, r.status, eligible, r.excluded ?? '', isBest ? 'true' : '', ...metricNames.map((m) => (r.metrics[m] === undefined ? '' : String(r.metrics[m]))), r.error ?? ''].map(csvField).join(',') + '\n';
     }
     const summaryCsv = path.join(runDir, 'summary.csv');
     await writeFileAtomic(summaryCsv, csv);
@@ -449,7 +485,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         }));
         if (series.every((s) => s.points.every((p) => !Number.isFinite(p.value)))) continue;
         const bestHere = best && best.model === model && m === select ? { series: `${model} ${best.metric}`, k: best.k } : undefined;
-        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better: LOWER_IS_BETTER.has(m) ? 'lower' : 'higher', ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
+        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(betterOf(m) ? { better: betterOf(m) } : {}), ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
       }
       if (stability.length > 0) {
@@ -479,22 +515,24 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
 
     const failed = rows.filter((r) => r.status === 'FAILED').length;
     const metrics: Record<string, number> = {
-      configurations: rows.length,
-      failed_configurations: failed,
-      seconds_dataset: secondsDataset,
-      seconds_dtw: secondsDtw,
-      seconds_dtw_load: secondsLoad,
-      seconds_distances: secondsDistances,
-      workers: poolSize,
-      seconds_clustering: secondsClustering,
-      seconds_plots: secondsPlots,
+      'sweep/configurations': rows.length,
+      'sweep/failed': failed,
+      'sweep/excluded': excludedCount,
+      'sweep/workers': poolSize,
+      'seconds/dataset': secondsDataset,
+      'seconds/dtw': secondsDtw,
+      'seconds/dtw_load': secondsLoad,
+      'seconds/distances': secondsDistances,
+      'seconds/clustering': secondsClustering,
+      'seconds/plots': secondsPlots,
       // The process's peak resident memory so far (the shared matrices, the workers' working arrays).
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
-    if (best) metrics[`best ${select}`] = best.value;
-    if (stability.length > 0) metrics['mean seed ARI'] = mean(stability.map((s) => s.meanAri));
+    // `best/<score>` also names the score (the best's other scores are on its run).
+    if (best) metrics[`best/${keySlug(select)}`] = best.value;
+    if (stability.length > 0) metrics['stability/mean_seed_ari'] = mean(stability.map((s) => s.meanAri));
     await parent.logMetrics(metrics);
-    if (best) await parent.setTags({ 'lpclust.best': `${best.model} ${best.metric} k=${best.k}` });
+    if (best) await parent.setTags({ 'lpclust.best': `${best.model} ${best.metric} k=${best.k}`, 'lpclust.best_run_id': best.runId });
     return {
       runId: parent.runId,
       metrics,
@@ -505,6 +543,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         rows,
         stability,
         select,
+        better: lower ? 'lower' : 'higher',
+        minClusterShare,
         ...(best ? { best } : {}),
         summaryCsv,
         plots,
@@ -514,24 +554,40 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   });
 }
 
-/** The summary table for stdout: one line per configuration, the key metrics, the best and the stability. */
+/**
+ * The summary table for stdout: one line per configuration with the select score first, the key
+ * scores, the smallest cluster's share, the run, and a note (the best, why a configuration was not
+ * ranked, or its error); then how the best was chosen, the stability and the timings.
+ */
 export function sweepSummary(r: StageResult<SweepOutputs>): string {
   const o = r.outputs;
   const cols = [...new Set([o.select, 'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'])].filter((c) => o.rows.some((x) => x.metrics[c] !== undefined));
-  const header = ['model', 'metric', 'k', 'seed', ...cols, 'run'];
-  const body = o.rows.map((x) => [x.model, x.metric, String(x.k), String(x.seed), ...cols.map((c) => (x.metrics[c] === undefined ? (x.status === 'FAILED' ? 'FAILED' : '') : x.metrics[c].toFixed(4))), x.runId.slice(0, 8)]);
+  const header = ['model', 'metric', 'k', 'seed', ...cols, 'min share', 'run', 'note'];
+  const isBest = (x: SweepRow): boolean => o.best !== undefined && x.status === 'FINISHED' && x.model === o.best.model && x.metric === o.best.metric && x.k === o.best.k;
+  const body = o.rows.map((x) => {
+    const total = x.sizes.reduce((a, b) => a + b, 0);
+    const share = total > 0 ? `${((100 * Math.min(...x.sizes)) / total).toFixed(1)} %` : '';
+    const note = x.status === 'FAILED' ? `FAILED: ${x.error ?? ''}` : isBest(x) ? `BEST${x.runId === o.best!.runId ? '' : ' (seed mean)'}` : x.excluded ? `not ranked: ${x.excluded}` : '';
+    return [x.model, x.metric, String(x.k), String(x.seed), ...cols.map((c) => (x.metrics[c] === undefined ? '' : x.metrics[c].toFixed(4))), share, x.runId.slice(0, 8), note];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const last = header.length - 1;
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 4 || i >= last - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const lines = [`sweep run ${r.runId} → ${o.outDir}`, line(header), ...body.map(line)];
-  if (o.best) lines.push(`best by ${o.select}: ${o.best.model} ${o.best.metric} k=${o.best.k} (${o.best.value.toFixed(4)}${o.rows.some((x) => x.seed !== o.rows[0].seed) ? ', mean over seeds' : ''})`);
+  const share = `${(100 * o.minClusterShare).toFixed(1).replace(/\.0$/, '')} %`;
+  const excluded = o.rows.filter((x) => x.excluded).length;
+  const rule = o.minClusterShare > 0 ? `among the configurations whose every cluster holds ≥ ${share} of the days (${excluded} of ${o.rows.length} not ranked; --min-cluster-share)` : 'among every configuration (--min-cluster-share 0)';
+  const seedsNote = o.rows.some((x) => x.seed !== o.rows[0].seed) ? ', mean over seeds' : '';
+  if (o.best) lines.push(`best by ${o.select} (${o.better} is better) ${rule}: ${o.best.model} ${o.best.metric} k=${o.best.k} (${o.best.value.toFixed(4)}${seedsNote}), run ${o.best.runId}`);
+  else lines.push(`no best configuration: none is eligible with a finite ${o.select} ${rule}`);
   if (o.stability.length > 0) {
     const worst = [...o.stability].sort((a, b) => a.meanAri - b.meanAri)[0];
-    lines.push(`label stability across seeds (adjusted Rand index): mean ${r.metrics['mean seed ARI'].toFixed(3)}; least stable ${worst.model} ${worst.metric} k=${worst.k} (${worst.meanAri.toFixed(3)})`);
+    lines.push(`label stability across seeds (adjusted Rand index): mean ${r.metrics['stability/mean_seed_ari'].toFixed(3)}; least stable ${worst.model} ${worst.metric} k=${worst.k} (${worst.meanAri.toFixed(3)})`);
   }
   const s = o.seconds;
   lines.push(
     `time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s + read ${s.load.toFixed(1)} s (once)` : 'no DTW matrix'}, Euclidean distances ${s.distances.toFixed(1)} s (once), ` +
-      `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations on ${r.metrics.workers} worker${r.metrics.workers === 1 ? '' : 's'}), plots ${s.plots.toFixed(1)} s`,
+      `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations on ${r.metrics['sweep/workers']} worker${r.metrics['sweep/workers'] === 1 ? '' : 's'}), plots ${s.plots.toFixed(1)} s`,
   );
   lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
   return lines.join('\n');

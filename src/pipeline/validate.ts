@@ -15,6 +15,7 @@ import { csvField } from '../io/csv.js';
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { computeValidation, PROMINENCE_THRESHOLD, type ValidationResult } from '../validate/index.js';
+import { clusterSizeMetrics } from '../validate/metrics.js';
 import type { StageResult, StageTracking } from './types.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
 
@@ -57,8 +58,8 @@ export interface ValidateStageOutputs {
  * Run the tracked validation stage.
  * Params: `in`, `labels`, `centres`, `dtw`, `normalize`, `n`, `L`, `k`, `min_prominence` (and `dtw_radius`,
  * `dtw_normalization`, `dtw_dtype` from the matrix's sidecar).
- * Metrics: every metric of {@link computeValidation} by its logged name, and `Cluster Size` with
- * step = cluster id. Artifacts: `validation/metrics.json`, `validation/silhouette.csv`
+ * Metrics: every metric of {@link computeValidation} by its logged name, `cluster_size/<c>` (days
+ * in cluster c) and `cluster_share/min|max` (validate/metrics.ts). Artifacts: `validation/metrics.json`, `validation/silhouette.csv`
  * (`id,date,cluster,silhouette[,silhouette_dtw]`, for silhouette plots).
  */
 export async function runValidateStage(o: ValidateStageOptions, tracking: StageTracking): Promise<StageResult<ValidateStageOutputs>> {
@@ -122,9 +123,8 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
       const silhouette = await silhouetteOnThreads(X, L, labels.labels, k, o.workers ?? availableParallelism());
       const result = computeValidation({ X, L, labels: labels.labels, k, minProminence, silhouette, ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
       log.info(`validation of ${table.n} profiles in ${k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-      const metrics: Record<string, number> = { ...result.metrics } as Record<string, number>;
+      const metrics: Record<string, number> = { ...(result.metrics as unknown as Record<string, number>), ...clusterSizeMetrics(result.clusterSizes) };
       await run.logMetrics(metrics);
-      for (let c = 0; c < result.clusterSizes.length; c++) await run.logMetric('Cluster Size', result.clusterSizes[c], c);
       await run.logJson({ metrics, clusterSizes: result.clusterSizes }, 'validation/metrics.json');
       let csv = `id,date,cluster,silhouette${result.silhouetteDtwSamples ? ',silhouette_dtw' : ''}\n`;
       for (let i = 0; i < table.n; i++) {

@@ -6,7 +6,8 @@
 import { inputError } from '../errors.js';
 import { drawAxes, sx, sy, type Frame } from './axes.js';
 import { clusterColor } from './palette.js';
-import { esc, groupThousands, niceTicks, px, svgDocument, text, type Ticks } from './svg.js';
+import { esc, groupThousands, niceTicks, px, svgDocument, text, VIEWER_WIDTH, type Ticks } from './svg.js';
+import { roundedShares } from './pie.js';
 
 /** The data of {@link clusterCentersSvg}. */
 export interface ClusterCentersData {
@@ -30,9 +31,9 @@ export interface ClusterCentersData {
 
 /** Layout options of {@link clusterCentersSvg}. */
 export interface ClusterCentersOptions {
-  /** Panels per row (default: ⌈√k⌉, at most 6). */
+  /** Panels per row (default: ⌈√k⌉, at most 3, so that the figure fits {@link VIEWER_WIDTH}). */
   columns?: number;
-  /** Figure width in px (default: columns × 300 + margins). */
+  /** Figure width in px (default: columns × 300 + margins, at most {@link VIEWER_WIDTH}). */
   width?: number;
   /** Figure height in px (default: rows × 210 + margins). */
   height?: number;
@@ -193,13 +194,15 @@ export function clusterCentersSvg(
   const clusters = summarise(data, k, options);
   const hours = slotHours(L, data.slots);
 
-  const cols = Math.max(1, Math.min(k, options.columns ?? Math.min(6, Math.ceil(Math.sqrt(k)))));
+  const cols = Math.max(1, Math.min(k, options.columns ?? Math.min(3, Math.ceil(Math.sqrt(k)))));
   const rows = Math.ceil(k / cols);
   const marginLeft = 64;
   const marginRight = 16;
   const marginTop = 62;
   const marginBottom = 46;
-  const width = Math.round(options.width ?? marginLeft + marginRight + cols * 300);
+  // Panels of 300 px, narrowed so that the figure fits the MLflow artifact viewer; more clusters
+  // add rows (the viewer scrolls down, not sideways).
+  const width = Math.round(options.width ?? marginLeft + marginRight + cols * Math.min(300, (VIEWER_WIDTH - marginLeft - marginRight) / cols));
   const height = Math.round(options.height ?? marginTop + marginBottom + rows * 210);
   const cellW = (width - marginLeft - marginRight) / cols;
   const cellH = (height - marginTop - marginBottom) / rows;
@@ -221,6 +224,10 @@ export function clusterCentersSvg(
     `font-size="13" transform="rotate(-90 18 ${px(marginTop + (height - marginTop - marginBottom) / 2)})"`);
   body += text(marginLeft + (width - marginLeft - marginRight) / 2, height - 10, 'hour of the day', 'middle', 'font-size="13"');
 
+  // The same rounded shares as the pie chart (they add up to 100 %).
+  const sizes = new Array<number>(k).fill(0);
+  for (const d of clusters) sizes[d.c] = d.members.length;
+  const shares = roundedShares(sizes, 1);
   clusters.forEach((d, p) => {
     const r = Math.floor(p / cols);
     const cIdx = p % cols;
@@ -239,7 +246,7 @@ export function clusterCentersSvg(
     const count = d.members.length;
     body += `<g class="panel" data-cluster="${d.c}" data-size="${count}">\n`;
     body += `<rect x="${px(f.x)}" y="${px(f.y - 16)}" width="10" height="10" fill="${colour}"/>\n`;
-    body += text(f.x + 15, f.y - 7, `Cluster ${d.c} · ${groupThousands(count)} ${count === 1 ? 'day' : 'days'} (${((100 * count) / Math.max(1, n)).toFixed(1)} %)`, 'start', 'font-size="12.5" font-weight="bold"');
+    body += text(f.x + 15, f.y - 7, `Cluster ${d.c} · ${groupThousands(count)} ${count === 1 ? 'day' : 'days'} (${shares[d.c].toFixed(1)} %)`, 'start', 'font-size="12.5" font-weight="bold"');
     body += drawAxes(f, xt, yt, { yLabels: cIdx === 0, fontSize: 11 });
     body += `<clipPath id="clip${p}"><rect x="${px(f.x)}" y="${px(f.y)}" width="${px(f.w)}" height="${px(f.h)}"/></clipPath>\n`;
     body += `<g clip-path="url(#clip${p})">\n`;

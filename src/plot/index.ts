@@ -18,6 +18,8 @@ import { svgToPng } from './png.js';
 export * from './palette.js';
 export { FONT_FAMILY, niceTicks, type Ticks } from './svg.js';
 export { fontFiles, svgToPng } from './png.js';
+export { roundedShares } from './pie.js';
+export { VIEWER_WIDTH } from './svg.js';
 export * from './centers.js';
 export * from './pie.js';
 export * from './silhouette.js';

@@ -30,6 +30,25 @@ export function countLabels(labels: ArrayLike<number>, k?: number): number[] {
   return sizes;
 }
 
+/**
+ * Percentages of `sizes` rounded to `decimals` places so that they add up to exactly 100 (the
+ * largest-remainder method: round every share down, then give the missing units to the shares
+ * that lost the most, ties to the lower index). Plain rounding shows e.g. 33.3 + 33.3 + 33.3.
+ * @returns one percentage per size, as numbers with at most `decimals` places
+ */
+export function roundedShares(sizes: ArrayLike<number>, decimals = 1): number[] {
+  const unit = 10 ** decimals;
+  let total = 0;
+  for (let c = 0; c < sizes.length; c++) total += sizes[c];
+  if (!(total > 0)) return Array.from({ length: sizes.length }, () => 0);
+  const exact = Array.from({ length: sizes.length }, (_, c) => (sizes[c] / total) * 100 * unit);
+  const units = exact.map(Math.floor);
+  let missing = 100 * unit - units.reduce((a, b) => a + b, 0);
+  const byRemainder = exact.map((x, c) => ({ c, r: x - units[c] })).sort((a, b) => b.r - a.r || a.c - b.c);
+  for (let i = 0; missing > 0 && i < byRemainder.length; i++, missing--) units[byRemainder[i].c]++;
+  return units.map((u) => u / unit);
+}
+
 /** The SVG of the pie chart: slices clockwise from 12 o'clock, largest first. */
 export function clusterPieSvg(data: ClusterPieData, options: ClusterPieOptions = {}): { svg: string; width: number; height: number } {
   const k = data.sizes.length;
@@ -42,6 +61,8 @@ export function clusterPieSvg(data: ClusterPieData, options: ClusterPieOptions =
   if (!(total > 0)) throw inputError('E_PLOT_INPUT', 'Expected at least one non-empty cluster for the pie chart');
   const order = Array.from({ length: k }, (_, c) => c).sort((a, b) => data.sizes[b] - data.sizes[a] || a - b);
   const rowH = 21;
+  // One rounding for the slices and the legend, adding up to 100 %.
+  const shares = roundedShares(data.sizes, 1);
   const width = Math.round(options.width ?? 720);
   const height = Math.round(options.height ?? Math.max(440, 90 + k * rowH));
   const r = Math.min(width * 0.3, (height - 90) / 2);
@@ -75,7 +96,7 @@ export function clusterPieSvg(data: ClusterPieData, options: ClusterPieOptions =
       const mid = (a0 + a1) / 2;
       const lx = cx + r * 0.68 * Math.sin(mid);
       const ly = cy - r * 0.68 * Math.cos(mid);
-      labels.push(text(lx, ly + 4, `${(100 * frac).toFixed(frac < 0.1 ? 1 : 0)} %`, 'middle', `font-size="12" font-weight="bold" fill="${textOn(colour)}"`));
+      labels.push(text(lx, ly + 4, `${shares[c].toFixed(1)} %`, 'middle', `font-size="12" font-weight="bold" fill="${textOn(colour)}"`));
     }
   }
   body += labels.join('');
@@ -87,7 +108,7 @@ export function clusterPieSvg(data: ClusterPieData, options: ClusterPieOptions =
     body += `<rect x="${px(lx)}" y="${px(ly - 10)}" width="12" height="12" fill="${clusterColor(c)}"/>\n`;
     body += text(lx + 19, ly, `Cluster ${c}`, 'start');
     body += text(lx + 150, ly, groupThousands(s), 'end');
-    body += text(lx + 220, ly, `${((100 * s) / total).toFixed(1)} %`, 'end', 'fill="#555"');
+    body += text(lx + 220, ly, `${shares[c].toFixed(1)} %`, 'end', 'fill="#555"');
     ly += rowH;
   }
   body += `</g>\n`;

@@ -6,6 +6,14 @@
 /** The font every chart uses; {@link ./png.ts} ships it to the rasteriser, so PNG text never depends on system fonts. */
 export const FONT_FAMILY = 'DejaVu Sans';
 
+/**
+ * Widest default figure, in px (the PNG at scale 1). MLflow's run page shows a PNG artifact at its
+ * own pixel size beside the artifact tree, so a wider one is cut or scrolls sideways: with a
+ * 1280–1440 px browser window the preview pane has roughly 800–950 px. 800 fits both; the SVG stays
+ * scalable and the centres chart also has a 3× `_hires.png` for print and zoom.
+ */
+export const VIEWER_WIDTH = 800;
+
 /** Escape text for SVG element content and attribute values. */
 export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

@@ -22,6 +22,23 @@ export {
   type PeakScores,
 } from './peaks.js';
 export { adjustedRandIndex } from './ari.js';
+export {
+  SCORES,
+  OLD_PIPELINE_METRICS,
+  DEFAULT_MIN_CLUSTER_SHARE,
+  scoreDef,
+  parseSelect,
+  parseMinClusterShare,
+  isBetter,
+  ineligibleBecause,
+  clusterSizeMetrics,
+  chooseKCurveKey,
+  chooseKScoreKey,
+  keySlug,
+  type ScoreDef,
+  type Direction,
+  type Eligibility,
+} from './metrics.js';
 
 /** Input of {@link computeValidation}. */
 export interface ValidationInput {
@@ -69,7 +86,7 @@ export interface ValidationMetrics extends PeakScores {
 export interface ValidationResult {
   /** Scalar metrics by logged name (log them as they are). */
   metrics: ValidationMetrics;
-  /** Size of every cluster id 0..k-1; length k (log as `Cluster Size` with step = cluster). */
+  /** Size of every cluster id 0..k-1; length k (logged as `cluster_size/<c>`: see `clusterSizeMetrics`). */
   clusterSizes: number[];
   /** Per-profile Euclidean silhouette (for the silhouette plot); length n. */
   silhouetteSamples: Float64Array;

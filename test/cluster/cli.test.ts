@@ -68,7 +68,7 @@ describe('lpclust cluster', () => {
     expect(a.status, a.stderr).toBe(0);
     const ra = JSON.parse(a.stdout);
     expect(ra.metrics['Silhouette DTW']).toBeGreaterThan(-1);
-    expect(ra.metrics['Total Deviation']).toBeGreaterThan(0);
+    expect(ra.metrics['fit/total_deviation']).toBeGreaterThan(0);
     expect(existsSync(path.join(dir, 'kmed/dtw.npy'))).toBe(true);
     expect(readFileSync(path.join(dir, 'kmed/medoids.csv'), 'utf8').split('\n')[0].startsWith('cluster,size,id,date,')).toBe(true);
     const b = lpclust(['--json', 'cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '3', '--dtw', 'kmed/dtw.npy', '--out-dir', 'agg']);
@@ -93,13 +93,28 @@ describe('lpclust cluster', () => {
     expect(d.stderr).toMatch(/cell \(0, 5\) of the matrix is NaN/);
   });
 
-  it('-k 0 chooses k by silhouette and logs every k with step = k', () => {
+  it('-k 0 chooses k by silhouette among the eligible k, logs the curve with step = k and the chosen score as plain keys', () => {
     const r = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '0', '--k-range', '2..5', '--n-init', '3']);
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
-    expect(res.kScores.map((s: { k: number }) => s.k)).toEqual([2, 3, 4, 5]);
-    const best = res.kScores.reduce((a: { silhouette: number }, b: { silhouette: number }) => (b.silhouette > a.silhouette ? b : a));
+    type K = { k: number; value: number; excluded?: string };
+    expect(res.kScores.map((s: K) => s.k)).toEqual([2, 3, 4, 5]);
+    const best = res.kScores.filter((s: K) => !s.excluded).reduce((a: K, b: K) => (b.value > a.value ? b : a));
     expect(res.k).toBe(best.k);
+    expect(res.metrics['choose_k/k']).toBe(res.k);
+    expect(res.metrics['choose_k/silhouette_score']).toBe(best.value);
+    expect(res.metrics['choose_k/silhouette_score']).toBe(res.metrics['Silhouette Score']);
+    expect(res.metrics['choose_k/eligible_k']).toBe(res.kScores.filter((s: K) => !s.excluded).length);
+    // --select with a lower-is-better score, and --min-cluster-share refused when out of range.
+    const db = JSON.parse(lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '0', '--k-range', '2..5', '--n-init', '3', '--select', 'db index', '--out-dir', 'db']).stdout);
+    const eligible = db.kScores.filter((s: K) => !s.excluded);
+    expect(db.metrics['choose_k/db_index']).toBe(Math.min(...eligible.map((s: K) => s.value)));
+    const bad = lpclust(['cluster', '--in', csv, '-k', '0', '--min-cluster-share', '2']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/Expected a share 0 ≤ s < 1 .* for `--min-cluster-share` but received `2`/);
+    const sel = lpclust(['cluster', '--in', csv, '-k', '0', '--select', 'accuracy']);
+    expect(sel.status).toBe(2);
+    expect(sel.stderr).toMatch(/Expected a score for `--select` but received `accuracy`[\s\S]*"DB Index" \(lower is better\)/);
     expect(res.outDir).toContain(path.join('lpclust-out', 'cluster', res.runId));
     expect(runTag(res.runId, 'mlflow.runName')).toBe(`kmeans euclidean k=${res.k}`);
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
-import { adjustedRandIndex, euclideanDistanceMatrix, silhouetteEuclidean } from '../../src/validate/index.js';
+import { adjustedRandIndex, daviesBouldin, euclideanDistanceMatrix, silhouetteEuclidean } from '../../src/validate/index.js';
 import {
   Agglomerative,
   DbaKMeans,
@@ -240,11 +240,40 @@ describe('invariants', () => {
   it('chooseK finds the number of well-separated blobs', async () => {
     const r = blobs(new Random(11), 120, 6, 4, 0.2);
     const seen: number[] = [];
-    const res = await chooseK(r, { model: 'kmeans', metric: 'euclidean', nInit: 3 }, [2, 7], undefined, (k) => {
-      seen.push(k);
+    const res = await chooseK(r, { model: 'kmeans', metric: 'euclidean', nInit: 3 }, [2, 7], undefined, (s) => {
+      seen.push(s.k);
     });
     expect(res.k).toBe(4);
     expect(seen).toEqual([2, 3, 4, 5, 6, 7]);
+  });
+
+  it('chooseK does not rank a k whose clustering has a cluster under --min-cluster-share: two groups plus two outlier days', async () => {
+    // Two groups of 74 days and 2 outlier days: the silhouette is best at k = 3 (74, 74, 2), a
+    // split in which one cluster is 1.3 % of the days.
+    const rng = new Random(5);
+    const dim = 6;
+    const n = 150;
+    const data = new Float64Array(n * dim);
+    for (let i = 0; i < 148; i++) for (let t = 0; t < dim; t++) data[i * dim + t] = (i % 2 === 0 ? 1.5 : -1.5) * (t < 3 ? 1 : 0) + rng.normal() * 0.5;
+    for (const i of [148, 149]) for (let t = 0; t < dim; t++) data[i * dim + t] = 8 + rng.normal() * 0.1;
+    const rows = { data, n, dim };
+    const spec = { model: 'kmeans', metric: 'euclidean', nInit: 3 } as const;
+    const off = await chooseK(rows, spec, [2, 5], undefined, undefined, { minClusterShare: 0 });
+    expect(Array.from(off.fit.sizes)).toEqual([74, 74, 2]);
+    const on = await chooseK(rows, spec, [2, 5]);
+    expect(on.k).toBe(2);
+    expect(Array.from(on.fit.sizes)).toEqual([76, 74]);
+    // Not chosen although it scores best, and the reason is given.
+    const k3 = on.scores.find((s) => s.k === 3)!;
+    expect(k3.value).toBeGreaterThan(on.scores[0].value);
+    expect(k3.excluded).toBe('1 of 3 clusters under 2 % of the days (smallest 2 of 150, 1.3 %)');
+    expect(on.scores[0].excluded).toBeUndefined();
+    // Ranking by a lower-is-better score, among the eligible k only.
+    const db = await chooseK(rows, spec, [2, 5], undefined, undefined, { select: { key: 'DB Index', better: 'lower', score: (f) => daviesBouldin(rows.data, dim, f.labels, f.k) } });
+    const eligible = db.scores.filter((s) => !s.excluded);
+    expect(db.better).toBe('lower');
+    expect(db.scores.find((s) => s.k === db.k)!.value).toBe(Math.min(...eligible.map((s) => s.value)));
+    await expect(chooseK(rows, spec, [3, 4], undefined, undefined, { minClusterShare: 0.4 })).rejects.toThrow(/no k in 3\.\.4 gives clusters that each hold at least 40\.0 % of the days/);
   });
 
   it('chooseK builds one agglomerative tree and one k-medoids matrix, and reads silhouettes from a given matrix: same scores as fitting every k alone', async () => {
@@ -256,8 +285,8 @@ describe('invariants', () => {
       for (let k = 2; k <= 8; k++) {
         const alone = fitClustering(r, { ...spec, k });
         const s = silhouetteEuclidean(r.data, r.dim, alone.labels, alone.k).score;
-        expect(res.scores[k - 2]).toEqual({ k, silhouette: s });
-        expect(Math.abs(shared.scores[k - 2].silhouette - s)).toBeLessThan(1e-15);
+        expect(res.scores[k - 2]).toMatchObject({ k, value: s, sizes: Array.from(alone.sizes) });
+        expect(Math.abs(shared.scores[k - 2].value - s)).toBeLessThan(1e-15);
       }
       expect(shared.k).toBe(res.k);
       expect(Array.from(res.fit.labels)).toEqual(Array.from(fitClustering(r, { ...spec, k: res.k }).labels));

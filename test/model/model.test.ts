@@ -160,7 +160,7 @@ describe('model artifact and predict', () => {
     const loaded = await resolveModel(`runs:/${runId}/model`, () => openStore(uri));
     expect(loaded.model.run_id).toBe(runId);
     expect(loaded.model.centres).toEqual(model.centres);
-    const metric = await store.getMetricHistory(runId, 'Predict Agreement');
+    const metric = await store.getMetricHistory(runId, 'model/predict_agreement');
     expect(metric[0].value).toBeCloseTo(model.training.predict_agreement, 12);
     await expect(resolveModel('models:/clusters/1', () => openStore(uri))).rejects.toThrow(/a path or runs:\/<run-id>\/model/);
   });

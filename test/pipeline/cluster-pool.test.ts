@@ -94,8 +94,8 @@ describe('ClusterPool', () => {
     await writeProfiles(csv, { ids: Array.from({ length: N }, (_, i) => `M${i % 97}`), dates: Array.from({ length: N }, (_, i) => new Date(Date.UTC(2021, 0, 1 + Math.floor(i / 97))).toISOString().slice(0, 10)), slots: slotLabels(60), values, n: N, length: L });
     const run = (workers: number) => runClusterStage({ in: csv, model: 'kmeans', metric: 'euclidean', k: 4, nInit: 1, workers, plots: false, outDir: path.join(dir, `w${workers}`) }, { store, experimentName: 'pool-stage' });
     const [one, two] = [await run(1), await run(2)];
-    const { 'Fit Seconds': _a, ...m1 } = one.metrics;
-    const { 'Fit Seconds': _b, ...m2 } = two.metrics;
+    const { 'seconds/fit': _a, ...m1 } = one.metrics;
+    const { 'seconds/fit': _b, ...m2 } = two.metrics;
     expect(m2).toEqual(m1);
     expect(m1['Silhouette Score']).toBe(silhouetteEuclidean(normalizeRows(values, L, 'l2'), L, one.outputs.fit.labels, 4).score);
   });

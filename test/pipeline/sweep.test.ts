@@ -60,22 +60,27 @@ describe('sweep', () => {
     for (const l of lines.slice(1)) expect(ids.has(splitCsvLine(l)[4])).toBe(true);
     expect((await store.listArtifacts(res.runId, 'summary')).map((a) => a.path).sort()).toEqual(['summary/stability.csv', 'summary/summary.csv']);
 
-    // Best by Silhouette DTW (the default with a DTW metric) is the highest mean over seeds.
+    // Best by Silhouette DTW (the default with a DTW metric) is the highest mean over seeds among
+    // the configurations passing the eligibility rule.
     expect(res.outputs.select).toBe('Silhouette DTW');
     const best = res.outputs.best!;
     const maxMean = Math.max(
-      ...[...new Set(res.outputs.rows.map((r) => `${r.model} ${r.metric} ${r.k}`))].map((key) => {
+      ...[...new Set(res.outputs.rows.filter((r) => !r.excluded).map((r) => `${r.model} ${r.metric} ${r.k}`))].map((key) => {
         const vs = res.outputs.rows.filter((r) => `${r.model} ${r.metric} ${r.k}` === key).map((r) => r.metrics['Silhouette DTW']);
         return vs.reduce((a, b) => a + b, 0) / vs.length;
       }),
     );
     expect(best.value).toBeCloseTo(maxMean, 12);
     expect(parent.data.tags['lpclust.best']).toBe(`${best.model} ${best.metric} k=${best.k}`);
+    expect(parent.data.tags['lpclust.best_run_id']).toBe(best.runId);
+    expect(configs.find((r) => r.info.runId === best.runId)!.data.tags['lpclust.sweep.config']).toMatch(new RegExp(`^${best.model}_${best.metric}_k${best.k}_s[01]$`));
+    // The parent's input is the harmonized CSV every configuration clustered, never empty.
+    expect(parent.data.params.in).toBe(res.outputs.harmonized);
 
     // Stability: deterministic agglomerative labels agree perfectly across seeds.
     expect(res.outputs.stability).toHaveLength(10);
     for (const st of res.outputs.stability.filter((x) => x.model === 'agglomerative')) expect(st.meanAri).toBeCloseTo(1, 12);
-    expect(parent.data.metrics['mean seed ARI']).toBeGreaterThan(0);
+    expect(parent.data.metrics['stability/mean_seed_ari']).toBeGreaterThan(0);
 
     // Charts of metrics against k per model, logged on the parent.
     const plots = (await store.listArtifacts(res.runId, 'plots')).map((a) => a.path);
@@ -158,18 +163,20 @@ describe('sweep', () => {
     const base = { models: ['kmeans', 'kmedoids', 'agglomerative', 'som'] as const, metrics: ['euclidean', 'dtw'] as const, kRange: [3, 5] as const, seeds: [0, 1], nInit: 1, sources: { sql: s.sources.sql }, meters: s.meters, rules: s.rules };
     const one = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 1, outDir: path.join(dir, 'one') }, { store, experimentName: 'sweep-workers' });
     const three = await runSweep({ ...base, models: [...base.models], metrics: [...base.metrics], workers: 3, outDir: path.join(dir, 'three') }, { store, experimentName: 'sweep-workers' });
-    expect(one.metrics.workers).toBe(1);
-    expect(three.metrics.workers).toBe(3);
+    expect(one.metrics['sweep/workers']).toBe(1);
+    expect(three.metrics['sweep/workers']).toBe(3);
     expect(three.outputs.rows).toHaveLength(42);
     expect(three.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
-    const strip = (rows: typeof one.outputs.rows) => rows.map(({ runId: _r, metrics: { 'Fit Seconds': _f, ...m }, ...rest }) => ({ ...rest, m }));
+    const strip = (rows: typeof one.outputs.rows) => rows.map(({ runId: _r, metrics: { 'seconds/fit': _f, ...m }, ...rest }) => ({ ...rest, m }));
     expect(strip(three.outputs.rows)).toEqual(strip(one.outputs.rows));
     for (const r of one.outputs.rows) {
       const cfg = `${r.model}_${r.metric}_k${r.k}_s${r.seed}`;
       expect(readFileSync(path.join(three.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8')).toBe(readFileSync(path.join(one.outputs.outDir, 'configs', cfg, 'labels.csv'), 'utf8'));
     }
     expect(three.outputs.stability).toEqual(one.outputs.stability);
-    expect(three.outputs.best).toEqual(one.outputs.best);
+    const { runId: _r1, ...best1 } = one.outputs.best!;
+    const { runId: _r3, ...best3 } = three.outputs.best!;
+    expect(best3).toEqual(best1);
     // Every configuration's run ended FINISHED, none left RUNNING.
     const runs = await allRuns(store, 'sweep-workers');
     expect(runs.filter((r) => r.data.tags['mlflow.parentRunId'] === three.runId && r.data.tags['lpclust.sweep.config']).every((r) => r.info.status === 'FINISHED')).toBe(true);
@@ -204,7 +211,7 @@ describe('sweep', () => {
     expect(failed.map((r) => `${r.metric} ${r.k}`)).toEqual(['dtw 3', 'dtw 4', 'dtw 5']);
     for (const r of failed) expect(r.error).toMatch(/--linkage.*ward.*Ward needs Euclidean geometry/);
     expect(res.outputs.rows.filter((r) => r.status === 'FINISHED').map((r) => `${r.metric} ${r.k}`)).toEqual(['euclidean 3', 'euclidean 4', 'euclidean 5']);
-    expect(res.metrics.failed_configurations).toBe(3);
+    expect(res.metrics['sweep/failed']).toBe(3);
     const runs = await allRuns(store, 'sweep-fail');
     const parent = runs.find((r) => r.info.runId === res.runId)!;
     expect(parent.info.status).toBe('FINISHED');

@@ -14,7 +14,9 @@ import {
   renderClusterPlots,
   renderMetricVsK,
   renderSilhouette,
+  roundedShares,
   silhouetteSvg,
+  VIEWER_WIDTH,
   slotHours,
   CLUSTER_PALETTE,
 } from '../../src/plot/index.js';
@@ -207,6 +209,42 @@ describe('pie, silhouette and metric charts', () => {
       expect(fillOf(centres, panel)).toBe(expected);
       expect(fillOf(pie, new RegExp(`class="slice" data-cluster="${c}"[^>]* fill="(#[0-9a-f]{6})"`))).toBe(expected);
       expect(fillOf(sil, new RegExp(`class="cluster" data-cluster="${c}"[^>]* fill="(#[0-9a-f]{6})"`))).toBe(expected);
+    }
+  });
+
+  it('rounds the shown shares by largest remainder so that they add up to 100 %, in the pie and the centres chart alike', () => {
+    // Plain rounding shows 33.3 + 33.3 + 33.3 = 99.9 and 16.7 × 6 = 100.2.
+    expect(roundedShares([1, 1, 1])).toEqual([33.4, 33.3, 33.3]);
+    expect(roundedShares([1, 1, 1, 1, 1, 1]).reduce((a, b) => a + b, 0)).toBeCloseTo(100, 9);
+    expect(roundedShares([600, 10, 9])).toEqual([96.9, 1.6, 1.5]);
+    expect(roundedShares([2, 1], 0)).toEqual([67, 33]);
+    expect(roundedShares([0, 0])).toEqual([0, 0]);
+    const rng = new Random(4);
+    for (let t = 0; t < 200; t++) {
+      const sizes = Array.from({ length: 2 + (rng.nextUint32() % 28) }, () => rng.nextUint32() % 500);
+      if (sizes.every((x) => x === 0)) continue;
+      const shares = roundedShares(sizes);
+      expect(Math.round(shares.reduce((a, b) => a + b, 0) * 10)).toBe(1000);
+      // Each share is its exact value rounded down or up by one unit.
+      const total = sizes.reduce((a, b) => a + b, 0);
+      shares.forEach((v, c) => expect(Math.abs(v - (100 * sizes[c]) / total)).toBeLessThan(0.1 + 1e-9));
+    }
+    const { svg } = clusterPieSvg({ sizes: [1, 1, 1] });
+    const shown = [...svg.matchAll(/>(\d+\.\d) %</g)].map((m) => Number(m[1]));
+    // Three slice labels and three legend rows, the same rounding.
+    expect(shown.slice(0, 3).reduce((a, b) => a + b, 0)).toBeCloseTo(100, 9);
+    expect(shown.slice(3).sort()).toEqual([33.3, 33.3, 33.4]);
+    const { X, labels } = clustered([1, 1, 1]);
+    expect(clusterCentersSvg({ X, L: 24, labels }).svg).toContain('(33.4 %)');
+  });
+
+  it('sizes the default centres chart for the MLflow artifact viewer: at most 800 px wide, more clusters add rows', () => {
+    expect(VIEWER_WIDTH).toBe(800);
+    for (const k of [2, 3, 4, 6, 12, 29]) {
+      const { X, labels } = clustered(Array.from({ length: k }, () => 3));
+      const { width } = clusterCentersSvg({ X, L: 24, labels });
+      expect(width, `k = ${k}`).toBeLessThanOrEqual(VIEWER_WIDTH);
+      expect(width, `k = ${k}`).toBeGreaterThanOrEqual(380);
     }
   });
 

@@ -57,13 +57,18 @@ describe('lpclust validate', () => {
     expect(rel(out.metrics['DB Index'], 0.3299126401847776)).toBeLessThan(1e-12);
     expect(rel(out.metrics['Calinski-Harabasz'], 461.9106256422836)).toBeLessThan(1e-12);
     expect(out.metrics['Silhouette DTW']).toBeUndefined();
-    // The run is in the store, named `validation`, with the metrics and the cluster sizes by step.
+    // The run is in the store, named `validation`, with the metrics and one key per cluster size.
     const exp = readdirSync(path.join(dir, 'mlruns')).filter((e) => /^\d+$/.test(e) && e !== '0');
     const runDir = exp.map((e) => path.join(dir, 'mlruns', e, out.runId)).find((p) => existsSync(p))!;
     expect(readFileSync(path.join(runDir, 'tags', 'mlflow.runName'), 'utf8')).toBe('validation');
     expect(readFileSync(path.join(runDir, 'metrics', 'Pr Peak Performance'), 'utf8')).toContain(String(out.metrics['Pr Peak Performance']));
-    const sizes = readFileSync(path.join(runDir, 'metrics', 'Cluster Size'), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(1));
-    expect(sizes.map(([v, step]) => [Number(v), Number(step)])).toEqual([[34, 0], [33, 1]]);
+    // [value, step] of each line of a metric file.
+    const metric = (key: string): number[][] => readFileSync(path.join(runDir, 'metrics', key), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(1).map(Number));
+    expect(metric('cluster_size/0')).toEqual([[34, 0]]);
+    expect(metric('cluster_size/1')).toEqual([[33, 0]]);
+    expect(metric('cluster_share/min')).toEqual([[33 / 67, 0]]);
+    expect(metric('cluster_share/max')).toEqual([[34 / 67, 0]]);
+    expect(existsSync(path.join(runDir, 'metrics', 'Cluster Size'))).toBe(false);
     const sil = readFileSync(path.join(runDir, 'artifacts', 'validation', 'silhouette.csv'), 'utf8').trim().split('\n');
     expect(sil[0]).toBe('id,date,cluster,silhouette');
     expect(sil).toHaveLength(rows.length + 1);

@@ -9,6 +9,7 @@ import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName 
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
 import { capWorkers, contextFor } from '../context.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } from '../../validate/metrics.js';
 
 interface ClusterFlags {
   in: string;
@@ -16,6 +17,8 @@ interface ClusterFlags {
   metric: string;
   k: string;
   kRange: string;
+  select?: string;
+  minClusterShare: string;
   dtw?: string;
   radius: string;
   linkage?: string;
@@ -56,8 +59,10 @@ export function register(program: Command): void {
     .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
     .option('--model <name>', `model: ${MODELS.join('|')}`, 'kmeans')
     .option('--metric <name>', `distance: ${METRICS.join('|')} (kmeans + dtw = DBA k-means)`, 'euclidean')
-    .option('-k, --k <k>', 'number of clusters; 0 chooses k by silhouette over --k-range', '12')
+    .option('-k, --k <k>', 'number of clusters; 0 chooses k over --k-range (best --select among the k passing --min-cluster-share)', '12')
     .option('--k-range <a..b>', 'k range searched with -k 0', '3..29')
+    .option('--select <score>', `with -k 0: the score choosing k, with its direction (default: the silhouette of --metric); one of ${SCORES.map((s) => `"${s.key}"`).join(', ')}`)
+    .option('--min-cluster-share <share>', `with -k 0: a k is only ranked when every cluster holds at least this share of the days (0 = off)`, String(DEFAULT_MIN_CLUSTER_SHARE))
     .option('--dtw <npy>', 'DTW matrix of the same profiles (from `lpclust dtw`), checked against its sidecar; with --metric dtw it is computed once into the output directory when omitted; with euclidean it adds Silhouette DTW')
     .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots', '1')
     .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
@@ -99,6 +104,8 @@ Examples:
           metric,
           k,
           kRange: kRange(flags.kRange),
+          minClusterShare: parseMinClusterShare(flags.minClusterShare),
+          ...(flags.select !== undefined ? { select: parseSelect(flags.select).key } : {}),
           radius: integer(flags.radius, '--radius', 0, 'a non-negative integer'),
           seed: integer(flags.seed, '--seed', 0, 'a non-negative integer'),
           normalize,
@@ -116,7 +123,8 @@ Examples:
       const o = res.outputs;
       const width = Math.max(...Object.keys(res.metrics).map((m) => m.length));
       const lines = [`cluster run ${res.runId}: ${model} ${metric}, ${o.n} profiles in ${o.k} clusters → ${o.outDir}`];
-      for (const [name, v] of Object.entries(res.metrics)) lines.push(`  ${name.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(6)}`);
+      // Sizes are on one line below, not one line per cluster.
+      for (const [name, v] of Object.entries(res.metrics)) if (!name.startsWith('cluster_size/')) lines.push(`  ${name.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(6)}`);
       lines.push(`  ${'Cluster sizes'.padEnd(width)}  ${o.clusterSizes.join(' ')}`);
       ctx.print(
         {

@@ -14,6 +14,7 @@ import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { PipelineSources } from '../../pipeline/pipeline.js';
 import { checkInputPath } from '../../io/preflight.js';
 import { log } from '../../util/log.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
 
 const optionalInt =
@@ -63,6 +64,8 @@ export const PIPELINE_SETTINGS = {
   metric: { name: 'metric', env: ['LPCLUST_PIPELINE_METRIC'], parse: parsers.oneOf('metric', METRICS), default: 'euclidean', doc: `distance: ${METRICS.join('|')}` } as SettingSpec<MetricName>,
   k: { name: 'k', env: ['LPCLUST_PIPELINE_K'], parse: (r: unknown, w: string) => optionalInt('k', 0)(r, w)!, default: 12, doc: 'number of clusters (0 = choose k by silhouette over --k-range)' } as SettingSpec<number>,
   kRange: { name: 'kRange', env: [], parse: kRangeParser, default: [3, 29], doc: 'k range searched with -k 0' } as SettingSpec<[number, number]>,
+  select: { name: 'select', env: [], parse: (r: unknown, w: string) => parseSelect(String(r), `--select (${w})`).key, default: undefined, doc: 'score ranking k (-k 0) or configurations (sweep), with its direction; default: the silhouette of the metric' } as SettingSpec<string | undefined>,
+  minClusterShare: { name: 'minClusterShare', env: [], parse: (r: unknown, w: string) => parseMinClusterShare(r, `--min-cluster-share (${w})`), default: DEFAULT_MIN_CLUSTER_SHARE, doc: 'a k (-k 0) or configuration (sweep) is ranked only when every cluster holds at least this share of the days; 0 = off' } as SettingSpec<number>,
   resolution: { name: 'resolution', env: ['LPCLUST_PIPELINE_RESOLUTION'], parse: resolutionParser, default: 60, doc: 'minutes per slot (15, 30, 60)' } as SettingSpec<number>,
   timezone: { name: 'timezone', env: ['LPCLUST_PIPELINE_TIMEZONE'], parse: timezoneParser, default: 'UTC', doc: 'IANA zone of days and slot labels' } as SettingSpec<string>,
   seed: { name: 'seed', env: [], parse: (r: unknown, w: string) => optionalInt('seed', 0)(r, w)!, default: 0, doc: 'random seed' } as SettingSpec<number>,
@@ -187,6 +190,8 @@ export function register(program: Command): void {
     .option('--metric <name>', `distance: ${METRICS.join('|')} (default euclidean)`)
     .option('-k, --k <k>', 'number of clusters; 0 chooses k by silhouette over --k-range (default 12)')
     .option('--k-range <a..b>', 'k range searched with -k 0 (default 3..29)')
+    .option('--select <score>', `with -k 0: the score choosing k, with its direction (default: the silhouette of --metric); one of ${SCORES.map((x) => `"${x.key}"`).join(', ')}`)
+    .option('--min-cluster-share <share>', `with -k 0: a k is only ranked when every cluster holds at least this share of the days (default ${DEFAULT_MIN_CLUSTER_SHARE}; 0 = off)`)
     .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
     .option('--timezone <iana>', 'time zone of days and slot labels (default UTC)')
     .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
@@ -235,6 +240,8 @@ Examples:
           metric: s.metric,
           k: s.k,
           kRange: s.kRange,
+          ...(s.select !== undefined ? { select: s.select } : {}),
+          minClusterShare: s.minClusterShare,
           sources: inputs.sources,
           meters: inputs.meters,
           rules: inputs.rules,

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/fit.js';
 import { log } from '../../util/log.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
 
@@ -41,6 +42,7 @@ interface SweepFlags extends Record<string, unknown> {
   k: string;
   seeds: string;
   select?: string;
+  minClusterShare?: string;
   in?: string;
   oldmongo?: string;
   sql?: string;
@@ -56,7 +58,8 @@ export function register(program: Command): void {
     .option('--metrics <list>', `comma-separated distances: ${METRICS.join(',')}`, METRICS.join(','))
     .option('-k, --k <a..b>', 'k range (inclusive), or one k', '3..20')
     .option('--seeds <list>', 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', '0')
-    .option('--select <metric>', 'metric naming the best configuration (default "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"; DB Index is minimised)')
+    .option('--select <score>', `score naming the best configuration, with its direction (default "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"); one of ${SCORES.map((x) => `"${x.key}" (${x.better})`).join(', ')}`)
+    .option('--min-cluster-share <share>', `a configuration is ranked only when every cluster holds at least this share of the days, for each seed (default ${DEFAULT_MIN_CLUSTER_SHARE}; 0 = off)`)
     .option('--in <csv>', 'harmonized profiles CSV instead of running the ETL and harmonization stages')
     .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
     .option('--sql <dir>', 'SQL historian exports folder (instead of the config / sample data)')
@@ -84,6 +87,11 @@ summary.csv (every metric of every configuration), stability.csv (with several s
 plots/<model>_<metric>.png|svg (metrics against k) into <out-dir>/<run id>/, also as artifacts
 of the parent run. A failing configuration is a FAILED child and row; the sweep goes on.
 
+How the best is chosen: first the eligibility rule — a configuration in which a cluster holds
+less than --min-cluster-share of the days (default 2 %; for every seed) is listed but not ranked,
+with the reason; then the mean over seeds of --select in its direction (DB Index: lower is
+better). Tags on the parent: lpclust.best ("<model> <metric> k=<k>") and lpclust.best_run_id.
+
 Examples:
   lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw -k 3..20
   lpclust sweep --models kmeans,som --metrics euclidean -k 3..12 --seeds 0,1,2 --select "Silhouette Score"
@@ -108,7 +116,8 @@ Examples:
           metrics,
           kRange,
           seeds,
-          select: flags.select,
+          ...(s.select !== undefined ? { select: s.select } : {}),
+          minClusterShare: s.minClusterShare,
           in: flags.in,
           sources: inputs?.sources,
           meters: inputs?.meters,
@@ -128,7 +137,7 @@ Examples:
       );
       const o = res.outputs;
       ctx.print(
-        { runId: res.runId, metrics: res.metrics, outDir: o.outDir, select: o.select, best: o.best ?? null, summaryCsv: o.summaryCsv, rows: o.rows, stability: o.stability, plots: o.plots, seconds: o.seconds },
+        { runId: res.runId, metrics: res.metrics, outDir: o.outDir, select: o.select, better: o.better, minClusterShare: o.minClusterShare, best: o.best ?? null, summaryCsv: o.summaryCsv, rows: o.rows, stability: o.stability, plots: o.plots, seconds: o.seconds },
         sweepSummary(res),
       );
     });

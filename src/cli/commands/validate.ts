@@ -55,7 +55,7 @@ export function register(program: Command): void {
 Metrics (logged under these names): DB Index, Silhouette Score, Silhouette DTW (with --dtw),
 Calinski-Harabasz, Inertia, Peak Match Score, Pr Peak Detection, Pr Peak Overdetection,
 Pr Peak Performance, Rel Pr P Performance, Rel Pr P Detection, Rel Pr P Overdetection,
-Distinctiveness, and Cluster Size (step = cluster).
+Distinctiveness, cluster_size/<c> (days in cluster c) and cluster_share/min, cluster_share/max.
 
 Examples:
   lpclust validate --in harmonized.csv --labels out/labels.csv

@@ -1,0 +1,193 @@
+/**
+ * The metric keys lpclust logs, in one place: the validation scores by the old pipeline's names
+ * (kept exactly, so that users can compare with their old runs), lpclust's own additional keys
+ * grouped under a `/` prefix (the MLflow UI's chart view makes a section per prefix), and for
+ * every score that can rank configurations its direction (higher or lower is better).
+ *
+ * Keys of a clustering run:
+ * - scores, flat: `DB Index`, `Silhouette Score`, `Silhouette DTW`, the seven peak scores (the old
+ *   pipeline's names), `Calinski-Harabasz`, `Inertia`, `Distinctiveness`;
+ * - `cluster_size/<c>`: days in cluster c (c = 0 the largest), one key per cluster;
+ *   `cluster_share/min`, `cluster_share/max`: the smallest and largest cluster's share of the days (0–1);
+ * - `fit/…`: the model's own numbers (`fit/inertia`, `fit/dtw_inertia`, `fit/total_deviation`,
+ *   `fit/iterations`, `fit/swaps`, `fit/empty_clusters_reseeded`, `fit/quantization_error`);
+ * - `model/predict_agreement`: share of training days predict assigns to their fitted cluster;
+ * - `seconds/fit`: seconds of the fit alone;
+ * - with `-k 0`: `choose_k/<score>_by_k` (the curve, step = k), `choose_k/k` (the chosen k),
+ *   `choose_k/<score>` (the score at the chosen k), `choose_k/eligible_k` (how many k passed the
+ *   eligibility rule).
+ */
+import { usageError } from '../errors.js';
+
+/** Which way a score is better. */
+export type Direction = 'higher' | 'lower';
+
+/** A score that can rank configurations (`--select`). */
+export interface ScoreDef {
+  /** The logged key. */
+  key: string;
+  better: Direction;
+  /** Only with the DTW matrix. */
+  needsDtw?: boolean;
+  /** One line for `--help` and the README. */
+  about: string;
+}
+
+/**
+ * Every score `--select` accepts, with its direction. Scores that always improve with k (inertia,
+ * total deviation) are listed because a user may compare configurations of one k with them, but
+ * they cannot choose k.
+ */
+export const SCORES: readonly ScoreDef[] = [
+  { key: 'Silhouette Score', better: 'higher', about: 'Euclidean silhouette (−1..1)' },
+  { key: 'Silhouette DTW', better: 'higher', needsDtw: true, about: 'silhouette on the DTW matrix (−1..1)' },
+  { key: 'DB Index', better: 'lower', about: 'Davies–Bouldin index (≥ 0)' },
+  { key: 'Calinski-Harabasz', better: 'higher', about: 'variance ratio (> 0)' },
+  { key: 'Inertia', better: 'lower', about: 'Σ squared Euclidean distance to the centres (falls with k)' },
+  { key: 'Distinctiveness', better: 'higher', about: 'how different the centres’ peak patterns are' },
+  { key: 'Peak Match Score', better: 'higher', about: 'share of a day’s peaks its centre has' },
+  { key: 'Pr Peak Detection', better: 'higher', about: 'prominent peaks detected by the centre' },
+  { key: 'Pr Peak Overdetection', better: 'lower', about: 'centre peaks the day does not have' },
+  { key: 'Pr Peak Performance', better: 'higher', about: 'prominent peak agreement' },
+  { key: 'Rel Pr P Performance', better: 'higher', about: 'prominent peak agreement, ±1 slot' },
+  { key: 'Rel Pr P Detection', better: 'higher', about: 'prominent peaks detected, ±1 slot' },
+  { key: 'Rel Pr P Overdetection', better: 'lower', about: 'centre peaks the day lacks, ±1 slot' },
+  { key: 'fit/inertia', better: 'lower', about: 'k-means objective (falls with k)' },
+  { key: 'fit/dtw_inertia', better: 'lower', about: 'DTW k-means objective (falls with k)' },
+  { key: 'fit/total_deviation', better: 'lower', about: 'k-medoids objective (falls with k)' },
+  { key: 'fit/quantization_error', better: 'lower', about: 'SOM quantisation error (falls with k)' },
+];
+
+/** The old pipeline's metric names: logged exactly as it logged them. */
+export const OLD_PIPELINE_METRICS: readonly string[] = [
+  'DB Index',
+  'Silhouette Score',
+  'Silhouette DTW',
+  'Peak Match Score',
+  'Pr Peak Detection',
+  'Pr Peak Overdetection',
+  'Pr Peak Performance',
+  'Rel Pr P Performance',
+  'Rel Pr P Detection',
+  'Rel Pr P Overdetection',
+];
+
+/** The score named `key`, or undefined. */
+export function scoreDef(key: string): ScoreDef | undefined {
+  return SCORES.find((s) => s.key === key);
+}
+
+/**
+ * The score named by a `--select` value, matched exactly or ignoring case, spaces, `-` and `_`
+ * (`silhouette_dtw`, `db index`).
+ * @throws LpclustError E_USAGE_VALUE naming the scores it accepts
+ */
+export function parseSelect(raw: string, option = '--select'): ScoreDef {
+  const norm = (s: string): string => s.toLowerCase().replace(/[\s_\-]+/g, '');
+  const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw));
+  if (!hit) {
+    throw usageError('E_USAGE_VALUE', `Expected a score for \`${option}\` but received \`${raw}\``, {
+      hint: `one of: ${SCORES.map((s) => `"${s.key}" (${s.better} is better)`).join(', ')}`,
+    });
+  }
+  return hit;
+}
+
+/** True when `a` is a better value than `b` under `dir` (NaN is never better). */
+export function isBetter(a: number, b: number, dir: Direction): boolean {
+  if (!Number.isFinite(a)) return false;
+  if (!Number.isFinite(b)) return true;
+  return dir === 'lower' ? a < b : a > b;
+}
+
+/** A key's lower-case, `_`-separated form: `Silhouette DTW` → `silhouette_dtw`, `fit/inertia` → `inertia`. */
+export function keySlug(key: string): string {
+  const base = key.includes('/') ? key.slice(key.lastIndexOf('/') + 1) : key;
+  return base.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '');
+}
+
+/** Key of the choose-k curve of a score (step = k). */
+export function chooseKCurveKey(score: string): string {
+  return `choose_k/${keySlug(score)}_by_k`;
+}
+
+/** Key of a score at the chosen k. */
+export function chooseKScoreKey(score: string): string {
+  return `choose_k/${keySlug(score)}`;
+}
+
+/**
+ * The size metrics of a clustering: `cluster_size/<c>` for every cluster (days), and
+ * `cluster_share/min` / `cluster_share/max` (shares of all days, 0–1; empty clusters count as 0).
+ * @param sizes days per cluster id, length k
+ */
+export function clusterSizeMetrics(sizes: ArrayLike<number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  let total = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let c = 0; c < sizes.length; c++) {
+    out[`cluster_size/${c}`] = sizes[c];
+    total += sizes[c];
+    min = Math.min(min, sizes[c]);
+    max = Math.max(max, sizes[c]);
+  }
+  if (total > 0) {
+    out['cluster_share/min'] = min / total;
+    out['cluster_share/max'] = max / total;
+  }
+  return out;
+}
+
+/**
+ * The eligibility rule applied before ranking configurations (the sweep) or values of k (choose-k):
+ * a clustering in which a cluster holds less than `minClusterShare` of the days is not ranked.
+ * Why: a silhouette rewards one big cluster plus a few outlier days (600, 10 and 9 of 619 days
+ * scored best on the sample data), a split that describes nothing.
+ */
+export interface Eligibility {
+  /** Smallest share of the days every cluster must hold (0–1); 0 turns the rule off. */
+  minClusterShare: number;
+}
+
+/** Default of `--min-cluster-share`: every cluster holds at least 2 % of the days. */
+export const DEFAULT_MIN_CLUSTER_SHARE = 0.02;
+
+/**
+ * Why a clustering with these cluster sizes is not eligible, or null when it is.
+ * @param sizes days per cluster, length k
+ */
+export function ineligibleBecause(sizes: ArrayLike<number>, rule: Eligibility): string | null {
+  let total = 0;
+  for (let c = 0; c < sizes.length; c++) total += sizes[c];
+  if (!(total > 0) || !(rule.minClusterShare > 0)) return null;
+  let small = 0;
+  let smallest = Infinity;
+  for (let c = 0; c < sizes.length; c++) {
+    if (sizes[c] / total < rule.minClusterShare) small++;
+    smallest = Math.min(smallest, sizes[c]);
+  }
+  if (small === 0) return null;
+  return `${small} of ${sizes.length} clusters under ${pct(rule.minClusterShare)} of the days (smallest ${smallest} of ${total}, ${pct(smallest / total)})`;
+}
+
+function pct(x: number): string {
+  const p = 100 * x;
+  return `${p >= 10 || Number.isInteger(p) ? p.toFixed(0) : p.toFixed(1)} %`;
+}
+
+/**
+ * Parse `--min-cluster-share`: a share 0 ≤ s < 1, or a percentage `2%`.
+ * @throws LpclustError E_USAGE_VALUE
+ */
+export function parseMinClusterShare(raw: unknown, where = '--min-cluster-share'): number {
+  const s = String(raw).trim();
+  const m = /^(\d+(?:\.\d+)?|\.\d+)\s*(%?)$/.exec(s);
+  const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+  if (!(v >= 0 && v < 1)) {
+    throw usageError('E_USAGE_VALUE', `Expected a share 0 ≤ s < 1 (or a percentage such as 2%) for \`${where}\` but received \`${s}\``, {
+      hint: `e.g. --min-cluster-share 0.02 (every cluster holds at least 2 % of the days); 0 turns the rule off`,
+    });
+  }
+  return v;
+}
