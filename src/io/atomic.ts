@@ -121,6 +121,28 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array, o
 }
 
 /**
+ * Write `data` to a registered temporary file for `target` in `dir` and return its path, for a
+ * caller that links or renames it into place itself; release it with {@link discardTempFile}.
+ */
+export async function writeTempFile(target: string, data: string | Uint8Array, dir: string, options: AtomicOptions = {}): Promise<string> {
+  const tmp = tempPathFor(target, dir);
+  pendingTemps.add(tmp);
+  try {
+    await fsp.writeFile(tmp, data);
+    return tmp;
+  } catch (e) {
+    await discardTempFile(tmp);
+    throw (options.error ?? writeError)(target, e);
+  }
+}
+
+/** Remove a temporary file of {@link writeTempFile} (if it is still there) and forget it. */
+export async function discardTempFile(tmp: string): Promise<void> {
+  await fsp.rm(tmp, { force: true });
+  pendingTemps.delete(tmp);
+}
+
+/**
  * Create `target` complete with `data` unless it exists: the content is written to a temporary
  * file and `link`ed to its name, which fails when the name is taken — create-if-absent, atomic
  * across processes, and never an empty or partial file under the name. The parent folder must exist.

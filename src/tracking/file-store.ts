@@ -37,7 +37,18 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { externalError, inputError, isLpclustError, usageError } from '../errors.js';
-import { appendWhole, copyFileAtomic, createFileAtomic, removeOrphanedTemps, tempPathFor, writeFileAtomic, writeFileAtomicSync, type AtomicOptions } from '../io/atomic.js';
+import {
+  appendWhole,
+  copyFileAtomic,
+  createFileAtomic,
+  discardTempFile,
+  removeOrphanedTemps,
+  tempPathFor,
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeTempFile,
+  type AtomicOptions,
+} from '../io/atomic.js';
 import { currentOwner, formatOwner, ownerGone, parseOwner, tempOrphaned } from '../io/owner.js';
 import { log } from '../util/log.js';
 import {
@@ -96,9 +107,6 @@ export const OWNER_TAG = 'lpclust.owner';
 
 /** Error code tagged (`lpclust.error.code`) on a run marked FAILED because its writer is gone. */
 export const OWNER_GONE_CODE = 'E_RUN_OWNER_GONE';
-
-/** An empty run or experiment folder younger than this may be one being created right now (ms). */
-const CREATING_MS = 10_000;
 
 /** Roots already recovered by this process. */
 const recoveredRoots = new Set<string>();
@@ -261,14 +269,46 @@ export interface RecoveryReport {
 /** Folders of an experiment that are not runs (MLflow's reserved names). */
 const RESERVED_EXPERIMENT_FOLDERS = new Set(['tags', 'datasets', 'traces', 'models']);
 
-/** rmdir `dir` when it is empty and older than {@link CREATING_MS} (not one being created right now). */
-function removeIfEmptyAndOld(dir: string): boolean {
+/**
+ * The creation marker of run or experiment `id`: the temporary file of its `meta.yaml`, written in
+ * the parent folder before the folder is made and removed only once the folder is complete (see
+ * {@link FileStore.createRun}). Its name holds the creator's pid.
+ */
+function creationMarkerTarget(parent: string, id: string): string {
+  return path.join(parent, `${id}.meta.yaml`);
+}
+
+/**
+ * Whether `id` (a folder in `parent`) is being created by a live process: its creation markers in
+ * `parent`. Markers of gone creators are removed; returns 'live', 'gone' (only gone markers were
+ * there) or 'none'.
+ */
+function creationState(parent: string, id: string, removed: string[]): 'live' | 'gone' | 'none' {
+  let names: string[];
   try {
-    if (Date.now() - fs.statSync(dir).mtimeMs < CREATING_MS) return false;
-    fs.rmdirSync(dir); // fails unless empty
-    return true;
+    names = fs.readdirSync(parent);
   } catch {
-    return false;
+    return 'none';
+  }
+  const prefix = `.${id}.meta.yaml.tmp-`;
+  let state: 'live' | 'gone' | 'none' = 'none';
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
+    if (!tempOrphaned(name)) return 'live';
+    fs.rmSync(path.join(parent, name), { force: true });
+    removed.push(path.join(parent, name));
+    state = 'gone';
+  }
+  return state;
+}
+
+/** rmdir `dir` unless a live process is creating it (rmdir itself fails unless the folder is empty). */
+function removeAbandonedFolder(parent: string, id: string, removed: string[]): void {
+  if (creationState(parent, id, removed) === 'live') return;
+  try {
+    fs.rmdirSync(path.join(parent, id));
+    removed.push(path.join(parent, id));
+  } catch {
+    // Not empty (e.g. a run folder of an older lpclust, tags before meta.yaml), or removed meanwhile.
   }
 }
 
@@ -480,12 +520,12 @@ export class FileStore implements TrackingStore {
    * - runs left RUNNING whose owner (tag `lpclust.owner`) is provably gone — same host, and its pid
    *   no longer runs, was reused, or the machine rebooted since — are marked FAILED, with the tags
    *   `lpclust.error` (why) and `lpclust.error.code` = `E_RUN_OWNER_GONE`, an end time at their
-   *   last write, a cut-off last metric line removed and missing run folders made; a run left
-   *   RUNNING with no tags at all older than 10 s was being created by a process that died
-   *   (lpclust writes the owner within milliseconds of meta.yaml) and is marked FAILED too. Runs of
-   *   other hosts, of live processes and of older lpclust versions (no owner tag) are left alone;
+   *   last write, a cut-off last metric line removed and missing run folders made; so is a run
+   *   left RUNNING without an owner tag whose creation marker (see {@link createRun}) names a gone
+   *   process. Runs of other hosts, of live processes and of older lpclust versions (no owner tag,
+   *   no marker) are left alone;
    * - temporary files whose writer is provably gone are removed, and so are empty run or
-   *   experiment folders older than 10 s (a process died between `mkdir` and `meta.yaml`).
+   *   experiment folders whose creator is gone (killed between `mkdir` and `meta.yaml`).
    * Problems are logged as warnings: recovery never fails the command that triggered it.
    */
   async recover(): Promise<RecoveryReport> {
@@ -493,12 +533,10 @@ export class FileStore implements TrackingStore {
     if (recoveredRoots.has(this.root)) return report;
     recoveredRoots.add(this.root);
     try {
-      report.removed.push(...removeOrphanedTemps(this.root));
       for (const id of await this.experimentIds()) {
         const expDir = path.join(this.root, id);
-        report.removed.push(...removeOrphanedTemps(expDir));
         if (!fs.existsSync(path.join(expDir, 'meta.yaml'))) {
-          if (removeIfEmptyAndOld(expDir)) report.removed.push(expDir);
+          removeAbandonedFolder(this.root, id, report.removed);
           continue;
         }
         let entries: fs.Dirent[];
@@ -510,13 +548,16 @@ export class FileStore implements TrackingStore {
         for (const d of entries) {
           if (!d.isDirectory() || d.name.startsWith('.') || RESERVED_EXPERIMENT_FOLDERS.has(d.name)) continue;
           try {
-            const failed = this.recoverRun(path.join(expDir, d.name), report);
+            const failed = this.recoverRun(expDir, d.name, report);
             if (failed) report.failedRuns.push(failed);
           } catch (e) {
             log.warn(`tracking store: could not check run folder ${path.join(expDir, d.name)}: ${(e as Error).message}`);
           }
         }
+        // Last: the creation markers of runs were evidence above.
+        report.removed.push(...removeOrphanedTemps(expDir));
       }
+      report.removed.push(...removeOrphanedTemps(this.root));
     } catch (e) {
       log.warn(`tracking store: could not check ${this.root} for runs left by stopped processes: ${(e as Error).message}`);
     }
@@ -528,14 +569,15 @@ export class FileStore implements TrackingStore {
   }
 
   /** Recover one run folder (see {@link recover}); returns the run id when it was marked FAILED. */
-  private recoverRun(dir: string, report: RecoveryReport): string | null {
+  private recoverRun(expDir: string, runId: string, report: RecoveryReport): string | null {
+    const dir = path.join(expDir, runId);
     report.removed.push(...removeOrphanedTemps(dir));
     const metaFile = path.join(dir, 'meta.yaml');
     let text: string;
     try {
       text = fs.readFileSync(metaFile, 'utf8');
     } catch (e) {
-      if (isNotFound(e) && removeIfEmptyAndOld(dir)) report.removed.push(dir);
+      if (isNotFound(e)) removeAbandonedFolder(expDir, runId, report.removed);
       return null;
     }
     const meta = parseYaml(text, metaFile);
@@ -554,8 +596,9 @@ export class FileStore implements TrackingStore {
       if (!owner || !ownerGone(owner)) return null;
       why = `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
     } else {
-      const noTags = !fs.existsSync(tagsDir) || fs.readdirSync(tagsDir).length === 0;
-      if (!noTags || Date.now() - fs.statSync(metaFile).mtimeMs < CREATING_MS) return null;
+      // No owner yet: being created. Its creation marker says by whom; without one it is a run of
+      // an older lpclust or of another tool, left alone.
+      if (creationState(expDir, runId, report.removed) !== 'gone') return null;
       why = `the lpclust process that created this run stopped while creating it; marked FAILED by process ${me}`;
     }
     for (const sub of ['metrics', 'params', 'artifacts', 'tags']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
@@ -573,27 +616,33 @@ export class FileStore implements TrackingStore {
 
   private async writeExperimentDir(id: string, name: string): Promise<Experiment> {
     const dir = path.join(this.root, id);
-    // Non-recursive mkdir: EEXIST means the random id is taken.
-    await fsp.mkdir(dir);
     const now = Date.now();
     const artifactLocation = pathToFileURL(dir).href;
+    const meta = dumpYaml({
+      artifact_location: artifactLocation,
+      creation_time: now,
+      experiment_id: id,
+      last_update_time: now,
+      lifecycle_stage: 'active',
+      name,
+    });
+    // As for runs: meta.yaml's temporary file in the root is the creation marker while the folder is empty.
+    const marker = await writeTempFile(creationMarkerTarget(this.root, id), meta, this.root, { error: (t, e) => ioError('create experiment', dir, e) });
     try {
-      await this.writeAtomic(
-        path.join(dir, 'meta.yaml'),
-        dumpYaml({
-          artifact_location: artifactLocation,
-          creation_time: now,
-          experiment_id: id,
-          last_update_time: now,
-          lifecycle_stage: 'active',
-          name,
-        }),
-        dir,
-      );
+      // Non-recursive mkdir: EEXIST means the random id is taken.
+      await fsp.mkdir(dir);
+    } catch (e) {
+      await discardTempFile(marker);
+      throw e;
+    }
+    try {
+      await fsp.rename(marker, path.join(dir, 'meta.yaml'));
     } catch (e) {
       // A full disk: no experiment folder without its meta.yaml is left behind.
       await fsp.rmdir(dir).catch(() => undefined);
-      throw e;
+      throw ioError('create experiment', dir, e);
+    } finally {
+      await discardTempFile(marker);
     }
     return { experimentId: id, name, artifactLocation, lifecycleStage: 'active', creationTime: now, lastUpdateTime: now, tags: {} };
   }
@@ -705,23 +754,27 @@ export class FileStore implements TrackingStore {
     };
     const tags = [...request.tags];
     if (request.runName && !tags.some((t) => t.key === 'mlflow.runName')) tags.push({ key: 'mlflow.runName', value: request.runName });
+    // The complete meta.yaml is written first to a temporary file in the experiment folder: the
+    // run's creation marker, whose name holds this pid, kept until the run has its owner tag.
+    // Then the folder, meta.yaml linked in at once (a folder with tags, params or metrics but no
+    // meta.yaml is a malformed run to MLflow), the owner, the folders MLflow 3 requires, the tags.
+    // A process killed anywhere in between leaves an empty folder or a RUNNING run without owner
+    // next to its marker, which recover() then resolves.
+    const marker = await writeTempFile(creationMarkerTarget(expDir, runId), runMetaYaml(info), expDir, { error: (t, e) => ioError('create run', dir, e) });
+    let made = false;
     try {
       await fsp.mkdir(dir);
-    } catch (e) {
-      throw ioError('create run folder', dir, e);
-    }
-    try {
-      // meta.yaml first: a folder with tags, params or metrics but no meta.yaml is a malformed run
-      // to MLflow. Then the owner, so that a run left RUNNING by a killed process can be told from
-      // a live one; then the folders MLflow 3 requires and the tags.
-      await this.writeAtomic(path.join(dir, 'meta.yaml'), runMetaYaml(info), dir);
+      made = true;
+      await fsp.link(marker, path.join(dir, 'meta.yaml'));
       await fsp.mkdir(path.join(dir, 'tags'));
       if (!tags.some((t) => t.key === OWNER_TAG)) await this.writeAtomic(path.join(dir, 'tags', OWNER_TAG), formatOwner(currentOwner()), dir);
+      await discardTempFile(marker);
       for (const sub of ['metrics', 'params', 'artifacts']) await fsp.mkdir(path.join(dir, sub));
       await mapLimit(tags, READ_CONCURRENCY, (t) => this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir));
     } catch (e) {
       // Nobody will know this run's id: remove it rather than leave a run that never ends.
-      await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      if (made) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await discardTempFile(marker);
       throw ioError('create run', dir, e);
     }
     this.runDirs.set(runId, { experimentId: request.experimentId, dir });
