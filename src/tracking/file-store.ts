@@ -349,6 +349,21 @@ function truncateTo(s: string, n: number): string {
   return s.length > n ? s.slice(0, n - 1) + '…' : s;
 }
 
+/** {@link removeOrphanedTemps} in `dir` and its sub-folders down to `depth` levels. */
+function removeOrphanedTempsUnder(dir: string, depth: number): string[] {
+  const removed = removeOrphanedTemps(dir);
+  if (depth > 0) {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // Gone.
+    }
+    for (const e of entries) if (e.isDirectory()) removed.push(...removeOrphanedTempsUnder(path.join(dir, e.name), depth - 1));
+  }
+  return removed;
+}
+
 /** Who holds a lock, for an error message. */
 function readLockOwner(lock: string): string {
   try {
@@ -524,7 +539,8 @@ export class FileStore implements TrackingStore {
    *   left RUNNING without an owner tag whose creation marker (see {@link createRun}) names a gone
    *   process. Runs of other hosts, of live processes and of older lpclust versions (no owner tag,
    *   no marker) are left alone;
-   * - temporary files whose writer is provably gone are removed, and so are empty run or
+   * - temporary files whose writer is provably gone are removed (in the store, and in the output
+   *   folder of a run marked FAILED, tag `lpclust.out_dir`), and so are empty run or
    *   experiment folders whose creator is gone (killed between `mkdir` and `meta.yaml`).
    * Problems are logged as warnings: recovery never fails the command that triggered it.
    */
@@ -609,6 +625,13 @@ export class FileStore implements TrackingStore {
     writeFileAtomicSync(path.join(tagsDir, 'lpclust.error'), truncateTo(why, LIMITS.tagValue), opts);
     writeFileAtomicSync(path.join(tagsDir, 'lpclust.error.code'), OWNER_GONE_CODE, opts);
     writeFileAtomicSync(metaFile, dumpYaml({ ...meta, status: STATUS_CODES.FAILED, end_time: end }), opts);
+    // The run's output folder (pipeline, sweep) holds the temporary files of its unfinished outputs.
+    try {
+      const outDir = fs.readFileSync(path.join(tagsDir, 'lpclust.out_dir'), 'utf8');
+      if (path.isAbsolute(outDir)) report.removed.push(...removeOrphanedTempsUnder(outDir, 4));
+    } catch {
+      // No output folder recorded.
+    }
     return path.basename(dir);
   }
 
