@@ -244,3 +244,52 @@ describe('the tracking store on a full disk', () => {
     expect(f64.stderr).toContain('--dtype float32');
   }, 600_000);
 });
+
+describe('metric lines on a full disk', () => {
+  /** Fill the file system of `dir` to the last page. */
+  function fill(dir: string): void {
+    const fd = fs.openSync(path.join(dir, 'filler'), 'a');
+    const page = Buffer.alloc(4096, 1);
+    try {
+      for (;;) fs.writeSync(fd, page);
+    } catch (e) {
+      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  it('a new metric is never an empty file, and a line crossing into a page the disk has not got is cut off again', async (ctx) => {
+    const mnt = path.join(work, 'metrics-disk');
+    fs.mkdirSync(mnt);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { encoding: 'utf8' });
+    if (m.status !== 0) {
+      if (process.env.CI) throw new Error(`cannot mount a tmpfs for the full-disk test: ${m.stderr}`);
+      ctx.skip(`cannot mount a tmpfs (not root?): ${m.stderr.trim()}`);
+    }
+    mounted.push(mnt);
+    const store = new FileStore(path.join(mnt, 'mlruns'));
+    const exp = await store.getOrCreateExperiment('full');
+    const run = await store.createRun({ experimentId: exp.experimentId, runName: 'r', userId: 'u', startTime: 1, tags: [] });
+    const metrics = path.join(mnt, 'mlruns', exp.experimentId, run.runId, 'metrics');
+    // A metric file a few bytes short of a page (lines "1700000000000 <i>.5 <i>"): its next line needs one page more.
+    const values: Array<{ key: string; value: number; timestamp: number; step: number }> = [];
+    for (let i = 0, size = 0; size + `1700000000000 ${i}.5 ${i}\n`.length <= 4095; size += `1700000000000 ${i}.5 ${i}\n`.length, i++) {
+      values.push({ key: 'loss', value: i + 0.5, timestamp: 1700000000000, step: i });
+    }
+    await store.logBatch(run.runId, { metrics: values });
+    const size = fs.statSync(path.join(metrics, 'loss')).size;
+    expect(size).toBeGreaterThan(4096 - '1700000009999 0.125 999\n'.length);
+    expect(size).toBeLessThanOrEqual(4096);
+    fill(mnt);
+    const before = fs.readFileSync(path.join(metrics, 'loss'));
+    await expect(store.logBatch(run.runId, { metrics: [{ key: 'loss', value: 0.125, timestamp: 1700000009999, step: 999 }] })).rejects.toMatchObject({ code: 'E_TRACKING_IO' });
+    expect(fs.readFileSync(path.join(metrics, 'loss')).equals(before), 'a cut line was left in the metric file').toBe(true);
+    await expect(store.logBatch(run.runId, { metrics: [{ key: 'new', value: 1, timestamp: 1700000009999, step: 0 }] })).rejects.toMatchObject({ code: 'E_TRACKING_IO' });
+    expect(fs.existsSync(path.join(metrics, 'new')), 'an empty metric file was left').toBe(false);
+    expect(leftovers(path.join(mnt, 'mlruns'))).toEqual([]);
+    fs.rmSync(path.join(mnt, 'filler'));
+    await store.logBatch(run.runId, { metrics: [{ key: 'new', value: 1, timestamp: 1700000009999, step: 0 }] });
+    expect(fs.readFileSync(path.join(metrics, 'new'), 'utf8')).toBe('1700000009999 1.0 0\n');
+  });
+});
