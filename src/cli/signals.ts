@@ -5,7 +5,6 @@
  */
 import { rmSync } from 'node:fs';
 import { pendingTempFiles } from '../io/atomic.js';
-import { pendingStoreTempFiles } from '../tracking/file-store.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
 import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
@@ -45,9 +44,9 @@ export function installSignalHandlers(): () => void {
   };
 }
 
-/** Remove the temporary files of unfinished atomic writes (outputs and tracking store). */
+/** Remove the temporary files of unfinished atomic writes (outputs and tracking store share one registry, io/atomic.ts). */
 function removeTempFiles(): void {
-  for (const f of [...pendingTempFiles(), ...pendingStoreTempFiles()]) {
+  for (const f of pendingTempFiles()) {
     try {
       rmSync(f, { force: true });
     } catch {

@@ -4,8 +4,8 @@
  * Tiles of the upper triangle (T × T, T = `tileSize`) are handed out in row-major order; workers
  * send each tile's rows and mirrored columns back, and the main thread writes whole bands of T rows
  * into `<out>.partial` in large contiguous writes (matrix-writer.ts). Tiles whose values are on disk
- * are appended to the checkpoint `<out>.partial.ckpt`, so an interrupted job can be finished with
- * `resume`. Every value is DTW(row i, row j) with i < j computed by the same lane arithmetic, so
+ * are appended to the checkpoint `<out>.partial.ckpt`, so an interrupted job (Ctrl-C, `kill -9`, a
+ * full disk) is finished by running it again with the same data and settings. Every value is DTW(row i, row j) with i < j computed by the same lane arithmetic, so
  * the file is bit-identical whatever the worker count and tile size. Only a complete matrix is
  * renamed to `<out>` and gets its sidecar `<out>.json`.
  *
@@ -21,7 +21,7 @@ import { Worker } from 'node:worker_threads';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
 import { availableParallelism, freemem } from 'node:os';
 import { LpclustError, InterruptedError, externalError, inputError, usageError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic.js';
 import { encodeNpyHeader, readNpyHeader, dtypeBytes, type NpyDtype } from '../io/npy.js';
 import { matrixDigest, normalizeRows, type Normalization } from '../harmonize/normalize.js';
 import { interruptSignal } from '../util/interrupt.js';
@@ -97,9 +97,12 @@ export interface DtwMatrixOptions {
    * Never changes the result.
    */
   memoryBudget?: number;
-  /** Finish an interrupted job from `<out>.partial` (default false). */
+  /**
+   * Accepted for scripts: an interrupted job whose checkpoint matches the same data and settings is
+   * always finished from `<out>.partial` (unless `force`); one of other data or settings is refused.
+   */
   resume?: boolean;
-  /** Overwrite an existing output / discard an existing partial (default false). */
+  /** Overwrite an existing output / discard an existing partial and start over (default false). */
   force?: boolean;
   /** Normalisation already applied to `values`, recorded in the sidecar. */
   normalization: Normalization;
@@ -233,7 +236,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const inputDigest = matrixDigest(options.values, L);
   const shouldStop = options.shouldStop ?? (() => interruptSignal() !== null);
 
-  if (existsSync(out) && !options.force) {
+  if (existsSync(out) && !options.force && !finishingInterrupted(out, sidecarPath, ckptPath, partial, { n, L, radius, dtype, inputDigest })) {
     throw usageError('E_OUTPUT_EXISTS', `${options.out} already exists`, { hint: 'pass --force to overwrite it, or choose another --out' });
   }
   const kernel = selectKernel(options.kernel ?? 'auto');
@@ -250,8 +253,13 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const finished = new Set<number>();
   const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radius === Infinity ? null : radius, dtype, inputDigest, layout };
   let resuming = false;
-  if (existsSync(partial)) {
-    if (options.resume) {
+  // An unfinished job of the same data and settings is resumed, whether or not --resume was given:
+  // rerunning the command that was interrupted is what a user does.
+  if (existsSync(partial) && !options.force && !checkpointStarted(ckptPath)) {
+    // Killed before its checkpoint was written: no tile is known to be done, nothing to resume.
+    log.info(`${partial} has no checkpoint (the job was stopped as it started); starting from the beginning`);
+  } else if (existsSync(partial)) {
+    if (!options.force) {
       const prior = readCheckpoint(ckptPath, partial);
       prior.head.layout ??= 'full';
       const mismatch = (Object.keys(head) as Array<keyof typeof head>).find((k) => prior.head[k] !== head[k]);
@@ -269,8 +277,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
       tileSize = prior.head.tileSize;
       for (const t of prior.tiles) finished.add(t);
       resuming = true;
-    } else if (!options.force) {
-      throw usageError('E_DTW_PARTIAL_EXISTS', `an unfinished matrix ${partial} exists`, { hint: 'pass --resume to finish it, or --force to discard it and start over' });
+      log.info(`resuming ${partial}: ${finished.size} tile(s) already done`);
     }
   } else if (options.resume) {
     log.info(`nothing to resume at ${partial}; starting from the beginning`);
@@ -286,7 +293,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   try {
     if (!resuming) {
       // Free space first: a sparse file would otherwise fail half way with ENOSPC.
-      checkFreeSpace(path.dirname(out), fileBytes, options.out);
+      checkFreeSpace(path.dirname(out), fileBytes, options.out, dtype);
       const fd = openSync(partial, 'w');
       try {
         writeSync(fd, header, 0, header.length, 0);
@@ -294,8 +301,9 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
       } finally {
         closeSync(fd);
       }
-      ckptFd = openSync(ckptPath, 'w');
-      writeSync(ckptFd, JSON.stringify({ ...head, tileSize } satisfies CheckpointHead) + '\n');
+      // The head line complete or not at all (a full disk or a kill must not leave a cut head).
+      writeFileAtomicSync(ckptPath, JSON.stringify({ ...head, tileSize } satisfies CheckpointHead) + '\n');
+      ckptFd = openSync(ckptPath, 'a');
     } else {
       ckptFd = openSync(ckptPath, 'a');
     }
@@ -427,7 +435,7 @@ function defaultMemoryBudget(): number {
   return Math.min(2 ** 30, Math.max(64 * 2 ** 20, Math.floor(freemem() / 4)));
 }
 
-function checkFreeSpace(dir: string, need: number, out: string): void {
+function checkFreeSpace(dir: string, need: number, out: string, dtype: NpyDtype): void {
   let free: number;
   try {
     const s = statfsSync(dir);
@@ -437,7 +445,7 @@ function checkFreeSpace(dir: string, need: number, out: string): void {
   }
   if (free < need) {
     throw externalError('E_DISK_FULL', `not enough free space for ${out}: the matrix needs ${formatBytes(need)} but ${dir} has ${formatBytes(free)} free`, {
-      hint: 'free some space, write elsewhere with --out, or use --dtype float32 (half the size of float64)',
+      hint: `free some space or write elsewhere with --out${dtype === 'float64' ? ', or use --dtype float32 (half the size of float64)' : ''}`,
     });
   }
 }
@@ -449,9 +457,38 @@ function formatBytes(b: number): string {
 function ioError(e: unknown, file: string): LpclustError {
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'ENOSPC') {
-    return externalError('E_DISK_FULL', `the disk is full while writing ${file}`, { hint: 'free some space and rerun with --resume', cause: e });
+    return externalError('E_DISK_FULL', `the disk is full while writing ${file}`, { hint: 'free some space and run the same command again: it resumes from the checkpoint', cause: e });
   }
   return externalError('E_WRITE', `cannot write ${file}: ${err.message}`, { cause: e });
+}
+
+/** False when the checkpoint is missing or empty: the job was stopped before it wrote its head line. */
+function checkpointStarted(ckptPath: string): boolean {
+  try {
+    return statSync(ckptPath).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when `out` is the complete matrix of this very job whose finishing was interrupted after
+ * the rename and before the sidecar (no sidecar, the checkpoint of the same data and settings
+ * still there): `out` is then moved back to `<out>.partial` so that the job finishes as a resume
+ * with every tile done.
+ */
+function finishingInterrupted(out: string, sidecarPath: string, ckptPath: string, partial: string, head: Omit<CheckpointHead, 'tileSize' | 'format' | 'radius'> & { radius: number }): boolean {
+  if (existsSync(sidecarPath) || existsSync(partial) || !checkpointStarted(ckptPath)) return false;
+  try {
+    const prior = readCheckpoint(ckptPath, partial).head;
+    const radius = head.radius === Infinity ? null : head.radius;
+    if (prior.n !== head.n || prior.L !== head.L || prior.radius !== radius || prior.dtype !== head.dtype || prior.inputDigest !== head.inputDigest) return false;
+    renameSync(out, partial);
+    log.info(`${out} was renamed but has no sidecar yet: finishing it`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readCheckpoint(ckptPath: string, partial: string): { head: CheckpointHead; tiles: number[] } {

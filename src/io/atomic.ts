@@ -1,19 +1,25 @@
 /**
- * Atomic file output: write to a temporary file beside the target, fsync, then rename. A crash or
- * Ctrl-C leaves either the old file or the new one, never a half-written file under the final name.
+ * Atomic file output: write to a temporary file, then rename (or link) it to its name. A crash,
+ * `kill -9`, Ctrl-C or a full disk leaves either the old file or the new one, never a half-written
+ * file under the final name. One registry of unfinished temporary files serves every writer (the
+ * outputs and the tracking store), so the CLI's signal handler removes them all; their names encode
+ * the writer's pid and host, so a later process removes those whose writer is gone.
  */
-import { createWriteStream, promises as fsp, type WriteStream } from 'node:fs';
+import { createWriteStream, promises as fsp, readdirSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { externalError } from '../errors.js';
+import { hostTag, tempOrphaned } from './owner.js';
 
 /** Temporary files still open, removed if the process is interrupted. */
 const pendingTemps = new Set<string>();
 
-/** Temporary path beside `target` (same directory, so the rename stays on one file system). */
-export function tempPathFor(target: string): string {
-  const dir = path.dirname(target);
-  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+/**
+ * Temporary path for `target`: `.<name>.tmp-<pid>-<host tag>-<random>` in `dir` (default: beside
+ * the target; it must be on the same file system, so the rename is atomic).
+ */
+export function tempPathFor(target: string, dir: string = path.dirname(target)): string {
+  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${hostTag()}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Temporary files not yet renamed; the CLI removes them on SIGINT/SIGTERM. */
@@ -21,26 +27,185 @@ export function pendingTempFiles(): string[] {
   return [...pendingTemps];
 }
 
+/** Options of the atomic writers. */
+export interface AtomicOptions {
+  /** Folder of the temporary file (default: the target's); same file system as the target. */
+  tmpDir?: string;
+  /** fsync before the rename, so the content survives a power cut too (default true). */
+  durable?: boolean;
+  /** Turn a file-system error into the caller's typed error (default: E_WRITE naming the target). */
+  error?: (target: string, e: unknown) => Error;
+}
+
+/** Folders already swept of orphaned temporary files by this process. */
+const swept = new Set<string>();
+
+/**
+ * Remove the lpclust temporary files in `dir` whose writer is provably gone (this host, pid no
+ * longer running): what a `kill -9` or a power cut left behind. Returns the paths removed.
+ */
+export function removeOrphanedTemps(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!tempOrphaned(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      rmSync(file, { force: true });
+      removed.push(file);
+    } catch {
+      // Another process removed it, or it is not ours to remove.
+    }
+  }
+  return removed;
+}
+
+/** {@link removeOrphanedTemps} once per folder and process (the output folders of a command). */
+function sweepOnce(dir: string): void {
+  const abs = path.resolve(dir);
+  if (swept.has(abs)) return;
+  swept.add(abs);
+  removeOrphanedTemps(abs);
+}
+
 /**
  * Write `data` to `target` atomically; creates the parent directory.
- * @throws LpclustError E_WRITE when the file system refuses (full disk, permissions).
+ * @throws LpclustError E_WRITE (or `options.error`'s) when the file system refuses (full disk, permissions).
  */
-export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
-  await fsp.mkdir(path.dirname(path.resolve(target)), { recursive: true });
-  const tmp = tempPathFor(target);
+export async function writeFileAtomic(target: string, data: string | Uint8Array, options: AtomicOptions = {}): Promise<void> {
+  const tmpDir = options.tmpDir ?? path.dirname(path.resolve(target));
+  const fail = options.error ?? writeError;
+  try {
+    await fsp.mkdir(path.dirname(path.resolve(target)), { recursive: true });
+  } catch (e) {
+    throw fail(target, e);
+  }
+  if (!options.tmpDir) sweepOnce(tmpDir);
+  const tmp = tempPathFor(target, tmpDir);
   pendingTemps.add(tmp);
   try {
     const fh = await fsp.open(tmp, 'w');
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (options.durable !== false) await fh.sync();
     } finally {
       await fh.close();
     }
     await fsp.rename(tmp, target);
   } catch (e) {
     await fsp.rm(tmp, { force: true });
-    throw writeError(target, e);
+    throw fail(target, e);
+  } finally {
+    pendingTemps.delete(tmp);
+  }
+}
+
+/** Synchronous {@link writeFileAtomic} (signal handlers); the parent folder must exist. */
+export function writeFileAtomicSync(target: string, data: string | Uint8Array, options: AtomicOptions = {}): void {
+  const tmp = tempPathFor(target, options.tmpDir ?? path.dirname(path.resolve(target)));
+  pendingTemps.add(tmp);
+  try {
+    writeFileSync(tmp, data, { flush: options.durable !== false });
+    renameSync(tmp, target);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw (options.error ?? writeError)(target, e);
+  } finally {
+    pendingTemps.delete(tmp);
+  }
+}
+
+/**
+ * Write `data` to a registered temporary file for `target` in `dir` and return its path, for a
+ * caller that links or renames it into place itself; release it with {@link discardTempFile}.
+ */
+export async function writeTempFile(target: string, data: string | Uint8Array, dir: string, options: AtomicOptions = {}): Promise<string> {
+  const tmp = tempPathFor(target, dir);
+  pendingTemps.add(tmp);
+  try {
+    await fsp.writeFile(tmp, data);
+    return tmp;
+  } catch (e) {
+    await discardTempFile(tmp);
+    throw (options.error ?? writeError)(target, e);
+  }
+}
+
+/** Remove a temporary file of {@link writeTempFile} (if it is still there) and forget it. */
+export async function discardTempFile(tmp: string): Promise<void> {
+  await fsp.rm(tmp, { force: true });
+  pendingTemps.delete(tmp);
+}
+
+/**
+ * Create `target` complete with `data` unless it exists: the content is written to a temporary
+ * file and `link`ed to its name, which fails when the name is taken — create-if-absent, atomic
+ * across processes, and never an empty or partial file under the name. The parent folder must exist.
+ * @returns true when created, false when `target` already existed (it is left as it was).
+ */
+export async function createFileAtomic(target: string, data: string | Uint8Array, options: AtomicOptions = {}): Promise<boolean> {
+  const tmp = tempPathFor(target, options.tmpDir ?? path.dirname(path.resolve(target)));
+  pendingTemps.add(tmp);
+  try {
+    await fsp.writeFile(tmp, data);
+    try {
+      await fsp.link(tmp, target);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  } catch (e) {
+    throw (options.error ?? writeError)(target, e);
+  } finally {
+    await fsp.rm(tmp, { force: true });
+    pendingTemps.delete(tmp);
+  }
+}
+
+/**
+ * Append whole lines to an existing file with one `write` (O_APPEND, so lines of concurrent
+ * writers never interleave). When the disk fills half way through, the bytes that did get written
+ * are cut off again: a reader never sees a partial line.
+ * @throws the file-system error (ENOENT when the file does not exist: create it with {@link createFileAtomic}).
+ */
+export async function appendWhole(file: string, text: string): Promise<void> {
+  const data = Buffer.from(text, 'utf8');
+  const fh = await fsp.open(file, 'a');
+  try {
+    // One write(2): it either fails having written nothing, or reports how much it wrote.
+    const written = (await fh.write(data, 0, data.length)).bytesWritten;
+    if (written < data.length) {
+      // Short write: the file system is full. Cut our bytes off (they are the file's last ones).
+      const size = (await fh.stat()).size;
+      await fh.truncate(Math.max(0, size - written));
+      throw Object.assign(new Error(`no space left on device (wrote ${written} of ${data.length} bytes)`), { code: 'ENOSPC' });
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Copy a file atomically (temporary copy, then rename). */
+export async function copyFileAtomic(src: string, dest: string, options: AtomicOptions = {}): Promise<void> {
+  const tmp = tempPathFor(dest, options.tmpDir ?? path.dirname(path.resolve(dest)));
+  pendingTemps.add(tmp);
+  try {
+    await fsp.mkdir(path.dirname(path.resolve(dest)), { recursive: true });
+    await fsp.copyFile(src, tmp);
+    if (options.durable !== false) {
+      const fh = await fsp.open(tmp, 'r+');
+      await fh.sync().finally(() => fh.close());
+    }
+    await fsp.rename(tmp, dest);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw (options.error ?? writeError)(dest, e);
   } finally {
     pendingTemps.delete(tmp);
   }
@@ -61,6 +226,7 @@ export interface AtomicWriter {
 /** Open an atomic streaming writer for `target` (parent directory created). */
 export async function openAtomicWriter(target: string): Promise<AtomicWriter> {
   await fsp.mkdir(path.dirname(path.resolve(target)), { recursive: true });
+  sweepOnce(path.dirname(path.resolve(target)));
   const tmp = tempPathFor(target);
   pendingTemps.add(tmp);
   const stream = createWriteStream(tmp);

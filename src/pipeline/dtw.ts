@@ -53,7 +53,8 @@ export interface DtwStageOutputs {
  * Params: `in`, `out`, `radius` (`none` for full DTW), `normalize`, `dtype`, `workers`, `kernel`
  * (as asked), `tile_size`, `resume`. Metrics: `rows`, `pairs`, `cells` (band cells), `seconds`
  * (matrix computation in this run), `cells_per_s`. Tags: `dtw.matrix.path`, `dtw.matrix.sha256`,
- * `dtw.input.digest`, `dtw.kernel`, `dtw.isa`. Artifacts: `dtw/<out>.json` (the sidecar) and,
+ * `dtw.input.digest`, `dtw.kernel`, `dtw.isa`, and `dtw.tiles.resumed` (`<resumed> of <tiles>`) when an
+ * interrupted job was finished. Artifacts: `dtw/<out>.json` (the sidecar) and,
  * with `logMatrix`, `dtw/<out>`.
  */
 export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): Promise<StageResult<DtwStageOutputs>> {
@@ -116,6 +117,8 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         'dtw.input.digest': matrix.sidecar.inputDigest,
         'dtw.kernel': matrix.sidecar.kernel,
         'dtw.isa': matrix.sidecar.isa,
+        // The param `resume` is the flag as given; this says what happened (an interrupted job is resumed anyway).
+        'dtw.tiles.resumed': matrix.tilesResumed > 0 ? `${matrix.tilesResumed} of ${matrix.tilesResumed + matrix.tilesComputed}` : undefined,
       });
       await run.logArtifact(matrix.sidecarPath, 'dtw');
       if (o.logMatrix) await run.logArtifact(matrix.out, 'dtw');

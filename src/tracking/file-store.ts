@@ -14,18 +14,43 @@
  * <root>/<exp_id>/<run_id>/artifacts/...
  * ```
  *
- * Several processes may write different runs of one experiment at once: every file is written
- * to a temporary name in a folder MLflow does not read and renamed into place, params are created
- * with `link` (fails if the key exists, so a changed value is detected even across processes),
- * metric lines are appended with one `O_APPEND` write per key and batch, and experiments are
- * created under a lock file in the root.
+ * Several processes may write different runs of one experiment at once, and any of them may be
+ * killed (`kill -9`, a power cut) or run out of disk at any moment; a reader (lpclust or MLflow)
+ * must never see a partial file, because one malformed file makes MLflow fail the listing of the
+ * whole experiment. So (with the writers of io/atomic.ts):
+ * - every file is written under a temporary name in a folder MLflow does not read as keys (the
+ *   run or experiment folder) and renamed into place;
+ * - params and the first line of a metric are created complete with `link` (fails if the key
+ *   exists: a changed param value is detected even across processes); later metric lines are
+ *   appended as whole lines with one `O_APPEND` write per key and batch, cut off again if the disk
+ *   fills half way;
+ * - a run's `meta.yaml` is written right after its folder is made, before anything that makes the
+ *   folder look like a run, and the run's owner (tag `lpclust.owner`: pid, host, boot) right after;
+ * - experiments are created under a lock file in the root that holds its owner, so a dead owner's
+ *   lock is taken over at once.
+ * When a store is first written to by a process, runs whose owner is provably gone are marked
+ * FAILED and temporary files whose writer is gone are removed ({@link FileStore.recover}).
  */
-import { randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { externalError, inputError, isLpclustError, usageError } from '../errors.js';
+import {
+  appendWhole,
+  copyFileAtomic,
+  createFileAtomic,
+  discardTempFile,
+  removeOrphanedTemps,
+  tempPathFor,
+  writeFileAtomic,
+  writeFileAtomicSync,
+  writeTempFile,
+  type AtomicOptions,
+} from '../io/atomic.js';
+import { currentOwner, formatOwner, ownerGone, parseOwner, tempOrphaned } from '../io/owner.js';
+import { log } from '../util/log.js';
 import {
   LIMITS,
   type ArtifactEntry,
@@ -63,16 +88,28 @@ const TRASH = '.trash';
 /** Lock file (a file, so MLflow's experiment listing, which lists folders, never sees it). */
 const LOCK_FILE = '.lpclust.lock';
 
-/** A lock older than this is taken to be left by a crashed process (ms). */
+/**
+ * A lock whose owner cannot be checked (another host) is taken to be left by a crashed process
+ * after this long (ms); the lock is held only while an experiment or the root is created.
+ */
 const STALE_LOCK_MS = 30_000;
 
-/** Temporary files of this process not yet renamed; removed by the CLI on SIGINT/SIGTERM. */
-const pendingTemps = new Set<string>();
+/**
+ * An empty or unreadable lock is taken to be stale after this long (ms). lpclust creates its lock
+ * complete (temporary file + link), and versions before that wrote the owner within microseconds
+ * of creating the file, so a lock that is still empty after 2 s was left by a process that died or
+ * ran out of disk right then.
+ */
+const UNREADABLE_LOCK_MS = 2_000;
 
-/** Temporary files the file store is writing right now (for the signal handler to remove). */
-export function pendingStoreTempFiles(): string[] {
-  return [...pendingTemps];
-}
+/** Tag of a run holding its writer ({@link formatOwner}), so a later process can tell it is gone. */
+export const OWNER_TAG = 'lpclust.owner';
+
+/** Error code tagged (`lpclust.error.code`) on a run marked FAILED because its writer is gone. */
+export const OWNER_GONE_CODE = 'E_RUN_OWNER_GONE';
+
+/** Roots already recovered by this process. */
+const recoveredRoots = new Set<string>();
 
 /**
  * Python's `repr(float)` text of a number, as MLflow writes metric values: `0.9`, `3.0`, `1e+21`,
@@ -221,6 +258,122 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 /** Parallel reads per store call: small files, many of them; enough to hide latency, few enough for file handles. */
 const READ_CONCURRENCY = 16;
 
+/** What {@link FileStore.recover} did. */
+export interface RecoveryReport {
+  /** Ids of runs marked FAILED because their writer is gone. */
+  failedRuns: string[];
+  /** Temporary files and empty folders removed. */
+  removed: string[];
+}
+
+/** Folders of an experiment that are not runs (MLflow's reserved names). */
+const RESERVED_EXPERIMENT_FOLDERS = new Set(['tags', 'datasets', 'traces', 'models']);
+
+/**
+ * The creation marker of run or experiment `id`: the temporary file of its `meta.yaml`, written in
+ * the parent folder before the folder is made and removed only once the folder is complete (see
+ * {@link FileStore.createRun}). Its name holds the creator's pid.
+ */
+function creationMarkerTarget(parent: string, id: string): string {
+  return path.join(parent, `${id}.meta.yaml`);
+}
+
+/**
+ * Whether `id` (a folder in `parent`) is being created by a live process: its creation markers in
+ * `parent`. Markers of gone creators are removed; returns 'live', 'gone' (only gone markers were
+ * there) or 'none'.
+ */
+function creationState(parent: string, id: string, removed: string[]): 'live' | 'gone' | 'none' {
+  let names: string[];
+  try {
+    names = fs.readdirSync(parent);
+  } catch {
+    return 'none';
+  }
+  const prefix = `.${id}.meta.yaml.tmp-`;
+  let state: 'live' | 'gone' | 'none' = 'none';
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
+    if (!tempOrphaned(name)) return 'live';
+    fs.rmSync(path.join(parent, name), { force: true });
+    removed.push(path.join(parent, name));
+    state = 'gone';
+  }
+  return state;
+}
+
+/** rmdir `dir` unless a live process is creating it (rmdir itself fails unless the folder is empty). */
+function removeAbandonedFolder(parent: string, id: string, removed: string[]): void {
+  if (creationState(parent, id, removed) === 'live') return;
+  try {
+    fs.rmdirSync(path.join(parent, id));
+    removed.push(path.join(parent, id));
+  } catch {
+    // Not empty (e.g. a run folder of an older lpclust, tags before meta.yaml), or removed meanwhile.
+  }
+}
+
+/**
+ * Make the metric files under `dir` readable by MLflow after their writer died: an empty file
+ * (left by versions that created it before writing) is removed, a cut-off last line is cut.
+ * @returns the latest modification time seen (ms), 0 when none
+ */
+function repairMetricFiles(dir: string): number {
+  let latest = 0;
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const f = path.join(d, e.name);
+      if (e.isDirectory()) {
+        walk(f);
+        continue;
+      }
+      if (!e.isFile() || tempOrphaned(e.name)) continue;
+      const st = fs.statSync(f);
+      latest = Math.max(latest, Math.trunc(st.mtimeMs));
+      const text = fs.readFileSync(f, 'utf8');
+      const whole = text.lastIndexOf('\n') + 1;
+      if (text.slice(0, whole).trim() === '') fs.rmSync(f, { force: true });
+      else if (whole < text.length) fs.truncateSync(f, Buffer.byteLength(text.slice(0, whole)));
+    }
+  };
+  walk(dir);
+  return latest;
+}
+
+function truncateTo(s: string, n: number): string {
+  return s.length > n ? s.slice(0, n - 1) + '…' : s;
+}
+
+/** {@link removeOrphanedTemps} in `dir` and its sub-folders down to `depth` levels. */
+function removeOrphanedTempsUnder(dir: string, depth: number): string[] {
+  const removed = removeOrphanedTemps(dir);
+  if (depth > 0) {
+    let entries: fs.Dirent[] = [];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // Gone.
+    }
+    for (const e of entries) if (e.isDirectory()) removed.push(...removeOrphanedTempsUnder(path.join(dir, e.name), depth - 1));
+  }
+  return removed;
+}
+
+/** Who holds a lock, for an error message. */
+function readLockOwner(lock: string): string {
+  try {
+    const o = parseOwner(fs.readFileSync(lock, 'utf8'));
+    return o ? `held by process ${o.pid} on ${o.host}` : 'holder unknown';
+  } catch {
+    return 'released meanwhile';
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -254,39 +407,14 @@ export class FileStore implements TrackingStore {
 
   // ---------------------------------------------------------------- files
 
-  /** Temporary path for `target` in `tmpDir` (a folder MLflow does not list as keys). */
-  private tempIn(tmpDir: string, target: string): string {
-    return path.join(tmpDir, `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  }
-
-  /** Write a file atomically: temp file in `tmpDir` (same file system), then rename. */
+  /** Write a file atomically, its temporary file in `tmpDir` (a folder MLflow does not read as keys). */
   private async writeAtomic(target: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
-    const tmp = this.tempIn(tmpDir, target);
-    pendingTemps.add(tmp);
-    try {
-      await fsp.mkdir(path.dirname(target), { recursive: true });
-      await fsp.writeFile(tmp, data);
-      await fsp.rename(tmp, target);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      throw ioError('write', target, e);
-    } finally {
-      pendingTemps.delete(tmp);
-    }
+    await writeFileAtomic(target, data, this.atomic(tmpDir, 'write'));
   }
 
-  private writeAtomicSync(target: string, data: string, tmpDir: string): void {
-    const tmp = this.tempIn(tmpDir, target);
-    pendingTemps.add(tmp);
-    try {
-      fs.writeFileSync(tmp, data);
-      fs.renameSync(tmp, target);
-    } catch (e) {
-      fs.rmSync(tmp, { force: true });
-      throw ioError('write', target, e);
-    } finally {
-      pendingTemps.delete(tmp);
-    }
+  /** Options of the io/atomic.ts writers: no fsync (many small files; a kill leaves the page cache intact), store errors. */
+  private atomic(tmpDir: string, what: string): AtomicOptions {
+    return { tmpDir, durable: false, error: (t, e) => ioError(what, t, e) };
   }
 
   // ---------------------------------------------------------------- root and lock
@@ -314,85 +442,231 @@ export class FileStore implements TrackingStore {
   }
 
   /**
-   * Run `fn` holding the store's lock file (created with O_EXCL). A lock older than 30 s or held
-   * by a dead process on this host is removed.
+   * Run `fn` holding the store's lock file. The lock is created complete — its owner
+   * ({@link formatOwner}) and a nonce written to a temporary file that is then `link`ed to the
+   * lock's name — so it never exists empty, even on a full disk. A lock whose owner is provably
+   * gone is taken over at once; see {@link lockStaleness} for the others.
    */
   private async withLock<T>(fn: () => Promise<T>): Promise<T> {
     const lock = path.join(this.root, LOCK_FILE);
+    const mine = `${formatOwner(currentOwner())}\nnonce=${randomUUID()}\n`;
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
-      try {
-        const fh = await fsp.open(lock, 'wx');
-        await fh.writeFile(`${process.pid} ${Date.now()}\n`);
-        await fh.close();
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw ioError('create the lock file', lock, e);
-        if (this.lockIsStale(lock)) {
-          // Rename first so that two processes cannot both delete a fresh lock.
-          const aside = `${lock}.stale-${process.pid}-${randomBytes(3).toString('hex')}`;
-          try {
-            await fsp.rename(lock, aside);
-            await fsp.rm(aside, { force: true });
-          } catch {
-            // Another process removed it first.
-          }
-          continue;
-        }
-        if (Date.now() - started > 2 * STALE_LOCK_MS) {
-          throw externalError('E_TRACKING_LOCK', `the tracking store is locked by ${lock}`, {
-            hint: 'another lpclust process holds it; if none is running, delete the file',
-            where: { file: lock },
-          });
-        }
-        await sleep(Math.min(5 + attempt * 5, 50) + randomInt(0, 10));
+      if (await createFileAtomic(lock, mine, this.atomic(this.root, 'create the lock file'))) break;
+      const stale = this.lockStaleness(lock);
+      if (stale) {
+        await this.breakLock(lock, stale);
+        continue;
       }
+      if (Date.now() - started > 2 * STALE_LOCK_MS) {
+        throw externalError('E_TRACKING_LOCK', `the tracking store is locked by ${lock} (${readLockOwner(lock)})`, {
+          hint: 'another lpclust process holds it; if none is running, delete the file',
+          where: { file: lock },
+        });
+      }
+      await sleep(Math.min(5 + attempt * 5, 50) + randomInt(0, 10));
     }
     try {
       return await fn();
     } finally {
-      await fsp.rm(lock, { force: true });
+      // Remove the lock only if it still is ours (a process that wrongly judged it stale may have replaced it).
+      try {
+        if (fs.readFileSync(lock, 'utf8') === mine) await fsp.rm(lock, { force: true });
+      } catch {
+        // Gone already.
+      }
     }
   }
 
-  private lockIsStale(lock: string): boolean {
+  /**
+   * Why the lock file is stale, or null while it may be held: stale when its owner ran on this
+   * host and is provably gone (pid not running, reused, or rebooted since), when it is empty or
+   * unreadable and older than {@link UNREADABLE_LOCK_MS}, or when its owner is on another host
+   * (cannot be checked) and it is older than {@link STALE_LOCK_MS}.
+   */
+  private lockStaleness(lock: string): { text: string; why: string } | null {
+    let text: string;
+    let age: number;
     try {
-      const st = fs.statSync(lock);
-      if (Date.now() - st.mtimeMs > STALE_LOCK_MS) return true;
-      const pid = Number(fs.readFileSync(lock, 'utf8').split(' ')[0]);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-        try {
-          process.kill(pid, 0);
-        } catch (e) {
-          return (e as NodeJS.ErrnoException).code === 'ESRCH';
-        }
-      }
-      return false;
+      age = Date.now() - fs.statSync(lock).mtimeMs;
+      text = fs.readFileSync(lock, 'utf8');
     } catch {
-      return false;
+      return null; // Released meanwhile: try again.
     }
+    const owner = parseOwner(text);
+    if (!owner) return age > UNREADABLE_LOCK_MS ? { text, why: text.trim() === '' ? 'empty' : 'unreadable' } : null;
+    if (ownerGone(owner)) return { text, why: `its owner ${owner.pid}@${owner.host} is gone` };
+    if (owner.host !== currentOwner().host && age > STALE_LOCK_MS) return { text, why: `held by ${owner.pid}@${owner.host} for ${Math.round(age / 1000)} s` };
+    return null;
+  }
+
+  /**
+   * Remove a stale lock. It is renamed aside first (atomic: two processes cannot both take it);
+   * if what was renamed is not the lock judged stale (another process replaced it meanwhile), it is
+   * put back.
+   */
+  private async breakLock(lock: string, stale: { text: string; why: string }): Promise<void> {
+    const aside = tempPathFor(lock);
+    try {
+      await fsp.rename(lock, aside);
+    } catch {
+      return; // Another process removed it first.
+    }
+    let text = '';
+    try {
+      text = await fsp.readFile(aside, 'utf8');
+    } catch {
+      // Unreadable: treat as the stale one.
+    }
+    if (text !== stale.text && text !== '') {
+      // A live lock taken in between: give it back (link fails only if a third process holds the name now).
+      await fsp.link(aside, lock).catch(() => undefined);
+    } else {
+      log.debug(`tracking store: removed a stale lock ${lock} (${stale.why})`);
+    }
+    await fsp.rm(aside, { force: true });
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /**
+   * Clean up after processes that died while writing this store (`kill -9`, a crash, a power cut,
+   * a full disk), once per root and process, before this process creates its first run:
+   * - runs left RUNNING whose owner (tag `lpclust.owner`) is provably gone — same host, and its pid
+   *   no longer runs, was reused, or the machine rebooted since — are marked FAILED, with the tags
+   *   `lpclust.error` (why) and `lpclust.error.code` = `E_RUN_OWNER_GONE`, an end time at their
+   *   last write, a cut-off last metric line removed and missing run folders made; so is a run
+   *   left RUNNING without an owner tag whose creation marker (see {@link createRun}) names a gone
+   *   process. Runs of other hosts, of live processes and of older lpclust versions (no owner tag,
+   *   no marker) are left alone;
+   * - temporary files whose writer is provably gone are removed (in the store, and in the output
+   *   folder of a run marked FAILED, tag `lpclust.out_dir`), and so are empty run or
+   *   experiment folders whose creator is gone (killed between `mkdir` and `meta.yaml`).
+   * Problems are logged as warnings: recovery never fails the command that triggered it.
+   */
+  async recover(): Promise<RecoveryReport> {
+    const report: RecoveryReport = { failedRuns: [], removed: [] };
+    if (recoveredRoots.has(this.root)) return report;
+    recoveredRoots.add(this.root);
+    try {
+      for (const id of await this.experimentIds()) {
+        const expDir = path.join(this.root, id);
+        if (!fs.existsSync(path.join(expDir, 'meta.yaml'))) {
+          removeAbandonedFolder(this.root, id, report.removed);
+          continue;
+        }
+        let entries: fs.Dirent[];
+        try {
+          entries = fs.readdirSync(expDir, { withFileTypes: true });
+        } catch {
+          continue;
+        }
+        for (const d of entries) {
+          if (!d.isDirectory() || d.name.startsWith('.') || RESERVED_EXPERIMENT_FOLDERS.has(d.name)) continue;
+          try {
+            const failed = this.recoverRun(expDir, d.name, report);
+            if (failed) report.failedRuns.push(failed);
+          } catch (e) {
+            log.warn(`tracking store: could not check run folder ${path.join(expDir, d.name)}: ${(e as Error).message}`);
+          }
+        }
+        // Last: the creation markers of runs were evidence above.
+        report.removed.push(...removeOrphanedTemps(expDir));
+      }
+      report.removed.push(...removeOrphanedTemps(this.root));
+    } catch (e) {
+      log.warn(`tracking store: could not check ${this.root} for runs left by stopped processes: ${(e as Error).message}`);
+    }
+    if (report.failedRuns.length > 0) {
+      log.warn(`tracking store: marked ${report.failedRuns.length} run(s) FAILED whose lpclust process stopped without ending them (${report.failedRuns.slice(0, 3).join(', ')}${report.failedRuns.length > 3 ? ', …' : ''})`);
+    }
+    if (report.removed.length > 0) log.debug(`tracking store: removed ${report.removed.length} temporary file(s) or empty folder(s) left by stopped processes`);
+    return report;
+  }
+
+  /** Recover one run folder (see {@link recover}); returns the run id when it was marked FAILED. */
+  private recoverRun(expDir: string, runId: string, report: RecoveryReport): string | null {
+    const dir = path.join(expDir, runId);
+    report.removed.push(...removeOrphanedTemps(dir));
+    const metaFile = path.join(dir, 'meta.yaml');
+    let text: string;
+    try {
+      text = fs.readFileSync(metaFile, 'utf8');
+    } catch (e) {
+      if (isNotFound(e)) removeAbandonedFolder(expDir, runId, report.removed);
+      return null;
+    }
+    const meta = parseYaml(text, metaFile);
+    if (meta.status !== STATUS_CODES.RUNNING || meta.lifecycle_stage === 'deleted') return null;
+    const tagsDir = path.join(dir, 'tags');
+    let why: string;
+    let ownerText: string | undefined;
+    try {
+      ownerText = fs.readFileSync(path.join(tagsDir, OWNER_TAG), 'utf8');
+    } catch {
+      ownerText = undefined;
+    }
+    const me = formatOwner(currentOwner()).split(' ')[0];
+    if (ownerText !== undefined) {
+      const owner = parseOwner(ownerText);
+      if (!owner || !ownerGone(owner)) return null;
+      why = `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
+    } else {
+      // No owner yet: being created. Its creation marker says by whom; without one it is a run of
+      // an older lpclust or of another tool, left alone.
+      if (creationState(expDir, runId, report.removed) !== 'gone') return null;
+      why = `the lpclust process that created this run stopped while creating it; marked FAILED by process ${me}`;
+    }
+    for (const sub of ['metrics', 'params', 'artifacts', 'tags']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+    const lastWrite = repairMetricFiles(path.join(dir, 'metrics'));
+    const start = toInt(meta.start_time) ?? 0;
+    const end = Math.max(start, lastWrite, Math.trunc(fs.statSync(metaFile).mtimeMs));
+    const opts = this.atomic(dir, 'write');
+    writeFileAtomicSync(path.join(tagsDir, 'lpclust.error'), truncateTo(why, LIMITS.tagValue), opts);
+    writeFileAtomicSync(path.join(tagsDir, 'lpclust.error.code'), OWNER_GONE_CODE, opts);
+    writeFileAtomicSync(metaFile, dumpYaml({ ...meta, status: STATUS_CODES.FAILED, end_time: end }), opts);
+    // The run's output folder (pipeline, sweep) holds the temporary files of its unfinished outputs.
+    try {
+      const outDir = fs.readFileSync(path.join(tagsDir, 'lpclust.out_dir'), 'utf8');
+      if (path.isAbsolute(outDir)) report.removed.push(...removeOrphanedTempsUnder(outDir, 4));
+    } catch {
+      // No output folder recorded.
+    }
+    return path.basename(dir);
   }
 
   // ---------------------------------------------------------------- experiments
 
   private async writeExperimentDir(id: string, name: string): Promise<Experiment> {
     const dir = path.join(this.root, id);
-    // Non-recursive mkdir: EEXIST means the random id is taken.
-    await fsp.mkdir(dir);
     const now = Date.now();
     const artifactLocation = pathToFileURL(dir).href;
-    await this.writeAtomic(
-      path.join(dir, 'meta.yaml'),
-      dumpYaml({
-        artifact_location: artifactLocation,
-        creation_time: now,
-        experiment_id: id,
-        last_update_time: now,
-        lifecycle_stage: 'active',
-        name,
-      }),
-      dir,
-    );
+    const meta = dumpYaml({
+      artifact_location: artifactLocation,
+      creation_time: now,
+      experiment_id: id,
+      last_update_time: now,
+      lifecycle_stage: 'active',
+      name,
+    });
+    // As for runs: meta.yaml's temporary file in the root is the creation marker while the folder is empty.
+    const marker = await writeTempFile(creationMarkerTarget(this.root, id), meta, this.root, { error: (t, e) => ioError('create experiment', dir, e) });
+    try {
+      // Non-recursive mkdir: EEXIST means the random id is taken.
+      await fsp.mkdir(dir);
+    } catch (e) {
+      await discardTempFile(marker);
+      throw e;
+    }
+    try {
+      await fsp.rename(marker, path.join(dir, 'meta.yaml'));
+    } catch (e) {
+      // A full disk: no experiment folder without its meta.yaml is left behind.
+      await fsp.rmdir(dir).catch(() => undefined);
+      throw ioError('create experiment', dir, e);
+    } finally {
+      await discardTempFile(marker);
+    }
     return { experimentId: id, name, artifactLocation, lifecycleStage: 'active', creationTime: now, lastUpdateTime: now, tags: {} };
   }
 
@@ -486,14 +760,9 @@ export class FileStore implements TrackingStore {
     const exp = await this.readExperiment(request.experimentId);
     if (!exp) throw inputError('E_EXPERIMENT_NOT_FOUND', `no experiment with id ${request.experimentId} in ${this.displayUri}`);
     for (const t of request.tags) this.checkTag(t.key, t.value);
+    await this.recover();
     const runId = randomUUID().replace(/-/g, '');
     const dir = path.join(expDir, runId);
-    try {
-      await fsp.mkdir(dir);
-      for (const sub of ['metrics', 'params', 'artifacts', 'tags']) await fsp.mkdir(path.join(dir, sub));
-    } catch (e) {
-      throw ioError('create run folder', dir, e);
-    }
     const startTime = Math.trunc(request.startTime);
     const info: RunInfo = {
       runId,
@@ -508,9 +777,29 @@ export class FileStore implements TrackingStore {
     };
     const tags = [...request.tags];
     if (request.runName && !tags.some((t) => t.key === 'mlflow.runName')) tags.push({ key: 'mlflow.runName', value: request.runName });
-    await mapLimit(tags, READ_CONCURRENCY, (t) => this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir));
-    // meta.yaml last: a reader sees a run only once all of its folders exist.
-    await this.writeAtomic(path.join(dir, 'meta.yaml'), runMetaYaml(info), dir);
+    // The complete meta.yaml is written first to a temporary file in the experiment folder: the
+    // run's creation marker, whose name holds this pid, kept until the run has its owner tag.
+    // Then the folder, meta.yaml linked in at once (a folder with tags, params or metrics but no
+    // meta.yaml is a malformed run to MLflow), the owner, the folders MLflow 3 requires, the tags.
+    // A process killed anywhere in between leaves an empty folder or a RUNNING run without owner
+    // next to its marker, which recover() then resolves.
+    const marker = await writeTempFile(creationMarkerTarget(expDir, runId), runMetaYaml(info), expDir, { error: (t, e) => ioError('create run', dir, e) });
+    let made = false;
+    try {
+      await fsp.mkdir(dir);
+      made = true;
+      await fsp.link(marker, path.join(dir, 'meta.yaml'));
+      await fsp.mkdir(path.join(dir, 'tags'));
+      if (!tags.some((t) => t.key === OWNER_TAG)) await this.writeAtomic(path.join(dir, 'tags', OWNER_TAG), formatOwner(currentOwner()), dir);
+      await discardTempFile(marker);
+      for (const sub of ['metrics', 'params', 'artifacts']) await fsp.mkdir(path.join(dir, sub));
+      await mapLimit(tags, READ_CONCURRENCY, (t) => this.writeAtomic(path.join(dir, 'tags', t.key), t.value, dir));
+    } catch (e) {
+      // Nobody will know this run's id: remove it rather than leave a run that never ends.
+      if (made) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      await discardTempFile(marker);
+      throw ioError('create run', dir, e);
+    }
     this.runDirs.set(runId, { experimentId: request.experimentId, dir });
     return info;
   }
@@ -556,7 +845,9 @@ export class FileStore implements TrackingStore {
       const file = path.join(loc.dir, 'metrics', key);
       try {
         await fsp.mkdir(path.dirname(file), { recursive: true });
-        await fsp.appendFile(file, lines, { flag: 'a' });
+        // Created complete with its first lines (MLflow fails on an empty metric file), then appended to.
+        if (await createFileAtomic(file, lines, this.atomic(loc.dir, 'write'))) return;
+        await appendWhole(file, lines);
       } catch (e) {
         throw ioError('append to', file, e);
       }
@@ -572,30 +863,24 @@ export class FileStore implements TrackingStore {
   /** Create a param file; an existing one must hold the same value. */
   private async writeParam(loc: RunLocation, key: string, value: string): Promise<void> {
     const target = path.join(loc.dir, 'params', key);
-    const tmp = this.tempIn(loc.dir, target);
-    pendingTemps.add(tmp);
     try {
       await fsp.mkdir(path.dirname(target), { recursive: true });
-      await fsp.writeFile(tmp, value);
-      try {
-        // link() fails when the target exists: create-if-absent, atomic across processes.
-        await fsp.link(tmp, target);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        const old = await fsp.readFile(target, 'utf8');
-        if (old !== value) {
-          throw usageError(
-            'E_PARAM_CHANGED',
-            `param ${key} of run ${path.basename(loc.dir)} already has the value ${JSON.stringify(clip(old))}; cannot change it to ${JSON.stringify(clip(value))}`,
-            { hint: 'params are written once per run; start a new run, or log the changing value as a metric or tag' },
-          );
-        }
-      }
     } catch (e) {
       throw ioError('write', target, e);
-    } finally {
-      await fsp.rm(tmp, { force: true });
-      pendingTemps.delete(tmp);
+    }
+    if (await createFileAtomic(target, value, this.atomic(loc.dir, 'write'))) return;
+    let old: string;
+    try {
+      old = await fsp.readFile(target, 'utf8');
+    } catch (e) {
+      throw ioError('read', target, e);
+    }
+    if (old !== value) {
+      throw usageError(
+        'E_PARAM_CHANGED',
+        `param ${key} of run ${path.basename(loc.dir)} already has the value ${JSON.stringify(clip(old))}; cannot change it to ${JSON.stringify(clip(value))}`,
+        { hint: 'params are written once per run; start a new run, or log the changing value as a metric or tag' },
+      );
     }
   }
 
@@ -626,7 +911,7 @@ export class FileStore implements TrackingStore {
     try {
       const file = path.join(loc.dir, 'meta.yaml');
       const m = parseYaml(fs.readFileSync(file, 'utf8'), file);
-      this.writeAtomicSync(file, dumpYaml({ ...m, status: statusCode(status), end_time: Math.trunc(endTime) }), loc.dir);
+      writeFileAtomicSync(file, dumpYaml({ ...m, status: statusCode(status), end_time: Math.trunc(endTime) }), this.atomic(loc.dir, 'write'));
       return true;
     } catch {
       return false;
@@ -784,18 +1069,7 @@ export class FileStore implements TrackingStore {
   }
 
   private async copyFile(src: string, dest: string, tmpDir: string): Promise<void> {
-    const tmp = this.tempIn(tmpDir, dest);
-    pendingTemps.add(tmp);
-    try {
-      await fsp.mkdir(path.dirname(dest), { recursive: true });
-      await fsp.copyFile(src, tmp);
-      await fsp.rename(tmp, dest);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      throw ioError('copy artifact to', dest, e);
-    } finally {
-      pendingTemps.delete(tmp);
-    }
+    await copyFileAtomic(src, dest, this.atomic(tmpDir, 'copy artifact to'));
   }
 
   private async copyTree(srcDir: string, destDir: string, tmpDir: string): Promise<void> {

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { isLpclustError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
+import { OWNER_TAG } from './file-store.js';
 import { CLIENT_RUN_ID_TAG } from './rest-store.js';
 import { REMOTE_RUN_ID_TAG } from './spool.js';
 import type { ArtifactEntry, Experiment, Metric, Param, Run, Tag, TrackingStore } from './store.js';
@@ -153,6 +154,8 @@ async function findTarget(to: TrackingStore, experimentId: string, run: Run): Pr
 async function syncOne(from: TrackingStore, to: TrackingStore, run: Run, experimentName: string, target: Experiment, idMap: Map<string, string>): Promise<SyncedRun> {
   const localId = run.info.runId;
   const tags: Record<string, string> = { ...run.data.tags, [SYNC_SOURCE_TAG]: localId };
+  // The local writer's process means nothing in the target store (and must not make it look gone there).
+  delete tags[OWNER_TAG];
   const parent = tags['mlflow.parentRunId'];
   if (parent !== undefined) tags['mlflow.parentRunId'] = idMap.get(parent) ?? parent;
   let remote = await findTarget(to, target.experimentId, run);

@@ -125,7 +125,7 @@ describe('lpclust dtw', () => {
     expect(n.stderr).toContain('the native DTW kernel could not be loaded');
   });
 
-  it('Ctrl-C leaves only <out>.partial; --resume finishes to the same bytes as an uninterrupted run', async () => {
+  it('Ctrl-C leaves only <out>.partial; the same command finishes it to the same bytes as an uninterrupted run', async () => {
     const out = path.join(dir, 'big.npy');
     const child = spawn(process.execPath, [BIN, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, 'dtw', '--in', big, '--out', out, '--kernel', 'js', '--workers', '1', '--tile-size', '128'], { cwd: dir });
     let stderr = '';
@@ -140,11 +140,18 @@ describe('lpclust dtw', () => {
     expect(existsSync(out)).toBe(false);
     expect(existsSync(`${out}.json`)).toBe(false);
     expect(existsSync(`${out}.partial`)).toBe(true);
-    const res = lpclust(['--json', 'dtw', '--in', big, '--out', out, '--resume', '--tile-size', '64']);
+    // Other settings: refused clearly, the partial kept.
+    const other = lpclust(['dtw', '--in', big, '--out', out, '--radius', '2']);
+    expect(other.status).toBe(3);
+    expect(other.stderr).toContain('was started with other data or settings (radius: 1, now 2); it cannot be resumed');
+    expect(existsSync(`${out}.partial`)).toBe(true);
+    // The same command again (no --resume; another tile size and kernel do not change the result): resumed.
+    const res = lpclust(['--json', 'dtw', '--in', big, '--out', out, '--tile-size', '64']);
     expect(res.status, res.stderr).toBe(0);
     const j = JSON.parse(res.stdout);
     expect(j.tilesResumed).toBeGreaterThan(2);
     expect(j.tilesComputed).toBeGreaterThan(0);
+    expect(runFile(j.runId, 'tags', 'dtw.tiles.resumed')).toBe(`${j.tilesResumed} of ${j.tilesResumed + j.tilesComputed}`);
     const fresh = lpclust(['dtw', '--in', big, '--out', 'fresh.npy', '--workers', '2', '--tile-size', '300']);
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(readFileSync(out).equals(readFileSync(path.join(dir, 'fresh.npy')))).toBe(true);

@@ -78,13 +78,40 @@ describe('tiled DTW matrix', () => {
     expect(existsSync(o.out + '.partial')).toBe(true);
     const done = readFileSync(o.out + '.partial.ckpt', 'utf8').trim().split('\n').length - 1;
     expect(done).toBeGreaterThan(0);
-    // Without --resume or --force an existing partial is refused.
-    await expect(computeDtwMatrix(opts('r.npy'))).rejects.toMatchObject({ code: 'E_DTW_PARTIAL_EXISTS' });
-    // Resume with another tile size: the checkpoint's tile size wins, the result is the same.
-    const res = await computeDtwMatrix(opts('r.npy', { workers: 2, tileSize: 64, resume: true }));
+    // Another radius is another job: refused, the partial kept.
+    await expect(computeDtwMatrix(opts('r.npy', { radius: 2 }))).rejects.toThrow(/started with other data or settings \(radius: 1, now 2\)/);
+    expect(existsSync(o.out + '.partial')).toBe(true);
+    // The same job again, without --resume: resumed. Another tile size: the checkpoint's wins, the result is the same.
+    const res = await computeDtwMatrix(opts('r.npy', { workers: 2, tileSize: 64 }));
     expect(res.tilesResumed).toBe(done);
     expect(res.tilesComputed).toBeGreaterThan(0);
     expect(readFileSync(res.out).equals(ref)).toBe(true);
+  });
+
+  it('starts over when killed before its checkpoint, and finishes a job killed between rename and sidecar', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    // Killed right after creating the partial: no checkpoint (or an empty one) → nothing to resume, start over.
+    for (const ckpt of [null, '']) {
+      const out = path.join(dir, `k${ckpt === null ? 'none' : 'empty'}.npy`);
+      writeFileSync(out + '.partial', 'cut');
+      if (ckpt !== null) writeFileSync(out + '.partial.ckpt', ckpt);
+      const res = await computeDtwMatrix(opts(path.basename(out), { workers: 1 }));
+      expect(res.tilesResumed).toBe(0);
+      expect(readFileSync(out).equals(ref)).toBe(true);
+      expect(existsSync(out + '.partial.ckpt')).toBe(false);
+    }
+    // Killed after the matrix got its name, before its sidecar: the same command finishes it.
+    const o = opts('fin.npy', { workers: 1, tileSize: 40 });
+    await computeDtwMatrix(o);
+    const side = JSON.parse(readFileSync(o.out + '.json', 'utf8')) as { matrixSha256: string };
+    rmSync(o.out + '.json');
+    writeFileSync(o.out + '.partial.ckpt', JSON.stringify({ format: 'lpclust-dtw-checkpoint', n, L, radius: 1, dtype: 'float32', inputDigest: (await computeDtwMatrix(opts('fin2.npy', { workers: 1 }))).sidecar.inputDigest, tileSize: 40 }) + '\n' + Array.from({ length: 10 }, (_, i) => `${i}\n`).join(''));
+    const fin = await computeDtwMatrix(opts('fin.npy', { workers: 1 }));
+    expect(fin.tilesComputed).toBe(0);
+    expect(fin.sidecar.matrixSha256).toBe(side.matrixSha256);
+    expect(readFileSync(o.out).equals(ref)).toBe(true);
+    // A complete matrix with its sidecar is still refused without --force.
+    await expect(computeDtwMatrix(opts('fin.npy'))).rejects.toMatchObject({ code: 'E_OUTPUT_EXISTS' });
   });
 
   it('refuses a foreign or unreadable partial, an existing output, bad rows', async () => {

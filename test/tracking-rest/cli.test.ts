@@ -106,7 +106,7 @@ describe('tracked commands against a tracking server', () => {
     expect([...srun.params.keys()].sort()).toEqual(Object.keys(lrun.data.params).sort());
     for (const k of Object.keys(lrun.data.params)) if (k !== 'out_dir') expect(srun.params.get(k)).toBe(lrun.data.params[k]);
     expect([...new Set(srun.metrics.map((m) => m.key))].sort()).toEqual(Object.keys(lrun.data.metrics).sort());
-    const ignore = new Set(['lpclust.clientRunId']);
+    const ignore = new Set(['lpclust.clientRunId', 'lpclust.owner']); // owner: the local FileStore's writer, not sent to a server
     expect([...srun.tags.keys()].filter((k) => !ignore.has(k)).sort()).toEqual(Object.keys(lrun.data.tags).filter((k) => !ignore.has(k)).sort());
     expect(artifactPaths(srun)).toEqual(await localArtifacts(fs, localId));
     expect(artifactPaths(srun).length).toBeGreaterThan(0);

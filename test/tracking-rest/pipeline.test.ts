@@ -51,7 +51,7 @@ async function shape(store: TrackingStore, experiment = 'lpclust'): Promise<stri
   if (!exp) return [];
   const runs = await store.searchRuns({ experimentIds: [exp.experimentId] });
   const nameOf = new Map(runs.map((r) => [r.info.runId, r.info.runName]));
-  const volatile = new Set(['lpclust.clientRunId', 'lpclust.syncSourceRunId', 'lpclust.remoteRunId']);
+  const volatile = new Set(['lpclust.clientRunId', 'lpclust.syncSourceRunId', 'lpclust.remoteRunId', 'lpclust.owner']);
   const out: string[] = [];
   for (const r of runs) {
     const files: string[] = [];

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileStore, fileUriToPath, parseMetricValue, pythonFloat, validateKey } from '../../src/tracking/file-store.js';
 import { openStore } from '../../src/tracking/index.js';
+import { currentOwner, formatOwner } from '../../src/io/owner.js';
 import { leftovers, readTree, tempDir } from './helpers.js';
 
 const T0 = 1_700_000_000_000;
@@ -59,7 +60,9 @@ describe('FileStore layout (golden tree, byte for byte)', () => {
       ],
       tags: [{ key: 'note', value: 'hello\nworld' }],
     });
-    const ids = { [exp.experimentId]: '<EXP>', [info.runId]: '<RUN>' };
+    const owner = formatOwner(currentOwner());
+    expect(owner).toMatch(new RegExp(`^${process.pid}@\\S+ boot=[0-9a-f-]{36} start=\\d+$`));
+    const ids = { [exp.experimentId]: '<EXP>', [info.runId]: '<RUN>', [owner]: '<OWNER>' };
     const runMeta = (status: number, end: string): string =>
       [
         'artifact_uri: file://<ROOT>/<EXP>/<RUN>/artifacts',
@@ -115,6 +118,9 @@ describe('FileStore layout (golden tree, byte for byte)', () => {
       '<EXP>/<RUN>/params/model/name': 'kmeans',
       '<EXP>/<RUN>/params/path': 'a b\n',
       '<EXP>/<RUN>/tags/': '',
+      // lpclust's one addition: the run's writer, so that a later process can tell a run left
+      // RUNNING by a killed process (MLflow shows it as a plain tag).
+      '<EXP>/<RUN>/tags/lpclust.owner': '<OWNER>',
       '<EXP>/<RUN>/tags/mlflow.runName': 'kmeans k=3',
       '<EXP>/<RUN>/tags/mlflow.source.type': 'LOCAL',
       '<EXP>/<RUN>/tags/mlflow.user': 'tester',
@@ -196,7 +202,7 @@ describe('FileStore reads back what it wrote', () => {
     const run = await store.getRun(a);
     expect(run.info).toMatchObject({ runId: a, runName: 'a', userId: 'u', status: 'RUNNING', startTime: T0, endTime: null, experimentId: exp.experimentId });
     expect(run.data.params).toEqual({ k: '3' });
-    expect(run.data.tags).toEqual({ 'mlflow.runName': 'a', stage: 'cluster' });
+    expect(run.data.tags).toEqual({ 'mlflow.runName': 'a', stage: 'cluster', 'lpclust.owner': expect.stringMatching(new RegExp(`^${process.pid}@`)) });
     // Latest = max by (step, timestamp, value).
     expect(run.data.metrics).toEqual({ m: 9 });
     expect((await store.getMetricHistory(a, 'm')).map((m) => [m.value, m.step, m.timestamp])).toEqual([

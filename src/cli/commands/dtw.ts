@@ -57,21 +57,21 @@ export function register(program: Command): void {
     .option('--kernel <k>', 'DTW kernel: auto (native, else TypeScript with a warning)|native|js', 'auto')
     .option('--layout <layout>', 'full: n × n, both triangles | condensed: the upper triangle as 1-D n(n−1)/2 values in SciPy squareform order (half the bytes)', 'full')
     .option('--tile-size <t>', 'tile edge in rows (memory per worker ≈ 2·t²·dtype bytes; never changes the result)', '1024')
-    .option('--resume', 'finish an interrupted job from <out>.partial')
-    .option('--force', 'overwrite an existing output (or discard an existing <out>.partial)')
+    .option('--resume', 'finish an interrupted job from <out>.partial (what the same command does anyway; kept for scripts)')
+    .option('--force', 'overwrite an existing output, or discard an existing <out>.partial and start over')
     .option('--log-matrix', 'also copy the matrix into the run artifacts (it can be large; by default its path and SHA-256 are tags)')
     .addHelpText(
       'after',
       `
 DTW(a, b) = sqrt(min over warping paths of Σ (a_i − b_j)²), the dtaidistance / tslearn convention;
 radius 1 is the old pipeline's (dtaidistance window=2). Work goes to <out>.partial with a
-checkpoint; Ctrl-C stops cleanly and --resume finishes. The matrix gets its final name and its
-sidecar only when complete.
+checkpoint; after Ctrl-C, a kill or a full disk, running the same command again (same input,
+radius, normalisation, dtype) picks up where it stopped; a partial of other data or settings is
+refused (--force discards it). The matrix gets its final name and its sidecar only when complete.
 
 Examples:
   lpclust dtw --in harmonized.csv --out dtw.npy
   lpclust dtw --in harmonized.csv --out dtw96.npy --radius 4 --dtype float64 --workers 2
-  lpclust dtw --in harmonized.csv --out dtw.npy --resume
   lpclust dtw --in harmonized.csv --out full.npy --radius none --kernel js --json`,
     )
     .action(async (flags: DtwFlags, cmd: Command) => {
