@@ -34,7 +34,10 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += values[base + j] * values[base + j];
       const norm = Math.sqrt(ss);
-      if (!(norm > 0) || !Number.isFinite(norm)) throw degenerate(i, 'an all-zero profile has no L2 norm', labels);
+      if (!(norm > 0) || !Number.isFinite(norm)) {
+        throw degenerate(i, 'an all-zero profile has no L2 norm', labels,
+          'drop all-zero days with `lpclust harmonize` (it drops them unless given --keep-zero-days; the pipeline drops them too), or choose --normalize none');
+      }
       for (let j = 0; j < L; j++) out[base + j] = values[base + j] / norm;
     } else {
       let mean = 0;
@@ -43,18 +46,18 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += (values[base + j] - mean) ** 2;
       const sd = Math.sqrt(ss / L);
-      if (!(sd > 0) || !Number.isFinite(sd)) throw degenerate(i, 'a constant profile has no standard deviation', labels);
+      if (!(sd > 0) || !Number.isFinite(sd)) {
+        throw degenerate(i, 'a constant profile has no standard deviation', labels, 'choose --normalize l2 (a constant non-zero day has an L2 norm) or --normalize none');
+      }
       for (let j = 0; j < L; j++) out[base + j] = (values[base + j] - mean) / sd;
     }
   }
   return out;
 }
 
-function degenerate(i: number, why: string, labels?: (i: number) => string): Error {
+function degenerate(i: number, why: string, labels: ((i: number) => string) | undefined, hint: string): Error {
   const who = labels ? labels(i) : `row ${i + 1}`;
-  return inputError('E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, {
-    hint: 'drop such days in the rules file or choose --normalize none',
-  });
+  return inputError('E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, { hint });
 }
 
 /** SHA-256 (hex) of a matrix's bytes as float64 little-endian plus its shape; identifies data exactly. */
