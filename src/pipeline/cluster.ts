@@ -55,8 +55,13 @@ export interface ClusterStageOptions {
   seed?: number;
   /** Row normalisation before clustering; default l2 (the old pipeline's). */
   normalize?: Normalization;
-  /** Output directory; default `lpclust-out/cluster/<run id>` (new for every run). */
+  /** The output directory itself (the pipeline and the sweep name it); wins over `outBase`. */
   outDir?: string;
+  /**
+   * Base directory under which the run writes to `<outBase>/<run id>/` (what `cluster --out-dir`
+   * means, as for `pipeline` and `sweep`); default `lpclust-out/cluster`. Ignored with `outDir`.
+   */
+  outBase?: string;
   /** Worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores). */
   workers?: number;
   /** Render the plots into `<outDir>/plots/` and log them as artifacts `plots/` (default true). */
@@ -203,7 +208,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
-      const outDir = path.resolve(o.outDir ?? path.join('lpclust-out', 'cluster', run.runId));
+      const outDir = path.resolve(o.outDir ?? path.join(o.outBase ?? path.join('lpclust-out', 'cluster'), run.runId));
       await fsp.mkdir(outDir, { recursive: true });
       await run.logParams({ in: o.in, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
 
