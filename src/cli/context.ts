@@ -7,6 +7,7 @@ import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
 import { openStore } from '../tracking/index.js';
+import { launchDefaults, launchTargetFromEnv } from '../tracking/launcher.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
@@ -20,8 +21,14 @@ export interface CliContext {
   resolved: { [K in keyof GlobalSettings]: Resolved<GlobalSettings[K]> };
   /** Print a result: `json` when `--json`, else the human text (if any). */
   print(json: unknown, human?: string): void;
-  /** Open the tracking store of `--tracking-uri` (with `--spool-dir` for a server). */
-  openStore(): Promise<TrackingStore>;
+  /**
+   * Open the tracking store of `--tracking-uri` (with `--spool-dir` for a server). Under
+   * `mlflow run` (MLFLOW_RUN_ID / MLFLOW_EXPERIMENT_ID set) it also points `globals.experimentName`
+   * at the launcher's experiment and makes the launcher's run the parent of the runs this process
+   * starts: read `globals.experimentName` after awaiting it. `launch: false` (commands that start
+   * no run, such as `runs`) skips that.
+   */
+  openStore(options?: { launch?: boolean }): Promise<TrackingStore>;
 }
 
 /**
@@ -48,14 +55,36 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   return {
     globals,
     resolved: resolved as CliContext['resolved'],
-    openStore() {
-      return openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+    async openStore(options: { launch?: boolean } = {}) {
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+      if (options.launch !== false) await applyLaunchTarget(store, env, globals, resolved.experimentName);
+      return store;
     },
     print(json: unknown, human?: string) {
       if (globals.json) process.stdout.write(JSON.stringify(json, null, 2) + '\n');
       else if (human !== undefined && human !== '') process.stdout.write(human.endsWith('\n') ? human : human + '\n');
     },
   };
+}
+
+/**
+ * Under `mlflow run`: log into the launcher's experiment, under the launcher's run (see
+ * tracking/launcher.ts). An experiment name given explicitly for another experiment is overridden,
+ * with a warning, because runs in another experiment would not nest under the launcher's run.
+ */
+async function applyLaunchTarget(store: TrackingStore, env: Record<string, string | undefined>, globals: GlobalSettings, experimentName: Resolved<string>): Promise<void> {
+  const target = await launchTargetFromEnv(store, env);
+  if (!target) return;
+  const name = target.experiment.name;
+  if (experimentName.source !== 'default' && experimentName.value !== name) {
+    log.warn(`logging into experiment "${name}" (${target.parentRunId ? `of the run MLFLOW_RUN_ID=${target.parentRunId} that \`mlflow run\` opened` : `MLFLOW_EXPERIMENT_ID=${target.experiment.experimentId}`}), not "${experimentName.value}" from ${experimentName.from}`);
+  }
+  // The settings are read-only for commands; this is the one place a resolved value is replaced.
+  (globals as { experimentName: string }).experimentName = name;
+  if (target.parentRunId) {
+    launchDefaults.parentRunId = target.parentRunId;
+    log.debug(`runs nest under MLFLOW_RUN_ID=${target.parentRunId} in experiment "${name}"`);
+  }
 }
 
 /**

@@ -64,7 +64,7 @@ Examples:
       const ctx = contextFor(cmd);
       const limit = parseLimit(opts.limit);
       const statuses = opts.status !== undefined ? parseStatuses(opts.status) : undefined;
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ launch: false });
       const view = await collectRunsView(store, { experimentName: opts.experiment, limit, statuses });
       ctx.print(view, formatRunsView(view, { color: useColor(), utc: opts.utc }));
     });
@@ -83,7 +83,7 @@ Examples:
     )
     .action(async (runId: string, opts: { utc?: boolean }, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ launch: false });
       const detail = await collectRunDetail(store, runId);
       ctx.print(detail, formatRunDetail(detail, { color: useColor(), utc: opts.utc }));
     });
