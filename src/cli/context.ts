@@ -50,7 +50,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   const resolved = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
   const globals = valuesOf(resolved) as GlobalSettings;
   log.level = globals.quiet && globals.logLevel !== 'debug' ? (globals.logLevel === 'silent' ? 'silent' : 'error') : globals.logLevel;
-  progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent';
+  progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent' || globals.json;
   for (const line of describeSettings(resolved, GLOBAL_SETTINGS)) log.debug(`setting ${line}`);
   return {
     globals,

@@ -19,6 +19,7 @@ import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
 import { withRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
+import { Progress } from '../util/progress.js';
 import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
@@ -198,9 +199,12 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   const seed = o.seed ?? 0;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   const runName = `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`;
+  // Stage progress on a terminal (not for the sweep's many concurrent configurations).
+  const steps = o.executor ? undefined : new Progress({ label: 'cluster', total: 4, unit: 'steps' });
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
+      steps?.update(0, `reading ${o.in}`);
       const table = await readProfiles(o.in);
       const { n, length: L } = table;
       if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
@@ -208,6 +212,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+      steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
       const outDir = path.resolve(o.outDir ?? path.join(o.outBase ?? path.join('lpclust-out', 'cluster'), run.runId));
       await fsp.mkdir(outDir, { recursive: true });
       await run.logParams({ in: o.in, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
@@ -294,6 +299,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // Outputs.
       const labelsFile = path.join(outDir, 'labels.csv');
       const centresFile = path.join(outDir, 'centres.csv');
+      steps?.update(2, 'writing outputs and the model');
       await writeLabels(labelsFile, table.ids, table.dates, fit.labels);
       await writeFileAtomic(centresFile, centresCsv(table, fit));
       const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit, plots: [] };
@@ -311,6 +317,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
       await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
+      steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
       const metrics: Record<string, number> = { ...(validation.metrics as unknown as Record<string, number>), ...fit.stats, 'Fit Seconds': seconds };
       await run.logMetrics(metrics);
@@ -337,7 +344,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         for (const f of files) await run.logArtifact(f, 'plots');
         outputs.plots = files;
       }
+      steps?.done();
       return { runId: run.runId, metrics, outputs };
     },
-  );
+  ).finally(() => steps?.abandon());
 }
