@@ -40,7 +40,7 @@ Examples:
     )
     .action(async (flags: PredictFlags, cmd: Command) => {
       const ctx = contextFor(cmd);
-      const loaded = await resolveModel(flags.model, () => ctx.openStore());
+      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
       const out = flags.out ?? `${flags.in.replace(/\.csv$/i, '')}.labels.csv`;
       const res = await predictFile(loaded, flags.in, out);
       const m = loaded.model;

@@ -51,7 +51,7 @@ Examples:
         throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
       }
       const ctx = contextFor(cmd);
-      const loaded = await resolveModel(flags.model, () => ctx.openStore());
+      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
       let srv: ScoringServer;
       try {
         srv = await startScoringServer({ model: loaded.model, predictor: loaded.predictor, host: flags.host, port, maxBodyMb });
