@@ -9,6 +9,7 @@ import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
 import { checkOutputDir } from '../io/preflight.js';
+import { launchDefaults, launchTargetFromEnv } from '../tracking/launcher.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
@@ -23,8 +24,14 @@ export interface CliContext {
   resolved: { [K in keyof GlobalSettings]: Resolved<GlobalSettings[K]> };
   /** Print a result: `json` when `--json`, else the human text (if any). */
   print(json: unknown, human?: string): void;
-  /** Open the tracking store of `--tracking-uri` (with `--spool-dir` for a server). */
-  openStore(): Promise<TrackingStore>;
+  /**
+   * Open the tracking store of `--tracking-uri` (with `--spool-dir` for a server). Under
+   * `mlflow run` (MLFLOW_RUN_ID / MLFLOW_EXPERIMENT_ID set) it also points `globals.experimentName`
+   * at the launcher's experiment and makes the launcher's run the parent of the runs this process
+   * starts: read `globals.experimentName` after awaiting it. `launch: false` (commands that start
+   * no run, such as `runs`) skips that.
+   */
+  openStore(options?: { launch?: boolean }): Promise<TrackingStore>;
 }
 
 /**
@@ -46,12 +53,12 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   const resolved = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
   const globals = valuesOf(resolved) as GlobalSettings;
   log.level = globals.quiet && globals.logLevel !== 'debug' ? (globals.logLevel === 'silent' ? 'silent' : 'error') : globals.logLevel;
-  progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent';
+  progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent' || globals.json;
   for (const line of describeSettings(resolved, GLOBAL_SETTINGS)) log.debug(`setting ${line}`);
   return {
     globals,
     resolved: resolved as CliContext['resolved'],
-    async openStore() {
+    async openStore(options: { launch?: boolean } = {}) {
       // Imported here, not at the top: the tracking stores are not needed to parse or print help.
       const [{ openStore }, { FileStore }, { ResilientStore }] = await Promise.all([
         import('../tracking/index.js'),
@@ -64,6 +71,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       // one lpclust may write; reading an existing store (lpclust runs) needs no write access.
       if (store instanceof FileStore) checkStoreDir(store.root, '--tracking-uri');
       else if (store instanceof ResilientStore) checkStoreDir(store.spoolDir, '--spool-dir');
+      if (options.launch !== false) await applyLaunchTarget(store, env, globals, resolved.experimentName);
       return store;
     },
     print(json: unknown, human?: string) {
@@ -71,6 +79,26 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       else if (human !== undefined && human !== '') process.stdout.write(human.endsWith('\n') ? human : human + '\n');
     },
   };
+}
+
+/**
+ * Under `mlflow run`: log into the launcher's experiment, under the launcher's run (see
+ * tracking/launcher.ts). An experiment name given explicitly for another experiment is overridden,
+ * with a warning, because runs in another experiment would not nest under the launcher's run.
+ */
+async function applyLaunchTarget(store: TrackingStore, env: Record<string, string | undefined>, globals: GlobalSettings, experimentName: Resolved<string>): Promise<void> {
+  const target = await launchTargetFromEnv(store, env);
+  if (!target) return;
+  const name = target.experiment.name;
+  if (experimentName.source !== 'default' && experimentName.value !== name) {
+    log.warn(`logging into experiment "${name}" (${target.parentRunId ? `of the run MLFLOW_RUN_ID=${target.parentRunId} that \`mlflow run\` opened` : `MLFLOW_EXPERIMENT_ID=${target.experiment.experimentId}`}), not "${experimentName.value}" from ${experimentName.from}`);
+  }
+  // The settings are read-only for commands; this is the one place a resolved value is replaced.
+  (globals as { experimentName: string }).experimentName = name;
+  if (target.parentRunId) {
+    launchDefaults.parentRunId = target.parentRunId;
+    log.debug(`runs nest under MLFLOW_RUN_ID=${target.parentRunId} in experiment "${name}"`);
+  }
 }
 
 /**

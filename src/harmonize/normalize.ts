@@ -34,8 +34,11 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += values[base + j] * values[base + j];
       const norm = Math.sqrt(ss);
-      if (!Number.isFinite(norm)) throw degenerate(i, tooLarge(values, base, L), labels);
-      if (!(norm > 0)) throw degenerate(i, 'an all-zero profile has no L2 norm', labels);
+      if (!Number.isFinite(norm)) throw degenerate(i, tooLarge(values, base, L), labels, 'check the units and the source data');
+      if (!(norm > 0)) {
+        throw degenerate(i, 'an all-zero profile has no L2 norm', labels,
+          'drop all-zero days with `lpclust harmonize` (it drops them unless given --keep-zero-days; the pipeline drops them too), or choose --normalize none');
+      }
       for (let j = 0; j < L; j++) out[base + j] = values[base + j] / norm;
     } else {
       let mean = 0;
@@ -44,8 +47,10 @@ export function normalizeRows(
       let ss = 0;
       for (let j = 0; j < L; j++) ss += (values[base + j] - mean) ** 2;
       const sd = Math.sqrt(ss / L);
-      if (!Number.isFinite(sd)) throw degenerate(i, tooLarge(values, base, L), labels);
-      if (!(sd > 0)) throw degenerate(i, 'a constant profile has no standard deviation', labels);
+      if (!Number.isFinite(sd)) throw degenerate(i, tooLarge(values, base, L), labels, 'check the units and the source data');
+      if (!(sd > 0)) {
+        throw degenerate(i, 'a constant profile has no standard deviation', labels, 'choose --normalize l2 (a constant non-zero day has an L2 norm) or --normalize none');
+      }
       for (let j = 0; j < L; j++) out[base + j] = (values[base + j] - mean) / sd;
     }
   }
@@ -59,12 +64,10 @@ function tooLarge(values: Float64Array, base: number, L: number): string {
   return `its values are too large to normalise (${values[base + j]} in slot ${j + 1} of ${L}; the sum of squares overflows double precision)`;
 }
 
-function degenerate(i: number, why: string, labels?: (i: number) => string): Error {
+function degenerate(i: number, why: string, labels: ((i: number) => string) | undefined, hint: string): Error {
   const who = labels ? labels(i) : `row ${i + 1}`;
   const overflow = why.startsWith('its values are too large');
-  return inputError(overflow ? 'E_INPUT_RANGE' : 'E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, {
-    hint: overflow ? 'check the units and the source data' : 'drop such days in the rules file or choose --normalize none',
-  });
+  return inputError(overflow ? 'E_INPUT_RANGE' : 'E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, { hint });
 }
 
 /** SHA-256 (hex) of a matrix's bytes as float64 little-endian plus its shape; identifies data exactly. */

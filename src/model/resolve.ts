@@ -5,12 +5,14 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { inputError, usageError } from '../errors.js';
+import { inputError, isLpclustError, usageError } from '../errors.js';
 import { writeLinesAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
-import type { TrackingStore } from '../tracking/store.js';
+import { resolveRun } from '../tracking/runs-view.js';
+import type { Run, TrackingStore } from '../tracking/store.js';
 import type { ActiveRun } from '../tracking/run.js';
+import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
 import { checkInputSlots, labelAgreement, Predictor, type Prediction } from './predict.js';
 
@@ -18,28 +20,141 @@ import { checkInputSlots, labelAgreement, Predictor, type Prediction } from './p
 export interface LoadedModel {
   model: LpclustModel;
   predictor: Predictor;
-  /** The local directory or file read. */
+  /** The local directory or file read, or the `runs:/` URI of the run the model came from. */
   source: string;
+  /** For `runs:/` URIs: the run whose artifact was read (the full id, after following a parent). */
+  runId?: string;
+  /** For `runs:/` URIs naming a parent: how the run read was reached, e.g. "the clustering run of pipeline run …". */
+  followed?: string;
+}
+
+/** A run of a `runs:/` URI and how it was reached from the id given. */
+export interface ModelRun {
+  run: Run;
+  /** Set when the id given named a parent (pipeline, sweep, `mlflow run` launcher) and a child holds the model. */
+  followed?: string;
+}
+
+/** Parents followed at most this deep (an `mlflow run` launcher → pipeline → clustering run is 2). */
+const MAX_FOLLOW_DEPTH = 3;
+
+function short(id: string): string {
+  return id.slice(0, 8);
+}
+
+function describeRun(r: Run): string {
+  return `${short(r.info.runId)} "${r.info.runName}"`;
+}
+
+/** True when the run has an artifact (file or directory) at `artifact` (`/`-separated). */
+async function hasArtifact(store: TrackingStore, runId: string, artifact: string): Promise<boolean> {
+  const dir = path.posix.dirname(artifact);
+  const entries = await store.listArtifacts(runId, dir === '.' ? undefined : dir);
+  return entries.some((e) => e.path === artifact);
+}
+
+async function childrenOf(store: TrackingStore, run: Run): Promise<Run[]> {
+  const kids = await store.searchRuns({ experimentIds: [run.info.experimentId], tags: { 'mlflow.parentRunId': run.info.runId } });
+  return kids.sort((a, b) => a.info.startTime - b.info.startTime);
+}
+
+function noModelError(run: Run, artifact: string, displayUri: string, hint: string): Error {
+  return inputError('E_MODEL_NOT_FOUND', `run ${run.info.runId} ("${run.info.runName}", ${run.info.status}) in ${displayUri} has no artifact ${artifact}`, { hint });
+}
+
+/**
+ * Find the run holding the model of a `runs:/<id>/<artifact>` URI. `<id>` is a run id or a unique
+ * prefix of at least 6 characters (as `lpclust runs` prints 8). When that run has no such artifact
+ * but is a parent, the model is looked for below it: a pipeline run leads to its clustering run, a
+ * sweep run to the run of its best configuration (when that configuration ran with one seed), any
+ * other parent (such as the run `mlflow run` opens) to its only child that holds a model.
+ * @throws LpclustError E_RUN_NOT_FOUND, E_RUN_AMBIGUOUS (listing the candidates), E_MODEL_NOT_FOUND
+ *   (saying which run id to use when there is a choice)
+ */
+export async function findModelRun(store: TrackingStore, idOrPrefix: string, artifact = 'model'): Promise<ModelRun> {
+  const run = await resolveRun(store, idOrPrefix);
+  return follow(store, run, artifact, 0);
+}
+
+async function follow(store: TrackingStore, run: Run, artifact: string, depth: number): Promise<ModelRun> {
+  if (await hasArtifact(store, run.info.runId, artifact)) return { run };
+  const kind = run.data.tags['lpclust.pipeline'];
+  const kids = depth < MAX_FOLLOW_DEPTH ? await childrenOf(store, run) : [];
+  const via = (child: ModelRun, what: string): ModelRun => ({
+    run: child.run,
+    followed: child.followed ? `${what}; ${child.followed}` : what,
+  });
+  if (kind === 'pipeline') {
+    const id = run.data.tags['lpclust.child.clustering'];
+    const clustering = kids.find((k) => k.info.runId === id) ?? kids.find((k) => k.data.tags['lpclust.stage'] === 'clustering');
+    if (clustering && (await hasArtifact(store, clustering.info.runId, artifact))) {
+      return { run: clustering, followed: `run ${describeRun(run)} is a pipeline run; using its clustering run ${clustering.info.runId}` };
+    }
+    throw noModelError(run, artifact, store.displayUri, clustering
+      ? `it is a pipeline run, and its clustering run ${clustering.info.runId} (${clustering.info.status}) has no ${artifact} either`
+      : `it is a pipeline run that has no clustering run${run.data.tags['lpclust.failed_stage'] ? ` (it failed in stage ${run.data.tags['lpclust.failed_stage']})` : ''}; see lpclust runs show ${short(run.info.runId)}`);
+  }
+  if (kind === 'sweep') return bestOfSweep(store, run, kids, artifact);
+  const withModel: ModelRun[] = [];
+  for (const k of kids) {
+    try {
+      withModel.push(via(await follow(store, k, artifact, depth + 1), `run ${describeRun(run)} is a parent; using its child ${describeRun(k)}`));
+    } catch (e) {
+      if (!(isLpclustError(e) && e.code === 'E_MODEL_NOT_FOUND')) throw e;
+    }
+  }
+  if (withModel.length === 1) return withModel[0];
+  if (withModel.length > 1) {
+    throw noModelError(run, artifact, store.displayUri, `${withModel.length} runs below it hold one; give one of them: ${withModel.map((m) => `runs:/${m.run.info.runId}/${artifact} ("${m.run.info.runName}")`).join(', ')}`);
+  }
+  const stage = run.data.tags['lpclust.stage'];
+  throw noModelError(run, artifact, store.displayUri, `${stage ? `it is a ${stage} run; ` : ''}models are logged by clustering runs: \`lpclust cluster\`, the clustering run of a pipeline, or a sweep configuration (lpclust runs lists them)`);
+}
+
+/** The run of a sweep's best configuration (tag `lpclust.best`, "<model> <metric> k=<k>"). */
+async function bestOfSweep(store: TrackingStore, sweep: Run, kids: Run[], artifact: string): Promise<ModelRun> {
+  const best = sweep.data.tags['lpclust.best'];
+  const m = best ? /^(\S+) (\S+) k=(\d+)$/.exec(best) : null;
+  if (!m) {
+    throw noModelError(sweep, artifact, store.displayUri, `it is a sweep run that named no best configuration; choose a configuration's run with lpclust runs show ${short(sweep.info.runId)}`);
+  }
+  const [, model, metric, k] = m;
+  const matching = kids.filter(
+    (c) => c.data.tags['lpclust.sweep.config'] !== undefined && c.info.status === 'FINISHED' && c.data.params.model === model && c.data.params.metric === metric && c.data.params.k === k,
+  );
+  const holding: Run[] = [];
+  for (const c of matching) if (await hasArtifact(store, c.info.runId, artifact)) holding.push(c);
+  if (holding.length === 1) {
+    return { run: holding[0], followed: `run ${describeRun(sweep)} is a sweep; using the run of its best configuration (${best}) ${holding[0].info.runId}` };
+  }
+  if (holding.length > 1) {
+    throw noModelError(sweep, artifact, store.displayUri, `it is a sweep whose best configuration (${best}) ran with ${holding.length} seeds; give one of them: ${holding.map((c) => `runs:/${c.info.runId}/${artifact} (seed ${c.data.params.seed ?? '?'})`).join(', ')}`);
+  }
+  throw noModelError(sweep, artifact, store.displayUri, `it is a sweep, and no finished run of its best configuration (${best}) holds ${artifact}; see lpclust runs show ${short(sweep.info.runId)}`);
 }
 
 /**
  * Load a model given as a local path (a `model/` directory or its JSON/MLmodel file) or as
  * `runs:/<run-id>/<artifact path>` from the tracking store (local or server; downloaded to a
- * temporary directory that is removed afterwards).
+ * temporary directory that is removed afterwards). The run id may be a unique prefix, and a
+ * pipeline, sweep or other parent run is followed to the run holding the model
+ * ({@link findModelRun}), which is said on stderr.
  * @param openStore called only for `runs:/` URIs
- * @throws LpclustError E_USAGE_MODEL_URI, E_MODEL_NOT_FOUND, E_MODEL_VERSION, E_MODEL_INVALID
+ * @throws LpclustError E_USAGE_MODEL_URI, E_RUN_NOT_FOUND, E_RUN_AMBIGUOUS, E_MODEL_NOT_FOUND, E_MODEL_VERSION, E_MODEL_INVALID
  */
 export async function resolveModel(spec: string, openStore: () => Promise<TrackingStore>): Promise<LoadedModel> {
   const m = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(spec);
   if (m) {
-    const runId = m[1];
     const artifact = (m[2] ?? 'model').replace(/\/+$/, '') || 'model';
     const store = await openStore();
+    const found = await findModelRun(store, m[1], artifact);
+    const runId = found.run.info.runId;
+    if (found.followed) log.info(`${found.followed} (runs:/${runId}/${artifact})`);
     const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-model-'));
     try {
       const local = await store.downloadArtifacts(runId, artifact, tmp);
       const model = loadModelFile(local);
-      return { model, predictor: new Predictor(model), source: spec };
+      return { model, predictor: new Predictor(model), source: `runs:/${runId}/${artifact}`, runId, ...(found.followed ? { followed: found.followed } : {}) };
     } finally {
       await fsp.rm(tmp, { recursive: true, force: true });
     }

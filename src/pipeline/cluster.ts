@@ -20,6 +20,7 @@ import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } 
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { log } from '../util/log.js';
+import { Progress } from '../util/progress.js';
 import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
@@ -64,8 +65,13 @@ export interface ClusterStageOptions {
   seed?: number;
   /** Row normalisation before clustering; default l2 (the old pipeline's). */
   normalize?: Normalization;
-  /** Output directory; default `lpclust-out/cluster/<run id>` (new for every run). */
+  /** The output directory itself (the pipeline and the sweep name it); wins over `outBase`. */
   outDir?: string;
+  /**
+   * Base directory under which the run writes to `<outBase>/<run id>/` (what `cluster --out-dir`
+   * means, as for `pipeline` and `sweep`); default `lpclust-out/cluster`. Ignored with `outDir`.
+   */
+  outBase?: string;
   /** Worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores). */
   workers?: number;
   /** Render the plots into `<outDir>/plots/` and log them as artifacts `plots/` (default true). */
@@ -205,24 +211,40 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   const seed = o.seed ?? 0;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   const runName = `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`;
+  // Stage progress on a terminal (not for the sweep's many concurrent configurations).
+  const steps = o.executor ? undefined : new Progress({ label: 'cluster', total: 4, unit: 'steps' });
   // Inputs and the output location are checked before the run exists: a mistyped path or a
   // malformed profiles file is a usage mistake, not a FAILED run (and leaves no empty folder).
-  const inFile = checkInputPath(o.in, '--in');
-  if (o.dtw !== undefined && !o.preloaded) checkInputPath(o.dtw, '--dtw');
-  checkOutputDir(o.outDir ?? path.join('lpclust-out', 'cluster'), o.outDir !== undefined ? '--out-dir' : '--out-dir (default lpclust-out/cluster/<run id>)');
-  const table = await readProfiles(o.in);
-  const { n, length: L } = table;
-  if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
-  // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
-  if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
-  const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
-  checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
-  // A given matrix is checked against these profiles (and loaded) before the run too.
-  const given = o.dtw !== undefined && !o.preloaded ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
+  const prepare = async () => {
+    const inFile = checkInputPath(o.in, '--in');
+    if (o.dtw !== undefined && !o.preloaded) checkInputPath(o.dtw, '--dtw');
+    const base = o.outDir ?? o.outBase;
+    checkOutputDir(base ?? path.join('lpclust-out', 'cluster'), base !== undefined ? '--out-dir' : '--out-dir (default lpclust-out/cluster/<run id>)');
+    steps?.update(0, `reading ${o.in}`);
+    const table = await readProfiles(o.in);
+    const { n, length: L } = table;
+    if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
+    // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
+    if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
+    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
+    checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+    // A given matrix is checked against these profiles (and loaded) before the run too.
+    const given = o.dtw !== undefined && !o.preloaded ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
+    return { inFile, table, n, L, X, given };
+  };
+  let prepared: Awaited<ReturnType<typeof prepare>>;
+  try {
+    prepared = await prepare();
+  } catch (e) {
+    steps?.abandon();
+    throw e;
+  }
+  const { inFile, table, n, L, X, given } = prepared;
+  steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const outDir = path.resolve(o.outDir ?? path.join('lpclust-out', 'cluster', run.runId));
+      const outDir = path.resolve(o.outDir ?? path.join(o.outBase ?? path.join('lpclust-out', 'cluster'), run.runId));
       const created = await mkdirOutput(outDir, '--out-dir');
       try {
         return await clusterInRun(run, outDir);
@@ -232,7 +254,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         throw e;
       }
     },
-  );
+  ).finally(() => steps?.abandon());
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
       await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
@@ -347,6 +369,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // Outputs.
       const labelsFile = path.join(outDir, 'labels.csv');
       const centresFile = path.join(outDir, 'centres.csv');
+      steps?.update(2, 'writing outputs and the model');
       await writeLabels(labelsFile, table.ids, table.dates, fit.labels);
       await writeFileAtomic(centresFile, centresCsv(table, fit));
       const outputs: ClusterStageOutputs = { outDir, labelsFile, centresFile, n, k: fit.k, clusterSizes: Array.from(fit.sizes), fit, plots: [] };
@@ -367,6 +390,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
       const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
 
+      steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
       const metrics: Record<string, number> = {
         ...(validation.metrics as unknown as Record<string, number>),
@@ -401,6 +425,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         for (const f of files) await run.logArtifact(f, 'plots');
         outputs.plots = files;
       }
+      steps?.done();
       return { runId: run.runId, metrics, outputs };
   }
 }

@@ -53,7 +53,7 @@ export interface HarmonizeStageOptions {
   rulesFile?: string;
   /** Output harmonized CSV. */
   out: string;
-  /** Drop all-zero days (counted per source); default false. */
+  /** Drop all-zero days (counted per source); default true, as the pipeline (they have no L2 norm). */
   dropZeroDays?: boolean;
   /** Compute the DTW matrix of the result (L2-normalised rows). */
   dtw?: HarmonizeDtwOptions;
@@ -114,7 +114,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'harmonization', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? false };
+      const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? true };
       for (const s of given) params[`${s}_csv`] = inputs[s];
       if (o.dtw) Object.assign(params, { dtw_radius: o.dtw.radius ?? 1, dtw_dtype: o.dtw.dtype ?? 'float32', dtw_normalization: 'l2' });
       await run.logParams(params);
@@ -127,7 +127,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
         tables.push({ source, file, table: await readProfiles(file, { allowMissing: true }) });
         throwIfInterrupted();
       }
-      const { table, report } = harmonizeTables(tables, { exclude: exclusionsFromRules(rules), dropZeroDays: o.dropZeroDays });
+      const { table, report } = harmonizeTables(tables, { exclude: exclusionsFromRules(rules), dropZeroDays: o.dropZeroDays ?? true });
       await writeProfiles(o.out, table);
       const seconds = (performance.now() - t0) / 1000;
 
@@ -140,7 +140,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
       } catch (e) {
         // An all-zero day has no L2 norm; the dataset is still valid, but DTW on it is not.
         if (o.dtw) throw e;
-        log.warn(`${report.zeroRows} all-zero day(s), e.g. ${(e as Error).message.replace(/^cannot normalise /, '')}: no normalised digest logged; --drop-zero-days drops them`);
+        log.warn(`${report.zeroRows} all-zero day(s), e.g. ${(e as Error).message.replace(/^cannot normalise /, '')}: no normalised digest logged; they are kept because of --keep-zero-days, and dtw or cluster with --normalize l2 will refuse them`);
       }
 
       const metrics: Record<string, number> = {};

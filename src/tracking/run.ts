@@ -10,6 +10,7 @@ import path from 'node:path';
 import { isLpclustError, InterruptedError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { maskSecrets } from '../util/mask.js';
+import { launchDefaults } from './launcher.js';
 import { LIMITS, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
 
 /** Values accepted as params, metrics-by-name and tags. */
@@ -21,7 +22,10 @@ export interface RunOptions {
   experimentName: string;
   /** `mlflow.runName`, e.g. `kmeans dtw k=12`. */
   runName: string;
-  /** Makes this a nested run (tag `mlflow.parentRunId`). */
+  /**
+   * Makes this a nested run (tag `mlflow.parentRunId`). Without it, a run started under
+   * `mlflow run` nests under the launcher's run ({@link launchDefaults}).
+   */
   parentRunId?: string;
   /** Extra tags set at creation. */
   tags?: Record<string, string>;
@@ -175,7 +179,8 @@ export async function startRun(opts: RunOptions): Promise<ActiveRun> {
   throwIfInterrupted();
   const experiment = await opts.store.getOrCreateExperiment(opts.experimentName);
   const runName = truncate(maskSecrets(opts.runName), LIMITS.tagValue);
-  const tags = { ...standardTags({ ...opts, runName }), ...(opts.tags ?? {}) };
+  const parentRunId = opts.parentRunId ?? launchDefaults.parentRunId;
+  const tags = { ...standardTags({ ...opts, runName, parentRunId }), ...(opts.tags ?? {}) };
   throwIfInterrupted();
   const info = await opts.store.createRun({
     experimentId: experiment.experimentId,

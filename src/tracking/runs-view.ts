@@ -26,6 +26,8 @@ export interface RunRow {
   params: Record<string, string>;
   /** Latest value of each metric. */
   metrics: Record<string, number>;
+  /** Direct nested runs left out of the listing (by `children` or `limit`); 0 when all are shown. */
+  hiddenChildren: number;
 }
 
 /** One experiment of a listing. */
@@ -34,9 +36,9 @@ export interface ExperimentView {
   name: string;
   /** Runs in the experiment (all of them, whatever `limit` shows). */
   runCount: number;
-  /** Shown runs in tree order (parents before their children). */
+  /** Shown runs in tree order (parents before their children), at most `limit` of them. */
   runs: RunRow[];
-  /** Top-level runs left out by the limit. */
+  /** Top-level runs left out by the limit (with their nested runs). */
   omittedTopLevel: number;
 }
 
@@ -50,8 +52,13 @@ export interface RunsView {
 export interface RunsViewOptions {
   /** Only this experiment (error if it does not exist). */
   experimentName?: string;
-  /** At most this many top-level runs per experiment, newest first, each with all its nested runs (0 = all). */
+  /**
+   * At most this many runs per experiment (nested ones included), newest top-level runs first,
+   * each followed by its nested runs (0 = all). What is left out is counted.
+   */
   limit?: number;
+  /** At most this many direct nested runs under each run, oldest first (0 = all); the rest are counted. */
+  children?: number;
   /** Only runs with one of these statuses. */
   statuses?: RunStatus[];
 }
@@ -77,7 +84,7 @@ export async function collectRunsView(store: TrackingStore, options: RunsViewOpt
   const out: ExperimentView[] = [];
   for (const exp of experiments) {
     const runs = await store.searchRuns({ experimentIds: [exp.experimentId], statuses: options.statuses });
-    const tree = treeOrder(runs, options.limit ?? 0);
+    const tree = treeOrder(runs, options.limit ?? 0, options.children ?? 0);
     // The empty Default experiment of a new store is noise in a listing of everything.
     if (options.experimentName === undefined && runs.length === 0 && exp.experimentId === '0') continue;
     out.push({ experimentId: exp.experimentId, name: exp.name, runCount: runs.length, runs: tree.rows, omittedTopLevel: tree.omitted });
@@ -85,8 +92,11 @@ export async function collectRunsView(store: TrackingStore, options: RunsViewOpt
   return { trackingUri: store.displayUri, experiments: out };
 }
 
-/** Runs (newest first) in tree order: each top-level run followed by its descendants. */
-function treeOrder(runs: Run[], limit: number): { rows: RunRow[]; omitted: number } {
+/**
+ * Runs (newest first) in tree order: each top-level run followed by its descendants, at most
+ * `limit` rows in all and `maxChildren` direct children per run (0 = no cap).
+ */
+function treeOrder(runs: Run[], limit: number, maxChildren: number): { rows: RunRow[]; omitted: number } {
   const ids = new Set(runs.map((r) => r.info.runId));
   const children = new Map<string, Run[]>();
   const top: Run[] = [];
@@ -102,17 +112,29 @@ function treeOrder(runs: Run[], limit: number): { rows: RunRow[]; omitted: numbe
   }
   const rows: RunRow[] = [];
   const seen = new Set<string>();
+  const full = (): boolean => limit > 0 && rows.length >= limit;
   const visit = (r: Run, depth: number): void => {
     if (seen.has(r.info.runId)) return; // a cycle of parent tags: show each run once
     seen.add(r.info.runId);
-    rows.push(rowOf(r, depth));
+    const row = rowOf(r, depth);
+    rows.push(row);
     // Children oldest first: they usually are the stages of the parent, in order.
     const kids = [...(children.get(r.info.runId) ?? [])].sort((a, b) => a.info.startTime - b.info.startTime);
-    for (const k of kids) visit(k, depth + 1);
+    let shown = 0;
+    for (const k of kids) {
+      if ((maxChildren > 0 && shown >= maxChildren) || full()) break;
+      visit(k, depth + 1);
+      shown++;
+    }
+    row.hiddenChildren = kids.length - shown;
   };
-  const shown = limit > 0 ? top.slice(0, limit) : top;
-  for (const r of shown) visit(r, 0);
-  return { rows, omitted: top.length - shown.length };
+  let shownTop = 0;
+  for (const r of top) {
+    if (full()) break;
+    visit(r, 0);
+    shownTop++;
+  }
+  return { rows, omitted: top.length - shownTop };
 }
 
 function rowOf(r: Run, depth: number): RunRow {
@@ -128,6 +150,7 @@ function rowOf(r: Run, depth: number): RunRow {
     depth,
     params: r.data.params,
     metrics: r.data.metrics,
+    hiddenChildren: 0,
   };
 }
 
@@ -246,6 +269,8 @@ export interface FormatOptions {
   color?: boolean;
   /** Show times in UTC instead of the local time zone. */
   utc?: boolean;
+  /** Characters per line of `lpclust runs` (lines are fitted to it); 0 or undefined = no limit. */
+  width?: number;
 }
 
 /** A metric value in a few significant digits (integers as they are). */
@@ -286,74 +311,182 @@ function paint(text: string, status: RunStatus, color: boolean | undefined): str
   return color ? `\x1b[${STATUS_COLOR[status]}m${text}\x1b[0m` : text;
 }
 
-/** Params shown in a listing: short values only, at most 4. */
-function keyParams(params: Record<string, string>): string {
-  return Object.keys(params)
-    .sort()
-    .filter((k) => params[k].length <= 24 && k.length <= 24)
-    .slice(0, 4)
-    .map((k) => `${k}=${params[k]}`)
-    .join(' ');
+/**
+ * Params shown first in a listing, in this order: what tells runs of a stage apart (the model and
+ * its settings for clustering runs and their parents, the sources for ETL and harmonization, the
+ * band for DTW, the grid of a sweep). Others are left to `lpclust runs show` and `--json`.
+ */
+export const KEY_PARAMS: readonly string[] = [
+  'model', 'metric', 'k', 'seed', 'linkage', 'models', 'metrics', 'seeds', 'k_range', 'select', 'source', 'radius',
+];
+
+/**
+ * Metrics shown first in a listing, in this order: validation scores of clustering runs (and of
+ * the pipeline parents that copy them), the best score of a sweep, then the counts that summarise
+ * ETL, harmonization and DTW runs.
+ */
+export const KEY_METRICS: ReadonlyArray<string | RegExp> = [
+  'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz', 'Peak Match Score',
+  /^best /, 'mean seed ARI', 'configurations', 'failed_configurations',
+  'rows', 'meters', 'zero_rows', 'dtw_pairs', 'pairs', 'seconds',
+];
+
+/**
+ * The key params of a row as `key=value`, in {@link KEY_PARAMS} order, without those its name
+ * already states (a clustering run named "kmeans dtw k=12" shows its seed, not its model).
+ */
+export function keyParams(params: Record<string, string>, runName = ''): string[] {
+  const words = new Set(runName.split(/[\s_]+/));
+  return KEY_PARAMS.filter((k) => params[k] !== undefined && params[k] !== '' && params[k].length <= 40)
+    .filter((k) => !words.has(`${k}=${params[k]}`) && !(/\D/.test(params[k]) && words.has(params[k])))
+    .map((k) => `${k}=${params[k]}`);
 }
 
-/** Metrics shown in a listing: at most 4. */
-function keyMetrics(metrics: Record<string, number>): string {
-  return Object.keys(metrics)
-    .sort()
-    .slice(0, 4)
-    .map((k) => `${k}=${formatMetricValue(metrics[k])}`)
-    .join(' ');
+/**
+ * Short labels of the long metric names in a listing line (a legend under the listing spells
+ * them out); other metrics keep their names.
+ */
+export const METRIC_LABELS: Readonly<Record<string, string>> = {
+  'Silhouette Score': 'Sil',
+  'Silhouette DTW': 'SilDTW',
+  'DB Index': 'DB',
+  'Calinski-Harabasz': 'CH',
+  'Peak Match Score': 'Peak',
+};
+
+/** The key metrics of a row, in {@link KEY_METRICS} order, with their listing labels. */
+export function keyMetrics(metrics: Record<string, number>): Array<{ name: string; text: string }> {
+  const names = Object.keys(metrics);
+  const out: string[] = [];
+  for (const want of KEY_METRICS) {
+    for (const k of names) {
+      if ((typeof want === 'string' ? k === want : want.test(k)) && !out.includes(k)) out.push(k);
+    }
+  }
+  return out.map((k) => ({ name: k, text: `${METRIC_LABELS[k] ?? k}=${formatMetricValue(metrics[k])}` }));
+}
+
+/**
+ * As many items as fit in `room` characters (0 = no limit): params in at most half the room when
+ * there are metrics, then ` | ` and metrics; ` …` ends a line that left some out.
+ * @returns the text and the metrics shown (for the legend)
+ */
+function fitValues(params: string[], metrics: Array<{ name: string; text: string }>, room: number): { text: string; shown: string[] } {
+  if (room <= 0) {
+    return { text: [params.join(' '), metrics.map((m) => m.text).join(' ')].filter((x) => x !== '').join(' | '), shown: metrics.map((m) => m.name) };
+  }
+  const budget = room - 2; // room for ' …'
+  let text = '';
+  let cut = false;
+  for (const p of params) {
+    const next = text === '' ? p : `${text} ${p}`;
+    if (next.length > (metrics.length > 0 ? Math.floor(budget / 2) : budget)) {
+      cut = true;
+      break;
+    }
+    text = next;
+  }
+  const shown: string[] = [];
+  for (const m of metrics) {
+    const next = text === '' ? m.text : shown.length === 0 ? `${text} | ${m.text}` : `${text} ${m.text}`;
+    if (next.length > budget) {
+      cut = true;
+      break;
+    }
+    text = next;
+    shown.push(m.name);
+  }
+  return { text: cut ? `${text} …`.trimStart() : text, shown };
 }
 
 function clip(s: string, n: number): string {
   return s.length <= n ? s : s.slice(0, n - 1) + '…';
 }
 
-/** Tree prefixes (`├─ `, `└─ `, `│  `) of rows in tree order. */
-function treePrefixes(rows: RunRow[]): string[] {
-  return rows.map((row, i) => {
-    if (row.depth === 0) return '';
+/** Tree prefixes (`├─ `, `└─ `, `│  `) of lines given by their depths, in tree order. */
+function treePrefixes(depths: readonly number[]): string[] {
+  return depths.map((depth, i) => {
+    if (depth === 0) return '';
     let prefix = '';
-    for (let level = 1; level <= row.depth; level++) {
-      // Is there a later row at this level before the tree climbs above it?
+    for (let level = 1; level <= depth; level++) {
+      // Is there a later line at this level before the tree climbs above it?
       let more = false;
-      for (let j = i + 1; j < rows.length && rows[j].depth >= level; j++) {
-        if (rows[j].depth === level) {
+      for (let j = i + 1; j < depths.length && depths[j] >= level; j++) {
+        if (depths[j] === level) {
           more = true;
           break;
         }
       }
-      if (level === row.depth) prefix += more ? '├─ ' : '└─ ';
+      if (level === depth) prefix += more ? '├─ ' : '└─ ';
       else prefix += more ? '│  ' : '   ';
     }
     return prefix;
   });
 }
 
-/** The terminal text of `lpclust runs`. */
+/** A line of the listing: a run, or the count of nested runs left out under one. */
+type ListLine = { depth: number; row: RunRow } | { depth: number; hidden: number; parent: RunRow };
+
+/**
+ * The terminal text of `lpclust runs`: per experiment, the runs as a tree, each line fitted to
+ * `options.width` (name, status, start of top-level runs, duration, then the key params and
+ * metrics that fit; see {@link KEY_PARAMS}, {@link KEY_METRICS}).
+ */
 export function formatRunsView(view: RunsView, options: FormatOptions = {}): string {
   const now = options.now ?? Date.now();
+  const width = options.width && options.width > 0 ? options.width : 0;
+  const fit = (line: string): string => (width > 0 ? clip(line, width) : line);
   const lines: string[] = [`Tracking store: ${view.trackingUri}`];
   if (view.experiments.length === 0) {
     lines.push('', 'No runs yet. Runs appear here once an lpclust command has been run.');
     return lines.join('\n') + '\n';
   }
   for (const exp of view.experiments) {
-    lines.push('', `Experiment "${exp.name}" (id ${exp.experimentId}): ${exp.runCount} run${exp.runCount === 1 ? '' : 's'}`);
+    lines.push('', fit(`Experiment "${exp.name}" (id ${exp.experimentId}): ${exp.runCount} run${exp.runCount === 1 ? '' : 's'}`));
     if (exp.runs.length === 0) continue;
-    const prefixes = treePrefixes(exp.runs);
-    const names = exp.runs.map((r, i) => prefixes[i] + clip(r.runName || '(unnamed)', 40));
+    // A run's hidden children are counted on a line after its last shown descendant.
+    const list: ListLine[] = [];
+    const pending: Array<{ depth: number; hidden: number; parent: RunRow }> = [];
+    for (const row of exp.runs) {
+      while (pending.length > 0 && pending[pending.length - 1].depth > row.depth) list.push(pending.pop()!);
+      list.push({ depth: row.depth, row });
+      if (row.hiddenChildren > 0) pending.push({ depth: row.depth + 1, hidden: row.hiddenChildren, parent: row });
+    }
+    while (pending.length > 0) list.push(pending.pop()!);
+    const prefixes = treePrefixes(list.map((l) => l.depth));
+    const nameCap = width > 0 ? Math.max(16, Math.min(40, Math.floor(width / 3.3))) : 40;
+    const names = list.map((l, i) => ('row' in l ? prefixes[i] + clip(l.row.runName || '(unnamed)', Math.max(8, nameCap - prefixes[i].length)) : ''));
     const nameWidth = Math.max(4, ...names.map((n) => n.length));
-    const header = `  ${'RUN ID'.padEnd(8)}  ${'NAME'.padEnd(nameWidth)}  ${'STATUS'.padEnd(9)}  ${'START'.padEnd(19)}  ${'DURATION'.padEnd(9)}  PARAMS | METRICS`;
-    lines.push(header);
-    exp.runs.forEach((r, i) => {
-      const duration = r.durationMs !== null ? formatDuration(r.durationMs) : r.status === 'RUNNING' ? `${formatDuration(Math.max(0, now - r.startTime))}…` : '-';
-      const pm = [keyParams(r.params), keyMetrics(r.metrics)].filter((s) => s !== '').join(' | ');
-      lines.push(
-        `  ${r.runId.slice(0, 8)}  ${names[i].padEnd(nameWidth)}  ${paint(r.status.padEnd(9), r.status, options.color)}  ${formatTime(r.startTime, options.utc)}  ${duration.padEnd(9)}  ${pm}`.trimEnd(),
-      );
+    const statusWidth = Math.max(6, ...exp.runs.map((r) => r.status.length));
+    // Month, day and minute: the year and seconds are in `lpclust runs show` and --json.
+    const startWidth = 11;
+    const durations = exp.runs.map((r) => (r.durationMs !== null ? formatDuration(r.durationMs) : r.status === 'RUNNING' ? `${formatDuration(Math.max(0, now - r.startTime))}…` : '-'));
+    const durationWidth = Math.max(6, ...durations.map((d) => d.length));
+    const fixed = 2 + 8 + 2 + nameWidth + 2 + statusWidth + 2 + startWidth + 2 + durationWidth + 2;
+    const room = width > 0 ? Math.max(0, width - fixed) : 0;
+    lines.push(fit(`  ${'RUN ID'.padEnd(8)}  ${'NAME'.padEnd(nameWidth)}  ${'STATUS'.padEnd(statusWidth)}  ${'START'.padEnd(startWidth)}  ${'TIME'.padEnd(durationWidth)}  PARAMS | METRICS`));
+    let r = 0;
+    const labelled = new Set<string>();
+    list.forEach((l, i) => {
+      if (!('row' in l)) {
+        const what = `… and ${l.hidden} more nested run${l.hidden === 1 ? '' : 's'} (lpclust runs show ${l.parent.runId.slice(0, 8)}; --children 0 shows all)`;
+        lines.push(fit(`  ${''.padEnd(8)}  ${prefixes[i]}${what}`));
+        return;
+      }
+      const row = l.row;
+      const start = row.depth === 0 ? formatTime(row.startTime, options.utc).slice(5, 16) : '';
+      const values = fitValues(keyParams(row.params, row.runName), keyMetrics(row.metrics), width > 0 ? Math.max(room, 1) : 0);
+      for (const m of values.shown) if (METRIC_LABELS[m]) labelled.add(m);
+      const status = paint(row.status.padEnd(statusWidth), row.status, options.color);
+      const head = `  ${row.runId.slice(0, 8)}  ${names[i].padEnd(nameWidth)}  `;
+      const tail = `  ${start.padEnd(startWidth)}  ${durations[r].padEnd(durationWidth)}  ${values.text}`.trimEnd();
+      // Fitted without the colour codes (they take no room on screen).
+      const plain = head + row.status.padEnd(statusWidth) + tail;
+      lines.push(width > 0 && plain.length > width ? clip(plain, width) : head + status + tail);
+      r++;
     });
-    if (exp.omittedTopLevel > 0) lines.push(`  … ${exp.omittedTopLevel} older run${exp.omittedTopLevel === 1 ? '' : 's'} not shown (use --limit 0 to show all)`);
+    if (exp.omittedTopLevel > 0) lines.push(fit(`  … ${exp.omittedTopLevel} older top-level run${exp.omittedTopLevel === 1 ? '' : 's'} not shown (--limit 0 shows all)`));
+    if (labelled.size > 0) lines.push(fit(`  ${[...labelled].map((m) => `${METRIC_LABELS[m]} = ${m}`).join(', ')}`));
   }
   return lines.join('\n') + '\n';
 }

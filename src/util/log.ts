@@ -15,6 +15,12 @@ const RANK: Record<LogLevel, number> = { silent: 0, error: 1, warn: 2, info: 3, 
 /** A sink for log lines (stderr by default; tests capture it). */
 export type LogSink = (line: string) => void;
 
+/**
+ * Hooks around every line logged (set by a live progress bar on stderr: it clears its line before
+ * a log line and draws itself again after it).
+ */
+export const logLineHooks: { before?: () => void; after?: () => void } = {};
+
 /** A leveled logger. */
 export class Logger {
   level: LogLevel;
@@ -46,7 +52,9 @@ export class Logger {
   private emit(level: LogLevel, msg: string): void {
     if (!this.enabled(level)) return;
     const prefix = level === 'info' ? '' : `${level}: `;
+    logLineHooks.before?.();
     this.sink(maskSecrets(prefix + msg));
+    logLineHooks.after?.();
   }
 }
 

@@ -2,6 +2,7 @@
  * Progress and ETA on stderr for long steps: a live bar when stderr is a terminal, a plain line
  * every few seconds otherwise, nothing when quiet. Results never go here.
  */
+import { logLineHooks } from './log.js';
 
 /** Options of a {@link Progress}. */
 export interface ProgressOptions {
@@ -19,8 +20,11 @@ export interface ProgressOptions {
   logEverySeconds?: number;
 }
 
-/** Global switch set by the CLI from `--quiet` / `--log-level silent`. */
+/** Global switch set by the CLI from `--quiet`, `--log-level silent` and `--json`. */
 export const progressDefaults = { quiet: false };
+
+/** Live bars on the terminal, innermost last: only the innermost draws (a DTW matrix inside a clustering stage). */
+const liveBars: Progress[] = [];
 
 /** A progress reporter. Call {@link tick} or {@link update} as work is done, then {@link done}. */
 export class Progress {
@@ -29,6 +33,8 @@ export class Progress {
   private doneUnits = 0;
   private lastDraw = 0;
   private finished = false;
+  private detail = '';
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(options: ProgressOptions) {
     this.opts = {
@@ -38,6 +44,25 @@ export class Progress {
       stream: process.stderr,
       ...options,
     };
+    // On a terminal the bar shows from the start and its clock keeps moving while a long unit of
+    // work (a DTW tile, a clustering fit) runs, so that a slow step never looks like a hang.
+    if (!this.opts.quiet && this.opts.stream.isTTY === true) {
+      const outer = liveBars[liveBars.length - 1];
+      if (outer) outer.opts.stream.write('\n');
+      liveBars.push(this);
+      this.draw(true);
+      this.lastDraw = Date.now();
+      this.timer = setInterval(() => {
+        if (!this.finished && liveBars[liveBars.length - 1] === this) this.draw(true);
+      }, 1000);
+      this.timer.unref();
+      const stream = this.opts.stream;
+      logLineHooks.before = () => stream.write('\r\x1b[K');
+      logLineHooks.after = () => {
+        const top = liveBars[liveBars.length - 1];
+        if (top && !top.finished) top.draw(true);
+      };
+    }
   }
 
   /** Add `n` units done. */
@@ -45,9 +70,10 @@ export class Progress {
     this.update(this.doneUnits + n);
   }
 
-  /** Set the units done so far. */
-  update(done: number): void {
+  /** Set the units done so far, and optionally what is being done now (shown after the bar). */
+  update(done: number, detail?: string): void {
     this.doneUnits = done;
+    if (detail !== undefined) this.detail = detail;
     if (this.opts.quiet || this.finished) return;
     const now = Date.now();
     const tty = this.opts.stream.isTTY === true;
@@ -62,6 +88,15 @@ export class Progress {
   done(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.timer) {
+      clearInterval(this.timer);
+      const i = liveBars.indexOf(this);
+      if (i >= 0) liveBars.splice(i, 1);
+      if (liveBars.length === 0) {
+        logLineHooks.before = undefined;
+        logLineHooks.after = undefined;
+      }
+    }
     if (this.opts.quiet) return;
     const tty = this.opts.stream.isTTY === true;
     if (tty) {
@@ -73,6 +108,15 @@ export class Progress {
     }
   }
 
+  /** Stop drawing without a final line (the step failed; the error message follows). */
+  abandon(): void {
+    if (this.finished) return;
+    const live = this.timer !== undefined;
+    this.opts.quiet = true;
+    this.done();
+    if (live) this.opts.stream.write('\r\x1b[K');
+  }
+
   private draw(tty: boolean): void {
     const { total, label, unit } = this.opts;
     const elapsed = (Date.now() - this.start) / 1000;
@@ -80,7 +124,9 @@ export class Progress {
     const rate = elapsed > 0 ? this.doneUnits / elapsed : 0;
     const eta = rate > 0 ? (total - this.doneUnits) / rate : NaN;
     const pct = (frac * 100).toFixed(1).padStart(5);
-    const tail = `${pct}% ${formatRate(rate)} ${unit}/s ETA ${Number.isFinite(eta) ? formatSeconds(eta) : '?'}`;
+    // Small totals (runs, steps) are counted; large ones (cells, pairs) get a rate.
+    const count = total <= 100_000 ? `${this.doneUnits}/${total} ${unit}` : `${formatRate(rate)} ${unit}/s`;
+    const tail = `${pct}% ${count} ${formatSeconds(elapsed)} elapsed, ETA ${Number.isFinite(eta) && this.doneUnits > 0 ? formatSeconds(eta) : '?'}${this.detail ? ` ${this.detail}` : ''}`;
     if (tty) {
       const width = 24;
       const filled = Math.round(frac * width);

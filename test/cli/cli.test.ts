@@ -151,11 +151,12 @@ describe('lpclust runs', () => {
     expect(list.stdout).toContain('5 runs');
     const idx = (name: string): number => lines.findIndex((l) => l.includes(name));
     expect(idx('lonely')).toBeLessThan(idx('pipeline'));
-    expect(lines[idx('pipeline')]).toMatch(/FINISHED\s+2026-01-02 03:04:05\s+1m 05s\s+k=3 model=kmeans/);
+    expect(lines[idx('pipeline')]).toMatch(/FINISHED\s+01-02 03:04\s+1m 05s\s+model=kmeans k=3/);
     expect(lines[idx(' etl')]).toContain('├─ etl');
     expect(lines[idx('cluster')]).toContain('└─ cluster');
     expect(lines[idx('k=3  ')] ?? lines[idx('└─ k=3')]).toContain('   └─ k=3');
-    expect(lines[idx('cluster')]).toContain('DB Index=0.7');
+    expect(lines[idx('cluster')]).toContain('DB=0.7');
+    expect(list.stdout).toContain('DB = DB Index');
     expect(lines[idx('lonely')]).toContain('FAILED');
 
     const view = JSON.parse(json.stdout) as { experiments: Array<{ name: string; runs: Array<{ runId: string; depth: number; parentRunId: string | null; metrics: Record<string, number> }> }> };

@@ -47,9 +47,11 @@ describe('lpclust cluster', () => {
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
     expect(res.runId).toMatch(/^[0-9a-f]{32}$/);
+    // --out-dir is a base, as for pipeline and sweep: each run writes to <out-dir>/<run id>/.
+    expect(res.outDir).toBe(path.join(dir, 'km', res.runId));
     expect(res.metrics['Silhouette Score']).toBeGreaterThan(0);
     expect(res.metrics['DB Index']).toBeGreaterThan(0);
-    const labels = readFileSync(path.join(dir, 'km/labels.csv'), 'utf8').trim().split('\n');
+    const labels = readFileSync(path.join(res.outDir, 'labels.csv'), 'utf8').trim().split('\n');
     expect(labels[0]).toBe('id,date,cluster');
     expect(labels.length).toBe(68);
     const sizes = [0, 0, 0];
@@ -57,7 +59,7 @@ describe('lpclust cluster', () => {
     expect(sizes).toEqual(res.clusterSizes);
     expect(sizes[0]).toBeGreaterThanOrEqual(sizes[1]);
     expect(sizes[1]).toBeGreaterThanOrEqual(sizes[2]);
-    const centres = readFileSync(path.join(dir, 'km/centres.csv'), 'utf8').trim().split('\n');
+    const centres = readFileSync(path.join(res.outDir, 'centres.csv'), 'utf8').trim().split('\n');
     expect(centres[0].startsWith('cluster,size,00:00,')).toBe(true);
     expect(centres.slice(1).map((l) => Number(l.split(',')[1]))).toEqual(sizes);
     expect(runTag(res.runId, 'mlflow.runName')).toBe('kmeans euclidean k=3');
@@ -68,26 +70,28 @@ describe('lpclust cluster', () => {
     expect(a.status, a.stderr).toBe(0);
     const ra = JSON.parse(a.stdout);
     expect(ra.metrics['Silhouette DTW']).toBeGreaterThan(-1);
+    const kmed = path.relative(dir, ra.outDir);
+    expect(kmed).toBe(path.join('kmed', ra.runId));
     expect(ra.metrics['fit/total_deviation']).toBeGreaterThan(0);
-    expect(existsSync(path.join(dir, 'kmed/dtw.npy'))).toBe(true);
-    expect(readFileSync(path.join(dir, 'kmed/medoids.csv'), 'utf8').split('\n')[0].startsWith('cluster,size,id,date,')).toBe(true);
-    const b = lpclust(['--json', 'cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '3', '--dtw', 'kmed/dtw.npy', '--out-dir', 'agg']);
+    expect(existsSync(path.join(ra.outDir, 'dtw.npy'))).toBe(true);
+    expect(readFileSync(path.join(ra.outDir, 'medoids.csv'), 'utf8').split('\n')[0].startsWith('cluster,size,id,date,')).toBe(true);
+    const b = lpclust(['--json', 'cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '3', '--dtw', path.join(kmed, 'dtw.npy'), '--out-dir', 'agg']);
     expect(b.status, b.stderr).toBe(0);
     expect(b.stderr).not.toMatch(/computing the DTW matrix/);
-    const npy = readFileSync(path.join(dir, 'agg/linkage.npy'));
+    const npy = readFileSync(path.join(JSON.parse(b.stdout).outDir, 'linkage.npy'));
     expect(npy.subarray(1, 6).toString()).toBe('NUMPY');
     expect(npy.toString('latin1', 10, 80)).toMatch(/'shape': \(66, 4\)/);
     // A matrix of other data.
     writeFileSync(path.join(dir, 'fewer.csv'), readFileSync(csv, 'utf8').split('\n').slice(0, 40).join('\n') + '\n');
-    const c = lpclust(['cluster', '--in', 'fewer.csv', '--model', 'kmedoids', '--metric', 'dtw', '-k', '2', '--dtw', 'kmed/dtw.npy']);
+    const c = lpclust(['cluster', '--in', 'fewer.csv', '--model', 'kmedoids', '--metric', 'dtw', '-k', '2', '--dtw', path.join(kmed, 'dtw.npy')]);
     expect(c.status).toBe(3);
     expect(c.stderr).toMatch(/does not belong to these profiles/);
     expect(c.stderr).toMatch(/lpclust dtw --in fewer.csv/);
     // A corrupted matrix (NaN cell) is refused, not clustered.
-    const bad = readFileSync(path.join(dir, 'kmed/dtw.npy'));
+    const bad = readFileSync(path.join(ra.outDir, 'dtw.npy'));
     bad.writeFloatLE(NaN, bad.length - 67 * 67 * 4 + 4 * 5);
     writeFileSync(path.join(dir, 'bad.npy'), bad);
-    writeFileSync(path.join(dir, 'bad.npy.json'), readFileSync(path.join(dir, 'kmed/dtw.npy.json')));
+    writeFileSync(path.join(dir, 'bad.npy.json'), readFileSync(path.join(ra.outDir, 'dtw.npy.json')));
     const d = lpclust(['cluster', '--in', csv, '--model', 'agglomerative', '--metric', 'dtw', '-k', '2', '--dtw', 'bad.npy']);
     expect(d.status).toBe(3);
     expect(d.stderr).toMatch(/cell \(0, 5\) of the matrix is NaN/);

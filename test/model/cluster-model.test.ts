@@ -37,12 +37,12 @@ describe('cluster → model/ → predict', () => {
       const c = lpclust(['--json', 'cluster', '--in', 'days.csv', '--model', model, '--metric', metric, '-k', '3', '--n-init', '1', '--out-dir', out]);
       expect(c.status, c.stderr).toBe(0);
       const runId = JSON.parse(c.stdout).runId as string;
-      expect(existsSync(path.join(dir, out, 'model', 'MLmodel'))).toBe(true);
+      expect(existsSync(path.join(dir, out, runId, 'model', 'MLmodel'))).toBe(true);
       const exp = readdirSync(path.join(dir, 'mlruns')).find((e) => existsSync(path.join(dir, 'mlruns', e, runId)))!;
       expect(readdirSync(path.join(dir, 'mlruns', exp, runId, 'artifacts', 'model')).sort()).toEqual(['MLmodel', 'lpclust-model.json']);
       const p = lpclust(['--json', 'predict', '--model', `runs:/${runId}/model`, '--in', 'days.csv', '--out', `${out}.pred.csv`]);
       expect(p.status, p.stderr).toBe(0);
-      const fitted = readFileSync(path.join(dir, out, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]);
+      const fitted = readFileSync(path.join(dir, out, runId, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]);
       const predicted = readFileSync(path.join(dir, `${out}.pred.csv`), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]);
       const agreement = JSON.parse(p.stdout).trainingAgreement as number;
       if (model === 'agglomerative') {

@@ -72,14 +72,15 @@ export function register(program: Command): void {
     .option('--max-iter <n>', 'iteration cap (kmeans 300, DTW kmeans 5, kmedoids 300, som epochs 10)')
     .option('--seed <n>', 'random seed', '0')
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
-    .option('--out-dir <dir>', 'output directory (default: lpclust-out/cluster/<run id>, new for every run)')
+    .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
     .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores)')
     .addHelpText(
       'after',
       `
 Writes labels.csv (id,date,cluster; 0 = largest cluster), centres.csv (cluster,size,slots...),
-medoids.csv (DTW models), linkage.npy (agglomerative, SciPy format) and logs an MLflow run named
-like "kmeans dtw k=12" with the validation metrics (as \`lpclust validate\`).
+medoids.csv (DTW models), linkage.npy (agglomerative, SciPy format) and model/ (for
+\`lpclust predict\`) into <out-dir>/<run id>/, a new folder for every run, and logs an MLflow run
+named like "kmeans dtw k=12" with the validation metrics (as \`lpclust validate\`).
 
 Examples:
   lpclust cluster --in harmonized.csv --model kmeans -k 12
@@ -115,7 +116,7 @@ Examples:
           ...(flags.init !== undefined ? { init: choice<InitName>(flags.init, INITS, '--init') } : {}),
           ...(flags.nInit !== undefined ? { nInit: integer(flags.nInit, '--n-init', 1, 'a positive integer') } : {}),
           ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
-          ...(flags.outDir !== undefined ? { outDir: flags.outDir } : {}),
+          ...(flags.outDir !== undefined ? { outBase: flags.outDir } : {}),
           ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },

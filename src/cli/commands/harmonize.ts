@@ -16,6 +16,7 @@ interface HarmonizeFlags {
   out: string;
   computeDtw?: boolean;
   dropZeroDays?: boolean;
+  keepZeroDays?: boolean;
   dtwOut?: string;
   dtwLayout: string;
   radius: string;
@@ -46,7 +47,8 @@ export function register(program: Command): void {
     .option('--newmongo <csv>', 'clean CSV of the new Mongo collection (from `lpclust etl newmongo`)')
     .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
     .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
-    .option('--drop-zero-days', 'drop days whose every slot is 0 (they cannot be L2-normalised for DTW and clustering); counted per source')
+    .option('--keep-zero-days', 'keep days whose every slot is 0 (by default they are dropped and counted per source, as the pipeline does: they cannot be L2-normalised for DTW and clustering)')
+    .option('--drop-zero-days', 'drop all-zero days (the default; accepted for scripts written when keeping them was the default)')
     .option('--compute-dtw', 'also compute the DTW matrix of the L2-normalised rows (.npy + .json sidecar)')
     .option('--dtw-out <npy>', 'DTW matrix path (default: <out without .csv>.dtw.npy)')
     .option('--dtw-layout <layout>', 'DTW matrix layout: full (n × n) | condensed (upper triangle, 1-D, SciPy squareform order, half the bytes)', 'full')
@@ -60,6 +62,9 @@ export function register(program: Command): void {
 At least one of --oldmongo, --sql, --newmongo. Rows with an empty cell are dropped (counted per
 source). A (meter, day) present in several sources is kept once, from the newest source:
 ${SOURCE_PRECEDENCE.join(' > ')}; the duplicates are counted and listed in harmonize_report.json.
+Days whose every slot is 0 (no consumption recorded) are dropped and counted, as in
+\`lpclust pipeline\`: they have no L2 norm, so \`dtw\` and \`cluster\` could not use them.
+\`--keep-zero-days\` keeps them (e.g. to cluster with \`--normalize none\`).
 Output rows are sorted by id, then date.
 
 Examples:
@@ -74,6 +79,9 @@ Examples:
         throw usageError('E_USAGE_OPTION', 'Expected at least one of `--oldmongo`, `--sql`, `--newmongo` but received none', {
           hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
         });
+      }
+      if (flags.keepZeroDays && flags.dropZeroDays) {
+        throw usageError('E_USAGE_OPTION', '`--keep-zero-days` and `--drop-zero-days` contradict each other; give one (dropping is the default)');
       }
       const dtwFlagsUsed = flags.dtwOut !== undefined || flags.workers !== undefined || flags.force || flags.radius !== '1' || flags.dtype !== 'float32' || flags.dtwLayout !== 'full';
       if (dtwFlagsUsed && !flags.computeDtw) {
@@ -98,7 +106,7 @@ Examples:
       }
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
-      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: flags.dropZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
+      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: !flags.keepZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
       ctx.print(
         {
           runId: res.runId,

@@ -17,7 +17,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description('assign new daily profiles to the clusters of a saved model (nearest centre under the model\'s metric)')
-    .requiredOption('--model <path|uri>', 'a model/ directory (of a run, or of `cluster --out-dir`) or runs:/<run-id>/model (from --tracking-uri)')
+    .requiredOption('--model <path|uri>', 'a model/ directory (of a run, or of `cluster --out-dir`) or runs:/<run-id>/model (from --tracking-uri; the id may be the 8-character prefix `lpclust runs` prints, and a pipeline or sweep run id leads to its clustering or best run)')
     .requiredOption('--in <csv>', 'profiles CSV (id,date,HH:MM...) at the model\'s resolution, in Wh per slot (not normalised)')
     .option('--out <csv>', 'labels CSV to write: id,date,cluster,distance,margin (default: <in>.labels.csv)')
     .addHelpText(
@@ -27,15 +27,20 @@ The input is normalised as the model's training data was; each day goes to the n
 (Euclidean, or DTW with the model's band). distance = distance to that centre, margin = distance
 to the second-nearest centre minus distance (a confidence: 0 = a tie).
 
+runs:/<id>/model: <id> is a run id or a unique prefix of it (6 characters or more). The model is
+in the clustering run; given a pipeline run, predict uses its clustering run, given a sweep run,
+the run of its best configuration (when it ran with one seed), and says so on stderr.
+
 Examples:
   lpclust predict --model lpclust-out/cluster/<run-id>/model --in tomorrow.csv --out clusters.csv
   lpclust predict --model runs:/0a1b2c.../model --in tomorrow.csv
+  lpclust predict --model runs:/3f2a9c1e/model --in tomorrow.csv     (a prefix; a pipeline run is followed)
   lpclust --tracking-uri http://localhost:5000 predict --model runs:/0a1b2c.../model --in tomorrow.csv --json`,
     )
     .action(async (flags: PredictFlags, cmd: Command) => {
       const { predictFile, resolveModel } = await import('../../model/resolve.js');
       const ctx = contextFor(cmd);
-      const loaded = await resolveModel(flags.model, () => ctx.openStore());
+      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
       const out = flags.out ?? `${flags.in.replace(/\.csv$/i, '')}.labels.csv`;
       const res = await predictFile(loaded, flags.in, out);
       const m = loaded.model;
@@ -45,6 +50,6 @@ Examples:
         `  rows per cluster  ${res.counts.join(' ')}`,
         `  training agreement  ${Number.isFinite(agreement) ? `${(agreement * 100).toFixed(2)}% of the training rows predict to their fitted cluster` : 'unknown'}`,
       ];
-      ctx.print({ out: path.resolve(out), n: res.n, model: { model: m.model, metric: m.metric, k: m.k, runId: m.run_id }, counts: res.counts, trainingAgreement: agreement }, lines.join('\n'));
+      ctx.print({ out: path.resolve(out), n: res.n, model: { model: m.model, metric: m.metric, k: m.k, runId: m.run_id, source: loaded.source, ...(loaded.followed ? { followed: loaded.followed } : {}) }, counts: res.counts, trainingAgreement: agreement }, lines.join('\n'));
     });
 }

@@ -51,7 +51,7 @@ Examples:
       }
       const ctx = contextFor(cmd);
       const [{ resolveModel }, { startScoringServer }] = await Promise.all([import('../../model/resolve.js'), import('../../serve/server.js')]);
-      const loaded = await resolveModel(flags.model, () => ctx.openStore());
+      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
       let srv: ScoringServer;
       try {
         srv = await startScoringServer({ model: loaded.model, predictor: loaded.predictor, host: flags.host, port, maxBodyMb });

@@ -4,10 +4,14 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { externalError, inputError, usageError } from '../../errors.js';
 import type { TrackingStore } from '../../tracking/store.js';
+import { SYNC_STATE_FILE } from '../../tracking/sync-state-name.js';
+import type { SyncedRun } from '../../tracking/sync.js';
 import { log } from '../../util/log.js';
 import { maskUri } from '../../util/mask.js';
+import { Progress } from '../../util/progress.js';
 import { contextFor } from '../context.js';
 
 /** Register `lpclust sync`. */
@@ -18,11 +22,16 @@ export function register(program: Command): void {
     .option('--from <dir>', 'local store to read (a directory or file: URI)', './mlruns')
     .option('--to <uri>', 'tracking server to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
     .option('--experiment <name>', 'only the runs of this experiment (default: all)')
+    .option('--full', `compare every run with the server, also those the sync state (${SYNC_STATE_FILE} in --from) says are unchanged`)
     .addHelpText(
       'after',
       `
 Uploads params, full metric histories (timestamps and steps kept), tags, artifacts, nesting (parent
 ids remapped), status, start and end times. Runs already on the server are completed, not duplicated.
+Tags that point at runs (mlflow.parentRunId, lpclust.child.*, lpclust.reused*) get the server's ids.
+The sync state ${SYNC_STATE_FILE} in the --from store remembers, per server, each run's server id
+and a digest of what was uploaded: on the next sync an unchanged run costs no request (--full
+checks them all with the server again).
 Auth and transport as for every server URI: MLFLOW_TRACKING_TOKEN, MLFLOW_TRACKING_USERNAME/PASSWORD,
 MLFLOW_TRACKING_INSECURE_TLS, MLFLOW_HTTP_REQUEST_TIMEOUT, MLFLOW_HTTP_REQUEST_MAX_RETRIES,
 MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (environment or ./.env).
@@ -32,7 +41,7 @@ Examples:
   lpclust sync --from ./mlruns --experiment uc7 --to https://mlflow.example.org
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
-    .action(async (opts: { from: string; to?: string; experiment?: string }, cmd: Command) => {
+    .action(async (opts: { from: string; to?: string; experiment?: string; full?: boolean }, cmd: Command) => {
       const [{ FileStore }, { openStore }, { RestStore }, { syncRuns }] = await Promise.all([
         import('../../tracking/file-store.js'),
         import('../../tracking/index.js'),
@@ -58,19 +67,34 @@ Examples:
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
       const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
+      let progress: Progress | undefined;
+      let total = 0;
+      let seen = 0;
+      const line = (r: SyncedRun): string =>
+        `[${seen}/${total}] ${r.created ? 'created' : 'updated'} ${r.experiment}/${r.runName} ${r.localRunId} → ${r.remoteRunId}` +
+        ` (${r.params} params, ${r.metrics} metric values, ${r.tags} tags, ${r.artifacts} artifacts${r.ended ? ', status set' : ''})`;
       try {
         const report = await syncRuns(from, target, {
           experiment: opts.experiment,
-          onRun: (r) =>
-            r.error
-              ? log.warn(`run ${r.localRunId} (${r.runName}) not synced: ${r.error}`)
-              : log.info(
-                  `${r.created ? 'created' : 'checked'} ${r.experiment}/${r.runName} ${r.localRunId} → ${r.remoteRunId}` +
-                    ` (${r.params} params, ${r.metrics} metric values, ${r.tags} tags, ${r.artifacts} artifacts${r.ended ? ', status set' : ''})`,
-                ),
+          statePath: path.join(from.root, SYNC_STATE_FILE),
+          full: opts.full,
+          onStart: (n) => {
+            total = n;
+            progress = new Progress({ label: 'sync', total: n, unit: 'runs' });
+          },
+          onRun: (r) => {
+            seen++;
+            // Runs with nothing to send are counted in the summary, not listed one by one.
+            if (r.error) log.warn(`[${seen}/${total}] run ${r.localRunId} (${r.runName}) not synced: ${r.error}`);
+            else if (r.created || r.params || r.metrics || r.tags || r.artifacts || r.ended) log.info(line(r));
+            progress?.update(seen);
+          },
         });
+        progress?.done();
         const human = `synced ${report.runs.length} run(s) from ${from.displayUri} to ${target.displayUri}: ` +
-          `${report.created} created, ${report.updated} completed, ${report.unchanged} already up to date, ${report.failed} failed`;
+          `${report.created} created, ${report.updated} completed, ${report.unchanged} already up to date` +
+          `${report.skipped > 0 ? ` (${report.skipped} unchanged since the last sync, not checked again)` : ''}, ${report.failed} failed` +
+          `${report.pointerTags > 0 ? `; ${report.pointerTags} tag(s) pointing at runs set to the server's ids` : ''}`;
         ctx.print({ from: from.displayUri, to: target.displayUri, ...report }, human);
         if (report.failed > 0) {
           throw externalError('E_SYNC_INCOMPLETE', `${report.failed} run(s) could not be synced (see the warnings above); the others were`, {
@@ -78,6 +102,7 @@ Examples:
           });
         }
       } finally {
+        progress?.done();
         if (target instanceof RestStore) target.close();
       }
     });
