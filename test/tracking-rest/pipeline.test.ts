@@ -3,47 +3,18 @@
  * runs, nesting, params, metrics, tags and artifacts as a local run; `--reuse` works from the
  * server's runs (artifacts downloaded); a server that dies mid-run loses nothing after `sync`.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/tracking/file-store.js';
 import type { TrackingStore } from '../../src/tracking/store.js';
 import { ContractServer } from '../support/contract-server.js';
-import { restStore } from './helpers.js';
+import { restStore, runCli } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LAUNCHER = path.join(ROOT, 'test/tracking-rest/cli-launcher.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const PIPELINE = ['pipeline', '--model', 'kmeans', '-k', '3', '--no-plots', '--json', '--quiet'];
 
-interface Result { code: number; stdout: string; stderr: string }
-
-function lpclust(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', TSX, LAUNCHER, ...args],
-      {
-        cwd,
-        env: {
-          ...process.env,
-          MLFLOW_TRACKING_URI: '',
-          LPCLUST_TRACKING_URI: '',
-          MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
-          MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01',
-          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0.01',
-          MLFLOW_HTTP_REQUEST_TIMEOUT: '5',
-          ...env,
-        },
-        timeout: 55_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const lpclust = runCli;
 
 /** What MLflow shows of a pipeline, independent of ids, times and paths: one line per run. */
 async function shape(store: TrackingStore, experiment = 'lpclust'): Promise<string[]> {
