@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { pendingTempFiles } from '../io/atomic.js';
 import { pendingStoreTempFiles } from '../tracking/file-store.js';
+import { pendingArtifactTempFiles } from '../tracking/local-artifacts.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
 import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
@@ -47,7 +48,7 @@ export function installSignalHandlers(): () => void {
 
 /** Remove the temporary files of unfinished atomic writes (outputs and tracking store). */
 function removeTempFiles(): void {
-  for (const f of [...pendingTempFiles(), ...pendingStoreTempFiles()]) {
+  for (const f of [...pendingTempFiles(), ...pendingStoreTempFiles(), ...pendingArtifactTempFiles()]) {
     try {
       rmSync(f, { force: true });
     } catch {
