@@ -146,15 +146,30 @@ export class SqliteStore implements TrackingStore {
     return this.revision?.revision ?? null;
   }
 
-  /** Close the database (checkpoints the WAL into the file). The store reopens it on next use. */
+  /**
+   * Close the database. The last process to close it puts it back in SQLite's default rollback
+   * journal, the mode MLflow creates it in (a WAL database cannot be read where its folder is
+   * read-only); SQLite checkpoints the WAL into the file first. The store reopens it on next use.
+   */
   close(): void {
     if (this.exitHook) process.off('exit', this.exitHook);
     this.exitHook = undefined;
     const db = this.db;
+    const switched = this.walChecked;
     this.db = null;
     this.revision = null;
     this.walChecked = false;
-    if (db?.open) db.close();
+    if (!db?.open) return;
+    if (switched) {
+      try {
+        // No waiting: while another connection is open the database stays in WAL, and that one switches back.
+        db.pragma('busy_timeout = 0');
+        db.pragma('journal_mode = DELETE');
+      } catch {
+        // Busy elsewhere, or read-only after all: leaving WAL on is safe.
+      }
+    }
+    db.close();
   }
 
   // ---------------------------------------------------------------- connection and schema
@@ -183,12 +198,12 @@ export class SqliteStore implements TrackingStore {
     const writable = exists ? canWrite(this.file) && canWrite(dir) : canWrite(dir);
     if (write && !writable) throw this.readOnlyError();
     if (!this.db) {
+      this.writable = writable;
       try {
         this.db = new Database(this.file, { readonly: !writable, fileMustExist: exists, timeout: BUSY_TIMEOUT_MS });
       } catch (e) {
         throw this.dbError('open', e);
       }
-      this.writable = writable;
       this.exitHook = () => this.close();
       process.on('exit', this.exitHook);
     }
@@ -306,6 +321,14 @@ export class SqliteStore implements TrackingStore {
       });
     }
     if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_PERM' || code === 'SQLITE_AUTH') {
+      if (!this.writable) {
+        return externalError('E_TRACKING_DB', `cannot ${what} ${this.file}: ${msg}`, {
+          hint: 'the database is in WAL mode (left so by a process that did not end) and its folder is read-only: SQLite needs to write its -shm file beside it; ' +
+            'open it once where it is writable',
+          where,
+          cause: e,
+        });
+      }
       return this.readOnlyError(msg);
     }
     if (code === 'SQLITE_FULL') return externalError('E_TRACKING_IO', `cannot ${what} ${this.file}: the disk is full; nothing was written`, { where, cause: e });
@@ -424,10 +447,13 @@ export class SqliteStore implements TrackingStore {
   /** The run row, or E_RUN_NOT_FOUND. */
   private runRow(db: Database.Database, runId: string): RunRow {
     const row = db.prepare('SELECT * FROM runs WHERE run_uuid = ?').get(runId) as RunRow | undefined;
-    if (!row) {
-      throw inputError('E_RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in the tracking store ${this.displayUri}`, { hint: 'list the runs with `lpclust runs`' });
-    }
+    if (!row) throw this.runNotFound(runId);
     return row;
+  }
+
+  private runNotFound(runId: string): LpclustError {
+    const none = fs.existsSync(this.file) ? '' : ' (the database does not exist yet)';
+    return inputError('E_RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in the tracking store ${this.displayUri}${none}`, { hint: 'list the runs with `lpclust runs`' });
   }
 
   private activeRunRow(db: Database.Database, runId: string): RunRow {
@@ -571,7 +597,7 @@ export class SqliteStore implements TrackingStore {
       const row = this.runRow(db, runId);
       return this.toRun(row, this.runData(db, [runId]).get(runId)!);
     });
-    if (!run) throw inputError('E_RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in the tracking store ${this.displayUri} (the database does not exist yet)`);
+    if (!run) throw this.runNotFound(runId);
     return run;
   }
 
@@ -613,7 +639,7 @@ export class SqliteStore implements TrackingStore {
       const rows = db.prepare('SELECT "key", value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND "key" = ? ORDER BY rowid').all(runId, key) as MetricRow[];
       return rows.map((m) => ({ key: m.key, value: m.is_nan ? NaN : m.value, timestamp: m.timestamp, step: m.step }));
     });
-    if (!history) throw inputError('E_RUN_NOT_FOUND', `no run ${JSON.stringify(runId)} in the tracking store ${this.displayUri} (the database does not exist yet)`);
+    if (!history) throw this.runNotFound(runId);
     return history;
   }
 

@@ -90,7 +90,8 @@ describe('a database lpclust creates', () => {
         expect(query(file, 'SELECT * FROM workspaces')).toEqual(query(reference, 'SELECT * FROM workspaces'));
         expect(zero.workspace).toBe('default');
       }
-      expect(String(query(file, 'PRAGMA journal_mode')[0].journal_mode)).toBe('wal');
+      // Closed by its last user, it is back in the rollback journal MLflow creates it with.
+      expect(query(file, 'PRAGMA journal_mode')).toEqual(query(reference, 'PRAGMA journal_mode'));
     });
   }
 

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { externalError, inputError, usageError } from '../../errors.js';
 import { FileStore } from '../../tracking/file-store.js';
 import { openStore } from '../../tracking/index.js';
+import { isSqliteUri, sqliteUriToPath } from '../../tracking/store-uri.js';
 import { RestStore } from '../../tracking/rest-store.js';
 import { syncRuns } from '../../tracking/sync.js';
 import type { TrackingStore } from '../../tracking/store.js';
@@ -14,13 +15,36 @@ import { log } from '../../util/log.js';
 import { maskUri } from '../../util/mask.js';
 import { contextFor } from '../context.js';
 
+/** The store of `--from`: a FileStore folder (`file:` URI or path) or a SQLite database, which must exist. */
+async function localSource(from: string): Promise<TrackingStore> {
+  if (isSqliteUri(from)) {
+    const file = sqliteUriToPath(from);
+    if (!existsSync(file)) {
+      throw inputError('E_SYNC_SOURCE', `there is no tracking database ${file} (from --from ${from})`, {
+        hint: 'a relative database needs three slashes (sqlite:///mlflow.db), an absolute one four (sqlite:////data/mlflow.db)',
+      });
+    }
+    return openStore(from);
+  }
+  if (/^(file:|[^:]*$)/i.test(from) === false) {
+    throw usageError('E_USAGE_VALUE', `Expected a local directory, file: URI or sqlite: URI for \`--from\` but received \`${maskUri(from)}\``);
+  }
+  const store = new FileStore(from);
+  if (!existsSync(store.root)) {
+    throw inputError('E_SYNC_SOURCE', `there is no local tracking store at ${store.root} (from --from ${from})`, {
+      hint: 'point --from at the mlruns directory (or the spool directory the warning named), or at sqlite:///mlflow.db',
+    });
+  }
+  return store;
+}
+
 /** Register `lpclust sync`. */
 export function register(program: Command): void {
   program
     .command('sync')
     .description('upload local runs (e.g. the offline spool) to an MLflow tracking server; running it again creates nothing new')
-    .option('--from <dir>', 'local store to read (a directory or file: URI)', './mlruns')
-    .option('--to <uri>', 'tracking server to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
+    .option('--from <store>', 'local store to read: a directory, a file: URI or a sqlite:///<file> URI', './mlruns')
+    .option('--to <uri>', 'tracking server (or another local store) to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
     .option('--experiment <name>', 'only the runs of this experiment (default: all)')
     .addHelpText(
       'after',
@@ -34,6 +58,8 @@ MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (environment or ./.env).
 Examples:
   lpclust sync --from ./mlruns --to http://mlflow.example.org:5000
   lpclust sync --from ./mlruns --experiment uc7 --to https://mlflow.example.org
+  lpclust sync --from sqlite:///mlflow.db --to http://mlflow.example.org:5000
+  lpclust sync --from ./mlruns --to sqlite:///mlflow.db        (copies the runs, artifacts included, into a database)
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
     .action(async (opts: { from: string; to?: string; experiment?: string }, cmd: Command) => {
@@ -44,15 +70,7 @@ Examples:
           hint: 'e.g. lpclust sync --from ./mlruns --to http://localhost:5000, or set MLFLOW_TRACKING_URI',
         });
       }
-      if (/^(file:|[^:]*$)/i.test(opts.from) === false) {
-        throw usageError('E_USAGE_VALUE', `Expected a local directory or file: URI for \`--from\` but received \`${maskUri(opts.from)}\``);
-      }
-      const from = new FileStore(opts.from);
-      if (!existsSync(from.root)) {
-        throw inputError('E_SYNC_SOURCE', `there is no local tracking store at ${from.root} (from --from ${opts.from})`, {
-          hint: 'point --from at the mlruns directory (or the spool directory the warning named)',
-        });
-      }
+      const from = await localSource(opts.from);
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
       const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
