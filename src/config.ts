@@ -76,8 +76,10 @@ export const GLOBAL_SETTINGS = {
     name: 'trackingUri',
     env: ['LPCLUST_TRACKING_URI', 'MLFLOW_TRACKING_URI'],
     parse: parsers.string('trackingUri'),
+    // The CLI replaces this default as MLflow 3 does: ./mlruns only when it already holds runs, else
+    // sqlite:///mlflow.db (tracking/store-uri.ts defaultTrackingUri).
     default: 'file:./mlruns',
-    doc: 'MLflow tracking URI: file:./mlruns (local store) or http(s)://server',
+    doc: 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://server (default: ./mlruns when it holds runs, else sqlite:///mlflow.db)',
     secret: true,
   } as SettingSpec<string>,
   experimentName: {

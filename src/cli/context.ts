@@ -4,12 +4,13 @@
  */
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { existsSync } from 'node:fs';
+import fs, { existsSync } from 'node:fs';
 import path from 'node:path';
 import { GLOBAL_SETTINGS, readDotenv, resolveSettings, valuesOf, describeSettings, type GlobalSettings, type Resolved } from '../config.js';
 import { usageError, type LpclustError } from '../errors.js';
 import { checkOutputDir } from '../io/preflight.js';
 import { launchDefaults, launchTargetFromEnv } from '../tracking/launcher.js';
+import { DEFAULT_FILE_URI, defaultTrackingUri } from '../tracking/store-uri.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
@@ -50,7 +51,13 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     spoolDir: o.spoolDir,
   };
   registerEnvironmentSecrets(env, cwd);
-  const resolved = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
+  const settings = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
+  // As MLflow 3 chooses: a ./mlruns that holds runs stays the store, any other folder gets mlflow.db.
+  const defaultUri = settings.trackingUri.source === 'default' ? defaultTrackingUri(cwd) : undefined;
+  const resolved = defaultUri === undefined ? settings : {
+    ...settings,
+    trackingUri: { value: defaultUri, source: 'default' as const, from: defaultUri === DEFAULT_FILE_URI ? 'default: ./mlruns holds runs' : 'default: no runs in ./mlruns' },
+  };
   const globals = valuesOf(resolved) as GlobalSettings;
   log.level = globals.quiet && globals.logLevel !== 'debug' ? (globals.logLevel === 'silent' ? 'silent' : 'error') : globals.logLevel;
   progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent' || globals.json;
@@ -65,7 +72,8 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
         import('../tracking/file-store.js'),
         import('../tracking/spool.js'),
       ]);
-      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir });
+      if (resolved.trackingUri.source === 'default' && globals.trackingUri === DEFAULT_FILE_URI) noteFileStoreOnce(path.join(cwd, 'mlruns'));
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, env });
       // A store folder that cannot be written would fail (or wait on its lock) at the first run:
       // say so now, naming the folder and the cause. Only when the folder is not there yet or is
       // one lpclust may write; reading an existing store (lpclust runs) needs no write access.
@@ -79,6 +87,29 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       else if (human !== undefined && human !== '') process.stdout.write(human.endsWith('\n') ? human : human + '\n');
     },
   };
+}
+
+/** Marker of the MLflow 3 note in a FileStore root (a file: MLflow lists only folders there). */
+const FILE_STORE_NOTE_MARKER = '.lpclust-mlflow3-note';
+
+/**
+ * Say once per `./mlruns` (a marker file remembers it) that lpclust keeps using it as MLflow 3
+ * does, and what MLflow 3 needs to open it.
+ */
+function noteFileStoreOnce(root: string): void {
+  const marker = path.join(root, FILE_STORE_NOTE_MARKER);
+  if (fs.existsSync(marker) || !log.enabled('info')) return;
+  log.info(
+    'lpclust keeps logging to the MLflow file store ./mlruns because it already holds runs (a folder without one gets sqlite:///mlflow.db, ' +
+      'as in MLflow 3). MLflow 3 opens ./mlruns only with MLFLOW_ALLOW_FILE_STORE=true (e.g. MLFLOW_ALLOW_FILE_STORE=true mlflow ui ' +
+      '--backend-store-uri ./mlruns), or after `mlflow migrate-filestore --source ./mlruns --target sqlite:///mlflow.db` ' +
+      '(then use --tracking-uri sqlite:///mlflow.db). This note is shown once.',
+  );
+  try {
+    fs.writeFileSync(marker, 'lpclust showed its MLflow 3 note for this store\n');
+  } catch {
+    // A read-only store: the note comes again next time, which is harmless.
+  }
 }
 
 /**

@@ -27,7 +27,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command('lpclust')
     .description('Cluster electricity load profiles and track every run in MLflow.')
     .version(VERSION, '-V, --version', 'print the lpclust version')
-    .option('--tracking-uri <uri>', 'MLflow tracking URI (default: MLFLOW_TRACKING_URI, else file:./mlruns)')
+    .option('--tracking-uri <uri>', 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://host (default: MLFLOW_TRACKING_URI, else ./mlruns when it holds runs, else sqlite:///mlflow.db)')
     .option('--experiment-name <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else lpclust)')
     .option('--config <file>', 'configuration file (default: ./lpclust.config.json when present)')
     .option('--spool-dir <dir>', 'where runs go while a tracking server is unreachable (default: LPCLUST_SPOOL_DIR, else ./mlruns)')
@@ -41,8 +41,8 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
       'after',
       `
 Configuration precedence: flags > environment (LPCLUST_*, MLFLOW_*, ./.env) > lpclust.config.json > defaults.
-View runs: lpclust runs, or the MLflow UI: mlflow ui --backend-store-uri ./mlruns
-(MLflow 3: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ./mlruns)`,
+View runs: lpclust runs, or the MLflow UI: mlflow ui --backend-store-uri sqlite:///mlflow.db
+(a ./mlruns file store: mlflow ui --backend-store-uri ./mlruns; MLflow 3 also needs MLFLOW_ALLOW_FILE_STORE=true)`,
     );
   const wanted = argv === undefined ? COMMANDS : commandsFor(program, argv.slice(2));
   // Loaded together, registered in table order: `--help` lists the commands in that order.

@@ -37,6 +37,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { externalError, inputError, isLpclustError, usageError } from '../errors.js';
+import { checkBatch, checkTag } from './batch-check.js';
 import {
   appendWhole,
   copyFileAtomic,
@@ -759,7 +760,7 @@ export class FileStore implements TrackingStore {
     const expDir = path.join(this.root, request.experimentId);
     const exp = await this.readExperiment(request.experimentId);
     if (!exp) throw inputError('E_EXPERIMENT_NOT_FOUND', `no experiment with id ${request.experimentId} in ${this.displayUri}`);
-    for (const t of request.tags) this.checkTag(t.key, t.value);
+    for (const t of request.tags) checkTag(t.key, t.value);
     await this.recover();
     const runId = randomUUID().replace(/-/g, '');
     const dir = path.join(expDir, runId);
@@ -804,38 +805,12 @@ export class FileStore implements TrackingStore {
     return info;
   }
 
-  private checkTag(key: string, value: string): void {
-    validateKey('tag', key);
-    if (typeof value !== 'string') throw usageError('E_TRACKING_VALUE', `tag ${key}: expected a text value but received ${typeof value}`);
-    if (value.length > LIMITS.tagValue) {
-      throw usageError('E_TRACKING_VALUE', `tag ${key}: expected at most ${LIMITS.tagValue} characters but received ${value.length}`);
-    }
-  }
-
   async logBatch(runId: string, batch: Batch): Promise<void> {
     const params = batch.params ?? [];
     const metrics = batch.metrics ?? [];
     const tags = batch.tags ?? [];
     // Validate everything first: a rejected batch writes nothing.
-    const seen = new Set<string>();
-    for (const p of params) {
-      validateKey('param', p.key);
-      if (seen.has(p.key)) throw usageError('E_TRACKING_DUPLICATE', `param ${p.key} appears twice in one batch`);
-      seen.add(p.key);
-      if (typeof p.value !== 'string') throw usageError('E_TRACKING_VALUE', `param ${p.key}: expected a text value but received ${typeof p.value}`);
-      if (p.value.length > LIMITS.paramValue) {
-        throw usageError('E_TRACKING_VALUE', `param ${p.key}: expected at most ${LIMITS.paramValue} characters but received ${p.value.length}`, {
-          hint: 'log long values as artifacts (ActiveRun.logParams does so automatically)',
-        });
-      }
-    }
-    for (const m of metrics) {
-      validateKey('metric', m.key);
-      if (typeof m.value !== 'number') throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected a number but received ${typeof m.value}`);
-      if (!Number.isInteger(m.timestamp)) throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected an integer ms timestamp but received ${m.timestamp}`);
-      if (!Number.isInteger(m.step)) throw usageError('E_TRACKING_VALUE', `metric ${m.key}: expected an integer step but received ${m.step}`);
-    }
-    for (const t of tags) this.checkTag(t.key, t.value);
+    checkBatch(batch);
     const loc = await this.locateRun(runId);
     await mapLimit(params, READ_CONCURRENCY, (p) => this.writeParam(loc, p.key, p.value));
     // One O_APPEND write per key: lines of one batch never interleave with another writer's.

@@ -1,12 +1,18 @@
 /**
  * Tracking: MLflow stores behind the {@link TrackingStore} interface, the run context, and the
  * views of `lpclust runs`. {@link openStore} picks the store for a tracking URI.
+ *
+ * The SQLite store (`./sqlite-store.js`) is not re-exported here: it loads better-sqlite3, which
+ * only `sqlite:` URIs need, so {@link openStore} imports it on use.
  */
-import { usageError } from '../errors.js';
+import { envValue } from '../config.js';
+import { externalError, usageError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { FileStore } from './file-store.js';
 import { openRemoteStore } from './rest-open.js';
+import type { SqliteSchemaChoice } from './sqlite-store.js';
 import type { TrackingStore } from './store.js';
+import { isSqliteUri } from './store-uri.js';
 
 export * from './store.js';
 export * from './run.js';
@@ -18,6 +24,9 @@ export * from './rest-store.js';
 export * from './rest-open.js';
 export * from './spool.js';
 export * from './sync.js';
+export * from './store-uri.js';
+export * from './batch-check.js';
+export * from './local-artifacts.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
@@ -25,15 +34,39 @@ export interface OpenStoreOptions {
   cwd?: string;
   /** Where a tracking server's runs are spooled while it is unreachable (default `LPCLUST_SPOOL_DIR`, else ./mlruns). */
   spoolDir?: string;
+  /** Schema of a SQLite database lpclust creates (default `LPCLUST_SQLITE_SCHEMA`, else mlflow2). */
+  sqliteSchema?: SqliteSchemaChoice;
+  /** Environment (default: process.env, with `.env` of `cwd` as fallback). */
+  env?: Record<string, string | undefined>;
 }
 
 /**
  * Open the tracking store of a URI: `file:./mlruns`, `file:///abs/mlruns` or a plain directory
- * path → the local {@link FileStore}; `http(s)://` → the MLflow REST store.
+ * path → the local {@link FileStore}; `sqlite:///mlflow.db` (relative) or
+ * `sqlite:////abs/mlflow.db` → MLflow's database ({@link SqliteStore}); `http(s)://` → the MLflow
+ * REST store.
  * @throws LpclustError E_TRACKING_URI for a scheme lpclust cannot write to.
  */
 export async function openStore(uri: string, options: OpenStoreOptions = {}): Promise<TrackingStore> {
-  return storeFor(uri.trim(), options);
+  const u = uri.trim();
+  if (isSqliteUri(u)) return openSqliteStore(u, options);
+  return storeFor(u, options);
+}
+
+/** The SQLite store, its module (and better-sqlite3) loaded now. */
+async function openSqliteStore(uri: string, options: OpenStoreOptions): Promise<TrackingStore> {
+  const cwd = options.cwd ?? process.cwd();
+  let mod: typeof import('./sqlite-store.js');
+  try {
+    mod = await import('./sqlite-store.js');
+  } catch (e) {
+    throw externalError('E_TRACKING_SQLITE', `cannot load the SQLite driver (better-sqlite3) for ${uri}: ${(e as Error).message}`, {
+      hint: 'reinstall lpclust (npm ci) so that its native SQLite module is built for this Node.js',
+      cause: e,
+    });
+  }
+  const schema = options.sqliteSchema ?? mod.parseSchemaChoice(envValue('LPCLUST_SQLITE_SCHEMA', options.env ?? process.env, cwd));
+  return new mod.SqliteStore(uri, { cwd, schema });
 }
 
 /** The one dispatch from URI scheme to store implementation. */
@@ -44,7 +77,7 @@ function storeFor(uri: string, options: OpenStoreOptions): TrackingStore {
   if (scheme === 'http' || scheme === 'https') {
     return openRemoteStore(uri, options);
   }
-  throw usageError('E_TRACKING_URI', `Expected a tracking URI file:<path>, http:// or https:// but received ${JSON.stringify(maskUri(uri))}`, {
-    hint: 'e.g. --tracking-uri file:./mlruns or --tracking-uri http://localhost:5000',
+  throw usageError('E_TRACKING_URI', `Expected a tracking URI file:<path>, sqlite:///<file>, http:// or https:// but received ${JSON.stringify(maskUri(uri))}`, {
+    hint: 'e.g. --tracking-uri sqlite:///mlflow.db, --tracking-uri file:./mlruns or --tracking-uri http://localhost:5000',
   });
 }

@@ -38,6 +38,8 @@ const API = '/api/2.0/mlflow';
 const ARTIFACT_API = '/api/2.0/mlflow-artifacts/artifacts';
 /** Largest page MLflow serves for runs/search. */
 const SEARCH_PAGE = 1000;
+/** Page size of metrics/get-history, the one MLflow's own client sends. */
+export const HISTORY_PAGE = 25000;
 
 /** Options of {@link RestStore}. */
 export interface RestStoreOptions {
@@ -236,19 +238,29 @@ export class RestStore implements TrackingStore {
     return out;
   }
 
+  /**
+   * Every value of a metric, following `next_page_token`. `max_results` is always sent (as MLflow's
+   * own client does): without it, 3.x servers (3.4 to at least 3.11) answer an empty page with a
+   * token they then reject ("Invalid page token"). An empty page or a token seen before ends the
+   * paging, so a server that keeps handing out tokens cannot loop lpclust for ever.
+   */
   async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
     const out: Metric[] = [];
+    const seenTokens = new Set<string>();
     let pageToken: string | undefined;
-    do {
+    for (;;) {
       const res = await this.client.request({
         method: 'GET',
         path: `${API}/metrics/get-history`,
-        query: { run_id: runId, metric_key: key, page_token: pageToken },
+        query: { run_id: runId, metric_key: key, max_results: HISTORY_PAGE, page_token: pageToken },
       });
-      for (const m of (res.json.metrics as Array<Record<string, unknown>> | undefined) ?? []) out.push(toMetric(m));
-      pageToken = (res.json.next_page_token as string | undefined) || undefined;
-    } while (pageToken);
-    return out;
+      const page = (res.json.metrics as Array<Record<string, unknown>> | undefined) ?? [];
+      for (const m of page) out.push(toMetric(m));
+      const next = (res.json.next_page_token as string | undefined) || undefined;
+      if (page.length === 0 || next === undefined || seenTokens.has(next)) return out;
+      seenTokens.add(next);
+      pageToken = next;
+    }
   }
 
   /** The proxy path prefix (`<exp>/<run>/artifacts`) of a run's artifacts, or an error for stores lpclust cannot reach. */

@@ -188,6 +188,8 @@ describe('lpclust runs', () => {
     const r = await cli(['runs'], cwd);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('No runs yet');
+    // The default store of a new folder is sqlite:///mlflow.db: reading it creates neither store.
     expect(fs.existsSync(path.join(cwd, 'mlruns'))).toBe(false);
+    expect(fs.existsSync(path.join(cwd, 'mlflow.db'))).toBe(false);
   });
 });

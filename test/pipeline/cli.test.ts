@@ -17,7 +17,7 @@ beforeAll(() => {
 });
 
 describe('lpclust pipeline (CLI)', () => {
-  it('runs on the sample data with only model and k, into ./mlruns and ./outputs/<run id>', async () => {
+  it('runs on the sample data with only model and k, into ./mlflow.db (a new folder\'s default store) and ./outputs/<run id>', async () => {
     const { dir } = await tempStore('lpclust-pipeline-cli-');
     const r = spawnSync(process.execPath, [BIN, 'pipeline', '--model', 'som', '-k', '4', '--json', '--quiet'], { cwd: dir, encoding: 'utf8', env: { ...process.env, LPCLUST_TRACKING_URI: '', MLFLOW_TRACKING_URI: '' } });
     expect(r.stderr).toBe('');
@@ -26,7 +26,7 @@ describe('lpclust pipeline (CLI)', () => {
     expect(out.outDir).toBe(path.join(dir, 'outputs', out.runId));
     expect(out.metrics['Silhouette Score']).toBeGreaterThan(-1);
     expect(out.stages.map((s) => s.stage)).toEqual(['etl_oldmongo', 'etl_sql', 'etl_newmongo', 'harmonization', 'clustering']);
-    const store = await openStore(`file:${path.join(dir, 'mlruns')}`);
+    const store = await openStore('sqlite:///mlflow.db', { cwd: dir });
     const kids = childrenOf(await allRuns(store, 'lpclust'), out.runId);
     expect(kids.size).toBe(5);
     // A config file's "pipeline" section sets options; flags win over it.

@@ -4,7 +4,7 @@
  * log-batch limits, 400 on a changed param and on a key twice in one batch, 404
  * RESOURCE_DOES_NOT_EXIST on unknown ids, `{error_code, message}` bodies, run_name/mlflow.runName
  * consistency, metric timestamps required, mlflow-artifacts PUT/GET and artifacts/list, runs/search
- * with quoted filter values and paging — and injecting faults: delays, error statuses, 429 with
+ * with quoted filter values and paging, metrics/get-history paged as MLflow 2 or 3 servers page it — and injecting faults: delays, error statuses, 429 with
  * Retry-After, dropped connections (before or after handling), a server that dies and comes back.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,7 +42,7 @@ export interface Fault {
   skip?: number;
 }
 
-export interface RecordedRequest { method: string; path: string; headers: http.IncomingHttpHeaders; bodyBytes: number; json?: unknown }
+export interface RecordedRequest { method: string; path: string; headers: http.IncomingHttpHeaders; bodyBytes: number; json?: unknown; query?: Record<string, string> }
 
 export interface ContractServerOptions {
   /** Require `Authorization: Bearer <token>`. */
@@ -55,6 +55,16 @@ export interface ContractServerOptions {
   artifactScheme?: 'mlflow-artifacts' | 's3';
   /** Serve HTTPS with this key and certificate (PEM). */
   tls?: { key: string; cert: string };
+  /**
+   * Which MLflow server's `metrics/get-history` to behave as. `2` (default): every value in one
+   * answer, `max_results` ignored. `3`: paged as 3.x servers page (3.4 to at least 3.11, see
+   * ../shared/mlflow/README.md): `max_results` pages of at most `maxHistoryPageSize` values with an
+   * opaque `next_page_token`; *without* `max_results`, an empty page and a token that the next
+   * request is refused for (400 INVALID_PARAMETER_VALUE "Invalid page token").
+   */
+  mlflowVersion?: 2 | 3;
+  /** Cap on the page size of metrics/get-history in `mlflowVersion: 3` (to exercise paging). */
+  maxHistoryPageSize?: number;
 }
 
 class ApiError extends Error {
@@ -175,6 +185,7 @@ export class ContractServer {
           rec.json = json;
         } else {
           for (const [k, v] of url.searchParams) json[k] = v;
+          rec.query = json as Record<string, string>;
         }
         out = this.api(method, url.pathname, json);
       }
@@ -294,10 +305,8 @@ export class ContractServer {
         return {};
       case 'POST runs/search':
         return this.search(j);
-      case 'GET metrics/get-history': {
-        const run = this.run(j.run_id);
-        return { metrics: run.metrics.filter((m) => m.key === j.metric_key).map(metricJson) };
-      }
+      case 'GET metrics/get-history':
+        return this.history(j);
       case 'GET artifacts/list': {
         const run = this.run(j.run_id);
         const base = typeof j.path === 'string' && j.path ? j.path.replace(/\/+$/, '') : '';
@@ -362,6 +371,33 @@ export class ContractServer {
       run.metricIds.add(id);
       run.metrics.push(m);
     }
+  }
+
+  private history(j: Record<string, unknown>): unknown {
+    const run = this.run(j.run_id);
+    const all = run.metrics.filter((m) => m.key === j.metric_key);
+    if (this.options.mlflowVersion !== 3) return { metrics: all.map(metricJson) };
+    // 3.x: the token encodes an offset; one handed out for a request without max_results encodes
+    // none, and is refused when it comes back (the regression observed on 3.6 and 3.11).
+    let offset = 0;
+    if (j.page_token !== undefined && j.page_token !== '') {
+      let decoded: unknown;
+      try {
+        decoded = JSON.parse(Buffer.from(String(j.page_token), 'base64').toString('utf8'));
+      } catch {
+        decoded = undefined;
+      }
+      const o = (decoded as { offset?: unknown } | undefined)?.offset;
+      if (typeof o !== 'number' || !Number.isInteger(o) || o < 0) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', 'Invalid page token');
+      offset = o;
+    }
+    const token = (o: number | null): string => Buffer.from(JSON.stringify({ offset: o })).toString('base64');
+    if (j.max_results === undefined || j.max_results === '') return { metrics: [], next_page_token: token(null) };
+    const max = Number(j.max_results);
+    if (!Number.isInteger(max) || max < 1) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Invalid value ${String(j.max_results)} for parameter 'max_results'`);
+    const size = Math.min(max, this.options.maxHistoryPageSize ?? max);
+    const page = all.slice(offset, offset + size);
+    return { metrics: page.map(metricJson), ...(offset + size < all.length ? { next_page_token: token(offset + size) } : {}) };
   }
 
   private search(j: Record<string, unknown>): unknown {

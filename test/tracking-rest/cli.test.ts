@@ -2,54 +2,24 @@
  * Whole tracked commands against the contract server through the CLI: the same runs, params,
  * metrics, tags and artifacts as with the local store; the spool when the server is down; sync.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeProfiles } from '../../src/io/profiles.js';
 import { FileStore } from '../../src/tracking/file-store.js';
 import { Random } from '../../src/util/random.js';
 import type { ContractServer } from '../support/contract-server.js';
-import { startServer } from './helpers.js';
+import { runCli, startServer, type CliResult } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LAUNCHER = path.join(ROOT, 'test/tracking-rest/cli-launcher.ts');
-// The tsx loader by absolute URL: the CLI runs in a temporary directory.
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const TOKEN = 'cli-token-ABCDEF-0123';
 
 let server: ContractServer;
 let tmp: string;
 let profiles: string;
 
-interface Result { code: number; stdout: string; stderr: string }
-
-function lpclust(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', TSX, LAUNCHER, ...args],
-      {
-        cwd: tmp,
-        env: {
-          ...process.env,
-          MLFLOW_TRACKING_URI: '',
-          LPCLUST_TRACKING_URI: '',
-          MLFLOW_TRACKING_TOKEN: TOKEN,
-          MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
-          MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01',
-          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0.01',
-          MLFLOW_HTTP_REQUEST_TIMEOUT: '5',
-          LPCLUST_LOG_LEVEL: 'warn',
-          ...env,
-        },
-        timeout: 50_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function lpclust(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(tmp, args, { MLFLOW_TRACKING_TOKEN: TOKEN, LPCLUST_LOG_LEVEL: 'warn', ...env });
 }
 
 beforeAll(async () => {

@@ -3,79 +3,19 @@
  * runs, nesting, params, metrics, tags and artifacts as a local run; `--reuse` works from the
  * server's runs (artifacts downloaded); a server that dies mid-run loses nothing after `sync`.
  */
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/tracking/file-store.js';
-import type { TrackingStore } from '../../src/tracking/store.js';
 import { ContractServer } from '../support/contract-server.js';
-import { restStore } from './helpers.js';
+import { shape } from '../support/run-shape.js';
+import { restStore, runCli } from './helpers.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LAUNCHER = path.join(ROOT, 'test/tracking-rest/cli-launcher.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const PIPELINE = ['pipeline', '--model', 'kmeans', '-k', '3', '--no-plots', '--json', '--quiet'];
 
-interface Result { code: number; stdout: string; stderr: string }
+const lpclust = runCli;
 
-function lpclust(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', TSX, LAUNCHER, ...args],
-      {
-        cwd,
-        env: {
-          ...process.env,
-          MLFLOW_TRACKING_URI: '',
-          LPCLUST_TRACKING_URI: '',
-          MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
-          MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.01',
-          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: '0.01',
-          MLFLOW_HTTP_REQUEST_TIMEOUT: '5',
-          ...env,
-        },
-        timeout: 55_000,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-/** What MLflow shows of a pipeline, independent of ids, times and paths: one line per run. */
-async function shape(store: TrackingStore, experiment = 'lpclust'): Promise<string[]> {
-  const exp = await store.getExperimentByName(experiment);
-  if (!exp) return [];
-  const runs = await store.searchRuns({ experimentIds: [exp.experimentId] });
-  const nameOf = new Map(runs.map((r) => [r.info.runId, r.info.runName]));
-  const volatile = new Set(['lpclust.clientRunId', 'lpclust.syncSourceRunId', 'lpclust.remoteRunId', 'lpclust.owner']);
-  const out: string[] = [];
-  for (const r of runs) {
-    const files: string[] = [];
-    const walk = async (dir: string): Promise<void> => {
-      for (const e of await store.listArtifacts(r.info.runId, dir)) if (e.isDir) await walk(e.path);
-      else files.push(e.path);
-    };
-    await walk('');
-    const histories: string[] = [];
-    for (const k of Object.keys(r.data.metrics).sort()) histories.push(`${k}×${(await store.getMetricHistory(r.info.runId, k)).length}`);
-    out.push(
-      JSON.stringify({
-        name: r.info.runName,
-        parent: nameOf.get(r.data.tags['mlflow.parentRunId'] ?? '') ?? null,
-        status: r.info.status,
-        params: Object.keys(r.data.params).sort(),
-        metrics: histories,
-        tags: Object.keys(r.data.tags).filter((k) => !volatile.has(k)).sort(),
-        artifacts: files.sort(),
-      }),
-    );
-  }
-  return out.sort();
-}
 
 let tmp: string;
 beforeAll(() => {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { externalError, inputError, usageError } from '../../errors.js';
+import { isSqliteUri, sqliteUriToPath } from '../../tracking/store-uri.js';
 import type { TrackingStore } from '../../tracking/store.js';
 import { SYNC_STATE_FILE } from '../../tracking/sync-state-name.js';
 import type { SyncedRun } from '../../tracking/sync.js';
@@ -14,13 +15,37 @@ import { maskUri } from '../../util/mask.js';
 import { Progress } from '../../util/progress.js';
 import { contextFor } from '../context.js';
 
+/** The store of `--from`: a FileStore folder (`file:` URI or path) or a SQLite database, which must exist. */
+async function localSource(from: string): Promise<TrackingStore> {
+  const [{ FileStore }, { openStore }] = await Promise.all([import('../../tracking/file-store.js'), import('../../tracking/index.js')]);
+  if (isSqliteUri(from)) {
+    const file = sqliteUriToPath(from);
+    if (!existsSync(file)) {
+      throw inputError('E_SYNC_SOURCE', `there is no tracking database ${file} (from --from ${from})`, {
+        hint: 'a relative database needs three slashes (sqlite:///mlflow.db), an absolute one four (sqlite:////data/mlflow.db)',
+      });
+    }
+    return openStore(from);
+  }
+  if (/^(file:|[^:]*$)/i.test(from) === false) {
+    throw usageError('E_USAGE_VALUE', `Expected a local directory, file: URI or sqlite: URI for \`--from\` but received \`${maskUri(from)}\``);
+  }
+  const store = new FileStore(from);
+  if (!existsSync(store.root)) {
+    throw inputError('E_SYNC_SOURCE', `there is no local tracking store at ${store.root} (from --from ${from})`, {
+      hint: 'point --from at the mlruns directory (or the spool directory the warning named), or at sqlite:///mlflow.db',
+    });
+  }
+  return store;
+}
+
 /** Register `lpclust sync`. */
 export function register(program: Command): void {
   program
     .command('sync')
     .description('upload local runs (e.g. the offline spool) to an MLflow tracking server; running it again creates nothing new')
-    .option('--from <dir>', 'local store to read (a directory or file: URI)', './mlruns')
-    .option('--to <uri>', 'tracking server to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
+    .option('--from <store>', 'local store to read: a directory, a file: URI or a sqlite:///<file> URI', './mlruns')
+    .option('--to <uri>', 'tracking server (or another local store) to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
     .option('--experiment <name>', 'only the runs of this experiment (default: all)')
     .option('--full', `compare every run with the server, also those the sync state (${SYNC_STATE_FILE} in --from) says are unchanged`)
     .addHelpText(
@@ -39,6 +64,8 @@ MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR (environment or ./.env).
 Examples:
   lpclust sync --from ./mlruns --to http://mlflow.example.org:5000
   lpclust sync --from ./mlruns --experiment uc7 --to https://mlflow.example.org
+  lpclust sync --from sqlite:///mlflow.db --to http://mlflow.example.org:5000
+  lpclust sync --from ./mlruns --to sqlite:///mlflow.db        (copies the runs, artifacts included, into a database)
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
     .action(async (opts: { from: string; to?: string; experiment?: string; full?: boolean }, cmd: Command) => {
@@ -55,15 +82,7 @@ Examples:
           hint: 'e.g. lpclust sync --from ./mlruns --to http://localhost:5000, or set MLFLOW_TRACKING_URI',
         });
       }
-      if (/^(file:|[^:]*$)/i.test(opts.from) === false) {
-        throw usageError('E_USAGE_VALUE', `Expected a local directory or file: URI for \`--from\` but received \`${maskUri(opts.from)}\``);
-      }
-      const from = new FileStore(opts.from);
-      if (!existsSync(from.root)) {
-        throw inputError('E_SYNC_SOURCE', `there is no local tracking store at ${from.root} (from --from ${opts.from})`, {
-          hint: 'point --from at the mlruns directory (or the spool directory the warning named)',
-        });
-      }
+      const from = await localSource(opts.from);
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
       const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
@@ -76,7 +95,8 @@ Examples:
       try {
         const report = await syncRuns(from, target, {
           experiment: opts.experiment,
-          statePath: path.join(from.root, SYNC_STATE_FILE),
+          // The sync state lives in the source store: the FileStore's root, or beside a database file.
+          statePath: 'root' in from ? path.join(String(from.root), SYNC_STATE_FILE) : 'file' in from ? `${String(from.file)}${SYNC_STATE_FILE}` : undefined,
           full: opts.full,
           onStart: (n) => {
             total = n;
