@@ -31,7 +31,9 @@ interface Result {
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(LPCLUST_|MLFLOW_)/.test(k)) env[k] = v;
-  return { ...env, NO_COLOR: '1', ...extra };
+  // The file store, so that the checks below can read what a command left in ./mlruns (a new
+  // folder's default would be sqlite:///mlflow.db).
+  return { ...env, NO_COLOR: '1', LPCLUST_TRACKING_URI: 'file:./mlruns', ...extra };
 }
 
 function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<Result> {

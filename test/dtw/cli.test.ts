@@ -176,8 +176,10 @@ describe('lpclust dtw', () => {
         const outDir = path.join(dir, `lay-${tag}-${i}`);
         const r = lpclust(['-q', '--json', ...a, '--in', csv, '--dtw', matrix, '--out-dir', outDir]);
         expect(r.status, r.stderr).toBe(0);
-        const labels = readFileSync(path.join(outDir, 'labels.csv'), 'utf8');
-        const v = lpclust(['-q', '--json', 'validate', '--in', csv, '--labels', path.join(outDir, 'labels.csv'), '--dtw', matrix]);
+        // --out-dir is a base: the run writes into <out-dir>/<run id>/.
+        const runDir = JSON.parse(r.stdout).outDir as string;
+        const labels = readFileSync(path.join(runDir, 'labels.csv'), 'utf8');
+        const v = lpclust(['-q', '--json', 'validate', '--in', csv, '--labels', path.join(runDir, 'labels.csv'), '--dtw', matrix]);
         expect(v.status, v.stderr).toBe(0);
         // Everything but the timings.
         const numbers = (m: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(m).filter(([key]) => !/seconds/i.test(key)));

@@ -77,7 +77,8 @@ describe('a sample pipeline as the MLflow UI reads it', () => {
     // The sample data, DTW k-means choosing k: every kind of key this test checks.
     execFileSync(process.execPath, [BIN, 'pipeline', '--metric', 'dtw', '-k', '0', '--k-range', '3..6', '--no-plots', '--quiet'], {
       cwd,
-      env: { ...process.env, MLFLOW_TRACKING_URI: '', LPCLUST_TRACKING_URI: '' },
+      // The FileStore as MLflow 2 reads it (a new folder's default would be sqlite:///mlflow.db).
+      env: { ...process.env, MLFLOW_TRACKING_URI: '', LPCLUST_TRACKING_URI: 'file:./mlruns' },
       stdio: 'ignore',
     });
     const root = path.join(cwd, 'mlruns');

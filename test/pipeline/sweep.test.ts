@@ -189,7 +189,7 @@ describe('sweep', () => {
     const free = await runSweep({ ...base, serialize: false, outDir: path.join(dir, 'free') }, { store, experimentName: 'sweep-serial' });
     const serial = await runSweep({ ...base, serialize: true, outDir: path.join(dir, 'serial') }, { store, experimentName: 'sweep-serial' });
     expect(serial.outputs.rows.every((r) => r.status === 'FINISHED')).toBe(true);
-    const strip = (rows: typeof free.outputs.rows) => rows.map(({ runId: _r, metrics: { 'Fit Seconds': _f, ...m }, ...rest }) => ({ ...rest, m }));
+    const strip = (rows: typeof free.outputs.rows) => rows.map(({ runId: _r, metrics: { 'seconds/fit': _f, ...m }, ...rest }) => ({ ...rest, m }));
     expect(strip(serial.outputs.rows)).toEqual(strip(free.outputs.rows));
     for (const r of free.outputs.rows) {
       const cfg = `${r.model}_${r.metric}_k${r.k}_s${r.seed}`;

@@ -112,9 +112,10 @@ describe('the CLI against a 3.x-style server', () => {
     expect(JSON.parse(sync1.stdout)).toMatchObject({ created: 1, failed: 0 });
     const remoteId = (JSON.parse(sync1.stdout) as { runs: Array<{ remoteRunId: string }> }).runs[0].remoteRunId;
 
-    // The second sync reads the server's history to send only what it lacks: nothing.
+    // A second, full sync (--full: past the sync state, which would skip the unchanged run without
+    // a request) reads the server's history to send only what it lacks: nothing.
     const before = server.requests.length;
-    const sync2 = await runCli(tmp, ['--json', 'sync', '--from', './mlruns', '--to', server.url]);
+    const sync2 = await runCli(tmp, ['--json', 'sync', '--full', '--from', './mlruns', '--to', server.url]);
     expect(sync2.code, sync2.stderr).toBe(0);
     expect(JSON.parse(sync2.stdout)).toMatchObject({ created: 0, updated: 0, unchanged: 1, failed: 0 });
     expect(historyRequests(before).length).toBeGreaterThanOrEqual(3);
