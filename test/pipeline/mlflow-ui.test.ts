@@ -2,7 +2,7 @@
  * What the MLflow UI shows for a sample pipeline: the sample pipeline runs through the CLI into a
  * temporary `./mlruns`, which is then read file by file the way MLflow 2.12's FileStore reads it
  * (meta.yaml keys and types, metric lines, tag files) and compared with what MLflow 2.12.2 itself
- * wrote in `shared/mlflow/2.12.2/reference/mlruns` (the `clustering` run's log-model tag and
+ * wrote in `test/fixtures/mlflow/2.12.2/reference/mlruns` (copied from shared/mlflow) (the `clustering` run's log-model tag and
  * `MLmodel`). Asserts the log-model tag, the per-cluster size keys and the choose-k keys; then the
  * same tag over REST, on the contract server.
  */
@@ -18,7 +18,7 @@ import { ContractServer } from '../support/contract-server.js';
 import { restStore } from '../tracking-rest/helpers.js';
 import { BIN, REPO, ensureBuilt, tempDir } from '../tracking/helpers.js';
 
-const REFERENCE = path.join(REPO, '..', 'shared', 'mlflow', '2.12.2', 'reference', 'mlruns', '371990019711117684', '9b36ba455bec41058e74b78eba048e33');
+const REFERENCE = path.join(REPO, 'test', 'fixtures', 'mlflow', '2.12.2', 'reference', 'mlruns', '371990019711117684', '9b36ba455bec41058e74b78eba048e33');
 
 /** One run folder as MLflow's FileStore reads it; throws where MLflow's reader would fail. */
 interface FileRun {

@@ -15,7 +15,8 @@ import { SqliteStore, type SqliteSchemaChoice } from '../../src/tracking/sqlite-
 import { openStore } from '../../src/tracking/index.js';
 import { REPO, tempDir } from './helpers.js';
 
-const SHARED = path.resolve(REPO, '..', 'shared', 'mlflow');
+// What MLflow itself wrote (test/fixtures/mlflow/README.md), committed so that npm test needs nothing beside the clone.
+const SHARED = path.join(REPO, 'test', 'fixtures', 'mlflow');
 const VERSIONS: Array<{ dir: string; choice: SqliteSchemaChoice; revision: string }> = [
   { dir: '2.12.2', choice: 'mlflow2', revision: REVISION_MLFLOW_2 },
   { dir: '3.11.2.dev0', choice: 'mlflow3', revision: REVISION_MLFLOW_3 },
