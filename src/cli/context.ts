@@ -30,7 +30,7 @@ export interface CliContext {
    * `mlflow run` (MLFLOW_RUN_ID / MLFLOW_EXPERIMENT_ID set) it also points `globals.experimentName`
    * at the launcher's experiment and makes the launcher's run the parent of the runs this process
    * starts: read `globals.experimentName` after awaiting it. `launch: false` (commands that start
-   * no run, such as `runs`) skips that.
+   * no run, such as `runs`) skips that and the once-per-store note about MLflow 3 and ./mlruns.
    */
   openStore(options?: { launch?: boolean }): Promise<TrackingStore>;
 }
@@ -72,7 +72,8 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
         import('../tracking/file-store.js'),
         import('../tracking/spool.js'),
       ]);
-      if (resolved.trackingUri.source === 'default' && globals.trackingUri === DEFAULT_FILE_URI) noteFileStoreOnce(path.join(cwd, 'mlruns'));
+      // The note is for commands that log runs (those that only read, e.g. `runs`, pass launch: false).
+      if (options.launch !== false && resolved.trackingUri.source === 'default' && globals.trackingUri === DEFAULT_FILE_URI) noteFileStoreOnce(path.join(cwd, 'mlruns'));
       const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, env });
       // A store folder that cannot be written would fail (or wait on its lock) at the first run:
       // say so now, naming the folder and the cause. Only when the folder is not there yet or is
