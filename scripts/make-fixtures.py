@@ -11,6 +11,11 @@ Each group is one function that returns {file name: payload}; `main` writes ever
 under test/fixtures/<dir>/ with a provenance block (library versions, seed, date, generator). The
 tests read these JSON files only; they never run Python. To add a group, write a function and add
 it to GROUPS.
+
+Inputs and their licences: every input is seeded synthetic data made here (numpy
+default_rng(SEED + i) blobs, random matrices and label vectors, hand-written signals); no data set
+is read, so the fixtures carry no third-party data. Keep it so: the UCR archive sets and the
+inergy-uc7 meter state no licence and must not be copied into fixtures (test/fixtures/README.md).
 """
 import os
 import sys

@@ -2,9 +2,10 @@
  * DBA k-means against tslearn's TimeSeriesKMeans(metric="dtw") itself, started from the same
  * explicit initial centres so that neither side's random generator matters. The reference run is
  * in test/fixtures/dtw/dba-kmeans.json (scripts/make-dtw-fixtures.py; the tslearn commit is in its
- * provenance); no Python runs here. Inputs are real profiles through lpclust's own L2
- * normalisation, as the pipeline does, and small integer series (exact ties in path costs and in
- * nearest centres, so tie-breaking is pinned too).
+ * provenance); no Python runs here. Inputs are real SGSC household days (CC BY 3.0 AU, see
+ * test/fixtures/README.md) through lpclust's own L2 normalisation, as the pipeline does, and
+ * small integer series (exact ties in path costs and in nearest centres, so tie-breaking is
+ * pinned too).
  *
  * Inertia: tslearn's `inertia_` is the mean squared DTW of the last assignment INSIDE its loop,
  * made before the last centre update (its `_post_fit` re-assigns the labels to the final centres
@@ -109,6 +110,12 @@ describe(`DBA k-means equals tslearn TimeSeriesKMeans (${fixture.provenance.tsle
       expect(relDiff(before.inertia / c.n, run.inertia)).toBeLessThanOrEqual(1e-9);
     });
   }
+  it('covers the household days (stopped by max_iter 3, and converged) and the integer series', () => {
+    expect(fixture.cases.map((c) => [c.name, c.runs.map((r) => r.max_iter)])).toEqual([
+      ['sgsc-households-48', [3, 20]],
+      ['random-integers-12', [10]],
+    ]);
+  });
   it('covers a run stopped by max_iter, where tslearn inertia_ differs from the final partition', () => {
     expect(fixture.cases.some((c) => c.runs.some((r) => r.n_iter === r.max_iter && relDiff(r.inertia, r.inertia_final) > 1e-6))).toBe(true);
   });
