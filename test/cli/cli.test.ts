@@ -192,30 +192,4 @@ describe('lpclust runs', () => {
     expect(fs.existsSync(path.join(cwd, 'mlruns'))).toBe(false);
     expect(fs.existsSync(path.join(cwd, 'mlflow.db'))).toBe(false);
   });
-
-  it('a ./mlruns that holds runs stays the default store, with one note for MLflow 3 users; a new folder gets mlflow.db', async () => {
-    const withRuns = tempDir();
-    const store = new FileStore(path.join(withRuns, 'mlruns'));
-    await store.getOrCreateExperiment('old');
-    const note = /MLFLOW_ALLOW_FILE_STORE=true/;
-    // Reading never prints the note (it would pollute --json listings on stderr).
-    const listed = await cli(['--json', 'runs'], withRuns);
-    expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stderr).not.toMatch(note);
-    // The first command that logs runs there says so once, and logs into ./mlruns.
-    const etl = ['etl', 'sql', '--input', path.join(REPO, 'data', 'sql'), '--meters', path.join(REPO, 'data', 'meters.csv'), '--out', 'c.csv'];
-    const first = await cli(etl, withRuns);
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stderr).toMatch(note);
-    const second = await cli([...etl.slice(0, -1), 'd.csv'], withRuns);
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).not.toMatch(note);
-    expect(await store.searchRuns({ experimentIds: [(await store.getExperimentByName('lpclust'))!.experimentId] })).toHaveLength(2);
-    expect(fs.existsSync(path.join(withRuns, 'mlflow.db'))).toBe(false);
-    const probe = await cli(['doctor', '--json'], withRuns);
-    expect(probe.stdout).toContain('file:./mlruns');
-    // A folder without runs in ./mlruns gets MLflow 3's default.
-    const probeFresh = await cli(['doctor', '--json'], tempDir());
-    expect(probeFresh.stdout).toContain('sqlite:///mlflow.db');
-  });
 });
