@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "lpclust_dtw",
-      "sources": ["native/dtw_kernel.cc"],
+      "sources": ["native/dtw_kernel.cc", "native/kmeans_kernel.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -5,7 +5,7 @@
  * of each, the time ratio, both inertias, each side's peak RSS and the machine's load (`uptime`:
  * the machine may be shared; figures from a loaded machine are only indicative).
  *
- *   npx tsx bench/cluster-kmeans.ts [N] [--workers W]
+ *   npm run build && npx tsx bench/cluster-kmeans.ts [N] [--workers W]
  *
  * lpclust runs its restarts on W threads (default: one per core); scikit-learn uses its OpenMP
  * threads (one per core). OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some machines for old
@@ -17,8 +17,10 @@ import { availableParallelism } from 'node:os';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { KMeans } from '../src/cluster/index.js';
-import { closeKMeansHelpers } from '../src/cluster/kmeans-restarts.js';
+// The compiled library (run `npm run build` first; `npm run bench` does): the restarts' helper
+// threads then load plain JavaScript, as they do for users, not TypeScript through tsx's loader.
+import { KMeans } from '../dist/cluster/index.js';
+import { closeKMeansHelpers } from '../dist/cluster/kmeans-restarts.js';
 import { syntheticProfiles } from './cluster-data.js';
 
 const N = Number(process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 20000);

@@ -21,6 +21,9 @@
 #include <limits>
 #include <new>
 
+// native/kmeans_kernel.cc: the k-means exports of the same addon.
+void lpclust_register_kmeans(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LPC_PORTABLE)
@@ -319,6 +322,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("block", Napi::Function::New(env, Block, "block"));
   exports.Set("isa", Napi::String::New(env, isa_name()));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  lpclust_register_kmeans(env, exports);
   return exports;
 }
 

@@ -16,7 +16,7 @@ export {
   type Rows,
   type DistanceMatrix,
 } from './common.js';
-export { KMeans, kmeansPlusPlus, randomInit, lloydHamerly, meanColumnVariance, type KMeansOptions, type KMeansState, type KMeansInit } from './kmeans.js';
+export { KMeans, kmeansPlusPlus, randomInit, lloydHamerly, lloydHamerlyJs, hartiganRefine, meanColumnVariance, type KMeansOptions, type KMeansState, type KMeansInit } from './kmeans.js';
 export { DbaKMeans, BandedDtw, assignDtw, type DbaKMeansOptions, type DbaKMeansState } from './dba.js';
 export {
   KMedoids,

@@ -10,7 +10,7 @@
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
-import { dtwToMany, nativeStatus } from '../dtw/index.js';
+import { dtwToMany, loadNative, nativeStatus } from '../dtw/index.js';
 import { assignEuclidean, checkFitInput, nearestCentre, sqDist, type Rows } from './common.js';
 import { defaultKMeansThreads, runRestarts } from './kmeans-restarts.js';
 
@@ -275,9 +275,24 @@ function useNative(): boolean {
 /**
  * One k-means restart from the given centres (modified in place): Lloyd iterations with Hamerly's
  * bounds, which skip rows whose assignment provably cannot change. Exact: the labels are those
- * Lloyd's algorithm would give.
+ * Lloyd's algorithm would give. Runs in the native addon when it is loaded (the whole restart in
+ * one call, same bits as {@link lloydHamerlyJs}), else in TypeScript.
  */
 export function lloydHamerly(rows: Rows, centres: Float64Array, k: number, maxIter: number, tolAbs: number): KMeansState {
+  const addon = loadNative();
+  if (addon?.kmeansLloyd) {
+    const labels = new Int32Array(rows.n);
+    const [inertia, nIter, emptyReseeds] = addon.kmeansLloyd(rows.data, rows.n, rows.dim, centres, k, maxIter, tolAbs, labels);
+    return { centres, labels, inertia, nIter, emptyReseeds };
+  }
+  return lloydHamerlyJs(rows, centres, k, maxIter, tolAbs);
+}
+
+/**
+ * {@link lloydHamerly} in TypeScript: the reference the native port (native/kmeans_kernel.cc)
+ * follows operation by operation, and the fallback without the addon.
+ */
+export function lloydHamerlyJs(rows: Rows, centres: Float64Array, k: number, maxIter: number, tolAbs: number): KMeansState {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const upper = new Float64Array(n); // ≥ distance to own centre
@@ -463,11 +478,18 @@ function finalAssignment(
  * n_b/(n_b+1)·‖x − c_b‖² < n_a/(n_a−1)·‖x − c_a‖², updating both means at once; repeat until no row
  * moves. Then centres are recomputed exactly from the labels and rows reassigned to the nearest one.
  */
-export function hartiganRefine(rows: Rows, start: KMeansState, k: number, maxPasses = 100): KMeansState {
+export function hartiganRefine(rows: Rows, start: KMeansState, k: number, maxPasses = 100, native = true): KMeansState {
   const { data, n, dim } = rows;
   const labels = Int32Array.from(start.labels);
   const sizes = new Int32Array(k);
   const centres = new Float64Array(k * dim);
+  const addon = native ? loadNative() : null;
+  if (addon?.kmeansHartigan) {
+    // Passes, means and final assignment in the addon (same bits); the guard stays here.
+    const [moves, inertia] = addon.kmeansHartigan(data, n, dim, k, labels, maxPasses, centres);
+    if (moves === 0 || !(inertia <= start.inertia)) return start;
+    return { centres, labels, inertia, nIter: start.nIter, emptyReseeds: start.emptyReseeds };
+  }
   for (let i = 0; i < n; i++) {
     sizes[labels[i]]++;
     for (let t = 0; t < dim; t++) centres[labels[i] * dim + t] += data[i * dim + t];
@@ -509,6 +531,12 @@ export function hartiganRefine(rows: Rows, start: KMeansState, k: number, maxPas
     if (moved === 0) break;
   }
   if (moves === 0) return start;
+  return finishRefine(rows, start, k, labels, sizes, centres);
+}
+
+/** Exact means of the refined labels, the nearest-centre assignment, and the no-worse guard. */
+function finishRefine(rows: Rows, start: KMeansState, k: number, labels: Int32Array, sizes: Int32Array, centres: Float64Array): KMeansState {
+  const { data, n, dim } = rows;
   centres.fill(0);
   for (let i = 0; i < n; i++) for (let t = 0; t < dim; t++) centres[labels[i] * dim + t] += data[i * dim + t];
   for (let c = 0; c < k; c++) for (let t = 0; t < dim; t++) centres[c * dim + t] /= sizes[c];

@@ -24,6 +24,18 @@ export interface NativeAddon {
     out: Float32Array | Float64Array,
     upper: boolean,
   ): void;
+  /**
+   * One k-means restart (native/kmeans_kernel.cc; absent from addons built before it): the port of
+   * `lloydHamerly`, bit for bit. `centres` (k × dim) is updated in place, `labels` (n) receives the
+   * final labels; returns [inertia, iterations, re-seeded empty clusters].
+   */
+  kmeansLloyd?(data: Float64Array, n: number, dim: number, centres: Float64Array, k: number, maxIter: number, tolAbs: number, labels: Int32Array): [number, number, number];
+  /**
+   * `hartiganRefine` before its guard, bit for bit: the move passes on `labels` (n, in place); when
+   * a row moved, the exact means into `centres` (k × dim) and the nearest-centre labels. Returns
+   * [moves, inertia of the new labels].
+   */
+  kmeansHartigan?(data: Float64Array, n: number, dim: number, k: number, labels: Int32Array, maxPasses: number, centres: Float64Array): [number, number];
   /** Instruction set of the clone in use: avx512f, avx2, sse2 or portable. */
   isa: string;
   abiVersion: number;
