@@ -99,7 +99,10 @@ const nmRows = new Map();
     if (dt >= NM_FROM && dt < NM_TO && (FULL || targets.length === 0)) targets.push(nmRows);
     for (const target of targets) {
       let list = target.get(f[0]);
-      if (!list) target.set(f[0], (list = []));
+      if (!list) {
+        list = [];
+        target.set(f[0], list);
+      }
       list.push([dt, f[3]]);
     }
   }

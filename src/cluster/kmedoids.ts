@@ -306,7 +306,7 @@ function finish(D: DistanceMatrix, medoids: Int32Array, near: Nearest, nIter: nu
   for (let guard = 0; guard < k; guard++) {
     const sizes = new Int32Array(k);
     for (let o = 0; o < n; o++) sizes[near.n1[o]]++;
-    const empty = sizes.findIndex((s) => s === 0);
+    const empty = sizes.indexOf(0);
     if (empty < 0) break;
     let far = -1;
     for (let o = 0; o < n; o++) if (sizes[near.n1[o]] > 1 && (far < 0 || near.d1[o] > near.d1[far])) far = o;

@@ -98,7 +98,7 @@ export class Som {
     for (let guard = 0; guard < k; guard++) {
       const sizes = new Int32Array(k);
       for (let i = 0; i < n; i++) sizes[labels[i]]++;
-      const empty = sizes.findIndex((v) => v === 0);
+      const empty = sizes.indexOf(0);
       if (empty < 0) break;
       let far = -1;
       for (let i = 0; i < n; i++) if (sizes[labels[i]] > 1 && (far < 0 || dist2[i] > dist2[far])) far = i;

@@ -555,7 +555,10 @@ function runWorkers(
     }, 50);
     const feed = (w: Worker): void => {
       if (settled) return;
-      if (shouldStop()) return finish(new InterruptedError(interruptSignal() ?? 'SIGINT'));
+      if (shouldStop()) {
+        finish(new InterruptedError(interruptSignal() ?? 'SIGINT'));
+        return;
+      }
       if (next < todo.length) {
         const t = todo[next++];
         inflight.set(w, t);
@@ -632,7 +635,7 @@ export async function assertMatrixMatches(values: Float64Array, L: number, matri
   }
   const digest = matrixDigest(normalizeRows(values, L, sidecar.normalization), L);
   if (digest !== sidecar.inputDigest) throw stale('the profile values differ from those it was computed from', sidecar);
-  let hdr;
+  let hdr: Awaited<ReturnType<typeof readNpyHeader>>;
   try {
     hdr = await readNpyHeader(matrixPath);
   } catch (e) {

@@ -15,7 +15,7 @@ import { inputError } from '../errors.js';
 import { splitCsvLine } from '../io/csv.js';
 import { lineBatches } from './series.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
-import { DayDocumentCollector, timeKeyOffset } from './newmongo-doc.js';
+import { type DayDocumentCollector, timeKeyOffset } from './newmongo-doc.js';
 
 /** The recognised format of an export file. */
 export type ExportFormat = 'json' | 'csv';

@@ -53,7 +53,7 @@ export function checkMongoUri(uri: string): void {
     throw usageError('E_USAGE_URI', `Expected a mongodb:// or mongodb+srv:// URI for \`--uri\` but received \`${maskUri(uri)}\``);
   }
   const m = /^mongodb(?:\+srv)?:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m && m[1]) {
+  if (m?.[1]) {
     registerSecret(m[1]);
     try {
       registerSecret(decodeURIComponent(m[1]));

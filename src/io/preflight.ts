@@ -4,7 +4,7 @@
  * started, so it must not leave a FAILED run (nor an empty output folder) behind; and the message
  * names the option or config key, the absolute path and the cause.
  */
-import { accessSync, constants, mkdtempSync, rmdirSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { externalError, inputError, type LpclustError } from '../errors.js';
@@ -47,7 +47,7 @@ export function checkInputPath(p: string, what: string, kind: PathKind = 'file')
   const abs = path.resolve(p);
   const fail = (why: string, hint: string, cause?: unknown): LpclustError =>
     inputError('E_INPUT_MISSING', `${what}: cannot read ${abs}: ${why}`, { hint, where: { file: abs }, ...(cause ? { cause } : {}) });
-  let st;
+  let st: Stats;
   try {
     st = statSync(abs);
   } catch (e) {
@@ -78,7 +78,7 @@ export function checkOutputDir(dir: string, what: string): string {
   const abs = path.resolve(dir);
   let probeIn = abs;
   for (;;) {
-    let st;
+    let st: Stats;
     try {
       st = statSync(probeIn);
     } catch (e) {

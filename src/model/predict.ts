@@ -90,7 +90,7 @@ export class Predictor {
    * @throws LpclustError E_DEGENERATE_PROFILE for a row the normalisation cannot handle, E_INPUT_NAN for non-finite values
    */
   predict(values: Float64Array, rowName?: (i: number) => string): Prediction {
-    const { L, k } = this;
+    const { L } = this;
     const n = values.length / L;
     if (!Number.isInteger(n)) throw inputError('E_MODEL_INPUT_SHAPE', `Expected rows of ${L} values but received ${values.length} values`);
     for (let i = 0; i < values.length; i++) {

@@ -27,7 +27,7 @@ import { silhouetteOnThreads } from './cluster-pool.js';
 import { availableParallelism } from 'node:os';
 import { chooseK, DEFAULT_K_RANGE, type KScore } from '../cluster/choosek.js';
 import { chooseKCurveKey, chooseKScoreKey, clusterSizeMetrics, DEFAULT_MIN_CLUSTER_SHARE, parseSelect, scoreDef } from '../validate/metrics.js';
-import { type ClusterFit, type ClusterSpec, type InitName, type MetricName, type ModelName } from '../cluster/fit.js';
+import type { ClusterFit, ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';

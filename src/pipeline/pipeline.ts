@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inputError, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { envValue } from '../config.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import { readProfiles } from '../io/profiles.js';
@@ -230,7 +230,7 @@ function fromEnv(name: string, what: string): string {
 
 function registerUriPassword(uri: string): void {
   const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m && m[1]) {
+  if (m?.[1]) {
     registerSecret(m[1]);
     try {
       registerSecret(decodeURIComponent(m[1]));

@@ -6,10 +6,9 @@
  * against k per model, and names the best configuration by the chosen metric.
  */
 import { existsSync } from 'node:fs';
-import fsp from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { InterruptedError, inputError, usageError } from '../errors.js';
+import { InterruptedError, usageError } from '../errors.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';

@@ -108,7 +108,7 @@ function bandPanels(members: number[][], options: ClusterCentersOptions): boolea
   const threshold = options.bandThreshold ?? 200;
   const useBand = members.map((m) => m.length > threshold);
   let lines = members.reduce((sum, m, c) => sum + (useBand[c] ? 0 : m.length), 0);
-  const bySize = members.map((m, c) => c).sort((a, b) => members[b].length - members[a].length);
+  const bySize = members.map((_m, c) => c).sort((a, b) => members[b].length - members[a].length);
   for (const c of bySize) {
     if (lines <= (options.maxLines ?? 1500)) break;
     if (useBand[c]) continue;

@@ -85,7 +85,7 @@ export function parseInvocation(body: unknown, model: LpclustModel): { values: F
     const columns = ds.columns.map(String);
     const idCol = columns.indexOf('id');
     const dateCol = columns.indexOf('date');
-    const slotCols = columns.filter((c, i) => i !== idCol && i !== dateCol);
+    const slotCols = columns.filter((_c, i) => i !== idCol && i !== dateCol);
     try {
       checkInputSlots(model, slotCols, 'the request');
     } catch (e) {
@@ -144,7 +144,7 @@ export function parseInvocation(body: unknown, model: LpclustModel): { values: F
 /** Score a parsed request. */
 export function scoreInvocation(body: unknown, model: LpclustModel, predictor: Predictor): ScoredRow[] {
   const { values, n, ids, dates } = parseInvocation(body, model);
-  let pred;
+  let pred: ReturnType<Predictor['predict']>;
   try {
     pred = predictor.predict(values, (i) => `row ${i}${ids ? ` (meter ${ids[i]}${dates ? ` on ${dates[i]}` : ''})` : ''}`);
   } catch (e) {

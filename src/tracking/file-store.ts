@@ -651,7 +651,7 @@ export class FileStore implements TrackingStore {
       name,
     });
     // As for runs: meta.yaml's temporary file in the root is the creation marker while the folder is empty.
-    const marker = await writeTempFile(creationMarkerTarget(this.root, id), meta, this.root, { error: (t, e) => ioError('create experiment', dir, e) });
+    const marker = await writeTempFile(creationMarkerTarget(this.root, id), meta, this.root, { error: (_t, e) => ioError('create experiment', dir, e) });
     try {
       // Non-recursive mkdir: EEXIST means the random id is taken.
       await fsp.mkdir(dir);
@@ -784,7 +784,7 @@ export class FileStore implements TrackingStore {
     // meta.yaml is a malformed run to MLflow), the owner, the folders MLflow 3 requires, the tags.
     // A process killed anywhere in between leaves an empty folder or a RUNNING run without owner
     // next to its marker, which recover() then resolves.
-    const marker = await writeTempFile(creationMarkerTarget(expDir, runId), runMetaYaml(info), expDir, { error: (t, e) => ioError('create run', dir, e) });
+    const marker = await writeTempFile(creationMarkerTarget(expDir, runId), runMetaYaml(info), expDir, { error: (_t, e) => ioError('create run', dir, e) });
     let made = false;
     try {
       await fsp.mkdir(dir);

@@ -6,7 +6,7 @@
  * instead of a launcher run in one experiment and unlinked lpclust runs in another.
  */
 import { inputError, isLpclustError } from '../errors.js';
-import type { Experiment, TrackingStore } from './store.js';
+import type { Experiment, Run, TrackingStore } from './store.js';
 
 /** Where the runs of this process go when it was started by `mlflow run` (or with MLFLOW_EXPERIMENT_ID). */
 export interface LaunchTarget {
@@ -31,7 +31,7 @@ export async function launchTargetFromEnv(store: TrackingStore, env: Record<stri
   if (!runId && !experimentId) return null;
   let expId = experimentId;
   if (runId) {
-    let run;
+    let run: Run;
     try {
       run = await store.getRun(runId);
     } catch (e) {

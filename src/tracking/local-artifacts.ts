@@ -6,7 +6,8 @@
  * so a crash or Ctrl-C never leaves a half-copied artifact.
  */
 import { randomBytes } from 'node:crypto';
-import fs, { promises as fsp } from 'node:fs';
+import type fs from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { externalError, inputError, usageError } from '../errors.js';

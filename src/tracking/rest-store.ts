@@ -9,7 +9,7 @@
  * PUT/GET `/api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts/<path>`.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fsp } from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { externalError, inputError, LpclustError } from '../errors.js';
@@ -289,7 +289,7 @@ export class RestStore implements TrackingStore {
    */
   async logArtifact(runId: string, localPath: string, artifactPath?: string): Promise<void> {
     const root = await this.artifactRoot(runId);
-    let st;
+    let st: Stats;
     try {
       st = await fsp.stat(localPath);
     } catch (e) {

@@ -196,7 +196,7 @@ export class ResilientStore implements TrackingStore {
   /** Move a server run to the spool, replaying what was logged to it. */
   private async moveToSpool(runId: string, entry: RunEntry): Promise<string> {
     const j = entry.journal;
-    if (!j || !j.experimentName) {
+    if (!j?.experimentName) {
       throw new LpclustError('external', 'E_TRACKING_UNAVAILABLE', `run ${runId} cannot be moved to the local spool: it was not started by this process`, { cause: this.offlineSince });
     }
     const exp = await this.spoolExperiment(j.experimentName);

@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { externalError, inputError, isLpclustError, LpclustError, usageError } from '../errors.js';
+import { externalError, inputError, isLpclustError, type LpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
 import { STATUS_CODES, validateKey } from './file-store.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';

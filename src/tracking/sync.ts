@@ -114,7 +114,8 @@ export async function syncRuns(from: TrackingStore, to: TrackingStore, options: 
   const ordered = parentsFirst(local);
   options.onStart?.(ordered.length);
   const state = options.statePath ? await readState(options.statePath) : null;
-  const known = state ? (state.targets[to.displayUri] ??= {}) : {};
+  if (state) state.targets[to.displayUri] ??= {};
+  const known = state ? state.targets[to.displayUri] : {};
   /** local run id (and the server id a spooled run continues) → server run id. */
   const idMap = new Map<string, string>();
   const targets = new Map<string, { experiment: Experiment; index: TargetIndex }>();

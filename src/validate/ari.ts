@@ -20,10 +20,16 @@ export function adjustedRandIndex(a: ArrayLike<number>, b: ArrayLike<number>): n
   const ib = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let x = ka.get(a[i]);
-    if (x === undefined) ka.set(a[i], (x = ka.size));
+    if (x === undefined) {
+      x = ka.size;
+      ka.set(a[i], x);
+    }
     ia[i] = x;
     let y = kb.get(b[i]);
-    if (y === undefined) kb.set(b[i], (y = kb.size));
+    if (y === undefined) {
+      y = kb.size;
+      kb.set(b[i], y);
+    }
     ib[i] = y;
   }
   const ra = ka.size;

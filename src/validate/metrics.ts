@@ -83,7 +83,7 @@ export function scoreDef(key: string): ScoreDef | undefined {
  * @throws LpclustError E_USAGE_VALUE naming the scores it accepts
  */
 export function parseSelect(raw: string, option = '--select'): ScoreDef {
-  const norm = (s: string): string => s.toLowerCase().replace(/[\s_\-]+/g, '');
+  const norm = (s: string): string => s.toLowerCase().replace(/[\s_-]+/g, '');
   const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw));
   if (!hit) {
     throw usageError('E_USAGE_VALUE', `Expected a score for \`${option}\` but received \`${raw}\``, {

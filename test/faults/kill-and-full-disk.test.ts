@@ -130,7 +130,7 @@ function assertCsvsEqualReference(outputs: string, reference: Map<string, Buffer
 }
 
 let work = '';
-let reference = new Map<string, Buffer>();
+const reference = new Map<string, Buffer>();
 let refMs = 0;
 let refStoreKb = 0;
 

@@ -18,6 +18,7 @@ let predictor: Predictor;
 let srv: ScoringServer;
 let small: ScoringServer;
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read response bodies of several shapes
 async function post(s: ScoringServer, body: unknown, headers: Record<string, string> = { 'Content-Type': 'application/json' }): Promise<{ status: number; json: any }> {
   const r = await fetch(`${s.url}/invocations`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: r.status, json: await r.json() };

@@ -42,7 +42,7 @@ describe('runs view formatting', () => {
     const text = formatRunsView(view, { utc: true, now: t + 1000 });
     const names = text
       .split('\n')
-      .filter((l) => /^  [0-9a-f]{8}/.test(l))
+      .filter((l) => /^ {2}[0-9a-f]{8}/.test(l))
       .map((l) => l.slice(12).split(/\s+RUNNING/)[0].trimEnd());
     expect(names).toEqual(['p', '├─ a', '│  └─ a1', '└─ b']);
     expect(text).toContain('1 older top-level run not shown');
@@ -91,7 +91,7 @@ describe('runs view formatting', () => {
     const childLines = all.split('\n').filter((l) => l.includes('kmeans euclidean k=3  '));
     expect(new Set(childLines.map((l) => l.slice(10))).size).toBe(12);
 
-    const runLines = (text: string): string[] => text.split('\n').filter((l) => /^  [0-9a-f]{8}  /.test(l));
+    const runLines = (text: string): string[] => text.split('\n').filter((l) => /^ {2}[0-9a-f]{8} {2}/.test(l));
     const limited = formatRunsView(await collectRunsView(store, { limit: 3, children: 0 }), { utc: true, width: 100 });
     expect(runLines(limited)).toHaveLength(3);
     expect(limited).toContain('… and 10 more nested runs');

@@ -8,7 +8,10 @@ import { Progress } from '../../src/util/progress.js';
 
 function fakeTty(): { stream: NodeJS.WriteStream; text: () => string } {
   const chunks: string[] = [];
-  const stream = { isTTY: true, write: (s: string) => (chunks.push(s), true) } as unknown as NodeJS.WriteStream;
+  const stream = { isTTY: true, write: (s: string) => {
+      chunks.push(s);
+      return true;
+    } } as unknown as NodeJS.WriteStream;
   return { stream, text: () => chunks.join('') };
 }
 
@@ -41,6 +44,7 @@ describe('Progress', () => {
     const logger = new Logger('info', (l) => t.stream.write(`${l}\n`) && lines.push(l) > 0);
     const outer = new Progress({ label: 'cluster', total: 4, unit: 'steps', stream: t.stream, quiet: false });
     logger.info('hello');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ESC of the terminal's erase-line sequence is what is checked
     expect(t.text()).toMatch(/\r\x1b\[Khello\n.*cluster \[/s);
     const inner = new Progress({ label: 'dtw matrix', total: 1e9, unit: 'cells', stream: t.stream, quiet: false });
     const mark = t.text().length;

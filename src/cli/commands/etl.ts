@@ -243,7 +243,7 @@ Examples:
 /** Register the password of a `scheme://user:password@host` URI as a secret (masked in all output). */
 function registerUriPassword(uri: string): void {
   const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m && m[1]) {
+  if (m?.[1]) {
     registerSecret(m[1]);
     try {
       registerSecret(decodeURIComponent(m[1]));

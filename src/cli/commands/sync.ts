@@ -69,8 +69,7 @@ Examples:
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
     .action(async (opts: { from: string; to?: string; experiment?: string; full?: boolean }, cmd: Command) => {
-      const [{ FileStore }, { openStore }, { RestStore }, { syncRuns }] = await Promise.all([
-        import('../../tracking/file-store.js'),
+      const [{ openStore }, { RestStore }, { syncRuns }] = await Promise.all([
         import('../../tracking/index.js'),
         import('../../tracking/rest-store.js'),
         import('../../tracking/sync.js'),
