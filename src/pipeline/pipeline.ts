@@ -25,7 +25,7 @@ import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import type { TrackingStore } from '../tracking/store.js';
-import { maskUri, registerSecret } from '../util/mask.js';
+import { maskUri, registerUriPassword } from '../util/mask.js';
 import { log } from '../util/log.js';
 import { runEtlStage, runNewMongoLoadStage } from './etl.js';
 import { runHarmonizeStage } from './harmonize.js';
@@ -226,18 +226,6 @@ function fromEnv(name: string, what: string): string {
   const v = envValue(name);
   if (v === undefined) throw usageError('E_USAGE_OPTION', `${what}: the environment variable ${name} (named in the config) is not set`, { hint: `export ${name}=... or put it in .env` });
   return v;
-}
-
-function registerUriPassword(uri: string): void {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m?.[1]) {
-    registerSecret(m[1]);
-    try {
-      registerSecret(decodeURIComponent(m[1]));
-    } catch {
-      // not percent-encoded
-    }
-  }
 }
 
 function resolveSource(source: PipelineSource, s: PipelineSources): ResolvedSource | null {

@@ -1,7 +1,7 @@
 /**
  * The local tracking store: MLflow's FileStore layout (`./mlruns`), written exactly as MLflow
  * writes it so that `mlflow ui --backend-store-uri ./mlruns` reads every run (see
- * docs/mlflow-compat.md):
+ * the MLflow reference files in test/fixtures/mlflow/):
  *
  * ```
  * <root>/.trash/                                deleted experiments

@@ -1,6 +1,6 @@
 /**
  * The REST tracking store: a {@link TrackingStore} talking to an MLflow tracking server
- * (`http://` / `https://` URIs) through the documented REST API (mlflow-compat.md), with artifacts
+ * (`http://` / `https://` URIs) through the documented REST API (MLflow's REST API reference), with artifacts
  * through the server's `mlflow-artifacts` proxy.
  *
  * Endpoints used (all JSON, under `/api/2.0/mlflow/` unless noted):

@@ -1,7 +1,7 @@
 /**
  * MLflow's tracking and model-registry database schema, as the text SQLite keeps in
  * `sqlite_master`, for the two revisions lpclust creates and writes (see ../shared/mlflow/ and
- * docs/mlflow-compat.md). SQLite stores each CREATE statement verbatim, and MLflow's migrations
+ * test/fixtures/mlflow/). SQLite stores each CREATE statement verbatim, and MLflow's migrations
  * (alembic) reflect tables from that text, so a database lpclust creates must hold exactly the
  * statements MLflow's own store leaves there, in the same order: they are data, not code to edit.
  * A test compares a database created from them with the reference databases and their schema.sql.

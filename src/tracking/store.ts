@@ -35,7 +35,7 @@ export interface Batch {
   tags?: Tag[];
 }
 
-/** Server and FileStore limits (mlflow-compat.md), in one place. */
+/** Server and FileStore limits (MLflow 2.x, as its REST API and FileStore enforce them), in one place. */
 export const LIMITS = {
   /** Characters of a param value accepted by MLflow. */
   paramValue: 6000,

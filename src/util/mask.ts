@@ -38,3 +38,18 @@ export function maskSecrets(text: string): string {
 export function maskUri(uri: string): string {
   return maskSecrets(uri);
 }
+
+/**
+ * Register the password of a `scheme://user:password@host…` URI (database, Redis, tracking
+ * server) as a secret, as written and percent-decoded, so that it is masked in all output.
+ */
+export function registerUriPassword(uri: string): void {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
+  if (!m?.[1]) return;
+  registerSecret(m[1]);
+  try {
+    registerSecret(decodeURIComponent(m[1]));
+  } catch {
+    // not percent-encoded
+  }
+}

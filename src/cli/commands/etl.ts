@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_HISTORIAN_TABLE, isPostgresUri, quoteTableName } from '../../etl/sql-db.js';
 import { DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../../etl/newmongo.js';
-import { maskUri, registerSecret } from '../../util/mask.js';
+import { maskUri, registerUriPassword } from '../../util/mask.js';
 
 /** Raw values of the common options (as commander gives them). */
 export interface CommonEtlFlags {
@@ -238,19 +238,6 @@ Examples:
     const params = input !== undefined ? { input_dir: input } : { db: maskUri(db!), table: flags.table ?? DEFAULT_HISTORIAN_TABLE };
     await runEtlCommand(c, 'etl sql', { ...common, clean: { ...SQL_CLEAN_DEFAULTS, ...common.clean }, reader, runName: 'etl_sql', params });
   });
-}
-
-/** Register the password of a `scheme://user:password@host` URI as a secret (masked in all output). */
-function registerUriPassword(uri: string): void {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m?.[1]) {
-    registerSecret(m[1]);
-    try {
-      registerSecret(decodeURIComponent(m[1]));
-    } catch {
-      // not percent-encoded
-    }
-  }
 }
 
 interface NewMongoFlags extends CommonEtlFlags {
