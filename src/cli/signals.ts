@@ -5,7 +5,6 @@
  */
 import { rmSync } from 'node:fs';
 import { pendingTempFiles } from '../io/atomic.js';
-import { pendingArtifactTempFiles } from '../tracking/local-artifacts.js';
 import { endActiveRunsSync, activeRunList } from '../tracking/run.js';
 import { interruptSignal, markInterrupted } from '../util/interrupt.js';
 
@@ -47,7 +46,7 @@ export function installSignalHandlers(): () => void {
 
 /** Remove the temporary files of unfinished atomic writes (outputs and tracking store share one registry, io/atomic.ts). */
 function removeTempFiles(): void {
-  for (const f of [...pendingTempFiles(), ...pendingArtifactTempFiles()]) {
+  for (const f of pendingTempFiles()) {
     try {
       rmSync(f, { force: true });
     } catch {

@@ -3,24 +3,17 @@
  * SQLite store records the folder (`artifact_uri`, a plain absolute path or a `file:` URI) and
  * this class copies files in and out of it. Every file is copied to a temporary name outside the
  * artifact folder (in the run's folder above it, which MLflow never lists) and renamed into place,
- * so a crash or Ctrl-C never leaves a half-copied artifact.
+ * so a crash or Ctrl-C never leaves a half-copied artifact; the temporary names are those of
+ * io/atomic.ts, whose one registry the CLI's signal handler cleans.
  */
-import { randomBytes } from 'node:crypto';
 import type fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { externalError, inputError, usageError } from '../errors.js';
+import { copyFileAtomic } from '../io/atomic.js';
 import { maskUri } from '../util/mask.js';
 import type { ArtifactEntry } from './store.js';
-
-/** Temporary copies not yet renamed; the CLI removes them on SIGINT/SIGTERM. */
-const pendingCopies = new Set<string>();
-
-/** Temporary artifact copies in progress (for the signal handler to remove). */
-export function pendingArtifactTempFiles(): string[] {
-  return [...pendingCopies];
-}
 
 /**
  * The local folder of an artifact URI: an absolute path, a path relative to `cwd` (as MLflow's
@@ -75,24 +68,19 @@ export class LocalArtifactDir {
 
   /** Copy one file to `dest` through a temporary file in the folder above the artifact root. */
   private async copyIn(src: string, dest: string): Promise<void> {
-    const tmpDir = path.dirname(this.root);
-    const tmp = path.join(tmpDir, `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    pendingCopies.add(tmp);
-    try {
-      await fsp.mkdir(path.dirname(dest), { recursive: true });
-      await fsp.copyFile(src, tmp);
-      await fsp.rename(tmp, dest);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      const err = e as NodeJS.ErrnoException;
-      throw externalError('E_TRACKING_IO', `cannot copy artifact to ${dest}: ${err.code === 'ENOSPC' ? 'the disk is full' : err.message}`, {
-        hint: 'check free space and permissions of the artifact folder',
-        cause: e,
-        where: { file: dest },
-      });
-    } finally {
-      pendingCopies.delete(tmp);
-    }
+    await fsp.mkdir(path.dirname(this.root), { recursive: true });
+    await copyFileAtomic(src, dest, {
+      tmpDir: path.dirname(this.root),
+      durable: false,
+      error: (_t, e) => {
+        const err = e as NodeJS.ErrnoException;
+        return externalError('E_TRACKING_IO', `cannot copy artifact to ${dest}: ${err.code === 'ENOSPC' ? 'the disk is full' : err.message}`, {
+          hint: 'check free space and permissions of the artifact folder',
+          cause: e,
+          where: { file: dest },
+        });
+      },
+    });
   }
 
   /** MLflow's `log_artifact` (a file into `artifactPath/`) and `log_artifacts` (a folder's contents into `artifactPath/`). */
@@ -151,18 +139,10 @@ export class LocalArtifactDir {
 
 /** Copy out of the store: to a temporary name beside the target, then rename. */
 async function copyOut(src: string, dest: string): Promise<void> {
-  const tmp = `${dest}.part-${process.pid}-${randomBytes(3).toString('hex')}`;
-  pendingCopies.add(tmp);
-  try {
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
-    await fsp.copyFile(src, tmp);
-    await fsp.rename(tmp, dest);
-  } catch (e) {
-    await fsp.rm(tmp, { force: true });
-    throw externalError('E_WRITE', `cannot copy artifact ${src} to ${dest}: ${(e as Error).message}`, { cause: e, where: { file: dest } });
-  } finally {
-    pendingCopies.delete(tmp);
-  }
+  await copyFileAtomic(src, dest, {
+    durable: false,
+    error: (_t, e) => externalError('E_WRITE', `cannot copy artifact ${src} to ${dest}: ${(e as Error).message}`, { cause: e, where: { file: dest } }),
+  });
 }
 
 /** Copy the files below `srcDir` into `destDir` (same relative paths), each with `copy`. */
