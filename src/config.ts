@@ -110,6 +110,13 @@ export const GLOBAL_SETTINGS = {
     default: './mlruns',
     doc: 'where runs go when a tracking server stays unreachable (upload later with lpclust sync)',
   } as SettingSpec<string>,
+  spool: {
+    name: 'spool',
+    env: ['LPCLUST_SPOOL'],
+    parse: parsers.boolean('spool'),
+    default: true,
+    doc: 'spool runs locally while a tracking server is unreachable (off: the run fails with E_TRACKING_UNAVAILABLE instead)',
+  } as SettingSpec<boolean>,
   json: {
     name: 'json',
     env: ['LPCLUST_JSON'],

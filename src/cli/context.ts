@@ -49,6 +49,8 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     quiet: o.quiet,
     json: o.json,
     spoolDir: o.spoolDir,
+    // commander gives a --no-… flag the value true when absent: only an explicit --no-spool counts.
+    spool: rootOf(cmd).getOptionValueSource('spool') === 'cli' ? false : undefined,
   };
   registerEnvironmentSecrets(env, cwd);
   const settings = resolveSettings(GLOBAL_SETTINGS, { flags, env, cwd, configFile: o.config as string | undefined });
@@ -74,7 +76,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       ]);
       // The note is for commands that log runs (those that only read, e.g. `runs`, pass launch: false).
       if (options.launch !== false && resolved.trackingUri.source === 'default' && globals.trackingUri === DEFAULT_FILE_URI) noteFileStoreOnce(path.join(cwd, 'mlruns'));
-      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, env });
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, spool: globals.spool, env });
       // A store folder that cannot be written would fail (or wait on its lock) at the first run:
       // say so now, naming the folder and the cause. Only when the folder is not there yet or is
       // one lpclust may write; reading an existing store (lpclust runs) needs no write access.
@@ -173,4 +175,11 @@ export function capWorkers(n: number | undefined, from = '--workers', cores = av
 /** Check that a store folder can be created, when it does not exist yet (an existing one may be read-only for `runs`). */
 function checkStoreDir(dir: string, what: string): void {
   if (!existsSync(dir)) checkOutputDir(dir, what);
+}
+
+/** The program a (sub)command belongs to, which holds the global options. */
+function rootOf(cmd: Command): Command {
+  let c = cmd;
+  while (c.parent) c = c.parent;
+  return c;
 }

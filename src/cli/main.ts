@@ -31,6 +31,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .option('--experiment-name <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else lpclust)')
     .option('--config <file>', 'configuration file (default: ./lpclust.config.json when present)')
     .option('--spool-dir <dir>', 'where runs go while a tracking server is unreachable (default: LPCLUST_SPOOL_DIR, else ./mlruns)')
+    .option('--no-spool', 'fail instead of spooling runs while a tracking server is unreachable (default: LPCLUST_SPOOL, else spool)')
     .option('--json', 'print machine-readable JSON on stdout')
     .addOption(new Option('--log-level <level>', 'stderr verbosity; debug adds stack traces').choices([...LOG_LEVELS]))
     .option('-q, --quiet', 'no progress or info output')

@@ -34,6 +34,8 @@ export interface OpenStoreOptions {
   cwd?: string;
   /** Where a tracking server's runs are spooled while it is unreachable (default `LPCLUST_SPOOL_DIR`, else ./mlruns). */
   spoolDir?: string;
+  /** Spool a tracking server's runs while it is unreachable (default true; false: fail with E_TRACKING_UNAVAILABLE). */
+  spool?: boolean;
   /** Schema of a SQLite database lpclust creates (default `LPCLUST_SQLITE_SCHEMA`, else mlflow2). */
   sqliteSchema?: SqliteSchemaChoice;
   /** Environment (default: process.env, with `.env` of `cwd` as fallback). */

@@ -16,21 +16,22 @@ export interface OpenRemoteStoreOptions {
   cwd?: string;
   /** Spool directory (default: `LPCLUST_SPOOL_DIR`, else `./mlruns`). */
   spoolDir?: string;
+  /** Spool at all (default true); the CLI resolves it from `--no-spool` / `LPCLUST_SPOOL` / the config file. */
+  spool?: boolean;
   /** Environment (default: process.env, with `.env` of `cwd` as fallback). */
   env?: Record<string, string | undefined>;
 }
 
 /**
  * The store for an `http(s)://` tracking URI: REST calls to the server, and the local spool when
- * the server stays unreachable after the retries. `LPCLUST_SPOOL=off` turns the spool off (the
- * run then fails with E_TRACKING_UNAVAILABLE instead).
+ * the server stays unreachable after the retries. `spool: false` turns the spool off (the run then
+ * fails with E_TRACKING_UNAVAILABLE instead).
  */
 export function openRemoteStore(uri: string, options: OpenRemoteStoreOptions = {}): TrackingStore {
   const cwd = options.cwd ?? process.cwd();
   const env = options.env ?? process.env;
   const rest = new RestStore(uri, { client: restClientOptionsFromEnv(uri, env, cwd) });
-  const spoolSetting = (envValue('LPCLUST_SPOOL', env, cwd) ?? '').toLowerCase();
-  if (['off', '0', 'false', 'no'].includes(spoolSetting)) return rest;
+  if (options.spool === false) return rest;
   const spoolDir = options.spoolDir ?? envValue('LPCLUST_SPOOL_DIR', env, cwd) ?? './mlruns';
   return new ResilientStore(rest, { spoolDir: path.resolve(cwd, spoolDir), remoteUri: maskUri(uri) });
 }

@@ -261,6 +261,28 @@ describe('bad input is answered well and leaves nothing behind (#14, #15 item 5)
     expect(restClientOptionsFromEnv('http://h', { LPCLUST_HTTP_RETRY_BUDGET: '300' }, dir).retryBudgetSeconds).toBe(300);
   });
 
+  it('--no-spool (or LPCLUST_SPOOL=off): a tracking server that is down fails the command instead of spooling', async () => {
+    const dir = tempDir();
+    writeProfiles(path.join(dir, 'p.csv'), profileRows(4, 8, 24));
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const args = ['--tracking-uri', `http://127.0.0.1:${port}`, 'cluster', '--in', 'p.csv', '-k', '3', '--out-dir', 'out'];
+    const [flag, env] = await Promise.all([
+      cli(['--no-spool', ...args], dir, { LPCLUST_HTTP_RETRY_BUDGET: '1' }),
+      cli(args, dir, { LPCLUST_HTTP_RETRY_BUDGET: '1', LPCLUST_SPOOL: 'off' }),
+    ]);
+    for (const r of [flag, env]) {
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`tracking server http://127.0.0.1:${port}`);
+      expect(r.stderr).not.toContain('writes the runs to the local store');
+    }
+    expect(fs.existsSync(path.join(dir, 'mlruns'))).toBe(false);
+  });
+
   it('predict of hourly days with a 15-minute model advises what can work', () => {
     const rows = profileRows(4, 8, 96).map((l) => l.split(',').slice(2).map(Number));
     const X = normalizeRows(Float64Array.from(rows.flat()), 96, 'l2');
