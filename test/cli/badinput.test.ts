@@ -241,13 +241,7 @@ describe('bad input is answered well and leaves nothing behind (#14, #15 item 5)
   it('a tracking server that is down: said at once, retried within LPCLUST_HTTP_RETRY_BUDGET, then spooled', async () => {
     const dir = tempDir();
     writeProfiles(path.join(dir, 'p.csv'), profileRows(4, 8, 24));
-    // A port nobody listens on: taken, then released.
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await closedPort();
     const r = await cli(['--tracking-uri', `http://127.0.0.1:${port}`, 'cluster', '--in', 'p.csv', '-k', '3', '--out-dir', 'out'], dir, { LPCLUST_HTTP_RETRY_BUDGET: '2' });
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stderr.split('\n');
@@ -264,12 +258,7 @@ describe('bad input is answered well and leaves nothing behind (#14, #15 item 5)
   it('--no-spool (or LPCLUST_SPOOL=off): a tracking server that is down fails the command instead of spooling', async () => {
     const dir = tempDir();
     writeProfiles(path.join(dir, 'p.csv'), profileRows(4, 8, 24));
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await closedPort();
     const args = ['--tracking-uri', `http://127.0.0.1:${port}`, 'cluster', '--in', 'p.csv', '-k', '3', '--out-dir', 'out'];
     const [flag, env] = await Promise.all([
       cli(['--no-spool', ...args], dir, { LPCLUST_HTTP_RETRY_BUDGET: '1' }),
@@ -330,3 +319,13 @@ describe('bad input is answered well and leaves nothing behind (#14, #15 item 5)
     }
   });
 });
+
+/** A loopback port nobody listens on: taken, then released. */
+function closedPort(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
