@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Normalization } from '../harmonize/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
+import type { TrainingReference } from '../assign/reference.js';
 
 /** File name of the model JSON inside `model/`. */
 export const MODEL_JSON = 'lpclust-model.json';
@@ -84,6 +85,12 @@ export interface LpclustModel {
     predict_agreement: number;
     stats: Record<string, number>;
   };
+  /**
+   * Training-time reference for `lpclust assign` (cluster shares, distance quantiles, the data's
+   * time zone when known). Absent in models written before it existed: assign then says what it
+   * cannot compute.
+   */
+  reference?: TrainingReference;
 }
 
 /** What {@link buildModel} needs from a finished fit. */

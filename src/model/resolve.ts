@@ -15,6 +15,7 @@ import type { ActiveRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
 import { checkInputSlots, labelAgreement, Predictor, type Prediction } from './predict.js';
+import { trainingReference } from '../assign/reference.js';
 
 /** A model loaded for predicting, with where it came from. */
 export interface LoadedModel {
@@ -175,12 +176,15 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
  * (after the files, so the UI never lists a model whose files are missing). Also records (and logs
  * as `model/predict_agreement`) the share of training rows predict assigns to their fitted
  * cluster: 1 for k-means, DTW k-means and k-medoids; the nearest-centre agreement for
- * agglomerative and SOM.
+ * agglomerative and SOM. Stores the training reference of `lpclust assign` (shares, distance
+ * quantiles of the training rows as predicted; `opts.timezone` = the zone of the data's dates and
+ * slot labels when the caller knows it).
  */
-export async function logModel(run: ActiveRun | null, dir: string, input: BuildModelInput): Promise<LpclustModel> {
+export async function logModel(run: ActiveRun | null, dir: string, input: BuildModelInput, opts: { timezone?: string } = {}): Promise<LpclustModel> {
   const model = buildModel({ ...input, runId: run?.runId ?? null });
   const pred = new Predictor(model).predictNormalized(input.X);
   model.training.predict_agreement = labelAgreement(pred.labels, input.fit.labels);
+  model.reference = trainingReference(pred, model.k, opts.timezone ?? null);
   const info = await saveModel(dir, model);
   if (run) {
     await run.logArtifact(dir, 'model');

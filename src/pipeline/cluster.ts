@@ -65,6 +65,8 @@ export interface ClusterStageOptions {
   seed?: number;
   /** Row normalisation before clustering; default l2 (the old pipeline's). */
   normalize?: Normalization;
+  /** IANA zone of the input's dates and slot labels, when known (the pipeline's --timezone): recorded in the model for `lpclust assign`. */
+  timezone?: string;
   /** The output directory itself (the pipeline and the sweep name it); wins over `outBase`. */
   outDir?: string;
   /**
@@ -388,7 +390,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
 
       steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.

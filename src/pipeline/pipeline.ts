@@ -341,7 +341,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       artifactDir: () => 'cluster',
       run: async (t) => {
         return runClusterStage(
-          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, timezone, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
           t,
         );
       },

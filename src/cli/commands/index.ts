@@ -32,6 +32,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'cluster', load: () => import('./cluster.js') },
   { name: 'validate', load: () => import('./validate.js') },
   { name: 'predict', load: () => import('./predict.js') },
+  { name: 'assign', load: () => import('./assign.js') },
   { name: 'serve', load: () => import('./serve.js') },
   { name: 'doctor', load: () => import('./doctor.js') },
 ];

@@ -1,0 +1,268 @@
+/**
+ * `lpclust assign`: the day-ahead job. Takes the last days from a source (or a profiles CSV such
+ * as a day-ahead forecast), assigns every meter-day to a cluster of a saved model, writes the
+ * assignments and hands them on (PostgreSQL, MongoDB, HTTP), and logs the monitoring metrics and
+ * drift of one tracked run. The work is in `src/assign/`.
+ */
+import type { Command } from 'commander';
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { usageError } from '../../errors.js';
+import { contextFor } from '../context.js';
+
+interface AssignFlags {
+  model: string;
+  in?: string;
+  newmongoExport?: string;
+  mongoUri?: string;
+  db?: string;
+  collection?: string;
+  sqlInput?: string;
+  sqlDb?: string;
+  table?: string;
+  generic?: string;
+  idCol?: string;
+  timeCol?: string;
+  valueCol?: string;
+  cumulative?: boolean;
+  unit: string;
+  inputTimezone?: string;
+  days?: string;
+  since?: string;
+  until?: string;
+  timezone?: string;
+  resolution?: string;
+  meters?: string;
+  rules?: string;
+  fillWindow?: string;
+  onBadRow: string;
+  out: string;
+  to: string[];
+  post?: string;
+  driftThreshold?: string;
+  jsThreshold?: string;
+}
+
+function positive(raw: string, flag: string, integer: boolean): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
+    throw usageError('E_USAGE_VALUE', `Expected a positive ${integer ? 'integer' : 'number'} for \`${flag}\` but received \`${raw}\``);
+  }
+  return v;
+}
+
+/** Register `lpclust assign`. */
+export function register(program: Command): void {
+  program
+    .command('assign')
+    .description('day-ahead job: assign the last days (or a forecast) to the clusters of a model, write/upsert the assignments, log monitoring and drift metrics (one tracked run)')
+    .requiredOption('--model <path|uri>', 'the model: a model/ directory or runs:/<run-id>/model (as `lpclust predict` takes)')
+    .option('--in <csv>', 'source: a profiles CSV in the harmonized format (id,date,HH:MM...; Wh per slot), e.g. harmonized data or a day-ahead forecast')
+    .option('--newmongo-export <file>', 'source: a new Mongo export (mongoexport JSON lines / array, or the raw CSV of the old loader)')
+    .option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)')
+    .option('--db <name>', 'database of --mongo-uri (default lpclust\'s new Mongo default)')
+    .option('--collection <name>', 'collection of --mongo-uri (default lpclust\'s new Mongo default)')
+    .option('--sql-input <dir>', 'source: a folder of SQL historian <METER>.txt exports')
+    .option('--sql-db <sqlite file | postgres://...>', 'source: a SQL historian table in a database')
+    .option('--table <name>', 'historian table of --sql-db (default historian)')
+    .option('--generic <csv>', 'source: a long-format CSV (id, timestamp, energy per row); needs --id-col, --time-col, --value-col')
+    .option('--id-col <name>', 'with --generic: column of the meter id')
+    .option('--time-col <name>', 'with --generic: column of the timestamp')
+    .option('--value-col <name>', 'with --generic: column of the energy')
+    .option('--cumulative', 'with --generic: values are cumulative registers (as `etl generic --cumulative`)')
+    .option('--unit <unit>', 'with --generic: Wh or kWh', 'Wh')
+    .option('--input-timezone <iana>', 'with --generic: zone of naive timestamps (default: the days\' zone)')
+    .option('--days <n>', 'the N days ending at --until (default 1)')
+    .option('--since <YYYY-MM-DD>', 'first day (instead of --days)')
+    .option('--until <YYYY-MM-DD>', 'last day (default: yesterday in the model\'s time zone)')
+    .option('--timezone <iana>', 'zone of the days and slot labels (default: the model\'s, recorded by `lpclust pipeline`; else UTC); must match the model\'s')
+    .option('--resolution <minutes>', 'minutes per slot; must equal the model\'s (the default)')
+    .option('--meters <csv>', 'meter description CSV, as for `lpclust etl` (required by the new Mongo and SQL sources)')
+    .option('--rules <yaml>', 'rules file, as for `lpclust etl` and `harmonize` (per-meter quirks, excluded meters)')
+    .option('--fill-window <hours>', 'fill missing slots up to this many hours (as `lpclust etl`; default 2)')
+    .option('--on-bad-row <mode>', 'error|skip, as for `lpclust etl`', 'error')
+    .requiredOption('--out <csv>', 'assignments CSV to write (atomically): id,date,cluster,distance,margin,novel')
+    .option('--to <uri>', 'also upsert into postgres://user:PASSWORD@host/db#table or mongodb://user:PASSWORD@host/db.collection (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--post <url>', 'also POST the assignments as JSON to this URL (retried as the REST tracking store retries)')
+    .option('--drift-threshold <psi>', 'population stability index of the window\'s cluster shares against the training shares above which retraining is recommended (e.g. 0.25)')
+    .option('--js-threshold <d>', 'Jensen–Shannon distance (base 2, 0..1) above which retraining is recommended')
+    .addHelpText(
+      'after',
+      `
+One source: --in, --newmongo-export, --mongo-uri, --sql-input, --sql-db or --generic. A raw source
+is cleaned as \`lpclust etl\` cleans it and harmonized as \`lpclust harmonize\` does (rules' excluded
+meters, incomplete and all-zero days dropped), at the model's resolution and time zone; a
+mismatching --resolution or --timezone is refused. With --in every row is assigned unless a window
+is given. Days the model cannot normalise (all-zero for l2, constant for zscore) are skipped with a
+warning.
+
+Output columns: distance = distance to the assigned centre (normalised units), margin = distance to
+the second-nearest centre minus distance, novel = true when distance is above the 99th percentile
+of the training days' distances (stored in the model; empty for models saved before it was).
+
+Metrics, per day (step = days since 1970-01-01, timestamp = the day's local midnight):
+  assign/rows, assign/share/<c>, assign/distance_mean, assign/distance_p95, assign/novel_share,
+  drift/psi, drift/js (the day's shares against the training shares);
+and at the last day: drift/window_psi, drift/window_js (the whole window). --drift-threshold and
+--js-threshold compare the window's scores; passing one sets the tag
+lpclust.retrain_recommended=true and warns, and the command still exits 0.
+
+--to and --post upsert on (id, date): assigning a day again replaces its rows. PostgreSQL: one
+transaction (table created if missing, primary key (id, date)). A sink that fails leaves the run
+FAILED (the CSV and metrics are kept) and the exit code 4.
+
+Examples:
+  lpclust assign --model runs:/3f2a9c1e/model --newmongo-export data/newmongo/newmongo.jsonl \\
+      --meters data/meters.csv --days 2 --until 2013-07-30 --out assignments.csv
+  lpclust assign --model runs:/3f2a9c1e/model --mongo-uri "mongodb://reader:PASSWORD@db:27017/?authSource=admin" \\
+      --meters meters.csv --days 7 --out assignments.csv --to "postgres://writer:PASSWORD@db:5432/energy#assignments" \\
+      --drift-threshold 0.25
+  lpclust assign --model lpclust-out/cluster/<run-id>/model --in forecast_tomorrow.csv --out tomorrow.csv`,
+    )
+    .action(async (flags: AssignFlags, cmd: Command) => {
+      const sources = (['in', 'newmongoExport', 'mongoUri', 'sqlInput', 'sqlDb', 'generic'] as const).filter((s) => flags[s] !== undefined);
+      if (sources.length !== 1) {
+        throw usageError('E_USAGE_OPTION', `Expected exactly one source (--in, --newmongo-export, --mongo-uri, --sql-input, --sql-db or --generic) but received ${sources.length === 0 ? 'none' : sources.map((s) => `--${s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+      }
+      const [{ runAssign }, { resolveModel }, { parseSinkUri, PostSink }, { parseDay }, { checkInputPath }, { ZoneMapper }] = await Promise.all([
+        import('../../assign/run.js'),
+        import('../../model/resolve.js'),
+        import('../../assign/sinks.js'),
+        import('../../assign/window.js'),
+        import('../../io/preflight.js'),
+        import('../../etl/time.js'),
+      ]);
+      const days = flags.days === undefined ? undefined : positive(flags.days, '--days', true);
+      const since = flags.since === undefined ? undefined : parseDay(flags.since, '--since');
+      const until = flags.until === undefined ? undefined : parseDay(flags.until, '--until');
+      if (flags.timezone !== undefined) new ZoneMapper(flags.timezone);
+      const resolution = flags.resolution === undefined ? undefined : positive(flags.resolution, '--resolution', true);
+      const fillWindowHours = flags.fillWindow === undefined ? undefined : Number(flags.fillWindow);
+      if (fillWindowHours !== undefined && (!Number.isFinite(fillWindowHours) || fillWindowHours < 0 || flags.fillWindow!.trim() === '')) {
+        throw usageError('E_USAGE_VALUE', `Expected a non-negative number of hours for \`--fill-window\` but received \`${flags.fillWindow}\``);
+      }
+      if (flags.onBadRow !== 'error' && flags.onBadRow !== 'skip') throw usageError('E_USAGE_VALUE', `Expected error|skip for \`--on-bad-row\` but received \`${flags.onBadRow}\``);
+      const psiThreshold = flags.driftThreshold === undefined ? undefined : positive(flags.driftThreshold, '--drift-threshold', false);
+      const jsThreshold = flags.jsThreshold === undefined ? undefined : positive(flags.jsThreshold, '--js-threshold', false);
+      if (jsThreshold !== undefined && jsThreshold > 1) throw usageError('E_USAGE_VALUE', `Expected a Jensen–Shannon distance in (0, 1] for \`--js-threshold\` but received \`${flags.jsThreshold}\``);
+      const genericOnly = [['--id-col', flags.idCol], ['--time-col', flags.timeCol], ['--value-col', flags.valueCol], ['--input-timezone', flags.inputTimezone]] as const;
+      if (flags.generic === undefined) {
+        for (const [name, v] of genericOnly) if (v !== undefined) throw usageError('E_USAGE_OPTION', `\`${name}\` applies to --generic only`);
+      }
+      if (flags.mongoUri === undefined && (flags.db !== undefined || flags.collection !== undefined)) throw usageError('E_USAGE_OPTION', '`--db` and `--collection` apply to --mongo-uri only');
+      if (flags.sqlDb === undefined && flags.table !== undefined) throw usageError('E_USAGE_OPTION', '`--table` applies to --sql-db only');
+      const sinkList = flags.to.map((t) => parseSinkUri(t));
+      const input = await buildInput(flags, checkInputPath);
+      const ctx = contextFor(cmd);
+      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
+      const { resolveWindow } = await import('../../assign/window.js');
+      // The POST body names the window; it is settled here as the run will settle it.
+      if (flags.post !== undefined) {
+        const zone = new ZoneMapper(flags.timezone ?? loaded.model.reference?.timezone ?? 'UTC');
+        const w = input.kind === 'profiles' && days === undefined && since === undefined && until === undefined ? { since: '', until: '' } : resolveWindow({ days, since, until }, zone, Date.now());
+        sinkList.push(new PostSink(flags.post, w));
+      }
+      const store = await ctx.openStore();
+      const res = await runAssign(
+        {
+          model: loaded,
+          modelSpec: flags.model,
+          input,
+          days,
+          since,
+          until,
+          timezone: flags.timezone,
+          resolution,
+          metersFile: flags.meters,
+          rulesFile: flags.rules,
+          onBadRow: flags.onBadRow as 'error' | 'skip',
+          fillWindowHours,
+          out: flags.out,
+          psiThreshold,
+          jsThreshold,
+          sinks: sinkList,
+        },
+        { store, experimentName: ctx.globals.experimentName },
+      );
+      const o = res.outputs;
+      const m = loaded.model;
+      const novel = o.rows.filter((r) => r.novel).length;
+      const lines = [
+        `assigned ${o.rows.length} meter-days of ${o.window.since}..${o.window.until} (${o.timezone}) with ${m.model} ${m.metric} k=${m.k} → ${path.resolve(o.out)}`,
+        `  window shares  ${o.windowShares.map((s) => s.toFixed(3)).join(' ')}`,
+        `  drift  PSI ${o.psi.toFixed(4)}, Jensen–Shannon ${o.js.toFixed(4)}${o.retrainRecommended ? '  → retraining recommended' : ''}`,
+        `  novel days  ${o.missing.length > 0 ? 'unknown (the model has no training reference)' : `${novel} of ${o.rows.length}`}`,
+        ...(Object.keys(o.skipped).length > 0 ? [`  not assigned  ${Object.entries(o.skipped).map(([k2, v]) => `${v} ${k2.replace(/_/g, ' ')}`).join(', ')}`] : []),
+        ...o.sinks.map((s) => `  upserted into ${s}`),
+        `  run ${res.runId}`,
+      ];
+      ctx.print(
+        { runId: res.runId, out: path.resolve(o.out), window: o.window, timezone: o.timezone, rows: o.rows.length, novel: o.missing.length > 0 ? null : novel, windowShares: o.windowShares, psi: o.psi, js: o.js, retrainRecommended: o.retrainRecommended, missing: o.missing, skipped: o.skipped, sinks: o.sinks, days: o.days },
+        lines.join('\n'),
+      );
+    });
+}
+
+type CheckPath = (p: string, what: string, kind?: 'file' | 'dir' | 'any') => string;
+
+/** The source of the flags, as the assign library takes it (readers imported on use). */
+async function buildInput(flags: AssignFlags, checkInputPath: CheckPath): Promise<import('../../assign/run.js').AssignInput> {
+  if (flags.in !== undefined) return { kind: 'profiles', file: flags.in };
+  if (flags.newmongoExport !== undefined) {
+    const file = checkInputPath(flags.newmongoExport, '--newmongo-export');
+    const { newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS } = await import('../../etl/newmongo.js');
+    return { kind: 'source', source: 'newmongo', describe: file, clean: NEWMONGO_CLEAN_DEFAULTS, params: { export_file: file }, open: async () => ({ reader: newMongoExportSource(file) }) };
+  }
+  if (flags.mongoUri !== undefined) {
+    const uri = flags.mongoUri;
+    const { checkMongoUri, dumpNewMongo, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_DB, DEFAULT_NEWMONGO_COLLECTION } = await import('../../etl/newmongo.js');
+    const { maskUri } = await import('../../util/mask.js');
+    checkMongoUri(uri);
+    const db = flags.db ?? DEFAULT_NEWMONGO_DB;
+    const collection = flags.collection ?? DEFAULT_NEWMONGO_COLLECTION;
+    return {
+      kind: 'source',
+      source: 'newmongo',
+      describe: `${maskUri(uri)} ${db}.${collection}`,
+      clean: NEWMONGO_CLEAN_DEFAULTS,
+      params: { uri: maskUri(uri), db, collection },
+      open: async (w) => {
+        const dir = await mkdtemp(path.join(tmpdir(), 'lpclust-assign-'));
+        const raw = path.join(dir, 'newmongo.csv');
+        try {
+          await dumpNewMongo({ uri, db, collection, since: w.since, until: w.until }, raw);
+        } catch (e) {
+          await rm(dir, { recursive: true, force: true });
+          throw e;
+        }
+        return { reader: newMongoExportSource(raw), cleanup: () => rm(dir, { recursive: true, force: true }) };
+      },
+    };
+  }
+  if (flags.sqlInput !== undefined || flags.sqlDb !== undefined) {
+    const { sqlDatabaseSource, sqlFolderSource, SQL_CLEAN_DEFAULTS, isPostgresUri, quoteTableName, DEFAULT_HISTORIAN_TABLE } = await import('../../etl/sql.js');
+    const { maskUri } = await import('../../util/mask.js');
+    if (flags.sqlInput !== undefined) {
+      const dir = checkInputPath(flags.sqlInput, '--sql-input', 'dir');
+      return { kind: 'source', source: 'sql', describe: dir, clean: SQL_CLEAN_DEFAULTS, params: { input_dir: dir }, open: async () => ({ reader: sqlFolderSource(dir) }) };
+    }
+    const table = flags.table ?? DEFAULT_HISTORIAN_TABLE;
+    quoteTableName(table);
+    const db = isPostgresUri(flags.sqlDb!) ? flags.sqlDb! : checkInputPath(flags.sqlDb!, '--sql-db');
+    if (isPostgresUri(db)) {
+      // Registered as a secret: masked in every message, param and tag from here on.
+      const { registerUriPassword } = await import('../../util/mask.js');
+      registerUriPassword(db);
+    }
+    return { kind: 'source', source: 'sql', describe: `${maskUri(db)} table ${table}`, clean: SQL_CLEAN_DEFAULTS, params: { db: maskUri(db), table }, open: async () => ({ reader: sqlDatabaseSource(db, table) }) };
+  }
+  const { genericSource } = await import('../../etl/generic.js');
+  for (const [name, v] of [['--id-col', flags.idCol], ['--time-col', flags.timeCol], ['--value-col', flags.valueCol]] as const) {
+    if (v === undefined) throw usageError('E_USAGE_OPTION', `\`--generic\` needs \`${name}\``);
+  }
+  if (flags.unit !== 'Wh' && flags.unit !== 'kWh') throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
+  const file = checkInputPath(flags.generic!, '--generic');
+  const reader = genericSource({ input: file, idCol: flags.idCol!, timeCol: flags.timeCol!, valueCol: flags.valueCol!, cumulative: flags.cumulative === true, unit: flags.unit, inputTimeZone: flags.inputTimezone });
+  return { kind: 'source', source: 'generic', describe: file, params: { input_file: file, id_col: flags.idCol!, time_col: flags.timeCol!, value_col: flags.valueCol! }, open: async () => ({ reader }) };
+}
