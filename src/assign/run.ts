@@ -233,7 +233,8 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
 
     // 1. The days, at the model's contract.
     const skipped: Record<string, number> = {};
-    const table = await loadDays(o, prep, skipped);
+    const seen = { latest: '' };
+    const table = await loadDays(o, prep, skipped, seen);
     checkInputSlots(m, table.slots, o.input.kind === 'profiles' ? prep.inFile! : o.input.describe);
 
     // 2. The window and the rows the model can take.
@@ -253,7 +254,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
       keep.push(i);
     }
     if (keep.length === 0) {
-      const last = table.n > 0 ? table.dates.reduce((a, b) => (b > a ? b : a)) : '';
+      const last = table.dates.reduce((a, b) => (b > a ? b : a), seen.latest);
       throw inputError('E_ASSIGN_NO_DAYS', `${o.input.kind === 'profiles' ? prep.inFile : o.input.describe}: no complete day to assign${win ? ` between ${win.since} and ${win.until} (${prep.zone.zone})` : ''}${last ? `; the latest day in the input is ${last}` : '; the input holds no complete day'}`, {
         hint: win ? 'check --until/--days (the default is yesterday in the model\'s time zone), and that the source has data for those days' : 'check the input file',
       });
@@ -394,7 +395,7 @@ async function logMetricList(run: ActiveRun, list: Metric[]): Promise<void> {
 }
 
 /** Read the days: a profiles CSV as it is, or a source cleaned and harmonized at the model's resolution. */
-async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<string, number>): Promise<ProfileTable> {
+async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<string, number>, seen: { latest: string }): Promise<ProfileTable> {
   if (o.input.kind === 'profiles') return readProfiles(prep.inFile!);
   const input = o.input;
   const clean: CleanOptions = {
@@ -412,6 +413,7 @@ async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<
     const { table: cleaned } = await cleanSource(reader, { clean, rules, meters, onBadRow: o.onBadRow ?? 'error' });
     // An export or a table holds more days than the window: the counts below are the window's.
     const table = windowRows(cleaned, prep.window!, skipped);
+    for (const d of cleaned.dates) if (d > seen.latest) seen.latest = d;
     // Harmonize as training did: the rules' excluded meters, incomplete and all-zero days dropped.
     // harmonizeTables names its sources; a generic CSV borrows a label and gets only the rules'
     // exclusions that apply to every source.
