@@ -255,7 +255,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     }
     if (keep.length === 0) {
       const last = table.dates.reduce((a, b) => (b > a ? b : a), seen.latest);
-      throw inputError('E_ASSIGN_NO_DAYS', `${o.input.kind === 'profiles' ? prep.inFile : o.input.describe}: no complete day to assign${win ? ` between ${win.since} and ${win.until} (${prep.zone.zone})` : ''}${last ? `; the latest day in the input is ${last}` : '; the input holds no complete day'}`, {
+      throw inputError('E_ASSIGN_NO_DAYS', `${o.input.kind === 'profiles' ? prep.inFile : o.input.describe}: no complete day to assign${win ? `${win.since === win.until ? ` on ${win.since}` : ` between ${win.since} and ${win.until}`} (${prep.zone.zone})` : ''}${last ? `; the latest day in the input is ${last}` : '; the input holds no complete day'}`, {
         hint: win ? 'check --until/--days (the default is yesterday in the model\'s time zone), and that the source has data for those days' : 'check the input file',
       });
     }

@@ -4,7 +4,7 @@
  * assignments and hands them on (PostgreSQL, MongoDB, HTTP), and logs the monitoring metrics and
  * drift of one tracked run. The work is in `src/assign/`.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,7 @@ interface AssignFlags {
   fillWindow?: string;
   onBadRow: string;
   out: string;
-  to: string[];
+  to?: string[];
   post?: string;
   driftThreshold?: string;
   jsThreshold?: string;
@@ -60,7 +60,7 @@ export function register(program: Command): void {
     .requiredOption('--model <path|uri>', 'the model: a model/ directory or runs:/<run-id>/model (as `lpclust predict` takes)')
     .option('--in <csv>', 'source: a profiles CSV in the harmonized format (id,date,HH:MM...; Wh per slot), e.g. harmonized data or a day-ahead forecast')
     .option('--newmongo-export <file>', 'source: a new Mongo export (mongoexport JSON lines / array, or the raw CSV of the old loader)')
-    .option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)')
+    .addOption(new Option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)').env('LPCLUST_MONGO_URI'))
     .option('--db <name>', 'database of --mongo-uri (default lpclust\'s new Mongo default)')
     .option('--collection <name>', 'collection of --mongo-uri (default lpclust\'s new Mongo default)')
     .option('--sql-input <dir>', 'source: a folder of SQL historian <METER>.txt exports')
@@ -83,8 +83,12 @@ export function register(program: Command): void {
     .option('--fill-window <hours>', 'fill missing slots up to this many hours (as `lpclust etl`; default 2)')
     .option('--on-bad-row <mode>', 'error|skip, as for `lpclust etl`', 'error')
     .requiredOption('--out <csv>', 'assignments CSV to write (atomically): id,date,cluster,distance,margin,novel')
-    .option('--to <uri>', 'also upsert into postgres://user:PASSWORD@host/db#table or mongodb://user:PASSWORD@host/db.collection (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--post <url>', 'also POST the assignments as JSON to this URL (retried as the REST tracking store retries)')
+    .addOption(
+      new Option('--to <uri>', 'also upsert into postgres://user:PASSWORD@host/db#table or mongodb://user:PASSWORD@host/db.collection (repeatable)')
+        .env('LPCLUST_ASSIGN_TO')
+        .argParser((v: string, acc: string[] | undefined) => [...(acc ?? []), v]),
+    )
+    .addOption(new Option('--post <url>', 'also POST the assignments as JSON to this URL (retried as the REST tracking store retries)').env('LPCLUST_ASSIGN_POST'))
     .option('--drift-threshold <psi>', 'population stability index of the window\'s cluster shares against the training shares above which retraining is recommended (e.g. 0.25)')
     .option('--js-threshold <d>', 'Jensen–Shannon distance (base 2, 0..1) above which retraining is recommended')
     .addHelpText(
@@ -108,6 +112,10 @@ and at the last day: drift/window_psi, drift/window_js (the whole window). --dri
 --js-threshold compare the window's scores; passing one sets the tag
 lpclust.retrain_recommended=true and warns, and the command still exits 0.
 
+Credentials stay out of the command line (where \`ps\` shows them) when given in the environment:
+LPCLUST_MONGO_URI for --mongo-uri, LPCLUST_ASSIGN_TO for one --to, LPCLUST_ASSIGN_POST for --post
+(deploy/assign/ has cron, systemd and Kubernetes recipes that do so).
+
 --to and --post upsert on (id, date): assigning a day again replaces its rows. PostgreSQL: one
 transaction (table created if missing, primary key (id, date)). A sink that fails leaves the run
 FAILED (the CSV and metrics are kept) and the exit code 4.
@@ -123,7 +131,8 @@ Examples:
     .action(async (flags: AssignFlags, cmd: Command) => {
       const sources = (['in', 'newmongoExport', 'mongoUri', 'sqlInput', 'sqlDb', 'generic'] as const).filter((s) => flags[s] !== undefined);
       if (sources.length !== 1) {
-        throw usageError('E_USAGE_OPTION', `Expected exactly one source (--in, --newmongo-export, --mongo-uri, --sql-input, --sql-db or --generic) but received ${sources.length === 0 ? 'none' : sources.map((s) => `--${s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}`);
+        const named = sources.map((s) => `--${s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${cmd.getOptionValueSource(s) === 'env' ? ' (from LPCLUST_MONGO_URI)' : ''}`);
+        throw usageError('E_USAGE_OPTION', `Expected exactly one source (--in, --newmongo-export, --mongo-uri, --sql-input, --sql-db or --generic) but received ${sources.length === 0 ? 'none' : named.join(', ')}`);
       }
       const [{ runAssign }, { resolveModel }, { parseSinkUri, PostSink }, { parseDay }, { checkInputPath }, { ZoneMapper }] = await Promise.all([
         import('../../assign/run.js'),
@@ -152,7 +161,7 @@ Examples:
       }
       if (flags.mongoUri === undefined && (flags.db !== undefined || flags.collection !== undefined)) throw usageError('E_USAGE_OPTION', '`--db` and `--collection` apply to --mongo-uri only');
       if (flags.sqlDb === undefined && flags.table !== undefined) throw usageError('E_USAGE_OPTION', '`--table` applies to --sql-db only');
-      const sinkList = flags.to.map((t) => parseSinkUri(t));
+      const sinkList = (flags.to ?? []).map((t) => parseSinkUri(t));
       const input = await buildInput(flags, checkInputPath);
       const ctx = contextFor(cmd);
       const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
