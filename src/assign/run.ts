@@ -362,7 +362,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     await run.logJson({ window: win, timezone: prep.zone.zone, rows: rows.length, skipped, training_shares: ref.shares, training_shares_from: ref.from, window_shares: windowShares, psi: windowPsi, js: windowJs, days }, 'assign/summary.json');
 
     // 5. The sinks, after everything else: a failing sink fails the run, with the CSV and metrics kept.
-    const ctx = { runId: run.runId, model: maskSecrets(lm.source), modelRunId: m.run_id };
+    const ctx = { runId: run.runId, model: maskSecrets(lm.source), modelRunId: m.run_id, since: win?.since ?? days[0].date, until: win?.until ?? lastDay.date };
     for (const sink of sinks) {
       await sink.write(rows, ctx);
       log.info(`assign: ${rows.length} rows upserted into ${sink.display}`);

@@ -36,6 +36,9 @@ export interface AssignmentContext {
   model: string;
   /** Run id of the model's clustering run, or null. */
   modelRunId: string | null;
+  /** First and last day of the window (or of the rows, for a profiles input without one). */
+  since: string;
+  until: string;
 }
 
 /** A destination of the assignments. */
@@ -232,7 +235,6 @@ export class PostSink implements AssignSink {
   private readonly url: URL;
   constructor(
     url: string,
-    private readonly window: { since: string; until: string },
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
     registerUriPassword(url);
@@ -249,7 +251,7 @@ export class PostSink implements AssignSink {
 
   async write(rows: readonly AssignmentRow[], ctx: AssignmentContext): Promise<void> {
     const o = restClientOptionsFromEnv(this.url.origin, { ...this.env, MLFLOW_TRACKING_TOKEN: undefined, MLFLOW_TRACKING_USERNAME: undefined, MLFLOW_TRACKING_PASSWORD: undefined });
-    const body: PostBody = { run_id: ctx.runId, model: ctx.model, model_run_id: ctx.modelRunId, since: this.window.since, until: this.window.until, assignments: [...rows] };
+    const body: PostBody = { run_id: ctx.runId, model: ctx.model, model_run_id: ctx.modelRunId, since: ctx.since, until: ctx.until, assignments: [...rows] };
     const payload = Buffer.from(JSON.stringify(body));
     const budgetMs = o.retryBudgetSeconds === undefined ? Infinity : o.retryBudgetSeconds * 1000;
     let waited = 0;

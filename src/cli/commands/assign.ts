@@ -162,16 +162,10 @@ Examples:
       if (flags.mongoUri === undefined && (flags.db !== undefined || flags.collection !== undefined)) throw usageError('E_USAGE_OPTION', '`--db` and `--collection` apply to --mongo-uri only');
       if (flags.sqlDb === undefined && flags.table !== undefined) throw usageError('E_USAGE_OPTION', '`--table` applies to --sql-db only');
       const sinkList = (flags.to ?? []).map((t) => parseSinkUri(t));
+      if (flags.post !== undefined) sinkList.push(new PostSink(flags.post));
       const input = await buildInput(flags, checkInputPath);
       const ctx = contextFor(cmd);
       const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
-      const { resolveWindow } = await import('../../assign/window.js');
-      // The POST body names the window; it is settled here as the run will settle it.
-      if (flags.post !== undefined) {
-        const zone = new ZoneMapper(flags.timezone ?? loaded.model.reference?.timezone ?? 'UTC');
-        const w = input.kind === 'profiles' && days === undefined && since === undefined && until === undefined ? { since: '', until: '' } : resolveWindow({ days, since, until }, zone, Date.now());
-        sinkList.push(new PostSink(flags.post, w));
-      }
       const store = await ctx.openStore();
       const res = await runAssign(
         {
