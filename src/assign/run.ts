@@ -239,6 +239,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
 
     // 2. The window and the rows the model can take.
     const keep: number[] = [];
+    const examples: Record<string, string[]> = {};
     for (let i = 0; i < table.n; i++) {
       const d = table.dates[i];
       if (win && (d < win.since || d > win.until)) {
@@ -248,10 +249,17 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
       const why = degenerate(table.values, i * L, L, m.normalization);
       if (why) {
         skipped[why] = (skipped[why] ?? 0) + 1;
-        log.warn(`meter ${table.ids[i]} on ${d}: ${why === 'all_zero' ? 'every slot is 0 (no L2 norm)' : why === 'constant' ? 'a constant day (no standard deviation)' : 'a slot has no value'}; not assigned`);
+        const list = (examples[why] ??= []);
+        if (list.length < 3) list.push(`${table.ids[i]} on ${d}`);
         continue;
       }
       keep.push(i);
+    }
+    // One warning per reason (a daily job over many meters would otherwise print a line per day).
+    for (const [why, list] of Object.entries(examples)) {
+      const what = why === 'all_zero' ? 'every slot is 0 (no L2 norm)' : why === 'constant' ? 'a constant day (no standard deviation for zscore)' : 'a slot has no value';
+      const n = skipped[why];
+      log.warn(`${n} meter-day${n === 1 ? '' : 's'} not assigned: ${what} (${list.join(', ')}${n > list.length ? ', ...' : ''})`);
     }
     if (keep.length === 0) {
       const last = table.dates.reduce((a, b) => (b > a ? b : a), seen.latest);
