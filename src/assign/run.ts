@@ -160,11 +160,11 @@ export function prepareAssign(o: AssignOptions): PreparedAssign {
 /** The training shares the drift is measured against, and what is missing from the model. */
 function trainingShares(lm: LoadedModel): { shares: number[]; from: string; missing: string[] } {
   const m = lm.model;
-  if (m.reference) return { shares: m.reference.cluster_shares, from: 'reference', missing: [] };
+  if (m.reference) return { shares: m.reference.cluster_shares, from: 'the model\'s training reference (shares of its training days as predicted)', missing: [] };
   const total = m.training.cluster_sizes.reduce((a, b) => a + b, 0);
   return {
     shares: m.training.cluster_sizes.map((c) => c / total),
-    from: 'training cluster sizes',
+    from: 'the fitted training cluster sizes (the model has no training reference)',
     missing: ['novel (the model stores no 99th percentile of training distances)', 'drift against predicted training shares (fitted cluster sizes used instead)'],
   };
 }

@@ -301,12 +301,14 @@ describe('lpclust assign: the model\'s contract and usage errors', () => {
       cli(dir, ['assign', '--model', model, '--in', 'harmonized.csv', '--until', '2013-02-30', '--out', 'x.csv']),
       cli(dir, ['assign', '--model', model, '--in', 'harmonized.csv', '--to', 'postgres://u:SecretPw1@h/db', '--out', 'x.csv']),
       cli(dir, ['assign', '--model', model, '--in', 'harmonized.csv', '--to', 'mysql://u:SecretPw1@h/db', '--out', 'x.csv']),
+      cli(dir, ['assign', '--model', model, '--newmongo-export', EXPORT, '--until', '2013-07-30', '--out', 'x.csv']),
     ]);
     for (const u of usage) expect(u.code, u.stderr).toBe(2);
     expect(usage[0].stderr).toContain('Expected exactly one source');
     expect(usage[1].stderr).toContain('--in, --newmongo-export');
     expect(usage[3].stderr).toContain('2013-02-30');
     expect(usage[4].stderr).toContain('#table');
+    expect(usage[6].stderr).toContain('`--newmongo-export` needs `--meters <csv>`');
     for (const u of usage) expect(u.stderr).not.toContain('SecretPw1');
   }, 60_000);
 });

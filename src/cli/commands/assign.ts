@@ -9,6 +9,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { usageError } from '../../errors.js';
+import { DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../../etl/newmongo-doc.js';
 import { contextFor } from '../context.js';
 
 interface AssignFlags {
@@ -61,8 +62,8 @@ export function register(program: Command): void {
     .option('--in <csv>', 'source: a profiles CSV in the harmonized format (id,date,HH:MM...; Wh per slot), e.g. harmonized data or a day-ahead forecast')
     .option('--newmongo-export <file>', 'source: a new Mongo export (mongoexport JSON lines / array, or the raw CSV of the old loader)')
     .addOption(new Option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)').env('LPCLUST_MONGO_URI'))
-    .option('--db <name>', 'database of --mongo-uri (default lpclust\'s new Mongo default)')
-    .option('--collection <name>', 'collection of --mongo-uri (default lpclust\'s new Mongo default)')
+    .option('--db <name>', `database of --mongo-uri (default ${DEFAULT_NEWMONGO_DB})`)
+    .option('--collection <name>', `collection of --mongo-uri (default ${DEFAULT_NEWMONGO_COLLECTION})`)
     .option('--sql-input <dir>', 'source: a folder of SQL historian <METER>.txt exports')
     .option('--sql-db <sqlite file | postgres://...>', 'source: a SQL historian table in a database')
     .option('--table <name>', 'historian table of --sql-db (default historian)')
@@ -78,7 +79,7 @@ export function register(program: Command): void {
     .option('--until <YYYY-MM-DD>', 'last day (default: yesterday in the model\'s time zone)')
     .option('--timezone <iana>', 'zone of the days and slot labels (default: the model\'s, recorded by `lpclust pipeline`; else UTC); must match the model\'s')
     .option('--resolution <minutes>', 'minutes per slot; must equal the model\'s (the default)')
-    .option('--meters <csv>', 'meter description CSV, as for `lpclust etl` (required by the new Mongo and SQL sources)')
+    .option('--meters <csv>', 'meter description CSV, as for `lpclust etl` (required with the new Mongo and SQL sources, as `etl newmongo` and `etl sql` require it)')
     .option('--rules <yaml>', 'rules file, as for `lpclust etl` and `harmonize` (per-meter quirks, excluded meters)')
     .option('--fill-window <hours>', 'fill missing slots up to this many hours (as `lpclust etl`; default 2)')
     .option('--on-bad-row <mode>', 'error|skip, as for `lpclust etl`', 'error')
@@ -161,6 +162,9 @@ Examples:
       }
       if (flags.mongoUri === undefined && (flags.db !== undefined || flags.collection !== undefined)) throw usageError('E_USAGE_OPTION', '`--db` and `--collection` apply to --mongo-uri only');
       if (flags.sqlDb === undefined && flags.table !== undefined) throw usageError('E_USAGE_OPTION', '`--table` applies to --sql-db only');
+      if (flags.meters === undefined && (flags.newmongoExport !== undefined || flags.mongoUri !== undefined || flags.sqlInput !== undefined || flags.sqlDb !== undefined)) {
+        throw usageError('E_USAGE_OPTION', `\`--${sources[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}\` needs \`--meters <csv>\` (the meter description: contractual power for the outlier bound, the known meters), as \`lpclust etl\` does`);
+      }
       const sinkList = (flags.to ?? []).map((t) => parseSinkUri(t));
       if (flags.post !== undefined) sinkList.push(new PostSink(flags.post));
       const input = await buildInput(flags, checkInputPath);
@@ -219,7 +223,7 @@ async function buildInput(flags: AssignFlags, checkInputPath: CheckPath): Promis
   }
   if (flags.mongoUri !== undefined) {
     const uri = flags.mongoUri;
-    const { checkMongoUri, dumpNewMongo, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_DB, DEFAULT_NEWMONGO_COLLECTION } = await import('../../etl/newmongo.js');
+    const { checkMongoUri, dumpNewMongo, newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS } = await import('../../etl/newmongo.js');
     const { maskUri } = await import('../../util/mask.js');
     checkMongoUri(uri);
     const db = flags.db ?? DEFAULT_NEWMONGO_DB;
