@@ -249,8 +249,8 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
       const why = degenerate(table.values, i * L, L, m.normalization);
       if (why) {
         skipped[why] = (skipped[why] ?? 0) + 1;
-        const list = (examples[why] ??= []);
-        if (list.length < 3) list.push(`${table.ids[i]} on ${d}`);
+        if (!examples[why]) examples[why] = [];
+        if (examples[why].length < 3) examples[why].push(`${table.ids[i]} on ${d}`);
         continue;
       }
       keep.push(i);

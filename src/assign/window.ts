@@ -2,7 +2,7 @@
  * The days window of `lpclust assign` and the day as an MLflow metric step and timestamp.
  */
 import { usageError } from '../errors.js';
-import { civilFromDays, DAY_MS, daysFromCivil, ZoneMapper } from '../etl/time.js';
+import { civilFromDays, DAY_MS, daysFromCivil, type ZoneMapper } from '../etl/time.js';
 
 /** Inclusive window of local days, `YYYY-MM-DD`. */
 export interface DayWindow {
