@@ -46,7 +46,7 @@ export type AssignInput =
       source: RuleSource;
       /** Readable description (paths, masked URIs). */
       describe: string;
-      open: (w: DayWindow) => Promise<{ reader: EtlSourceReader; cleanup?: () => Promise<void> }>;
+      open: (w: DayWindow) => Promise<{ reader: EtlSourceReader; cleanup?: () => Promise<void>; rawArtifact?: { file: string; dir: string } }>;
       /** The source's cleaning defaults (as its `etl` command uses). */
       clean?: Partial<CleanOptions>;
       /** Source params to log (masked again). */
@@ -234,7 +234,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     // 1. The days, at the model's contract.
     const skipped: Record<string, number> = {};
     const seen = { latest: '' };
-    const table = await loadDays(o, prep, skipped, seen);
+    const table = await loadDays(o, prep, skipped, seen, run);
     checkInputSlots(m, table.slots, o.input.kind === 'profiles' ? prep.inFile! : o.input.describe);
 
     // 2. The window and the rows the model can take.
@@ -263,7 +263,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     }
     if (keep.length === 0) {
       const last = table.dates.reduce((a, b) => (b > a ? b : a), seen.latest);
-      throw inputError('E_ASSIGN_NO_DAYS', `${o.input.kind === 'profiles' ? prep.inFile : o.input.describe}: no complete day to assign${win ? `${win.since === win.until ? ` on ${win.since}` : ` between ${win.since} and ${win.until}`} (${prep.zone.zone})` : ''}${last ? `; the latest day in the input is ${last}` : '; the input holds no complete day'}`, {
+      throw inputError('E_ASSIGN_NO_DAYS', `${o.input.kind === 'profiles' ? prep.inFile : o.input.describe}: no complete day to assign${win ? `${win.since === win.until ? ` on ${win.since}` : ` between ${win.since} and ${win.until}`} (${prep.zone.zone})` : ''}${inWindow(skipped)}${last ? `; the latest day in the input is ${last}` : '; the input holds no complete day'}`, {
         hint: win ? 'check --until/--days (the default is yesterday in the model\'s time zone), and that the source has data for those days' : 'check the input file',
       });
     }
@@ -403,7 +403,7 @@ async function logMetricList(run: ActiveRun, list: Metric[]): Promise<void> {
 }
 
 /** Read the days: a profiles CSV as it is, or a source cleaned and harmonized at the model's resolution. */
-async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<string, number>, seen: { latest: string }): Promise<ProfileTable> {
+async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<string, number>, seen: { latest: string }, run: ActiveRun): Promise<ProfileTable> {
   if (o.input.kind === 'profiles') return readProfiles(prep.inFile!);
   const input = o.input;
   const clean: CleanOptions = {
@@ -416,8 +416,10 @@ async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<
   };
   const meters = prep.metersFile === undefined ? null : await readMeterDescription(prep.metersFile);
   const rules: RulesFile = prep.rulesFile === undefined ? emptyRules() : await loadRules(prep.rulesFile);
-  const { reader, cleanup } = await input.open(prep.window!);
+  const { reader, cleanup, rawArtifact } = await input.open(prep.window!);
   try {
+    // A live read is logged as the ETL logs it, so that the run can be redone offline from it.
+    if (rawArtifact) await run.logArtifact(rawArtifact.file, rawArtifact.dir);
     const { table: cleaned } = await cleanSource(reader, { clean, rules, meters, onBadRow: o.onBadRow ?? 'error' });
     // An export or a table holds more days than the window: the counts below are the window's.
     const table = windowRows(cleaned, prep.window!, skipped);
@@ -447,4 +449,10 @@ function windowRows(t: ProfileTable, w: DayWindow, skipped: Record<string, numbe
   const values = new Float64Array(keep.length * L);
   keep.forEach((row, r) => values.set(t.values.subarray(row * L, row * L + L), r * L));
   return { ids: keep.map((i) => t.ids[i]), dates: keep.map((i) => t.dates[i]), slots: t.slots, values, n: keep.length, length: L };
+}
+
+/** The days of the window left out, in words (for the error when none is left): ` (3 incomplete, 1 all zero)`. */
+function inWindow(skipped: Record<string, number>): string {
+  const parts = Object.entries(skipped).filter(([k]) => k !== 'outside_window').map(([k, v]) => `${v} ${k.replace(/_/g, ' ')}`);
+  return parts.length > 0 ? ` (the window's meter-days left out: ${parts.join(', ')})` : '';
 }

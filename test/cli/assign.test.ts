@@ -394,6 +394,26 @@ describe('lpclust assign: the MongoDB sink', () => {
     expect(r.stderr).not.toContain('MongoSecret7');
   }, 60_000);
 
+  it('an unreachable live source: exit 4, run FAILED, the password masked, no temporary file left', async () => {
+    const tmp = tempDir('lpclust-assign-tmp-');
+    const r = await cli(dir, ['--json', 'assign', '--model', model, '--meters', METERS, '--until', '2013-07-30', '--out', 'live-fail.csv'], {
+      LPCLUST_MONGO_URI: 'mongodb://reader:LiveSecret8@127.0.0.1:1/?serverSelectionTimeoutMS=500',
+      TMPDIR: tmp,
+    });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('cannot read mongodb://reader:***@127.0.0.1:1/');
+    expect(r.stderr).not.toContain('LiveSecret8');
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(fs.existsSync(path.join(dir, 'live-fail.csv'))).toBe(false);
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const exp = await store.getOrCreateExperiment('dayahead');
+    const failed = (await store.searchRuns({ experimentIds: [exp.experimentId], statuses: ['FAILED'] })).filter((x) => x.data.params.out?.endsWith('live-fail.csv'));
+    expect(failed.length).toBe(1);
+    expect(failed[0].data.tags['lpclust.error.code']).toBe('E_EXTERNAL_MONGO');
+    expect(failed[0].data.params.uri).toBe('mongodb://reader:***@127.0.0.1:1/?serverSelectionTimeoutMS=500');
+    expect(JSON.stringify(failed[0].data)).not.toContain('LiveSecret8');
+  }, 60_000);
+
   it.skipIf(!LIVE_URI)(
     LIVE_URI ? 'upserts on (id, date): a rerun of a day replaces its documents' : 'live MongoDB sink test skipped: LPCLUST_TEST_MONGODB_URI is not set (no MongoDB server can be installed here)',
     async () => {

@@ -243,7 +243,7 @@ async function buildInput(flags: AssignFlags, checkInputPath: CheckPath): Promis
           await rm(dir, { recursive: true, force: true });
           throw e;
         }
-        return { reader: newMongoExportSource(raw), cleanup: () => rm(dir, { recursive: true, force: true }) };
+        return { reader: newMongoExportSource(raw), cleanup: () => rm(dir, { recursive: true, force: true }), rawArtifact: { file: raw, dir: 'raw_newmongo' } };
       },
     };
   }
