@@ -207,6 +207,10 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
   const L = m.input.slots.length;
   const win = prep.window;
   const runName = win ? (win.since === win.until ? `assign ${win.since}` : `assign ${win.since}..${win.until}`) : `assign ${path.basename(prep.inFile ?? '')}`;
+  // A profiles CSV is read and checked against the model before the run exists: a wrong file
+  // leaves no FAILED run behind (a raw source is only read inside the run, which logs the read).
+  const profiles = prep.inFile === undefined ? null : await readProfiles(prep.inFile);
+  if (profiles) checkInputSlots(m, profiles.slots, prep.inFile!);
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: { 'lpclust.stage': 'assign', ...(tracking.tags ?? {}) } }, async (run) => {
     const sinks = o.sinks ?? [];
     const params: Record<string, Loggable | undefined> = {
@@ -234,8 +238,8 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     // 1. The days, at the model's contract.
     const skipped: Record<string, number> = {};
     const seen = { latest: '' };
-    const table = await loadDays(o, prep, skipped, seen, run);
-    checkInputSlots(m, table.slots, o.input.kind === 'profiles' ? prep.inFile! : o.input.describe);
+    const table = profiles ?? (await loadDays(o, prep, skipped, seen, run));
+    if (!profiles) checkInputSlots(m, table.slots, o.input.kind === 'source' ? o.input.describe : '');
 
     // 2. The window and the rows the model can take.
     const keep: number[] = [];
@@ -402,10 +406,10 @@ async function logMetricList(run: ActiveRun, list: Metric[]): Promise<void> {
   for (let i = 0; i < list.length; i += 1000) await run.store.logBatch(run.runId, { metrics: list.slice(i, i + 1000) });
 }
 
-/** Read the days: a profiles CSV as it is, or a source cleaned and harmonized at the model's resolution. */
+/** Read a source's days, cleaned and harmonized at the model's resolution and zone. */
 async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<string, number>, seen: { latest: string }, run: ActiveRun): Promise<ProfileTable> {
-  if (o.input.kind === 'profiles') return readProfiles(prep.inFile!);
   const input = o.input;
+  if (input.kind !== 'source') throw new TypeError('loadDays reads a source, not a profiles CSV');
   const clean: CleanOptions = {
     ...DEFAULT_CLEAN_OPTIONS,
     ...input.clean,

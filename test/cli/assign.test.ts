@@ -287,6 +287,10 @@ describe('lpclust assign: the model\'s contract and usage errors', () => {
     expect(h.stderr).toContain('12 slot columns');
     expect(h.stderr).toContain('expects 24');
     expect(fs.existsSync(path.join(dir, 'x.csv'))).toBe(false);
+    // No run was started for any of them (the contract is checked first).
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    const exp = await store.getOrCreateExperiment('dayahead');
+    expect((await store.searchRuns({ experimentIds: [exp.experimentId] })).filter((x) => x.data.params.out?.endsWith('x.csv'))).toEqual([]);
   }, 60_000);
 
   it('no day in the window: exit 3 naming the window and the latest day; bad options: exit 2', async () => {
