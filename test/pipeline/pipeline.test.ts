@@ -56,6 +56,11 @@ describe('pipeline stage hand-over', () => {
     expect(plots).toEqual(['plots/clusterCenters.png', 'plots/clusterCenters.svg', 'plots/clusterCenters_hires.png', 'plots/clusterPie.png', 'plots/clusterPie.svg', 'plots/silhouette.png', 'plots/silhouette.svg']);
     // No DTW child for a Euclidean run without --silhouette-dtw.
     expect(kids.has('dtw')).toBe(false);
+    // The model carries the training reference of `lpclust assign`, with the pipeline's time zone.
+    const model = JSON.parse(readFileSync(path.join(res.outputs.outDir, 'cluster', 'model', 'lpclust-model.json'), 'utf8')) as { reference: { timezone: string; cluster_shares: number[]; distance: { p99: number; max: number } } };
+    expect(model.reference.timezone).toBe('UTC');
+    expect(model.reference.cluster_shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    expect(model.reference.distance.p99).toBeLessThanOrEqual(model.reference.distance.max);
   });
 
   it('computes the DTW matrix once in the dtw child and hands it to clustering', async () => {
