@@ -6,7 +6,7 @@
  * The real files come from the datasets folder (LPCLUST_DATASETS, default ../shared/datasets).
  * Without it — a fresh clone — the benchmark says so and measures stand-ins instead: a generated
  * gzip CSV of the same shape and size for generic (50 meters × 29,005 half hours), and the bundled
- * sample data/oldmongo (the first 8,695 rows of BBB6004) for oldmongo.
+ * sample data/oldmongo (the synthetic meter SYN0001, 9,954 rows of the same format) for oldmongo.
  * Both wall-clock and CPU-time rates are printed: on a shared machine the CPU-time rate is the
  * one that does not depend on the other processes. Target: ≥ 500,000 rows/s for generic.
  *
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   const rules = await loadRules(path.join(REPO, 'data', 'rules.yaml'));
   // One small file: the first runs are dominated by JIT warm-up, so take the best of more runs.
   const old = await measure(() => oldMongoSource(uc7), { resolutionMinutes: 60, timeZone }, meters, rules, Math.max(reps, 10));
-  console.log(line(real ? 'etl oldmongo (BBB6004, rules, 60 min)' : 'etl oldmongo (sample of BBB6004, rules, 60 min)', old));
+  console.log(line(real ? 'etl oldmongo (BBB6004, rules, 60 min)' : 'etl oldmongo (sample SYN0001, rules, 60 min)', old));
   const target = 500_000;
   const best = generic.rows / Math.min(generic.wall, generic.cpu);
   console.log(`generic target ≥ ${target.toLocaleString('en-US')} rows/s: ${best >= target ? 'met' : 'NOT met'} (cpu-time rate ${Math.round(generic.rows / generic.cpu).toLocaleString('en-US')} rows/s)`);

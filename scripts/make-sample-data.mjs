@@ -1,22 +1,24 @@
 #!/usr/bin/env node
-// Regenerates the demo inputs under data/ from the real datasets in ../shared/datasets/
-// (see data/README.md for provenance and licences). Not run by the tests or the demo.
+// Regenerates the demo inputs under data/ (see data/README.md for provenance and licences). Not run
+// by the tests or the demo. The SGSC files come from the real dataset in ../shared/datasets/; the
+// old Mongo meter is synthetic, written by scripts/make-synthetic-oldmongo.ts (run from here too).
 //
 //   node scripts/make-sample-data.mjs [--datasets ../shared/datasets] [--out data]
 //   node scripts/make-sample-data.mjs --full --out /tmp/sgsc-full   # every household, whole span
 //
 // `--full` (for checks and benchmarks on the whole real dataset, not for data/) converts all 50
 // households over their whole span, each to BOTH the SQL files and the new Mongo export, with
-// the same conversions; the old Mongo file is then the complete BBB6004.csv.
+// the same conversions; it writes no old Mongo file (read the real one in the datasets folder).
 //
 // Writes:
-//   data/oldmongo/BBB6004.csv     rows of the real old-Mongo export of BBB6004 from 2019-04-25 to
-//                                 2019-08-31 UTC, byte for byte (both register scale jumps included)
+//   data/oldmongo/SYN0001.csv     the synthetic old-Mongo export (make-synthetic-oldmongo.ts: seeded,
+//                                 no dataset; both register unit changes included)
 //   data/sql/<METER>.txt          SQL historian exports (no header: timestamp, tagname, energy,
 //                                 quality, qualityDetail, OPCquality) of 5 SGSC households
 //   data/newmongo/newmongo.jsonl  a mongoexport-style JSON-lines export of daily documents of 4
 //                                 other SGSC households
-//   data/meters.csv               the real 54-meter description plus one row per SGSC household
+//   data/meters.csv               the meter description: the synthetic meter's row, then one row per
+//                                 SGSC household
 //
 // Conversions of the SGSC data (30-minute general-supply kWh, naive NSW local clock times):
 // - energy kWh → Wh (× 1000, rounded to 0.1 Wh — the source has 3-decimal kWh, so this is exact);
@@ -30,9 +32,11 @@
 //   deterministic made-up ObjectId (hash of id and date); dates are not shifted.
 // Households are chosen deterministically: ascending customer id, at least 95 % of the window's
 // half hours present; the first 5 for SQL, the next 4 (not used for SQL) for new Mongo.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 
@@ -45,8 +49,6 @@ const FULL = args.includes('--full');
 const DATASETS = resolve(opt('--datasets', '../shared/datasets'));
 const OUT = resolve(opt('--out', 'data'));
 
-const OLD_FROM = FULL ? '0000' : '2019-04-25';
-const OLD_TO = FULL ? '9999' : '2019-09-01'; // exclusive
 const SQL_FROM = FULL ? '2012-01-01' : '2013-09-01';
 const SQL_TO = FULL ? '2014-12-31' : '2013-10-16'; // exclusive: 45 days
 // 418 weeks: 2013-09-01 (Sun) → 2021-09-05 (Sun). With --full: 522 weeks (2012 → 2022).
@@ -67,17 +69,12 @@ function write(rel, text) {
   console.log(`wrote ${rel} (${(Buffer.byteLength(text) / 1024).toFixed(0)} KiB)`);
 }
 
-// --- old Mongo: cut BBB6004 by timestamp, keeping the header and lines byte for byte.
-{
-  const text = readFileSync(join(DATASETS, 'inergy-uc7', 'BBB6004.csv'), 'utf8');
-  const lines = text.split('\n');
-  const out = [lines[0]];
-  for (const line of lines.slice(1)) {
-    if (line === '') continue;
-    const ts = line.split(',')[2];
-    if (ts >= OLD_FROM && ts < OLD_TO) out.push(line);
-  }
-  write('oldmongo/BBB6004.csv', out.join('\n') + '\n');
+// --- old Mongo: the synthetic meter (no dataset), by its own script so that it stays the one
+// place that knows the meter.
+if (!FULL) {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'make-synthetic-oldmongo.ts');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script, '--out', join(OUT, 'oldmongo')], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`${script} failed (exit ${r.status})`);
 }
 
 // --- SGSC: read the two windows of every household.
@@ -153,10 +150,12 @@ for (const c of sqlCustomers) {
   write('newmongo/newmongo.jsonl', out.join('\n') + '\n');
 }
 
-// --- meter description: the real one plus the SGSC households (power unknown, no production).
+// --- meter description: the synthetic meter (written by hand; test/etl/oldmongo.test.ts checks it
+// against make-synthetic-oldmongo.ts) and the SGSC households (power unknown, no production).
 {
-  const real = readFileSync(join(DATASETS, 'inergy-uc7', 'smart_meter_description.csv'), 'utf8').replace(/\r\n/g, '\n').trimEnd();
-  const extra = [...new Set([...sqlCustomers, ...nmCustomers])].sort().map((c) => `SGSC${c},,0.0,household`);
-  write('meters.csv', [real, ...extra].join('\n') + '\n');
+  const header = 'id,Contractual power (kW),Production (kW),Type';
+  const synthetic = FULL ? [] : ['SYN0001,45.0,12.0,office'];
+  const households = [...new Set([...sqlCustomers, ...nmCustomers])].sort().map((c) => `SGSC${c},,0.0,household`);
+  write('meters.csv', [header, ...synthetic, ...households].join('\n') + '\n');
 }
 console.log(`SQL households: ${sqlCustomers.join(', ')}; new Mongo households: ${nmCustomers.join(', ')}`);

@@ -10,7 +10,7 @@
  *     end:   2030-01-01T00:00:00Z    # optional per-source end date
  *     excludeMeters: [BBB6179]       # meters skipped by this source
  *     rules:                         # entries applied in order to the meters they list
- *       - meters: [BBB6004, BBB6017]
+ *       - meters: [SYN0001, BBB6017]
  *         scale:                     # register scale corrections, in order
  *           - {factor: 1000, before: 2019-05-14T10:00:00Z}
  *           - {factor: 2, below: 3.0e8}                   # by threshold on the import register

@@ -105,7 +105,7 @@ class MeterCutter {
         this.onUnattributed();
         return null;
       }
-      throw inputError('E_INPUT_TAG', `${this.location}: table ${this.table}, field "tagname": expected a tag ending in _<METER>.<unit> (e.g. Energy_Ameno_1_8_0_BBB6004.kWh) but found ${tag === null || tag === undefined ? 'an empty value' : `"${String(tag)}"`}`, {
+      throw inputError('E_INPUT_TAG', `${this.location}: table ${this.table}, field "tagname": expected a tag ending in _<METER>.<unit> (e.g. Energy_Ameno_1_8_0_SYN0001.kWh) but found ${tag === null || tag === undefined ? 'an empty value' : `"${String(tag)}"`}`, {
         where: { file: this.location, field: 'tagname' },
         hint: 'fix the tag, or pass --on-bad-row skip to skip and count such rows',
       });

@@ -26,7 +26,7 @@ export function exportTagFor(meter: string): string {
 
 /**
  * The meter a historian tag belongs to: the text after the tag's last `_`, without its unit suffix
- * (`Energy_Ameno_1_8_0_BBB6004.kWh` → `BBB6004`). Null when the tag has no such part. Used to
+ * (`Energy_Ameno_1_8_0_SYN0001.kWh` → `SYN0001`). Null when the tag has no such part. Used to
  * split a database table, which holds every meter, into meters.
  */
 export function meterOfTag(tag: string): string | null {

@@ -55,7 +55,7 @@ export interface RawSeries {
 
 /** One row of the meter description CSV (`id,Contractual power (kW),Production (kW),Type`). */
 export interface MeterInfo {
-  /** Meter id, e.g. `BBB6004`. */
+  /** Meter id, e.g. `SYN0001`. */
   id: string;
   /** Contractual power in kW; null when unknown (outlier bound then uses 200 kW). */
   contractualPowerKw: number | null;

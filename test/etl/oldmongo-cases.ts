@@ -1,7 +1,9 @@
 /**
- * The old Mongo source's tests, run on the bundled sample (oldmongo.test.ts, default suite) and on
- * the whole real meter (oldmongo.data.test.ts, data suite): the shipped rules as a tracked run,
- * the two register scale jumps found automatically, and the CLI.
+ * The old Mongo source's tests, run on the bundled synthetic meter SYN0001 (oldmongo.test.ts,
+ * default suite) and on the whole real meter BBB6004 (oldmongo.data.test.ts, data suite): the
+ * shipped rules as a tracked run, the two register scale jumps found automatically, and the CLI.
+ * Both meters have the fleet's register unit changes (×10 at 2019-04-29 13:00 UTC, ×1000 at
+ * 2019-05-14 10:00 UTC) and take the same rule of data/rules.yaml.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,23 +19,29 @@ import { BIN, ensureBuilt, REPO, tempDir } from '../tracking/helpers.js';
 export const RULES = path.join(REPO, 'data', 'rules.yaml');
 
 export interface OldMongoCase {
-  /** Folder holding BBB6004.csv directly (the `<dir>/<METER>.csv` layout). */
+  /** The meter id; its export is `<source>/<meter>.csv`. */
+  meter: string;
+  /** Folder holding `<meter>.csv` directly (the `<dir>/<METER>.csv` layout). */
   source: string;
   /** Meter description CSV. */
   meters: string;
-  /** Data lines of BBB6004.csv. */
+  /** The meter's contractual power in that description, kW (the bound of an hour's energy). */
+  powerKw: number;
+  /** Data lines of `<meter>.csv`. */
   records: number;
+  /** Data lines stamped before 2019-04-29 13:00 UTC (the rule's dropBefore). */
+  droppedBefore: number;
   /** Complete days kept with the shipped rules, and the first and last of them. */
   days: number;
   first: string;
   last: string;
 }
 
-/** A folder laid out as the old exports were: <dir>/csv/BBB6004.csv. */
+/** A folder laid out as the old exports were: <dir>/csv/<meter>.csv. */
 export function exportFolder(c: OldMongoCase): string {
   const dir = tempDir('lpclust-oldmongo-');
   fs.mkdirSync(path.join(dir, 'csv'));
-  fs.copyFileSync(path.join(c.source, 'BBB6004.csv'), path.join(dir, 'csv', 'BBB6004.csv'));
+  fs.copyFileSync(path.join(c.source, `${c.meter}.csv`), path.join(dir, 'csv', `${c.meter}.csv`));
   return dir;
 }
 
@@ -51,7 +59,7 @@ export function oldMongoCases(title: string, c: OldMongoCase): void {
       expect(res.metrics.records_read).toBe(c.records);
       // The rules drop the meter's records before 2019-04-29 13:00 (the ×10 jump) and scale those
       // before 2019-05-14 10:00 by 1000: one rule correction, none found automatically.
-      expect(res.metrics.records_dropped_before).toBe(170);
+      expect(res.metrics.records_dropped_before).toBe(c.droppedBefore);
       expect(res.metrics.scale_corrections).toBe(1);
       expect(res.metrics.scale_corrections_auto).toBe(0);
       expect(res.metrics.days_kept).toBe(c.days);
@@ -60,12 +68,13 @@ export function oldMongoCases(title: string, c: OldMongoCase): void {
       expect(table.slots.length).toBe(24);
       expect(table.dates[0]).toBe(c.first);
       expect(table.dates[table.n - 1]).toBe(c.last);
-      expect(new Set(table.ids)).toEqual(new Set(['BBB6004']));
-      // Hourly energy of a 40 kW site: within the contractual bound, net export possible.
-      for (const v of table.values) expect(Math.abs(v)).toBeLessThanOrEqual(40_000);
+      expect(new Set(table.ids)).toEqual(new Set([c.meter]));
+      // Hourly energy within the contractual bound, net export possible.
+      const bound = c.powerKw * 1000;
+      for (const v of table.values) expect(Math.abs(v)).toBeLessThanOrEqual(bound);
       // 2019-05-14 09:00–10:00 spans the ×1000 correction instant: an ordinary value, not a spike.
       expect(table.values[9]).toBeGreaterThan(1000);
-      expect(table.values[9]).toBeLessThan(40_000);
+      expect(table.values[9]).toBeLessThan(bound);
 
       const run = await store.getRun(res.runId);
       expect(run.info.status).toBe('FINISHED');
@@ -81,14 +90,14 @@ export function oldMongoCases(title: string, c: OldMongoCase): void {
     it('finds the two register scale jumps automatically (no rules), reported in metrics and the quality report', async () => {
       const dir = tempDir('lpclust-oldmongo-');
       const store = new FileStore(path.join(dir, 'mlruns'));
-      // The source folder itself: BBB6004.csv directly in it.
+      // The source folder itself: <meter>.csv directly in it.
       const res = await runEtlStage(
         { reader: oldMongoSource(c.source), runName: 'etl_oldmongo', out: path.join(dir, 'auto.csv'), metersFile: c.meters },
         { store, experimentName: 'etl-test' },
       );
       expect(res.metrics.scale_corrections_auto).toBe(2);
-      // Where the dataset's README places them: ×10 at 2019-04-29T13:00Z, ×1000 at 2019-05-14T10:00Z.
-      const q = res.outputs.report.meter('BBB6004');
+      // Where the unit changes are: ×10 at 2019-04-29T13:00Z, ×1000 at 2019-05-14T10:00Z.
+      const q = res.outputs.report.meter(c.meter);
       expect(q.scaleCorrections.map((s) => [s.factor, s.at])).toEqual([
         [10, '2019-04-29T13:00:00Z'],
         [1000, '2019-05-14T10:00:00Z'],

@@ -53,10 +53,11 @@ describe('rules file', () => {
     await expect(loadRules('/nonexistent/rules.yaml')).rejects.toThrow(/cannot read rules file .*no such file/);
   });
 
-  it('the shipped data/rules.yaml encodes the whole appendix', async () => {
+  it('the shipped data/rules.yaml encodes the whole appendix, and gives the synthetic sample meter the fleet rule', async () => {
     const r = await loadRules(path.join(REPO, 'data', 'rules.yaml'));
     expect(r.bogusYears).toEqual([1970, 2040]);
-    const simple = ['BBB6004', 'BBB6017', 'BBB6020', 'BBB6025', 'BBB6065', 'BBB6100', 'BBB6103', 'BBB6105', 'BBB6133', 'BBB6140', 'BBB6170', 'BBB6173', 'BBB6197', 'BBB6168', 'BBB6169', 'BBB6171', 'BBB6177', 'BBB6178', 'BBB6179', 'BBB6180', 'BBB6186', 'BBB6191', 'BBB6198'];
+    // SYN0001 (data/oldmongo, synthetic) has the fleet's two register unit changes.
+    const simple = ['SYN0001', 'BBB6004', 'BBB6017', 'BBB6020', 'BBB6025', 'BBB6065', 'BBB6100', 'BBB6103', 'BBB6105', 'BBB6133', 'BBB6140', 'BBB6170', 'BBB6173', 'BBB6197', 'BBB6168', 'BBB6169', 'BBB6171', 'BBB6177', 'BBB6178', 'BBB6179', 'BBB6180', 'BBB6186', 'BBB6191', 'BBB6198'];
     for (const m of simple) {
       const x = rulesFor(r, 'oldmongo', m);
       expect(x.scale, m).toEqual([{ factor: 1000, before: at('2019-05-14T10:00:00Z') }]);
@@ -104,7 +105,7 @@ describe('rules file', () => {
       expect(rulesFor(r, src, 'BBB6052').zeroFillHours).toEqual(night);
       expect(rulesFor(r, src, 'BBB6100').zeroFillHours).toEqual(day);
     }
-    expect(rulesFor(r, 'sql', 'BBB6004').dropBefore).toBe(at('2021-09-01T00:00:00Z'));
+    expect(rulesFor(r, 'sql', 'SYN0001').dropBefore).toBe(at('2021-09-01T00:00:00Z'));
     expect(r.harmonize.excludeMeters).toEqual(['BBB6179', 'BBB6169']);
   });
 });

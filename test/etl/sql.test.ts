@@ -27,8 +27,8 @@ function row(csv: string, id: string, date: string): number[] {
 
 describe('historian tags', () => {
   it('names the export tag and finds the meter of a tag', () => {
-    expect(exportTagFor('BBB6004')).toBe('Energy_Ameno_2_8_0_BBB6004.kWh');
-    expect(meterOfTag('Energy_Ameno_1_8_0_BBB6004.kWh')).toBe('BBB6004');
+    expect(exportTagFor('SYN0001')).toBe('Energy_Ameno_2_8_0_SYN0001.kWh');
+    expect(meterOfTag('Energy_Ameno_1_8_0_SYN0001.kWh')).toBe('SYN0001');
     expect(meterOfTag('Energy_Ameno_2_8_0_SGSC10006414.kWh')).toBe('SGSC10006414');
     expect(meterOfTag('nounderscore')).toBeNull();
     expect(meterOfTag('ends_with_')).toBeNull();

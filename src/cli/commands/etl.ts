@@ -154,7 +154,7 @@ ${DST_POLICY_HELP}
 
 Examples:
   # the bundled old Mongo export read as a generic CSV (cumulative Wh registers, UTC timestamps):
-  lpclust etl generic --input data/oldmongo/BBB6004.csv --id-col id --time-col timestamp \\
+  lpclust etl generic --input data/oldmongo/SYN0001.csv --id-col id --time-col timestamp \\
       --value-col Active_Energy_+_Total_end --cumulative --meters data/meters.csv --out clean_generic.csv
   # interval energy in kWh every 30 minutes, gzip, naive local times (e.g. SGSC's sm_cust50.csv.gz):
   lpclust etl generic --input readings.csv.gz --id-col customer_id --time-col reading_datetime \\
