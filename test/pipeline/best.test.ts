@@ -1,6 +1,6 @@
 /**
- * "Best" must be usable: on the sample data the DTW silhouette scores best a split of the 619 days
- * into 600, 10 and 9 (agglomerative, average linkage on the DTW matrix, k = 3). By default neither
+ * "Best" must be usable: on the sample data the DTW silhouette scores best a split of the 633 days
+ * into 614, 10 and 9 (agglomerative, average linkage on the DTW matrix, k = 3). By default neither
  * the sweep nor choose-k may pick it; the summary says why it was left out.
  */
 import { readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { splitCsvLine } from '../../src/io/csv.js';
 import { tempStore } from './helpers.js';
 
 describe('the best configuration on the sample data', () => {
-  it('sweep and choose-k leave out the 600 / 10 / 9 split by default, and would pick it without the rule', async () => {
+  it('sweep and choose-k leave out the 614 / 10 / 9 split by default, and would pick it without the rule', async () => {
     const { dir, store } = await tempStore('lpclust-best-');
     const s = sampleData();
     const base = { models: ['kmeans', 'agglomerative'] as Array<'kmeans' | 'agglomerative'>, metrics: ['dtw'] as Array<'dtw'>, kRange: [3, 3] as const, nInit: 1, sources: s.sources, meters: s.meters, rules: s.rules, reuse: true, outDir: path.join(dir, 'out') };
@@ -20,12 +20,12 @@ describe('the best configuration on the sample data', () => {
 
     const res = await runSweep(base, tracking);
     const agglo = res.outputs.rows.find((r) => r.model === 'agglomerative')!;
-    expect(agglo.sizes).toEqual([600, 10, 9]);
+    expect(agglo.sizes).toEqual([614, 10, 9]);
     const kmeans = res.outputs.rows.find((r) => r.model === 'kmeans')!;
     // The degenerate split has the higher silhouette, and is not chosen.
     expect(agglo.metrics['Silhouette DTW']).toBeGreaterThan(kmeans.metrics['Silhouette DTW']);
     expect(res.outputs.best).toMatchObject({ model: 'kmeans', metric: 'dtw', k: 3, runId: kmeans.runId });
-    expect(agglo.excluded).toBe('2 of 3 clusters under 2 % of the days (smallest 9 of 619, 1.5 %)');
+    expect(agglo.excluded).toBe('2 of 3 clusters under 2 % of the days (smallest 9 of 633, 1.4 %)');
     expect(kmeans.excluded).toBeUndefined();
     const parent = await store.getRun(res.runId);
     expect(parent.data.tags['lpclust.best']).toBe('kmeans dtw k=3');
@@ -37,7 +37,7 @@ describe('the best configuration on the sample data', () => {
 
     // The summary lists every configuration with its score; the excluded one says why.
     const table = sweepSummary(res);
-    expect(table).toMatch(/agglomerative\s+dtw\s+3\s+0\s+0\.2010.*not ranked: 2 of 3 clusters under 2 % of the days \(smallest 9 of 619, 1\.5 %\)/);
+    expect(table).toMatch(/agglomerative\s+dtw\s+3\s+0\s+0\.2650.*not ranked: 2 of 3 clusters under 2 % of the days \(smallest 9 of 633, 1\.4 %\)/);
     expect(table).toMatch(/kmeans\s+dtw\s+3\s+0\s+0\.\d{4}.*BEST/);
     expect(table).toContain('best by Silhouette DTW (higher is better) among the configurations whose every cluster holds ≥ 2 % of the days (1 of 2 not ranked; --min-cluster-share): kmeans dtw k=3');
     const csv = readFileSync(res.outputs.summaryCsv, 'utf8').trim().split('\n').map((l) => splitCsvLine(l));
@@ -54,8 +54,8 @@ describe('the best configuration on the sample data', () => {
     // choose-k: agglomerative DTW has no k in 3..29 without a cluster under 2 % of the days: a
     // clear error, not a degenerate model.
     const pipe = { model: 'agglomerative' as const, metric: 'dtw' as const, k: 0, sources: s.sources, meters: s.meters, rules: s.rules, reuse: true, plots: false, outDir: path.join(dir, 'pipe') };
-    await expect(runPipeline(pipe, tracking)).rejects.toThrow(/no k in 3\.\.29 gives clusters that each hold at least 2\.0 % of the days: the closest, k = 3, has a cluster of 9 of 619 days \(1\.5 %\)/);
+    await expect(runPipeline(pipe, tracking)).rejects.toThrow(/no k in 3\.\.29 gives clusters that each hold at least 2\.0 % of the days: the closest, k = 3, has a cluster of 9 of 633 days \(1\.4 %\)/);
     const chosenOff = await runPipeline({ ...pipe, kRange: [3, 5], minClusterShare: 0 }, tracking);
-    expect(chosenOff.outputs.cluster.clusterSizes).toEqual([600, 10, 9]);
+    expect(chosenOff.outputs.cluster.clusterSizes).toEqual([614, 10, 9]);
   }, 300_000);
 });
