@@ -27,6 +27,8 @@ export * from './sync.js';
 export * from './store-uri.js';
 export * from './batch-check.js';
 export * from './local-artifacts.js';
+export * from './registry.js';
+export * from './file-registry.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {

@@ -27,6 +27,8 @@ import { STATUS_CODES, validateKey } from './file-store.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import { REVISION_MLFLOW_2, REVISION_MLFLOW_3, SCHEMA_REVISIONS, type SchemaRevision } from './sqlite-schema.js';
 import { sqliteUriOf, sqliteUriToPath } from './store-uri.js';
+import type { ModelRegistry, WithRegistry } from './registry.js';
+import { SqliteRegistry } from './sqlite-registry.js';
 import type {
   ArtifactEntry,
   Batch,
@@ -118,7 +120,7 @@ interface MetricRow {
 }
 
 /** The MLflow SQLite tracking store. */
-export class SqliteStore implements TrackingStore {
+export class SqliteStore implements TrackingStore, WithRegistry {
   /** Absolute path of the database file. */
   readonly file: string;
   readonly displayUri: string;
@@ -138,6 +140,16 @@ export class SqliteStore implements TrackingStore {
     this.file = sqliteUriToPath(uri, this.cwd);
     this.displayUri = sqliteUriOf(this.file);
     this.schemaChoice = options.schema ?? 'mlflow2';
+  }
+
+  /** The model registry in the same database (MLflow's registry tables). */
+  registry(): ModelRegistry {
+    return new SqliteRegistry({
+      displayUri: this.displayUri,
+      write: (what, fn) => this.write(what, fn),
+      read: (what, empty, fn) => this.read(what, empty, fn),
+      workspaces: () => this.revision?.workspaces ?? false,
+    });
   }
 
   /** The schema revision of the database (null while it does not exist or has no tables). */
