@@ -19,7 +19,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a saved model over HTTP with MLflow\'s scoring protocol (/ping, /health, /invocations)')
-    .requiredOption('--model <path|uri>', 'a model/ directory or runs:/<run-id>/model (from --tracking-uri)')
+    .requiredOption('--model <path|uri>', 'a model/ directory, runs:/<run-id>/model or a registered models:/<name>@<alias> | models:/<name>/<version> (from --tracking-uri)')
     .option('--host <host>', 'interface to listen on (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', '5001')
     .option('--max-body-mb <mb>', 'largest request body in MiB; larger requests get 413', String(DEFAULT_MAX_BODY_MB))
@@ -38,6 +38,7 @@ Ctrl-C stops the server after the requests in flight.
 Examples:
   lpclust serve --model lpclust-out/cluster/<run-id>/model
   lpclust serve --model runs:/0a1b2c.../model --port 5002
+  lpclust serve --model models:/uc7-clusters@production
   curl -s localhost:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": [[...24 values...]]}'`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
