@@ -1,0 +1,54 @@
+/**
+ * Registering a run's model: `--register-model NAME` of `cluster`, `pipeline` and `sweep`, and
+ * the library of `lpclust models`. A version points at the `model/` artifact of the run that
+ * holds it (a pipeline's clustering run, a sweep's best configuration), by the artifact URI
+ * MLflow itself records as the version's source.
+ */
+import { registryOf, validateModelName, type ModelRegistry, type ModelVersion } from '../tracking/registry.js';
+import type { TrackingStore } from '../tracking/store.js';
+import { findModelRun } from './resolve.js';
+
+/** Result of {@link registerRunModel}. */
+export interface Registration {
+  version: ModelVersion;
+  /** The run whose `model/` was registered (a child of the run given, for a pipeline or sweep). */
+  modelRunId: string;
+  /** Set when the run given was a parent: how the model run was reached. */
+  followed?: string;
+}
+
+/**
+ * Check, before a run starts, that `name` can be registered in this store: a valid name and a
+ * store with a registry. Returns the registry so that a failure is known before hours of work.
+ * @throws LpclustError E_REGISTRY_NAME, E_REGISTRY_UNSUPPORTED
+ */
+export function checkRegistration(store: TrackingStore, name: string): ModelRegistry {
+  validateModelName(name);
+  return registryOf(store);
+}
+
+/**
+ * Register the model of a finished run as a new version of `name` (the model is created when
+ * missing). `runId` may be a pipeline or sweep run: its clustering run, or the run of its best
+ * configuration, is registered ({@link findModelRun}).
+ * @throws LpclustError E_MODEL_NOT_FOUND (the run holds no model), E_REGISTRY_*, store errors
+ */
+export async function registerRunModel(store: TrackingStore, runId: string, name: string): Promise<Registration> {
+  const registry = checkRegistration(store, name);
+  const found = await findModelRun(store, runId, 'model');
+  const run = found.run;
+  const source = `${run.info.artifactUri.replace(/\/+$/, '')}/model`;
+  await registry.getOrCreateRegisteredModel(name);
+  const version = await registry.createModelVersion({ name, source, runId: run.info.runId });
+  return { version, modelRunId: run.info.runId, ...(found.followed ? { followed: found.followed } : {}) };
+}
+
+/** The line commands print after registering. */
+export function registrationLine(r: Registration): string {
+  return `registered ${r.version.source} (run ${r.modelRunId}) as version ${r.version.version} of "${r.version.name}": models:/${r.version.name}/${r.version.version}`;
+}
+
+/** The `registered` object of a command's `--json` output. */
+export function registeredJson(r: Registration): { name: string; version: number; uri: string; source: string; runId: string } {
+  return { name: r.version.name, version: r.version.version, uri: `models:/${r.version.name}/${r.version.version}`, source: r.version.source, runId: r.modelRunId };
+}
