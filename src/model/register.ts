@@ -4,7 +4,7 @@
  * holds it (a pipeline's clustering run, a sweep's best configuration), by the artifact URI
  * MLflow itself records as the version's source.
  */
-import { registryOf, validateModelName, type ModelRegistry, type ModelVersion } from '../tracking/registry.js';
+import { loggedModelsOf, registryOf, validateModelName, type ModelRegistry, type ModelVersion } from '../tracking/registry.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { findModelRun } from './resolve.js';
 
@@ -37,9 +37,18 @@ export async function registerRunModel(store: TrackingStore, runId: string, name
   const registry = checkRegistration(store, name);
   const found = await findModelRun(store, runId, 'model');
   const run = found.run;
-  const source = `${run.info.artifactUri.replace(/\/+$/, '')}/model`;
+  // MLflow 3 registers the logged model (source models:/<model_id>); MLflow 2 the run's artifact URI.
+  const logged = loggedModelsOf(store);
+  const lm = logged ? await logged.findLoggedModel(run.info.runId, 'model') : null;
+  const source = lm ? `models:/${lm.modelId}` : `${run.info.artifactUri.replace(/\/+$/, '')}/model`;
   await registry.getOrCreateRegisteredModel(name);
-  const version = await registry.createModelVersion({ name, source, runId: run.info.runId });
+  const version = await registry.createModelVersion({
+    name,
+    source,
+    runId: run.info.runId,
+    ...(lm ? { storageLocation: lm.artifactLocation, modelId: lm.modelId } : {}),
+  });
+  if (lm && logged) await logged.linkModelVersion(lm.modelId, name, version.version);
   return { version, modelRunId: run.info.runId, ...(found.followed ? { followed: found.followed } : {}) };
 }
 

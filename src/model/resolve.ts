@@ -14,7 +14,7 @@ import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
 import { resolveRun } from '../tracking/runs-view.js';
 import type { Run, TrackingStore } from '../tracking/store.js';
-import { parseVersion, registryOf, validateModelName, type ModelVersion } from '../tracking/registry.js';
+import { loggedModelsOf, parseVersion, registryOf, validateModelName, type ModelVersion } from '../tracking/registry.js';
 import type { ActiveRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
@@ -162,6 +162,8 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
     const model = await downloadModel(store, runId, artifact);
     return { model, predictor: new Predictor(model), source: `runs:/${runId}/${artifact}`, runId, ...(found.followed ? { followed: found.followed } : {}) };
   }
+  const loggedId = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(spec)?.[1];
+  if (loggedId) return loadLoggedModel(await openStore(), loggedId);
   if (/^models:/i.test(spec)) {
     const ref = parseModelsUri(spec);
     const store = await openStore();
@@ -186,6 +188,26 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
   const local = spec.replace(/^file:(\/\/)?/i, '');
   const model = loadModelFile(path.resolve(local));
   return { model, predictor: new Predictor(model), source: path.resolve(local) };
+}
+
+/**
+ * Load an MLflow 3 logged model (`models:/m-…`): its files at its artifact location when they are
+ * local, else the `model/` artifact of the run that logged it.
+ * @throws LpclustError E_LOGGED_MODEL_NOT_FOUND
+ */
+async function loadLoggedModel(store: TrackingStore, modelId: string): Promise<LoadedModel> {
+  const lm = await loggedModelsOf(store)?.getLoggedModel(modelId);
+  if (!lm) {
+    throw inputError('E_LOGGED_MODEL_NOT_FOUND', `no logged model ${modelId} in ${store.displayUri}`, {
+      hint: 'logged models (models:/m-…) are kept by MLflow 3 databases (LPCLUST_SQLITE_SCHEMA=mlflow3); use models:/<name>@<alias> or runs:/<run-id>/model',
+    });
+  }
+  const local = localPathOf(lm.artifactLocation);
+  let model: LpclustModel;
+  if (local && fs.existsSync(local)) model = loadModelFile(local);
+  else if (lm.sourceRunId) model = await downloadModel(store, lm.sourceRunId, lm.name);
+  else throw inputError('E_MODEL_SOURCE', `logged model ${modelId} in ${store.displayUri} has no files at ${lm.artifactLocation} and no run`, { hint: 'use another model' });
+  return { model, predictor: new Predictor(model), source: `models:/${modelId}`, ...(lm.sourceRunId ? { runId: lm.sourceRunId } : {}) };
 }
 
 /** Download a run's model artifact to a temporary folder, load it, and remove the folder. */
@@ -319,6 +341,8 @@ export async function logModel(run: ActiveRun | null, dir: string, input: BuildM
     await run.logArtifact(dir, 'model');
     const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];
     await run.setTags({ [LOG_MODEL_HISTORY_TAG]: logModelHistory(previous, info) });
+    // MLflow 3 stores also keep the model as a logged model of its own (`m-…`, Models tab, models:/<model_id>).
+    await loggedModelsOf(run.store)?.createLoggedModel(run.runId, 'model', dir);
     await run.logMetric('model/predict_agreement', model.training.predict_agreement);
   }
   return model;

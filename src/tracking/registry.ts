@@ -178,3 +178,44 @@ export function modelAliasNotFound(name: string, alias: string, aliases: Record<
 export function aliasesOf(aliases: Record<string, number>, version: number): string[] {
   return Object.keys(aliases).filter((a) => aliases[a] === version).sort();
 }
+
+/** An MLflow 3 logged model: a model as an entity of its own (`m-…` id), linked to the run that logged it. */
+export interface LoggedModel {
+  modelId: string;
+  experimentId: string;
+  /** The artifact path it was logged under (`model`). */
+  name: string;
+  /** Where its files are (a local path for the SQLite store). */
+  artifactLocation: string;
+  sourceRunId: string | null;
+  /** MLflow's LoggedModelStatus: 1 PENDING, 2 READY, 3 FAILED. */
+  status: number;
+}
+
+/** A store that keeps MLflow 3 logged models (the SQLite store at MLflow 3's revision). */
+export interface WithLoggedModels {
+  /**
+   * Record the model files in `localDir` as a logged model of the run: the entity (params and
+   * user/source tags copied from the run), its files under the experiment's
+   * `models/<model_id>/artifacts/`, and the run's output link. Null when the store keeps no
+   * logged models (MLflow 2 schemas), where the run's `mlflow.log-model.history` tag does that job.
+   */
+  createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null>;
+  /** The newest READY logged model a run logged under `name`, or null. */
+  findLoggedModel(runId: string, name: string): Promise<LoggedModel | null>;
+  /** A logged model by id, or null. */
+  getLoggedModel(modelId: string): Promise<LoggedModel | null>;
+  /** Record on the logged model that a registered version was made from it (tag `mlflow.modelVersions`). */
+  linkModelVersion(modelId: string, name: string, version: number): Promise<void>;
+}
+
+/** The logged models of a store, or null for stores without them. */
+export function loggedModelsOf(store: TrackingStore): WithLoggedModels | null {
+  const s = store as Partial<WithLoggedModels>;
+  return typeof s.createLoggedModel === 'function' && typeof s.findLoggedModel === 'function' ? (store as unknown as WithLoggedModels) : null;
+}
+
+/** True for an MLflow 3 logged-model id (`m-` and 32 hex digits). */
+export function isLoggedModelId(s: string): boolean {
+  return /^m-[0-9a-f]{32}$/.test(s);
+}

@@ -8,7 +8,9 @@
  *
  * This module does not import better-sqlite3 itself: it runs inside {@link SqliteStore}.
  */
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
+import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import {
   aliasesOf,
   modelAliasNotFound,
@@ -17,7 +19,9 @@ import {
   validateAlias,
   validateModelName,
   type CreateModelVersionRequest,
+  type LoggedModel,
   type ModelRegistry,
+  type WithLoggedModels,
   type ModelVersion,
   type RegisteredModel,
 } from './registry.js';
@@ -248,5 +252,123 @@ export class SqliteRegistry implements ModelRegistry {
       if (version === undefined) throw modelAliasNotFound(name, alias, model.aliases, this.displayUri);
       return this.requireVersion(db, name, version);
     }) ?? this.missingStore(name);
+  }
+}
+
+/** What the logged models need of their store. */
+export interface SqliteLoggedModelsHost extends SqliteRegistryHost {
+  /** Folder relative artifact locations are resolved against. */
+  cwd: string;
+  /** The experiment's artifact location (default `<cwd>/mlruns/<id>`). */
+  experimentLocation(db: Database.Database, experimentId: number): string;
+}
+
+interface LoggedModelRow {
+  model_id: string;
+  experiment_id: number;
+  name: string;
+  artifact_location: string;
+  source_run_id: string | null;
+  status: number;
+}
+
+function toLoggedModel(r: LoggedModelRow): LoggedModel {
+  return { modelId: r.model_id, experimentId: String(r.experiment_id), name: r.name, artifactLocation: r.artifact_location, sourceRunId: r.source_run_id, status: r.status };
+}
+
+/** Python's `json.dumps` spacing (`, ` and `: `), as MLflow writes its JSON tags. */
+function pythonJsonList(items: Array<{ name: string; version: number }>): string {
+  return `[${items.map((i) => `{"name": ${JSON.stringify(i.name)}, "version": ${i.version}}`).join(', ')}]`;
+}
+
+/**
+ * MLflow 3 logged models in the SQLite store (`logged_models`, `logged_model_params`,
+ * `logged_model_tags`, `logged_model_metrics` and the run's `inputs` output link), as MLflow
+ * 3.11 writes them (the reference `3.11.2.dev0/reference/mlflow.db`). Only at revision
+ * 7d34483879f0: MLflow 2's schema has none of these tables.
+ */
+export class SqliteLoggedModels implements WithLoggedModels {
+  constructor(private readonly host: SqliteLoggedModelsHost) {}
+
+  async createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null> {
+    const created = this.host.write('log a model in', (db) => {
+      if (!this.host.workspaces()) return null;
+      const run = db.prepare('SELECT experiment_id FROM runs WHERE run_uuid = ?').get(runId) as { experiment_id: number } | undefined;
+      if (!run) return null;
+      const modelId = `m-${randomUUID().replace(/-/g, '')}`;
+      const now = Date.now();
+      const location = `${this.host.experimentLocation(db, run.experiment_id).replace(/\/+$/, '')}/models/${modelId}/artifacts`;
+      // PENDING (1) until its files are in place, as MLflow's log_model does.
+      db.prepare(
+        `INSERT INTO logged_models (model_id, experiment_id, name, artifact_location, creation_timestamp_ms, last_updated_timestamp_ms, status, lifecycle_stage, model_type, source_run_id, status_message)
+         VALUES (?, ?, ?, ?, ?, ?, 1, 'active', NULL, ?, NULL)`,
+      ).run(modelId, run.experiment_id, name, location, now, now, runId);
+      const insertParam = db.prepare('INSERT INTO logged_model_params (model_id, experiment_id, param_key, param_value) VALUES (?, ?, ?, ?)');
+      for (const p of db.prepare('SELECT "key", value FROM params WHERE run_uuid = ? ORDER BY "key"').all(runId) as Array<{ key: string; value: string }>) {
+        insertParam.run(modelId, run.experiment_id, p.key, p.value);
+      }
+      const insertTag = db.prepare('INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, ?, ?)');
+      for (const t of db.prepare("SELECT \"key\", value FROM tags WHERE run_uuid = ? AND \"key\" IN ('mlflow.user', 'mlflow.source.name', 'mlflow.source.type')").all(runId) as Array<{ key: string; value: string }>) {
+        insertTag.run(modelId, run.experiment_id, t.key, t.value);
+      }
+      db.prepare("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, 0)")
+        .run(randomUUID().replace(/-/g, ''), runId, modelId);
+      return { modelId, experimentId: String(run.experiment_id), name, artifactLocation: location, sourceRunId: runId, status: 1 };
+    });
+    if (!created) return null;
+    try {
+      await new LocalArtifactDir(localArtifactDir(created.artifactLocation, created.modelId, this.host.cwd), created.modelId).log(localDir);
+    } catch (e) {
+      this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 3, status_message = ?, last_updated_timestamp_ms = ? WHERE model_id = ?').run(String((e as Error).message ?? e).slice(0, 1000), Date.now(), created.modelId));
+      throw e;
+    }
+    this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 2, last_updated_timestamp_ms = ? WHERE model_id = ?').run(Date.now(), created.modelId));
+    return { ...created, status: 2 };
+  }
+
+  /** Link metrics a run logs after its model to that model (the Models tab of MLflow 3 shows them). */
+  linkMetrics(db: Database.Database, runId: string, metrics: Array<{ key: string; value: number; timestamp: number; step: number }>): void {
+    if (!this.host.workspaces() || metrics.length === 0) return;
+    const models = db.prepare("SELECT model_id, experiment_id FROM logged_models WHERE source_run_id = ? AND status = 2 AND lifecycle_stage = 'active'").all(runId) as Array<{ model_id: string; experiment_id: number }>;
+    if (models.length === 0) return;
+    const insert = db.prepare(
+      'INSERT OR IGNORE INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, experiment_id, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const m of models) for (const x of metrics) insert.run(m.model_id, x.key, Math.trunc(x.timestamp), Math.trunc(x.step), Number.isFinite(x.value) ? x.value : null, m.experiment_id, runId);
+  }
+
+  async findLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    return this.host.read('read logged models of', null, (db) => {
+      if (!this.host.workspaces()) return null;
+      const row = db.prepare("SELECT * FROM logged_models WHERE source_run_id = ? AND name = ? AND status = 2 AND lifecycle_stage = 'active' ORDER BY creation_timestamp_ms DESC LIMIT 1")
+        .get(runId, name) as LoggedModelRow | undefined;
+      return row ? toLoggedModel(row) : null;
+    });
+  }
+
+  async getLoggedModel(modelId: string): Promise<LoggedModel | null> {
+    return this.host.read('read logged models of', null, (db) => {
+      if (!this.host.workspaces()) return null;
+      const row = db.prepare('SELECT * FROM logged_models WHERE model_id = ?').get(modelId) as LoggedModelRow | undefined;
+      return row ? toLoggedModel(row) : null;
+    });
+  }
+
+  async linkModelVersion(modelId: string, name: string, version: number): Promise<void> {
+    this.host.write('link a model version in', (db) => {
+      const row = db.prepare('SELECT experiment_id FROM logged_models WHERE model_id = ?').get(modelId) as { experiment_id: number } | undefined;
+      if (!row) return;
+      const old = db.prepare("SELECT tag_value FROM logged_model_tags WHERE model_id = ? AND tag_key = 'mlflow.modelVersions'").pluck().get(modelId) as string | undefined;
+      let list: Array<{ name: string; version: number }> = [];
+      try {
+        list = old ? (JSON.parse(old) as typeof list) : [];
+      } catch {
+        list = [];
+      }
+      list.push({ name, version });
+      db.prepare(
+        "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, 'mlflow.modelVersions', ?) ON CONFLICT (model_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
+      ).run(modelId, row.experiment_id, pythonJsonList(list));
+    });
   }
 }
