@@ -308,7 +308,7 @@ export async function versionArtifact(store: TrackingStore, v: ModelVersion): Pr
         const c = strip(cand);
         if (c.startsWith(`${root}/`)) return { kind: 'run', runId: v.runId, artifact: c.slice(root.length + 1) };
         const local = localPathOf(c);
-        if (rootLocal && local && local.startsWith(`${rootLocal}${path.sep}`)) return { kind: 'run', runId: v.runId, artifact: path.relative(rootLocal, local).split(path.sep).join('/') };
+        if (rootLocal && local?.startsWith(`${rootLocal}${path.sep}`)) return { kind: 'run', runId: v.runId, artifact: path.relative(rootLocal, local).split(path.sep).join('/') };
       }
     }
   }
