@@ -6,7 +6,9 @@
  */
 import { loggedModelsOf, registryOf, validateModelName, type ModelRegistry, type ModelVersion } from '../tracking/registry.js';
 import type { TrackingStore } from '../tracking/store.js';
-import { findModelRun } from './resolve.js';
+import { externalError } from '../errors.js';
+import { isUnavailable } from '../tracking/rest-client.js';
+import { findModelRun, type ModelRun } from './resolve.js';
 
 /** Result of {@link registerRunModel}. */
 export interface Registration {
@@ -36,6 +38,19 @@ export function checkRegistration(store: TrackingStore, name: string): ModelRegi
 export async function registerRunModel(store: TrackingStore, runId: string, name: string): Promise<Registration> {
   const registry = checkRegistration(store, name);
   const found = await findModelRun(store, runId, 'model');
+  try {
+    return await register(store, registry, found, name);
+  } catch (e) {
+    if (!isUnavailable(e)) throw e;
+    // A run spooled while the server was down is safe in the spool; the server must have it first.
+    throw externalError('E_REGISTRY_UNAVAILABLE', `could not register the model of run ${found.run.info.runId} as "${name}": ${(e as Error).message}`, {
+      hint: `the run itself is kept; once the server is back, upload spooled runs with \`lpclust sync\` and register with \`lpclust models register ${name} <run id on the server>\``,
+      cause: e,
+    });
+  }
+}
+
+async function register(store: TrackingStore, registry: ModelRegistry, found: ModelRun, name: string): Promise<Registration> {
   const run = found.run;
   // MLflow 3 registers the logged model (source models:/<model_id>); MLflow 2 the run's artifact URI.
   const logged = loggedModelsOf(store);

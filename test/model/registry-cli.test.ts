@@ -82,6 +82,9 @@ describe.each(STORES)('the registry from the CLI ($label)', (st) => {
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('has no version 7; its versions: 1, 2');
     expect(readdirSync(dir).sort()).toEqual(before);
+
+    // An existing run registered afterwards, by the pipeline's id prefix: its clustering run's model.
+    expect(json(['models', 'register', 'uc7-clusters', (p.runId as string).slice(0, 8)])).toMatchObject({ version: 3, runId: reg.runId, uri: 'models:/uc7-clusters/3' });
   }, 180_000);
 
   it('refuses a bad --register-model name before the run starts', () => {

@@ -5,6 +5,7 @@
  * src/tracking/registry.ts.
  */
 import type { Command } from 'commander';
+import { log } from '../../util/log.js';
 import { contextFor, unknownSubcommandError } from '../context.js';
 
 /** Register `lpclust models` and its sub-commands. */
@@ -28,6 +29,7 @@ registry tables of mlflow.db, or a tracking server's; the MLflow UI shows it und
 Examples:
   lpclust models                                   same as lpclust models list
   lpclust models show uc7-clusters
+  lpclust models register uc7-clusters 3f2a9c1e    the model of run 3f2a9c1e... as a new version
   lpclust models alias uc7-clusters 3 production   point production at version 3
   lpclust models delete-alias uc7-clusters staging
   lpclust models list --json`,
@@ -71,6 +73,24 @@ Examples:
         if (v.modelId) lines.push(`    logged model  ${v.modelId}`);
       }
       ctx.print({ ...model, versions }, lines.join('\n'));
+    });
+
+  models
+    .command('register')
+    .description('register the model of an existing run as a new version (a pipeline or sweep run id leads to its clustering or best run)')
+    .argument('<name>', 'the registered model name (created when missing)')
+    .argument('<run-id>', 'the run id, or a unique prefix of at least 6 characters')
+    .addHelpText('after', `
+Examples:
+  lpclust models register uc7-clusters 3f2a9c1e
+  lpclust --tracking-uri http://localhost:5000 models register uc7-clusters 3f2a9c1e   (after lpclust sync)`)
+    .action(async (name: string, runId: string, _opts: unknown, cmd: Command) => {
+      const ctx = contextFor(cmd);
+      const { registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
+      const store = await ctx.openStore({ launch: false });
+      const r = await registerRunModel(store, runId, name);
+      if (r.followed) log.info(r.followed);
+      ctx.print(registeredJson(r), registrationLine(r));
     });
 
   models
