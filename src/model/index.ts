@@ -23,3 +23,4 @@ export {
 } from './artifact.js';
 export { Predictor, checkInputSlots, labelAgreement, type Prediction } from './predict.js';
 export { resolveModel, logModel, predictFile, type LoadedModel, type PredictFileResult } from './resolve.js';
+export { registerRunModel, checkRegistration, registrationLine, type Registration } from './register.js';

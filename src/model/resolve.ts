@@ -1,16 +1,20 @@
 /**
- * Where models come from and go to: resolving `--model` (a path or `runs:/<run-id>/<path>`),
+ * Where models come from and go to: resolving `--model` (a path, `runs:/<run-id>/<path>` or a
+ * registered `models:/NAME@ALIAS`),
  * writing and logging a clustering run's model, and predicting a profiles CSV into a labels CSV.
  */
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { inputError, isLpclustError, usageError } from '../errors.js';
 import { writeLinesAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
 import { resolveRun } from '../tracking/runs-view.js';
 import type { Run, TrackingStore } from '../tracking/store.js';
+import { loggedModelsOf, parseVersion, registryOf, validateModelName, type ModelVersion } from '../tracking/registry.js';
 import type { ActiveRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
@@ -27,6 +31,8 @@ export interface LoadedModel {
   runId?: string;
   /** For `runs:/` URIs naming a parent: how the run read was reached, e.g. "the clustering run of pipeline run …". */
   followed?: string;
+  /** For `models:/` URIs: the registered version read (and the alias that named it). */
+  registered?: { name: string; version: number; alias?: string };
 }
 
 /** A run of a `runs:/` URI and how it was reached from the id given. */
@@ -135,13 +141,15 @@ async function bestOfSweep(store: TrackingStore, sweep: Run, kids: Run[], artifa
 }
 
 /**
- * Load a model given as a local path (a `model/` directory or its JSON/MLmodel file) or as
- * `runs:/<run-id>/<artifact path>` from the tracking store (local or server; downloaded to a
- * temporary directory that is removed afterwards). The run id may be a unique prefix, and a
- * pipeline, sweep or other parent run is followed to the run holding the model
+ * Load a model given as a local path (a `model/` directory or its JSON/MLmodel file), as
+ * `runs:/<run-id>/<artifact path>` or as a registered model `models:/NAME/VERSION`,
+ * `models:/NAME@ALIAS` or `models:/NAME/latest` from the tracking store (local or server;
+ * downloaded to a temporary directory that is removed afterwards). A run id may be a unique
+ * prefix, and a pipeline, sweep or other parent run is followed to the run holding the model
  * ({@link findModelRun}), which is said on stderr.
- * @param openStore called only for `runs:/` URIs
- * @throws LpclustError E_USAGE_MODEL_URI, E_RUN_NOT_FOUND, E_RUN_AMBIGUOUS, E_MODEL_NOT_FOUND, E_MODEL_VERSION, E_MODEL_INVALID
+ * @param openStore called only for `runs:/` and `models:/` URIs
+ * @throws LpclustError E_USAGE_MODEL_URI, E_RUN_NOT_FOUND, E_RUN_AMBIGUOUS, E_MODEL_NOT_FOUND, E_MODEL_VERSION,
+ *   E_MODEL_INVALID, E_REGISTERED_MODEL_NOT_FOUND, E_MODEL_VERSION_NOT_FOUND, E_MODEL_ALIAS_NOT_FOUND, E_MODEL_SOURCE
  */
 export async function resolveModel(spec: string, openStore: () => Promise<TrackingStore>): Promise<LoadedModel> {
   const m = /^runs:\/([^/]+)(?:\/(.*))?$/.exec(spec);
@@ -151,23 +159,166 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
     const found = await findModelRun(store, m[1], artifact);
     const runId = found.run.info.runId;
     if (found.followed) log.info(`${found.followed} (runs:/${runId}/${artifact})`);
-    const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-model-'));
-    try {
-      const local = await store.downloadArtifacts(runId, artifact, tmp);
-      const model = loadModelFile(local);
-      return { model, predictor: new Predictor(model), source: `runs:/${runId}/${artifact}`, runId, ...(found.followed ? { followed: found.followed } : {}) };
-    } finally {
-      await fsp.rm(tmp, { recursive: true, force: true });
-    }
+    const model = await downloadModel(store, runId, artifact);
+    return { model, predictor: new Predictor(model), source: `runs:/${runId}/${artifact}`, runId, ...(found.followed ? { followed: found.followed } : {}) };
+  }
+  const loggedId = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(spec)?.[1];
+  if (loggedId) return loadLoggedModel(await openStore(), loggedId);
+  if (/^models:/i.test(spec)) {
+    const ref = parseModelsUri(spec);
+    const store = await openStore();
+    const version = await findRegisteredVersion(store, ref);
+    const where = await versionArtifact(store, version);
+    const model = where.kind === 'local' ? loadModelFile(where.local) : await downloadModel(store, where.runId, where.artifact);
+    const from = where.kind === 'local' ? where.local : `runs:/${where.runId}/${where.artifact}`;
+    if (ref.alias || ref.latest) log.info(`${spec} is version ${version.version} of registered model "${version.name}" (${from})`);
+    return {
+      model,
+      predictor: new Predictor(model),
+      source: `models:/${version.name}/${version.version}`,
+      ...(where.kind === 'run' ? { runId: where.runId } : {}),
+      registered: { name: version.name, version: version.version, ...(ref.alias ? { alias: ref.alias } : {}) },
+    };
   }
   if (/^[a-z][a-z0-9+.-]*:\//i.test(spec) && !/^file:/i.test(spec)) {
-    throw usageError('E_USAGE_MODEL_URI', `Expected \`--model\` a path or runs:/<run-id>/model but received \`${spec}\``, {
-      hint: 'registered models (models:/) are not supported; use the run id of the clustering run',
+    throw usageError('E_USAGE_MODEL_URI', `Expected \`--model\` a path, runs:/<run-id>/model or models:/<name>@<alias> but received \`${spec}\``, {
+      hint: 'e.g. --model runs:/0a1b2c3d/model, --model models:/uc7-clusters@production or --model models:/uc7-clusters/2',
     });
   }
   const local = spec.replace(/^file:(\/\/)?/i, '');
   const model = loadModelFile(path.resolve(local));
   return { model, predictor: new Predictor(model), source: path.resolve(local) };
+}
+
+/**
+ * Load an MLflow 3 logged model (`models:/m-…`): its files at its artifact location when they are
+ * local, else the `model/` artifact of the run that logged it.
+ * @throws LpclustError E_LOGGED_MODEL_NOT_FOUND
+ */
+async function loadLoggedModel(store: TrackingStore, modelId: string): Promise<LoadedModel> {
+  const lm = await loggedModelsOf(store)?.getLoggedModel(modelId);
+  if (!lm) {
+    throw inputError('E_LOGGED_MODEL_NOT_FOUND', `no logged model ${modelId} in ${store.displayUri}`, {
+      hint: 'logged models (models:/m-…) are kept by MLflow 3 databases (LPCLUST_SQLITE_SCHEMA=mlflow3); use models:/<name>@<alias> or runs:/<run-id>/model',
+    });
+  }
+  const local = localPathOf(lm.artifactLocation);
+  let model: LpclustModel;
+  if (local && fs.existsSync(local)) model = loadModelFile(local);
+  else if (lm.sourceRunId) model = await downloadModel(store, lm.sourceRunId, lm.name);
+  else throw inputError('E_MODEL_SOURCE', `logged model ${modelId} in ${store.displayUri} has no files at ${lm.artifactLocation} and no run`, { hint: 'use another model' });
+  return { model, predictor: new Predictor(model), source: `models:/${modelId}`, ...(lm.sourceRunId ? { runId: lm.sourceRunId } : {}) };
+}
+
+/** Download a run's model artifact to a temporary folder, load it, and remove the folder. */
+async function downloadModel(store: TrackingStore, runId: string, artifact: string): Promise<LpclustModel> {
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-model-'));
+  try {
+    return loadModelFile(await store.downloadArtifacts(runId, artifact, tmp));
+  } finally {
+    await fsp.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** A parsed `models:/` URI: one of version, alias or latest is set. */
+export interface ModelsUri {
+  name: string;
+  version?: number;
+  alias?: string;
+  latest?: boolean;
+}
+
+/**
+ * Parse `models:/NAME/VERSION`, `models:/NAME@ALIAS` or `models:/NAME/latest` (MLflow's forms;
+ * stages such as `models:/NAME/Production` are refused with the alias to use instead).
+ * @throws LpclustError E_USAGE_MODEL_URI
+ */
+export function parseModelsUri(spec: string): ModelsUri {
+  const bad = (why: string): never => {
+    throw usageError('E_USAGE_MODEL_URI', `Expected a registered model URI models:/<name>/<version>, models:/<name>@<alias> or models:/<name>/latest but received \`${spec}\`: ${why}`, {
+      hint: 'e.g. --model models:/uc7-clusters@production; list the registered models with `lpclust models list`',
+    });
+  };
+  const body = /^models:\/(.*)$/i.exec(spec)?.[1] ?? bad('it does not start with models:/');
+  const at = /^([^/@]+)@([^/@]+)$/.exec(body);
+  if (at) {
+    validateModelName(at[1]);
+    return { name: at[1], alias: at[2] };
+  }
+  const slash = /^([^/@]+)\/([^/@]+)\/?$/.exec(body);
+  if (slash) {
+    validateModelName(slash[1]);
+    if (slash[2].toLowerCase() === 'latest') return { name: slash[1], latest: true };
+    if (/^\d+$/.test(slash[2])) return { name: slash[1], version: parseVersion(slash[2], slash[1]) };
+    return bad(`"${slash[2]}" is neither a version number nor "latest" (model stages such as Production are deprecated in MLflow; set an alias with \`lpclust models alias ${slash[1]} VERSION ${slash[2].toLowerCase()}\` and use models:/${slash[1]}@${slash[2].toLowerCase()})`);
+  }
+  return bad(body.includes('/') || body.includes('@') ? 'expected one name and one version, alias or "latest"' : 'a version, @alias or /latest is missing after the name');
+}
+
+/** The registered version a `models:/` URI names. @throws LpclustError (not found, naming what exists) */
+export async function findRegisteredVersion(store: TrackingStore, ref: ModelsUri): Promise<ModelVersion> {
+  const reg = registryOf(store);
+  if (ref.alias !== undefined) return reg.getModelVersionByAlias(ref.name, ref.alias);
+  if (ref.version !== undefined) return reg.getModelVersion(ref.name, ref.version);
+  const model = await reg.getRegisteredModel(ref.name);
+  if (model.latestVersion === undefined) {
+    throw inputError('E_MODEL_VERSION_NOT_FOUND', `registered model "${ref.name}" in ${store.displayUri} has no versions`, {
+      hint: `register one with \`lpclust cluster|pipeline|sweep ... --register-model ${ref.name}\``,
+    });
+  }
+  return reg.getModelVersion(ref.name, model.latestVersion);
+}
+
+/** A URI or path as a plain absolute path when it is local (`file:` or a path), else null. */
+function localPathOf(uri: string): string | null {
+  if (/^file:/i.test(uri)) {
+    try {
+      return path.resolve(fileURLToPath(uri));
+    } catch {
+      return null;
+    }
+  }
+  return path.isAbsolute(uri) ? path.resolve(uri) : null;
+}
+
+/** Where a registered version's files are: a run's artifact, or a local folder. */
+export type VersionFiles = { kind: 'run'; runId: string; artifact: string } | { kind: 'local'; local: string };
+
+/**
+ * Where a registered version's files are: a run artifact (`runs:/<id>/<path>`, or a source below
+ * the run's artifact URI, as lpclust and MLflow 2 register it), or a local folder (a version
+ * registered from files outside any run's artifacts).
+ * @throws LpclustError E_MODEL_SOURCE when the source can be read neither way
+ */
+export async function versionArtifact(store: TrackingStore, v: ModelVersion): Promise<VersionFiles> {
+  const strip = (s: string): string => s.replace(/\/+$/, '');
+  const fromRunsUri = /^runs:\/([^/]+)\/(.+)$/.exec(v.source);
+  if (fromRunsUri) return { kind: 'run', runId: fromRunsUri[1], artifact: strip(fromRunsUri[2]) };
+  if (v.runId) {
+    let run: Run | null = null;
+    try {
+      run = await store.getRun(v.runId);
+    } catch (e) {
+      if (!(isLpclustError(e) && e.code === 'E_RUN_NOT_FOUND')) throw e;
+    }
+    if (run) {
+      const root = strip(run.info.artifactUri);
+      const rootLocal = localPathOf(root);
+      for (const cand of [v.source, v.storageLocation ?? '']) {
+        const c = strip(cand);
+        if (c.startsWith(`${root}/`)) return { kind: 'run', runId: v.runId, artifact: c.slice(root.length + 1) };
+        const local = localPathOf(c);
+        if (rootLocal && local?.startsWith(`${rootLocal}${path.sep}`)) return { kind: 'run', runId: v.runId, artifact: path.relative(rootLocal, local).split(path.sep).join('/') };
+      }
+    }
+  }
+  for (const cand of [v.storageLocation ?? '', v.source]) {
+    const local = localPathOf(strip(cand));
+    if (local && fs.existsSync(local)) return { kind: 'local', local };
+  }
+  throw inputError('E_MODEL_SOURCE', `version ${v.version} of registered model "${v.name}" in ${store.displayUri} points at ${v.source}${v.runId ? ` (run ${v.runId})` : ''}, which lpclust cannot read from this store`, {
+    hint: v.runId ? `the run or its model artifact is missing; try --model runs:/${v.runId}/model, or register another version` : 'register a version of a run\'s model with --register-model',
+  });
 }
 
 /**
@@ -190,6 +341,8 @@ export async function logModel(run: ActiveRun | null, dir: string, input: BuildM
     await run.logArtifact(dir, 'model');
     const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];
     await run.setTags({ [LOG_MODEL_HISTORY_TAG]: logModelHistory(previous, info) });
+    // MLflow 3 stores also keep the model as a logged model of its own (`m-…`, Models tab, models:/<model_id>).
+    await loggedModelsOf(run.store)?.createLoggedModel(run.runId, 'model', dir);
     await run.logMetric('model/predict_agreement', model.training.predict_agreement);
   }
   return model;

@@ -43,6 +43,8 @@ export interface ScoringServer {
   url: string;
   /** Stop accepting connections and wait for open requests to finish. */
   close(): Promise<void>;
+  /** Serve another model from now on; requests already being read finish with the model they started with. */
+  swap(model: LpclustModel, predictor: Predictor): void;
 }
 
 /** One prediction of `/invocations`. */
@@ -177,8 +179,9 @@ function fail(res: http.ServerResponse, status: number, code: string, message: s
  */
 export async function startScoringServer(o: ScoringServerOptions): Promise<ScoringServer> {
   const maxBytes = Math.floor((o.maxBodyMb ?? DEFAULT_MAX_BODY_MB) * 1024 * 1024);
-  const { model, predictor } = o;
+  let current = { model: o.model, predictor: o.predictor };
   const server = http.createServer((req, res) => {
+    const { model, predictor } = current;
     const url = (req.url ?? '/').split('?')[0];
     if (url === '/ping' || url === '/health') {
       if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'METHOD_NOT_ALLOWED', `Expected GET ${url}`);
@@ -252,6 +255,9 @@ export async function startScoringServer(o: ScoringServerOptions): Promise<Scori
     host: addr.address,
     port: addr.port,
     url: `http://${host}:${addr.port}`,
+    swap: (model, predictor) => {
+      current = { model, predictor };
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -52,6 +52,8 @@ import {
 } from '../io/atomic.js';
 import { currentOwner, formatOwner, ownerGone, parseOwner, tempOrphaned } from '../io/owner.js';
 import { log } from '../util/log.js';
+import { FileRegistry } from './file-registry.js';
+import type { ModelRegistry, WithRegistry } from './registry.js';
 import {
   LIMITS,
   type ArtifactEntry,
@@ -210,13 +212,14 @@ interface RunLocation {
 }
 
 /** Sorted-key YAML as PyYAML's `safe_dump` writes it (YAML 1.1 quoting, single quotes, no folding). */
-function dumpYaml(obj: Record<string, unknown>): string {
+export function dumpYaml(obj: Record<string, unknown>): string {
   const sorted: Record<string, unknown> = {};
   for (const k of Object.keys(obj).sort()) sorted[k] = obj[k];
   return YAML.stringify(sorted, { version: '1.1', singleQuote: true, lineWidth: 0 });
 }
 
-function parseYaml(text: string, file: string): Record<string, unknown> {
+/** Parse a meta.yaml (YAML 1.1, as PyYAML reads it). @throws LpclustError E_TRACKING_META */
+export function parseYaml(text: string, file: string): Record<string, unknown> {
   try {
     const v = YAML.parse(text, { version: '1.1' }) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a mapping');
@@ -226,7 +229,8 @@ function parseYaml(text: string, file: string): Record<string, unknown> {
   }
 }
 
-function ioError(what: string, file: string, e: unknown): Error {
+/** A file-system error as an lpclust error naming the file (lpclust errors pass through). */
+export function ioError(what: string, file: string, e: unknown): Error {
   if (isLpclustError(e)) return e;
   const err = e as NodeJS.ErrnoException;
   const why = err?.code === 'ENOSPC' ? 'the disk is full' : (err?.message ?? String(e));
@@ -237,7 +241,8 @@ function ioError(what: string, file: string, e: unknown): Error {
   });
 }
 
-function isNotFound(e: unknown): boolean {
+/** True for a missing file or folder (also a file where a folder was expected). */
+export function isNotFound(e: unknown): boolean {
   const c = (e as NodeJS.ErrnoException)?.code;
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
@@ -393,7 +398,7 @@ function toInt(v: unknown): number | null {
 }
 
 /** The local MLflow FileStore. */
-export class FileStore implements TrackingStore {
+export class FileStore implements TrackingStore, WithRegistry {
   /** Absolute root directory (`mlruns`). */
   readonly root: string;
   readonly displayUri: string;
@@ -404,6 +409,11 @@ export class FileStore implements TrackingStore {
   constructor(uri: string, options: FileStoreOptions = {}) {
     this.root = fileUriToPath(uri, options.cwd ?? process.cwd());
     this.displayUri = pathToFileURL(this.root).href;
+  }
+
+  /** The model registry under `<root>/models/` (MLflow's FileStore layout). */
+  registry(): ModelRegistry {
+    return new FileRegistry({ root: this.root, displayUri: this.displayUri, ensureRoot: () => this.ensureRoot(), withLock: (fn) => this.withLock(fn) });
   }
 
   // ---------------------------------------------------------------- files

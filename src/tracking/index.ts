@@ -27,6 +27,9 @@ export * from './sync.js';
 export * from './store-uri.js';
 export * from './batch-check.js';
 export * from './local-artifacts.js';
+export * from './registry.js';
+export * from './file-registry.js';
+export * from './rest-registry.js';
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {

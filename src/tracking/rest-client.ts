@@ -144,7 +144,7 @@ export function isUnavailable(e: unknown): boolean {
 
 /** One HTTP request. */
 export interface RestRequest {
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
   /** Path below the base URL, starting with `/api/...`, already percent-encoded. */
   path: string;
   /** Query parameters (encoded here). */

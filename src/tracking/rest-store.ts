@@ -16,6 +16,8 @@ import { externalError, inputError, LpclustError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { MlflowApiError, RestClient, restClientOptionsFromEnv, type RestClientOptions } from './rest-client.js';
+import type { ModelRegistry, WithRegistry } from './registry.js';
+import { RestRegistry } from './rest-registry.js';
 import { splitBatch, SERVER_BATCH_LIMITS, type BatchLimits } from './rest-batch.js';
 import type {
   ArtifactEntry,
@@ -50,7 +52,7 @@ export interface RestStoreOptions {
 }
 
 /** A TrackingStore on an MLflow tracking server. */
-export class RestStore implements TrackingStore {
+export class RestStore implements TrackingStore, WithRegistry {
   readonly client: RestClient;
   private readonly limits: BatchLimits;
   /** artifact_uri of runs seen, so uploads need no runs/get. */
@@ -63,6 +65,11 @@ export class RestStore implements TrackingStore {
 
   get displayUri(): string {
     return this.client.displayUri;
+  }
+
+  /** The server's model registry. */
+  registry(): ModelRegistry {
+    return new RestRegistry(this.client);
   }
 
   /** Close idle connections. */

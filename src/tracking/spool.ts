@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { FileStore } from './file-store.js';
 import { isUnavailable } from './rest-client.js';
 import { CLIENT_RUN_ID_TAG } from './rest-store.js';
+import { registryOf, type ModelRegistry, type WithRegistry } from './registry.js';
 import type {
   ArtifactEntry,
   Batch,
@@ -62,7 +63,7 @@ export interface ResilientStoreOptions {
 }
 
 /** A store that writes to a server and falls back to a local spool when the server is unreachable. */
-export class ResilientStore implements TrackingStore {
+export class ResilientStore implements TrackingStore, WithRegistry {
   readonly remote: TrackingStore;
   readonly spoolDir: string;
   private spoolStore?: FileStore;
@@ -82,6 +83,14 @@ export class ResilientStore implements TrackingStore {
 
   get displayUri(): string {
     return this.remote.displayUri;
+  }
+
+  /**
+   * The server's model registry. Registrations are not spooled: a version must point at a run the
+   * server has, so a run spooled while the server was down is registered after `lpclust sync`.
+   */
+  registry(): ModelRegistry {
+    return registryOf(this.remote);
   }
 
   /** True once the server was found unreachable (everything goes to the spool since). */

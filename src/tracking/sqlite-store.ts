@@ -27,6 +27,8 @@ import { STATUS_CODES, validateKey } from './file-store.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import { REVISION_MLFLOW_2, REVISION_MLFLOW_3, SCHEMA_REVISIONS, type SchemaRevision } from './sqlite-schema.js';
 import { sqliteUriOf, sqliteUriToPath } from './store-uri.js';
+import type { LoggedModel, ModelRegistry, WithLoggedModels, WithRegistry } from './registry.js';
+import { SqliteLoggedModels, SqliteRegistry } from './sqlite-registry.js';
 import type {
   ArtifactEntry,
   Batch,
@@ -118,7 +120,7 @@ interface MetricRow {
 }
 
 /** The MLflow SQLite tracking store. */
-export class SqliteStore implements TrackingStore {
+export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModels {
   /** Absolute path of the database file. */
   readonly file: string;
   readonly displayUri: string;
@@ -138,6 +140,50 @@ export class SqliteStore implements TrackingStore {
     this.file = sqliteUriToPath(uri, this.cwd);
     this.displayUri = sqliteUriOf(this.file);
     this.schemaChoice = options.schema ?? 'mlflow2';
+  }
+
+  /** The model registry in the same database (MLflow's registry tables). */
+  registry(): ModelRegistry {
+    return new SqliteRegistry({
+      displayUri: this.displayUri,
+      write: (what, fn) => this.write(what, fn),
+      read: (what, empty, fn) => this.read(what, empty, fn),
+      workspaces: () => this.revision?.workspaces ?? false,
+    });
+  }
+
+  private loggedModelsImpl?: SqliteLoggedModels;
+
+  /** MLflow 3's logged models (at revision 7d34483879f0; none at MLflow 2's). */
+  private get loggedModels(): SqliteLoggedModels {
+    this.loggedModelsImpl ??= new SqliteLoggedModels({
+      displayUri: this.displayUri,
+      cwd: this.cwd,
+      write: (what, fn) => this.write(what, fn),
+      read: (what, empty, fn) => this.read(what, empty, fn),
+      workspaces: () => this.revision?.workspaces ?? false,
+      experimentLocation: (db, id) => {
+        const loc = db.prepare('SELECT artifact_location FROM experiments WHERE experiment_id = ?').pluck().get(id) as string | null | undefined;
+        return loc ?? this.experimentLocation(id);
+      },
+    });
+    return this.loggedModelsImpl;
+  }
+
+  createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null> {
+    return this.loggedModels.createLoggedModel(runId, name, localDir);
+  }
+
+  findLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    return this.loggedModels.findLoggedModel(runId, name);
+  }
+
+  getLoggedModel(modelId: string): Promise<LoggedModel | null> {
+    return this.loggedModels.getLoggedModel(modelId);
+  }
+
+  linkModelVersion(modelId: string, name: string, version: number): Promise<void> {
+    return this.loggedModels.linkModelVersion(modelId, name, version);
   }
 
   /** The schema revision of the database (null while it does not exist or has no tables). */
@@ -486,6 +532,8 @@ export class SqliteStore implements TrackingStore {
         }
       }
       if (metrics.length > 0) this.insertMetrics(db, runId, metrics);
+      // At MLflow 3's revision, metrics a run logs after its model are also the model's (MLflow 3's Models tab).
+      if (metrics.length > 0) this.loggedModels.linkMetrics(db, runId, metrics);
       // Tags may be overwritten; the last value of a key in the batch wins, as in MLflow.
       const upsertTag = db.prepare('INSERT INTO tags ("key", value, run_uuid) VALUES (?, ?, ?) ON CONFLICT ("key", run_uuid) DO UPDATE SET value = excluded.value');
       const lastTags = new Map(tags.map((t) => [t.key, t.value]));

@@ -4,13 +4,14 @@
  * log-batch limits, 400 on a changed param and on a key twice in one batch, 404
  * RESOURCE_DOES_NOT_EXIST on unknown ids, `{error_code, message}` bodies, run_name/mlflow.runName
  * consistency, metric timestamps required, mlflow-artifacts PUT/GET and artifacts/list, runs/search
- * with quoted filter values and paging, metrics/get-history paged as MLflow 2 or 3 servers page it — and injecting faults: delays, error statuses, 429 with
+ * with quoted filter values and paging, the model registry (./contract-registry.ts), metrics/get-history paged as MLflow 2 or 3 servers page it — and injecting faults: delays, error statuses, 429 with
  * Retry-After, dropped connections (before or after handling), a server that dies and comes back.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { ContractRegistry } from './contract-registry.js';
 
 export interface CsTag { key: string; value: string }
 export interface CsMetric { key: string; value: number; timestamp: number; step: number }
@@ -67,7 +68,8 @@ export interface ContractServerOptions {
   maxHistoryPageSize?: number;
 }
 
-class ApiError extends Error {
+/** An MLflow error answer: HTTP status, `error_code` and message. */
+export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
   }
@@ -79,6 +81,8 @@ const STATUSES = new Set(['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'
 export class ContractServer {
   readonly experiments = new Map<string, CsExperiment>();
   readonly runs = new Map<string, CsRun>();
+  /** The model registry (registered-models/*, model-versions/*, aliases). */
+  readonly registry = new ContractRegistry(this.runs);
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
   private server?: http.Server | https.Server;
@@ -175,7 +179,7 @@ export class ContractServer {
         raw = this.artifact(method, decodeURIComponent(url.pathname.slice('/api/2.0/mlflow-artifacts/artifacts/'.length)), body);
       } else {
         let json: Record<string, unknown> = {};
-        if (method === 'POST') {
+        if (method === 'POST' || ((method === 'DELETE' || method === 'PATCH') && body.length > 0)) {
           if (!String(req.headers['content-type'] ?? '').includes('application/json')) throw new ApiError(400, 'BAD_REQUEST', 'expected Content-Type application/json');
           try {
             json = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
@@ -322,8 +326,11 @@ export class ContractServer {
         const files = [...seen.values()].sort((a, b) => (a.path < b.path ? -1 : 1));
         return files.length ? { root_uri: run.info.artifact_uri, files } : { root_uri: run.info.artifact_uri };
       }
-      default:
+      default: {
+        const answer = this.registry.route(route, j);
+        if (answer !== undefined) return answer;
         throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `no endpoint ${route}`);
+      }
     }
   }
 

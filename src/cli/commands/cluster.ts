@@ -13,6 +13,7 @@ import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } 
 
 interface ClusterFlags {
   in: string;
+  registerModel?: string;
   model: string;
   metric: string;
   k: string;
@@ -74,6 +75,7 @@ export function register(program: Command): void {
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
     .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores)')
+    .option('--register-model <name>', 'register the model of this run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it')
     .addHelpText(
       'after',
       `
@@ -98,6 +100,9 @@ Examples:
       const normalize = choice<Normalization>(flags.normalize, NORMALIZATIONS, '--normalize');
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
+      const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
+      // Checked before the run starts: a bad name or a store without a registry should not cost a run.
+      if (flags.registerModel !== undefined) checkRegistration(store, String(flags.registerModel));
       const res = await runClusterStage(
         {
           in: flags.in,
@@ -121,15 +126,18 @@ Examples:
         },
         { store, experimentName: ctx.globals.experimentName },
       );
+      const registered = flags.registerModel !== undefined ? await registerRunModel(store, res.runId, flags.registerModel) : undefined;
       const o = res.outputs;
       const width = Math.max(...Object.keys(res.metrics).map((m) => m.length));
       const lines = [`cluster run ${res.runId}: ${model} ${metric}, ${o.n} profiles in ${o.k} clusters → ${o.outDir}`];
       // Sizes are on one line below, not one line per cluster.
       for (const [name, v] of Object.entries(res.metrics)) if (!name.startsWith('cluster_size/')) lines.push(`  ${name.padEnd(width)}  ${Number.isInteger(v) ? v : v.toFixed(6)}`);
       lines.push(`  ${'Cluster sizes'.padEnd(width)}  ${o.clusterSizes.join(' ')}`);
+      if (registered) lines.push(registrationLine(registered));
       ctx.print(
         {
           runId: res.runId,
+          ...(registered ? { registered: registeredJson(registered) } : {}),
           metrics: res.metrics,
           k: o.k,
           n: o.n,

@@ -25,6 +25,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'pipeline', load: () => import('./pipeline.js') },
   { name: 'sweep', load: () => import('./sweep.js') },
   { name: 'runs', load: () => import('./runs.js') },
+  { name: 'models', load: () => import('./models.js') },
   { name: 'sync', load: () => import('./sync.js') },
   { name: 'etl', load: () => import('./etl.js') },
   { name: 'harmonize', load: () => import('./harmonize.js') },

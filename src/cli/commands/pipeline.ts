@@ -210,6 +210,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads for the DTW matrix and the Euclidean silhouette (default: all cores)')
     .option('--silhouette-dtw', 'with --metric euclidean: also compute the DTW matrix, for Silhouette DTW')
     .option('--no-plots', 'do not render the plots')
+    .option('--register-model <name>', 'register the model of the clustering run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it')
     .addHelpText(
       'after',
       `
@@ -234,6 +235,9 @@ Examples:
       const inputs = await pipelineInputs(cmd, flags, s);
       if (inputs.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const store = await ctx.openStore();
+      const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
+      // Checked before the run starts: a bad name or a store without a registry should not cost a run.
+      if (flags.registerModel !== undefined) checkRegistration(store, String(flags.registerModel));
       const res = await runPipeline(
         {
           model: s.model,
@@ -262,6 +266,8 @@ Examples:
         },
         { store, experimentName: ctx.globals.experimentName },
       );
-      ctx.print({ runId: res.runId, metrics: res.metrics, outDir: res.outputs.outDir, stages: res.outputs.stages, cluster: res.outputs.cluster }, pipelineSummary(res));
+      const registered = flags.registerModel !== undefined ? await registerRunModel(store, res.runId, String(flags.registerModel)) : undefined;
+      const summary = pipelineSummary(res) + (registered ? `\n${registrationLine(registered)}` : '');
+      ctx.print({ runId: res.runId, ...(registered ? { registered: registeredJson(registered) } : {}), metrics: res.metrics, outDir: res.outputs.outDir, stages: res.outputs.stages, cluster: res.outputs.cluster }, summary);
     });
 }

@@ -1,6 +1,6 @@
 /**
- * `lpclust predict`: assign new days to the clusters of a saved model (a `model/` directory or
- * `runs:/<run-id>/model`), writing `id,date,cluster,distance,margin`.
+ * `lpclust predict`: assign new days to the clusters of a saved model (a `model/` directory,
+ * `runs:/<run-id>/model` or a registered `models:/NAME@ALIAS`), writing `id,date,cluster,distance,margin`.
  */
 import type { Command } from 'commander';
 import path from 'node:path';
@@ -17,7 +17,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description('assign new daily profiles to the clusters of a saved model (nearest centre under the model\'s metric)')
-    .requiredOption('--model <path|uri>', 'a model/ directory (of a run, or of `cluster --out-dir`) or runs:/<run-id>/model (from --tracking-uri; the id may be the 8-character prefix `lpclust runs` prints, and a pipeline or sweep run id leads to its clustering or best run)')
+    .requiredOption('--model <path|uri>', 'a model/ directory (of a run, or of `cluster --out-dir`), runs:/<run-id>/model (from --tracking-uri; the id may be the 8-character prefix `lpclust runs` prints, and a pipeline or sweep run id leads to its clustering or best run), or a registered model models:/<name>@<alias>, models:/<name>/<version>, models:/<name>/latest')
     .requiredOption('--in <csv>', 'profiles CSV (id,date,HH:MM...) at the model\'s resolution, in Wh per slot (not normalised)')
     .option('--out <csv>', 'labels CSV to write: id,date,cluster,distance,margin (default: <in>.labels.csv)')
     .addHelpText(
@@ -31,10 +31,14 @@ runs:/<id>/model: <id> is a run id or a unique prefix of it (6 characters or mor
 in the clustering run; given a pipeline run, predict uses its clustering run, given a sweep run,
 the run of its best configuration (when it ran with one seed), and says so on stderr.
 
+models:/<name>@<alias>: the version of a registered model an alias names (see lpclust models);
+the alias is read once, when predict starts.
+
 Examples:
   lpclust predict --model lpclust-out/cluster/<run-id>/model --in tomorrow.csv --out clusters.csv
   lpclust predict --model runs:/0a1b2c.../model --in tomorrow.csv
   lpclust predict --model runs:/3f2a9c1e/model --in tomorrow.csv     (a prefix; a pipeline run is followed)
+  lpclust predict --model models:/uc7-clusters@production --in tomorrow.csv
   lpclust --tracking-uri http://localhost:5000 predict --model runs:/0a1b2c.../model --in tomorrow.csv --json`,
     )
     .action(async (flags: PredictFlags, cmd: Command) => {

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { DEFAULT_MAX_BODY_MB, type ScoringServer } from '../../serve/server.js';
+import type { TrackingStore } from '../../tracking/store.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
 
@@ -12,6 +13,8 @@ interface ServeFlags {
   host: string;
   port: string;
   maxBodyMb: string;
+  watchAlias?: boolean;
+  watchInterval: string;
 }
 
 /** Register `lpclust serve`. */
@@ -19,10 +22,12 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a saved model over HTTP with MLflow\'s scoring protocol (/ping, /health, /invocations)')
-    .requiredOption('--model <path|uri>', 'a model/ directory or runs:/<run-id>/model (from --tracking-uri)')
+    .requiredOption('--model <path|uri>', 'a model/ directory, runs:/<run-id>/model or a registered models:/<name>@<alias> | models:/<name>/<version> (from --tracking-uri)')
     .option('--host <host>', 'interface to listen on (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', '5001')
     .option('--max-body-mb <mb>', 'largest request body in MiB; larger requests get 413', String(DEFAULT_MAX_BODY_MB))
+    .option('--watch-alias', 'with --model models:/<name>@<alias>: poll the alias and serve the version it names when it moves (lpclust models alias ...)')
+    .option('--watch-interval <seconds>', 'seconds between polls of --watch-alias', '30')
     .addHelpText(
       'after',
       `
@@ -33,11 +38,15 @@ POST /invocations (Content-Type: application/json) with one of
 answers {"predictions": [{"cluster": 3, "distance": 0.21, "margin": 0.05}, ...]} (id/date echoed
 when given). Values are raw Wh per slot; the server normalises them as the model did.
 Bad payloads get 400 {"error_code": "BAD_REQUEST", "message": ...}; bodies above --max-body-mb get 413.
-Ctrl-C stops the server after the requests in flight.
+Ctrl-C stops the server after the requests in flight. With --watch-alias the server follows the
+alias: when it names another version, that version is loaded and served from then on (said on
+stderr); requests in flight finish with the model they started with.
 
 Examples:
   lpclust serve --model lpclust-out/cluster/<run-id>/model
   lpclust serve --model runs:/0a1b2c.../model --port 5002
+  lpclust serve --model models:/uc7-clusters@production
+  lpclust serve --model models:/uc7-clusters@production --watch-alias --watch-interval 10
   curl -s localhost:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": [[...24 values...]]}'`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
@@ -49,9 +58,20 @@ Examples:
       if (flags.maxBodyMb.trim() === '' || !(maxBodyMb > 0) || !Number.isFinite(maxBodyMb)) {
         throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
       }
+      const interval = Number(flags.watchInterval);
+      if (flags.watchInterval.trim() === '' || !(interval > 0) || !Number.isFinite(interval)) {
+        throw usageError('E_USAGE_VALUE', `Expected a positive number of seconds for \`--watch-interval\` but received \`${flags.watchInterval}\``);
+      }
+      if (flags.watchAlias && !/^models:\/[^/@]+@[^/@]+$/i.test(flags.model)) {
+        throw usageError('E_USAGE_OPTION', `Expected \`--model models:/<name>@<alias>\` with \`--watch-alias\` but received \`${flags.model}\``, {
+          hint: 'e.g. lpclust serve --model models:/uc7-clusters@production --watch-alias',
+        });
+      }
       const ctx = contextFor(cmd);
       const [{ resolveModel }, { startScoringServer }] = await Promise.all([import('../../model/resolve.js'), import('../../serve/server.js')]);
-      const loaded = await resolveModel(flags.model, () => ctx.openStore({ launch: false }));
+      let store: TrackingStore | undefined;
+      const openStore = async (): Promise<TrackingStore> => (store ??= await ctx.openStore({ launch: false }));
+      const loaded = await resolveModel(flags.model, openStore);
       let srv: ScoringServer;
       try {
         srv = await startScoringServer({ model: loaded.model, predictor: loaded.predictor, host: flags.host, port, maxBodyMb });
@@ -64,8 +84,27 @@ Examples:
         { url: srv.url, host: srv.host, port: srv.port, model: { model: m.model, metric: m.metric, k: m.k, runId: m.run_id } },
         `serving ${m.model} ${m.metric} k=${m.k} (${m.run_id ? `run ${m.run_id}` : loaded.source}) at ${srv.url}/invocations — Ctrl-C to stop`,
       );
+      let stopWatching = (): void => undefined;
+      if (flags.watchAlias && loaded.registered?.alias) {
+        const { watchAlias } = await import('../../serve/watch-alias.js');
+        const { name, alias, version } = loaded.registered;
+        log.info(`watching alias ${alias} of "${name}" every ${interval} s (serving version ${version})`);
+        stopWatching = watchAlias({
+          store: await openStore(),
+          name,
+          alias,
+          version,
+          intervalSeconds: interval,
+          onMove: (next, v, previous) => {
+            srv.swap(next.model, next.predictor);
+            const n = next.model;
+            log.info(`alias ${alias} of "${name}" moved from version ${previous} to ${v}: now serving ${n.model} ${n.metric} k=${n.k}${n.run_id ? ` (run ${n.run_id})` : ''}`);
+          },
+        });
+      }
       await new Promise<void>((resolve) => {
         const stop = (): void => {
+          stopWatching();
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           log.info('stopping the scoring server');

@@ -75,6 +75,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
+    .option('--register-model <name>', 'register the model of the best configuration (its run must be the only one of that configuration: one seed) as a new version of this registered model (created when missing); see lpclust models')
     .addHelpText(
       'after',
       `
@@ -110,6 +111,14 @@ Examples:
       const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
       if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const store = await ctx.openStore();
+      const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
+      // Checked before the run starts: a bad name or a store without a registry should not cost a run.
+      if (flags.registerModel !== undefined) checkRegistration(store, String(flags.registerModel));
+      if (flags.registerModel !== undefined && seeds.length > 1) {
+        throw usageError('E_USAGE_OPTION', `Expected one seed with \`--register-model\` but received ${seeds.length} (--seeds ${flags.seeds}): the best configuration would have one run per seed, and one model is registered`, {
+          hint: 'run the sweep with one seed, or register the run of your choice afterwards with `lpclust cluster ... --register-model`',
+        });
+      }
       const res = await runSweep(
         {
           models,
@@ -135,10 +144,11 @@ Examples:
         },
         { store, experimentName: ctx.globals.experimentName },
       );
+      const registered = flags.registerModel !== undefined ? await registerRunModel(store, res.runId, String(flags.registerModel)) : undefined;
       const o = res.outputs;
       ctx.print(
-        { runId: res.runId, metrics: res.metrics, outDir: o.outDir, select: o.select, better: o.better, minClusterShare: o.minClusterShare, best: o.best ?? null, summaryCsv: o.summaryCsv, rows: o.rows, stability: o.stability, plots: o.plots, seconds: o.seconds },
-        sweepSummary(res),
+        { runId: res.runId, ...(registered ? { registered: registeredJson(registered) } : {}), metrics: res.metrics, outDir: o.outDir, select: o.select, better: o.better, minClusterShare: o.minClusterShare, best: o.best ?? null, summaryCsv: o.summaryCsv, rows: o.rows, stability: o.stability, plots: o.plots, seconds: o.seconds },
+        sweepSummary(res) + (registered ? `\n${registrationLine(registered)}` : ''),
       );
     });
 }
