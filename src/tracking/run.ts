@@ -11,7 +11,7 @@ import { isLpclustError, InterruptedError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { maskSecrets } from '../util/mask.js';
 import { launchDefaults } from './launcher.js';
-import { LIMITS, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
+import { LIMITS, type DatasetInput, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
 
 /** Values accepted as params, metrics-by-name and tags. */
 export type Loggable = string | number | boolean;
@@ -108,6 +108,11 @@ export class ActiveRun {
       .filter(([, v]) => v !== undefined && v !== null)
       .map(([key, v]) => ({ key, value: truncate(maskSecrets(String(v)), LIMITS.tagValue) }));
     if (list.length > 0) await this.store.logBatch(this.runId, { tags: list });
+  }
+
+  /** Record datasets this run read (MLflow's `log_inputs`); texts are masked when they are built. */
+  async logInputs(inputs: DatasetInput[]): Promise<void> {
+    await this.store.logInputs(this.runId, inputs);
   }
 
   /** Copy a file or directory into the run's artifacts (under `artifactPath`, a directory). */

@@ -20,6 +20,7 @@ import type {
   ArtifactEntry,
   Batch,
   CreateRunRequest,
+  DatasetInput,
   Experiment,
   Metric,
   Param,
@@ -41,6 +42,8 @@ interface Journal {
   params: Map<string, string>;
   tags: Map<string, string>;
   metrics: Metric[];
+  /** Dataset inputs logged to the server run, replayed into the spool with the rest. */
+  inputs: DatasetInput[];
 }
 
 interface RunEntry {
@@ -173,6 +176,7 @@ export class ResilientStore implements TrackingStore {
             params: new Map(),
             tags: new Map(tags.map((t) => [t.key, t.value])),
             metrics: [],
+            inputs: [],
           },
         });
         return info;
@@ -205,6 +209,7 @@ export class ResilientStore implements TrackingStore {
     const params: Param[] = [...j.params].map(([key, value]) => ({ key, value }));
     const later: Tag[] = [...j.tags].filter(([k]) => !tags.some((t) => t.key === k && t.value === j.tags.get(k))).map(([key, value]) => ({ key, value }));
     if (params.length || later.length || j.metrics.length) await this.spool.logBatch(info.runId, { params, tags: later, metrics: j.metrics });
+    if (j.inputs.length) await this.spool.logInputs(info.runId, j.inputs);
     entry.where = 'spool';
     entry.spoolId = info.runId;
     entry.journal = undefined;
@@ -247,6 +252,21 @@ export class ResilientStore implements TrackingStore {
       },
       (id) => this.spool.logBatch(id, batch)
     );
+  }
+
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    await this.route(
+      runId,
+      async () => {
+        await this.remote.logInputs(runId, inputs);
+        this.runs.get(runId)?.journal?.inputs.push(...inputs);
+      },
+      (id) => this.spool.logInputs(id, inputs),
+    );
+  }
+
+  async getRunInputs(runId: string): Promise<DatasetInput[]> {
+    return this.route(runId, () => this.remote.getRunInputs(runId), (id) => this.spool.getRunInputs(id));
   }
 
   async updateRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
