@@ -44,6 +44,8 @@ interface Journal {
   metrics: Metric[];
   /** Dataset inputs logged to the server run, replayed into the spool with the rest. */
   inputs: DatasetInput[];
+  /** Set once the server run was ended: a run moved to the spool afterwards (a tag logged after its end) keeps its status. */
+  ended?: { status: RunStatus; endTime: number };
 }
 
 interface RunEntry {
@@ -210,6 +212,7 @@ export class ResilientStore implements TrackingStore {
     const later: Tag[] = [...j.tags].filter(([k]) => !tags.some((t) => t.key === k && t.value === j.tags.get(k))).map(([key, value]) => ({ key, value }));
     if (params.length || later.length || j.metrics.length) await this.spool.logBatch(info.runId, { params, tags: later, metrics: j.metrics });
     if (j.inputs.length) await this.spool.logInputs(info.runId, j.inputs);
+    if (j.ended) await this.spool.updateRun(info.runId, j.ended.status, j.ended.endTime);
     entry.where = 'spool';
     entry.spoolId = info.runId;
     entry.journal = undefined;
@@ -270,7 +273,15 @@ export class ResilientStore implements TrackingStore {
   }
 
   async updateRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
-    await this.route(runId, () => this.remote.updateRun(runId, status, endTime), (id) => this.spool.updateRun(id, status, endTime));
+    await this.route(
+      runId,
+      async () => {
+        await this.remote.updateRun(runId, status, endTime);
+        const j = this.runs.get(runId)?.journal;
+        if (j) j.ended = { status, endTime };
+      },
+      (id) => this.spool.updateRun(id, status, endTime),
+    );
   }
 
   /** Ends spooled runs synchronously (server runs cannot be: returns false). */
