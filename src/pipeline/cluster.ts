@@ -392,7 +392,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, example: table.values.slice(0, table.length), ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
 
       steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
