@@ -67,6 +67,17 @@ describe('tags the MLflow UI reads', () => {
     expect(note).toMatch(/\| Silhouette Score \| 0\.\d+ \|/);
     expect(note).toMatch(/\| DB Index \| \d/);
     expect(note).not.toContain('nested runs');
+    // The data it read, as the run's dataset input (test/tracking/datasets.test.ts checks the layout).
+    const inputs = fs.readdirSync(path.join(runDir, 'inputs'));
+    expect(inputs).toHaveLength(1);
+    const link = YAML.parse(fs.readFileSync(path.join(runDir, 'inputs', inputs[0], 'meta.yaml'), 'utf8')) as { source_id: string; tags: Record<string, string> };
+    expect(link.tags['mlflow.data.context']).toBe('training');
+    const sha256 = execFileSync('sha256sum', [path.join(dir, 'my data', 'days.csv')], { encoding: 'utf8' }).split(' ')[0];
+    expect(link.tags['lpclust.data.sha256']).toBe(sha256);
+    const dataset = YAML.parse(fs.readFileSync(path.join(root, exp, 'datasets', link.source_id, 'meta.yaml'), 'utf8')) as Record<string, string>;
+    expect(dataset).toMatchObject({ name: 'days', digest: sha256.slice(0, 8), source_type: 'local', source: JSON.stringify({ uri: path.join(dir, 'my data', 'days.csv') }).replace(/":"/g, '": "') });
+    expect(JSON.parse(dataset.profile)).toEqual({ num_rows: 40, num_elements: 960, meters: 3, days: 40 });
+    expect(JSON.parse(dataset.schema).mlflow_colspec).toHaveLength(24);
   });
 
   it('the description is once per parent run: nested runs have none; the parent counts them; a failed run says why; passwords are masked', async () => {
