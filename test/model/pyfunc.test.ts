@@ -37,7 +37,7 @@ function lpclust(args: string[]): { status: number; stdout: string; stderr: stri
 }
 
 /** Load the model as MLflow's pyfunc loader does, predict `csv` and the input example, print JSON. */
-const SCRIPT = String.raw`
+const SCRIPT = `
 import importlib, json, os, sys
 import pandas as pd
 model_dir, csv = sys.argv[1], sys.argv[2]
@@ -117,7 +117,11 @@ describe('the python_function flavor', () => {
     const fit = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '3', '--out-dir', 'layout']);
     expect(fit.status, fit.stderr).toBe(0);
     const modelDir = path.join(dir, 'layout', (JSON.parse(fit.stdout) as { runId: string }).runId, 'model');
-    const mlmodel = YAML.parse(readFileSync(path.join(modelDir, 'MLmodel'), 'utf8')) as Record<string, any>;
+    const mlmodel = YAML.parse(readFileSync(path.join(modelDir, 'MLmodel'), 'utf8')) as {
+      flavors: Record<string, Record<string, unknown>>;
+      saved_input_example_info: Record<string, string>;
+      signature: { outputs: string };
+    };
     expect(mlmodel.flavors.python_function).toEqual({
       code: 'code',
       data: 'lpclust-model.json',
