@@ -57,8 +57,10 @@ export async function logProfilesInput(run: ActiveRun, name: string, file: strin
  */
 export async function logRawSourceInput(run: ActiveRun, name: string, describe: string, records: number, meters: number): Promise<void> {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(describe)?.[1]?.toLowerCase();
-  const local = !scheme && existsSync(describe);
-  const source = local ? path.resolve(describe) : maskUri(describe);
+  // A database file read by table is described as `<file> (table <name>)`: the file is the source.
+  const target = /^(.*) \(table [^)]*\)$/.exec(describe)?.[1] ?? describe;
+  const local = !scheme && existsSync(target);
+  const source = local ? path.resolve(target) : maskUri(describe);
   const sha256 = local ? await pathDigest(source) : createHash('sha256').update(source).digest('hex');
   await run.logInputs([
     profilesDatasetInput({ name, source, sourceType: local ? 'local' : (scheme ?? 'external'), sha256, rows: records, meters, context: 'source' }),

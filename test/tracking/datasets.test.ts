@@ -13,6 +13,9 @@ import { FileStore } from '../../src/tracking/file-store.js';
 import { SqliteStore, type SqliteSchemaChoice } from '../../src/tracking/sqlite-store.js';
 import type { DatasetInput, TrackingStore } from '../../src/tracking/store.js';
 import { syncRuns } from '../../src/tracking/sync.js';
+import { withRun } from '../../src/tracking/run.js';
+import { logRawSourceInput } from '../../src/pipeline/datasets.js';
+import { pathDigest } from '../../src/pipeline/reuse.js';
 import type { ContractServer } from '../support/contract-server.js';
 import { restStore, runRequest, startServer } from '../tracking-rest/helpers.js';
 import { REPO, tempDir } from './helpers.js';
@@ -231,5 +234,28 @@ describe('profilesDatasetInput', () => {
       { key: 'lpclust.data.sha256', value: '0123456789abcdef'.repeat(4) },
     ]);
     expect(() => checkDatasetInputs([i])).not.toThrow();
+  });
+});
+
+describe('the raw source of an ETL', () => {
+  it('a folder or a database file (read by table) is a local source with its content digest; a server URI has its password masked', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'export'));
+    fs.writeFileSync(path.join(dir, 'export', 'a.csv'), 'x\n1\n');
+    fs.writeFileSync(path.join(dir, 'hist.db'), 'not really sqlite');
+    const store = new FileStore(path.join(dir, 'mlruns'));
+    let runId = '';
+    await withRun({ store, experimentName: 'etl', runName: 'etl', commandLine: 'lpclust etl' }, async (run) => {
+      runId = run.runId;
+      await logRawSourceInput(run, 'oldmongo', path.join(dir, 'export'), 10, 1);
+      await logRawSourceInput(run, 'sql', `${path.join(dir, 'hist.db')} (table readings)`, 20, 2);
+      await logRawSourceInput(run, 'newmongo', 'mongodb://reader:s3cret-pw@db:27017/meters', 30, 3);
+    });
+    const inputs = new Map((await store.getRunInputs(runId)).map((i) => [i.dataset.name, i.dataset]));
+    const folder = await pathDigest(path.join(dir, 'export'));
+    expect(inputs.get('oldmongo')).toEqual({ name: 'oldmongo', digest: folder.slice(0, 8), sourceType: 'local', source: `{"uri": "${path.join(dir, 'export')}"}`, profile: '{"num_rows": 10, "meters": 1}' });
+    expect(inputs.get('sql')).toMatchObject({ digest: (await pathDigest(path.join(dir, 'hist.db'))).slice(0, 8), sourceType: 'local', source: `{"uri": "${path.join(dir, 'hist.db')}"}` });
+    expect(inputs.get('newmongo')).toMatchObject({ sourceType: 'mongodb', source: '{"uri": "mongodb://reader:***@db:27017/meters"}', profile: '{"num_rows": 30, "meters": 3}' });
+    expect(JSON.stringify([...inputs.values()])).not.toContain('s3cret');
   });
 });
