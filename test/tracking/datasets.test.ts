@@ -16,6 +16,7 @@ import { syncRuns } from '../../src/tracking/sync.js';
 import { withRun } from '../../src/tracking/run.js';
 import { logRawSourceInput } from '../../src/pipeline/datasets.js';
 import { pathDigest } from '../../src/pipeline/reuse.js';
+import { collectRunDetail, formatRunDetail } from '../../src/tracking/runs-view.js';
 import type { ContractServer } from '../support/contract-server.js';
 import { restStore, runRequest, startServer } from '../tracking-rest/helpers.js';
 import { REPO, tempDir } from './helpers.js';
@@ -257,5 +258,10 @@ describe('the raw source of an ETL', () => {
     expect(inputs.get('sql')).toMatchObject({ digest: (await pathDigest(path.join(dir, 'hist.db'))).slice(0, 8), sourceType: 'local', source: `{"uri": "${path.join(dir, 'hist.db')}"}` });
     expect(inputs.get('newmongo')).toMatchObject({ sourceType: 'mongodb', source: '{"uri": "mongodb://reader:***@db:27017/meters"}', profile: '{"num_rows": 30, "meters": 3}' });
     expect(JSON.stringify([...inputs.values()])).not.toContain('s3cret');
+    // `lpclust runs show` lists them.
+    const shown = formatRunDetail(await collectRunDetail(store, runId));
+    expect(shown).toContain('Datasets (3)');
+    expect(shown).toMatch(new RegExp(`oldmongo +${folder.slice(0, 8)}  source +${path.join(dir, 'export').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    expect(shown).toContain('mongodb://reader:***@db:27017/meters');
   });
 });
