@@ -55,7 +55,7 @@ export async function logProfilesInput(run: ActiveRun, name: string, file: strin
  * (source type = the URI scheme, password masked; its digest identifies the query text, since a
  * live database has no content digest). `records` and `meters` are what the ETL read from it.
  */
-export async function logRawSourceInput(run: ActiveRun, name: string, describe: string, records: number, meters: number): Promise<void> {
+export async function logRawSourceInput(run: ActiveRun, name: string, describe: string, records: number, meters: number, context: DatasetContext = 'source'): Promise<void> {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(describe)?.[1]?.toLowerCase();
   // A database file read by table is described as `<file> (table <name>)`: the file is the source.
   const target = /^(.*) \(table [^)]*\)$/.exec(describe)?.[1] ?? describe;
@@ -63,6 +63,6 @@ export async function logRawSourceInput(run: ActiveRun, name: string, describe: 
   const source = local ? path.resolve(target) : maskUri(describe);
   const sha256 = local ? await pathDigest(source) : createHash('sha256').update(source).digest('hex');
   await run.logInputs([
-    profilesDatasetInput({ name, source, sourceType: local ? 'local' : (scheme ?? 'external'), sha256, rows: records, meters, context: 'source' }),
+    profilesDatasetInput({ name, source, sourceType: local ? 'local' : (scheme ?? 'external'), sha256, rows: records, meters, context }),
   ]);
 }
