@@ -852,16 +852,40 @@ export class FileStore implements TrackingStore {
     const expDir = path.dirname(loc.dir);
     for (const input of inputs) {
       const datasetId = fileStoreDatasetId(input.dataset.name, input.dataset.digest);
-      const datasetFile = path.join(expDir, 'datasets', datasetId, 'meta.yaml');
-      const inputFile = path.join(loc.dir, 'inputs', fileStoreInputId(datasetId, runId), 'meta.yaml');
+      const inputDir = path.join(loc.dir, 'inputs', fileStoreInputId(datasetId, runId));
       try {
-        await fsp.mkdir(path.dirname(datasetFile), { recursive: true });
-        await createFileAtomic(datasetFile, datasetMetaYaml(input.dataset), this.atomic(expDir, 'write'));
-        await fsp.mkdir(path.dirname(inputFile), { recursive: true });
-        await createFileAtomic(inputFile, inputMetaYaml(datasetId, input.tags), this.atomic(loc.dir, 'write'));
+        // The dataset before the input that names it: a reader never meets a link to nothing.
+        await this.createMetaFolder(path.join(expDir, 'datasets', datasetId), datasetMetaYaml(input.dataset), loc.dir);
+        await this.createMetaFolder(inputDir, inputMetaYaml(datasetId, input.tags), loc.dir);
       } catch (e) {
-        throw ioError('log the dataset input', inputFile, e);
+        throw ioError('log the dataset input', inputDir, e);
       }
+    }
+  }
+
+  /**
+   * Create `dir` with its `meta.yaml`, complete or not at all: MLflow fails to read a run whose
+   * `inputs/<id>/` has no meta.yaml. The folder is made under a temporary name in `stageIn` (the
+   * run's folder, which MLflow reads by sub-folder name and recover() sweeps) and renamed into place.
+   * @returns false when it already exists (another run logged the same dataset)
+   */
+  private async createMetaFolder(dir: string, text: string, stageIn: string): Promise<boolean> {
+    if (fs.existsSync(path.join(dir, 'meta.yaml'))) return false;
+    await fsp.mkdir(path.dirname(dir), { recursive: true });
+    const stage = tempPathFor(dir, stageIn);
+    await fsp.mkdir(stage);
+    try {
+      await fsp.writeFile(path.join(stage, 'meta.yaml'), text);
+      try {
+        await fsp.rename(stage, dir);
+        return true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+        throw e;
+      }
+    } finally {
+      await fsp.rm(stage, { recursive: true, force: true });
     }
   }
 
