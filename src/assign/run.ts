@@ -21,6 +21,7 @@ import { exclusionsFromRules } from '../pipeline/harmonize.js';
 import { checkInputSlots, type Prediction } from '../model/predict.js';
 import type { LoadedModel } from '../model/resolve.js';
 import { withRun, type ActiveRun, type Loggable } from '../tracking/run.js';
+import { datasetName, logProfilesInput, logRawSourceInput } from '../pipeline/datasets.js';
 import type { Metric } from '../tracking/store.js';
 import type { StageResult, StageTracking } from '../pipeline/types.js';
 import { log } from '../util/log.js';
@@ -234,6 +235,7 @@ export async function runAssign(o: AssignOptions, tracking: StageTracking): Prom
     };
     if (o.input.kind === 'source') for (const [key, v] of Object.entries(o.input.params ?? {})) params[key] = typeof v === 'string' ? maskSecrets(v) : v;
     await run.logParams(params);
+    if (profiles) await logProfilesInput(run, datasetName(prep.inFile!), prep.inFile!, profiles, 'inference');
 
     // 1. The days, at the model's contract.
     const skipped: Record<string, number> = {};
@@ -424,7 +426,9 @@ async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<
   try {
     // A live read is logged as the ETL logs it, so that the run can be redone offline from it.
     if (rawArtifact) await run.logArtifact(rawArtifact.file, rawArtifact.dir);
-    const { table: cleaned } = await cleanSource(reader, { clean, rules, meters, onBadRow: o.onBadRow ?? 'error' });
+    const { table: cleaned, report: read } = await cleanSource(reader, { clean, rules, meters, onBadRow: o.onBadRow ?? 'error' });
+    const totals = read.metrics();
+    await logRawSourceInput(run, input.source, input.describe, totals.records_read, totals.meters, 'inference');
     // An export or a table holds more days than the window: the counts below are the window's.
     const table = windowRows(cleaned, prep.window!, skipped);
     for (const d of cleaned.dates) if (d > seen.latest) seen.latest = d;

@@ -12,6 +12,7 @@ import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
 import { LOG_LEVELS, log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
+import { invocation } from '../util/invocation.js';
 
 /** lpclust's version, from package.json. */
 export const VERSION: string = (
@@ -106,6 +107,8 @@ export async function main(argv: string[]): Promise<number> {
   let uninstall = (): void => {};
   try {
     const program = await buildProgram(argv);
+    const named = commandsFor(program, argv.slice(2));
+    if (named.length === 1) invocation.command = named[0].name;
     if (argv.length <= 2) {
       program.outputHelp();
       return EXIT_CODES.usage;

@@ -56,7 +56,8 @@ export function removeOrphanedTemps(dir: string): string[] {
     if (!tempOrphaned(name)) continue;
     const file = path.join(dir, name);
     try {
-      rmSync(file, { force: true });
+      // A staged folder (FileStore dataset inputs) goes as a whole.
+      rmSync(file, { force: true, recursive: true });
       removed.push(file);
     } catch {
       // Another process removed it, or it is not ours to remove.

@@ -16,6 +16,7 @@ import type { Normalization } from '../harmonize/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
 import type { TrainingReference } from '../assign/reference.js';
+import { pythonFloat } from '../tracking/file-store.js';
 
 /** File name of the model JSON inside `model/`. */
 export const MODEL_JSON = 'lpclust-model.json';
@@ -109,7 +110,21 @@ export interface BuildModelInput {
   /** Element type of the DTW matrix the labels came from (k-medoids, agglomerative with DTW). */
   matrixPrecision?: 'float32' | 'float64';
   runId?: string | null;
+  /** Raw (un-normalised) training rows, rows × L, saved as the model's input example. */
+  example?: Float64Array;
 }
+
+/** File name of the Python loader inside `model/code/` (and in the package's `python/`). */
+export const PYFUNC_MODULE_FILE = 'lpclust_pyfunc.py';
+/** The loader's module name, the `python_function` flavor's `loader_module`. */
+export const PYFUNC_LOADER_MODULE = 'lpclust_pyfunc';
+/**
+ * The Python the loader was checked with (Debian 12's python3, numpy 1.24, pandas 1.5), written as
+ * the flavor's `python_version` and `python_env.yaml`'s `python`, which MLflow's virtualenv manager installs.
+ */
+export const PYFUNC_PYTHON_VERSION = '3.11.2';
+/** What the loader imports, written to `requirements.txt` (lower bounds: the versions it was checked with). */
+export const PYFUNC_REQUIREMENTS = ['numpy>=1.24', 'pandas>=1.5'] as const;
 
 /** lpclust's version from package.json ('unknown' when it cannot be read). */
 export function packageVersion(): string {
@@ -186,7 +201,7 @@ export interface MlmodelInfo {
   run_id?: string;
   artifact_path: string;
   utc_time_created: string;
-  flavors: { lpclust: Record<string, string | number | null> };
+  flavors: { lpclust: Record<string, string | number | null>; python_function: Record<string, unknown> };
   model_uuid: string;
   /** Bytes of the model's own file (`lpclust-model.json`), as MLflow counts the flavor's files. */
   model_size_bytes: number;
@@ -211,6 +226,15 @@ export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPat
         ...(m.dtw ? { dtw_radius: m.dtw.radius } : {}),
         loader: 'lpclust predict --model <dir> | lpclust serve --model <dir>',
       },
+      // MLflow's pyfunc loader adds `code/` to sys.path and calls
+      // lpclust_pyfunc._load_pyfunc('<model dir>/lpclust-model.json').
+      python_function: {
+        code: 'code',
+        data: MODEL_JSON,
+        env: { conda: 'conda.yaml', virtualenv: 'python_env.yaml' },
+        loader_module: PYFUNC_LOADER_MODULE,
+        python_version: PYFUNC_PYTHON_VERSION,
+      },
     },
     model_uuid: randomUUID().replace(/-/g, ''),
     model_size_bytes: modelSizeBytes,
@@ -222,10 +246,11 @@ export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPat
  * escaped as `\uXXXX`): the text MLflow stores in the `mlflow.log-model.history` tag and in the
  * signature of an `MLmodel`.
  */
-export function pythonJson(v: unknown): string {
+export function pythonJson(v: unknown, num?: (x: number) => string): string {
   if (v === null || v === undefined) return 'null';
-  if (Array.isArray(v)) return `[${v.map(pythonJson).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${pythonJson(k)}: ${pythonJson(x)}`).join(', ')}}`;
+  if (Array.isArray(v)) return `[${v.map((x) => pythonJson(x, num)).join(', ')}]`;
+  if (typeof v === 'object') return `{${Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).map(([k, x]) => `${pythonJson(k)}: ${pythonJson(x, num)}`).join(', ')}}`;
+  if (typeof v === 'number' && num) return num(v);
   if (typeof v === 'string') return JSON.stringify(v).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
   return JSON.stringify(v);
@@ -246,31 +271,72 @@ function sortedKeys(value: unknown): unknown {
  * signature in MLflow's column-based format, JSON text inside the YAML (inputs: one `double` column
  * per slot; outputs: cluster, distance, margin).
  */
-export function mlmodelYaml(m: LpclustModel, info: MlmodelInfo = mlmodelInfo(m, 0)): string {
+export function mlmodelYaml(m: LpclustModel, info: MlmodelInfo = mlmodelInfo(m, 0), withExample = false): string {
   const inputs = m.input.slots.map((s) => ({ type: 'double', name: s, required: true }));
   const outputs = [
     { type: 'long', name: 'cluster', required: true },
     { type: 'double', name: 'distance', required: true },
     { type: 'double', name: 'margin', required: true },
   ];
-  const doc = new YAML.Document(sortedKeys({ ...info, signature: { inputs: pythonJson(inputs), outputs: pythonJson(outputs), params: null } }));
+  // As MLflow records an input example saved beside the model (pandas "split" orient).
+  const example = withExample ? { saved_input_example_info: { artifact_path: INPUT_EXAMPLE_FILE, pandas_orient: 'split', serving_input_path: SERVING_INPUT_EXAMPLE_FILE, type: 'dataframe' } } : {};
+  const doc = new YAML.Document(sortedKeys({ ...info, ...example, signature: { inputs: pythonJson(inputs), outputs: pythonJson(outputs), params: null } }));
   const created = doc.get('utc_time_created', true) as YAML.Scalar;
   created.type = 'QUOTE_SINGLE';
   return doc.toString({ lineWidth: 0 });
 }
 
+/** Input example files, as MLflow names them. */
+export const INPUT_EXAMPLE_FILE = 'input_example.json';
+export const SERVING_INPUT_EXAMPLE_FILE = 'serving_input_example.json';
+
 /**
- * Write `MLmodel` and `lpclust-model.json` into `dir` (created if needed; each file atomically).
+ * Write the model into `dir` (created if needed; each file atomically, `MLmodel` last so that a
+ * directory with an `MLmodel` is complete): `lpclust-model.json`; for MLflow's `python_function`
+ * flavor the loader `code/lpclust_pyfunc.py`, `python_env.yaml`, `requirements.txt` and
+ * `conda.yaml`; with `example` (raw Wh rows, rows × L) the input example in MLflow's two files.
  * @returns the descriptor fields written to `MLmodel` (what the run's log-model tag records)
  */
-export async function saveModel(dir: string, m: LpclustModel): Promise<MlmodelInfo> {
-  await fsp.mkdir(dir, { recursive: true });
+export async function saveModel(dir: string, m: LpclustModel, example?: Float64Array): Promise<MlmodelInfo> {
+  await fsp.mkdir(path.join(dir, 'code'), { recursive: true });
   // JSON numbers print the shortest text that reads back to the same double: centres round-trip exactly.
   const json = JSON.stringify(m, null, 1) + '\n';
   await writeFileAtomic(path.join(dir, MODEL_JSON), json);
+  await writeFileAtomic(path.join(dir, 'code', PYFUNC_MODULE_FILE), readFileSync(path.join(PACKAGE_ROOT, 'python', PYFUNC_MODULE_FILE)));
+  for (const [file, text] of Object.entries(pyfuncEnvFiles())) await writeFileAtomic(path.join(dir, file), text);
+  const L = m.input.slots.length;
+  const withExample = example !== undefined && example.length >= L;
+  if (withExample) {
+    const rows: number[][] = [];
+    for (let r = 0; r + L <= example.length; r += L) rows.push(Array.from(example.subarray(r, r + L)));
+    const split = { columns: m.input.slots, data: rows };
+    await writeFileAtomic(path.join(dir, INPUT_EXAMPLE_FILE), pythonJson(split, pythonFloat));
+    await writeFileAtomic(path.join(dir, SERVING_INPUT_EXAMPLE_FILE), pythonJsonIndented({ dataframe_split: split }));
+  }
   const info = mlmodelInfo(m, Buffer.byteLength(json));
-  await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m, info));
+  await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m, info, withExample));
   return info;
+}
+
+/** The environment files of the pyfunc flavor, in MLflow's layouts (`python_env.yaml`, `requirements.txt`, `conda.yaml`). */
+export function pyfuncEnvFiles(): Record<string, string> {
+  const reqs = PYFUNC_REQUIREMENTS.join('\n');
+  return {
+    'python_env.yaml': `python: ${PYFUNC_PYTHON_VERSION}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n`,
+    'requirements.txt': reqs,
+    'conda.yaml': `channels:\n- conda-forge\ndependencies:\n- python=${PYFUNC_PYTHON_VERSION}\n- pip\n- pip:\n${PYFUNC_REQUIREMENTS.map((r) => `  - ${r}\n`).join('')}name: mlflow-env\n`,
+  };
+}
+
+/** JSON as Python's `json.dumps(value, indent=2)` writes it (MLflow's `serving_input_example.json`). */
+export function pythonJsonIndented(v: unknown, indent = ''): string {
+  const inner = indent + '  ';
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[\n${v.map((x) => inner + pythonJsonIndented(x, inner)).join(',\n')}\n${indent}]`;
+  if (v && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.length === 0 ? '{}' : `{\n${entries.map(([k, x]) => `${inner}${pythonJson(k)}: ${pythonJsonIndented(x, inner)}`).join(',\n')}\n${indent}}`;
+  }
+  return typeof v === 'number' ? pythonFloat(v) : pythonJson(v);
 }
 
 /** The tag in which MLflow lists a run's logged models (the UI's Models column and model panel read it). */

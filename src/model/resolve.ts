@@ -336,7 +336,7 @@ export async function logModel(run: ActiveRun | null, dir: string, input: BuildM
   const pred = new Predictor(model).predictNormalized(input.X);
   model.training.predict_agreement = labelAgreement(pred.labels, input.fit.labels);
   model.reference = trainingReference(pred, model.k, opts.timezone ?? null);
-  const info = await saveModel(dir, model);
+  const info = await saveModel(dir, model, input.example);
   if (run) {
     await run.logArtifact(dir, 'model');
     const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];

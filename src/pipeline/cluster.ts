@@ -18,6 +18,7 @@ import { encodeNpyHeader } from '../io/npy.js';
 import { formatNumber, readProfiles, type ProfileTable } from '../io/profiles.js';
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, sidecarPathFor } from '../dtw/matrix.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
+import { datasetName, logProfilesInput } from './datasets.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
@@ -260,6 +261,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
       await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
+      await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');
 
       // The DTW matrix: checked if given, else computed once here and reused by every step.
       let D: DistanceMatrix | undefined;
@@ -390,7 +392,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, example: table.values.slice(0, table.length), ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
 
       steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.

@@ -10,6 +10,7 @@ import { readProfiles } from '../io/profiles.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
 import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
 import { withRun } from '../tracking/run.js';
+import { datasetName, logProfilesInput } from './datasets.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import type { NpyDtype } from '../io/npy.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -86,6 +87,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         layout: o.layout ?? 'full',
         resume: o.resume ?? false,
       });
+      await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');
       throwIfInterrupted();
       const matrix = await computeDtwMatrix({
         values,

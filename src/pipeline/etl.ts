@@ -9,6 +9,7 @@ import { writeProfiles } from '../io/profiles.js';
 import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { withRun, type Loggable } from '../tracking/run.js';
+import { logRawSourceInput } from './datasets.js';
 import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { DEFAULT_CLEAN_OPTIONS, type CleanOptions, type OnBadRow } from '../etl/types.js';
 import { cleanSource, type EtlSourceReader } from '../etl/run.js';
@@ -89,6 +90,8 @@ export async function runEtlStage(o: EtlStageOptions, tracking: StageTracking): 
     const rules: RulesFile = o.rulesFile === undefined ? emptyRules() : await loadRules(o.rulesFile);
     const { table, report } = await cleanSource(o.reader, { clean, rules, meters, onBadRow });
     const seconds = (performance.now() - t0) / 1000;
+    const read = report.metrics();
+    await logRawSourceInput(run, o.reader.source, o.reader.describe, read.records_read, read.meters);
     await writeProfiles(o.out, table);
     const totals = report.metrics();
     const metrics: Record<string, number> = {

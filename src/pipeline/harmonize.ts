@@ -10,6 +10,7 @@ import { readProfiles, writeProfiles } from '../io/profiles.js';
 import { log } from '../util/log.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { withRun, type Loggable } from '../tracking/run.js';
+import { logProfilesInput } from './datasets.js';
 import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
 import {
@@ -127,6 +128,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
         tables.push({ source, file, table: await readProfiles(file, { allowMissing: true }) });
         throwIfInterrupted();
       }
+      for (const t of tables) await logProfilesInput(run, `clean_${t.source}`, t.file, t.table, 'preprocessing');
       const { table, report } = harmonizeTables(tables, { exclude: exclusionsFromRules(rules), dropZeroDays: o.dropZeroDays ?? true });
       await writeProfiles(o.out, table);
       const seconds = (performance.now() - t0) / 1000;

@@ -13,6 +13,7 @@ import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';
 import { readProfiles, formatNumber } from '../io/profiles.js';
 import { csvField } from '../io/csv.js';
 import { withRun } from '../tracking/run.js';
+import { datasetName, logProfilesInput } from './datasets.js';
 import { log } from '../util/log.js';
 import { computeValidation, PROMINENCE_THRESHOLD, type ValidationResult } from '../validate/index.js';
 import { clusterSizeMetrics } from '../validate/metrics.js';
@@ -80,6 +81,7 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: o.runName ?? 'validation', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
+      await logProfilesInput(run, datasetName(abs.in), abs.in, table, 'validation');
       const L = table.length;
       const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
       let k = labels.k;

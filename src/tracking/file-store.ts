@@ -38,6 +38,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import YAML from 'yaml';
 import { externalError, inputError, isLpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
+import { checkDatasetInputs, datasetMetaYaml, fileStoreDatasetId, fileStoreInputId, inputMetaYaml } from './datasets.js';
 import {
   appendWhole,
   copyFileAtomic,
@@ -59,6 +60,8 @@ import {
   type ArtifactEntry,
   type Batch,
   type CreateRunRequest,
+  type Dataset,
+  type DatasetInput,
   type Experiment,
   type Metric,
   type Run,
@@ -843,6 +846,101 @@ export class FileStore implements TrackingStore, WithRegistry {
     // MLflow keeps run_name in meta.yaml equal to the mlflow.runName tag.
     const runName = lastTags.get('mlflow.runName');
     if (runName !== undefined) await this.rewriteMeta(loc, (m) => ({ ...m, run_name: runName }));
+  }
+
+  // ---------------------------------------------------------------- dataset inputs
+
+  /**
+   * MLflow's FileStore layout: the dataset once per experiment in `<exp>/datasets/<md5(name+digest)>/meta.yaml`,
+   * the link in `<run>/inputs/<md5(dataset id + run id)>/meta.yaml` with the input tags. Both are
+   * created complete and never rewritten (a dataset logged again by another run is the same one).
+   */
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    checkDatasetInputs(inputs);
+    if (inputs.length === 0) return;
+    const loc = await this.locateRun(runId);
+    const expDir = path.dirname(loc.dir);
+    for (const input of inputs) {
+      const datasetId = fileStoreDatasetId(input.dataset.name, input.dataset.digest);
+      const inputDir = path.join(loc.dir, 'inputs', fileStoreInputId(datasetId, runId));
+      try {
+        // The dataset before the input that names it: a reader never meets a link to nothing.
+        await this.createMetaFolder(path.join(expDir, 'datasets', datasetId), datasetMetaYaml(input.dataset), loc.dir);
+        await this.createMetaFolder(inputDir, inputMetaYaml(datasetId, input.tags), loc.dir);
+      } catch (e) {
+        throw ioError('log the dataset input', inputDir, e);
+      }
+    }
+  }
+
+  /**
+   * Create `dir` with its `meta.yaml`, complete or not at all: MLflow fails to read a run whose
+   * `inputs/<id>/` has no meta.yaml. The folder is made under a temporary name in `stageIn` (the
+   * run's folder, which MLflow reads by sub-folder name and recover() sweeps) and renamed into place.
+   * @returns false when it already exists (another run logged the same dataset)
+   */
+  private async createMetaFolder(dir: string, text: string, stageIn: string): Promise<boolean> {
+    if (fs.existsSync(path.join(dir, 'meta.yaml'))) return false;
+    await fsp.mkdir(path.dirname(dir), { recursive: true });
+    const stage = tempPathFor(dir, stageIn);
+    await fsp.mkdir(stage);
+    try {
+      await fsp.writeFile(path.join(stage, 'meta.yaml'), text);
+      try {
+        await fsp.rename(stage, dir);
+        return true;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+        throw e;
+      }
+    } finally {
+      await fsp.rm(stage, { recursive: true, force: true });
+    }
+  }
+
+  async getRunInputs(runId: string): Promise<DatasetInput[]> {
+    const loc = await this.locateRun(runId);
+    const inputsDir = path.join(loc.dir, 'inputs');
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(inputsDir, { withFileTypes: true });
+    } catch (e) {
+      if (isNotFound(e)) return [];
+      throw ioError('list', inputsDir, e);
+    }
+    const found: Array<{ mtime: number; input: DatasetInput }> = [];
+    for (const d of entries) {
+      if (!d.isDirectory()) continue;
+      const file = path.join(inputsDir, d.name, 'meta.yaml');
+      let link: Record<string, unknown>;
+      let mtime: number;
+      try {
+        link = parseYaml(await fsp.readFile(file, 'utf8'), file);
+        mtime = (await fsp.stat(file)).mtimeMs;
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw isLpclustError(e) ? e : ioError('read', file, e);
+      }
+      if (link.source_type !== 'DATASET') continue;
+      const datasetFile = path.join(path.dirname(loc.dir), 'datasets', String(link.source_id), 'meta.yaml');
+      let m: Record<string, unknown>;
+      try {
+        m = parseYaml(await fsp.readFile(datasetFile, 'utf8'), datasetFile);
+      } catch (e) {
+        if (isNotFound(e)) continue;
+        throw isLpclustError(e) ? e : ioError('read', datasetFile, e);
+      }
+      const text = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+      const tags = link.tags && typeof link.tags === 'object' ? Object.entries(link.tags as Record<string, unknown>).map(([key, value]) => ({ key, value: String(value) })) : [];
+      const dataset: Dataset = { name: String(m.name ?? ''), digest: String(m.digest ?? ''), sourceType: String(m.source_type ?? ''), source: String(m.source ?? '') };
+      const schema = text(m.schema);
+      const profile = text(m.profile);
+      if (schema !== undefined) dataset.schema = schema;
+      if (profile !== undefined) dataset.profile = profile;
+      found.push({ mtime, input: { dataset, tags } });
+    }
+    return found.sort((a, b) => a.mtime - b.mtime).map((f) => f.input);
   }
 
   /** Create a param file; an existing one must hold the same value. */

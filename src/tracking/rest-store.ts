@@ -19,10 +19,13 @@ import { MlflowApiError, RestClient, restClientOptionsFromEnv, type RestClientOp
 import type { ModelRegistry, WithRegistry } from './registry.js';
 import { RestRegistry } from './rest-registry.js';
 import { splitBatch, SERVER_BATCH_LIMITS, type BatchLimits } from './rest-batch.js';
+import { checkDatasetInputs } from './datasets.js';
 import type {
   ArtifactEntry,
   Batch,
   CreateRunRequest,
+  Dataset,
+  DatasetInput,
   Experiment,
   Metric,
   Run,
@@ -195,16 +198,54 @@ export class RestStore implements TrackingStore, WithRegistry {
     }
   }
 
+  // ---------------------------------------------------------------- dataset inputs
+
+  /** `runs/log-inputs`: the datasets with their input tags, in one request (checked first, as the server checks them). */
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    checkDatasetInputs(inputs);
+    if (inputs.length === 0) return;
+    throwIfInterrupted();
+    await this.client.request({
+      method: 'POST',
+      path: `${API}/runs/log-inputs`,
+      json: {
+        run_id: runId,
+        datasets: inputs.map(({ dataset: d, tags }) => ({
+          tags: tags.map((t) => ({ key: t.key, value: t.value })),
+          dataset: { name: d.name, digest: d.digest, source_type: d.sourceType, source: d.source, ...(d.schema !== undefined ? { schema: d.schema } : {}), ...(d.profile !== undefined ? { profile: d.profile } : {}) },
+        })),
+      },
+    });
+  }
+
+  /** The run's `inputs.dataset_inputs` from `runs/get`. */
+  async getRunInputs(runId: string): Promise<DatasetInput[]> {
+    const run = (await this.runJson(runId)) as { inputs?: { dataset_inputs?: Array<Record<string, unknown>> } };
+    return (run.inputs?.dataset_inputs ?? []).map((di) => {
+      const d = (di.dataset ?? {}) as Record<string, unknown>;
+      const dataset: Dataset = { name: String(d.name ?? ''), digest: String(d.digest ?? ''), sourceType: String(d.source_type ?? ''), source: String(d.source ?? '') };
+      if (typeof d.schema === 'string' && d.schema !== '') dataset.schema = d.schema;
+      if (typeof d.profile === 'string' && d.profile !== '') dataset.profile = d.profile;
+      const tags = ((di.tags as Tag[] | undefined) ?? []).map((t) => ({ key: String(t.key), value: String(t.value ?? '') }));
+      return { dataset, tags };
+    });
+  }
+
   async updateRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
     await this.client.request({ method: 'POST', path: `${API}/runs/update`, json: { run_id: runId, run_uuid: runId, status, end_time: Math.round(endTime) } });
   }
 
   async getRun(runId: string): Promise<Run> {
+    const run = toRun(await this.runJson(runId));
+    this.artifactUris.set(runId, run.info.artifactUri);
+    return run;
+  }
+
+  /** The `run` object of `runs/get`. @throws LpclustError E_RUN_NOT_FOUND */
+  private async runJson(runId: string): Promise<Record<string, unknown>> {
     try {
       const res = await this.client.request({ method: 'GET', path: `${API}/runs/get`, query: { run_id: runId } });
-      const run = toRun(this.field(res.json, 'run', 'runs/get'));
-      this.artifactUris.set(runId, run.info.artifactUri);
-      return run;
+      return this.field(res.json, 'run', 'runs/get');
     } catch (e) {
       if (e instanceof MlflowApiError && (e.errorCode === 'RESOURCE_DOES_NOT_EXIST' || e.status === 404)) {
         throw new LpclustError('input', 'E_RUN_NOT_FOUND', `run ${runId} not found on ${this.displayUri}`, { cause: e });

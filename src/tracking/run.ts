@@ -10,8 +10,11 @@ import path from 'node:path';
 import { isLpclustError, InterruptedError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { maskSecrets } from '../util/mask.js';
+import { invocation } from '../util/invocation.js';
+import { log } from '../util/log.js';
 import { launchDefaults } from './launcher.js';
-import { LIMITS, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
+import { commandLineText, endNote, NOTE_TAG, startNote } from './run-note.js';
+import { LIMITS, type DatasetInput, type Metric, type RunInfo, type RunStatus, type TrackingStore } from './store.js';
 
 /** Values accepted as params, metrics-by-name and tags. */
 export type Loggable = string | number | boolean;
@@ -29,9 +32,17 @@ export interface RunOptions {
   parentRunId?: string;
   /** Extra tags set at creation. */
   tags?: Record<string, string>;
-  /** Command line shown as `mlflow.source.name` (default: process.argv). */
+  /**
+   * `mlflow.source.name`, what the MLflow UI shows as the run's source (default `lpclust <command>`).
+   * The UI shows only what follows the last `/`, so it holds no paths: the command line is in the note.
+   */
   sourceName?: string;
+  /** The command line of a top-level run's note (`mlflow.note.content`; default: this process's, masked). */
+  commandLine?: string;
 }
+
+/** Nested runs this process started, by parent run id (for the parent's note). */
+const childRuns = new Map<string, number>();
 
 /** Runs started by this process and not yet ended; ended KILLED by {@link endActiveRuns}. */
 const activeRuns = new Map<string, ActiveRun>();
@@ -42,6 +53,8 @@ export class ActiveRun {
   readonly info: RunInfo;
   private ended = false;
   private readonly loggedParams = new Map<string, string>();
+  /** The command line of a top-level run's note; undefined for nested runs (the note is once per parent). */
+  noteCommandLine?: string;
 
   constructor(store: TrackingStore, info: RunInfo) {
     this.store = store;
@@ -108,6 +121,11 @@ export class ActiveRun {
       .filter(([, v]) => v !== undefined && v !== null)
       .map(([key, v]) => ({ key, value: truncate(maskSecrets(String(v)), LIMITS.tagValue) }));
     if (list.length > 0) await this.store.logBatch(this.runId, { tags: list });
+  }
+
+  /** Record datasets this run read (MLflow's `log_inputs`); texts are masked when they are built. */
+  async logInputs(inputs: DatasetInput[]): Promise<void> {
+    await this.store.logInputs(this.runId, inputs);
   }
 
   /** Copy a file or directory into the run's artifacts (under `artifactPath`, a directory). */
@@ -181,6 +199,9 @@ export async function startRun(opts: RunOptions): Promise<ActiveRun> {
   const runName = truncate(maskSecrets(opts.runName), LIMITS.tagValue);
   const parentRunId = opts.parentRunId ?? launchDefaults.parentRunId;
   const tags = { ...standardTags({ ...opts, runName, parentRunId }), ...(opts.tags ?? {}) };
+  // A top-level run describes itself in the UI from the start (a killed run keeps its command line).
+  const commandLine = parentRunId ? undefined : maskSecrets(opts.commandLine ?? commandLineText(process.argv.slice(2)));
+  if (commandLine !== undefined && tags[NOTE_TAG] === undefined) tags[NOTE_TAG] = startNote(commandLine);
   throwIfInterrupted();
   const info = await opts.store.createRun({
     experimentId: experiment.experimentId,
@@ -190,6 +211,8 @@ export async function startRun(opts: RunOptions): Promise<ActiveRun> {
     tags: Object.entries(tags).map(([key, value]) => ({ key, value: truncate(maskSecrets(value), LIMITS.tagValue) })),
   });
   const run = new ActiveRun(opts.store, info);
+  run.noteCommandLine = commandLine;
+  if (parentRunId) childRuns.set(parentRunId, (childRuns.get(parentRunId) ?? 0) + 1);
   activeRuns.set(info.runId, run);
   return run;
 }
@@ -203,6 +226,7 @@ export async function withRun<T>(opts: RunOptions, fn: (run: ActiveRun) => Promi
   const run = await startRun(opts);
   try {
     const result = await fn(run);
+    await describeRun(run, 'FINISHED');
     await run.end('FINISHED');
     return result;
   } catch (e) {
@@ -223,7 +247,23 @@ export async function failRun(run: ActiveRun, e: unknown): Promise<void> {
   } catch {
     // The store may be what failed; ending the run matters more than the tag.
   }
+  // After Ctrl-C the run ends at once: its note keeps the command line it started with.
+  if (!interrupted) await describeRun(run, 'FAILED', e instanceof Error ? e.message : String(e));
   await run.end(interrupted ? 'KILLED' : 'FAILED');
+}
+
+/**
+ * Replace a top-level run's note with its ending: status, key figures, nested runs (what the UI's
+ * description shows). A store that fails here does not change how the run ends.
+ */
+async function describeRun(run: ActiveRun, status: RunStatus, error?: string): Promise<void> {
+  if (run.noteCommandLine === undefined) return;
+  try {
+    const data = await run.store.getRun(run.runId);
+    await run.setTags({ [NOTE_TAG]: endNote(run.noteCommandLine, data, status, childRuns.get(run.runId) ?? 0, error) });
+  } catch (e) {
+    log.debug(`run ${run.runId}: could not write its description: ${(e as Error).message}`);
+  }
 }
 
 /** Runs of this process not yet ended. */
@@ -260,9 +300,9 @@ function currentUser(): string {
   return cachedUser;
 }
 
+/** `lpclust <command>`: no path in it, since the MLflow UI shows a source's last path segment only. */
 function sourceNameOfProcess(): string {
-  const args = process.argv.slice(2).join(' ');
-  return args ? `lpclust ${args}` : 'lpclust';
+  return invocation.command ? `lpclust ${invocation.command}` : 'lpclust';
 }
 
 let cachedCommit: string | null | undefined;

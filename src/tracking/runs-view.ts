@@ -181,6 +181,8 @@ export interface RunDetail {
   artifactsOmitted: number;
   /** Direct nested runs. */
   children: Array<{ runId: string; runName: string; status: RunStatus }>;
+  /** The datasets the run read (MLflow dataset inputs), with their context (`training`, …). */
+  datasets: Array<{ name: string; digest: string; context: string; source: string }>;
 }
 
 /** Most artifact files listed by {@link collectRunDetail}. */
@@ -236,6 +238,12 @@ export async function collectRunDetail(store: TrackingStore, idOrPrefix: string)
   const experiments = await store.listExperiments();
   const experimentName = experiments.find((e) => e.experimentId === run.info.experimentId)?.name ?? run.info.experimentId;
   const siblings = await store.searchRuns({ experimentIds: [run.info.experimentId], tags: { 'mlflow.parentRunId': runId } });
+  const datasets = (await store.getRunInputs(runId)).map(({ dataset: d, tags }) => ({
+    name: d.name,
+    digest: d.digest,
+    context: tags.find((t) => t.key === 'mlflow.data.context')?.value ?? '',
+    source: sourceUri(d.source),
+  }));
   return {
     trackingUri: store.displayUri,
     experimentName,
@@ -250,7 +258,18 @@ export async function collectRunDetail(store: TrackingStore, idOrPrefix: string)
     children: siblings
       .sort((a, b) => a.info.startTime - b.info.startTime)
       .map((r) => ({ runId: r.info.runId, runName: r.info.runName, status: r.info.status })),
+    datasets,
   };
+}
+
+/** The `uri` of a dataset's source JSON, or the text itself. */
+function sourceUri(source: string): string {
+  try {
+    const uri = (JSON.parse(source) as { uri?: unknown }).uri;
+    return typeof uri === 'string' ? uri : source;
+  } catch {
+    return source;
+  }
 }
 
 function sortKeys<T>(o: Record<string, T>): Record<string, T> {
@@ -535,6 +554,7 @@ export function formatRunDetail(d: RunDetail, options: FormatOptions = {}): stri
     'Tags',
     Object.entries(d.tags).map(([k, v]) => [k, clip(v.replace(/\n/g, '⏎'), 200)]),
   );
+  if (d.datasets.length > 0) section('Datasets', d.datasets.map((x) => [x.name, `${x.digest}  ${x.context || '-'}`, x.source]));
   section(
     'Artifacts',
     d.artifacts.map((a) => [a.path, formatSize(a.size)]),

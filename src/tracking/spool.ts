@@ -21,6 +21,7 @@ import type {
   ArtifactEntry,
   Batch,
   CreateRunRequest,
+  DatasetInput,
   Experiment,
   Metric,
   Param,
@@ -42,6 +43,10 @@ interface Journal {
   params: Map<string, string>;
   tags: Map<string, string>;
   metrics: Metric[];
+  /** Dataset inputs logged to the server run, replayed into the spool with the rest. */
+  inputs: DatasetInput[];
+  /** Set once the server run was ended: a run moved to the spool afterwards (a tag logged after its end) keeps its status. */
+  ended?: { status: RunStatus; endTime: number };
 }
 
 interface RunEntry {
@@ -182,6 +187,7 @@ export class ResilientStore implements TrackingStore, WithRegistry {
             params: new Map(),
             tags: new Map(tags.map((t) => [t.key, t.value])),
             metrics: [],
+            inputs: [],
           },
         });
         return info;
@@ -214,6 +220,8 @@ export class ResilientStore implements TrackingStore, WithRegistry {
     const params: Param[] = [...j.params].map(([key, value]) => ({ key, value }));
     const later: Tag[] = [...j.tags].filter(([k]) => !tags.some((t) => t.key === k && t.value === j.tags.get(k))).map(([key, value]) => ({ key, value }));
     if (params.length || later.length || j.metrics.length) await this.spool.logBatch(info.runId, { params, tags: later, metrics: j.metrics });
+    if (j.inputs.length) await this.spool.logInputs(info.runId, j.inputs);
+    if (j.ended) await this.spool.updateRun(info.runId, j.ended.status, j.ended.endTime);
     entry.where = 'spool';
     entry.spoolId = info.runId;
     entry.journal = undefined;
@@ -258,8 +266,31 @@ export class ResilientStore implements TrackingStore, WithRegistry {
     );
   }
 
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    await this.route(
+      runId,
+      async () => {
+        await this.remote.logInputs(runId, inputs);
+        this.runs.get(runId)?.journal?.inputs.push(...inputs);
+      },
+      (id) => this.spool.logInputs(id, inputs),
+    );
+  }
+
+  async getRunInputs(runId: string): Promise<DatasetInput[]> {
+    return this.route(runId, () => this.remote.getRunInputs(runId), (id) => this.spool.getRunInputs(id));
+  }
+
   async updateRun(runId: string, status: RunStatus, endTime: number): Promise<void> {
-    await this.route(runId, () => this.remote.updateRun(runId, status, endTime), (id) => this.spool.updateRun(id, status, endTime));
+    await this.route(
+      runId,
+      async () => {
+        await this.remote.updateRun(runId, status, endTime);
+        const j = this.runs.get(runId)?.journal;
+        if (j) j.ended = { status, endTime };
+      },
+      (id) => this.spool.updateRun(id, status, endTime),
+    );
   }
 
   /** Ends spooled runs synchronously (server runs cannot be: returns false). */

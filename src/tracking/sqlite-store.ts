@@ -23,6 +23,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { externalError, inputError, isLpclustError, type LpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
+import { checkDatasetInputs } from './datasets.js';
 import { STATUS_CODES, validateKey } from './file-store.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import { REVISION_MLFLOW_2, REVISION_MLFLOW_3, SCHEMA_REVISIONS, type SchemaRevision } from './sqlite-schema.js';
@@ -33,6 +34,8 @@ import type {
   ArtifactEntry,
   Batch,
   CreateRunRequest,
+  Dataset,
+  DatasetInput,
   Experiment,
   Metric,
   Run,
@@ -541,6 +544,58 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
       // MLflow keeps runs.name equal to the mlflow.runName tag.
       const runName = lastTags.get('mlflow.runName');
       if (runName !== undefined) db.prepare('UPDATE runs SET name = ? WHERE run_uuid = ?').run(runName, runId);
+    });
+  }
+
+  // ---------------------------------------------------------------- dataset inputs
+
+  /**
+   * MLflow's rows: a `datasets` row once per (experiment, name, digest), an `inputs` row linking it
+   * to the run (source DATASET → destination RUN; MLflow 3's `step` keeps its default 0) and its
+   * `input_tags`, all in one transaction. A dataset already linked to the run is left as it is.
+   */
+  async logInputs(runId: string, inputs: DatasetInput[]): Promise<void> {
+    checkDatasetInputs(inputs);
+    if (inputs.length === 0) return;
+    this.write('log dataset inputs to', (db) => {
+      const run = this.activeRunRow(db, runId);
+      const findDataset = db.prepare('SELECT dataset_uuid FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?').pluck();
+      const insertDataset = db.prepare(
+        'INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const findInput = db.prepare("SELECT input_uuid FROM inputs WHERE source_type = 'DATASET' AND source_id = ? AND destination_type = 'RUN' AND destination_id = ?").pluck();
+      const insertInput = db.prepare("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id) VALUES (?, 'DATASET', ?, 'RUN', ?)");
+      const insertTag = db.prepare('INSERT OR REPLACE INTO input_tags (input_uuid, name, value) VALUES (?, ?, ?)');
+      for (const { dataset: d, tags } of inputs) {
+        let datasetUuid = findDataset.get(run.experiment_id, d.name, d.digest) as string | undefined;
+        if (datasetUuid === undefined) {
+          datasetUuid = randomUUID().replace(/-/g, '');
+          insertDataset.run(datasetUuid, run.experiment_id, d.name, d.digest, d.sourceType, d.source, d.schema ?? null, d.profile ?? null);
+        }
+        if (findInput.get(datasetUuid, runId) !== undefined) continue;
+        const inputUuid = randomUUID().replace(/-/g, '');
+        insertInput.run(inputUuid, datasetUuid, runId);
+        for (const t of tags) insertTag.run(inputUuid, t.key, t.value);
+      }
+    });
+  }
+
+  async getRunInputs(runId: string): Promise<DatasetInput[]> {
+    return this.read('read the dataset inputs of', [] as DatasetInput[], (db) => {
+      this.runRow(db, runId);
+      const rows = db
+        .prepare(
+          "SELECT i.input_uuid, d.name, d.digest, d.dataset_source_type, d.dataset_source, d.dataset_schema, d.dataset_profile FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN' AND i.destination_id = ? ORDER BY i.rowid",
+        )
+        .all(runId) as Array<{ input_uuid: string; name: string; digest: string; dataset_source_type: string; dataset_source: string; dataset_schema: string | null; dataset_profile: string | null }>;
+      const tagsOf = db.prepare('SELECT name, value FROM input_tags WHERE input_uuid = ? ORDER BY rowid');
+      return rows.map((r) => {
+        const dataset: Dataset = { name: r.name, digest: r.digest, sourceType: r.dataset_source_type, source: r.dataset_source };
+        if (r.dataset_schema !== null) dataset.schema = r.dataset_schema;
+        if (r.dataset_profile !== null) dataset.profile = r.dataset_profile;
+        const tags = (tagsOf.all(r.input_uuid) as Array<{ name: string; value: string }>).map((t) => ({ key: t.name, value: t.value }));
+        return { dataset, tags };
+      });
     });
   }
 

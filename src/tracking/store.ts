@@ -35,6 +35,31 @@ export interface Batch {
   tags?: Tag[];
 }
 
+/**
+ * A dataset as MLflow records it (`mlflow.entities.Dataset`): what a run read. Every text is
+ * already in MLflow's field format: `source` and `schema`/`profile` are JSON texts.
+ */
+export interface Dataset {
+  /** Name shown in the UI, e.g. `harmonized`. */
+  name: string;
+  /** Short content digest (MLflow writes 8 hex characters; ≤ {@link LIMITS.datasetDigest}). */
+  digest: string;
+  /** How to read `source`: `local` (a file path) or another MLflow source type. */
+  sourceType: string;
+  /** JSON, e.g. `{"uri": "data/harmonized.csv"}` (passwords masked). */
+  source: string;
+  /** JSON in MLflow's schema form (`{"mlflow_colspec": [...]}`), when known. */
+  schema?: string;
+  /** JSON of summary figures (`{"num_rows": …}`), when known. */
+  profile?: string;
+}
+
+/** A dataset used by a run, with its input tags (`mlflow.data.context` = training, validation…). */
+export interface DatasetInput {
+  dataset: Dataset;
+  tags: Tag[];
+}
+
 /** Server and FileStore limits (MLflow 2.x, as its REST API and FileStore enforce them), in one place. */
 export const LIMITS = {
   /** Characters of a param value accepted by MLflow. */
@@ -48,6 +73,16 @@ export const LIMITS = {
   batchTags: 100,
   batchMetrics: 1000,
   batchEntities: 1000,
+  /** Dataset fields, as MLflow's server validates them (`runs/log-inputs`). */
+  datasetName: 500,
+  datasetDigest: 36,
+  /** The SQL column `dataset_source_type` is VARCHAR(36). */
+  datasetSourceType: 36,
+  datasetSource: 65535,
+  datasetSchema: 1048575,
+  datasetProfile: 16384,
+  inputTagKey: 255,
+  inputTagValue: 500,
 } as const;
 
 /** An experiment. */
@@ -131,6 +166,13 @@ export interface TrackingStore {
   createRun(request: CreateRunRequest): Promise<RunInfo>;
   /** Write params, metrics and tags of a run. Re-logging a param with another value is an error. */
   logBatch(runId: string, batch: Batch): Promise<void>;
+  /**
+   * Record datasets a run read (MLflow's `log_inputs`). A dataset is stored once per experiment
+   * (by name and digest) and linked to the run once; logging it again is a no-op.
+   */
+  logInputs(runId: string, inputs: DatasetInput[]): Promise<void>;
+  /** The dataset inputs of a run, in logging order. */
+  getRunInputs(runId: string): Promise<DatasetInput[]>;
   /** End a run (or change its status) with an end time in ms. */
   updateRun(runId: string, status: RunStatus, endTime: number): Promise<void>;
   /** One run with its data. @throws LpclustError E_RUN_NOT_FOUND */

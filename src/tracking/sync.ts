@@ -254,6 +254,9 @@ async function runDigest(from: TrackingStore, run: Run): Promise<string> {
     for (const m of await from.getMetricHistory(i.runId, key)) h.update(`${m.step} ${m.timestamp} ${m.value}\n`);
   }
   for (const f of await listFiles(from, i.runId)) h.update(`\n${f.path} ${f.size ?? ''}`);
+  // Only when there are any, so that the digest of a run without inputs is what older versions recorded.
+  const inputs = await from.getRunInputs(i.runId);
+  if (inputs.length > 0) h.update(`\ninputs ${JSON.stringify(inputs.map((x) => [x.dataset.name, x.dataset.digest, x.tags.map((t) => [t.key, t.value])]))}`);
   return h.digest('hex');
 }
 
@@ -356,6 +359,14 @@ async function syncOne(
     }
   }
   if (params.length || tagList.length || metrics.length) await to.logBatch(remoteId, { params, tags: tagList, metrics });
+
+  // Dataset inputs the target run lacks (by name and digest, as stores identify a dataset).
+  const inputs = await from.getRunInputs(localId);
+  if (inputs.length > 0) {
+    const haveInputs = created ? new Set<string>() : new Set((await to.getRunInputs(remoteId)).map((i) => `${i.dataset.name}\u0000${i.dataset.digest}`));
+    const missing = inputs.filter((i) => !haveInputs.has(`${i.dataset.name}\u0000${i.dataset.digest}`));
+    if (missing.length > 0) await to.logInputs(remoteId, missing);
+  }
 
   const artifacts = await syncArtifacts(from, to, localId, remoteId, created);
 

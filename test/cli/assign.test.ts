@@ -238,6 +238,10 @@ describe('lpclust assign: drift', () => {
     expect(run.data.tags['lpclust.retrain_recommended']).toBe('true');
     const sameRun = await store.getRun(runIdOf(same));
     expect(sameRun.data.tags['lpclust.retrain_recommended']).toBe('false');
+    // The CSV it assigned is the run's dataset input, for inference.
+    const inputs = await store.getRunInputs(runIdOf(same));
+    expect(inputs.map((i) => i.dataset.name)).toEqual(['harmonized']);
+    expect(inputs[0].tags).toContainEqual({ key: 'mlflow.data.context', value: 'inference' });
   }, 120_000);
 
   it('a model saved without the training reference: novel left empty, drift from the fitted sizes, the run says what is missing', async () => {

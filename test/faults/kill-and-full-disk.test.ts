@@ -77,7 +77,8 @@ function assertMlflowReadable(root: string, allowBare: boolean): Map<string, num
     expect(exp.name, `a hidden folder in the store root is read by MLflow as an experiment`).not.toMatch(/^\./);
     expect(fs.existsSync(path.join(expDir, 'meta.yaml')), `${expDir} has no meta.yaml`).toBe(true);
     for (const run of fs.readdirSync(expDir, { withFileTypes: true })) {
-      if (!run.isDirectory() || run.name === 'tags') continue;
+      // MLflow reads no run in these (datasets/<id>/ are read through a run's inputs).
+      if (!run.isDirectory() || ['tags', 'datasets', 'models', 'traces'].includes(run.name)) continue;
       const dir = path.join(expDir, run.name);
       expect(run.name, `a hidden folder in an experiment is read by MLflow as a run`).not.toMatch(/^\./);
       const metaFile = path.join(dir, 'meta.yaml');
@@ -94,6 +95,14 @@ function assertMlflowReadable(root: string, allowBare: boolean): Map<string, num
       expect(meta.end_time === null || Number.isInteger(meta.end_time), metaFile).toBe(true);
       expect('user_id' in meta, metaFile).toBe(true);
       runs.set(run.name, meta.status as number);
+      // Each dataset input MLflow reads whole: inputs/<id>/meta.yaml naming a datasets/<id>/meta.yaml.
+      const inputsDir = path.join(dir, 'inputs');
+      for (const id of fs.existsSync(inputsDir) ? fs.readdirSync(inputsDir) : []) {
+        const link = path.join(inputsDir, id, 'meta.yaml');
+        expect(fs.existsSync(link), `${link} is missing: MLflow cannot read the run`).toBe(true);
+        const datasetId = (YAML.parse(fs.readFileSync(link, 'utf8')) as { source_id: string }).source_id;
+        expect(fs.existsSync(path.join(expDir, 'datasets', datasetId, 'meta.yaml')), `${link} names a missing dataset`).toBe(true);
+      }
       for (const sub of ['metrics', 'params', 'tags']) {
         for (const rel of files(path.join(dir, sub))) {
           expect(tempOwner(path.basename(rel)), `${dir}/${sub}/${rel} is a temporary file MLflow would read as a key`).toBeNull();

@@ -39,7 +39,7 @@ describe('cluster → model/ → predict', () => {
       const runId = JSON.parse(c.stdout).runId as string;
       expect(existsSync(path.join(dir, out, runId, 'model', 'MLmodel'))).toBe(true);
       const exp = readdirSync(path.join(dir, 'mlruns')).find((e) => existsSync(path.join(dir, 'mlruns', e, runId)))!;
-      expect(readdirSync(path.join(dir, 'mlruns', exp, runId, 'artifacts', 'model')).sort()).toEqual(['MLmodel', 'lpclust-model.json']);
+      expect(readdirSync(path.join(dir, 'mlruns', exp, runId, 'artifacts', 'model')).sort()).toEqual(['MLmodel', 'code', 'conda.yaml', 'input_example.json', 'lpclust-model.json', 'python_env.yaml', 'requirements.txt', 'serving_input_example.json']);
       const p = lpclust(['--json', 'predict', '--model', `runs:/${runId}/model`, '--in', 'days.csv', '--out', `${out}.pred.csv`]);
       expect(p.status, p.stderr).toBe(0);
       const fitted = readFileSync(path.join(dir, out, runId, 'labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[2]);

@@ -109,7 +109,9 @@ describe('a sample pipeline as the MLflow UI reads it', () => {
     expect(m.utc_time_created).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
     expect(String(reference.tag[0].utc_time_created)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$/);
     expect(m.model_uuid).toMatch(/^[0-9a-f]{32}$/);
-    expect(Object.keys(m.flavors as object)).toEqual(['lpclust']);
+    // lpclust's own flavor, and MLflow's python_function (the reference model's only flavor) for Python users.
+    expect(Object.keys(m.flavors as object)).toEqual(['lpclust', 'python_function']);
+    expect(Object.keys((m.flavors as Record<string, object>).python_function).filter((k) => k in (reference.mlmodel.flavors as Record<string, Record<string, unknown>>).python_function)).toEqual(['env', 'loader_module', 'python_version']);
     const modelDir = path.join(clustering.dir, 'artifacts', 'model');
     expect(m.model_size_bytes).toBe(statSync(path.join(modelDir, 'lpclust-model.json')).size);
 
@@ -117,7 +119,7 @@ describe('a sample pipeline as the MLflow UI reads it', () => {
     // values as the tag, keys sorted and the time quoted as PyYAML writes them.
     const text = readFileSync(path.join(modelDir, 'MLmodel'), 'utf8');
     const mlmodel = YAML.parse(text) as Record<string, unknown>;
-    expect(Object.keys(mlmodel).sort()).toEqual([...Object.keys(reference.mlmodel).filter((k) => k !== 'mlflow_version'), 'signature'].sort());
+    expect(Object.keys(mlmodel).sort()).toEqual([...Object.keys(reference.mlmodel).filter((k) => k !== 'mlflow_version'), 'saved_input_example_info', 'signature'].sort());
     for (const key of ['run_id', 'artifact_path', 'utc_time_created', 'model_uuid', 'model_size_bytes']) expect(mlmodel[key], key).toBe(m[key]);
     expect(Object.keys(mlmodel)).toEqual(Object.keys(mlmodel).sort());
     expect(text).toContain(`utc_time_created: '${m.utc_time_created}'`);
@@ -189,7 +191,16 @@ describe('the log-model tag over REST', () => {
     expect(history).toHaveLength(1);
     expect(history[0].run_id).toBe(res.runId);
     expect(history[0].artifact_path).toBe('model');
-    expect([...run.artifacts.keys()].filter((k) => k.startsWith('model/')).sort()).toEqual(['model/MLmodel', 'model/lpclust-model.json']);
+    expect([...run.artifacts.keys()].filter((k) => k.startsWith('model/')).sort()).toEqual([
+      'model/MLmodel',
+      'model/code/lpclust_pyfunc.py',
+      'model/conda.yaml',
+      'model/input_example.json',
+      'model/lpclust-model.json',
+      'model/python_env.yaml',
+      'model/requirements.txt',
+      'model/serving_input_example.json',
+    ]);
     const mlmodel = YAML.parse(run.artifacts.get('model/MLmodel')!.toString('utf8')) as Record<string, unknown>;
     expect(mlmodel.model_uuid).toBe(history[0].model_uuid);
     expect(run.metrics.some((m) => m.key === 'cluster_size/0')).toBe(true);

@@ -26,7 +26,11 @@ export interface CsRun {
   artifacts: Map<string, Buffer>;
   /** Identities of stored metric values (key, step, timestamp, value), for the duplicate check. */
   metricIds: Set<string>;
+  /** Dataset inputs (runs/log-inputs), as runs/get returns them. */
+  datasetInputs?: CsDatasetInput[];
 }
+export interface CsDataset { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string }
+export interface CsDatasetInput { tags: CsTag[]; dataset: CsDataset }
 export interface CsExperiment { experiment_id: string; name: string; artifact_location: string; lifecycle_stage: string; creation_time: number }
 
 /** A fault applied to the next `times` requests matching `match` (method + path prefix or regexp). */
@@ -307,6 +311,9 @@ export class ContractServer {
       case 'POST runs/log-batch':
         this.logBatch(j);
         return {};
+      case 'POST runs/log-inputs':
+        this.logInputs(j);
+        return {};
       case 'POST runs/search':
         return this.search(j);
       case 'GET metrics/get-history':
@@ -331,6 +338,56 @@ export class ContractServer {
         if (answer !== undefined) return answer;
         throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `no endpoint ${route}`);
       }
+    }
+  }
+
+  /**
+   * runs/log-inputs as MLflow's server checks it: an active run; every dataset with a name (≤ 500),
+   * digest (≤ 36), source_type and source (≤ 65535); schema ≤ 1048575 and profile ≤ 16384
+   * characters; input tags with a key (≤ 255) and a value (≤ 500). Nothing is stored unless all
+   * pass. A dataset already linked to the run (same name and digest) is not linked twice.
+   */
+  private logInputs(j: Record<string, unknown>): void {
+    const run = this.run(j.run_id);
+    const bad = (m: string): never => {
+      throw new ApiError(400, 'INVALID_PARAMETER_VALUE', m);
+    };
+    if (run.info.lifecycle_stage !== 'active') bad(`The run ${run.info.run_id} must be in the 'active' state. Current state is ${run.info.lifecycle_stage}.`);
+    if (j.datasets !== undefined && !Array.isArray(j.datasets)) bad(`Invalid value for parameter 'datasets': expected a list`);
+    const list = (j.datasets as Array<Record<string, unknown>> | undefined) ?? [];
+    const checked: CsDatasetInput[] = [];
+    for (const item of list) {
+      const d = (item?.dataset ?? undefined) as Record<string, unknown> | undefined;
+      if (!d || typeof d !== 'object') bad(`Missing value for required parameter 'datasets.dataset'`);
+      const field = (name: string, max: number, required: boolean): string | undefined => {
+        const v = d![name];
+        if (v === undefined || v === null || v === '') {
+          if (required) bad(`Missing value for required parameter 'datasets.dataset.${name}'`);
+          return undefined;
+        }
+        if (typeof v !== 'string') bad(`Invalid value ${JSON.stringify(v)} for parameter 'datasets.dataset.${name}': expected a string`);
+        if ((v as string).length > max) bad(`Dataset ${name} exceeds the maximum length of ${max}`);
+        return v as string;
+      };
+      const dataset: CsDataset = { name: field('name', 500, true)!, digest: field('digest', 36, true)!, source_type: field('source_type', 36, true)!, source: field('source', 65535, true)! };
+      const schema = field('schema', 1048575, false);
+      const profile = field('profile', 16384, false);
+      if (schema !== undefined) dataset.schema = schema;
+      if (profile !== undefined) dataset.profile = profile;
+      const tags: CsTag[] = [];
+      for (const t of (item.tags as Array<Record<string, unknown>> | undefined) ?? []) {
+        if (typeof t?.key !== 'string' || !t.key) bad(`Missing value for required parameter 'datasets.tags.key'`);
+        if (typeof t.value !== 'string') bad(`Missing value for required parameter 'datasets.tags.value'`);
+        if ((t.key as string).length > 255) bad(`Input tag key exceeds the maximum length of 255`);
+        if ((t.value as string).length > 500) bad(`Input tag value exceeds the maximum length of 500`);
+        tags.push({ key: t.key as string, value: t.value as string });
+      }
+      checked.push({ tags, dataset });
+    }
+    run.datasetInputs ??= [];
+    for (const input of checked) {
+      if (run.datasetInputs.some((x) => x.dataset.name === input.dataset.name && x.dataset.digest === input.dataset.digest)) continue;
+      run.datasetInputs.push(input);
     }
   }
 
@@ -438,6 +495,7 @@ export class ContractServer {
         tags: [...run.tags].map(([key, value]) => ({ key, value })),
         metrics: [...latest.values()].map(metricJson),
       },
+      inputs: run.datasetInputs?.length ? { dataset_inputs: run.datasetInputs } : {},
     };
   }
 }

@@ -172,6 +172,29 @@ describe('offline spool and sync', () => {
     await server.start();
   });
 
+  it('a run ended on the server and written to after the server died keeps its status (and inputs) in the spool and after sync', async () => {
+    const spoolDir = path.join(tmp, 'after-end');
+    const store = resilient(spoolDir);
+    const exp = await store.getOrCreateExperiment('late');
+    const info = await store.createRun({ experimentId: exp.experimentId, runName: 'stage', userId: 'u', startTime: Date.now(), tags: [] });
+    const input = { dataset: { name: 'harmonized', digest: 'abcd1234', sourceType: 'local', source: '{"uri": "/d/h.csv"}' }, tags: [{ key: 'mlflow.data.context', value: 'training' }] };
+    await store.logInputs(info.runId, [input]);
+    await store.updateRun(info.runId, 'FINISHED', 1_700_000_000_123);
+    await server.stop();
+    // The pipeline records a stage's outputs on its run after the run ended.
+    await store.logBatch(info.runId, { tags: [{ key: 'lpclust.outputs', value: '{}' }] });
+    const [spooled] = await allRuns(new FileStore(spoolDir));
+    expect(spooled.info.status).toBe('FINISHED');
+    expect(spooled.info.endTime).toBe(1_700_000_000_123);
+    expect(await new FileStore(spoolDir).getRunInputs(spooled.info.runId)).toEqual([input]);
+    await server.start();
+    await syncRuns(new FileStore(spoolDir), restStore(server));
+    const run = server.runs.get(info.runId)!;
+    expect(run.info.status).toBe('FINISHED');
+    expect(run.tags.get('lpclust.outputs')).toBe('{}');
+    expect(run.datasetInputs).toEqual([{ tags: input.tags, dataset: { name: 'harmonized', digest: 'abcd1234', source_type: 'local', source: '{"uri": "/d/h.csv"}' } }]);
+  });
+
   it('a run failing with the server reachable ends FAILED on the server', async () => {
     const store = resilient(path.join(tmp, 'unused'));
     await expect(withRun({ store, experimentName: 'x', runName: 'bad' }, async () => {
