@@ -5,13 +5,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { usageError } from '../errors.js';
-import { checkInputPath, checkOutputFile } from '../io/preflight.js';
+import { checkInputPath, checkOutputDir, checkOutputFile } from '../io/preflight.js';
 import { readProfiles } from '../io/profiles.js';
 import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
 import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import type { NpyDtype } from '../io/npy.js';
+import { newQueueStats, queueTileSource } from '../queue/dtw.js';
+import type { QueueUrl } from '../queue/connection.js';
 import { checkShardSet, computeDtwShard, mergeDtwShards, type DtwShardResult, type ShardSpec } from '../dtw/shard.js';
 import type { StageResult, StageTracking } from './types.js';
 
@@ -41,6 +43,10 @@ export interface DtwStageOptions {
   force?: boolean;
   /** Also copy the matrix into the run's artifacts (default false: only its path and digest are tags). */
   logMatrix?: boolean;
+  /** Compute the tiles on a BullMQ queue (workers: `lpclust worker`) instead of this machine's threads. */
+  queue?: QueueUrl;
+  /** With `queue`: a directory the submitter and every worker see (series in, tiles out). */
+  sharedDir?: string;
 }
 
 /** Outputs of {@link runDtwStage}. */
@@ -48,6 +54,8 @@ export interface DtwStageOutputs {
   matrix: DtwMatrixResult;
   /** Shard files merged (lpclust dtw merge only). */
   shards?: number;
+  /** The queue the tiles were computed on (masked URL) and the tiles retried after a worker stopped. */
+  queue?: { url: string; retried: number };
 }
 
 /**
@@ -62,6 +70,8 @@ export interface DtwStageOutputs {
  */
 export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): Promise<StageResult<DtwStageOutputs>> {
   const { radius, normalize, dtype, kernel, inFile, outFile, table, values } = await prepareDtwInput(o);
+  if (o.queue && o.sharedDir) checkOutputDir(o.sharedDir, '--shared-dir');
+  const queueStats = newQueueStats();
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'dtw', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
@@ -76,6 +86,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         tile_size: o.tileSize ?? 1024,
         layout: o.layout ?? 'full',
         resume: o.resume ?? false,
+        ...(o.queue ? { queue: o.queue.masked, shared_dir: path.resolve(o.sharedDir ?? '.') } : {}),
       });
       throwIfInterrupted();
       const matrix = await computeDtwMatrix({
@@ -93,6 +104,23 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         normalization: normalize,
         ids: table.ids,
         dates: table.dates,
+        ...(o.queue
+          ? {
+              tileSource: queueTileSource({
+                queue: o.queue,
+                sharedDir: o.sharedDir ?? '.',
+                values,
+                length: table.length,
+                radius: radius === Infinity ? null : radius,
+                dtype,
+                tileSize: o.tileSize ?? 1024,
+                normalization: normalize,
+                kernel: o.kernel ?? 'auto',
+                layout: o.layout ?? 'full',
+                stats: queueStats,
+              }),
+            }
+          : {}),
       });
       const metrics = {
         rows: matrix.rows,
@@ -110,10 +138,12 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
         'dtw.isa': matrix.sidecar.isa,
         // The param `resume` is the flag as given; this says what happened (an interrupted job is resumed anyway).
         'dtw.tiles.resumed': matrix.tilesResumed > 0 ? `${matrix.tilesResumed} of ${matrix.tilesResumed + matrix.tilesComputed}` : undefined,
+        // On a queue: how many tiles were taken again after a worker stopped (at-least-once delivery).
+        'dtw.queue.retried': o.queue ? String(queueStats.retried) : undefined,
       });
       await run.logArtifact(matrix.sidecarPath, 'dtw');
       if (o.logMatrix) await run.logArtifact(matrix.out, 'dtw');
-      return { runId: run.runId, metrics, outputs: { matrix } };
+      return { runId: run.runId, metrics, outputs: { matrix, ...(o.queue ? { queue: { url: o.queue.masked, retried: queueStats.retried } } : {}) } };
     },
   );
 }
@@ -123,11 +153,13 @@ export function dtwSummary(r: StageResult<DtwStageOutputs>): string {
   const m = r.outputs.matrix;
   const rate = r.metrics.cells_per_s;
   const resumed = m.tilesResumed > 0 ? ` (${m.tilesResumed} tiles resumed)` : '';
+  const q = r.outputs.queue;
+  const where = q ? `by the workers of ${q.url}${q.retried > 0 ? ` (${q.retried} tile(s) retried)` : ''}` : `on ${m.workers} worker(s)`;
   // A merge computed nothing: it says where the tiles came from instead of a rate.
   const how =
     rate === undefined
       ? `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells merged from ${r.outputs.shards ?? '?'} shard files in ${m.seconds.toFixed(2)} s, kernel ${m.sidecar.kernel} (${m.sidecar.isa})`
-      : `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells in ${m.seconds.toFixed(2)} s (${(rate / 1e9).toFixed(2)}·10⁹ cells/s) on ${m.workers} worker(s), kernel ${m.sidecar.kernel} (${m.sidecar.isa})${resumed}`;
+      : `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells in ${m.seconds.toFixed(2)} s (${(rate / 1e9).toFixed(2)}·10⁹ cells/s) ${where}, kernel ${m.sidecar.kernel} (${m.sidecar.isa})${resumed}`;
   return [
     `DTW matrix ${m.rows}×${m.rows}${m.sidecar.layout === 'condensed' ? ` (condensed: ${m.pairs} values)` : ''} ${m.sidecar.dtype}, radius ${m.sidecar.radius ?? 'none'}, ${m.sidecar.normalization} → ${m.out}`,
     how,

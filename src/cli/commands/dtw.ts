@@ -24,6 +24,8 @@ interface DtwFlags {
   force?: boolean;
   logMatrix?: boolean;
   shard?: string;
+  queue?: string;
+  sharedDir?: string;
 }
 
 function integer(raw: string, flag: string, min: number): number {
@@ -66,6 +68,8 @@ export function register(program: Command): void {
     .option('--resume', 'finish an interrupted job from <out>.partial (what the same command does anyway; kept for scripts)')
     .option('--force', 'overwrite an existing output, or discard an existing <out>.partial and start over')
     .option('--log-matrix', 'also copy the matrix into the run artifacts (it can be large; by default its path and SHA-256 are tags)')
+    .option('--queue <url>', 'compute the tiles on a job queue: redis://[:password@]host:6379/0 or rediss://… (TLS); `lpclust worker` processes take them')
+    .option('--shared-dir <dir>', 'with --queue: a directory this machine and every worker see (NFS, a mounted bucket): series in, tiles out', '.')
     .option('--shard <i/n>', 'compute only shard i of n (0 ≤ i < n) of the tiles into the tile file --out; assemble the n files with `lpclust dtw merge`')
     .addHelpText(
       'after',
@@ -78,7 +82,10 @@ refused (--force discards it). The matrix gets its final name and its sidecar on
 
 More than one machine: with --shard i/n each machine computes a fixed share of the tiles (about
 1/n of the band cells) into its own file; \`lpclust dtw merge\` assembles the n files into the
-.npy and sidecar one machine would have written (the same bytes).
+.npy and sidecar one machine would have written (the same bytes). With --queue, one job per tile
+goes to Redis; \`lpclust worker --queue URL\` on each machine computes them into --shared-dir and
+this command shows progress, assembles the matrix as tiles arrive (the same bytes) and exits when
+it is complete; Ctrl-C takes its pending jobs off the queue.
 
 Examples:
   lpclust dtw --in harmonized.csv --out dtw.npy
@@ -86,6 +93,7 @@ Examples:
   lpclust dtw --in harmonized.csv --out full.npy --radius none --kernel js --json
   lpclust dtw --in harmonized.csv --shard 0/4 --out dtw.shard-0.tiles   # … 1/4, 2/4, 3/4 elsewhere
   lpclust dtw merge dtw.shard-*.tiles --out dtw.npy
+  lpclust dtw --in harmonized.csv --out dtw.npy --queue redis://localhost:6379/0 --shared-dir /mnt/shared
 
 dtw merge: every shard 0 … n−1 must be given once, all of the same input, radius, normalisation,
 dtype and tile size; a missing, repeated or foreign shard is named in the error and nothing is
@@ -123,9 +131,12 @@ written. --layout, --force and --log-matrix apply to the merged matrix.`,
         );
         return;
       }
+      if (flags.queue !== undefined && flags.shard !== undefined) throw usageError('E_USAGE_OPTION', '`--queue` and `--shard` exclude each other: a queue hands the tiles out itself');
+      const { parseQueueUrl } = await import('../../queue/connection.js');
+      const queue = flags.queue === undefined ? undefined : parseQueueUrl(flags.queue);
       const store = await ctx.openStore();
       const res = await runDtwStage(
-        { ...io, radius, normalize, dtype, workers, kernel, tileSize, layout, resume: flags.resume, force: flags.force, logMatrix: flags.logMatrix },
+        { ...io, queue, sharedDir: flags.sharedDir, radius, normalize, dtype, workers, kernel, tileSize, layout, resume: flags.resume, force: flags.force, logMatrix: flags.logMatrix },
         { store, experimentName: ctx.globals.experimentName },
       );
       const m = res.outputs.matrix;
