@@ -29,8 +29,8 @@ interface Done {
 }
 
 /** Start the CLI; `done` resolves when it exits. */
-function start(args: string[], bin = BIN): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
-  const proc = spawn(process.execPath, [bin, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '' } });
+function start(args: string[], bin = BIN, env: Record<string, string> = {}): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
+  const proc = spawn(process.execPath, [bin, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -194,6 +194,26 @@ describe('lpclust dtw --queue', () => {
       await q.close();
     }
     expect(existsSync(path.join(dir, 'qc.npy'))).toBe(false);
+  }, 120_000);
+
+  it('rediss:// (TLS, with a password) gives the same bytes; without trusting the certificate it is a clear error', async () => {
+    const tls = await startRedis({ tls: true, password: PASSWORD });
+    try {
+      const trust = { NODE_EXTRA_CA_CERTS: tls.caFile! };
+      const w = start(['worker', '--queue', tls.url, '--threads', '1'], BIN, trust);
+      workers.push(w.proc);
+      const r = await start(['dtw', '--in', csv, '--out', 'qt.npy', '--radius', '2', '--tile-size', '128', '--queue', tls.url, '--shared-dir', 'shared'], BIN, trust).done;
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(path.join(dir, 'qt.npy')).equals(readFileSync(path.join(dir, 'one-r2.npy')))).toBe(true);
+      expect(r.stderr).toContain(`rediss://:***@127.0.0.1:${tls.port}/0`);
+      const untrusted = await start(['dtw', '--in', csv, '--out', 'qu.npy', '--queue', tls.url, '--shared-dir', 'shared']).done;
+      expect(untrusted.status).toBe(4);
+      expect(untrusted.stderr).toContain(`the job queue at rediss://:***@127.0.0.1:${tls.port}/0 does not answer`);
+      await stopWorkers();
+      noPassword(r.stdout, r.stderr, untrusted.stderr, (await w.done).stderr);
+    } finally {
+      await tls.stop();
+    }
   }, 120_000);
 
   it('a wrong password or an unreachable Redis is a clear error (exit 4), the password masked', async () => {

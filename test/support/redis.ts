@@ -4,6 +4,8 @@
  * `startRedis()` runs Debian's `redis-server` on a free port of 127.0.0.1, in a fresh temporary
  * directory, with its append-only file on (`--appendonly yes`, fsync every write) so that a
  * restart mid-run (`restart()`) finds the queue as it was. With `password` it requires it.
+ * With `tls` it listens with TLS only (`rediss://`), on a self-signed certificate for 127.0.0.1
+ * made with `openssl` in that directory (`caFile`: give it to clients as NODE_EXTRA_CA_CERTS).
  * `stop()` shuts it down and deletes the directory.
  *
  * When `redis-server` is not installed this throws: the queue tests must fail, not skip, so a CI
@@ -17,8 +19,10 @@ import { join } from 'node:path';
 
 /** A running test server. */
 export interface RedisServer {
-  /** `redis://[:password@]127.0.0.1:<port>/0` */
+  /** `redis://[:password@]127.0.0.1:<port>/0` (`rediss://` with TLS) */
   url: string;
+  /** With TLS: the certificate clients must trust. */
+  caFile?: string;
   port: number;
   /** Temporary directory holding the append-only file and the log. */
   dir: string;
@@ -66,11 +70,20 @@ async function waitForPort(port: number, ms: number): Promise<void> {
 }
 
 /** Start a Redis server (see the module comment). */
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: { password?: string; tls?: boolean } = {}): Promise<RedisServer> {
   const bin = findRedisServer();
   const dir = mkdtempSync(join(tmpdir(), 'lpclust-redis-'));
   const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--logfile', join(dir, 'redis.log')];
+  let caFile: string | undefined;
+  const listen = ['--port', String(port)];
+  if (options.tls) {
+    caFile = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', caFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl could not make a test certificate: ${r.error?.message ?? r.stderr}`);
+    listen.splice(0, 2, '--port', '0', '--tls-port', String(port), '--tls-cert-file', caFile, '--tls-key-file', key, '--tls-ca-cert-file', caFile, '--tls-auth-clients', 'no');
+  }
+  const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--logfile', join(dir, 'redis.log')];
   if (options.password) args.push('--requirepass', options.password);
   let proc: ChildProcess | null = null;
   const start = async (): Promise<void> => {
@@ -88,7 +101,8 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   };
   await start();
   return {
-    url: `redis://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}/0`,
+    url: `${options.tls ? 'rediss' : 'redis'}://${options.password ? `:${encodeURIComponent(options.password)}@` : ''}127.0.0.1:${port}/0`,
+    ...(caFile ? { caFile } : {}),
     port,
     dir,
     async restart(downMs = 500) {
