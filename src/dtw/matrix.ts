@@ -126,8 +126,11 @@ export interface DtwMatrixOptions {
    * series the tiles were computed from; `values` may then be empty.
    */
   known?: { n: number; inputDigest: string };
-  /** The kernel recorded in the sidecar when the tiles come from elsewhere (default: this machine's). */
-  kernelInfo?: { name: 'native' | 'js'; isa: string };
+  /**
+   * The kernel recorded in the sidecar when the tiles come from elsewhere (default: this
+   * machine's); a function is asked once every tile is in (a queue learns it from the tiles).
+   */
+  kernelInfo?: { name: 'native' | 'js'; isa: string } | (() => { name: 'native' | 'js'; isa: string } | undefined);
 }
 
 /**
@@ -413,6 +416,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   } catch (e) {
     throw ioError(e, out);
   }
+  const kernelInfo = typeof options.kernelInfo === 'function' ? options.kernelInfo() : options.kernelInfo;
   const sidecar: DtwSidecar = {
     format: 'lpclust-dtw-matrix',
     formatVersion: 1,
@@ -426,8 +430,8 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     radius: head.radius,
     dtype,
     accumulation: dtype,
-    kernel: options.kernelInfo?.name ?? kernel.name,
-    isa: options.kernelInfo?.isa ?? kernel.isa,
+    kernel: kernelInfo?.name ?? kernel.name,
+    isa: kernelInfo?.isa ?? kernel.isa,
     matrixSha256,
     lpclustVersion: lpclustVersion(),
     createdAt: new Date().toISOString(),

@@ -20,6 +20,8 @@ export class TilePool {
   private readonly busy = new Map<Worker, Pending>();
   private readonly workers: Worker[] = [];
   private failure: Error | null = null;
+  /** The kernel the threads run (known once the first thread is ready). */
+  kernel: { name: 'native' | 'js'; isa: string } | null = null;
 
   /** @param threads worker threads; `wd` as for the matrix (its `layout`/`mirror` are overridden) */
   constructor(threads: number, wd: MatrixWorkerData) {
@@ -30,6 +32,7 @@ export class TilePool {
       this.workers.push(w);
       w.on('message', (m: WorkerReply) => {
         if ('ready' in m) {
+          this.kernel ??= { name: m.ready.kernel === 'js' ? 'js' : 'native', isa: m.ready.isa };
           this.idle.push(w);
           return this.pump();
         }

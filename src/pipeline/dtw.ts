@@ -12,7 +12,7 @@ import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import type { NpyDtype } from '../io/npy.js';
-import { newQueueStats, queueTileSource } from '../queue/dtw.js';
+import { newQueueStats, queueTileSource, TileKernels } from '../queue/dtw.js';
 import type { QueueUrl } from '../queue/connection.js';
 import { checkShardSet, computeDtwShard, mergeDtwShards, type DtwShardResult, type ShardSpec } from '../dtw/shard.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -72,6 +72,8 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
   const { radius, normalize, dtype, kernel, inFile, outFile, table, values } = await prepareDtwInput(o);
   if (o.queue && o.sharedDir) checkOutputDir(o.sharedDir, '--shared-dir');
   const queueStats = newQueueStats();
+  // On a queue the sidecar records the kernel and instruction sets of the workers that computed the tiles.
+  const tileKernels = new TileKernels();
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'dtw', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
@@ -118,7 +120,9 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
                 kernel: o.kernel ?? 'auto',
                 layout: o.layout ?? 'full',
                 stats: queueStats,
+                kernels: tileKernels,
               }),
+              kernelInfo: () => tileKernels.get(),
             }
           : {}),
       });

@@ -93,8 +93,25 @@ export interface QueueSourceOptions {
   layout: 'full' | 'condensed';
   /** Seconds without Redis before the submitter gives up (default 120). */
   unreachableSeconds?: number;
+  /** Collects the workers' kernels from their tiles (pass its get() as computeDtwMatrix's kernelInfo). */
+  kernels?: TileKernels;
   /** Called with what the submitter saw (tests, bench): tiles enqueued, found done, retried. */
   stats?: QueueStats;
+}
+
+/** The kernels the workers' tiles say they were computed with, for the sidecar. */
+export class TileKernels {
+  private readonly seen = new Map<string, 'native' | 'js'>();
+
+  add(head: TileFileHead): void {
+    this.seen.set(head.isa, head.kernel);
+  }
+
+  /** The first kernel seen and every instruction set, comma-separated (undefined before any tile). */
+  get(): { name: 'native' | 'js'; isa: string } | undefined {
+    const first = this.seen.values().next();
+    return first.done ? undefined : { name: first.value, isa: [...this.seen.keys()].join(',') };
+  }
 }
 
 /** Counters of a queued matrix. */
@@ -216,6 +233,7 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
           throw inputError('E_DTW_TILES_FOREIGN', `${file} belongs to another matrix (${k} differs)`, { hint: `remove ${tilesDir} and run the command again`, where: { file } });
         }
       }
+      o.kernels?.add(ix.head);
       const rows = readTile(ix, t);
       onDone(t, rows, o.layout === 'full' && t.r0 !== t.c0 ? transposeTile(rows, t.r1 - t.r0, t.c1 - t.c0) : null);
       stats.delivered++;
@@ -378,8 +396,8 @@ export async function processTileJobs(o: TileWorkerOptions): Promise<{ tiles: nu
         tileSize: d.tileSize,
         normalization: d.normalization,
         tiles: [d.tile.tile],
-        kernel: d.kernel === 'js' ? 'js' : 'native',
-        isa: '',
+        kernel: pool.kernel?.name ?? (d.kernel === 'js' ? 'js' : 'native'),
+        isa: pool.kernel?.isa ?? 'unknown',
         lpclustVersion: mine,
       };
       const dir = path.join(root, d.dir, 'tiles');

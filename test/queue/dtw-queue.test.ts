@@ -108,6 +108,9 @@ describe('lpclust dtw --queue', () => {
     const sub = await start(['dtw', '--in', csv, '--out', 'q3.npy', '--radius', '2', '--tile-size', '64', '--queue', redis.url, '--shared-dir', 'shared']).done;
     expect(sub.status, sub.stderr).toBe(0);
     expect(readFileSync(path.join(dir, 'q3.npy')).equals(ref)).toBe(true);
+    // The sidecar too (its kernel and instruction set are the workers', here this machine's), but its time.
+    const sidecar = (f: string): unknown => ({ ...(JSON.parse(readFileSync(path.join(dir, `${f}.json`), 'utf8')) as object), createdAt: undefined });
+    expect(sidecar('q3.npy')).toEqual(sidecar('one-r2.npy'));
     // The tiles were spread over the workers and the shared copies removed at the end.
     expect(readdirSync(path.join(dir, 'shared'))).toEqual([]);
     await stopWorkers();
