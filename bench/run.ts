@@ -18,6 +18,7 @@ const BENCHES: Record<string, string[]> = {
   plot: ['--import', 'tsx', 'bench/plot.ts'],
   serve: ['--import', 'tsx', 'bench/serve.ts'],
   pipeline: ['--import', 'tsx', 'bench/pipeline.ts', '--profiles', '5000', '--k', '3..4'],
+  distributed: ['--import', 'tsx', 'bench/distributed.ts', '--n', '4000'],
 };
 
 const wanted = process.argv.slice(2);

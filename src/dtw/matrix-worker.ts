@@ -21,6 +21,8 @@ export interface MatrixWorkerData {
   tileSize: number;
   /** Full layout: the mirrored columns are sent too; condensed: only the rows (upper triangle). */
   layout: 'full' | 'condensed';
+  /** Send the mirrored columns of off-diagonal tiles of the full layout (default true; tile files keep rows only). */
+  mirror?: boolean;
 }
 
 /** A tile request: rows [r0, r1) × columns [c0, c1), with r0 ≤ c0. */
@@ -69,7 +71,7 @@ function main(): void {
       const diagonal = t.r0 === t.c0;
       const full = d.layout === 'full';
       const tile = new Ctor(take(), 0, h * w);
-      const mirror = full && !diagonal ? new Ctor(take(), 0, w * h) : null;
+      const mirror = full && !diagonal && d.mirror !== false ? new Ctor(take(), 0, w * h) : null;
       kernel.block(values, values, d.L, { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1 }, d.radius, tile, diagonal);
       // Transposes go by 64 × 64 blocks: a plain strided loop misses the cache on every store and
       // cost more than the DTW itself at L = 24.

@@ -115,7 +115,36 @@ export interface DtwMatrixOptions {
   shouldStop?: () => boolean;
   /** Progress bar (default true; still silent when quiet or not a terminal). */
   progress?: boolean;
+  /**
+   * Where the tiles come from (default: computed here by `workers` threads). A merge of shards
+   * reads them from tile files, a queue submitter from the shared directory; the matrix writer,
+   * checkpoint, sidecar and result are the same whatever the source.
+   */
+  tileSource?: TileSource;
+  /**
+   * With a `tileSource` that needs no series (a merge): the row count and input digest of the
+   * series the tiles were computed from; `values` may then be empty.
+   */
+  known?: { n: number; inputDigest: string };
+  /**
+   * The kernel recorded in the sidecar when the tiles come from elsewhere (default: this
+   * machine's); a function is asked once every tile is in (a queue learns it from the tiles).
+   */
+  kernelInfo?: { name: 'native' | 'js'; isa: string } | (() => { name: 'native' | 'js'; isa: string } | undefined);
 }
+
+/**
+ * A source of computed tiles for {@link computeDtwMatrix}: calls `onDone` once per tile of `todo`
+ * (any order) with its rows (h × w) and, for the full layout off the diagonal, its columns as rows
+ * (w × h); resolves when all are delivered, rejects on an error or when `shouldStop()` turns true.
+ */
+export type TileSource = (
+  todo: TileTask[],
+  onDone: (t: TileTask, rows: Float32Array | Float64Array, cols: Float32Array | Float64Array | null) => void,
+  shouldStop: () => boolean,
+  /** The matrix as the workers need it (values on a SharedArrayBuffer in `dtype`). */
+  wd: MatrixWorkerData,
+) => Promise<void>;
 
 /** What {@link computeDtwMatrix} returns. */
 export interface DtwMatrixResult {
@@ -177,7 +206,8 @@ interface CheckpointHead {
   layout?: MatrixLayout;
 }
 
-function tilesOf(n: number, T: number): TileTask[] {
+/** The tiles of the upper triangle of an n-row matrix in row-major order, T × T (smaller at the edges). */
+export function tilesOf(n: number, T: number): TileTask[] {
   const nb = Math.ceil(n / T);
   const tasks: TileTask[] = [];
   for (let bi = 0; bi < nb; bi++) {
@@ -188,7 +218,8 @@ function tilesOf(n: number, T: number): TileTask[] {
   return tasks;
 }
 
-function pairsOf(t: TileTask): number {
+/** Pairs i < j of a tile. */
+export function pairsOf(t: TileTask): number {
   const h = t.r1 - t.r0;
   return t.r0 === t.c0 ? (h * (h - 1)) / 2 : h * (t.c1 - t.c0);
 }
@@ -223,7 +254,9 @@ export function checkSeries(values: Float64Array, L: number, label?: (i: number)
  */
 export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMatrixResult> {
   const L = options.length;
-  const n = checkSeries(options.values, L, options.ids && options.dates ? (i) => `meter ${options.ids![i]} on ${options.dates![i]}` : undefined);
+  // A merge of tile files has no series, only what their heads say about them.
+  const known = options.known && options.tileSource ? options.known : undefined;
+  const n = known ? known.n : checkSeries(options.values, L, options.ids && options.dates ? (i) => `meter ${options.ids![i]} on ${options.dates![i]}` : undefined);
   const radius = checkRadius(options.radius ?? 1);
   const r = effectiveRadius(radius, L);
   const dtype = options.dtype ?? 'float32';
@@ -233,7 +266,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const partial = `${out}.partial`;
   const ckptPath = `${partial}.ckpt`;
   const sidecarPath = sidecarPathFor(out);
-  const inputDigest = matrixDigest(options.values, L);
+  const inputDigest = known ? known.inputDigest : matrixDigest(options.values, L);
   const shouldStop = options.shouldStop ?? (() => interruptSignal() !== null);
 
   if (existsSync(out) && !options.force && !finishingInterrupted(out, sidecarPath, ckptPath, partial, { n, L, radius, dtype, inputDigest })) {
@@ -345,19 +378,13 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   let streamedSha: string | null = null;
   try {
     if (todo.length > 0) {
-      await runWorkers(
-        nWorkers,
-        entry,
-        wd,
-        todo,
-        shouldStop,
-        (t, rows, cols) => {
-          writer.add(t, rows, cols);
-          cellsDone += pairsOf(t) * cellsPerPair;
-          progress?.update(cellsDone);
-        },
-        () => writer.free.splice(0, layout === 'full' ? 2 : 1),
-      );
+      const onDone = (t: TileTask, rows: Float32Array | Float64Array, cols: Float32Array | Float64Array | null): void => {
+        writer.add(t, rows, cols);
+        cellsDone += pairsOf(t) * cellsPerPair;
+        progress?.update(cellsDone);
+      };
+      if (options.tileSource) await options.tileSource(todo, onDone, shouldStop, wd);
+      else await runWorkers(nWorkers, entry, wd, todo, shouldStop, onDone, () => writer.free.splice(0, layout === 'full' ? 2 : 1));
     }
     streamedSha = (await writer.finish()).sha256;
   } catch (e) {
@@ -389,6 +416,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   } catch (e) {
     throw ioError(e, out);
   }
+  const kernelInfo = typeof options.kernelInfo === 'function' ? options.kernelInfo() : options.kernelInfo;
   const sidecar: DtwSidecar = {
     format: 'lpclust-dtw-matrix',
     formatVersion: 1,
@@ -402,8 +430,8 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     radius: head.radius,
     dtype,
     accumulation: dtype,
-    kernel: kernel.name,
-    isa: kernel.isa,
+    kernel: kernelInfo?.name ?? kernel.name,
+    isa: kernelInfo?.isa ?? kernel.isa,
     matrixSha256,
     lpclustVersion: lpclustVersion(),
     createdAt: new Date().toISOString(),
@@ -523,7 +551,7 @@ async function sha256File(file: string): Promise<string> {
 }
 
 /** Run the tiles on `count` workers; resolves when all are done, rejects on error or stop. */
-function runWorkers(
+export function runWorkers(
   count: number,
   entry: WorkerEntry,
   wd: MatrixWorkerData,

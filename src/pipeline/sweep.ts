@@ -31,6 +31,7 @@ import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
+import type { QueueUrl } from '../queue/connection.js';
 
 /** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
 function betterOf(metric: string): 'higher' | 'lower' | undefined {
@@ -72,6 +73,10 @@ export interface SweepOptions {
   outDir?: string;
   /** Force (true) or forbid (false) serializing the large working arrays; default: from n (see {@link planSharedEuclidean}). Tests use it. */
   serialize?: boolean;
+  /** Run the configurations as jobs on this queue (`lpclust worker` processes) instead of local threads. */
+  queue?: QueueUrl;
+  /** With `queue`: the directory every worker sees; `outDir` (and `in`) must be inside it. */
+  sharedDir?: string;
 }
 
 /** One configuration's row of the summary. */
@@ -219,6 +224,12 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   const meters = o.meters === undefined || inFile ? o.meters : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined || inFile ? o.rules : checkInputPath(o.rules, '--rules');
   const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
+  if (o.queue) {
+    // The workers read the profiles and the matrix and write the configurations' outputs there.
+    const { insideShared } = await import('../queue/sweep.js');
+    insideShared(o.sharedDir ?? '.', base, '--out-dir');
+    if (inFile) insideShared(o.sharedDir ?? '.', inFile, '--in');
+  }
   const runName = `sweep ${o.models.join(',')} ${o.metrics.join(',')} k=${k0}..${k1}`;
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName, tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'sweep' } }, async (parent) => {
@@ -280,12 +291,41 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       }
     }
 
-    // Worker threads run the configurations side by side on one shared copy of the data.
-    const poolSize = Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
-    const pool = new ClusterPool(poolSize);
     const rows: SweepRow[] = new Array(configs.length);
     const labels: Array<Int32Array | undefined> = new Array(configs.length);
     let secondsDistances = 0;
+    // Threads of this process running configurations (none on a queue: the workers' are their own).
+    let poolSize = 0;
+    if (o.queue) {
+      // On the queue: one job per configuration, run by `lpclust worker` processes as nested runs.
+      const { runConfigsOnQueue, labelsOf } = await import('../queue/sweep.js');
+      t = performance.now();
+      let done = 0;
+      await runConfigsOnQueue(configs, {
+        queue: o.queue,
+        sharedDir: o.sharedDir ?? '.',
+        in: harmonized,
+        ...(dtwFile ? { dtw: dtwFile } : {}),
+        runDir,
+        experimentId: parent.experimentId,
+        parentRunId: parent.runId,
+        radius,
+        normalize,
+        nInit: o.nInit,
+        linkage: o.linkage,
+        init: o.init,
+        onDone: (i, r) => {
+          const { model, metric, k, seed, cfg } = configs[i];
+          rows[i] = { model, metric, k, seed, runId: r.runId, status: r.status, ...(r.error !== undefined ? { error: r.error } : {}), metrics: r.metrics, sizes: r.sizes };
+          labels[i] = labelsOf(r);
+          done++;
+          log.info(`sweep ${done}/${configs.length}: ${cfg}${r.status === 'FAILED' ? ' FAILED' : ` ${select} ${r.metrics[select]?.toFixed(4) ?? 'n/a'}`}`);
+        },
+      });
+    } else {
+    // Worker threads run the configurations side by side on one shared copy of the data.
+    poolSize = Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
+    const pool = new ClusterPool(poolSize);
     try {
       // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
       t = performance.now();
@@ -402,6 +442,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     } finally {
       await pool.close();
     }
+    }
     const labelsOf = new Map<string, Int32Array[]>();
     configs.forEach((c, i) => {
       const l = labels[i];
@@ -517,7 +558,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       'sweep/configurations': rows.length,
       'sweep/failed': failed,
       'sweep/excluded': excludedCount,
-      'sweep/workers': poolSize,
+      ...(o.queue ? {} : { 'sweep/workers': poolSize }),
       'seconds/dataset': secondsDataset,
       'seconds/dtw': secondsDtw,
       'seconds/dtw_load': secondsLoad,
@@ -586,7 +627,7 @@ export function sweepSummary(r: StageResult<SweepOutputs>): string {
   const s = o.seconds;
   lines.push(
     `time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s + read ${s.load.toFixed(1)} s (once)` : 'no DTW matrix'}, Euclidean distances ${s.distances.toFixed(1)} s (once), ` +
-      `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations on ${r.metrics['sweep/workers']} worker${r.metrics['sweep/workers'] === 1 ? '' : 's'}), plots ${s.plots.toFixed(1)} s`,
+      `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations ${r.metrics['sweep/workers'] === undefined ? 'on the queue' : `on ${r.metrics['sweep/workers']} worker${r.metrics['sweep/workers'] === 1 ? '' : 's'}`}), plots ${s.plots.toFixed(1)} s`,
   );
   lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
   return lines.join('\n');

@@ -35,5 +35,6 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'predict', load: () => import('./predict.js') },
   { name: 'assign', load: () => import('./assign.js') },
   { name: 'serve', load: () => import('./serve.js') },
+  { name: 'worker', load: () => import('./worker.js') },
   { name: 'doctor', load: () => import('./doctor.js') },
 ];

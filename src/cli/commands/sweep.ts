@@ -47,6 +47,8 @@ interface SweepFlags extends Record<string, unknown> {
   oldmongo?: string;
   sql?: string;
   newmongo?: string;
+  queue?: string;
+  sharedDir?: string;
 }
 
 /** Register `lpclust sweep`. */
@@ -76,6 +78,8 @@ export function register(program: Command): void {
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
     .option('--register-model <name>', 'register the model of the best configuration (its run must be the only one of that configuration: one seed) as a new version of this registered model (created when missing); see lpclust models')
+    .option('--queue <url>', 'run the configurations as jobs on a Redis job queue (redis://… or rediss://…) taken by `lpclust worker` processes')
+    .option('--shared-dir <dir>', 'with --queue: a directory every worker sees; --out-dir and --in must be inside it', '.')
     .addHelpText(
       'after',
       `
@@ -96,7 +100,8 @@ better). Tags on the parent: lpclust.best ("<model> <metric> k=<k>") and lpclust
 Examples:
   lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw -k 3..20
   lpclust sweep --models kmeans,som --metrics euclidean -k 3..12 --seeds 0,1,2 --select "Silhouette Score"
-  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json`,
+  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json
+  lpclust sweep --in /mnt/shared/harmonized.csv --out-dir /mnt/shared/outputs --queue redis://queue:6379/0 --shared-dir /mnt/shared`,
     )
     .action(async (flags: SweepFlags, cmd: Command) => {
       const { runSweep, sweepSummary } = await import('../../pipeline/sweep.js');
@@ -110,6 +115,8 @@ Examples:
       const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
       const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
       if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
+      const { parseQueueUrl } = await import('../../queue/connection.js');
+      const queue = flags.queue === undefined ? undefined : parseQueueUrl(flags.queue);
       const store = await ctx.openStore();
       const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
       // Checked before the run starts: a bad name or a store without a registry should not cost a run.
@@ -141,6 +148,7 @@ Examples:
           nInit: s.nInit,
           reuse: s.reuse,
           outDir: s.outDir,
+          ...(queue ? { queue, sharedDir: flags.sharedDir } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

@@ -1,0 +1,67 @@
+/**
+ * `lpclust worker`: a process that takes jobs from the Redis job queue (BullMQ) and computes them
+ * on this machine — DTW matrix tiles of `lpclust dtw --queue …` — until Ctrl-C or SIGTERM.
+ */
+import type { Command } from 'commander';
+import { availableParallelism } from 'node:os';
+import { usageError } from '../../errors.js';
+import { capWorkers, contextFor } from '../context.js';
+
+interface WorkerFlags {
+  queue: string;
+  sharedDir?: string;
+  threads?: string;
+  lockDuration: string;
+}
+
+function positive(raw: string, flag: string): number {
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`${flag}\` but received \`${raw}\``);
+  return v;
+}
+
+/** Register `lpclust worker`. */
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('take jobs (DTW tiles of `lpclust dtw --queue`, configurations of `lpclust sweep --queue`) from a Redis job queue and compute them here, until stopped')
+    .requiredOption('--queue <url>', 'the job queue: redis://[:password@]host:6379/0, or rediss://… for TLS (the password is never printed)')
+    .option('--shared-dir <dir>', 'where this machine sees the shared directory (default: the path the submitter gave)')
+    .option('--threads <n>', `worker threads, also the jobs taken at once (default: available cores, here ${availableParallelism()})`)
+    .option('--lock-duration <ms>', 'a job whose worker has not renewed its lock for this long is given to another worker', '30000')
+    .addHelpText(
+      'after',
+      `
+Run one on every machine; each takes tiles as it is free, so faster machines take more. A worker
+killed mid-tile (kill -9, a lost machine) has its tile taken again by another once the lock
+expires. A job from another lpclust version is refused, and the submitter shows why. Ctrl-C or
+SIGTERM finishes the jobs in hand and exits. Sweep configurations are logged as nested runs to
+this worker's tracking store (--tracking-uri, MLFLOW_TRACKING_URI and its credentials from this
+machine's environment; jobs carry none): point it at the submitter's.
+
+Examples:
+  lpclust worker --queue redis://localhost:6379/0
+  lpclust worker --queue rediss://:$REDIS_PASSWORD@queue.example.org:6380/0 --shared-dir /mnt/shared --threads 16`,
+    )
+    .action(async (flags: WorkerFlags, cmd: Command) => {
+      const { parseQueueUrl } = await import('../../queue/connection.js');
+      const { processTileJobs } = await import('../../queue/dtw.js');
+      const { startSweepWorker } = await import('../../queue/sweep.js');
+      const { interruptSignal } = await import('../../util/interrupt.js');
+      const queue = parseQueueUrl(flags.queue);
+      const threads = capWorkers(flags.threads === undefined ? undefined : positive(flags.threads, '--threads'), '--threads') ?? availableParallelism();
+      const lockMs = positive(flags.lockDuration, '--lock-duration');
+      const ctx = contextFor(cmd);
+      // Sweep configurations are logged as nested runs into this worker's own tracking store
+      // (--tracking-uri / MLFLOW_TRACKING_URI and its credentials): it must be the submitter's.
+      const store = await ctx.openStore();
+      const sweeps = await startSweepWorker({ queue, sharedDir: flags.sharedDir, threads, store, lockMs });
+      let res: { tiles: number };
+      try {
+        res = await processTileJobs({ queue, sharedDir: flags.sharedDir, threads, lockMs, shouldStop: () => interruptSignal() !== null });
+      } finally {
+        await sweeps.close();
+      }
+      ctx.print({ tiles: res.tiles, configurations: sweeps.configs() }, `worker stopped after ${res.tiles} tile(s) and ${sweeps.configs()} sweep configuration(s)`);
+    });
+}
