@@ -73,7 +73,7 @@ export function defaultSampleSize(n: number, k: number, budgetBytes = Infinity):
  */
 export function checkSampleSize(sampleSize: number, n: number, k: number): void {
   if (!Number.isInteger(sampleSize) || sampleSize < 2) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected an integer ≥ 2 for \`--sample-size\` but received \`${sampleSize}\``);
-  if (sampleSize > n) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected \`--sample-size\` ≤ the number of profiles (${n}) but received ${sampleSize}`, { hint: `use --sample-size ${n} or less (${n} clusters on every profile: that is --scale exact's answer)` });
+  if (sampleSize > n) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected \`--sample-size\` ≤ the number of profiles (${n}) but received ${sampleSize}`, { hint: `use --sample-size ${n} or less (a sample of all ${n} profiles gives exact FasterPAM's answer)` });
   if (k >= sampleSize) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected k < \`--sample-size\` but k = ${k} and the sample holds ${sampleSize} profiles`, { hint: `raise --sample-size to at least ${80 + 4 * k} (80 + 4k), or lower -k` });
 }
 

@@ -34,6 +34,9 @@ import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
 import { logModel } from '../model/resolve.js';
+import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
+import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
+import { simplifiedSilhouette } from '../validate/sampled.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -90,6 +93,18 @@ export interface ClusterStageOptions {
    * `<absolute path of in> <normalize>`). Ignored with k = 0.
    */
   executor?: ClusterExecutor;
+  /**
+   * Exact (n × n matrices), sampled (nothing n × n: FasterCLARA k-medoids, silhouettes on a
+   * stratified sample) or auto (default: exact while the matrices fit `memoryBudget` and n ≤ 100,000).
+   * See cluster/scale.ts.
+   */
+  scale?: ScaleChoice;
+  /** Bytes the run's large arrays may take (default: half the free memory). */
+  memoryBudget?: number;
+  /** Sampled k-medoids: rows per FasterCLARA sample (default 80 + 4k, raised to 2,000 when it fits). */
+  sampleSize?: number;
+  /** Sampled mode: rows of the stratified silhouette sample (default 4,000). */
+  silhouetteSampleSize?: number;
 }
 
 /** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
@@ -230,9 +245,26 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
     const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
     checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
-    // A given matrix is checked against these profiles (and loaded) before the run too.
-    const given = o.dtw !== undefined && !o.preloaded ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
-    return { inFile, table, n, L, X, given };
+    // Exact or sampled, decided before anything n × n is read or allocated.
+    const plan = planScale({
+      n,
+      L,
+      model: o.model,
+      metric: o.metric,
+      k: o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[1] : o.k,
+      wantDtw: o.metric === 'dtw' || o.dtw !== undefined || o.preloaded !== undefined,
+      choice: o.scale ?? 'auto',
+      budget: o.memoryBudget ?? defaultMemoryBudget(),
+      budgetIsDefault: o.memoryBudget === undefined,
+      ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
+      silhouetteSample: o.silhouetteSampleSize ?? DEFAULT_SILHOUETTE_SAMPLE,
+    });
+    if (plan.mode === 'sampled') {
+      if (o.k === 0) throw usageError('E_USAGE_SCALE', `choosing k (-k 0) is not available in sampled mode yet (${plan.reason.replace(/;.*$/, '')})`, { hint: 'give -k, or use --scale exact with a larger --memory-budget' });
+    }
+    // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
+    const given = o.dtw !== undefined && !o.preloaded && plan.mode === 'exact' ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
+    return { inFile, table, n, L, X, given, plan };
   };
   let prepared: Awaited<ReturnType<typeof prepare>>;
   try {
@@ -241,7 +273,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     steps?.abandon();
     throw e;
   }
-  const { inFile, table, n, L, X, given } = prepared;
+  const { inFile, table, n, L, X, given, plan } = prepared;
+  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${plan.reason}`);
   steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
@@ -258,8 +291,51 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     },
   ).finally(() => steps?.abandon());
 
+  /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
+  async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
+    const { fitSampled } = await import('../cluster/fit-sampled.js');
+    const { AssignPool } = await import('../dtw/assign.js');
+    const pool = new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
+    try {
+      const t0 = performance.now();
+      const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize });
+      const seconds = (performance.now() - t0) / 1000;
+      const validation = computeValidation({
+        X: rows.data,
+        L: rows.dim,
+        labels: fit.labels,
+        k: fit.k,
+        centres: fit.centres,
+        sampled: { size: plan.silhouetteSampleSize, seed, ...(spec.metric === 'dtw' ? { dtwRadius: radius } : {}) },
+      });
+      if (spec.metric === 'dtw') {
+        // The exact simplified silhouette under DTW: each day against its own and the nearest other centre.
+        const a = await pool.assign(fit.centres, radius, { second: true });
+        const own = new Float64Array(rows.n);
+        const other = new Float64Array(rows.n);
+        const { dtwToMany } = await import('../dtw/index.js');
+        for (let i = 0; i < rows.n; i++) {
+          if (a.n1[i] === fit.labels[i]) {
+            own[i] = a.d1[i];
+            other[i] = a.d2![i];
+          } else {
+            // A day not at its nearest centre (DBA's last update moved the centres): measure its own.
+            own[i] = dtwToMany(rows.data.subarray(i * rows.dim, (i + 1) * rows.dim), fit.centres.subarray(fit.labels[i] * rows.dim, (fit.labels[i] + 1) * rows.dim), rows.dim, radius)[0];
+            other[i] = a.d1[i];
+          }
+        }
+        (validation.metrics as unknown as Record<string, number>)['Simplified Silhouette DTW'] = simplifiedSilhouette(own, other);
+      }
+      return { fit, seconds, validation };
+    } finally {
+      await pool.close();
+    }
+  }
+
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
-      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
+      // The default budget (half the free memory) changes from run to run: only a given one is a param.
+      await run.setTags({ 'lpclust.scale': plan.mode });
 
       // The DTW matrix: checked if given, else computed once here and reused by every step.
       let D: DistanceMatrix | undefined;
@@ -272,6 +348,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         D = { n, data: o.preloaded.matrix };
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
+      } else if (plan.mode === 'sampled') {
+        // DTW is computed on demand against medoids, centres and samples; no matrix is read or written.
+        if (o.dtw !== undefined) log.warn(`--dtw ${o.dtw} is not read in sampled mode (it would need ${formatBytes(4 * n * n)} of memory); DTW distances are computed as needed`);
+        if (o.metric === 'dtw') await run.logParams({ radius });
       } else if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
@@ -350,6 +430,9 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
           min_cluster_share: minClusterShare,
         });
         await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+      } else if (plan.mode === 'sampled') {
+        work = await sampledWork(rows, { ...spec, k: o.k }, plan);
+        await run.logParams({ k: o.k, silhouette_sample_size: plan.silhouetteSampleSize });
       } else if (o.executor) {
         const key = `${path.resolve(o.in)} ${normalize}`;
         if (o.executor.key !== key) throw new RangeError(`Expected an executor holding ${key} but it holds ${o.executor.key}`);
@@ -390,7 +473,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : plan.mode === 'sampled' ? { matrixPrecision: 'float64' as const } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
 
       steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
@@ -410,9 +493,20 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         // Silhouettes by the clustering's own distance; the same cluster colours in every chart.
         const byDtw = o.metric === 'dtw' && validation.silhouetteDtwSamples !== undefined;
         const plotDir = path.join(outDir, 'plots');
+        const sample = validation.silhouetteSample;
         const files = (
           await renderClusterPlots(
-            { X, L, labels: fit.labels, centres: fit.centres, k: fit.k, slots: table.slots, silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples, silhouetteDistance: byDtw ? 'DTW' : 'Euclidean' },
+            {
+              X,
+              L,
+              labels: fit.labels,
+              centres: fit.centres,
+              k: fit.k,
+              slots: table.slots,
+              silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples,
+              silhouetteDistance: byDtw ? 'DTW' : 'Euclidean',
+              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${sample.rows.length} of ${sample.n} days` } : {}),
+            },
             plotDir,
           )
         ).files;

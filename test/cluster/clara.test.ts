@@ -4,7 +4,8 @@ import { dtwBlock } from '../../src/dtw/index.js';
 import { AssignPool, assignNearest } from '../../src/dtw/assign.js';
 import { envelopes, lbKeogh2, lbKim2 } from '../../src/dtw/bounds.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
-import { fasterClara } from '../../src/cluster/clara.js';
+import { fasterClara, gatherRows } from '../../src/cluster/clara.js';
+import { computeValidation } from '../../src/validate/index.js';
 import { KMedoids, euclideanMatrix, type Rows } from '../../src/cluster/index.js';
 
 /** Daily-profile-like rows: a few shifted archetypes plus noise. */
@@ -124,7 +125,7 @@ describe('FasterCLARA (k-medoids without the matrix)', () => {
     expect(s.totalDeviation / exact.totalDeviation).toBeLessThan(1.05);
   });
 
-  it('allocates nothing of n² elements (a budget smaller than one n × n matrix)', async () => {
+  it('allocates nothing of n² elements, fit and validation (a budget smaller than one n × n matrix)', async () => {
     const rows = profiles(3000, 24, 12);
     const n2 = rows.n * rows.n;
     let largest = 0;
@@ -145,6 +146,9 @@ describe('FasterCLARA (k-medoids without the matrix)', () => {
       const s = await fasterClara(rows, { k: 8, radius: 1, seed: 0, sampleSize: 500 }, pool);
       await pool.close();
       expect(s.labels.length).toBe(rows.n);
+      // The validation of sampled mode: exact DB/CH/inertia, silhouettes on a 500-row sample.
+      const v = computeValidation({ X: rows.data, L: 24, labels: s.labels, k: 8, centres: gatherRows(rows, s.medoids), sampled: { size: 500, seed: 0, dtwRadius: 1 } });
+      expect(v.metrics['Silhouette DTW_sample_size']).toBeGreaterThan(490);
     } finally {
       globalThis.Float64Array = saved.F64;
       globalThis.Float32Array = saved.F32;
@@ -152,5 +156,27 @@ describe('FasterCLARA (k-medoids without the matrix)', () => {
     // The instrumentation saw the sample matrix (500²) but nothing near n².
     expect(largest).toBeGreaterThanOrEqual(500 * 500);
     expect(largest).toBeLessThan(n2 / 4);
+  });
+});
+
+describe('sampled validation', () => {
+  it('silhouettes on a stratified sample equal the exact silhouette when the sample is everything, and the interval of a sample covers it', async () => {
+    const { silhouetteOnSample } = await import('../../src/validate/sampled.js');
+    const { silhouettePrecomputed } = await import('../../src/validate/index.js');
+    const rows = profiles(600, 24, 13);
+    // A real clustering's labels (the estimate of a and b from the sample is biased for meaningless labels).
+    const D = fullDtw(rows, 1);
+    const labels = new KMedoids({ k: 4, seed: 0 }).fit({ n: 600, data: D }).state!.labels;
+    // Whole set: exact, zero-width interval.
+    const whole = silhouetteOnSample(rows.data, 24, labels, 4, 600, 0, 1);
+    expect(whole.sampleSize).toBe(600);
+    expect(whole.score).toBeCloseTo(silhouettePrecomputed(D, 600, labels, 4).score, 12);
+    expect(whole.ci95).toBe(0);
+    // A sample: the interval covers the exact value.
+    const part = silhouetteOnSample(rows.data, 24, labels, 4, 200, 1, 1);
+    expect(part.sampleSize).toBeGreaterThanOrEqual(196);
+    expect(part.sampleSize).toBeLessThan(210);
+    const exact = silhouettePrecomputed(D, 600, labels, 4).score;
+    expect(Math.abs(part.score - exact)).toBeLessThan(3 * part.ci95 + 1e-9);
   });
 });

@@ -9,6 +9,7 @@ import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/
 import { log } from '../../util/log.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
+import { SCALE_HELP } from '../scale-options.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
 
 function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
@@ -74,6 +75,9 @@ export function register(program: Command): void {
     .option('--n-init <n>', 'restarts keeping the best (model default)')
     .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
+    .option('--scale <mode>', `${SCALE_HELP.scale}; decided once for the sweep (sampled: configurations run one at a time, agglomerative is skipped)`)
+    .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
+    .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
     .addHelpText(
       'after',
@@ -132,6 +136,9 @@ Examples:
           nInit: s.nInit,
           reuse: s.reuse,
           outDir: s.outDir,
+          scale: s.scale,
+          ...(s.memoryBudget !== undefined ? { memoryBudget: s.memoryBudget } : {}),
+          ...(s.sampleSize !== undefined ? { sampleSize: s.sampleSize } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );
