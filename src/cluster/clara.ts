@@ -5,8 +5,8 @@
  * to its nearest medoid), and the best set is kept. After the first sample, every sample contains the
  * best medoids found so far (as CLARA does), so a later sample can only refine them.
  *
- * The all-n scoring is the pruned nearest-medoid assignment of dtw/assign.ts (native DTW kernel on
- * worker threads, LB_Kim / LB_Keogh pruning that never changes a result). The metric is banded DTW
+ * The all-n scoring is the nearest-medoid assignment of dtw/assign.ts (native DTW kernel on worker
+ * threads; LB_Kim / LB_Keogh pruning, which never changes a result, where it pays). The metric is banded DTW
  * of the given radius; radius 0 is the Euclidean distance (the same as k-medoids' Euclidean matrix).
  *
  * Memory: the rows, a few length-n typed arrays and one s × s float64 matrix; nothing n × n.
@@ -36,8 +36,8 @@ export interface ClaraOptions {
   maxIter?: number;
   /** Seed; default 0. */
   seed?: number;
-  /** Whether the all-n scoring uses the lower bounds (default true; false for tests and benchmarks). */
-  prune?: boolean;
+  /** Whether the all-n scoring uses the lower bounds (default `auto`: see dtw/assign.ts). */
+  prune?: boolean | 'auto';
 }
 
 /** What {@link fasterClara} returns: a k-medoids state plus how it was obtained. */

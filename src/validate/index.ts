@@ -23,6 +23,7 @@ export {
   type PeakScores,
 } from './peaks.js';
 export { adjustedRandIndex } from './ari.js';
+export { silhouetteOnSample, stratifiedSample, simplifiedSilhouette, simplifiedSilhouetteEuclidean, DEFAULT_SILHOUETTE_SAMPLE, type SampledSilhouette } from './sampled.js';
 export {
   SCORES,
   OLD_PIPELINE_METRICS,

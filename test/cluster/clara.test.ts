@@ -53,7 +53,7 @@ describe('pruned nearest-medoid assignment', () => {
     M.set(M.subarray(0, 24), 12 * 24);
     M.set(M.subarray(24, 48), 13 * 24);
     for (const radius of [0, 1, 2]) {
-      const a = await assignNearest(rows.data, 24, M, radius, { second: true });
+      const a = await assignNearest(rows.data, 24, M, radius, { second: true, prune: true });
       const b = await assignNearest(rows.data, 24, M, radius, { second: true, prune: false });
       expect(Array.from(a.n1)).toEqual(Array.from(b.n1));
       expect(Array.from(a.d1)).toEqual(Array.from(b.d1));
@@ -64,6 +64,12 @@ describe('pruned nearest-medoid assignment', () => {
       // Ties go to the lowest index, as the exact k-medoids does.
       expect(Array.from(a.n1).some((j) => j >= 12)).toBe(false);
     }
+    // The TypeScript kernel prunes by default (auto) and agrees with the native kernel unpruned.
+    const js = await assignNearest(rows.data, 24, M, 1, { second: true, kernel: 'js' });
+    const nat = await assignNearest(rows.data, 24, M, 1, { second: true, prune: false });
+    expect(js.exactPairs).toBeLessThan(nat.exactPairs / 2);
+    expect(Array.from(js.n1)).toEqual(Array.from(nat.n1));
+    expect(Array.from(js.d2!)).toEqual(Array.from(nat.d2!));
     // The distances are the DTW matrix's.
     const c = await assignNearest(rows.data.subarray(0, 50 * 24), 24, M, 1);
     for (let i = 0; i < 50; i++) expect(c.d1[i]).toBe(dtwNaive(rows.data.subarray(i * 24, i * 24 + 24), M.subarray(c.n1[i] * 24, c.n1[i] * 24 + 24), 1));
