@@ -186,3 +186,21 @@ describe('sampled validation', () => {
     expect(Math.abs(part.score - exact)).toBeLessThan(3 * part.ci95 + 1e-9);
   });
 });
+
+describe('DBA assignment with lower bounds', () => {
+  it('gives the same labels and distances pruned and unpruned, and DBA k-means the same fit', async () => {
+    const { assignDtw, BandedDtw, DbaKMeans } = await import('../../src/cluster/dba.js');
+    const rows = profiles(3000, 24, 21);
+    const centres = rows.data.slice(0, 7 * 24);
+    for (const r of [1, 3]) {
+      const a = assignDtw(rows, centres, 7, new BandedDtw(24, r), { prune: true });
+      const b = assignDtw(rows, centres, 7, new BandedDtw(24, r), { prune: false });
+      expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+      expect(Array.from(a.dist2)).toEqual(Array.from(b.dist2));
+    }
+    // The fit's labels equal predict's argmin of the DTW distance (same assignment).
+    const m = new DbaKMeans({ k: 5, nInit: 1, maxIter: 3, seed: 2 }).fit(rows);
+    const again = assignDtw(rows, m.state!.centres, 5, new BandedDtw(24, 1), { prune: true }).labels;
+    expect(Array.from(again)).toEqual(Array.from(m.state!.labels));
+  });
+});
