@@ -2,8 +2,8 @@
  * Exact or sampled: which algorithms a clustering configuration runs at its size (`--scale`,
  * `--memory-budget`). `exact` is the classic path (the n × n matrices: the DTW matrix, k-medoids'
  * Euclidean matrix, the agglomerative tree's distances; exact silhouettes). `sampled` never
- * allocates anything n × n: k-medoids by FasterCLARA (clara.ts), silhouettes on a stratified sample
- * (validate/sampled.ts). `auto` picks exact while the matrices the configuration needs fit the
+ * allocates anything n × n: k-medoids by FasterCLARA (clara.ts), agglomerative on a sample with
+ * nearest-medoid assignment (fit-sampled.ts), silhouettes on a stratified sample (validate/sampled.ts). `auto` picks exact while the matrices the configuration needs fit the
  * budget and the exact silhouettes stay affordable (at most {@link EXACT_SILHOUETTE_MAX_ROWS} rows:
  * beyond, the n² distance computations of one silhouette take hours), sampled otherwise.
  *
@@ -103,15 +103,15 @@ export function sampledBytes(n: number, L: number, sampleSize: number, silhouett
 
 /**
  * Decide exact or sampled.
- * @throws LpclustError E_USAGE_SCALE (`--scale exact` whose matrices exceed the budget; a model
- *   without a sampled variant asked to sample), E_USAGE_MEMORY_BUDGET (too small even for sampled)
+ * @throws LpclustError E_USAGE_SCALE (`--scale exact` whose matrices exceed the budget),
+ *   E_USAGE_SAMPLE_SIZE, E_USAGE_MEMORY_BUDGET (too small even for sampled)
  */
 export function planScale(i: ScaleInput): ScalePlan {
   const { bytes: exactBytes, needs: exactNeeds } = exactMatrixNeeds(i);
   const budgetText = `${formatBytes(i.budget)}${i.budgetIsDefault ? ' (half the free memory)' : ''}`;
   const sampleSize = i.sampleSize ?? defaultSampleSize(i.n, i.k, i.budget / 8);
   const silhouetteSampleSize = Math.max(2, Math.min(i.n, i.silhouetteSample, Math.floor(Math.sqrt(i.budget / 4 / 8))));
-  const sBytes = sampledBytes(i.n, i.L, i.model === 'kmedoids' ? sampleSize : 0, silhouetteSampleSize);
+  const sBytes = sampledBytes(i.n, i.L, i.model === 'kmedoids' ? sampleSize : i.model === 'agglomerative' ? Math.ceil(sampleSize * Math.SQRT2) : 0, silhouetteSampleSize);
   const fits = exactBytes <= i.budget;
   const plan = (mode: 'exact' | 'sampled', reason: string): ScalePlan => ({ mode, exactBytes, exactNeeds, sampledBytes: sBytes, sampleSize, silhouetteSampleSize, reason, budget: i.budget });
   if (i.choice === 'exact') {
@@ -127,12 +127,7 @@ export function planScale(i: ScaleInput): ScalePlan {
       return plan('exact', `exact (--scale auto): ${exactBytes > 0 ? `${exactNeeds.join(' and ')} fit the memory budget of ${budgetText}` : `no n × n matrix is needed and ${i.n} profiles keep exact silhouettes affordable`}`);
     }
   }
-  if (i.model === 'agglomerative') {
-    throw usageError('E_USAGE_SCALE', `the agglomerative model has no sampled variant yet, and ${i.choice === 'auto' ? `the exact one needs ${formatBytes(exactBytes)} (${exactNeeds.join(' and ')}), more than the memory budget of ${budgetText}` : 'was asked to sample (--scale sampled)'}`, {
-      hint: 'use --model kmedoids (FasterCLARA) or kmeans at this size, or --scale exact with a larger --memory-budget',
-    });
-  }
-  if (i.model === 'kmedoids') checkSampleSize(sampleSize, i.n, i.k);
+  if (i.model === 'kmedoids' || i.model === 'agglomerative') checkSampleSize(sampleSize, i.n, i.k);
   if (sBytes > i.budget) {
     throw usageError('E_USAGE_MEMORY_BUDGET', `the memory budget of ${budgetText} is too small even for the sampled method, which needs about ${formatBytes(sBytes)} for ${i.n} profiles of ${i.L} slots`, {
       hint: `raise --memory-budget to at least ${formatBytes(sBytes)}${i.model === 'kmedoids' ? ', or lower --sample-size' : ''}`,
@@ -144,6 +139,11 @@ export function planScale(i: ScaleInput): ScalePlan {
       : !fits
         ? `${exactNeeds.join(' and ')} would need ${formatBytes(exactBytes)}, more than the memory budget of ${budgetText}`
         : `${i.n} profiles are more than ${EXACT_SILHOUETTE_MAX_ROWS} (exact silhouettes would compare every pair)`;
-  const what = i.model === 'kmedoids' ? `k-medoids by FasterCLARA (samples of ${sampleSize} profiles, medoids scored on all ${i.n}), ` : '';
+  const what =
+    i.model === 'kmedoids'
+      ? `k-medoids by FasterCLARA (samples of ${sampleSize} profiles, medoids scored on all ${i.n}), `
+      : i.model === 'agglomerative'
+        ? `the agglomerative tree on a seeded sample of ${sampleSize} profiles, every other profile joining its nearest cluster medoid, `
+        : '';
   return plan('sampled', `sampled${i.choice === 'auto' ? ' (--scale auto)' : ''}: ${why}; ${what}silhouettes on a stratified sample of about ${silhouetteSampleSize} profiles, nothing n × n is allocated`);
 }

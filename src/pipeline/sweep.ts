@@ -73,7 +73,7 @@ export interface SweepOptions {
   /**
    * Exact, sampled or auto (default; see cluster/scale.ts), decided once for the whole sweep from the
    * largest n × n need among its models. Sampled: no DTW matrix and no shared Euclidean matrices;
-   * configurations run one after the other, each on every worker thread; agglomerative is skipped.
+   * configurations run one after the other, each on every worker thread.
    */
   scale?: ScaleChoice;
   /** Bytes the n × n matrices may take (default half the free memory). */
@@ -318,11 +318,6 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         if (!supportsMetric(model, metric)) {
           log.warn(`${model} has no ${metric} variant: skipped`);
           await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: `${model} has no ${metric} variant` });
-          continue;
-        }
-        if (sampled && model === 'agglomerative') {
-          log.warn(`agglomerative ${metric} has no sampled variant: skipped (${scalePlan.reason.replace(/;.*$/, '')})`);
-          await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: 'no sampled variant (--scale sampled)' });
           continue;
         }
         for (let k = k0; k <= k1; k++) for (const seed of seeds) configs.push({ model, metric, k, seed, cfg: `${model}_${metric}_k${k}_s${seed}` });

@@ -204,3 +204,35 @@ describe('DBA assignment with lower bounds', () => {
     expect(Array.from(again)).toEqual(Array.from(m.state!.labels));
   });
 });
+
+describe('agglomerative in sampled mode', () => {
+  it('equals the exact tree when the sample is the whole set, and assigns the others to the nearest cluster medoid', async () => {
+    const { fitSampled } = await import('../../src/cluster/fit-sampled.js');
+    const { fitClustering } = await import('../../src/cluster/fit.js');
+    const { assignNearest: nearest } = await import('../../src/dtw/assign.js');
+    const rows = profiles(500, 24, 31);
+    const pool = new AssignPool(rows.data, 24, 1);
+    try {
+      const exactDtw = fitClustering(rows, { model: 'agglomerative', metric: 'dtw', k: 5 }, { n: 500, data: fullDtw(rows, 1) });
+      const whole = await fitSampled(rows, { model: 'agglomerative', metric: 'dtw', k: 5 }, pool, { sampleSize: 500 });
+      expect(Array.from(whole.labels)).toEqual(Array.from(exactDtw.labels));
+      const exactWard = fitClustering(rows, { model: 'agglomerative', metric: 'euclidean', k: 4 });
+      const wholeWard = await fitSampled(rows, { model: 'agglomerative', metric: 'euclidean', k: 4 }, pool, { sampleSize: 500 });
+      expect(Array.from(wholeWard.labels)).toEqual(Array.from(exactWard.labels));
+      // A sample of 120: profiles outside it take the cluster of their nearest medoid (the centres).
+      const part = await fitSampled(rows, { model: 'agglomerative', metric: 'dtw', k: 5, seed: 3 }, pool, { sampleSize: 120 });
+      expect(part.params.assignment).toBe('nearest cluster medoid of the sample');
+      const near = await nearest(rows.data, 24, part.centres, 1);
+      const inSample = new Set(new Random(3).sample(500, 120));
+      let checked = 0;
+      for (let i = 0; i < 500; i++) {
+        if (inSample.has(i)) continue;
+        expect(part.labels[i]).toBe(near.n1[i]);
+        checked++;
+      }
+      expect(checked).toBe(380);
+    } finally {
+      await pool.close();
+    }
+  });
+});
