@@ -145,5 +145,5 @@ export function planScale(i: ScaleInput): ScalePlan {
       : i.model === 'agglomerative'
         ? `the agglomerative tree on a seeded sample of ${sampleSize} profiles, every other profile joining its nearest cluster medoid, `
         : '';
-  return plan('sampled', `sampled${i.choice === 'auto' ? ' (--scale auto)' : ''}: ${why}; ${what}silhouettes on a stratified sample of about ${silhouetteSampleSize} profiles, nothing n × n is allocated`);
+  return plan('sampled', `sampled${i.choice === 'auto' ? ' (--scale auto)' : ''}: ${why}; ${what}${silhouetteSampleSize < i.n ? `silhouettes on a stratified sample of about ${silhouetteSampleSize} profiles; nothing n × n is allocated` : `silhouettes on all ${i.n} profiles (the budget allows their ${i.n} × ${i.n} matrix)`}`);
 }

@@ -103,3 +103,29 @@ describe('--scale', () => {
     expect(existsSync(path.join(dir, 'bad'))).toBe(false);
   }, 60_000);
 });
+
+describe('pipeline --scale sampled', () => {
+  it('skips the DTW stage, fits FasterCLARA k-medoids and tags the parent and the clustering run', () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'lpclust-scale-pipeline-'));
+    const r = spawnSync(process.execPath, [BIN, '--tracking-uri', `file:${path.join(cwd, 'mlruns')}`, 'pipeline', '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '60', '--json', '--quiet'], { cwd, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    const stages = (res.stages as Array<{ stage: string; runId?: string }>).map((s) => s.stage);
+    expect(stages).not.toContain('dtw');
+    expect(stages).toContain('clustering');
+    expect(res.metrics['Silhouette DTW_sample_size']).toBeGreaterThan(0);
+    expect(res.metrics['Simplified Silhouette DTW']).toBeDefined();
+    const root = path.join(cwd, 'mlruns');
+    const tag = (runId: string, key: string): string => {
+      for (const exp of readdirSync(root)) {
+        const p = path.join(root, exp, runId, 'tags', key);
+        if (existsSync(p)) return readFileSync(p, 'utf8');
+      }
+      return '';
+    };
+    expect(tag(res.runId, 'lpclust.scale')).toBe('sampled');
+    const child = (res.stages as Array<{ stage: string; runId?: string }>).find((s) => s.stage === 'clustering')!;
+    expect(tag(child.runId!, 'lpclust.scale')).toBe('sampled');
+    expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);
+  }, 120_000);
+});
