@@ -31,7 +31,7 @@ export interface AssignOptions {
    * (default): only with the TypeScript kernel. Measured on this project's machine (L = 24 and 96,
    * radius 1 to 8, 10⁵ rows, 12 candidates): the bounds leave 16–48 % of the exact DTW calls, which
    * makes the TypeScript kernel 1.6–2.3× faster, but the native SIMD kernel computes a pair in about
-   * the time the bounds take in JavaScript, so there the unpruned path is 2–5× faster.
+   * the time the bounds take in JavaScript, so there the unpruned path is 2–7× faster (bench/scale.ts).
    */
   prune?: boolean | 'auto';
 }

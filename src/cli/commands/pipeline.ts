@@ -215,7 +215,7 @@ export function register(program: Command): void {
     .option('--workers <n>', 'worker threads for the DTW matrix and the Euclidean silhouette (default: all cores)')
     .option('--silhouette-dtw', 'with --metric euclidean: also compute the DTW matrix, for Silhouette DTW')
     .option('--no-plots', 'do not render the plots')
-    .option('--scale <mode>', SCALE_HELP.scale)
+    .option('--scale <mode>', `${SCALE_HELP.scale} (default auto)`)
     .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
     .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .addHelpText(

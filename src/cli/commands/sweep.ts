@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .option('--n-init <n>', 'restarts keeping the best (model default)')
     .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
-    .option('--scale <mode>', `${SCALE_HELP.scale}; decided once for the sweep (sampled: configurations run one at a time)`)
+    .option('--scale <mode>', `${SCALE_HELP.scale} (default auto); decided once for the sweep (sampled: configurations run one at a time)`)
     .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
     .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
