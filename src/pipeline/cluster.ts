@@ -21,7 +21,7 @@ import { withRun, type ActiveRun } from '../tracking/run.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
-import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
+import { computeValidation, euclideanDistanceMatrix, type ValidationResult } from '../validate/index.js';
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
 import { availableParallelism } from 'node:os';
@@ -37,6 +37,9 @@ import { logModel } from '../model/resolve.js';
 import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { simplifiedSilhouette } from '../validate/sampled.js';
+import { fitSampled } from '../cluster/fit-sampled.js';
+import { AssignPool } from '../dtw/assign.js';
+import { dtwToMany } from '../dtw/index.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -259,9 +262,6 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
       silhouetteSample: o.silhouetteSampleSize ?? DEFAULT_SILHOUETTE_SAMPLE,
     });
-    if (plan.mode === 'sampled') {
-      if (o.k === 0) throw usageError('E_USAGE_SCALE', `choosing k (-k 0) is not available in sampled mode yet (${plan.reason.replace(/;.*$/, '')})`, { hint: 'give -k, or use --scale exact with a larger --memory-budget' });
-    }
     // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
     const given = o.dtw !== undefined && !o.preloaded && plan.mode === 'exact' ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
     return { inFile, table, n, L, X, given, plan };
@@ -291,10 +291,28 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     },
   ).finally(() => steps?.abandon());
 
+  /** `Simplified Silhouette DTW` of a DTW fit: each day against its own and the nearest other centre. */
+  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: AssignPool): Promise<void> {
+    if (fit.params.metric !== 'dtw') return;
+    const a = await pool.assign(fit.centres, radius, { second: true });
+    const own = new Float64Array(rows.n);
+    const other = new Float64Array(rows.n);
+    for (let i = 0; i < rows.n; i++) {
+      if (a.n1[i] === fit.labels[i]) {
+        own[i] = a.d1[i];
+        other[i] = a.d2![i];
+      } else {
+        // A day not at its nearest centre (DBA's last update moved the centres, or a sample member
+        // keeping its tree's cluster): measure its own.
+        own[i] = dtwToMany(rows.data.subarray(i * rows.dim, (i + 1) * rows.dim), fit.centres.subarray(fit.labels[i] * rows.dim, (fit.labels[i] + 1) * rows.dim), rows.dim, radius)[0];
+        other[i] = a.d1[i];
+      }
+    }
+    (validation.metrics as unknown as Record<string, number>)['Simplified Silhouette DTW'] = simplifiedSilhouette(own, other);
+  }
+
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
   async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
-    const { fitSampled } = await import('../cluster/fit-sampled.js');
-    const { AssignPool } = await import('../dtw/assign.js');
     const pool = new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
     try {
       const t0 = performance.now();
@@ -308,24 +326,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         centres: fit.centres,
         sampled: { size: plan.silhouetteSampleSize, seed, ...(spec.metric === 'dtw' ? { dtwRadius: radius } : {}) },
       });
-      if (spec.metric === 'dtw') {
-        // The exact simplified silhouette under DTW: each day against its own and the nearest other centre.
-        const a = await pool.assign(fit.centres, radius, { second: true });
-        const own = new Float64Array(rows.n);
-        const other = new Float64Array(rows.n);
-        const { dtwToMany } = await import('../dtw/index.js');
-        for (let i = 0; i < rows.n; i++) {
-          if (a.n1[i] === fit.labels[i]) {
-            own[i] = a.d1[i];
-            other[i] = a.d2![i];
-          } else {
-            // A day not at its nearest centre (DBA's last update moved the centres): measure its own.
-            own[i] = dtwToMany(rows.data.subarray(i * rows.dim, (i + 1) * rows.dim), fit.centres.subarray(fit.labels[i] * rows.dim, (fit.labels[i] + 1) * rows.dim), rows.dim, radius)[0];
-            other[i] = a.d1[i];
-          }
-        }
-        (validation.metrics as unknown as Record<string, number>)['Simplified Silhouette DTW'] = simplifiedSilhouette(own, other);
-      }
+      await addSimplifiedDtw(rows, fit, validation, pool);
       return { fit, seconds, validation };
     } finally {
       await pool.close();
@@ -387,49 +388,62 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
         const t0 = performance.now();
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
-        const euclidean = range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
-        const validationOf = (fit: ClusterFit) =>
-          computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) });
-        let select: { key: string; better: 'higher' | 'lower'; score: (fit: ClusterFit) => number } | undefined;
-        if (o.select !== undefined) {
-          const def = parseSelect(o.select);
-          if (def.needsDtw && !D) throw usageError('E_USAGE_VALUE', `\`--select ${def.key}\` needs the DTW matrix: use --metric dtw, or --silhouette-dtw (pipeline) / --dtw dtw.npy (cluster)`);
-          // A fit statistic is the model's own; a validation score is computed as the run logs it.
-          const score = def.key.startsWith('fit/')
-            ? (fit: ClusterFit) => fit.stats[def.key] ?? NaN
-            : (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[def.key] ?? NaN;
-          select = { key: def.key, better: def.better, score };
+        const sampled = plan.mode === 'sampled';
+        const pool = sampled ? new AssignPool(X, L, o.workers ?? availableParallelism()) : undefined;
+        try {
+          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
+          const validationOf = (fit: ClusterFit) =>
+            sampled
+              ? computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, sampled: { size: plan.silhouetteSampleSize, seed, ...(o.metric === 'dtw' ? { dtwRadius: radius } : {}) } })
+              : computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) });
+          let select: { key: string; better: 'higher' | 'lower'; score: (fit: ClusterFit) => number } | undefined;
+          if (o.select !== undefined) {
+            const def = parseSelect(o.select);
+            if (def.needsDtw && !D && !sampled) throw usageError('E_USAGE_VALUE', `\`--select ${def.key}\` needs the DTW matrix: use --metric dtw, or --silhouette-dtw (pipeline) / --dtw dtw.npy (cluster)`);
+            // A fit statistic is the model's own; a validation score is computed as the run logs it.
+            const score = def.key.startsWith('fit/')
+              ? (fit: ClusterFit) => fit.stats[def.key] ?? NaN
+              : (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[def.key] ?? NaN;
+            select = { key: def.key, better: def.better, score };
+          } else if (sampled) {
+            // Without a matrix the metric's silhouette is the sampled estimate the run logs.
+            const key = o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score';
+            select = { key, better: 'higher', score: (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[key] ?? NaN };
+          }
+          const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
+          const res = await chooseK(
+            rows,
+            spec,
+            range,
+            D,
+            async (s) => {
+              const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
+              log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
+              await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
+            },
+            { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare, ...(pool ? { fit: (s: ClusterSpec) => fitSampled(rows, s, pool, { sampleSize: plan.sampleSize }) } : {}) },
+          );
+          const seconds = (performance.now() - t0) / 1000;
+          const fit = res.fit;
+          work = { fit, seconds, validation: validationOf(fit) };
+          if (pool) await addSimplifiedDtw(rows, fit, work.validation, pool);
+          kScores = res.scores;
+          kCriterion = res.criterion;
+          const eligible = res.scores.filter((s) => !s.excluded).length;
+          chooseMetrics['choose_k/k'] = res.k;
+          chooseMetrics[chooseKScoreKey(res.criterion)] = res.scores.find((s) => s.k === res.k)!.value;
+          chooseMetrics['choose_k/eligible_k'] = eligible;
+          const left = res.scores.length - eligible;
+          if (left > 0) log.info(`${left} of ${res.scores.length} k not ranked: a cluster held less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
+          await run.logParams({
+            k: res.k,
+            k_selection: `${res.better === 'lower' ? 'min' : 'max'} ${res.criterion} over k = ${range[0]}..${range[1]} among the k whose every cluster holds ≥ ${(100 * minClusterShare).toFixed(1)} % of the days`,
+            min_cluster_share: minClusterShare,
+          });
+          await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+        } finally {
+          await pool?.close();
         }
-        const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
-        const res = await chooseK(
-          rows,
-          spec,
-          range,
-          D,
-          async (s) => {
-            const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
-            log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
-            await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
-          },
-          { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare },
-        );
-        const seconds = (performance.now() - t0) / 1000;
-        const fit = res.fit;
-        work = { fit, seconds, validation: validationOf(fit) };
-        kScores = res.scores;
-        kCriterion = res.criterion;
-        const eligible = res.scores.filter((s) => !s.excluded).length;
-        chooseMetrics['choose_k/k'] = res.k;
-        chooseMetrics[chooseKScoreKey(res.criterion)] = res.scores.find((s) => s.k === res.k)!.value;
-        chooseMetrics['choose_k/eligible_k'] = eligible;
-        const left = res.scores.length - eligible;
-        if (left > 0) log.info(`${left} of ${res.scores.length} k not ranked: a cluster held less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
-        await run.logParams({
-          k: res.k,
-          k_selection: `${res.better === 'lower' ? 'min' : 'max'} ${res.criterion} over k = ${range[0]}..${range[1]} among the k whose every cluster holds ≥ ${(100 * minClusterShare).toFixed(1)} % of the days`,
-          min_cluster_share: minClusterShare,
-        });
-        await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
       } else if (plan.mode === 'sampled') {
         work = await sampledWork(rows, { ...spec, k: o.k }, plan);
         await run.logParams({ k: o.k, silhouette_sample_size: plan.silhouetteSampleSize });

@@ -70,6 +70,17 @@ describe('--scale', () => {
     expect(svg).toMatch(new RegExp(`stratified sample of ${m['Silhouette DTW_sample_size']} of ${N} days`));
   }, 120_000);
 
+  it('chooses k in sampled mode by the sampled DTW silhouette', () => {
+    const r = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '0', '--k-range', '3..7', '--scale', 'sampled', '--out-dir', 'choose']);
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout);
+    // Five archetypes were generated.
+    expect(res.metrics['choose_k/k']).toBe(5);
+    expect(res.metrics['choose_k/silhouette_dtw']).toBe(res.metrics['Silhouette DTW']);
+    expect(res.metrics['Silhouette DTW_sample_size']).toBeGreaterThan(0);
+    expect(runFile(res.runId, 'tags', 'lpclust.scale')).toBe('sampled');
+  }, 120_000);
+
   it('auto stays exact on small data and says so', () => {
     const r = lpclust(['--json', 'cluster', '--in', csv, '--model', 'kmeans', '-k', '4', '--out-dir', 'exact']);
     expect(r.status, r.stderr).toBe(0);
