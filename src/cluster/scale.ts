@@ -137,7 +137,7 @@ export function planScale(i: ScaleInput): ScalePlan {
     i.choice === 'sampled'
       ? 'asked for with --scale sampled'
       : !fits
-        ? `${exactNeeds.join(' and ')} would need ${formatBytes(exactBytes)}, more than the memory budget of ${budgetText}`
+        ? `${exactNeeds.join(' and ')}${exactNeeds.length > 1 ? ` (${formatBytes(exactBytes)} in all)` : ''}: more than the memory budget of ${budgetText}`
         : `${i.n} profiles are more than ${EXACT_SILHOUETTE_MAX_ROWS} (exact silhouettes would compare every pair)`;
   const what =
     i.model === 'kmedoids'
