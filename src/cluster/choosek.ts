@@ -54,6 +54,11 @@ export interface ChooseKOptions {
   select?: { key: string; better: Direction; score: (fit: ClusterFit) => number };
   /** Eligibility rule: smallest share of the days every cluster must hold (default 0.02; 0 = off). */
   minClusterShare?: number;
+  /**
+   * Fit each k with this instead of {@link fitClustering} (sampled mode: no matrix; `select` must
+   * then say how to score a fit without `D`).
+   */
+  fit?: (spec: ClusterSpec) => Promise<ClusterFit>;
 }
 
 /**
@@ -78,7 +83,7 @@ export async function chooseK(
     throw usageError('E_USAGE_K_RANGE', `Expected a k range a..b with 2 ≤ a ≤ b < rows (${rows.n}) but received ${kMin}..${kMaxAsked}`);
   }
   const useDtw = spec.metric === 'dtw';
-  if (useDtw && !D) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
+  if (useDtw && !D && !(options.fit && options.select)) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
   if (options.euclidean && options.euclidean.length !== rows.n * rows.n) throw new RangeError(`Expected a ${rows.n} × ${rows.n} Euclidean matrix but received ${options.euclidean.length} cells`);
   const rule = { minClusterShare: options.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE };
   const criterion = options.select?.key ?? (useDtw ? 'Silhouette DTW' : 'Silhouette Score');
@@ -91,11 +96,11 @@ export async function chooseK(
   const score = options.select?.score ?? silhouette;
   const scores: KScore[] = [];
   let best: { k: number; fit: ClusterFit; value: number } | null = null;
-  const precomputedEuclidean = spec.model === 'kmedoids' && spec.metric === 'euclidean' && kMax > kMin ? euclideanMatrix(rows) : undefined;
+  const precomputedEuclidean = !options.fit && spec.model === 'kmedoids' && spec.metric === 'euclidean' && kMax > kMin ? euclideanMatrix(rows) : undefined;
   let tree: Float64Array | undefined;
   for (let k = kMin; k <= kMax; k++) {
     throwIfInterrupted();
-    const fit = fitClustering(rows, { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
+    const fit = options.fit ? await options.fit({ ...spec, k }) : fitClustering(rows, { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
     if (spec.model === 'agglomerative') tree ??= fit.linkageMatrix;
     const value = score(fit);
     const sizes = Array.from(fit.sizes);

@@ -23,7 +23,9 @@
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
-import { dtwToMany } from '../dtw/index.js';
+import { selectKernel } from '../dtw/kernel.js';
+import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
+import { envelopes } from '../dtw/bounds.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
 
@@ -197,27 +199,25 @@ export class BandedDtw {
 }
 
 /**
- * Nearest centre (banded DTW, float64) of every series; ties go to the lowest centre. The n × k
- * distances come from the DTW stage's one-to-many kernel (native SIMD when the addon loads, else
- * the TypeScript kernel; both equal the reference definition in float64).
+ * Nearest centre (banded DTW, float64) of every series; ties go to the lowest centre. The distances
+ * come from the nearest-candidate assignment of dtw/assign.ts (native SIMD kernel when the addon
+ * loads, else the TypeScript kernel; both equal the reference definition in float64), by chunks of
+ * rows; `prune` (default auto) as there.
  */
-export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw): { labels: Int32Array; dist2: Float64Array } {
+export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw, options: { prune?: boolean | 'auto' } = {}): { labels: Int32Array; dist2: Float64Array } {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
-  const D = dtwToMany(data, centres.subarray(0, k * dim), dim, dtw.r);
-  for (let i = 0; i < n; i++) {
-    let best = Infinity;
-    let bj = 0;
-    for (let j = 0; j < k; j++) {
-      const d = D[i * k + j];
-      if (d < best) {
-        best = d;
-        bj = j;
-      }
-    }
-    labels[i] = bj;
-    dist2[i] = best * best;
+  // By chunks of rows (no n × k table at 10⁶ profiles); the lower bounds skip centres that cannot
+  // win where they pay (the TypeScript kernel), with the same labels and distances either way.
+  const M = centres.subarray(0, k * dim);
+  const env = envelopes(M, dim, dtw.r);
+  const kernel = selectKernel();
+  const d1 = new Float64Array(Math.min(n, ASSIGN_CHUNK_ROWS));
+  for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
+    const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
+    assignChunk(data, dim, r0, r1, M, env, kernel, dtw.r, options.prune === undefined ? {} : { prune: options.prune }, { n1: labels.subarray(r0, r1), d1 });
+    for (let i = r0; i < r1; i++) dist2[i] = d1[i - r0] * d1[i - r0];
   }
   return { labels, dist2 };
 }

@@ -61,3 +61,18 @@ export {
   type ClusterFit,
 } from './fit.js';
 export { chooseK, DEFAULT_K_RANGE, type ChooseKResult, type ChooseKOptions, type KScore } from './choosek.js';
+export { fasterClara, defaultSampleSize, checkSampleSize, sampleMatrix, gatherRows, DEFAULT_CLARA_SAMPLES, type ClaraOptions, type ClaraState } from './clara.js';
+export { fitSampled } from './fit-sampled.js';
+export {
+  planScale,
+  exactMatrixNeeds,
+  sampledBytes,
+  defaultMemoryBudget,
+  EXACT_SILHOUETTE_MAX_ROWS,
+  SCALES,
+  formatBytes,
+  parseMemoryBudget,
+  type ScaleChoice,
+  type ScalePlan,
+  type ScaleInput,
+} from './scale.js';

@@ -25,3 +25,5 @@ export {
   type DtwMatrixResult,
   type MatrixCheckOptions,
 } from './matrix.js';
+export { AssignPool, assignNearest, assignChunk, ASSIGN_CHUNK_ROWS, type AssignOptions, type AssignResult } from './assign.js';
+export { envelopes, lbKim2, lbKeogh2, type Envelopes } from './bounds.js';

@@ -6,7 +6,9 @@
  */
 import { inputError } from '../errors.js';
 import { normalizeRows } from '../harmonize/normalize.js';
-import { dtwToMany } from '../dtw/kernel.js';
+import { dtwToMany, selectKernel } from '../dtw/kernel.js';
+import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
+import { envelopes } from '../dtw/bounds.js';
 import type { LpclustModel } from './artifact.js';
 
 /** Result of {@link Predictor.predict} for n rows. */
@@ -107,6 +109,7 @@ export class Predictor {
   predictNormalized(X: Float64Array): Prediction {
     const { L, k, centres } = this;
     const n = X.length / L;
+    if (this.model.metric === 'dtw' && this.model.dtw!.precision === 'float64') return this.predictDtw64(X);
     const D = new Float64Array(n * k);
     if (this.model.metric === 'euclidean') {
       // Squared distances compared exactly as the fit's assignment does (same summation order).
@@ -150,6 +153,33 @@ export class Predictor {
       const s = squared ? Math.sqrt(second) : second;
       distance[i] = b;
       margin[i] = s - b;
+    }
+    return { labels, distance, margin };
+  }
+
+  /**
+   * DTW models fitted on float64 distances (DBA, sampled k-medoids): the nearest-centre assignment
+   * of dtw/assign.ts, by chunks of rows, so no n × k distance table is held (with the TypeScript
+   * kernel, LB_Kim / LB_Keogh skip the exact DTW of centres they rule out). Same labels, distances
+   * and margins as computing every distance (ties: lowest cluster id).
+   */
+  private predictDtw64(X: Float64Array): Prediction {
+    const { L, centres } = this;
+    const n = X.length / L;
+    const radius = this.model.dtw!.radius === null ? Infinity : this.model.dtw!.radius;
+    const env = envelopes(centres, L, radius);
+    const kernel = selectKernel();
+    const labels = new Int32Array(n);
+    const distance = new Float64Array(n);
+    const margin = new Float64Array(n);
+    const n2 = new Int32Array(Math.min(n, ASSIGN_CHUNK_ROWS));
+    const d2 = new Float64Array(Math.min(n, ASSIGN_CHUNK_ROWS));
+    for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
+      const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
+      const h = r1 - r0;
+      const d1 = distance.subarray(r0, r1);
+      assignChunk(X, L, r0, r1, centres, env, kernel, radius, { second: true }, { n1: labels.subarray(r0, r1), d1, n2: n2.subarray(0, h), d2: d2.subarray(0, h) });
+      for (let i = 0; i < h; i++) margin[r0 + i] = d2[i] - d1[i];
     }
     return { labels, distance, margin };
   }

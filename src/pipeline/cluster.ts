@@ -22,7 +22,7 @@ import { datasetName, logProfilesInput } from './datasets.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { log } from '../util/log.js';
 import { Progress } from '../util/progress.js';
-import { computeValidation, euclideanDistanceMatrix } from '../validate/index.js';
+import { computeValidation, euclideanDistanceMatrix, type ValidationResult } from '../validate/index.js';
 import { affordable, fitWork, validateWork, type ClusterWorkResult } from './cluster-work.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
 import { availableParallelism } from 'node:os';
@@ -35,6 +35,12 @@ import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
 import { logModel } from '../model/resolve.js';
+import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
+import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
+import { simplifiedSilhouette } from '../validate/sampled.js';
+import { fitSampled } from '../cluster/fit-sampled.js';
+import { AssignPool } from '../dtw/assign.js';
+import { dtwToMany } from '../dtw/index.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -91,6 +97,18 @@ export interface ClusterStageOptions {
    * `<absolute path of in> <normalize>`). Ignored with k = 0.
    */
   executor?: ClusterExecutor;
+  /**
+   * Exact (n × n matrices), sampled (nothing n × n: FasterCLARA k-medoids, silhouettes on a
+   * stratified sample) or auto (default: exact while the matrices fit `memoryBudget` and n ≤ 100,000).
+   * See cluster/scale.ts.
+   */
+  scale?: ScaleChoice;
+  /** Bytes the run's large arrays may take (default: half the free memory). */
+  memoryBudget?: number;
+  /** Sampled k-medoids: rows per FasterCLARA sample (default 80 + 4k, raised to 2,000 when it fits). */
+  sampleSize?: number;
+  /** Sampled mode: rows of the stratified silhouette sample (default 4,000). */
+  silhouetteSampleSize?: number;
 }
 
 /** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
@@ -231,9 +249,23 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
     const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
     checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
-    // A given matrix is checked against these profiles (and loaded) before the run too.
-    const given = o.dtw !== undefined && !o.preloaded ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
-    return { inFile, table, n, L, X, given };
+    // Exact or sampled, decided before anything n × n is read or allocated.
+    const plan = planScale({
+      n,
+      L,
+      model: o.model,
+      metric: o.metric,
+      k: o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[1] : o.k,
+      wantDtw: o.metric === 'dtw' || o.dtw !== undefined || o.preloaded !== undefined,
+      choice: o.scale ?? 'auto',
+      budget: o.memoryBudget ?? defaultMemoryBudget(),
+      budgetIsDefault: o.memoryBudget === undefined,
+      ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
+      silhouetteSample: o.silhouetteSampleSize ?? DEFAULT_SILHOUETTE_SAMPLE,
+    });
+    // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
+    const given = o.dtw !== undefined && !o.preloaded && plan.mode === 'exact' ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
+    return { inFile, table, n, L, X, given, plan };
   };
   let prepared: Awaited<ReturnType<typeof prepare>>;
   try {
@@ -242,7 +274,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     steps?.abandon();
     throw e;
   }
-  const { inFile, table, n, L, X, given } = prepared;
+  const { inFile, table, n, L, X, given, plan } = prepared;
+  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${plan.reason}`);
   steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
@@ -259,8 +292,52 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     },
   ).finally(() => steps?.abandon());
 
+  /** `Simplified Silhouette DTW` of a DTW fit: each day against its own and the nearest other centre. */
+  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: AssignPool): Promise<void> {
+    if (fit.params.metric !== 'dtw') return;
+    const a = await pool.assign(fit.centres, radius, { second: true });
+    const own = new Float64Array(rows.n);
+    const other = new Float64Array(rows.n);
+    for (let i = 0; i < rows.n; i++) {
+      if (a.n1[i] === fit.labels[i]) {
+        own[i] = a.d1[i];
+        other[i] = a.d2![i];
+      } else {
+        // A day not at its nearest centre (DBA's last update moved the centres, or a sample member
+        // keeping its tree's cluster): measure its own.
+        own[i] = dtwToMany(rows.data.subarray(i * rows.dim, (i + 1) * rows.dim), fit.centres.subarray(fit.labels[i] * rows.dim, (fit.labels[i] + 1) * rows.dim), rows.dim, radius)[0];
+        other[i] = a.d1[i];
+      }
+    }
+    (validation.metrics as unknown as Record<string, number>)['Simplified Silhouette DTW'] = simplifiedSilhouette(own, other);
+  }
+
+  /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
+  async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
+    const pool = new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
+    try {
+      const t0 = performance.now();
+      const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize });
+      const seconds = (performance.now() - t0) / 1000;
+      const validation = computeValidation({
+        X: rows.data,
+        L: rows.dim,
+        labels: fit.labels,
+        k: fit.k,
+        centres: fit.centres,
+        sampled: { size: plan.silhouetteSampleSize, seed, ...(spec.metric === 'dtw' ? { dtwRadius: radius } : {}) },
+      });
+      await addSimplifiedDtw(rows, fit, validation, pool);
+      return { fit, seconds, validation };
+    } finally {
+      await pool.close();
+    }
+  }
+
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
-      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir });
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
+      // The default budget (half the free memory) changes from run to run: only a given one is a param.
+      await run.setTags({ 'lpclust.scale': plan.mode });
       await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');
 
       // The DTW matrix: checked if given, else computed once here and reused by every step.
@@ -274,6 +351,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         D = { n, data: o.preloaded.matrix };
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
+      } else if (plan.mode === 'sampled') {
+        // DTW is computed on demand against medoids, centres and samples; no matrix is read or written.
+        if (o.dtw !== undefined) log.warn(`--dtw ${o.dtw} is not read in sampled mode (it would need ${formatBytes(4 * n * n)} of memory); DTW distances are computed as needed`);
+        if (o.metric === 'dtw') await run.logParams({ radius });
       } else if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
@@ -309,49 +390,65 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
         const t0 = performance.now();
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
-        const euclidean = range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
-        const validationOf = (fit: ClusterFit) =>
-          computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) });
-        let select: { key: string; better: 'higher' | 'lower'; score: (fit: ClusterFit) => number } | undefined;
-        if (o.select !== undefined) {
-          const def = parseSelect(o.select);
-          if (def.needsDtw && !D) throw usageError('E_USAGE_VALUE', `\`--select ${def.key}\` needs the DTW matrix: use --metric dtw, or --silhouette-dtw (pipeline) / --dtw dtw.npy (cluster)`);
-          // A fit statistic is the model's own; a validation score is computed as the run logs it.
-          const score = def.key.startsWith('fit/')
-            ? (fit: ClusterFit) => fit.stats[def.key] ?? NaN
-            : (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[def.key] ?? NaN;
-          select = { key: def.key, better: def.better, score };
+        const sampled = plan.mode === 'sampled';
+        const pool = sampled ? new AssignPool(X, L, o.workers ?? availableParallelism()) : undefined;
+        try {
+          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
+          const validationOf = (fit: ClusterFit) =>
+            sampled
+              ? computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, sampled: { size: plan.silhouetteSampleSize, seed, ...(o.metric === 'dtw' ? { dtwRadius: radius } : {}) } })
+              : computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, ...(D ? { dtw: { matrix: D.data } } : {}), ...(euclidean ? { euclidean: { matrix: euclidean } } : {}) });
+          let select: { key: string; better: 'higher' | 'lower'; score: (fit: ClusterFit) => number } | undefined;
+          if (o.select !== undefined) {
+            const def = parseSelect(o.select);
+            if (def.needsDtw && !D && !sampled) throw usageError('E_USAGE_VALUE', `\`--select ${def.key}\` needs the DTW matrix: use --metric dtw, or --silhouette-dtw (pipeline) / --dtw dtw.npy (cluster)`);
+            // A fit statistic is the model's own; a validation score is computed as the run logs it.
+            const score = def.key.startsWith('fit/')
+              ? (fit: ClusterFit) => fit.stats[def.key] ?? NaN
+              : (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[def.key] ?? NaN;
+            select = { key: def.key, better: def.better, score };
+          } else if (sampled) {
+            // Without a matrix the metric's silhouette is the sampled estimate the run logs.
+            const key = o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score';
+            select = { key, better: 'higher', score: (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[key] ?? NaN };
+          }
+          const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
+          const res = await chooseK(
+            rows,
+            spec,
+            range,
+            D,
+            async (s) => {
+              const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
+              log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
+              await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
+            },
+            { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare, ...(pool ? { fit: (s: ClusterSpec) => fitSampled(rows, s, pool, { sampleSize: plan.sampleSize }) } : {}) },
+          );
+          const seconds = (performance.now() - t0) / 1000;
+          const fit = res.fit;
+          work = { fit, seconds, validation: validationOf(fit) };
+          if (pool) await addSimplifiedDtw(rows, fit, work.validation, pool);
+          kScores = res.scores;
+          kCriterion = res.criterion;
+          const eligible = res.scores.filter((s) => !s.excluded).length;
+          chooseMetrics['choose_k/k'] = res.k;
+          chooseMetrics[chooseKScoreKey(res.criterion)] = res.scores.find((s) => s.k === res.k)!.value;
+          chooseMetrics['choose_k/eligible_k'] = eligible;
+          const left = res.scores.length - eligible;
+          if (left > 0) log.info(`${left} of ${res.scores.length} k not ranked: a cluster held less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
+          await run.logParams({
+            k: res.k,
+            k_selection: `${res.better === 'lower' ? 'min' : 'max'} ${res.criterion} over k = ${range[0]}..${range[1]} among the k whose every cluster holds ≥ ${(100 * minClusterShare).toFixed(1)} % of the days`,
+            min_cluster_share: minClusterShare,
+          });
+          await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+        } finally {
+          await pool?.close();
         }
-        const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
-        const res = await chooseK(
-          rows,
-          spec,
-          range,
-          D,
-          async (s) => {
-            const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
-            log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
-            await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
-          },
-          { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare },
-        );
-        const seconds = (performance.now() - t0) / 1000;
-        const fit = res.fit;
-        work = { fit, seconds, validation: validationOf(fit) };
-        kScores = res.scores;
-        kCriterion = res.criterion;
-        const eligible = res.scores.filter((s) => !s.excluded).length;
-        chooseMetrics['choose_k/k'] = res.k;
-        chooseMetrics[chooseKScoreKey(res.criterion)] = res.scores.find((s) => s.k === res.k)!.value;
-        chooseMetrics['choose_k/eligible_k'] = eligible;
-        const left = res.scores.length - eligible;
-        if (left > 0) log.info(`${left} of ${res.scores.length} k not ranked: a cluster held less than ${(100 * minClusterShare).toFixed(1)} % of the days (--min-cluster-share)`);
-        await run.logParams({
-          k: res.k,
-          k_selection: `${res.better === 'lower' ? 'min' : 'max'} ${res.criterion} over k = ${range[0]}..${range[1]} among the k whose every cluster holds ≥ ${(100 * minClusterShare).toFixed(1)} % of the days`,
-          min_cluster_share: minClusterShare,
-        });
-        await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
+      } else if (plan.mode === 'sampled') {
+        work = await sampledWork(rows, { ...spec, k: o.k }, plan);
+        await run.logParams({ k: o.k, silhouette_sample_size: plan.silhouetteSampleSize });
       } else if (o.executor) {
         const key = `${path.resolve(o.in)} ${normalize}`;
         if (o.executor.key !== key) throw new RangeError(`Expected an executor holding ${key} but it holds ${o.executor.key}`);
@@ -392,7 +489,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       }
       for (const f of [labelsFile, centresFile, outputs.medoidsFile, outputs.linkageFile]) if (f && existsSync(f)) await run.logArtifact(f, 'cluster');
       // The model artifact (model/MLmodel + lpclust-model.json) that `lpclust predict` and `serve` load.
-      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, example: table.values.slice(0, table.length), ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
+      const model = await logModel(run, path.join(outDir, 'model'), { fit, slots: table.slots, X, ids: table.ids, dates: table.dates, normalization: normalize, radius, example: table.values.slice(0, table.length), ...(D ? { matrixPrecision: D.data instanceof Float32Array ? ('float32' as const) : ('float64' as const) } : plan.mode === 'sampled' ? { matrixPrecision: 'float64' as const } : {}) }, o.timezone === undefined ? {} : { timezone: o.timezone });
 
       steps?.update(3, 'validation metrics and plots');
       // Validation (computed with the fit): the same code as `lpclust validate`, against the centres the model reports.
@@ -412,9 +509,20 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         // Silhouettes by the clustering's own distance; the same cluster colours in every chart.
         const byDtw = o.metric === 'dtw' && validation.silhouetteDtwSamples !== undefined;
         const plotDir = path.join(outDir, 'plots');
+        const sample = validation.silhouetteSample;
         const files = (
           await renderClusterPlots(
-            { X, L, labels: fit.labels, centres: fit.centres, k: fit.k, slots: table.slots, silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples, silhouetteDistance: byDtw ? 'DTW' : 'Euclidean' },
+            {
+              X,
+              L,
+              labels: fit.labels,
+              centres: fit.centres,
+              k: fit.k,
+              slots: table.slots,
+              silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples,
+              silhouetteDistance: byDtw ? 'DTW' : 'Euclidean',
+              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${sample.rows.length} of ${sample.n} days` } : {}),
+            },
             plotDir,
           )
         ).files;

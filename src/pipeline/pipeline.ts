@@ -7,7 +7,7 @@
  * artifacts of the stage runs. With `reuse`, a stage whose key matches a previous FINISHED run
  * copies that run's outputs instead of running (see reuse.ts).
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,8 @@ import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
 import { DEFAULT_MIN_CLUSTER_SHARE } from '../validate/metrics.js';
+import { defaultMemoryBudget, planScale, type ScaleChoice } from '../cluster/scale.js';
+import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 
 /** The three ETL sources, in the order they run. */
 export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
@@ -102,6 +104,12 @@ export interface PipelineOptions {
   outDir?: string;
   /** Render the clustering plots (default true). */
   plots?: boolean;
+  /** Exact, sampled or auto (default): see cluster/scale.ts; decided once the harmonized profiles are counted, before the DTW stage. */
+  scale?: ScaleChoice;
+  /** Bytes the n × n matrices may take (default half the free memory). */
+  memoryBudget?: number;
+  /** Sampled k-medoids: rows per FasterCLARA sample. */
+  sampleSize?: number;
 }
 
 /** One stage of a pipeline run. */
@@ -316,7 +324,24 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
 
     const harmonized = await runDatasetStages(ctx, { resolved, meters, rules, resolution, timezone, dropZeroDays }, runDir);
-    const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
+    // Exact or sampled, before the DTW stage would compute an n × n matrix that cannot be held.
+    const shape = await countProfiles(harmonized);
+    const plan = planScale({
+      n: shape.n,
+      L: shape.L,
+      model: o.model,
+      metric: o.metric,
+      k: o.k === 0 ? (o.kRange ?? [3, 29])[1] : o.k,
+      wantDtw,
+      choice: o.scale ?? 'auto',
+      budget: o.memoryBudget ?? defaultMemoryBudget(),
+      budgetIsDefault: o.memoryBudget === undefined,
+      ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
+      silhouetteSample: DEFAULT_SILHOUETTE_SAMPLE,
+    });
+    await parent.logParams({ scale: plan.mode });
+    await parent.setTags({ 'lpclust.scale': plan.mode });
+    const dtwFile = wantDtw && plan.mode === 'exact' ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
 
     // 4. Clustering with validation and plots.
     const clusterDir = path.join(runDir, 'cluster');
@@ -330,6 +355,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     if (o.linkage) clusterParams.linkage = o.linkage;
     if (o.init) clusterParams.init = o.init;
     clusterParams.plots = o.plots ?? true;
+    clusterParams.scale = plan.mode;
+    if (o.sampleSize !== undefined) clusterParams.sample_size = o.sampleSize;
     const cInputs: Record<string, string> = { harmonized };
     if (dtwFile) cInputs.dtw = dtwFile;
     const clusterDone = await runStage(ctx, {
@@ -341,7 +368,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       artifactDir: () => 'cluster',
       run: async (t) => {
         return runClusterStage(
-          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, timezone, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true },
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, timezone, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}) },
           t,
         );
       },
@@ -463,6 +490,28 @@ export async function runDatasetStages(ctx: StageCtx, o: DatasetOptions, runDir:
     run: (t) => runHarmonizeStage({ sources: clean, rulesFile: o.rules, out: harmonized, dropZeroDays: o.dropZeroDays }, t),
   });
   return harmonized;
+}
+
+/** Rows and slots of a harmonized profiles CSV, by streaming its lines (no values parsed). */
+export async function countProfiles(file: string): Promise<{ n: number; L: number }> {
+  let n = -1;
+  let L = 0;
+  let partial = '';
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = partial + (chunk as string);
+    let start = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
+      if (n < 0) L = text.slice(start, i).split(',').length - 2;
+      if (i > start) n++;
+      start = i + 1;
+    }
+    partial = text.slice(start);
+  }
+  if (partial.trim() !== '') {
+    if (n < 0) L = partial.split(',').length - 2;
+    n++;
+  }
+  return { n: Math.max(0, n), L: Math.max(1, L) };
 }
 
 /** The DTW child: the matrix of the harmonized profiles, computed once into `<runDir>/dtw.npy`. */

@@ -23,13 +23,15 @@ import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
+import { defaultMemoryBudget, planScale, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
+import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { ClusterPool, sharedCopy, treeKey } from './cluster-pool.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../harmonize/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
 import { LPCLUST_VERSION } from './reuse.js';
-import { checkSourceInputs, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
+import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 import type { QueueUrl } from '../queue/connection.js';
 
@@ -69,6 +71,16 @@ export interface SweepOptions {
   init?: InitName;
   /** Reuse the dataset and DTW stages of earlier runs (see the pipeline). */
   reuse?: boolean;
+  /**
+   * Exact, sampled or auto (default; see cluster/scale.ts), decided once for the whole sweep from the
+   * largest n × n need among its models. Sampled: no DTW matrix and no shared Euclidean matrices;
+   * configurations run one after the other, each on every worker thread.
+   */
+  scale?: ScaleChoice;
+  /** Bytes the n × n matrices may take (default half the free memory). */
+  memoryBudget?: number;
+  /** Sampled k-medoids: rows per FasterCLARA sample. */
+  sampleSize?: number;
   /** Base output directory; the sweep writes to `<outDir>/<parent run id>/` (default `outputs`). */
   outDir?: string;
   /** Force (true) or forbid (false) serializing the large working arrays; default: from n (see {@link planSharedEuclidean}). Tests use it. */
@@ -195,6 +207,31 @@ export function planSharedEuclidean(n: number, models: readonly ModelName[], met
 }
 
 /**
+ * The sweep's scale: one plan per model × metric it fits (at the top of its k range), exact only
+ * when every one of them is; `--scale exact` is refused when any exceeds the budget.
+ */
+function sweepScale(shape: { n: number; L: number }, o: SweepOptions, wantDtw: boolean, kMax: number): ScalePlan {
+  const base = {
+    n: shape.n,
+    L: shape.L,
+    k: kMax,
+    wantDtw,
+    budget: o.memoryBudget ?? defaultMemoryBudget(),
+    budgetIsDefault: o.memoryBudget === undefined,
+    ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
+    silhouetteSample: DEFAULT_SILHOUETTE_SAMPLE,
+  };
+  const pairs = o.models.flatMap((model) => o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({ model, metric })));
+  const choice = o.scale ?? 'auto';
+  // Plan the models that can sample first: agglomerative alone decides nothing when others sample.
+  const plans = pairs.filter((p) => p.model !== 'agglomerative' || choice === 'exact').map((p) => planScale({ ...base, ...p, choice }));
+  const sampledPlan = plans.find((p) => p.mode === 'sampled');
+  if (sampledPlan) return sampledPlan;
+  const agglomerative = pairs.filter((p) => p.model === 'agglomerative').map((p) => planScale({ ...base, ...p, choice }));
+  return agglomerative.find((p) => p.mode === 'sampled') ?? agglomerative[0] ?? plans[0] ?? planScale({ ...base, model: 'kmeans', metric: 'euclidean', choice });
+}
+
+/**
  * Run the sweep. Parent params: models, metrics, k_range, seeds, select, in (or sources), normalize,
  * radius; metrics: `configurations`, `failed_configurations`, `best <select>`, `seconds_dataset`,
  * `seconds_dtw`, `seconds_dtw_load`, `seconds_distances`, `seconds_clustering`, `seconds_plots`, `workers`,
@@ -265,8 +302,21 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     const secondsDataset = (performance.now() - t) / 1000;
     // The profiles every configuration clusters: the given CSV, or the harmonization stage's output.
     await parent.logParams({ in: harmonized });
+    // Exact or sampled, once for the sweep, before the DTW stage would compute an n × n matrix.
+    const shape = await countProfiles(harmonized);
+    const scalePlan = sweepScale(shape, o, wantDtw, k1);
+    log.info(`${shape.n} profiles: ${scalePlan.reason}`);
+    const sampled = scalePlan.mode === 'sampled';
+    if (sampled && o.queue) {
+      // Queue workers fit the exact models on the shared matrices; the sampled methods run here.
+      throw usageError('E_USAGE_OPTION', `--queue runs exact configurations only, but ${shape.n} profiles need the sampled methods (${scalePlan.reason})`, {
+        hint: 'run this sweep without --queue (sampled configurations use every core of this machine), or give --scale exact with a --memory-budget that fits',
+      });
+    }
+    await parent.logParams({ scale: scalePlan.mode, ...(o.sampleSize !== undefined ? { sample_size: o.sampleSize } : {}) });
+    await parent.setTags({ 'lpclust.scale': scalePlan.mode });
     t = performance.now();
-    const dtwFile = wantDtw ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
+    const dtwFile = wantDtw && !sampled ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
     const secondsDtw = (performance.now() - t) / 1000;
     const table = await readProfiles(harmonized);
     const n = table.n;
@@ -324,13 +374,14 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       });
     } else {
     // Worker threads run the configurations side by side on one shared copy of the data.
-    poolSize = Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
+    // Sampled: one configuration at a time, each scoring medoids on every worker thread.
+    poolSize = sampled ? 1 : Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
     const pool = new ClusterPool(poolSize);
     try {
       // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
       t = performance.now();
       const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
-      const plan = { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
+      const plan = sampled ? { silhouette: false, kmedoids: false, serialize: false } : { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
       const euclidean = plan.silhouette ? await pool.euclideanDistances(X, table.length) : undefined;
       // k-medoids' matrix: now, or (serialized) when the first Euclidean k-medoids run starts.
       let kmedoidsMatrix: Promise<DistanceMatrix> | undefined;
@@ -363,7 +414,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
         try {
           const res = await runClusterStage(
-            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), executor },
+            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), ...(sampled ? { scale: 'sampled' as const, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}) } : { executor }) },
             { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
           );
           rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics, sizes: res.outputs.clusterSizes };

@@ -19,6 +19,8 @@ import { computeValidation, PROMINENCE_THRESHOLD, type ValidationResult } from '
 import { clusterSizeMetrics } from '../validate/metrics.js';
 import type { StageResult, StageTracking } from './types.js';
 import { silhouetteOnThreads } from './cluster-pool.js';
+import { defaultMemoryBudget, planScale, type ScaleChoice } from '../cluster/scale.js';
+import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 
 /** Options of {@link runValidateStage}. */
 export interface ValidateStageOptions {
@@ -41,6 +43,14 @@ export interface ValidateStageOptions {
   workers?: number;
   /** MLflow run name; default `validation`. */
   runName?: string;
+  /**
+   * Exact, sampled or auto (default; cluster/scale.ts). Sampled: silhouettes on a seeded stratified
+   * sample (with `…_sample_size` and `…_ci95`), `Silhouette DTW` from DTW computed on that sample
+   * with the matrix's radius (the matrix itself is not loaded), plus the exact simplified silhouette.
+   */
+  scale?: ScaleChoice;
+  /** Bytes the n × n matrices may take (default half the free memory). */
+  memoryBudget?: number;
 }
 
 /** Outputs of {@link runValidateStage}. */
@@ -78,6 +88,20 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
   if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to validate`, { where: { file: o.in } });
   const labels = await readLabels(o.labels);
   assertLabelsMatch(table, labels, { data: o.in, labels: o.labels });
+  const plan = planScale({
+    n: table.n,
+    L: table.length,
+    model: 'kmeans',
+    metric: 'euclidean',
+    k: labels.k,
+    wantDtw: o.dtw !== undefined,
+    choice: o.scale ?? 'auto',
+    budget: o.memoryBudget ?? defaultMemoryBudget(),
+    budgetIsDefault: o.memoryBudget === undefined,
+    silhouetteSample: DEFAULT_SILHOUETTE_SAMPLE,
+  });
+  const sampled = plan.mode === 'sampled';
+  if (sampled) log.info(`${table.n} profiles: ${plan.reason}`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: o.runName ?? 'validation', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
@@ -109,7 +133,9 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
         k = ct.k;
         centres = ct.centres;
       }
-      await run.logParams({ in: abs.in, labels: abs.labels, centres: abs.centres, dtw: abs.dtw, normalize, n: table.n, L, k, min_prominence: minProminence });
+      await run.logParams({ in: abs.in, labels: abs.labels, centres: abs.centres, dtw: abs.dtw, normalize, n: table.n, L, k, min_prominence: minProminence, scale: plan.mode });
+      await run.setTags({ 'lpclust.scale': plan.mode });
+      let dtwRadius: number | undefined;
       let matrix: Float32Array | Float64Array | undefined;
       if (o.dtw !== undefined) {
         // The sidecar ties the matrix to these exact rows and values; a stale or foreign matrix
@@ -119,19 +145,25 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
           log.warn(`${o.dtw} was computed on ${sidecar.normalization}-normalised profiles; the other metrics use --normalize ${normalize}`);
         }
         await run.logParams({ dtw_radius: sidecar.radius ?? 'none', dtw_normalization: sidecar.normalization, dtw_dtype: sidecar.dtype });
-        matrix = (await loadDtwMatrix(o.dtw)).data;
+        if (sampled) dtwRadius = sidecar.radius ?? Infinity;
+        else matrix = (await loadDtwMatrix(o.dtw)).data;
       }
       const t0 = performance.now();
-      const silhouette = await silhouetteOnThreads(X, L, labels.labels, k, o.workers ?? availableParallelism());
-      const result = computeValidation({ X, L, labels: labels.labels, k, minProminence, silhouette, ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
+      const result = sampled
+        ? computeValidation({ X, L, labels: labels.labels, k, minProminence, ...(centres ? { centres } : {}), sampled: { size: plan.silhouetteSampleSize, seed: 0, ...(dtwRadius !== undefined ? { dtwRadius } : {}) } })
+        : computeValidation({ X, L, labels: labels.labels, k, minProminence, silhouette: await silhouetteOnThreads(X, L, labels.labels, k, o.workers ?? availableParallelism()), ...(centres ? { centres } : {}), ...(matrix ? { dtw: { matrix } } : {}) });
       log.info(`validation of ${table.n} profiles in ${k} clusters took ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       const metrics: Record<string, number> = { ...(result.metrics as unknown as Record<string, number>), ...clusterSizeMetrics(result.clusterSizes) };
       await run.logMetrics(metrics);
       await run.logJson({ metrics, clusterSizes: result.clusterSizes }, 'validation/metrics.json');
+      // Sampled mode: the rows of the silhouette sample only (the file has one row per day it scores).
       let csv = `id,date,cluster,silhouette${result.silhouetteDtwSamples ? ',silhouette_dtw' : ''}\n`;
-      for (let i = 0; i < table.n; i++) {
-        csv += `${csvField(table.ids[i])},${table.dates[i]},${labels.labels[i]},${formatNumber(result.silhouetteSamples[i])}`;
-        csv += result.silhouetteDtwSamples ? `,${formatNumber(result.silhouetteDtwSamples[i])}\n` : '\n';
+      const scored = result.silhouetteSample?.rows;
+      const count = scored ? scored.length : table.n;
+      for (let t = 0; t < count; t++) {
+        const i = scored ? scored[t] : t;
+        csv += `${csvField(table.ids[i])},${table.dates[i]},${labels.labels[i]},${formatNumber(result.silhouetteSamples[t])}`;
+        csv += result.silhouetteDtwSamples ? `,${formatNumber(result.silhouetteDtwSamples[t])}\n` : '\n';
       }
       await run.logText(csv, 'validation/silhouette.csv');
       await run.setTags({ validated_labels: path.resolve(o.labels) });

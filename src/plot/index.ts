@@ -118,6 +118,13 @@ export interface ClusterPlotsData extends ClusterCentersData {
   silhouettes?: ArrayLike<number>;
   /** Distance the silhouettes use, for the axis title (e.g. "Euclidean", "DTW"). */
   silhouetteDistance?: string;
+  /**
+   * Labels of the rows `silhouettes` belong to, when they are a sample of the days (large n:
+   * `--scale sampled`); default `labels`.
+   */
+  silhouetteLabels?: ArrayLike<number>;
+  /** Title of the silhouette plot (say when it shows a sample). */
+  silhouetteTitle?: string;
 }
 
 /** What {@link renderClusterPlots} wrote. */
@@ -138,7 +145,10 @@ export async function renderClusterPlots(data: ClusterPlotsData, outDir: string,
   const k = clusterCenters.order.length;
   const clusterPie = await renderClusterPie({ labels: data.labels, k }, { outDir, basename: 'clusterPie' });
   const silhouette = data.silhouettes
-    ? await renderSilhouette({ silhouettes: data.silhouettes, labels: data.labels, k, distance: data.silhouetteDistance }, { outDir, basename: 'silhouette' })
+    ? await renderSilhouette(
+        { silhouettes: data.silhouettes, labels: data.silhouetteLabels ?? data.labels, k, distance: data.silhouetteDistance, ...(data.silhouetteTitle ? { title: data.silhouetteTitle } : {}) },
+        { outDir, basename: 'silhouette' },
+      )
     : undefined;
   const files: string[] = [];
   for (const r of [clusterCenters, clusterPie, silhouette]) {

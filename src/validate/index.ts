@@ -7,6 +7,7 @@ import { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
 import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
 import { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
+import { silhouetteOnSample, simplifiedSilhouetteEuclidean } from './sampled.js';
 
 export { silhouetteEuclidean, silhouettePrecomputed, euclideanDistanceMatrix, type SilhouetteResult } from './silhouette.js';
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
@@ -22,6 +23,7 @@ export {
   type PeakScores,
 } from './peaks.js';
 export { adjustedRandIndex } from './ari.js';
+export { silhouetteOnSample, stratifiedSample, simplifiedSilhouette, simplifiedSilhouetteEuclidean, DEFAULT_SILHOUETTE_SAMPLE, type SampledSilhouette } from './sampled.js';
 export {
   SCORES,
   OLD_PIPELINE_METRICS,
@@ -70,6 +72,13 @@ export interface ValidationInput {
   silhouette?: SilhouetteResult;
   /** Prominence threshold of prominent peaks; default 0.2. */
   minProminence?: number;
+  /**
+   * Large n (`--scale sampled`): the silhouettes are estimated on a seeded stratified sample of about
+   * `size` rows (validate/sampled.ts) and logged with `…_sample_size` and `…_ci95`; `dtwRadius` adds
+   * `Silhouette DTW` on the same sample (no DTW matrix needed); the exact simplified silhouette is
+   * added as `Simplified Silhouette`. `dtw`, `euclidean` and `silhouette` must then be absent.
+   */
+  sampled?: { size: number; seed: number; dtwRadius?: number };
 }
 
 /** The scalar metrics, by their logged names. `Silhouette DTW` only with a DTW matrix. */
@@ -77,6 +86,13 @@ export interface ValidationMetrics extends PeakScores {
   'DB Index': number;
   'Silhouette Score': number;
   'Silhouette DTW'?: number;
+  /** Sampled mode: rows the silhouette was estimated on, and the half-width of its 95 % interval. */
+  'Silhouette Score_sample_size'?: number;
+  'Silhouette Score_ci95'?: number;
+  'Silhouette DTW_sample_size'?: number;
+  'Silhouette DTW_ci95'?: number;
+  /** Sampled mode: exact simplified (centre-based) silhouette, Euclidean. */
+  'Simplified Silhouette'?: number;
   'Calinski-Harabasz': number;
   Inertia: number;
   Distinctiveness: number;
@@ -92,6 +108,11 @@ export interface ValidationResult {
   silhouetteSamples: Float64Array;
   /** Per-profile DTW silhouette, with a DTW matrix; length n. */
   silhouetteDtwSamples?: Float64Array;
+  /**
+   * Sampled mode: the rows the silhouettes were computed for (ascending) and their labels; the
+   * `silhouette…Samples` arrays are then aligned with these rows, not with all n.
+   */
+  silhouetteSample?: { rows: Int32Array; labels: Int32Array; n: number };
 }
 
 /**
@@ -134,6 +155,7 @@ export function computeValidation(input: ValidationInput): ValidationResult {
   if (input.silhouette !== undefined && input.silhouette.samples.length !== n) {
     throw inputError('E_VALIDATE_SHAPE', `Expected a silhouette of ${n} samples but received ${input.silhouette.samples.length}`);
   }
+  if (input.sampled) return sampledValidation(input, labels, centres, nonEmpty, minProminence, idx.sizes);
   const sil = input.silhouette ?? (input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k));
   let silDtw: Float64Array | undefined;
   const metrics: ValidationMetrics = {
@@ -158,5 +180,39 @@ export function computeValidation(input: ValidationInput): ValidationResult {
     clusterSizes: Array.from(idx.sizes),
     silhouetteSamples: sil.samples,
     ...(silDtw !== undefined ? { silhouetteDtwSamples: silDtw } : {}),
+  };
+}
+
+/** {@link computeValidation} at large n: silhouettes on a stratified sample, everything else exact. */
+function sampledValidation(input: ValidationInput, labels: ArrayLike<number>, centres: Float64Array, nonEmpty: Float64Array, minProminence: number, sizes: ArrayLike<number>): ValidationResult {
+  const { X, L, k } = input;
+  const o = input.sampled!;
+  if (input.dtw || input.euclidean || input.silhouette) throw new RangeError('Expected no matrix and no precomputed silhouette with `sampled`');
+  const sil = silhouetteOnSample(X, L, labels, k, o.size, o.seed, 0);
+  const metrics: ValidationMetrics = {
+    'DB Index': daviesBouldin(X, L, labels, k),
+    'Silhouette Score': sil.score,
+    'Silhouette Score_sample_size': sil.sampleSize,
+    'Silhouette Score_ci95': sil.ci95,
+    'Simplified Silhouette': simplifiedSilhouetteEuclidean(X, L, labels, centres, k),
+    'Calinski-Harabasz': calinskiHarabasz(X, L, labels, k),
+    Inertia: inertia(X, L, labels, centres),
+    ...peakScores(X, L, labels, centres, minProminence),
+    Distinctiveness: distinctiveness(nonEmpty, L, minProminence),
+  };
+  let silDtw: Float64Array | undefined;
+  if (o.dtwRadius !== undefined) {
+    const r = silhouetteOnSample(X, L, labels, k, o.size, o.seed, o.dtwRadius);
+    metrics['Silhouette DTW'] = r.score;
+    metrics['Silhouette DTW_sample_size'] = r.sampleSize;
+    metrics['Silhouette DTW_ci95'] = r.ci95;
+    silDtw = r.samples;
+  }
+  return {
+    metrics,
+    clusterSizes: Array.from(sizes),
+    silhouetteSamples: sil.samples,
+    ...(silDtw !== undefined ? { silhouetteDtwSamples: silDtw } : {}),
+    silhouetteSample: { rows: sil.rows, labels: sil.labels, n: labels.length },
   };
 }

@@ -9,6 +9,7 @@ import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName 
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
 import { capWorkers, contextFor } from '../context.js';
+import { addScaleOptions, scaleFlags } from '../scale-options.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } from '../../validate/metrics.js';
 
 interface ClusterFlags {
@@ -31,6 +32,9 @@ interface ClusterFlags {
   normalize: string;
   outDir?: string;
   workers?: string;
+  scale?: string;
+  memoryBudget?: string;
+  sampleSize?: string;
 }
 
 function choice<T extends string>(raw: string, allowed: readonly T[], flag: string): T {
@@ -54,7 +58,7 @@ function kRange(raw: string): [number, number] {
 
 /** Register `lpclust cluster`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('cluster')
     .description('cluster profiles (kmeans, kmedoids, agglomerative, som; Euclidean or DTW), write labels and centres, validate, track the run')
     .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
@@ -74,8 +78,9 @@ export function register(program: Command): void {
     .option('--seed <n>', 'random seed', '0')
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
-    .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed) and the Euclidean silhouette (default: all cores)')
-    .option('--register-model <name>', 'register the model of this run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it')
+    .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed), the Euclidean silhouette and sampled k-medoids (default: all cores)')
+    .option('--register-model <name>', 'register the model of this run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it');
+  addScaleOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -89,7 +94,8 @@ Examples:
   lpclust cluster --in harmonized.csv --model kmeans --metric dtw -k 12 --dtw dtw.npy
   lpclust cluster --in harmonized.csv --model kmedoids --metric dtw -k 8 --init build --dtw dtw.npy
   lpclust cluster --in harmonized.csv --model agglomerative --metric dtw --linkage average -k 6 --dtw dtw.npy
-  lpclust cluster --in harmonized.csv --model kmeans -k 0 --k-range 3..12 --json`,
+  lpclust cluster --in harmonized.csv --model kmeans -k 0 --k-range 3..12 --json
+  lpclust cluster --in year.csv --model kmedoids --metric dtw -k 12 --scale sampled`,
     )
     .action(async (flags: ClusterFlags, cmd: Command) => {
       const { runClusterStage } = await import('../../pipeline/cluster.js');
@@ -123,6 +129,7 @@ Examples:
           ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
           ...(flags.outDir !== undefined ? { outBase: flags.outDir } : {}),
           ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
+          ...scaleFlags(flags),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

@@ -16,6 +16,8 @@ import { checkInputPath } from '../../io/preflight.js';
 import { log } from '../../util/log.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
+import { parseSampleSize, parseScale, SCALE_HELP } from '../scale-options.js';
+import { parseMemoryBudget, type ScaleChoice } from '../../cluster/scale-choice.js';
 
 const optionalInt =
   (name: string, min: number) =>
@@ -81,6 +83,9 @@ export const PIPELINE_SETTINGS = {
   outDir: { name: 'outDir', env: ['LPCLUST_OUT_DIR'], parse: parsers.string('outDir'), default: 'outputs', doc: 'base output directory; each run writes to <outDir>/<run id>/' } as SettingSpec<string>,
   meters: { name: 'meters', env: [], parse: optionalString('meters'), default: undefined, doc: 'meter description CSV (default: the sample data\'s when no source is configured)' } as SettingSpec<string | undefined>,
   rules: { name: 'rules', env: [], parse: optionalString('rules'), default: undefined, doc: 'rules YAML (default: the sample data\'s when no source is configured)' } as SettingSpec<string | undefined>,
+  scale: { name: 'scale', env: ['LPCLUST_SCALE'], parse: (r: unknown, w: string) => parseScale(r, `--scale (${w})`), default: 'auto', doc: SCALE_HELP.scale } as SettingSpec<ScaleChoice>,
+  memoryBudget: { name: 'memoryBudget', env: ['LPCLUST_MEMORY_BUDGET'], parse: (r: unknown, w: string) => parseMemoryBudget(String(r), `--memory-budget (${w})`), default: undefined, doc: SCALE_HELP.memoryBudget } as SettingSpec<number | undefined>,
+  sampleSize: { name: 'sampleSize', env: [], parse: (r: unknown, w: string) => parseSampleSize(r, `--sample-size (${w})`), default: undefined, doc: SCALE_HELP.sampleSize } as SettingSpec<number | undefined>,
   plots: { name: 'plots', env: [], parse: parsers.boolean('plots'), default: true, doc: 'render the clustering plots' } as SettingSpec<boolean>,
 } as const;
 
@@ -211,6 +216,9 @@ export function register(program: Command): void {
     .option('--silhouette-dtw', 'with --metric euclidean: also compute the DTW matrix, for Silhouette DTW')
     .option('--no-plots', 'do not render the plots')
     .option('--register-model <name>', 'register the model of the clustering run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it')
+    .option('--scale <mode>', `${SCALE_HELP.scale} (default auto)`)
+    .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
+    .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .addHelpText(
       'after',
       `
@@ -263,6 +271,9 @@ Examples:
           reuse: s.reuse,
           outDir: s.outDir,
           plots: s.plots,
+          scale: s.scale,
+          ...(s.memoryBudget !== undefined ? { memoryBudget: s.memoryBudget } : {}),
+          ...(s.sampleSize !== undefined ? { sampleSize: s.sampleSize } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

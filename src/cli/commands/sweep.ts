@@ -9,6 +9,7 @@ import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/
 import { log } from '../../util/log.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
+import { SCALE_HELP } from '../scale-options.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
 
 function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
@@ -76,6 +77,9 @@ export function register(program: Command): void {
     .option('--n-init <n>', 'restarts keeping the best (model default)')
     .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
     .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
+    .option('--scale <mode>', `${SCALE_HELP.scale} (default auto); decided once for the sweep (sampled: configurations run one at a time)`)
+    .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
+    .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
     .option('--register-model <name>', 'register the model of the best configuration (its run must be the only one of that configuration: one seed) as a new version of this registered model (created when missing); see lpclust models')
     .option('--queue <url>', 'run the configurations as jobs on a Redis job queue (redis://… or rediss://…) taken by `lpclust worker` processes')
@@ -149,6 +153,9 @@ Examples:
           reuse: s.reuse,
           outDir: s.outDir,
           ...(queue ? { queue, sharedDir: flags.sharedDir } : {}),
+          scale: s.scale,
+          ...(s.memoryBudget !== undefined ? { memoryBudget: s.memoryBudget } : {}),
+          ...(s.sampleSize !== undefined ? { sampleSize: s.sampleSize } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

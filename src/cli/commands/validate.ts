@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
 import { capWorkers, contextFor } from '../context.js';
+import { parseScale, SCALE_HELP } from '../scale-options.js';
+import { parseMemoryBudget } from '../../cluster/scale-choice.js';
 
 interface ValidateFlags {
   in: string;
@@ -14,6 +16,8 @@ interface ValidateFlags {
   normalize: string;
   minProminence: string;
   workers?: string;
+  scale?: string;
+  memoryBudget?: string;
 }
 
 function parseWorkers(raw: string): number {
@@ -49,6 +53,8 @@ export function register(program: Command): void {
     .option('--normalize <method>', `row normalisation before the metrics: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--min-prominence <p>', 'prominence threshold of prominent peaks, on normalised profiles', '0.2')
     .option('--workers <n>', 'worker threads for the Euclidean silhouette (default: all cores)')
+    .option('--scale <mode>', `${SCALE_HELP.scale}; sampled: silhouettes on a stratified sample (Silhouette DTW from the matrix's radius, the matrix is not loaded)`, 'auto')
+    .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
     .addHelpText(
       'after',
       `
@@ -56,6 +62,8 @@ Metrics (logged under these names): DB Index, Silhouette Score, Silhouette DTW (
 Calinski-Harabasz, Inertia, Peak Match Score, Pr Peak Detection, Pr Peak Overdetection,
 Pr Peak Performance, Rel Pr P Performance, Rel Pr P Detection, Rel Pr P Overdetection,
 Distinctiveness, cluster_size/<c> (days in cluster c) and cluster_share/min, cluster_share/max.
+In sampled mode (large n) also Silhouette Score_sample_size, Silhouette Score_ci95 (and the same
+for Silhouette DTW) and Simplified Silhouette; validation/silhouette.csv then lists the sample.
 
 Examples:
   lpclust validate --in harmonized.csv --labels out/labels.csv
@@ -70,7 +78,7 @@ Examples:
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const res = await runValidateStage(
-        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence, ...(flags.workers !== undefined ? { workers: capWorkers(parseWorkers(flags.workers))! } : {}) },
+        { in: flags.in, labels: flags.labels, centres: flags.centres, dtw: flags.dtw, normalize, minProminence, ...(flags.workers !== undefined ? { workers: capWorkers(parseWorkers(flags.workers))! } : {}), scale: parseScale(flags.scale ?? 'auto'), ...(flags.memoryBudget !== undefined ? { memoryBudget: parseMemoryBudget(flags.memoryBudget) } : {}) },
         { store, experimentName: ctx.globals.experimentName },
       );
       const width = Math.max(...Object.keys(res.metrics).map((k) => k.length));

@@ -1,0 +1,356 @@
+/**
+ * Nearest-medoid assignment of many profiles under banded DTW, without any N × N matrix: every row
+ * of X (n × L) gets its nearest (and optionally second-nearest) of k candidate series M (k × L),
+ * with the exact distance. This is what scores a candidate medoid set on all N profiles (FasterCLARA,
+ * cluster/clara.ts), assigns new days (`predict`) and gives the simplified silhouette.
+ *
+ * Exact DTW runs on the selected kernel (native when it loads) in batches: one block call per
+ * candidate with the candidate as the block's row and the profiles as its columns (the native kernel
+ * vectorises over columns). With pruning, lower bounds (LB_Kim, LB_Keogh with the same band,
+ * bounds.ts) skip every exact DTW that cannot change the answer: pass A computes the candidate(s)
+ * with the smallest bound, pass B only the candidates whose bound does not already exceed the best
+ * distance found (the second best with `second`), each pass gathering the rows that need a
+ * candidate into one block call. Labels and distances are identical with and without pruning (the
+ * bound is ≤ the distance, and a pruned candidate's distance is strictly larger than the kept one's,
+ * so ties still go to the lowest index), and do not depend on how rows are split between worker
+ * threads. Pruning is on by default only where it pays: see {@link AssignOptions.prune}.
+ */
+import { Worker } from 'node:worker_threads';
+import { throwIfInterrupted } from '../util/interrupt.js';
+import { workerEntry } from '../util/worker-entry.js';
+import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
+import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
+import { effectiveRadius } from './kernel-js.js';
+
+/** Options of an assignment. */
+export interface AssignOptions {
+  /** Also find the second-nearest candidate (simplified silhouette, FasterPAM-style bookkeeping). */
+  second?: boolean;
+  /**
+   * Use the lower bounds: `true`, `false` (compute every one of the n·k distances) or `auto`
+   * (default): only with the TypeScript kernel. Measured on this project's machine (L = 24 and 96,
+   * radius 1 to 8, 10⁵ rows, 12 candidates): the bounds leave 16–48 % of the exact DTW calls, which
+   * makes the TypeScript kernel 1.6–2.3× faster, but the native SIMD kernel computes a pair in about
+   * the time the bounds take in JavaScript, so there the unpruned path is 2–7× faster (bench/scale.ts).
+   */
+  prune?: boolean | 'auto';
+}
+
+/** Result of an assignment of n rows to k candidates. */
+export interface AssignResult {
+  /** Index of the nearest candidate of every row (ties: lowest index); length n. */
+  n1: Int32Array;
+  /** DTW distance to it (square root of the summed squared differences, as the matrix holds). */
+  d1: Float64Array;
+  /** With `second`: the second-nearest candidate and its distance. */
+  n2?: Int32Array;
+  d2?: Float64Array;
+  /** Exact DTW distances computed (n·k without pruning). */
+  exactPairs: number;
+}
+
+/** Relative margin on the bound test: rounding in the bound's and the kernel's sums never prunes a tie. */
+const MARGIN = 1 + 1e-9;
+
+/**
+ * Assign rows [r0, r1) of X to the nearest of the candidates M; writes positions 0..r1−r0 of the
+ * output arrays. Synchronous: the building block of {@link AssignPool} (one call per chunk).
+ * @param X n × L profiles, row-major
+ * @param M k × L candidate series, row-major
+ * @param env envelopes of M for this radius (from {@link envelopes}); only read when pruning
+ * @returns the number of exact DTW distances computed
+ */
+export function assignChunk(
+  X: Float64Array,
+  L: number,
+  r0: number,
+  r1: number,
+  M: Float64Array,
+  env: Envelopes,
+  kernel: DtwKernel,
+  radius: number,
+  options: AssignOptions,
+  out: { n1: Int32Array; d1: Float64Array; n2?: Int32Array; d2?: Float64Array },
+): number {
+  const k = M.length / L;
+  const h = r1 - r0;
+  const r = effectiveRadius(radius, L);
+  const second = options.second ?? false;
+  const dist = new Float64Array(h * k).fill(NaN);
+  let exact = 0;
+  const prune = options.prune === undefined || options.prune === 'auto' ? kernel.name === 'js' : options.prune;
+  if (!prune) {
+    // Every distance, as the same block calls the pruned path makes (candidate as the row).
+    const block = new Float64Array(h);
+    for (let j = 0; j < k; j++) {
+      kernel.block(M, X, L, { r0: j, r1: j + 1, c0: r0, c1: r1 }, r, block, false);
+      for (let i = 0; i < h; i++) dist[i * k + j] = block[i];
+    }
+    exact = h * k;
+  } else {
+    const lb = new Float64Array(h * k);
+    for (let i = 0; i < h; i++) {
+      const qOff = (r0 + i) * L;
+      for (let j = 0; j < k; j++) {
+        const kim = lbKim2(X, qOff, M, j * L, L);
+        const keogh = lbKeogh2(X, qOff, env, j);
+        lb[i * k + j] = Math.sqrt(kim > keogh ? kim : keogh);
+      }
+    }
+    // Pass A: the candidate(s) with the smallest bound (the likely winners).
+    const want = new Uint8Array(h * k);
+    const need = second ? 2 : 1;
+    for (let i = 0; i < h; i++) {
+      for (let t = 0; t < need; t++) {
+        let b = -1;
+        for (let j = 0; j < k; j++) if (!want[i * k + j] && (b < 0 || lb[i * k + j] < lb[i * k + b])) b = j;
+        want[i * k + b] = 1;
+      }
+    }
+    exact += computeWanted(X, L, r0, h, M, k, kernel, r, want, dist);
+    // Pass B: every candidate whose bound does not exceed the best (second best) distance so far.
+    want.fill(0);
+    for (let i = 0; i < h; i++) {
+      let b1 = Infinity;
+      let b2 = Infinity;
+      for (let j = 0; j < k; j++) {
+        const d = dist[i * k + j];
+        if (d !== d) continue; // not computed
+        if (d < b1) {
+          b2 = b1;
+          b1 = d;
+        } else if (d < b2) b2 = d;
+      }
+      const thr = (second ? b2 : b1) * MARGIN;
+      for (let j = 0; j < k; j++) if (dist[i * k + j] !== dist[i * k + j] && !(lb[i * k + j] > thr)) want[i * k + j] = 1;
+    }
+    exact += computeWanted(X, L, r0, h, M, k, kernel, r, want, dist);
+  }
+  // Nearest and second nearest among the computed distances (pruned ones are strictly larger).
+  const { n1, d1, n2, d2 } = out;
+  for (let i = 0; i < h; i++) {
+    let b1 = Infinity;
+    let b2 = Infinity;
+    let i1 = 0;
+    let i2 = 0;
+    for (let j = 0; j < k; j++) {
+      const d = dist[i * k + j];
+      if (d !== d) continue;
+      if (d < b1) {
+        b2 = b1;
+        i2 = i1;
+        b1 = d;
+        i1 = j;
+      } else if (d < b2) {
+        b2 = d;
+        i2 = j;
+      }
+    }
+    n1[i] = i1;
+    d1[i] = b1;
+    if (second && n2 && d2) {
+      n2[i] = i2;
+      d2[i] = b2;
+    }
+  }
+  return exact;
+}
+
+/** Compute dist[i, j] for every wanted pair, one block call per candidate over its gathered rows. */
+function computeWanted(X: Float64Array, L: number, r0: number, h: number, M: Float64Array, k: number, kernel: DtwKernel, r: number, want: Uint8Array, dist: Float64Array): number {
+  let total = 0;
+  const rows = new Int32Array(h);
+  let G = new Float64Array(0);
+  let out = new Float64Array(0);
+  for (let j = 0; j < k; j++) {
+    let cnt = 0;
+    for (let i = 0; i < h; i++) if (want[i * k + j]) rows[cnt++] = i;
+    if (cnt === 0) continue;
+    if (G.length < cnt * L) {
+      G = new Float64Array(cnt * L);
+      out = new Float64Array(cnt);
+    }
+    for (let t = 0; t < cnt; t++) G.set(X.subarray((r0 + rows[t]) * L, (r0 + rows[t] + 1) * L), t * L);
+    kernel.block(M, G, L, { r0: j, r1: j + 1, c0: 0, c1: cnt }, r, out, false);
+    for (let t = 0; t < cnt; t++) dist[rows[t] * k + j] = out[t];
+    total += cnt;
+  }
+  return total;
+}
+
+/** Rows per task of {@link AssignPool}. */
+export const ASSIGN_CHUNK_ROWS = 8192;
+
+/** What an assignment worker starts with. */
+export interface AssignWorkerData {
+  /** n × L float64 profiles on a SharedArrayBuffer. */
+  X: SharedArrayBuffer;
+  L: number;
+  kernel: KernelChoice;
+}
+
+/** main → assignment worker. */
+export interface AssignRequest {
+  id: number;
+  M: Float64Array;
+  radius: number;
+  r0: number;
+  r1: number;
+  options: AssignOptions;
+}
+
+/** assignment worker → main. */
+export type AssignReply =
+  | { id: number; n1: Int32Array; d1: Float64Array; n2?: Int32Array; d2?: Float64Array; exact: number }
+  | { id: number; error: string };
+
+/**
+ * Assigns all n profiles of one dataset to candidate sets, on `workers` threads over one shared copy
+ * of the profiles (in the calling thread when `workers` ≤ 1). Results do not depend on `workers`.
+ * Call {@link close} when done.
+ */
+export class AssignPool {
+  readonly n: number;
+  readonly L: number;
+  readonly X: Float64Array;
+  private readonly workers: Worker[] = [];
+  private readonly kernelChoice: KernelChoice;
+  private nextId = 0;
+
+  /**
+   * @param X n × L profiles (copied once onto a SharedArrayBuffer when workers are used)
+   * @param workers worker threads (≤ 1: none)
+   */
+  constructor(X: Float64Array, L: number, workers: number, kernel: KernelChoice = 'auto') {
+    this.L = L;
+    this.n = X.length / L;
+    this.kernelChoice = kernel;
+    const threads = Math.min(workers, Math.ceil(this.n / ASSIGN_CHUNK_ROWS));
+    if (threads > 1) {
+      let shared = X;
+      if (!(X.buffer instanceof SharedArrayBuffer)) {
+        shared = new Float64Array(new SharedArrayBuffer(X.byteLength));
+        shared.set(X);
+      }
+      this.X = shared;
+      const entry = workerEntry(import.meta.url, 'assign-worker');
+      const workerData: AssignWorkerData = { X: shared.buffer as SharedArrayBuffer, L, kernel };
+      for (let i = 0; i < threads; i++) {
+        const w = new Worker(entry.script, { eval: entry.eval, workerData });
+        this.workers.push(w);
+      }
+    } else {
+      this.X = X;
+    }
+  }
+
+  /**
+   * Nearest (and with `second`, second-nearest) candidate of every row.
+   * @param M k × L candidate series
+   * @param radius Sakoe–Chiba radius (0 = Euclidean distance)
+   */
+  async assign(M: Float64Array, radius: number, options: AssignOptions = {}): Promise<AssignResult> {
+    const { n, L } = this;
+    const second = options.second ?? false;
+    const res: AssignResult = { n1: new Int32Array(n), d1: new Float64Array(n), exactPairs: 0 };
+    if (second) {
+      res.n2 = new Int32Array(n);
+      res.d2 = new Float64Array(n);
+    }
+    if (this.workers.length === 0) {
+      const env = envelopes(M, L, radius);
+      const kernel = selectKernel(this.kernelChoice);
+      for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
+        throwIfInterrupted();
+        const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
+        res.exactPairs += assignChunk(this.X, L, r0, r1, M, env, kernel, radius, options, {
+          n1: res.n1.subarray(r0, r1),
+          d1: res.d1.subarray(r0, r1),
+          ...(second ? { n2: res.n2!.subarray(r0, r1), d2: res.d2!.subarray(r0, r1) } : {}),
+        });
+      }
+      return res;
+    }
+    const chunks: number[] = [];
+    for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) chunks.push(r0);
+    let next = 0;
+    const runOn = (w: Worker): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const step = (): void => {
+          try {
+            throwIfInterrupted();
+          } catch (e) {
+            cleanup();
+            reject(e);
+            return;
+          }
+          if (next >= chunks.length) {
+            cleanup();
+            resolve();
+            return;
+          }
+          const r0 = chunks[next++];
+          const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
+          const id = this.nextId++;
+          pendingId = id;
+          pendingR0 = r0;
+          w.postMessage({ id, M, radius, r0, r1, options } satisfies AssignRequest);
+        };
+        let pendingId = -1;
+        let pendingR0 = 0;
+        const onMessage = (m: AssignReply): void => {
+          if (m.id !== pendingId) return;
+          if ('error' in m) {
+            cleanup();
+            reject(new Error(`a DTW assignment worker failed: ${m.error}`));
+            return;
+          }
+          res.n1.set(m.n1, pendingR0);
+          res.d1.set(m.d1, pendingR0);
+          if (second) {
+            res.n2!.set(m.n2!, pendingR0);
+            res.d2!.set(m.d2!, pendingR0);
+          }
+          res.exactPairs += m.exact;
+          step();
+        };
+        const onError = (e: Error): void => {
+          cleanup();
+          reject(new Error(`a DTW assignment worker stopped: ${e.message}`));
+        };
+        const onExit = (code: number): void => {
+          cleanup();
+          reject(new Error(`a DTW assignment worker exited (code ${code})`));
+        };
+        const cleanup = (): void => {
+          w.off('message', onMessage);
+          w.off('error', onError);
+          w.off('exit', onExit);
+        };
+        w.on('message', onMessage);
+        w.on('error', onError);
+        w.on('exit', onExit);
+        step();
+      });
+    await Promise.all(this.workers.map(runOn));
+    return res;
+  }
+
+  /** Stop the worker threads. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.terminate()));
+  }
+}
+
+/**
+ * One-shot assignment of X to the candidates M (a pool opened and closed around it).
+ * @param workers worker threads (default 1: the calling thread)
+ */
+export async function assignNearest(X: Float64Array, L: number, M: Float64Array, radius: number, options: AssignOptions & { workers?: number; kernel?: KernelChoice } = {}): Promise<AssignResult> {
+  const pool = new AssignPool(X, L, options.workers ?? 1, options.kernel ?? 'auto');
+  try {
+    return await pool.assign(M, radius, options);
+  } finally {
+    await pool.close();
+  }
+}
