@@ -49,7 +49,11 @@ async function startWorkers(count: number, url: string, shared: string): Promise
 }
 
 async function stop(ws: ChildProcess[]): Promise<void> {
-  await Promise.all(ws.map((w) => new Promise<void>((r) => (w.exitCode !== null ? r() : (w.once('exit', () => r()), w.kill('SIGTERM'))))));
+  await Promise.all(ws.map((w) => new Promise<void>((r) => {
+        if (w.exitCode !== null) return r();
+        w.once('exit', () => r());
+        w.kill('SIGTERM');
+      })));
 }
 
 async function queued(values: Float64Array, out: string, tileSize: number, url: string, shared: string): Promise<{ seconds: number; peakRss: number; tiles: number; cells: number }> {

@@ -17,7 +17,7 @@ import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { usageError } from '../errors.js';
 import { dtwBlock } from '../dtw/index.js';
-import { AssignPool, type AssignResult } from '../dtw/assign.js';
+import type { AssignPool, AssignResult } from '../dtw/assign.js';
 import { checkFitInput, type DistanceMatrix, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
 
@@ -147,7 +147,7 @@ export async function fasterClara(rows: Rows, o: ClaraOptions, pool: AssignPool)
   for (let guard = 0; guard < k; guard++) {
     const sizes = new Int32Array(k);
     for (let i = 0; i < n; i++) sizes[a.n1[i]]++;
-    const empty = sizes.findIndex((x) => x === 0);
+    const empty = sizes.indexOf(0);
     if (empty < 0) break;
     let far = -1;
     for (let i = 0; i < n; i++) if (sizes[a.n1[i]] > 1 && (far < 0 || a.d1[i] > a.d1[far])) far = i;

@@ -115,14 +115,14 @@ export function assignChunk(
       let b2 = Infinity;
       for (let j = 0; j < k; j++) {
         const d = dist[i * k + j];
-        if (d !== d) continue; // not computed
+        if (Number.isNaN(d)) continue; // not computed
         if (d < b1) {
           b2 = b1;
           b1 = d;
         } else if (d < b2) b2 = d;
       }
       const thr = (second ? b2 : b1) * MARGIN;
-      for (let j = 0; j < k; j++) if (dist[i * k + j] !== dist[i * k + j] && !(lb[i * k + j] > thr)) want[i * k + j] = 1;
+      for (let j = 0; j < k; j++) if (Number.isNaN(dist[i * k + j]) && !(lb[i * k + j] > thr)) want[i * k + j] = 1;
     }
     exact += computeWanted(X, L, r0, h, M, k, kernel, r, want, dist);
   }
@@ -135,7 +135,7 @@ export function assignChunk(
     let i2 = 0;
     for (let j = 0; j < k; j++) {
       const d = dist[i * k + j];
-      if (d !== d) continue;
+      if (Number.isNaN(d)) continue;
       if (d < b1) {
         b2 = b1;
         i2 = i1;

@@ -46,7 +46,7 @@ function worker(extra: string[] = [], bin = BIN): ReturnType<typeof start> {
 }
 
 async function stopWorkers(): Promise<string> {
-  let logs = '';
+  const logs = '';
   const live = workers.splice(0);
   await Promise.all(
     live.map(
