@@ -137,6 +137,8 @@ export interface SweepOutputs {
   best?: { model: ModelName; metric: MetricName; k: number; value: number; runId: string };
   summaryCsv: string;
   plots: string[];
+  /** Whether Euclidean distances were computed once and shared (not on a queue, in sampled mode or past the memory plan). */
+  sharedEuclidean: boolean;
   /**
    * Wall seconds by stage: dataset (ETL + harmonization), dtw (the matrix), load (reading and
    * checking it), distances (the shared Euclidean matrices), clustering (all configurations), plots.
@@ -344,6 +346,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     const rows: SweepRow[] = new Array(configs.length);
     const labels: Array<Int32Array | undefined> = new Array(configs.length);
     let secondsDistances = 0;
+    let sharedEuclidean = false;
     // Threads of this process running configurations (none on a queue: the workers' are their own).
     let poolSize = 0;
     if (o.queue) {
@@ -388,7 +391,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const kmedoidsEuclidean = (): Promise<DistanceMatrix> => (kmedoidsMatrix ??= pool.kmedoidsMatrix(X, table.length, euclidean));
       if (plan.kmedoids && !plan.serialize) await kmedoidsEuclidean();
       secondsDistances = (performance.now() - t) / 1000;
-      if (plan.silhouette || (plan.kmedoids && !plan.serialize)) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
+      sharedEuclidean = plan.silhouette || (plan.kmedoids && !plan.serialize);
+      if (sharedEuclidean) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
       const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}) };
       const isEuclideanKmedoids = (c: { model: ModelName; metric: MetricName }): boolean => c.model === 'kmedoids' && c.metric === 'euclidean';
       const executor = {
@@ -639,6 +643,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         ...(best ? { best } : {}),
         summaryCsv,
         plots,
+        sharedEuclidean,
         seconds: { dataset: secondsDataset, dtw: secondsDtw, load: secondsLoad, distances: secondsDistances, clustering: secondsClustering, plots: secondsPlots },
       },
     };
@@ -677,7 +682,7 @@ export function sweepSummary(r: StageResult<SweepOutputs>): string {
   }
   const s = o.seconds;
   lines.push(
-    `time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s + read ${s.load.toFixed(1)} s (once)` : 'no DTW matrix'}, Euclidean distances ${s.distances.toFixed(1)} s (once), ` +
+    `time: dataset ${s.dataset.toFixed(1)} s, ${o.dtw ? `DTW matrix ${s.dtw.toFixed(1)} s + read ${s.load.toFixed(1)} s (once)` : 'no DTW matrix'}, ${o.sharedEuclidean ? `Euclidean distances ${s.distances.toFixed(1)} s (once)` : 'no shared Euclidean distance matrix'}, ` +
       `clustering ${s.clustering.toFixed(1)} s (${o.rows.length} configurations ${r.metrics['sweep/workers'] === undefined ? 'on the queue' : `on ${r.metrics['sweep/workers']} worker${r.metrics['sweep/workers'] === 1 ? '' : 's'}`}), plots ${s.plots.toFixed(1)} s`,
   );
   lines.push(`summary ${o.summaryCsv}; charts in ${path.join(o.outDir, 'plots')}`);
