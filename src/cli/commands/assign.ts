@@ -58,7 +58,7 @@ export function register(program: Command): void {
   program
     .command('assign')
     .description('day-ahead job: assign the last days (or a forecast) to the clusters of a model, write/upsert the assignments, log monitoring and drift metrics (one tracked run)')
-    .requiredOption('--model <path|uri>', 'the model: a model/ directory or runs:/<run-id>/model (as `lpclust predict` takes)')
+    .requiredOption('--model <path|uri>', 'the model: a model/ directory, runs:/<run-id>/model or a registered models:/<name>@<alias> (e.g. models:/loadshapes@production), models:/<name>/<version> (as `lpclust predict` takes)')
     .option('--in <csv>', 'source: a profiles CSV in the harmonized format (id,date,HH:MM...; Wh per slot), e.g. harmonized data or a day-ahead forecast')
     .option('--newmongo-export <file>', 'source: a new Mongo export (mongoexport JSON lines / array, or the raw CSV of the old loader)')
     .addOption(new Option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)').env('LPCLUST_MONGO_URI'))
