@@ -24,7 +24,9 @@ import Database from 'better-sqlite3';
 import { externalError, inputError, isLpclustError, type LpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
 import { checkDatasetInputs } from './datasets.js';
-import { STATUS_CODES, validateKey } from './file-store.js';
+import { OWNER_GONE_CODE, OWNER_TAG, STATUS_CODES, validateKey } from './file-store.js';
+import { currentOwner, formatOwner, ownerGone, parseOwner } from '../io/owner.js';
+import { log } from '../util/log.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import { REVISION_MLFLOW_2, REVISION_MLFLOW_3, SCHEMA_REVISIONS, type SchemaRevision } from './sqlite-schema.js';
 import { sqliteUriOf, sqliteUriToPath } from './store-uri.js';
@@ -56,6 +58,9 @@ const CORE_TABLES = ['experiments', 'runs', 'params', 'metrics', 'latest_metrics
 
 /** Bound parameters per `IN (...)` list, well below SQLite's limit. */
 const IN_CHUNK = 500;
+
+/** Database files this process has already checked for runs left RUNNING ({@link SqliteStore.recover}). */
+const recoveredDatabases = new Set<string>();
 
 /** Which schema a new database gets. */
 export type SqliteSchemaChoice = 'mlflow2' | 'mlflow3';
@@ -462,6 +467,7 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
 
   async createRun(request: CreateRunRequest): Promise<RunInfo> {
     for (const t of request.tags) checkTag(t.key, t.value);
+    this.recover();
     const expId = /^\d+$/.test(request.experimentId) ? Number(request.experimentId) : NaN;
     return this.write('create a run in', (db) => {
       const exp = Number.isFinite(expId) ? (db.prepare('SELECT * FROM experiments WHERE experiment_id = ?').get(expId) as ExperimentRow | undefined) : undefined;
@@ -477,6 +483,8 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
       ).run(runId, request.runName, request.userId, startTime, artifactUri, exp.experiment_id);
       const tags = new Map(request.tags.map((t) => [t.key, t.value]));
       if (request.runName && !tags.has('mlflow.runName')) tags.set('mlflow.runName', request.runName);
+      // Who writes the run, so that a later process can tell it stopped without ending it (recover).
+      if (!tags.has(OWNER_TAG)) tags.set(OWNER_TAG, formatOwner(currentOwner()));
       const insertTag = db.prepare('INSERT INTO tags ("key", value, run_uuid) VALUES (?, ?, ?)');
       for (const [key, value] of tags) insertTag.run(key, value, runId);
       return {
@@ -491,6 +499,48 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
         lifecycleStage: 'active' as const,
       };
     });
+  }
+
+  /**
+   * Runs left RUNNING by a process that is provably gone (tag `lpclust.owner`: same host, its pid
+   * no longer runs, was reused, or the machine rebooted) — `kill -9`, a crash, out of memory — are
+   * marked FAILED, as the FileStore does: tags `lpclust.error` (why) and `lpclust.error.code` =
+   * `E_RUN_OWNER_GONE`, an end time at their last metric (or start). Once per database and process,
+   * before its first run; runs without the tag (other tools, older lpclust) and runs of other hosts
+   * or live processes are left alone. Never fails the command: a problem is a warning.
+   * @returns the ids of the runs marked FAILED
+   */
+  recover(): string[] {
+    if (recoveredDatabases.has(this.file)) return [];
+    recoveredDatabases.add(this.file);
+    if (!fs.existsSync(this.file)) return [];
+    const failed: string[] = [];
+    const me = formatOwner(currentOwner()).split(' ')[0];
+    try {
+      this.write('check for runs left RUNNING in', (db) => {
+        const rows = db
+          .prepare(`SELECT r.run_uuid AS id, r.start_time AS start, t.value AS owner FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid AND t."key" = ? WHERE r.status = 'RUNNING' AND r.lifecycle_stage = 'active'`)
+          .all(OWNER_TAG) as Array<{ id: string; start: number | null; owner: string }>;
+        const setTag = db.prepare('INSERT OR REPLACE INTO tags ("key", value, run_uuid) VALUES (?, ?, ?)');
+        for (const row of rows) {
+          const owner = parseOwner(row.owner);
+          if (!owner || !ownerGone(owner)) continue;
+          const last = (db.prepare('SELECT MAX(timestamp) AS t FROM metrics WHERE run_uuid = ?').get(row.id) as { t: number | null }).t ?? 0;
+          const why = `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
+          setTag.run('lpclust.error', why, row.id);
+          setTag.run('lpclust.error.code', OWNER_GONE_CODE, row.id);
+          db.prepare("UPDATE runs SET status = 'FAILED', end_time = ? WHERE run_uuid = ?").run(Math.max(row.start ?? 0, last), row.id);
+          failed.push(row.id);
+        }
+      });
+    } catch (e) {
+      log.warn(`tracking store: could not check ${this.displayUri} for runs left by stopped processes: ${(e as Error).message}`);
+      return [];
+    }
+    if (failed.length > 0) {
+      log.warn(`tracking store: marked ${failed.length} run(s) FAILED whose lpclust process stopped without ending them (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''})`);
+    }
+    return failed;
   }
 
   /** The run row, or E_RUN_NOT_FOUND. */

@@ -2,11 +2,12 @@
  * Shared helpers of the tracking and CLI tests: temporary directories, the built library (dist/,
  * made by `npm ci` / `npm run build`; built here when missing), and reading a store tree back.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 /** The repository root. */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,4 +52,26 @@ export function readTree(root: string): Record<string, string> {
 /** Leftover temporary or lock files under `root` (should be none once writers are done). */
 export function leftovers(root: string): string[] {
   return Object.keys(readTree(root)).filter((p) => /\.tmp-|\.lpclust\.lock/.test(p));
+}
+
+const ORPHAN = path.join(REPO, 'test', 'tracking', 'fixtures', 'orphan.mjs');
+
+/** Run a process that creates a run in `store` (an mlruns folder or a sqlite: URI), logs to it, and kills itself with SIGKILL; its run id. */
+export function orphan(store: string, name: string): string {
+  const r = spawnSync(process.execPath, [ORPHAN, store, name], { cwd: REPO, encoding: 'utf8' });
+  expect(r.signal, r.stderr).toBe('SIGKILL');
+  return r.stdout.trim();
+}
+
+/** Start a process that creates a run in `store` and stays alive (a live owner) until its stdin closes. */
+export async function liveOwner(store: string, name: string): Promise<{ child: ChildProcess; runId: string }> {
+  const child = spawn(process.execPath, [ORPHAN, store, name, 'hold'], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
+  const runId = await new Promise<string>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.trim());
+    });
+  });
+  return { child, runId };
 }

@@ -3,38 +3,18 @@
  * marked FAILED (and only those), temporary files and empty folders of gone writers removed, and
  * a lock left by a dead process or a full disk taken over without the 30 s wait.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FileStore, OWNER_TAG } from '../../src/tracking/file-store.js';
 import { currentOwner, formatOwner, hostTag } from '../../src/io/owner.js';
-import { ensureBuilt, leftovers, REPO, tempDir } from './helpers.js';
+import { ensureBuilt, leftovers, liveOwner, orphan, tempDir } from './helpers.js';
 
 /** A pid no process has: one of a process that has exited. */
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   return Number(r.stdout);
-}
-
-/** Run a process that creates a run in `root`, logs to it, and kills itself with SIGKILL; its run id. */
-function orphan(root: string, name: string): string {
-  const r = spawnSync(process.execPath, [path.join(REPO, 'test', 'tracking', 'fixtures', 'orphan.mjs'), root, name], { cwd: REPO, encoding: 'utf8' });
-  expect(r.signal, r.stderr).toBe('SIGKILL');
-  return r.stdout.trim();
-}
-
-/** Start a process that creates a run and stays alive (a live owner) until its stdin closes. */
-async function liveOwner(root: string, name: string): Promise<{ child: ChildProcess; runId: string }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'test', 'tracking', 'fixtures', 'orphan.mjs'), root, name, 'hold'], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
-  const runId = await new Promise<string>((resolve) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.trim());
-    });
-  });
-  return { child, runId };
 }
 
 function runDir(root: string, runId: string): string {
