@@ -278,6 +278,9 @@ export interface RecoveryReport {
 /** Folders of an experiment that are not runs (MLflow's reserved names). */
 const RESERVED_EXPERIMENT_FOLDERS = new Set(['tags', 'datasets', 'traces', 'models']);
 
+/** The model registry's folder at the store root (MLflow's FileStore keeps registered models there). */
+const REGISTRY_FOLDER = 'models';
+
 /**
  * The creation marker of run or experiment `id`: the temporary file of its `meta.yaml`, written in
  * the parent folder before the folder is made and removed only once the folder is complete (see
@@ -715,7 +718,8 @@ export class FileStore implements TrackingStore, WithRegistry {
       if (isNotFound(e)) return [];
       throw ioError('list', this.root, e);
     }
-    return entries.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
+    // `models/` at the root is the model registry's (file-registry.ts), not an experiment.
+    return entries.filter((d) => d.isDirectory() && !d.name.startsWith('.') && d.name !== REGISTRY_FOLDER).map((d) => d.name);
   }
 
   async listExperiments(): Promise<Experiment[]> {
