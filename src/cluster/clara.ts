@@ -18,7 +18,7 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { usageError } from '../errors.js';
 import { dtwBlock } from '../dtw/index.js';
 import type { AssignPool, AssignResult } from '../dtw/assign.js';
-import { checkFitInput, type DistanceMatrix, type Rows } from './common.js';
+import { checkFitInput, emptyMedoidReseed, type DistanceMatrix, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
 
 /** Hyper-parameters of {@link fasterClara}. */
@@ -145,14 +145,10 @@ export async function fasterClara(rows: Rows, o: ClaraOptions, pool: AssignPool)
   // row of a cluster with more than one row, as exact k-medoids does.
   let emptyReseeds = 0;
   for (let guard = 0; guard < k; guard++) {
-    const sizes = new Int32Array(k);
-    for (let i = 0; i < n; i++) sizes[a.n1[i]]++;
-    const empty = sizes.indexOf(0);
-    if (empty < 0) break;
-    let far = -1;
-    for (let i = 0; i < n; i++) if (sizes[a.n1[i]] > 1 && (far < 0 || a.d1[i] > a.d1[far])) far = i;
+    const reseed = emptyMedoidReseed(a.n1, a.d1, k);
+    if (!reseed) break;
     medoids = Int32Array.from(medoids);
-    medoids[empty] = far;
+    medoids[reseed.empty] = reseed.row;
     a = await pool.assign(gatherRows(rows, medoids), radius, o.prune === undefined ? {} : { prune: o.prune });
     exactPairs += a.exactPairs;
     total = 0;

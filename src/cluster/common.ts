@@ -191,3 +191,20 @@ export function permuteRows(a: Float64Array, dim: number, order: Int32Array): Fl
   for (let r = 0; r < order.length; r++) out.set(a.subarray(order[r] * dim, order[r] * dim + dim), r * dim);
   return out;
 }
+
+/**
+ * A medoid that lost every row (only an identical medoid, at distance 0, can take them) and the row
+ * to re-seed it on: the farthest from its medoid among clusters of more than one row (ties: the
+ * lowest row). null when no cluster is empty.
+ * @param nearest index (0..k-1) of each row's nearest medoid
+ * @param dist each row's distance to it
+ */
+export function emptyMedoidReseed(nearest: Int32Array, dist: Float64Array, k: number): { empty: number; row: number } | null {
+  const n = nearest.length;
+  const sizes = clusterSizes(nearest, k);
+  const empty = sizes.indexOf(0);
+  if (empty < 0) return null;
+  let far = -1;
+  for (let i = 0; i < n; i++) if (sizes[nearest[i]] > 1 && (far < 0 || dist[i] > dist[far])) far = i;
+  return { empty, row: far };
+}

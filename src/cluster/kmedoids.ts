@@ -9,7 +9,7 @@ import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { dtwBlock } from '../dtw/index.js';
 import { FULL_MATRIX_MAX_ROWS, fullEuclidean } from './agglomerative.js';
-import { checkFitInput, type DistanceMatrix, type Rows } from './common.js';
+import { checkFitInput, emptyMedoidReseed, type DistanceMatrix, type Rows } from './common.js';
 
 /** Swap strategy of {@link KMedoids}. */
 export type KMedoidsMethod = 'fasterpam' | 'alternate';
@@ -304,13 +304,9 @@ function finish(D: DistanceMatrix, medoids: Int32Array, near: Nearest, nIter: nu
   let emptyReseeds = 0;
   // A medoid can lose all its rows only to an identical medoid (distance 0): re-seed it on the farthest row.
   for (let guard = 0; guard < k; guard++) {
-    const sizes = new Int32Array(k);
-    for (let o = 0; o < n; o++) sizes[near.n1[o]]++;
-    const empty = sizes.indexOf(0);
-    if (empty < 0) break;
-    let far = -1;
-    for (let o = 0; o < n; o++) if (sizes[near.n1[o]] > 1 && (far < 0 || near.d1[o] > near.d1[far])) far = o;
-    medoids[empty] = far;
+    const reseed = emptyMedoidReseed(near.n1, near.d1, k);
+    if (!reseed) break;
+    medoids[reseed.empty] = reseed.row;
     for (let o = 0; o < n; o++) near.update(D, medoids, o);
     emptyReseeds++;
   }
