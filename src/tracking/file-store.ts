@@ -51,7 +51,7 @@ import {
   writeTempFile,
   type AtomicOptions,
 } from '../io/atomic.js';
-import { currentOwner, formatOwner, ownerGone, parseOwner, tempOrphaned } from '../io/owner.js';
+import { currentOwner, formatOwner, ownerGone, parseOwner, tempOrphaned, type ProcessOwner } from '../io/owner.js';
 import { log } from '../util/log.js';
 import { FileRegistry } from './file-registry.js';
 import type { ModelRegistry, WithRegistry } from './registry.js';
@@ -113,6 +113,17 @@ export const OWNER_TAG = 'lpclust.owner';
 
 /** Error code tagged (`lpclust.error.code`) on a run marked FAILED because its writer is gone. */
 export const OWNER_GONE_CODE = 'E_RUN_OWNER_GONE';
+
+/** The `lpclust.error` of a run whose writer `owner` is gone, marked FAILED by process `me` (pid@host). */
+export function ownerGoneReason(owner: ProcessOwner, me: string): string {
+  return `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
+}
+
+/** Say once which runs recovery marked FAILED (nothing when none). */
+export function warnRecoveredRuns(ids: readonly string[]): void {
+  if (ids.length === 0) return;
+  log.warn(`tracking store: marked ${ids.length} run(s) FAILED whose lpclust process stopped without ending them (${ids.slice(0, 3).join(', ')}${ids.length > 3 ? ', …' : ''})`);
+}
 
 /** Roots already recovered by this process. */
 const recoveredRoots = new Set<string>();
@@ -594,9 +605,7 @@ export class FileStore implements TrackingStore, WithRegistry {
     } catch (e) {
       log.warn(`tracking store: could not check ${this.root} for runs left by stopped processes: ${(e as Error).message}`);
     }
-    if (report.failedRuns.length > 0) {
-      log.warn(`tracking store: marked ${report.failedRuns.length} run(s) FAILED whose lpclust process stopped without ending them (${report.failedRuns.slice(0, 3).join(', ')}${report.failedRuns.length > 3 ? ', …' : ''})`);
-    }
+    warnRecoveredRuns(report.failedRuns);
     if (report.removed.length > 0) log.debug(`tracking store: removed ${report.removed.length} temporary file(s) or empty folder(s) left by stopped processes`);
     return report;
   }
@@ -627,7 +636,7 @@ export class FileStore implements TrackingStore, WithRegistry {
     if (ownerText !== undefined) {
       const owner = parseOwner(ownerText);
       if (!owner || !ownerGone(owner)) return null;
-      why = `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
+      why = ownerGoneReason(owner, me);
     } else {
       // No owner yet: being created. Its creation marker says by whom; without one it is a run of
       // an older lpclust or of another tool, left alone.

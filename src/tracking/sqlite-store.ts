@@ -24,7 +24,7 @@ import Database from 'better-sqlite3';
 import { externalError, inputError, isLpclustError, type LpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
 import { checkDatasetInputs } from './datasets.js';
-import { OWNER_GONE_CODE, OWNER_TAG, STATUS_CODES, validateKey } from './file-store.js';
+import { OWNER_GONE_CODE, OWNER_TAG, ownerGoneReason, STATUS_CODES, validateKey, warnRecoveredRuns } from './file-store.js';
 import { currentOwner, formatOwner, ownerGone, parseOwner } from '../io/owner.js';
 import { log } from '../util/log.js';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
@@ -526,7 +526,7 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
           const owner = parseOwner(row.owner);
           if (!owner || !ownerGone(owner)) continue;
           const last = (db.prepare('SELECT MAX(timestamp) AS t FROM metrics WHERE run_uuid = ?').get(row.id) as { t: number | null }).t ?? 0;
-          const why = `the lpclust process ${owner.pid} on ${owner.host} that wrote this run stopped without ending it (killed, crashed, out of memory or the machine restarted); marked FAILED by process ${me}`;
+          const why = ownerGoneReason(owner, me);
           setTag.run('lpclust.error', why, row.id);
           setTag.run('lpclust.error.code', OWNER_GONE_CODE, row.id);
           db.prepare("UPDATE runs SET status = 'FAILED', end_time = ? WHERE run_uuid = ?").run(Math.max(row.start ?? 0, last), row.id);
@@ -537,9 +537,7 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
       log.warn(`tracking store: could not check ${this.displayUri} for runs left by stopped processes: ${(e as Error).message}`);
       return [];
     }
-    if (failed.length > 0) {
-      log.warn(`tracking store: marked ${failed.length} run(s) FAILED whose lpclust process stopped without ending them (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''})`);
-    }
+    warnRecoveredRuns(failed);
     return failed;
   }
 
