@@ -132,6 +132,9 @@ describe('a read-only database', () => {
     fs.chmodSync(dir, 0o555);
     // root may write anything: the commands then run as "nobody", for whom the file is read-only.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    // "nobody" must reach the clone (a checkout in a `mktemp -d` folder is 0700): folders above it
+    // that others cannot traverse get o+x (traverse, not list) for the test, restored after.
+    const opened = process.getuid?.() === 0 ? openTraversal(REPO) : [];
     try {
       const list = await cli(dir, ['--json', 'runs'], asUser);
       expect(list.code, list.stderr).toBe(0);
@@ -146,9 +149,24 @@ describe('a read-only database', () => {
     } finally {
       fs.chmodSync(dir, 0o755);
       fs.chmodSync(file, 0o644);
+      for (const [folder, mode] of opened) fs.chmodSync(folder, mode);
     }
     expect(sha256(file)).toBe(before);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('mlflow.db-'))).toEqual([]);
     expect(fs.readdirSync(path.join(dir, 'mlruns', '1')).sort()).toEqual(artifactsBefore);
   }, 120_000);
 });
+
+/** Give o+x to the folders from `dir` up to the root that lack it; returns them with their old modes. */
+function openTraversal(dir: string): Array<[string, number]> {
+  const changed: Array<[string, number]> = [];
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const mode = fs.statSync(d).mode & 0o7777;
+    if (!(mode & 0o001)) {
+      fs.chmodSync(d, mode | 0o001);
+      changed.push([d, mode]);
+    }
+    if (path.dirname(d) === d) break;
+  }
+  return changed;
+}
