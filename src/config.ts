@@ -70,6 +70,12 @@ export const parsers = {
     },
 };
 
+/** Schemas of a SQLite tracking database lpclust can create (MLflow 2.12.2's and 3.11's revisions). */
+export const SQLITE_SCHEMAS = ['mlflow2', 'mlflow3'] as const;
+
+/** Which schema a new SQLite tracking database gets. */
+export type SqliteSchemaChoice = (typeof SQLITE_SCHEMAS)[number];
+
 /** The global settings every command has. */
 export const GLOBAL_SETTINGS = {
   trackingUri: {
@@ -82,6 +88,13 @@ export const GLOBAL_SETTINGS = {
     doc: 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://server (default: ./mlruns when it holds runs, else sqlite:///mlflow.db)',
     secret: true,
   } as SettingSpec<string>,
+  sqliteSchema: {
+    name: 'sqliteSchema',
+    env: ['LPCLUST_SQLITE_SCHEMA'],
+    parse: parsers.oneOf('sqliteSchema', SQLITE_SCHEMAS),
+    default: 'mlflow2',
+    doc: 'schema of a SQLite tracking database lpclust creates: mlflow2 (MLflow 2.12 and later open it, MLflow 3 upgrades it) | mlflow3 (MLflow 3.11 and later only); an existing database keeps its own',
+  } as SettingSpec<SqliteSchemaChoice>,
   experimentName: {
     name: 'experimentName',
     env: ['LPCLUST_EXPERIMENT_NAME', 'MLFLOW_EXPERIMENT_NAME'],

@@ -49,6 +49,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
     quiet: o.quiet,
     json: o.json,
     spoolDir: o.spoolDir,
+    sqliteSchema: o.sqliteSchema,
     // commander gives a --no-… flag the value true when absent: only an explicit --no-spool counts.
     spool: rootOf(cmd).getOptionValueSource('spool') === 'cli' ? false : undefined,
   };
@@ -76,7 +77,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
       ]);
       // The note is for commands that log runs (those that only read, e.g. `runs`, pass launch: false).
       if (options.launch !== false && resolved.trackingUri.source === 'default' && globals.trackingUri === DEFAULT_FILE_URI) noteFileStoreOnce(path.join(cwd, 'mlruns'));
-      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, spool: globals.spool, env });
+      const store = await openStore(globals.trackingUri, { cwd, spoolDir: globals.spoolDir, spool: globals.spool, sqliteSchema: globals.sqliteSchema, env });
       // A store folder that cannot be written would fail (or wait on its lock) at the first run:
       // say so now, naming the folder and the cause. Only when the folder is not there yet or is
       // one lpclust may write; reading an existing store (lpclust runs) needs no write access.

@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { SQLITE_SCHEMAS } from '../config.js';
 import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
 import { LOG_LEVELS, log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
@@ -29,6 +30,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
     .description('Cluster electricity load profiles and track every run in MLflow.')
     .version(VERSION, '-V, --version', 'print the lpclust version')
     .option('--tracking-uri <uri>', 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://host (default: MLFLOW_TRACKING_URI, else ./mlruns when it holds runs, else sqlite:///mlflow.db)')
+    .addOption(new Option('--sqlite-schema <name>', 'schema of a SQLite tracking database lpclust creates: mlflow2 (MLflow 2.12+ open it, MLflow 3 upgrades it) or mlflow3 (MLflow 3.11+ only) (default: LPCLUST_SQLITE_SCHEMA, else mlflow2)').choices([...SQLITE_SCHEMAS]))
     .option('--experiment-name <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else lpclust)')
     .option('--config <file>', 'configuration file (default: ./lpclust.config.json when present)')
     .option('--spool-dir <dir>', 'where runs go while a tracking server is unreachable (default: LPCLUST_SPOOL_DIR, else ./mlruns)')

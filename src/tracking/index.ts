@@ -5,12 +5,11 @@
  * The SQLite store (`./sqlite-store.js`) is not re-exported here: it loads better-sqlite3, which
  * only `sqlite:` URIs need, so {@link openStore} imports it on use.
  */
-import { envValue } from '../config.js';
 import { externalError, usageError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { FileStore } from './file-store.js';
 import { openRemoteStore } from './rest-open.js';
-import type { SqliteSchemaChoice } from './sqlite-store.js';
+import type { SqliteSchemaChoice } from '../config.js';
 import type { TrackingStore } from './store.js';
 import { isSqliteUri } from './store-uri.js';
 
@@ -39,7 +38,10 @@ export interface OpenStoreOptions {
   spoolDir?: string;
   /** Spool a tracking server's runs while it is unreachable (default true; false: fail with E_TRACKING_UNAVAILABLE). */
   spool?: boolean;
-  /** Schema of a SQLite database lpclust creates (default `LPCLUST_SQLITE_SCHEMA`, else mlflow2). */
+  /**
+   * Schema of a SQLite database lpclust creates (default mlflow2; the CLI passes the `sqliteSchema`
+   * setting, which reads `LPCLUST_SQLITE_SCHEMA`). An existing database keeps its own.
+   */
   sqliteSchema?: SqliteSchemaChoice;
   /** Environment (default: process.env, with `.env` of `cwd` as fallback). */
   env?: Record<string, string | undefined>;
@@ -70,8 +72,7 @@ async function openSqliteStore(uri: string, options: OpenStoreOptions): Promise<
       cause: e,
     });
   }
-  const schema = options.sqliteSchema ?? mod.parseSchemaChoice(envValue('LPCLUST_SQLITE_SCHEMA', options.env ?? process.env, cwd));
-  return new mod.SqliteStore(uri, { cwd, schema });
+  return new mod.SqliteStore(uri, { cwd, schema: options.sqliteSchema ?? 'mlflow2' });
 }
 
 /** The one dispatch from URI scheme to store implementation. */

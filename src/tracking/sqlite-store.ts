@@ -21,6 +21,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import type { SqliteSchemaChoice } from '../config.js';
+export type { SqliteSchemaChoice } from '../config.js';
 import { externalError, inputError, isLpclustError, type LpclustError, usageError } from '../errors.js';
 import { checkBatch, checkTag } from './batch-check.js';
 import { checkDatasetInputs } from './datasets.js';
@@ -62,25 +64,12 @@ const IN_CHUNK = 500;
 /** Database files this process has already checked for runs left RUNNING ({@link SqliteStore.recover}). */
 const recoveredDatabases = new Set<string>();
 
-/** Which schema a new database gets. */
-export type SqliteSchemaChoice = 'mlflow2' | 'mlflow3';
-
 /** Options of a {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /** Folder relative `sqlite:///` paths and the default artifact root are resolved against (default: process.cwd()). */
   cwd?: string;
   /** Schema of a database lpclust creates (`mlflow2` by default; existing databases keep theirs). */
   schema?: SqliteSchemaChoice;
-}
-
-/** Parse the schema choice of `LPCLUST_SQLITE_SCHEMA` (also accepts the revision ids). */
-export function parseSchemaChoice(raw: string | undefined): SqliteSchemaChoice {
-  const v = (raw ?? '').trim().toLowerCase();
-  if (v === '' || v === 'mlflow2' || v === REVISION_MLFLOW_2) return 'mlflow2';
-  if (v === 'mlflow3' || v === REVISION_MLFLOW_3) return 'mlflow3';
-  throw usageError('E_USAGE_VALUE', `Expected mlflow2 or mlflow3 for \`LPCLUST_SQLITE_SCHEMA\` but received ${JSON.stringify(raw)}`, {
-    hint: `mlflow2 creates revision ${REVISION_MLFLOW_2} (opened by MLflow 2.12 and later), mlflow3 revision ${REVISION_MLFLOW_3} (MLflow 3.11 and later only)`,
-  });
 }
 
 /** `append_to_uri_path` of MLflow: join URI path segments with one `/`. */

@@ -58,5 +58,13 @@ export class Logger {
   }
 }
 
-/** The process-wide logger; the CLI sets its level from `--log-level`/`--quiet`. */
-export const log = new Logger(process.env.LPCLUST_LOG_LEVEL && (LOG_LEVELS as readonly string[]).includes(process.env.LPCLUST_LOG_LEVEL) ? (process.env.LPCLUST_LOG_LEVEL as LogLevel) : 'warn');
+/**
+ * Level of the process-wide logger until someone sets it: warnings and errors only, so that the
+ * library is quiet when embedded. The CLI sets the level from the `logLevel` setting (flag,
+ * `LPCLUST_LOG_LEVEL`, `.env`, config file; default `info`) — that table is the only reader of the
+ * variable.
+ */
+export const LIBRARY_LOG_LEVEL: LogLevel = 'warn';
+
+/** The process-wide logger; the CLI sets its level from `--log-level`/`--quiet`, a library user sets `log.level`. */
+export const log = new Logger(LIBRARY_LOG_LEVEL);

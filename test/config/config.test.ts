@@ -17,7 +17,7 @@ const DOTENV = 'MLFLOW_TRACKING_URI=file:./from-dotenv\n# a comment\nexport LPCL
 describe('configuration precedence: flags > env > .env > lpclust.config.json > defaults', () => {
   it('defaults when nothing is set', () => {
     const r = resolveSettings(GLOBAL_SETTINGS, { flags: {}, env: {}, cwd: dirWith({}) });
-    expect(valuesOf(r)).toEqual({ trackingUri: 'file:./mlruns', spoolDir: './mlruns', experimentName: 'lpclust', logLevel: 'info', quiet: false, json: false, spool: true });
+    expect(valuesOf(r)).toEqual({ trackingUri: 'file:./mlruns', sqliteSchema: 'mlflow2', spoolDir: './mlruns', experimentName: 'lpclust', logLevel: 'info', quiet: false, json: false, spool: true });
     expect(Object.values(r).every((v) => v.source === 'default')).toBe(true);
   });
 

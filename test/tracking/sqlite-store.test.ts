@@ -11,7 +11,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { REVISION_MLFLOW_2, REVISION_MLFLOW_3 } from '../../src/tracking/sqlite-schema.js';
-import { SqliteStore, type SqliteSchemaChoice } from '../../src/tracking/sqlite-store.js';
+import { SqliteStore } from '../../src/tracking/sqlite-store.js';
+import { GLOBAL_SETTINGS, resolveSettings, type SqliteSchemaChoice } from '../../src/config.js';
 import { openStore } from '../../src/tracking/index.js';
 import { REPO, tempDir } from './helpers.js';
 
@@ -96,17 +97,19 @@ describe('a database lpclust creates', () => {
     });
   }
 
-  it('is created at 2.12.2\'s revision unless LPCLUST_SQLITE_SCHEMA asks for MLflow 3\'s; a bad value is a usage error', async () => {
+  it('is created at 2.12.2\'s revision unless the sqliteSchema setting asks for MLflow 3\'s; a bad value is a usage error', async () => {
     const dir = tempDir();
-    const two = await openStore('sqlite:///a.db', { cwd: dir, env: {} });
+    const two = await openStore('sqlite:///a.db', { cwd: dir, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow3' } });
     await two.getOrCreateExperiment('x');
-    const three = await openStore('sqlite:///b.db', { cwd: dir, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow3' } });
+    const three = await openStore('sqlite:///b.db', { cwd: dir, sqliteSchema: 'mlflow3' });
     await three.getOrCreateExperiment('x');
+    // The library reads no environment: the variable reaches it only through the settings table.
     expect(query(path.join(dir, 'a.db'), 'SELECT version_num FROM alembic_version')).toEqual([{ version_num: REVISION_MLFLOW_2 }]);
     expect(query(path.join(dir, 'b.db'), 'SELECT version_num FROM alembic_version')).toEqual([{ version_num: REVISION_MLFLOW_3 }]);
-    await expect(openStore('sqlite:///c.db', { cwd: dir, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow4' } })).rejects.toMatchObject({ code: 'E_USAGE_VALUE', kind: 'usage' });
+    expect(resolveSettings(GLOBAL_SETTINGS, { flags: {}, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow3' }, cwd: dir }).sqliteSchema).toEqual({ value: 'mlflow3', source: 'env', from: 'LPCLUST_SQLITE_SCHEMA' });
+    expect(() => resolveSettings(GLOBAL_SETTINGS, { flags: {}, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow4' }, cwd: dir })).toThrow(expect.objectContaining({ code: 'E_USAGE_VALUE', kind: 'usage' }));
     // An existing database keeps its revision whatever is asked.
-    const again = await openStore('sqlite:///a.db', { cwd: dir, env: { LPCLUST_SQLITE_SCHEMA: 'mlflow3' } });
+    const again = await openStore('sqlite:///a.db', { cwd: dir, sqliteSchema: 'mlflow3' });
     await again.getOrCreateExperiment('y');
     expect(query(path.join(dir, 'a.db'), 'SELECT version_num FROM alembic_version')).toEqual([{ version_num: REVISION_MLFLOW_2 }]);
   });
