@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Random } from '../src/util/random.js';
-import { normalizeRows } from '../src/harmonize/normalize.js';
+import { normalizeRows } from '../src/profiles/normalize.js';
 import { bandCells, computeDtwMatrix } from '../src/dtw/matrix.js';
 import { parseQueueUrl } from '../src/queue/connection.js';
 import { newQueueStats, queueTileSource } from '../src/queue/dtw.js';

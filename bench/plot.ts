@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Random } from '../src/util/random.js';
-import { normalizeRows } from '../src/harmonize/normalize.js';
+import { normalizeRows } from '../src/profiles/normalize.js';
 import { renderClusterCenters, renderClusterPie, renderMetricVsK, renderSilhouette } from '../src/plot/index.js';
 
 /** Synthetic clustered daily profiles: k daily shapes (one or two bumps), noise, L2-normalised. */

@@ -13,6 +13,7 @@ export * from './io/profiles.js';
 export * from './io/npy.js';
 export * from './io/labels.js';
 export * from './harmonize/index.js';
+export * from './profiles/index.js';
 export * from './dtw/reference.js';
 export * from './dtw/index.js';
 export * from './tracking/index.js';

@@ -23,7 +23,7 @@ import { availableParallelism, freemem } from 'node:os';
 import { LpclustError, InterruptedError, externalError, inputError, usageError } from '../errors.js';
 import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic.js';
 import { encodeNpyHeader, readNpyHeader, dtypeBytes, type NpyDtype } from '../io/npy.js';
-import { matrixDigest, normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { matrixDigest, normalizeRows, type Normalization } from '../profiles/normalize.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
@@ -55,7 +55,7 @@ export interface DtwSidecar {
   ids?: Array<[string, string]>;
   /** SHA-256 of the lines `id,date\n` of all rows (null when ids are not known). */
   idsDigest: string | null;
-  /** SHA-256 of the normalised n × L input (matrixDigest of harmonize/normalize.ts). */
+  /** SHA-256 of the normalised n × L input (matrixDigest of profiles/normalize.ts). */
   inputDigest: string;
   normalization: Normalization;
   /** Sakoe–Chiba radius; null for full DTW. */

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { availableParallelism } from 'node:os';
 import { InterruptedError, inputError, usageError } from '../errors.js';
-import { matrixDigest, type Normalization } from '../harmonize/normalize.js';
+import { matrixDigest, type Normalization } from '../profiles/normalize.js';
 import type { NpyDtype } from '../io/npy.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';

@@ -17,7 +17,7 @@
 import { closeSync, openSync, readSync, fstatSync, writeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
 import { inputError, externalError } from '../errors.js';
 import type { NpyDtype } from '../io/npy.js';
-import type { Normalization } from '../harmonize/normalize.js';
+import type { Normalization } from '../profiles/normalize.js';
 import type { TileTask } from './matrix-worker.js';
 
 const MAGIC = Buffer.from('LPDTWT01', 'latin1');

@@ -1,6 +1,6 @@
 /**
  * The harmonize stage library: join clean profile tables (resolution check, excluded meters,
- * incomplete rows, cross-source duplicates), row normalisation and the dataset digest.
+ * incomplete rows, cross-source duplicates). Row normalisation and the dataset digest live in
+ * `profiles/`.
  */
-export * from './normalize.js';
 export * from './harmonize.js';

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import YAML from 'yaml';
 import { inputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import type { Normalization } from '../harmonize/normalize.js';
+import type { Normalization } from '../profiles/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
 import type { TrainingReference } from '../assign/reference.js';

@@ -5,7 +5,7 @@
  * it and the margin to the second-nearest centre as a confidence.
  */
 import { inputError } from '../errors.js';
-import { normalizeRows } from '../harmonize/normalize.js';
+import { normalizeRows } from '../profiles/normalize.js';
 import { dtwToMany, selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { inputError, usageError } from '../errors.js';
-import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { normalizeRows, type Normalization } from '../profiles/normalize.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { writeLabels } from '../io/labels.js';

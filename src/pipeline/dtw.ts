@@ -7,7 +7,7 @@ import path from 'node:path';
 import { usageError } from '../errors.js';
 import { checkInputPath, checkOutputDir, checkOutputFile } from '../io/preflight.js';
 import { readProfiles } from '../io/profiles.js';
-import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { normalizeRows, type Normalization } from '../profiles/normalize.js';
 import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
 import { withRun } from '../tracking/run.js';
 import { datasetName, logProfilesInput } from './datasets.js';

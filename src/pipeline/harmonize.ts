@@ -22,7 +22,7 @@ import {
   type MeterExclusion,
   type SourceTable,
 } from '../harmonize/harmonize.js';
-import { matrixDigest, normalizeRows } from '../harmonize/normalize.js';
+import { matrixDigest, normalizeRows } from '../profiles/normalize.js';
 import { computeDtwMatrix, type DtwMatrixResult, type MatrixLayout } from '../dtw/index.js';
 import type { KernelChoice } from '../dtw/index.js';
 import type { NpyDtype } from '../io/npy.js';

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
 import { envValue } from '../config.js';
-import type { Normalization } from '../harmonize/normalize.js';
+import type { Normalization } from '../profiles/normalize.js';
 import { readProfiles } from '../io/profiles.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { oldMongoSource } from '../etl/oldmongo.js';

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { inputError } from '../errors.js';
-import { normalizeRows, type Normalization } from '../harmonize/normalize.js';
+import { normalizeRows, type Normalization } from '../profiles/normalize.js';
 import { checkInputPath } from '../io/preflight.js';
 import { assertLabelsMatch, readCentres, readLabels } from '../io/labels.js';
 import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';

@@ -23,7 +23,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { externalError, InterruptedError, inputError, LpclustError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
-import { matrixDigest, type Normalization } from '../harmonize/normalize.js';
+import { matrixDigest, type Normalization } from '../profiles/normalize.js';
 import type { NpyDtype } from '../io/npy.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';

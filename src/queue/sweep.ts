@@ -14,7 +14,7 @@ import type { Job } from 'bullmq';
 import { externalError, InterruptedError } from '../errors.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
-import type { Normalization } from '../harmonize/normalize.js';
+import type { Normalization } from '../profiles/normalize.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitClustering } from '../../src/cluster/fit.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { buildModel } from '../../src/model/artifact.js';
 import { checkInputSlots, Predictor } from '../../src/model/predict.js';
 import { startScoringServer } from '../../src/serve/server.js';

@@ -23,7 +23,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { DbaKMeans, type Rows } from '../../src/cluster/index.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { LpclustError } from '../../src/errors.js';
 
 /** One TimeSeriesKMeans fit from the case's initial centres. */

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { adjustedRandIndex } from '../../src/validate/index.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { fitClustering, type DistanceMatrix, type Rows } from '../../src/cluster/index.js';
 import { dtwDistance } from '../../src/dtw/index.js';
 import { syntheticDays } from '../support/synthetic.js';

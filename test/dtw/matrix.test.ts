@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, type DtwMatrixOptions } from '../../src/dtw/index.js';
 
 let dir: string;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { Random } from '../../src/util/random.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { computeDtwMatrix, tilesOf, pairsOf } from '../../src/dtw/matrix.js';
 import { computeDtwShard, mergeDtwShards, parseShard, shardTiles } from '../../src/dtw/shard.js';
 

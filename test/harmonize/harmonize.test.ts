@@ -5,14 +5,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { harmonizeTables, SOURCE_PRECEDENCE, type SourceTable } from '../../src/harmonize/harmonize.js';
-import { matrixDigest } from '../../src/harmonize/normalize.js';
+import { matrixDigest } from '../../src/profiles/normalize.js';
 import { readProfiles, type ProfileTable } from '../../src/io/profiles.js';
 import { runHarmonizeStage, exclusionsFromRules, defaultDtwPath } from '../../src/pipeline/harmonize.js';
 import { FileStore } from '../../src/tracking/file-store.js';
 import { emptyRules } from '../../src/etl/rules.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
 import { readNpy } from '../../src/io/npy.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 
 const run = promisify(execFile);
 const root = path.resolve(__dirname, '../..');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { expect, it } from 'vitest';
 import { fitClustering } from '../../src/cluster/fit.js';
 import { isLpclustError, type LpclustError } from '../../src/errors.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { logModel, resolveModel } from '../../src/model/resolve.js';
 import { withRun, type ActiveRun } from '../../src/tracking/run.js';
 import type { TrackingStore } from '../../src/tracking/store.js';

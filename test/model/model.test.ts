@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering, type ClusterSpec } from '../../src/cluster/fit.js';
 import { computeDtwMatrix, loadDtwMatrix } from '../../src/dtw/matrix.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { readProfiles, type ProfileTable } from '../../src/io/profiles.js';
 import { loadModelFile, MODEL_JSON, saveModel } from '../../src/model/artifact.js';
 import { Predictor } from '../../src/model/predict.js';

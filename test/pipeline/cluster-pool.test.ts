@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ClusterPool, sharedCopy, silhouetteOnThreads, THREADED_SILHOUETTE_MIN_ROWS } from '../../src/pipeline/cluster-pool.js';
 import { runClusterStage } from '../../src/pipeline/cluster.js';
 import { slotLabels, writeProfiles } from '../../src/io/profiles.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { tempStore } from './helpers.js';
 import { runClusterWork } from '../../src/pipeline/cluster-work.js';
 import { EUCLIDEAN_MATRIX_UNIT_ROWS, euclideanMatrix, euclideanMatrixRows } from '../../src/cluster/kmedoids.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering } from '../../src/cluster/fit.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { readProfiles } from '../../src/io/profiles.js';
 import { logModel } from '../../src/model/resolve.js';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticDays } from '../support/synthetic.js';
 import { fitClustering } from '../../src/cluster/fit.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { buildModel, type LpclustModel } from '../../src/model/artifact.js';
 import { Predictor } from '../../src/model/predict.js';
 import { startScoringServer, type ScoringServer } from '../../src/serve/server.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../../src/io/npy.js';
 import { readLabels, writeLabels, assertLabelsMatch } from '../../src/io/labels.js';
 import { computeValidation, silhouettePrecomputed } from '../../src/validate/index.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { syntheticDays } from '../support/synthetic.js';
 
 const BIN = path.resolve('bin/lpclust.js');

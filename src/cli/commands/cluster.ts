@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
 import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName } from '../../cluster/fit.js';
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';

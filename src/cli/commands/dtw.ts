@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import { usageError } from '../../errors.js';
-import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
 import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/kernel.js';
 import { MATRIX_LAYOUTS, type MatrixLayout } from '../../dtw/matrix.js';
 import { capWorkers, contextFor } from '../context.js';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { checkConfigKeys, describeSettings, parsers, readConfigFile, resolveSettings, valuesOf, type SettingSpec } from '../../config.js';
-import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
 import { INITS, METRICS, MODELS, type InitName, type MetricName, type ModelName } from '../../cluster/fit.js';
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { PipelineSources } from '../../pipeline/pipeline.js';

@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { NORMALIZATIONS, type Normalization } from '../../harmonize/normalize.js';
+import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
 import { capWorkers, contextFor } from '../context.js';
 import { parseScale, SCALE_HELP } from '../scale-options.js';
 import { parseMemoryBudget } from '../../cluster/scale-choice.js';
