@@ -27,7 +27,7 @@ import type { StageResult, StageTracking } from '../pipeline/types.js';
 import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { jsDistance, psi } from './drift.js';
-import { quantileSorted } from './reference.js';
+import { quantileSorted } from '../model/reference.js';
 import type { AssignmentRow, AssignSink } from './sinks.js';
 import { dayNumber, dayTimestamp, resolveWindow, type DayWindow } from './window.js';
 

@@ -16,9 +16,9 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { usageError } from '../errors.js';
-import { dtwBlock } from '../dtw/index.js';
+import { sampleMatrix } from '../dtw/index.js';
 import type { AssignPool, AssignResult } from '../dtw/assign.js';
-import { checkFitInput, emptyMedoidReseed, type DistanceMatrix, type Rows } from './common.js';
+import { checkFitInput, emptyMedoidReseed, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
 
 /** Hyper-parameters of {@link fasterClara}. */
@@ -75,18 +75,6 @@ export function checkSampleSize(sampleSize: number, n: number, k: number): void 
   if (!Number.isInteger(sampleSize) || sampleSize < 2) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected an integer ≥ 2 for \`--sample-size\` but received \`${sampleSize}\``);
   if (sampleSize > n) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected \`--sample-size\` ≤ the number of profiles (${n}) but received ${sampleSize}`, { hint: `use --sample-size ${n} or less (a sample of all ${n} profiles gives exact FasterPAM's answer)` });
   if (k >= sampleSize) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected k < \`--sample-size\` but k = ${k} and the sample holds ${sampleSize} profiles`, { hint: `raise --sample-size to at least ${80 + 4 * k} (80 + 4k), or lower -k` });
-}
-
-/** The s × s float64 distance matrix of the rows `idx` (banded DTW, radius 0 = Euclidean). */
-export function sampleMatrix(rows: Rows, idx: Int32Array, radius: number): DistanceMatrix {
-  const { dim: L } = rows;
-  const s = idx.length;
-  const S = new Float64Array(s * L);
-  for (let t = 0; t < s; t++) S.set(rows.data.subarray(idx[t] * L, (idx[t] + 1) * L), t * L);
-  const D = new Float64Array(s * s);
-  dtwBlock(S, L, { r0: 0, r1: s, c0: 0, c1: s }, radius, D, { upper: true });
-  for (let i = 0; i < s; i++) for (let j = 0; j < i; j++) D[i * s + j] = D[j * s + i];
-  return { n: s, data: D };
 }
 
 /** The k medoid rows of `rows`, k × L. */

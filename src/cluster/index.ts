@@ -16,7 +16,8 @@ export {
   type Rows,
   type DistanceMatrix,
 } from './common.js';
-export { KMeans, kmeansPlusPlus, randomInit, lloydHamerly, lloydHamerlyJs, hartiganRefine, meanColumnVariance, type KMeansOptions, type KMeansState, type KMeansInit } from './kmeans.js';
+export { KMeans, kmeansPlusPlus, randomInit, meanColumnVariance, type KMeansOptions, type KMeansInit } from './kmeans.js';
+export { lloydHamerly, lloydHamerlyJs, hartiganRefine, type KMeansState } from './kmeans-lloyd.js';
 export { DbaKMeans, BandedDtw, assignDtw, type DbaKMeansOptions, type DbaKMeansState } from './dba.js';
 export {
   KMedoids,
@@ -61,7 +62,7 @@ export {
   type ClusterFit,
 } from './fit.js';
 export { chooseK, DEFAULT_K_RANGE, type ChooseKResult, type ChooseKOptions, type KScore } from './choosek.js';
-export { fasterClara, defaultSampleSize, checkSampleSize, sampleMatrix, gatherRows, DEFAULT_CLARA_SAMPLES, type ClaraOptions, type ClaraState } from './clara.js';
+export { fasterClara, defaultSampleSize, checkSampleSize, gatherRows, DEFAULT_CLARA_SAMPLES, type ClaraOptions, type ClaraState } from './clara.js';
 export { fitSampled } from './fit-sampled.js';
 export {
   planScale,

@@ -16,7 +16,7 @@ import { Worker, isMainThread } from 'node:worker_threads';
 import { workerEntry } from '../util/worker-entry.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import type { Rows } from './common.js';
-import { lloydHamerly, type KMeansState } from './kmeans.js';
+import { lloydHamerly, type KMeansState } from './kmeans-lloyd.js';
 
 /** The restarts of one fit. */
 export interface RestartJob {

@@ -27,3 +27,4 @@ export {
 } from './matrix.js';
 export { AssignPool, assignNearest, assignChunk, ASSIGN_CHUNK_ROWS, type AssignOptions, type AssignResult } from './assign.js';
 export { envelopes, lbKim2, lbKeogh2, type Envelopes } from './bounds.js';
+export { sampleMatrix } from './sample-matrix.js';

@@ -15,8 +15,8 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Normalization } from '../profiles/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
-import type { TrainingReference } from '../assign/reference.js';
-import { pythonFloat } from '../tracking/file-store.js';
+import type { TrainingReference } from './reference.js';
+import { pythonFloat } from '../tracking/file-format.js';
 
 /** File name of the model JSON inside `model/`. */
 export const MODEL_JSON = 'lpclust-model.json';

@@ -19,7 +19,7 @@ import type { ActiveRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
 import { checkInputSlots, labelAgreement, Predictor, type Prediction } from './predict.js';
-import { trainingReference } from '../assign/reference.js';
+import { trainingReference } from './reference.js';
 
 /** A model loaded for predicting, with where it came from. */
 export interface LoadedModel {

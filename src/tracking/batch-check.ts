@@ -4,7 +4,7 @@
  * A batch that fails any check writes nothing.
  */
 import { usageError } from '../errors.js';
-import { validateKey } from './file-store.js';
+import { validateKey } from './file-format.js';
 import { LIMITS, type Batch } from './store.js';
 
 /** Check a tag (key and value length). @throws LpclustError E_TRACKING_KEY, E_TRACKING_VALUE */

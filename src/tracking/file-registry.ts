@@ -17,7 +17,7 @@
 import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { discardTempFile, writeFileAtomic, writeTempFile, type AtomicOptions } from '../io/atomic.js';
-import { dumpYaml, ioError, isNotFound, parseYaml } from './file-store.js';
+import { dumpYaml, ioError, isNotFound, parseYaml } from './file-format.js';
 import {
   aliasesOf,
   modelAliasNotFound,

@@ -16,6 +16,7 @@ import { isSqliteUri } from './store-uri.js';
 export * from './store.js';
 export * from './run.js';
 export * from './file-store.js';
+export * from './file-format.js';
 export * from './runs-view.js';
 export * from './rest-client.js';
 export * from './rest-batch.js';

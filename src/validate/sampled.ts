@@ -13,7 +13,7 @@
  *   nearest other centre, s(i) = (b − a) / max(a, b).
  */
 import { Random } from '../util/random.js';
-import { sampleMatrix } from '../cluster/clara.js';
+import { sampleMatrix } from '../dtw/index.js';
 import { silhouettePrecomputed } from './silhouette.js';
 
 /** A silhouette estimated on a sample. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { jsDistance, psi } from '../../src/assign/drift.js';
-import { quantile, trainingReference } from '../../src/assign/reference.js';
+import { quantile, trainingReference } from '../../src/model/reference.js';
 import { dayNumber, dayTimestamp, resolveWindow, yesterday } from '../../src/assign/window.js';
 import { ZoneMapper } from '../../src/etl/time.js';
 import { isLpclustError } from '../../src/errors.js';

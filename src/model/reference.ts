@@ -3,7 +3,7 @@
  * spread over the clusters and how far they lie from their assigned centre. `lpclust assign`
  * compares each new day's assignments with it (novel days, drift of the cluster shares).
  */
-import type { Prediction } from '../model/predict.js';
+import type { Prediction } from './predict.js';
 
 /** Version of the {@link TrainingReference} layout (a newer lpclust may add fields). */
 export const REFERENCE_VERSION = 1;
