@@ -33,7 +33,7 @@ import { runDtwStage } from './dtw.js';
 import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
-import { DEFAULT_MIN_CLUSTER_SHARE } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES } from '../validate/metrics.js';
 import { defaultMemoryBudget, planScale, type ScaleChoice } from '../cluster/scale.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 
@@ -548,7 +548,7 @@ export function pipelineSummary(r: StageResult<PipelineOutputs>): string {
   }
   const c = r.outputs.cluster;
   lines.push(`  ${c.k} clusters of ${c.n} profiles, sizes ${c.clusterSizes.join(' ')}; labels ${c.labels}`);
-  const show = ['Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'].filter((k) => r.metrics[k] !== undefined);
+  const show = HEADLINE_SCORES.filter((k) => r.metrics[k] !== undefined);
   lines.push(`  ${show.map((k) => `${k} ${r.metrics[k].toFixed(4)}`).join(', ')}`);
   if (c.plots.length > 0) lines.push(`  plots in ${path.dirname(c.plots[0])}`);
   return lines.join('\n');

@@ -17,7 +17,7 @@ import { readProfiles } from '../io/profiles.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { adjustedRandIndex } from '../validate/index.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, ineligibleBecause, isBetter, keySlug, parseSelect, scoreDef } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES, ineligibleBecause, isBetter, keySlug, parseSelect, scoreDef } from '../validate/metrics.js';
 import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -570,7 +570,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     // Charts: per model, each key metric against k, one line per distance (mean over seeds).
     t = performance.now();
     const plots: string[] = [];
-    const chartMetrics = [...new Set([select, 'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'])].filter((m) => metricNames.includes(m));
+    const chartMetrics = [...new Set([select, ...HEADLINE_SCORES])].filter((m) => metricNames.includes(m));
     const plotDir = path.join(runDir, 'plots');
     for (const model of o.models) {
       for (const m of chartMetrics) {
@@ -657,7 +657,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
  */
 export function sweepSummary(r: StageResult<SweepOutputs>): string {
   const o = r.outputs;
-  const cols = [...new Set([o.select, 'Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'])].filter((c) => o.rows.some((x) => x.metrics[c] !== undefined));
+  const cols = [...new Set([o.select, ...HEADLINE_SCORES])].filter((c) => o.rows.some((x) => x.metrics[c] !== undefined));
   const header = ['model', 'metric', 'k', 'seed', ...cols, 'min share', 'run', 'note'];
   const isBest = (x: SweepRow): boolean => o.best !== undefined && x.status === 'FINISHED' && x.model === o.best.model && x.metric === o.best.metric && x.k === o.best.k;
   const body = o.rows.map((x) => {

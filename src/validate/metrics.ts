@@ -58,6 +58,12 @@ export const SCORES: readonly ScoreDef[] = [
   { key: 'fit/quantization_error', better: 'lower', about: 'SOM quantisation error (falls with k)' },
 ];
 
+/**
+ * The scores a summary shows first (the pipeline's closing lines, the sweep's summary table and
+ * charts), in this order; each is shown only where the run logged it.
+ */
+export const HEADLINE_SCORES: readonly string[] = ['Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'];
+
 /** The old pipeline's metric names: logged exactly as it logged them. */
 export const OLD_PIPELINE_METRICS: readonly string[] = [
   'DB Index',
