@@ -10,10 +10,12 @@
  * have made it). Idempotent: a target version made from the same target run counts as the copy of
  * the source version (in version order), so a second sync creates nothing and moves no alias.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 import { isLpclustError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { loggedModelIdOf, loggedModelsOf, registryOf, type LoggedModel, type ModelRegistry, type ModelVersion } from './registry.js';
 import type { TrackingStore } from './store.js';
@@ -145,8 +147,34 @@ async function loggedModelFromRun(
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'lpclust-sync-model-'));
   try {
     const local = await from.downloadArtifacts(localRunId, artifact, tmp);
-    return await logged.createLoggedModel(remoteRunId, path.posix.basename(artifact), local);
+    const lm = await logged.startLoggedModel(remoteRunId, path.posix.basename(artifact));
+    if (!lm) return null;
+    // The copy's MLmodel names the target's model, as one MLflow 3 logged there would.
+    await stampMlmodel(path.join(local, 'MLmodel'), lm);
+    return await logged.completeLoggedModel(lm, local);
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * Write a logged model's id into a copied `MLmodel` as MLflow 3 has it (`model_id`, `model_uuid` =
+ * the id, `artifact_path` = the model's location), keys kept sorted as MLflow writes them; other
+ * fields and their quoting are kept. A folder without `MLmodel` is left as it is.
+ */
+async function stampMlmodel(file: string, lm: LoggedModel): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return;
+  }
+  const doc = YAML.parseDocument(text);
+  if (!YAML.isMap(doc.contents)) return;
+  doc.set('artifact_path', lm.artifactLocation);
+  doc.set('model_id', lm.modelId);
+  doc.set('model_uuid', lm.modelId);
+  const key = (k: unknown): string => String(YAML.isScalar(k) ? k.value : k);
+  doc.contents.items.sort((a, b) => (key(a.key) < key(b.key) ? -1 : key(a.key) > key(b.key) ? 1 : 0));
+  await writeFileAtomic(file, doc.toString({ lineWidth: 0 }));
 }

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContractServer, CsRun } from '../support/contract-server.js';
 import { runCli, startServer } from './helpers.js';
@@ -92,6 +93,11 @@ describe('lpclust sync copies the registry', () => {
     expect(`models:/${id}`).not.toBe(reg.source);
     expect(logged[0].info.status).toBe('LOGGED_MODEL_READY');
     expect(logged[0].tags.get('mlflow.modelVersions')).toBe('[{"name": "uc7", "version": 1}]');
+    // Its MLmodel names the server's model, the other fields as the local model's.
+    const mlmodel = YAML.parse(logged[0].artifacts.get('MLmodel')!.toString('utf8')) as Record<string, unknown>;
+    const localMlmodel = YAML.parse(fs.readFileSync(path.join(p.outDir as string, 'cluster', 'model', 'MLmodel'), 'utf8')) as Record<string, unknown>;
+    expect(mlmodel).toEqual({ ...localMlmodel, model_id: id, model_uuid: id, artifact_path: logged[0].info.artifact_uri });
+    expect(Object.keys(mlmodel)).toEqual(Object.keys(mlmodel).sort());
     expect(v3.registry.models.get('uc7')!.versions.get(1)).toMatchObject({ source: `models:/${id}`, model_id: id, run_id: remote.info.run_id });
     expect(v3.loggedModels.outputs.get(remote.info.run_id)).toEqual([{ model_id: id, step: 0 }]);
     const before = [v3.count('/logged-models', 'POST'), v3.count('model-versions/create')];
