@@ -111,6 +111,27 @@ describe('lpclust sync copies the registry', () => {
   }, 180_000);
 });
 
+describe('lpclust sync copies the registry into a database', () => {
+  it('FileStore → MLflow 3 database: a logged model of the synced run, models:/<model_id>, the alias; idempotent', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lpclust-syncreg-db-'));
+    const run = cli(cwd, { LPCLUST_SQLITE_SCHEMA: 'mlflow3' });
+    const p = await run(['--tracking-uri', 'file:./mlruns', 'pipeline', '-k', '4', '--no-plots', '--register-model', 'uc7']);
+    await run(['--tracking-uri', 'file:./mlruns', 'models', 'alias', 'uc7', '1', 'production']);
+    const s1 = await run(['sync', '--from', './mlruns', '--to', 'sqlite:///mlflow.db']);
+    expect(s1.registry).toMatchObject({ models: 1, versionsCreated: 1, aliasesSet: 1 });
+    const shown = await run(['--tracking-uri', 'sqlite:///mlflow.db', 'models', 'show', 'uc7']) as { versions: Array<{ source: string; runId: string; aliases: string[] }> };
+    expect(shown.versions).toHaveLength(1);
+    expect(shown.versions[0].source).toMatch(/^models:\/m-[0-9a-f]{32}$/);
+    expect(shown.versions[0].aliases).toEqual(['production']);
+    expect(shown.versions[0].runId).not.toBe((p.registered as { runId: string }).runId);
+    const s2 = await run(['sync', '--from', './mlruns', '--to', 'sqlite:///mlflow.db']);
+    expect(s2.registry).toMatchObject({ versionsCreated: 0, versionsPresent: 1, aliasesSet: 0 });
+    const harmonized = path.join(p.outDir as string, 'harmonized.csv');
+    expect(await predict(run, cwd, 'sqlite:///mlflow.db', 'models:/uc7@production', harmonized, 'db.csv')).toBe(await predict(run, cwd, 'file:./mlruns', 'models:/uc7@production', harmonized, 'fs.csv'));
+    expect(await predict(run, cwd, 'sqlite:///mlflow.db', shown.versions[0].source, harmonized, 'by-id.csv')).toBe(fs.readFileSync(path.join(cwd, 'fs.csv'), 'utf8'));
+  }, 180_000);
+});
+
 describe('registering while the tracking server is down', () => {
   it('the run and its registration are spooled; lpclust sync registers it on the server, once', async () => {
     const server = await startServer();
