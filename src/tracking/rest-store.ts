@@ -9,7 +9,8 @@
  * and PUT/GET `/api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts/<path>`. On an MLflow 3
  * server (its `GET /version` answers 3.x) also the logged models: POST `logged-models`, PATCH
  * `logged-models/<id>` (finalize), GET `logged-models/<id>`, PATCH `logged-models/<id>/tags`, GET
- * `logged-models/<id>/artifacts/directories`, POST `runs/outputs`, with the files under
+ * `logged-models/<id>/artifacts/directories`, POST `logged-models/search` (a create retried after a
+ * lost answer), POST `runs/outputs`, with the files under
  * `<exp>/models/<model_id>/artifacts/` of the proxy.
  */
 import { randomBytes } from 'node:crypto';
@@ -269,10 +270,34 @@ export class RestStore implements TrackingStore, WithRegistry, WithLoggedModels 
       method: 'POST',
       path: `${API}/logged-models`,
       json: { experiment_id: run.info.experimentId, name, source_run_id: runId, params, tags },
+      // A create whose answer was lost took effect: the run's PENDING model of that name is ours
+      // (lpclust logs one model per name and run), so a retry does not leave a second one.
+      recover: async () => {
+        const mine = (await this.searchLoggedModels(run.info.experimentId, `source_run_id = ${quoteValue(runId)} AND name = ${quoteValue(name)}`))
+          .filter((m) => toLoggedModel((m.info ?? {}) as Record<string, unknown>).status === 1);
+        return mine.length > 0 ? { model: mine[mine.length - 1] } : undefined;
+      },
     });
     const lm = toLoggedModel(this.field(this.field(res.json, 'model', 'logged-models'), 'info', 'logged-models'));
     await this.client.request({ method: 'POST', path: `${API}/runs/outputs`, json: { run_id: runId, models: [{ model_id: lm.modelId, step: 0 }] } });
     return lm;
+  }
+
+  /** `POST logged-models/search` of one experiment with an MLflow filter, every page, oldest first. */
+  private async searchLoggedModels(experimentId: string, filter: string): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.client.request({
+        method: 'POST',
+        path: `${API}/logged-models/search`,
+        json: { experiment_ids: [experimentId], filter, max_results: 100, ...(pageToken ? { page_token: pageToken } : {}) },
+      });
+      out.push(...((res.json.models as Array<Record<string, unknown>> | undefined) ?? []));
+      pageToken = (res.json.next_page_token as string | undefined) || undefined;
+    } while (pageToken);
+    const created = (m: Record<string, unknown>): number => num(((m.info ?? {}) as Record<string, unknown>).creation_timestamp_ms ?? 0);
+    return out.sort((a, b) => created(a) - created(b));
   }
 
   /** Upload the files of `localDir` to the logged model's artifact location, then finalize it READY (UPLOAD_FAILED on an error). */

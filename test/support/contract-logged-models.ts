@@ -1,8 +1,8 @@
 /**
  * The MLflow 3 logged-model half of the contract server ({@link ContractServer} with
  * `mlflowVersion: 3`): `POST logged-models`, `GET|PATCH logged-models/<id>` (PATCH finalizes),
- * `PATCH logged-models/<id>/tags`, `GET logged-models/<id>/artifacts/directories` and
- * `POST runs/outputs`, in memory, with MLflow 3's JSON shapes (`{model: {info, data}}`, statuses by
+ * `PATCH logged-models/<id>/tags`, `GET logged-models/<id>/artifacts/directories`,
+ * `POST logged-models/search` and `POST runs/outputs`, in memory, with MLflow 3's JSON shapes (`{model: {info, data}}`, statuses by
  * their enum names, timestamps in ms) and validation: required fields
  * (400 INVALID_PARAMETER_VALUE "Missing value for required parameter …"), unknown experiments,
  * runs and models (404 RESOURCE_DOES_NOT_EXIST), a finalize status other than READY or
@@ -124,6 +124,7 @@ export class ContractLoggedModels {
       this.models.set(id, m);
       return { model: this.json(m) };
     }
+    if (method === 'POST' && sub === 'logged-models/search') return this.search(j);
     const parts = /^logged-models\/([^/]+)(\/tags|\/artifacts\/directories)?$/.exec(sub);
     if (!parts) return undefined;
     const id = decodeURIComponent(parts[1]);
@@ -159,6 +160,34 @@ export class ContractLoggedModels {
       return { root_uri: m.info.artifact_uri, ...(files.length ? { files } : {}) };
     }
     throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `no endpoint ${method} ${sub}`);
+  }
+
+  /**
+   * `logged-models/search`: `experiment_ids` required; a filter of `AND`-ed equalities on the
+   * attributes MLflow searches by (`name`, `model_id`, `model_type`, `status`, `source_run_id`),
+   * values quoted (other filters are refused here, not by MLflow); pages of `max_results` (≤ 100)
+   * with an opaque token.
+   */
+  private search(j: Record<string, unknown>): unknown {
+    const ids = j.experiment_ids;
+    if (!Array.isArray(ids) || ids.length === 0) bad(`Missing value for required parameter 'experiment_ids'. See the API docs for more information about request parameters.`);
+    const conds: Array<[string, string]> = [];
+    const filter = typeof j.filter === 'string' ? j.filter.trim() : '';
+    for (const term of filter ? filter.split(/\s+AND\s+/i) : []) {
+      const m = /^(name|model_id|model_type|status|source_run_id)\s*=\s*(?:'([^']*)'|"([^"]*)")$/.exec(term.trim());
+      if (!m) bad(`Invalid filter '${filter}'`);
+      conds.push([m![1], m![2] ?? m![3]]);
+    }
+    const max = j.max_results === undefined ? 50 : Number(j.max_results);
+    if (!Number.isInteger(max) || max < 1 || max > 100) bad(`Invalid value for max_results: ${String(j.max_results)}`);
+    const all = [...this.models.values()]
+      .filter((m) => (ids as unknown[]).map(String).includes(m.info.experiment_id))
+      .filter((m) => conds.every(([k, v]) => String((m.info as Record<string, unknown>)[k] ?? '') === v))
+      .sort((a, b) => a.info.creation_timestamp_ms - b.info.creation_timestamp_ms);
+    const offset = j.page_token ? Number(Buffer.from(String(j.page_token), 'base64').toString('utf8')) : 0;
+    if (!Number.isInteger(offset) || offset < 0) bad('Invalid page token');
+    const page = all.slice(offset, offset + max);
+    return { models: page.map((m) => this.json(m)), ...(offset + max < all.length ? { next_page_token: Buffer.from(String(offset + max)).toString('base64') } : {}) };
   }
 
   private logOutputs(j: Record<string, unknown>): unknown {

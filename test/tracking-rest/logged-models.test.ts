@@ -130,6 +130,21 @@ describe('a pipeline on an MLflow 3 tracking server', () => {
   }, 180_000);
 });
 
+describe('a lost answer to the create', () => {
+  it('is recovered by search: one logged model, READY, the run linked to it once', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lpclust-lm-lost-'));
+    const before = new Set(v3.loggedModels.models.keys());
+    // The server creates the model, then the connection drops before the answer.
+    v3.inject({ match: /^POST \/api\/2\.0\/mlflow\/logged-models$/, kind: 'dropAfter' });
+    const p = await cliIn(v3, cwd)(['pipeline', '-k', '3', '--no-plots']);
+    const clustering = (p.stages as Array<{ stage: string; runId: string }>).find((x) => x.stage === 'clustering')!.runId;
+    const made = [...v3.loggedModels.models.values()].filter((m) => !before.has(m.info.model_id));
+    expect(made.map((m) => [m.info.source_run_id, m.info.status])).toEqual([[clustering, 'LOGGED_MODEL_READY']]);
+    expect(v3.loggedModels.outputs.get(clustering)).toEqual([{ model_id: made[0].info.model_id, step: 0 }]);
+    expect(v3.count('logged-models/search', 'POST')).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe('MLflow 2 servers, and servers that do not say their version', () => {
   for (const [label, get] of [['a 2.x server', () => v2], ['a server without GET /version', () => hidden]] as const) {
     it(`${label}: the mlflow.log-model.history tag only, no logged-model request, no model_id`, async () => {
@@ -173,6 +188,8 @@ describe('the contract server answers bad logged-model calls as MLflow 3 does', 
     await call(v3, 'POST', 'registered-models/create', { name: 'lm-contract' });
     expect(await call(v3, 'POST', 'model-versions/create', { name: 'lm-contract', source: `models:/m-${'4'.repeat(32)}`, run_id: run.info.run_id })).toMatchObject({ status: 404, json: { error_code: 'RESOURCE_DOES_NOT_EXIST' } });
     expect(await call(v2, 'POST', 'logged-models', { experiment_id: '0' })).toMatchObject({ status: 404, json: { error_code: 'ENDPOINT_NOT_FOUND' } });
+    expect(await call(v3, 'POST', 'logged-models/search', {})).toMatchObject({ status: 400, json: { message: expect.stringContaining("'experiment_ids'") } });
+    expect(await call(v3, 'POST', 'logged-models/search', { experiment_ids: [exp], filter: `model_id = '${id}'` })).toMatchObject({ status: 200, json: { models: [{ info: { model_id: id } }] } });
     expect(await (await fetch(`${v3.url}/version`)).text()).toBe('3.11.2.dev0');
   });
 });
