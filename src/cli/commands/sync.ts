@@ -88,7 +88,7 @@ Examples:
       }
       const from = await localSource(opts.from);
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
-      const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
+      const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to, { sqliteSchema: ctx.globals.sqliteSchema });
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
       let progress: Progress | undefined;
       let total = 0;
