@@ -284,7 +284,6 @@ export async function findRegisteredVersion(store: TrackingStore, ref: ModelsUri
   return reg.getModelVersion(ref.name, model.latestVersion);
 }
 
-
 /** Where a registered version's files are: a run's artifact, or a local folder. */
 export type VersionFiles = { kind: 'run'; runId: string; artifact: string } | { kind: 'local'; local: string };
 
@@ -327,8 +326,10 @@ export async function versionArtifact(store: TrackingStore, v: ModelVersion): Pr
 
 /**
  * Build a fitted model's artifact, write it to `dir` (`<out-dir>/model`) and log it as the run's
- * `model/` artifact, then record it in the run's `mlflow.log-model.history` tag as MLflow does
- * (after the files, so the UI never lists a model whose files are missing). Also records (and logs
+ * `model/` artifact. In an MLflow 3 store it is also a logged model (created PENDING before the
+ * files so that `MLmodel` carries its `model_id`, READY once its own copy is written); in an
+ * MLflow 2 store the run's `mlflow.log-model.history` tag records it as MLflow 2 does (after the
+ * files, so the UI never lists a model whose files are missing). Also records (and logs
  * as `model/predict_agreement`) the share of training rows predict assigns to their fitted
  * cluster: 1 for k-means, DTW k-means and k-medoids; the nearest-centre agreement for
  * agglomerative and SOM. Stores the training reference of `lpclust assign` (shares, distance
@@ -346,8 +347,10 @@ export async function logModel(run: ActiveRun | null, dir: string, input: BuildM
   const lm = run && logged ? await logged.startLoggedModel(run.runId, 'model') : null;
   const info = await saveModel(dir, model, input.example, lm ?? undefined);
   if (run) {
-    await run.logArtifact(dir, 'model');
+    // The logged model's files first (MLflow 3's copy; marked FAILED if they cannot be written),
+    // then the run's model/ artifact, which runs:/<run-id>/model and MLflow 2 readers use.
     const done = lm && logged ? await logged.completeLoggedModel(lm, dir) : null;
+    await run.logArtifact(dir, 'model');
     if (done?.status !== 2) {
       // MLflow 2 stores: the run's mlflow.log-model.history tag is how the UI finds the model (MLflow 3 writes none).
       const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];

@@ -145,6 +145,21 @@ describe('a lost answer to the create', () => {
   }, 120_000);
 });
 
+describe('a logged model whose files cannot be uploaded', () => {
+  it('is finalized UPLOAD_FAILED and the run fails with the server\'s answer (exit 4)', async () => {
+    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lpclust-lm-fail-'));
+    const before = new Set(v3.loggedModels.models.keys());
+    v3.inject({ match: /^PUT \/api\/2\.0\/mlflow-artifacts\/artifacts\/\d+\/models\//, kind: 'status', status: 400 });
+    const r = await runCli(cwd, ['--tracking-uri', v3.url, 'pipeline', '-k', '3', '--no-plots']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('mlflow-artifacts/artifacts');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const made = [...v3.loggedModels.models.values()].filter((m) => !before.has(m.info.model_id));
+    expect(made.map((m) => m.info.status)).toEqual(['LOGGED_MODEL_UPLOAD_FAILED']);
+    expect(v3.runs.get(made[0].info.source_run_id!)!.info.status).toBe('FAILED');
+  }, 120_000);
+});
+
 describe('MLflow 2 servers, and servers that do not say their version', () => {
   for (const [label, get] of [['a 2.x server', () => v2], ['a server without GET /version', () => hidden]] as const) {
     it(`${label}: the mlflow.log-model.history tag only, no logged-model request, no model_id`, async () => {
