@@ -203,13 +203,26 @@ export interface MlmodelInfo {
   utc_time_created: string;
   flavors: { lpclust: Record<string, string | number | null>; python_function: Record<string, unknown> };
   model_uuid: string;
+  /** MLflow 3's logged-model id (`m-…`), when the model is also a logged model (MLflow 3 writes it as `model_uuid` too). */
+  model_id?: string;
   /** Bytes of the model's own file (`lpclust-model.json`), as MLflow counts the flavor's files. */
   model_size_bytes: number;
 }
 
-/** The descriptor fields of a model (a new `model_uuid` each call). */
-export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPath = 'model'): MlmodelInfo {
-  return {
+/** An MLflow 3 logged model the `MLmodel` describes: its id and where its files are. */
+export interface LoggedModelRef {
+  modelId: string;
+  /** The logged model's artifact location (MLflow 3 writes it as `artifact_path`). */
+  artifactLocation: string;
+}
+
+/**
+ * The descriptor fields of a model (a new `model_uuid` each call). With `logged` (an MLflow 3
+ * store), as MLflow 3 writes them: `model_id`, `model_uuid` = the model id, and `artifact_path` =
+ * the logged model's artifact location.
+ */
+export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPath = 'model', logged?: LoggedModelRef): MlmodelInfo {
+  const info: MlmodelInfo = {
     ...(m.run_id ? { run_id: m.run_id } : {}),
     artifact_path: artifactPath,
     utc_time_created: mlflowTime(m.created),
@@ -239,6 +252,12 @@ export function mlmodelInfo(m: LpclustModel, modelSizeBytes: number, artifactPat
     model_uuid: randomUUID().replace(/-/g, ''),
     model_size_bytes: modelSizeBytes,
   };
+  if (logged) {
+    info.artifact_path = logged.artifactLocation;
+    info.model_uuid = logged.modelId;
+    info.model_id = logged.modelId;
+  }
+  return info;
 }
 
 /**
@@ -294,10 +313,11 @@ export const SERVING_INPUT_EXAMPLE_FILE = 'serving_input_example.json';
  * Write the model into `dir` (created if needed; each file atomically, `MLmodel` last so that a
  * directory with an `MLmodel` is complete): `lpclust-model.json`; for MLflow's `python_function`
  * flavor the loader `code/lpclust_pyfunc.py`, `python_env.yaml`, `requirements.txt` and
- * `conda.yaml`; with `example` (raw Wh rows, rows × L) the input example in MLflow's two files.
+ * `conda.yaml`; with `example` (raw Wh rows, rows × L) the input example in MLflow's two files;
+ * with `logged`, the MLflow 3 logged model's id in `MLmodel` ({@link mlmodelInfo}).
  * @returns the descriptor fields written to `MLmodel` (what the run's log-model tag records)
  */
-export async function saveModel(dir: string, m: LpclustModel, example?: Float64Array): Promise<MlmodelInfo> {
+export async function saveModel(dir: string, m: LpclustModel, example?: Float64Array, logged?: LoggedModelRef): Promise<MlmodelInfo> {
   await fsp.mkdir(path.join(dir, 'code'), { recursive: true });
   // JSON numbers print the shortest text that reads back to the same double: centres round-trip exactly.
   const json = JSON.stringify(m, null, 1) + '\n';
@@ -313,7 +333,7 @@ export async function saveModel(dir: string, m: LpclustModel, example?: Float64A
     await writeFileAtomic(path.join(dir, INPUT_EXAMPLE_FILE), pythonJson(split, pythonFloat));
     await writeFileAtomic(path.join(dir, SERVING_INPUT_EXAMPLE_FILE), pythonJsonIndented({ dataframe_split: split }));
   }
-  const info = mlmodelInfo(m, Buffer.byteLength(json));
+  const info = mlmodelInfo(m, Buffer.byteLength(json), 'model', logged);
   await writeFileAtomic(path.join(dir, MLMODEL_FILE), mlmodelYaml(m, info, withExample));
   return info;
 }

@@ -8,6 +8,7 @@ import { loggedModelsOf, registryOf, validateModelName, type ModelRegistry, type
 import type { TrackingStore } from '../tracking/store.js';
 import { externalError } from '../errors.js';
 import { isUnavailable } from '../tracking/rest-client.js';
+import { log } from '../util/log.js';
 import { findModelRun, type ModelRun } from './resolve.js';
 
 /** Result of {@link registerRunModel}. */
@@ -17,6 +18,21 @@ export interface Registration {
   modelRunId: string;
   /** Set when the run given was a parent: how the model run was reached. */
   followed?: string;
+  /**
+   * Set when the server was unreachable and the run is in the local spool: the registration was
+   * recorded in the spool's registry (this folder), and `lpclust sync` makes it on the server.
+   */
+  spooled?: { spoolDir: string; remoteUri: string };
+}
+
+/** A store that spools runs while its server is unreachable (the ResilientStore). */
+interface SpoolingStore {
+  readonly offline: boolean;
+  spooledRegistration(runId: string): { registry: ModelRegistry; runId: string; spoolDir: string; remoteUri: string } | null;
+}
+
+function spoolingOf(store: TrackingStore): SpoolingStore | null {
+  return typeof (store as Partial<SpoolingStore>).spooledRegistration === 'function' ? (store as unknown as SpoolingStore) : null;
 }
 
 /**
@@ -38,16 +54,40 @@ export function checkRegistration(store: TrackingStore, name: string): ModelRegi
 export async function registerRunModel(store: TrackingStore, runId: string, name: string): Promise<Registration> {
   const registry = checkRegistration(store, name);
   const found = await findModelRun(store, runId, 'model');
+  const spooling = spoolingOf(store);
+  const inSpool = spooling?.spooledRegistration(found.run.info.runId) ?? null;
+  // A spooled run is not on the server yet: its registration waits in the spool for lpclust sync.
+  if (inSpool && spooling?.offline) return registerInSpool(inSpool, found, name);
   try {
     return await register(store, registry, found, name);
   } catch (e) {
     if (!isUnavailable(e)) throw e;
-    // A run spooled while the server was down is safe in the spool; the server must have it first.
+    const late = spooling?.spooledRegistration(found.run.info.runId) ?? null;
+    if (late) return registerInSpool(late, found, name);
     throw externalError('E_REGISTRY_UNAVAILABLE', `could not register the model of run ${found.run.info.runId} as "${name}": ${(e as Error).message}`, {
-      hint: `the run itself is kept; once the server is back, upload spooled runs with \`lpclust sync\` and register with \`lpclust models register ${name} <run id on the server>\``,
+      hint: `the run is on the server, which must be reachable to register it: run \`lpclust models register ${name} ${found.run.info.runId}\` once it is back`,
       cause: e,
     });
   }
+}
+
+/**
+ * Record a registration in the spool's own registry (a version pointing at the spooled run's
+ * `model/`), so that `lpclust sync` of the spool registers it on the server with the run.
+ */
+async function registerInSpool(
+  spool: { registry: ModelRegistry; runId: string; spoolDir: string; remoteUri: string },
+  found: ModelRun,
+  name: string,
+): Promise<Registration> {
+  const source = `${found.run.info.artifactUri.replace(/\/+$/, '')}/model`;
+  await spool.registry.getOrCreateRegisteredModel(name);
+  const version = await spool.registry.createModelVersion({ name, source, runId: spool.runId });
+  log.warn(
+    `the tracking server is unreachable: the registration of run ${found.run.info.runId} as "${name}" is kept in the spool ${spool.spoolDir} with the run; ` +
+      `\`lpclust sync --from ${spool.spoolDir} --to ${spool.remoteUri}\` uploads the run and registers it on the server`,
+  );
+  return { version, modelRunId: found.run.info.runId, ...(found.followed ? { followed: found.followed } : {}), spooled: { spoolDir: spool.spoolDir, remoteUri: spool.remoteUri } };
 }
 
 async function register(store: TrackingStore, registry: ModelRegistry, found: ModelRun, name: string): Promise<Registration> {
@@ -69,10 +109,22 @@ async function register(store: TrackingStore, registry: ModelRegistry, found: Mo
 
 /** The line commands print after registering. */
 export function registrationLine(r: Registration): string {
+  if (r.spooled) {
+    return `registration of run ${r.modelRunId} as "${r.version.name}" kept in the spool ${r.spooled.spoolDir} (server unreachable): ` +
+      `lpclust sync --from ${r.spooled.spoolDir} --to ${r.spooled.remoteUri} registers it`;
+  }
   return `registered ${r.version.source} (run ${r.modelRunId}) as version ${r.version.version} of "${r.version.name}": models:/${r.version.name}/${r.version.version}`;
 }
 
 /** The `registered` object of a command's `--json` output. */
-export function registeredJson(r: Registration): { name: string; version: number; uri: string; source: string; runId: string } {
-  return { name: r.version.name, version: r.version.version, uri: `models:/${r.version.name}/${r.version.version}`, source: r.version.source, runId: r.modelRunId };
+export function registeredJson(r: Registration): { name: string; version: number; uri: string; source: string; runId: string; spooled?: string } {
+  return {
+    name: r.version.name,
+    version: r.version.version,
+    uri: `models:/${r.version.name}/${r.version.version}`,
+    source: r.version.source,
+    runId: r.modelRunId,
+    // The version number and URI are the spool's until lpclust sync registers it on the server.
+    ...(r.spooled ? { spooled: r.spooled.spoolDir } : {}),
+  };
 }

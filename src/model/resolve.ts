@@ -7,14 +7,14 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { localPathOf } from '../tracking/store-uri.js';
 import { inputError, isLpclustError, usageError } from '../errors.js';
 import { writeLinesAtomic } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
 import { readProfiles } from '../io/profiles.js';
 import { resolveRun } from '../tracking/runs-view.js';
 import type { Run, TrackingStore } from '../tracking/store.js';
-import { loggedModelsOf, parseVersion, registryOf, validateModelName, type ModelVersion } from '../tracking/registry.js';
+import { loggedModelIdOf, loggedModelsOf, parseVersion, registryOf, validateModelName, type ModelVersion } from '../tracking/registry.js';
 import type { ActiveRun } from '../tracking/run.js';
 import { log } from '../util/log.js';
 import { buildModel, loadModelFile, LOG_MODEL_HISTORY_TAG, logModelHistory, saveModel, type BuildModelInput, type LpclustModel } from './artifact.js';
@@ -162,12 +162,19 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
     const model = await downloadModel(store, runId, artifact);
     return { model, predictor: new Predictor(model), source: `runs:/${runId}/${artifact}`, runId, ...(found.followed ? { followed: found.followed } : {}) };
   }
-  const loggedId = /^models:\/(m-[0-9a-f]{32})\/?$/.exec(spec)?.[1];
+  const loggedId = loggedModelIdOf(spec);
   if (loggedId) return loadLoggedModel(await openStore(), loggedId);
   if (/^models:/i.test(spec)) {
     const ref = parseModelsUri(spec);
     const store = await openStore();
     const version = await findRegisteredVersion(store, ref);
+    // MLflow 3 registers the logged model (source models:/m-…): its files are the logged model's.
+    const fromLogged = loggedModelIdOf(version.source);
+    if (fromLogged && loggedModelsOf(store)) {
+      const loaded = await loadLoggedModel(store, fromLogged);
+      if (ref.alias || ref.latest) log.info(`${spec} is version ${version.version} of registered model "${version.name}" (${version.source})`);
+      return { ...loaded, source: `models:/${version.name}/${version.version}`, registered: { name: version.name, version: version.version, ...(ref.alias ? { alias: ref.alias } : {}) } };
+    }
     const where = await versionArtifact(store, version);
     const model = where.kind === 'local' ? loadModelFile(where.local) : await downloadModel(store, where.runId, where.artifact);
     const from = where.kind === 'local' ? where.local : `runs:/${where.runId}/${where.artifact}`;
@@ -191,21 +198,29 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
 }
 
 /**
- * Load an MLflow 3 logged model (`models:/m-…`): its files at its artifact location when they are
- * local, else the `model/` artifact of the run that logged it.
+ * Load an MLflow 3 logged model (`models:/m-…`): its files at its artifact location (local, or
+ * downloaded from a tracking server), else the `model/` artifact of the run that logged it.
  * @throws LpclustError E_LOGGED_MODEL_NOT_FOUND
  */
 async function loadLoggedModel(store: TrackingStore, modelId: string): Promise<LoadedModel> {
-  const lm = await loggedModelsOf(store)?.getLoggedModel(modelId);
+  const logged = loggedModelsOf(store);
+  const lm = await logged?.getLoggedModel(modelId);
   if (!lm) {
     throw inputError('E_LOGGED_MODEL_NOT_FOUND', `no logged model ${modelId} in ${store.displayUri}`, {
-      hint: 'logged models (models:/m-…) are kept by MLflow 3 databases (LPCLUST_SQLITE_SCHEMA=mlflow3); use models:/<name>@<alias> or runs:/<run-id>/model',
+      hint: 'logged models (models:/m-…) are kept by MLflow 3 databases (LPCLUST_SQLITE_SCHEMA=mlflow3) and MLflow 3 tracking servers; use models:/<name>@<alias> or runs:/<run-id>/model',
     });
   }
   const local = localPathOf(lm.artifactLocation);
   let model: LpclustModel;
   if (local && fs.existsSync(local)) model = loadModelFile(local);
-  else if (lm.sourceRunId) model = await downloadModel(store, lm.sourceRunId, lm.name);
+  else if (logged?.downloadLoggedModel && lm.status === 2) {
+    const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-model-'));
+    try {
+      model = loadModelFile(await logged.downloadLoggedModel(lm, tmp));
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  } else if (lm.sourceRunId) model = await downloadModel(store, lm.sourceRunId, lm.name);
   else throw inputError('E_MODEL_SOURCE', `logged model ${modelId} in ${store.displayUri} has no files at ${lm.artifactLocation} and no run`, { hint: 'use another model' });
   return { model, predictor: new Predictor(model), source: `models:/${modelId}`, ...(lm.sourceRunId ? { runId: lm.sourceRunId } : {}) };
 }
@@ -269,18 +284,6 @@ export async function findRegisteredVersion(store: TrackingStore, ref: ModelsUri
   return reg.getModelVersion(ref.name, model.latestVersion);
 }
 
-/** A URI or path as a plain absolute path when it is local (`file:` or a path), else null. */
-function localPathOf(uri: string): string | null {
-  if (/^file:/i.test(uri)) {
-    try {
-      return path.resolve(fileURLToPath(uri));
-    } catch {
-      return null;
-    }
-  }
-  return path.isAbsolute(uri) ? path.resolve(uri) : null;
-}
-
 /** Where a registered version's files are: a run's artifact, or a local folder. */
 export type VersionFiles = { kind: 'run'; runId: string; artifact: string } | { kind: 'local'; local: string };
 
@@ -323,8 +326,10 @@ export async function versionArtifact(store: TrackingStore, v: ModelVersion): Pr
 
 /**
  * Build a fitted model's artifact, write it to `dir` (`<out-dir>/model`) and log it as the run's
- * `model/` artifact, then record it in the run's `mlflow.log-model.history` tag as MLflow does
- * (after the files, so the UI never lists a model whose files are missing). Also records (and logs
+ * `model/` artifact. In an MLflow 3 store it is also a logged model (created PENDING before the
+ * files so that `MLmodel` carries its `model_id`, READY once its own copy is written); in an
+ * MLflow 2 store the run's `mlflow.log-model.history` tag records it as MLflow 2 does (after the
+ * files, so the UI never lists a model whose files are missing). Also records (and logs
  * as `model/predict_agreement`) the share of training rows predict assigns to their fitted
  * cluster: 1 for k-means, DTW k-means and k-medoids; the nearest-centre agreement for
  * agglomerative and SOM. Stores the training reference of `lpclust assign` (shares, distance
@@ -336,13 +341,21 @@ export async function logModel(run: ActiveRun | null, dir: string, input: BuildM
   const pred = new Predictor(model).predictNormalized(input.X);
   model.training.predict_agreement = labelAgreement(pred.labels, input.fit.labels);
   model.reference = trainingReference(pred, model.k, opts.timezone ?? null);
-  const info = await saveModel(dir, model, input.example);
+  // MLflow 3 stores also keep the model as a logged model of its own (`m-…`, Models tab,
+  // models:/<model_id>): created first, PENDING, so that MLmodel carries its model_id.
+  const logged = run ? loggedModelsOf(run.store) : null;
+  const lm = run && logged ? await logged.startLoggedModel(run.runId, 'model') : null;
+  const info = await saveModel(dir, model, input.example, lm ?? undefined);
   if (run) {
+    // The logged model's files first (MLflow 3's copy; marked FAILED if they cannot be written),
+    // then the run's model/ artifact, which runs:/<run-id>/model and MLflow 2 readers use.
+    const done = lm && logged ? await logged.completeLoggedModel(lm, dir) : null;
     await run.logArtifact(dir, 'model');
-    const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];
-    await run.setTags({ [LOG_MODEL_HISTORY_TAG]: logModelHistory(previous, info) });
-    // MLflow 3 stores also keep the model as a logged model of its own (`m-…`, Models tab, models:/<model_id>).
-    await loggedModelsOf(run.store)?.createLoggedModel(run.runId, 'model', dir);
+    if (done?.status !== 2) {
+      // MLflow 2 stores: the run's mlflow.log-model.history tag is how the UI finds the model (MLflow 3 writes none).
+      const previous = (await run.store.getRun(run.runId)).data.tags[LOG_MODEL_HISTORY_TAG];
+      await run.setTags({ [LOG_MODEL_HISTORY_TAG]: logModelHistory(previous, info) });
+    }
     await run.logMetric('model/predict_agreement', model.training.predict_agreement);
   }
   return model;

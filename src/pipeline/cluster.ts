@@ -222,7 +222,9 @@ async function loadUnchecked(dtwFile: string, n: number, inFile: string, shared 
  * the validation scores by their logged names, `cluster_size/<c>`, `cluster_share/min|max`, the
  * model's `fit/…` numbers, `seconds/fit`, `model/predict_agreement`, and with k = 0 the curve
  * `choose_k/<score>_by_k` (step = k) with `choose_k/k`, `choose_k/<score>` and `choose_k/eligible_k`.
- * Tags: `mlflow.log-model.history` (the model, as MLflow records a logged model). Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
+ * The model: with an MLflow 2 store the tag `mlflow.log-model.history` (as MLflow 2 records a
+ * logged model); with an MLflow 3 store (SQLite at 3.x's revision, a 3.x server) a logged model
+ * (`m-…`) linked to the run as its output, whose id is in `MLmodel`. Artifacts: `cluster/labels.csv`, `cluster/centres.csv`, `cluster/medoids.csv`,
  * `cluster/linkage.npy`, `cluster/dtw-sidecar.json`, `validation/metrics.json`, and the plots `plots/clusterCenters.png`
  * (+ `_hires.png`, `.svg`), `plots/clusterPie.*`, `plots/silhouette.*` (and `plots/metricVsK.*` with k = 0).
  */

@@ -192,7 +192,10 @@ export interface LoggedModel {
   status: number;
 }
 
-/** A store that keeps MLflow 3 logged models (the SQLite store at MLflow 3's revision). */
+/**
+ * A store that keeps MLflow 3 logged models: the SQLite store at MLflow 3's revision, and an MLflow
+ * 3 tracking server (the REST store; a 2.x server keeps none and its methods answer null).
+ */
 export interface WithLoggedModels {
   /**
    * Record the model files in `localDir` as a logged model of the run: the entity (params and
@@ -201,6 +204,22 @@ export interface WithLoggedModels {
    * logged models (MLflow 2 schemas), where the run's `mlflow.log-model.history` tag does that job.
    */
   createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null>;
+  /**
+   * The first half of {@link createLoggedModel}: the entity, PENDING, with its id (so that the
+   * model's `MLmodel` can carry `model_id` before its files are written), and the run's output
+   * link. Null where the store keeps no logged models.
+   */
+  startLoggedModel(runId: string, name: string): Promise<LoggedModel | null>;
+  /**
+   * The second half: the files of `localDir` under the model's artifact location, then READY; on
+   * a failure the model is marked FAILED (where the store can still be reached) and the error thrown.
+   */
+  completeLoggedModel(model: LoggedModel, localDir: string): Promise<LoggedModel>;
+  /**
+   * Copy a logged model's files to `destDir` when they are not local (a tracking server);
+   * returns the local folder. Stores whose files are local leave it out.
+   */
+  downloadLoggedModel?(model: LoggedModel, destDir: string): Promise<string>;
   /** The newest READY logged model a run logged under `name`, or null. */
   findLoggedModel(runId: string, name: string): Promise<LoggedModel | null>;
   /** A logged model by id, or null. */
@@ -209,10 +228,34 @@ export interface WithLoggedModels {
   linkModelVersion(modelId: string, name: string, version: number): Promise<void>;
 }
 
+/** The run tags MLflow 3 copies onto a logged model when it is logged (who and what logged it). */
+export const LOGGED_MODEL_RUN_TAGS = ['mlflow.user', 'mlflow.source.name', 'mlflow.source.type'] as const;
+
+/** The logged-model tag listing the registered versions made from it (MLflow 3's `mlflow.modelVersions`). */
+export const MODEL_VERSIONS_TAG = 'mlflow.modelVersions';
+
+/** The new value of {@link MODEL_VERSIONS_TAG} after registering `name`/`version` (Python's `json.dumps` spacing, as MLflow writes it). */
+export function modelVersionsTag(previous: string | undefined, name: string, version: number): string {
+  let list: Array<{ name: string; version: number }> = [];
+  try {
+    const parsed = previous ? (JSON.parse(previous) as unknown) : [];
+    if (Array.isArray(parsed)) list = parsed as typeof list;
+  } catch {
+    list = [];
+  }
+  list.push({ name, version });
+  return `[${list.map((i) => `{"name": ${JSON.stringify(i.name)}, "version": ${Number(i.version)}}`).join(', ')}]`;
+}
+
 /** The logged models of a store, or null for stores without them. */
 export function loggedModelsOf(store: TrackingStore): WithLoggedModels | null {
   const s = store as Partial<WithLoggedModels>;
-  return typeof s.createLoggedModel === 'function' && typeof s.findLoggedModel === 'function' ? (store as unknown as WithLoggedModels) : null;
+  return typeof s.startLoggedModel === 'function' && typeof s.findLoggedModel === 'function' ? (store as unknown as WithLoggedModels) : null;
+}
+
+/** The logged-model id of a `models:/m-…` URI (a version's source in MLflow 3), or null. */
+export function loggedModelIdOf(uri: string): string | null {
+  return /^models:\/(m-[0-9a-f]{32})\/?$/.exec(uri)?.[1] ?? null;
 }
 
 /** True for an MLflow 3 logged-model id (`m-` and 32 hex digits). */

@@ -5,8 +5,13 @@
  *
  * Endpoints used (all JSON, under `/api/2.0/mlflow/` unless noted):
  * experiments/get-by-name, experiments/create, experiments/search, runs/create, runs/get,
- * runs/update, runs/log-batch, runs/search, metrics/get-history, artifacts/list, and
- * PUT/GET `/api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts/<path>`.
+ * runs/update, runs/log-batch, runs/log-inputs, runs/search, metrics/get-history, artifacts/list,
+ * and PUT/GET `/api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts/<path>`. On an MLflow 3
+ * server (its `GET /version` answers 3.x) also the logged models: POST `logged-models`, PATCH
+ * `logged-models/<id>` (finalize), GET `logged-models/<id>`, PATCH `logged-models/<id>/tags`, GET
+ * `logged-models/<id>/artifacts/directories`, POST `logged-models/search` (a create retried after a
+ * lost answer), POST `runs/outputs`, with the files under
+ * `<exp>/models/<model_id>/artifacts/` of the proxy.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
@@ -16,7 +21,7 @@ import { externalError, inputError, LpclustError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { MlflowApiError, RestClient, restClientOptionsFromEnv, type RestClientOptions } from './rest-client.js';
-import type { ModelRegistry, WithRegistry } from './registry.js';
+import { LOGGED_MODEL_RUN_TAGS, MODEL_VERSIONS_TAG, modelVersionsTag, type LoggedModel, type ModelRegistry, type WithLoggedModels, type WithRegistry } from './registry.js';
 import { RestRegistry } from './rest-registry.js';
 import { splitBatch, SERVER_BATCH_LIMITS, type BatchLimits } from './rest-batch.js';
 import { checkDatasetInputs } from './datasets.js';
@@ -54,12 +59,28 @@ export interface RestStoreOptions {
   batchLimits?: BatchLimits;
 }
 
+/** MLflow's LoggedModelStatus, by its protobuf JSON name. */
+const LOGGED_MODEL_STATUS: Record<string, number> = { LOGGED_MODEL_PENDING: 1, LOGGED_MODEL_READY: 2, LOGGED_MODEL_UPLOAD_FAILED: 3 };
+
+/**
+ * The major version of an MLflow server from its `GET /version` answer (plain text such as
+ * `3.11.2.dev0`), or 2 when the text is not a version.
+ */
+export function serverMajorOf(text: string): number {
+  const m = /^\s*(\d+)\.\d+/.exec(text);
+  return m ? Number(m[1]) : 2;
+}
+
 /** A TrackingStore on an MLflow tracking server. */
-export class RestStore implements TrackingStore, WithRegistry {
+export class RestStore implements TrackingStore, WithRegistry, WithLoggedModels {
   readonly client: RestClient;
   private readonly limits: BatchLimits;
   /** artifact_uri of runs seen, so uploads need no runs/get. */
   private readonly artifactUris = new Map<string, string>();
+  /** The server's major version, once asked ({@link serverMajor}). */
+  private major?: Promise<number>;
+  /** The logged model of each run that logged one here: its later metrics are the model's too (`model_id`). */
+  private readonly runModels = new Map<string, string>();
 
   constructor(uri: string, options: RestStoreOptions = {}) {
     this.client = new RestClient(options.client ?? restClientOptionsFromEnv(uri));
@@ -183,6 +204,7 @@ export class RestStore implements TrackingStore, WithRegistry {
 
   /** Log a batch in as many `runs/log-batch` requests as the server's limits need, in order. */
   async logBatch(runId: string, batch: Batch): Promise<void> {
+    const modelId = this.runModels.get(runId);
     for (const part of splitBatch(batch, this.limits)) {
       throwIfInterrupted();
       await this.client.request({
@@ -192,10 +214,181 @@ export class RestStore implements TrackingStore, WithRegistry {
           run_id: runId,
           params: part.params,
           tags: part.tags,
-          metrics: part.metrics.map((m) => ({ key: m.key, value: metricValueJson(m.value), timestamp: Math.round(m.timestamp), step: Math.round(m.step) })),
+          // As MLflow 3's client does: metrics logged after a model are the model's as well.
+          metrics: part.metrics.map((m) => ({ key: m.key, value: metricValueJson(m.value), timestamp: Math.round(m.timestamp), step: Math.round(m.step), ...(modelId ? { model_id: modelId } : {}) })),
         },
       });
     }
+  }
+
+  // ---------------------------------------------------------------- MLflow 3 logged models
+
+  /**
+   * The server's MLflow major version, from `GET /version` (every MLflow server answers it with
+   * its version as plain text; asked once per store). Anything but a version — a 404 from an old
+   * server or a proxy, an HTML page — counts as 2, so lpclust then logs models as for MLflow 2 (the
+   * `mlflow.log-model.history` tag). An unreachable server is an error, not a version.
+   */
+  serverMajor(): Promise<number> {
+    this.major ??= this.askVersion().catch((e: unknown) => {
+      this.major = undefined;
+      throw e;
+    });
+    return this.major;
+  }
+
+  private async askVersion(): Promise<number> {
+    let text = '';
+    try {
+      await this.client.request({
+        method: 'GET',
+        path: '/version',
+        sink: async (res) => {
+          const chunks: Buffer[] = [];
+          for await (const c of res) chunks.push(c as Buffer);
+          text = Buffer.concat(chunks).toString('utf8').slice(0, 100);
+        },
+      });
+    } catch (e) {
+      if (e instanceof MlflowApiError) return 2;
+      throw e;
+    }
+    return serverMajorOf(text);
+  }
+
+  /**
+   * Create the logged model of a run on an MLflow 3 server (PENDING): `POST logged-models` with
+   * the run's params and its user/source tags, as MLflow 3's `log_model` does, then the run's
+   * output link (`POST runs/outputs`, step 0). Null on an MLflow 2 server.
+   */
+  async startLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    if ((await this.serverMajor()) < 3) return null;
+    const run = await this.getRun(runId);
+    const tags = LOGGED_MODEL_RUN_TAGS.filter((k) => run.data.tags[k] !== undefined).map((key) => ({ key, value: run.data.tags[key] }));
+    const params = Object.keys(run.data.params).sort().map((key) => ({ key, value: run.data.params[key] }));
+    const res = await this.client.request({
+      method: 'POST',
+      path: `${API}/logged-models`,
+      json: { experiment_id: run.info.experimentId, name, source_run_id: runId, params, tags },
+      // A create whose answer was lost took effect: the run's PENDING model of that name is ours
+      // (lpclust logs one model per name and run), so a retry does not leave a second one.
+      recover: async () => {
+        const mine = (await this.searchLoggedModels(run.info.experimentId, `source_run_id = ${quoteValue(runId)} AND name = ${quoteValue(name)}`))
+          .filter((m) => toLoggedModel((m.info ?? {}) as Record<string, unknown>).status === 1);
+        return mine.length > 0 ? { model: mine[mine.length - 1] } : undefined;
+      },
+    });
+    const lm = toLoggedModel(this.field(this.field(res.json, 'model', 'logged-models'), 'info', 'logged-models'));
+    await this.client.request({ method: 'POST', path: `${API}/runs/outputs`, json: { run_id: runId, models: [{ model_id: lm.modelId, step: 0 }] } });
+    return lm;
+  }
+
+  /** `POST logged-models/search` of one experiment with an MLflow filter, every page, oldest first. */
+  private async searchLoggedModels(experimentId: string, filter: string): Promise<Array<Record<string, unknown>>> {
+    const out: Array<Record<string, unknown>> = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.client.request({
+        method: 'POST',
+        path: `${API}/logged-models/search`,
+        json: { experiment_ids: [experimentId], filter, max_results: 100, ...(pageToken ? { page_token: pageToken } : {}) },
+      });
+      out.push(...((res.json.models as Array<Record<string, unknown>> | undefined) ?? []));
+      pageToken = (res.json.next_page_token as string | undefined) || undefined;
+    } while (pageToken);
+    const created = (m: Record<string, unknown>): number => num(((m.info ?? {}) as Record<string, unknown>).creation_timestamp_ms ?? 0);
+    return out.sort((a, b) => created(a) - created(b));
+  }
+
+  /** Upload the files of `localDir` to the logged model's artifact location, then finalize it READY (UPLOAD_FAILED on an error). */
+  async completeLoggedModel(model: LoggedModel, localDir: string): Promise<LoggedModel> {
+    const finalize = (status: string): Promise<unknown> =>
+      this.client.request({ method: 'PATCH', path: `${API}/logged-models/${encodeURIComponent(model.modelId)}`, json: { model_id: model.modelId, status } });
+    try {
+      const root = this.proxyRoot(model.artifactLocation, `logged model ${model.modelId}`);
+      for (const { file, rel } of await walk(localDir)) await this.upload(root, file, rel);
+    } catch (e) {
+      await finalize('LOGGED_MODEL_UPLOAD_FAILED').catch(() => undefined);
+      throw e;
+    }
+    await finalize('LOGGED_MODEL_READY');
+    if (model.sourceRunId) this.runModels.set(model.sourceRunId, model.modelId);
+    return { ...model, status: 2 };
+  }
+
+  async createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null> {
+    const started = await this.startLoggedModel(runId, name);
+    return started ? this.completeLoggedModel(started, localDir) : null;
+  }
+
+  /** The newest READY logged model among the run's outputs (`runs/get` → `outputs.model_outputs`) named `name`. */
+  async findLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    if ((await this.serverMajor()) < 3) return null;
+    const run = (await this.runJson(runId)) as { outputs?: { model_outputs?: Array<{ model_id?: string }> } };
+    const ids = (run.outputs?.model_outputs ?? []).map((o) => String(o.model_id ?? '')).filter((id) => id !== '');
+    let best: (LoggedModel & { created: number }) | null = null;
+    for (const id of ids) {
+      const lm = await this.loggedModelJson(id);
+      if (!lm) continue;
+      const m = { ...toLoggedModel(lm), created: num(lm.creation_timestamp_ms ?? 0) };
+      if (m.name === name && m.status === 2 && (!best || m.created >= best.created)) best = m;
+    }
+    if (!best) return null;
+    const { created: _created, ...model } = best;
+    return model;
+  }
+
+  async getLoggedModel(modelId: string): Promise<LoggedModel | null> {
+    if ((await this.serverMajor()) < 3) return null;
+    const info = await this.loggedModelJson(modelId);
+    return info ? toLoggedModel(info) : null;
+  }
+
+  /** `GET logged-models/<id>` → `model.info`, or null when the server has no such model. */
+  private async loggedModelJson(modelId: string): Promise<Record<string, unknown> | null> {
+    try {
+      const res = await this.client.request({ method: 'GET', path: `${API}/logged-models/${encodeURIComponent(modelId)}` });
+      return this.field(this.field(res.json, 'model', 'logged-models'), 'info', 'logged-models');
+    } catch (e) {
+      if (e instanceof MlflowApiError && (e.errorCode === 'RESOURCE_DOES_NOT_EXIST' || e.status === 404)) return null;
+      throw e;
+    }
+  }
+
+  /** Add the version to the logged model's `mlflow.modelVersions` tag (`PATCH logged-models/<id>/tags`), as MLflow 3's register_model does. */
+  async linkModelVersion(modelId: string, name: string, version: number): Promise<void> {
+    if ((await this.serverMajor()) < 3) return;
+    const info = await this.loggedModelJson(modelId);
+    if (!info) return;
+    const old = ((info.tags as Tag[] | undefined) ?? []).find((t) => t.key === MODEL_VERSIONS_TAG)?.value;
+    await this.client.request({
+      method: 'PATCH',
+      path: `${API}/logged-models/${encodeURIComponent(modelId)}/tags`,
+      json: { model_id: modelId, tags: [{ key: MODEL_VERSIONS_TAG, value: modelVersionsTag(old, name, version) }] },
+    });
+  }
+
+  /** Download a logged model's files (listed by `logged-models/<id>/artifacts/directories`) into `<destDir>/model`. */
+  async downloadLoggedModel(model: LoggedModel, destDir: string): Promise<string> {
+    const root = this.proxyRoot(model.artifactLocation, `logged model ${model.modelId}`);
+    const local = path.join(destDir, 'model');
+    const copy = async (rel: string, into: string): Promise<void> => {
+      await fsp.mkdir(into, { recursive: true });
+      const res = await this.client.request({
+        method: 'GET',
+        path: `${API}/logged-models/${encodeURIComponent(model.modelId)}/artifacts/directories`,
+        query: { artifact_directory_path: rel || undefined },
+      });
+      for (const f of (res.json.files as Array<Record<string, unknown>> | undefined) ?? []) {
+        let p = cleanArtifactPath(String(f.path ?? ''));
+        if (rel && !p.startsWith(`${rel}/`)) p = joinPosix(rel, p);
+        const target = path.join(into, path.posix.basename(p));
+        if (f.is_dir === true || f.is_dir === 'true') await copy(p, target);
+        else await this.downloadFile(root, p, target);
+      }
+    };
+    await copy('', local);
+    return local;
   }
 
   // ---------------------------------------------------------------- dataset inputs
@@ -315,6 +508,11 @@ export class RestStore implements TrackingStore, WithRegistry {
   async artifactRoot(runId: string): Promise<string> {
     let uri = this.artifactUris.get(runId);
     if (uri === undefined) uri = (await this.getRun(runId)).info.artifactUri;
+    return this.proxyRoot(uri, `run ${runId}`);
+  }
+
+  /** The `mlflow-artifacts` proxy path of an artifact URI; `what` names its owner in the error for other stores. */
+  private proxyRoot(uri: string, what: string): string {
     if (uri.startsWith('mlflow-artifacts:')) {
       // mlflow-artifacts:/<exp>/<run>/artifacts or mlflow-artifacts://host:port/<exp>/<run>/artifacts
       const rest = uri.slice('mlflow-artifacts:'.length).replace(/^\/\/[^/]*/, '');
@@ -323,7 +521,7 @@ export class RestStore implements TrackingStore, WithRegistry {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1] ?? 'a local path';
     throw externalError(
       'E_ARTIFACT_STORE_UNSUPPORTED',
-      `run ${runId} on ${this.displayUri} keeps its artifacts at ${maskUri(uri)} (${scheme}), which lpclust cannot write or read directly`,
+      `${what} on ${this.displayUri} keeps its artifacts at ${maskUri(uri)} (${scheme}), which lpclust cannot write or read directly`,
       {
         hint: 'start the server with artifact serving (`mlflow server --serve-artifacts`, the MLflow 2 default, with --artifacts-destination ' +
           'for s3:// and others) so artifacts go through the server as mlflow-artifacts:/...',
@@ -482,6 +680,18 @@ function toRunInfo(i: Record<string, unknown>): RunInfo {
     endTime: i.end_time === undefined || i.end_time === null ? null : num(i.end_time),
     artifactUri: String(i.artifact_uri ?? ''),
     lifecycleStage: i.lifecycle_stage === 'deleted' ? 'deleted' : 'active',
+  };
+}
+
+function toLoggedModel(i: Record<string, unknown>): LoggedModel {
+  const status = typeof i.status === 'number' ? i.status : (LOGGED_MODEL_STATUS[String(i.status ?? '')] ?? 0);
+  return {
+    modelId: String(i.model_id ?? ''),
+    experimentId: String(i.experiment_id ?? ''),
+    name: String(i.name ?? ''),
+    artifactLocation: String(i.artifact_uri ?? ''),
+    sourceRunId: typeof i.source_run_id === 'string' && i.source_run_id !== '' ? i.source_run_id : null,
+    status,
   };
 }
 

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { FileStore } from './file-store.js';
 import { isUnavailable } from './rest-client.js';
 import { CLIENT_RUN_ID_TAG } from './rest-store.js';
-import { registryOf, type ModelRegistry, type WithRegistry } from './registry.js';
+import { loggedModelsOf, registryOf, type LoggedModel, type ModelRegistry, type WithLoggedModels, type WithRegistry } from './registry.js';
 import type {
   ArtifactEntry,
   Batch,
@@ -68,7 +68,7 @@ export interface ResilientStoreOptions {
 }
 
 /** A store that writes to a server and falls back to a local spool when the server is unreachable. */
-export class ResilientStore implements TrackingStore, WithRegistry {
+export class ResilientStore implements TrackingStore, WithRegistry, WithLoggedModels {
   readonly remote: TrackingStore;
   readonly spoolDir: string;
   private spoolStore?: FileStore;
@@ -91,11 +91,79 @@ export class ResilientStore implements TrackingStore, WithRegistry {
   }
 
   /**
-   * The server's model registry. Registrations are not spooled: a version must point at a run the
-   * server has, so a run spooled while the server was down is registered after `lpclust sync`.
+   * The server's model registry. A registration of a spooled run goes to the spool's own registry
+   * instead ({@link spooledRegistration}), and `lpclust sync` replays it on the server.
    */
   registry(): ModelRegistry {
     return registryOf(this.remote);
+  }
+
+  /**
+   * Where to record the registration of run `runId` while the server is unreachable: the spool's
+   * registry (`<spool>/models/`) and the run's id in the spool, when the run is spooled; null for a
+   * run the spool does not hold (it is on the server, which must be reached to register it).
+   */
+  spooledRegistration(runId: string): { registry: ModelRegistry; runId: string; spoolDir: string; remoteUri: string } | null {
+    const entry = this.runs.get(runId);
+    if (entry?.where !== 'spool' || !entry.spoolId) return null;
+    return { registry: registryOf(this.spool), runId: entry.spoolId, spoolDir: this.spoolDir, remoteUri: this.remoteUri };
+  }
+
+  // MLflow 3 logged models: on the server for its runs; none for spooled runs (their
+  // mlflow.log-model.history tag does that job, and sync uploads them as MLflow 2 runs).
+
+  private remoteLogged(runId: string): WithLoggedModels | null {
+    const entry = this.runs.get(runId);
+    if (this.offline || entry?.where === 'spool' || entry?.moving) return null;
+    return loggedModelsOf(this.remote);
+  }
+
+  async startLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    const remote = this.remoteLogged(runId);
+    if (!remote) return null;
+    try {
+      return await remote.startLoggedModel(runId, name);
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      this.goOffline(e);
+      return null;
+    }
+  }
+
+  /** Upload and finalize on the server; a server lost meanwhile leaves the model PENDING (status 1) and the caller falls back to the run's tag. */
+  async completeLoggedModel(model: LoggedModel, localDir: string): Promise<LoggedModel> {
+    const remote = loggedModelsOf(this.remote);
+    if (!remote || this.offline) return model;
+    try {
+      return await remote.completeLoggedModel(model, localDir);
+    } catch (e) {
+      if (!isUnavailable(e)) throw e;
+      this.goOffline(e);
+      return model;
+    }
+  }
+
+  async createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null> {
+    const started = await this.startLoggedModel(runId, name);
+    return started ? this.completeLoggedModel(started, localDir) : null;
+  }
+
+  async findLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    return (await this.remoteLogged(runId)?.findLoggedModel(runId, name)) ?? null;
+  }
+
+  async getLoggedModel(modelId: string): Promise<LoggedModel | null> {
+    return (await loggedModelsOf(this.remote)?.getLoggedModel(modelId)) ?? null;
+  }
+
+  async linkModelVersion(modelId: string, name: string, version: number): Promise<void> {
+    await loggedModelsOf(this.remote)?.linkModelVersion(modelId, name, version);
+  }
+
+  async downloadLoggedModel(model: LoggedModel, destDir: string): Promise<string> {
+    const remote = loggedModelsOf(this.remote);
+    if (!remote?.downloadLoggedModel) throw new LpclustError('external', 'E_TRACKING_API', `logged model ${model.modelId} cannot be downloaded from ${this.displayUri}`);
+    return remote.downloadLoggedModel(model, destDir);
   }
 
   /** True once the server was found unreachable (everything goes to the spool since). */

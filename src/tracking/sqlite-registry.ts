@@ -13,7 +13,9 @@ import type Database from 'better-sqlite3';
 import { LocalArtifactDir, localArtifactDir } from './local-artifacts.js';
 import {
   aliasesOf,
+  LOGGED_MODEL_RUN_TAGS,
   modelAliasNotFound,
+  modelVersionsTag,
   modelVersionNotFound,
   registeredModelNotFound,
   validateAlias,
@@ -276,11 +278,6 @@ function toLoggedModel(r: LoggedModelRow): LoggedModel {
   return { modelId: r.model_id, experimentId: String(r.experiment_id), name: r.name, artifactLocation: r.artifact_location, sourceRunId: r.source_run_id, status: r.status };
 }
 
-/** Python's `json.dumps` spacing (`, ` and `: `), as MLflow writes its JSON tags. */
-function pythonJsonList(items: Array<{ name: string; version: number }>): string {
-  return `[${items.map((i) => `{"name": ${JSON.stringify(i.name)}, "version": ${i.version}}`).join(', ')}]`;
-}
-
 /**
  * MLflow 3 logged models in the SQLite store (`logged_models`, `logged_model_params`,
  * `logged_model_tags`, `logged_model_metrics` and the run's `inputs` output link), as MLflow
@@ -291,7 +288,12 @@ export class SqliteLoggedModels implements WithLoggedModels {
   constructor(private readonly host: SqliteLoggedModelsHost) {}
 
   async createLoggedModel(runId: string, name: string, localDir: string): Promise<LoggedModel | null> {
-    const created = this.host.write('log a model in', (db) => {
+    const started = await this.startLoggedModel(runId, name);
+    return started ? this.completeLoggedModel(started, localDir) : null;
+  }
+
+  async startLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    return this.host.write('log a model in', (db) => {
       if (!this.host.workspaces()) return null;
       const run = db.prepare('SELECT experiment_id FROM runs WHERE run_uuid = ?').get(runId) as { experiment_id: number } | undefined;
       if (!run) return null;
@@ -308,22 +310,24 @@ export class SqliteLoggedModels implements WithLoggedModels {
         insertParam.run(modelId, run.experiment_id, p.key, p.value);
       }
       const insertTag = db.prepare('INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, ?, ?)');
-      for (const t of db.prepare("SELECT \"key\", value FROM tags WHERE run_uuid = ? AND \"key\" IN ('mlflow.user', 'mlflow.source.name', 'mlflow.source.type')").all(runId) as Array<{ key: string; value: string }>) {
+      for (const t of db.prepare(`SELECT "key", value FROM tags WHERE run_uuid = ? AND "key" IN (${LOGGED_MODEL_RUN_TAGS.map((k) => `'${k}'`).join(', ')})`).all(runId) as Array<{ key: string; value: string }>) {
         insertTag.run(modelId, run.experiment_id, t.key, t.value);
       }
       db.prepare("INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step) VALUES (?, 'RUN_OUTPUT', ?, 'MODEL_OUTPUT', ?, 0)")
         .run(randomUUID().replace(/-/g, ''), runId, modelId);
       return { modelId, experimentId: String(run.experiment_id), name, artifactLocation: location, sourceRunId: runId, status: 1 };
     });
-    if (!created) return null;
+  }
+
+  async completeLoggedModel(model: LoggedModel, localDir: string): Promise<LoggedModel> {
     try {
-      await new LocalArtifactDir(localArtifactDir(created.artifactLocation, created.modelId, this.host.cwd), created.modelId).log(localDir);
+      await new LocalArtifactDir(localArtifactDir(model.artifactLocation, model.modelId, this.host.cwd), model.modelId).log(localDir);
     } catch (e) {
-      this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 3, status_message = ?, last_updated_timestamp_ms = ? WHERE model_id = ?').run(String((e as Error).message ?? e).slice(0, 1000), Date.now(), created.modelId));
+      this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 3, status_message = ?, last_updated_timestamp_ms = ? WHERE model_id = ?').run(String((e as Error).message ?? e).slice(0, 1000), Date.now(), model.modelId));
       throw e;
     }
-    this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 2, last_updated_timestamp_ms = ? WHERE model_id = ?').run(Date.now(), created.modelId));
-    return { ...created, status: 2 };
+    this.host.write('log a model in', (db) => db.prepare('UPDATE logged_models SET status = 2, last_updated_timestamp_ms = ? WHERE model_id = ?').run(Date.now(), model.modelId));
+    return { ...model, status: 2 };
   }
 
   /** Link metrics a run logs after its model to that model (the Models tab of MLflow 3 shows them). */
@@ -359,16 +363,9 @@ export class SqliteLoggedModels implements WithLoggedModels {
       const row = db.prepare('SELECT experiment_id FROM logged_models WHERE model_id = ?').get(modelId) as { experiment_id: number } | undefined;
       if (!row) return;
       const old = db.prepare("SELECT tag_value FROM logged_model_tags WHERE model_id = ? AND tag_key = 'mlflow.modelVersions'").pluck().get(modelId) as string | undefined;
-      let list: Array<{ name: string; version: number }> = [];
-      try {
-        list = old ? (JSON.parse(old) as typeof list) : [];
-      } catch {
-        list = [];
-      }
-      list.push({ name, version });
       db.prepare(
         "INSERT INTO logged_model_tags (model_id, experiment_id, tag_key, tag_value) VALUES (?, ?, 'mlflow.modelVersions', ?) ON CONFLICT (model_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value",
-      ).run(modelId, row.experiment_id, pythonJsonList(list));
+      ).run(modelId, row.experiment_id, modelVersionsTag(old, name, version));
     });
   }
 }

@@ -172,6 +172,14 @@ export class SqliteStore implements TrackingStore, WithRegistry, WithLoggedModel
     return this.loggedModels.createLoggedModel(runId, name, localDir);
   }
 
+  startLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
+    return this.loggedModels.startLoggedModel(runId, name);
+  }
+
+  completeLoggedModel(model: LoggedModel, localDir: string): Promise<LoggedModel> {
+    return this.loggedModels.completeLoggedModel(model, localDir);
+  }
+
   findLoggedModel(runId: string, name: string): Promise<LoggedModel | null> {
     return this.loggedModels.findLoggedModel(runId, name);
   }

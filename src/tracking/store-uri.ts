@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
 
 /** The default store of a working folder without MLflow FileStore data (MLflow ≥ 3.7's default). */
@@ -75,4 +76,16 @@ export function hasFileStoreData(dir: string): boolean {
  */
 export function defaultTrackingUri(cwd: string = process.cwd()): string {
   return hasFileStoreData(path.join(cwd, 'mlruns')) ? DEFAULT_FILE_URI : DEFAULT_SQLITE_URI;
+}
+
+/** A URI or path as a plain absolute path when it is local (`file:` or an absolute path), else null. */
+export function localPathOf(uri: string): string | null {
+  if (/^file:/i.test(uri)) {
+    try {
+      return path.resolve(fileURLToPath(uri));
+    } catch {
+      return null;
+    }
+  }
+  return path.isAbsolute(uri) ? path.resolve(uri) : null;
 }

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import YAML from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const BIN = path.resolve('bin/lpclust.js');
@@ -45,6 +46,10 @@ describe.each(STORES)('the registry from the CLI ($label)', (st) => {
     // MLflow 2 stores register the run's artifact URI, MLflow 3 the run's logged model (as MLflow does).
     if (st.env.LPCLUST_SQLITE_SCHEMA === 'mlflow3') expect(reg.source).toMatch(/^models:\/m-[0-9a-f]{32}$/);
     else expect(reg.source).toMatch(new RegExp(`${reg.runId}/artifacts/model$`));
+    // model_id in MLmodel only where the model is a logged model (MLflow 2.12.2 writes none).
+    const mlmodel = YAML.parse(readFileSync(path.join(p.outDir as string, 'cluster', 'model', 'MLmodel'), 'utf8')) as Record<string, unknown>;
+    if (st.env.LPCLUST_SQLITE_SCHEMA === 'mlflow3') expect(mlmodel.model_id).toBe(reg.source.slice('models:/'.length));
+    else expect(mlmodel).not.toHaveProperty('model_id');
     expect(json(['models', 'alias', 'uc7-clusters', '1', 'prod'])).toMatchObject({ version: 1, previous: null });
     const harmonized = path.join(p.outDir as string, 'harmonized.csv');
     const a = json(['predict', '--model', 'models:/uc7-clusters@prod', '--in', harmonized, '--out', 'by-alias.csv']);
@@ -136,6 +141,15 @@ describe('MLflow 3 logged models (SQLite at revision 7d34483879f0)', () => {
       expect(lm).toMatchObject({ name: 'model', status: 2, lifecycle_stage: 'active', source_run_id: out.registered.runId });
       expect(lm.model_id).toMatch(/^m-[0-9a-f]{32}$/);
       expect(existsSync(path.join(String(lm.artifact_location), 'MLmodel'))).toBe(true);
+      // MLmodel carries the model id as MLflow 3.11 writes it (model_id, model_uuid = model_id,
+      // artifact_path = the model's artifact location): the reference's fields, in both copies.
+      const refMlmodel = YAML.parse(readFileSync(path.join('test', 'fixtures', 'mlflow', '3.11.2.dev0', 'reference', 'mlruns', '373579331491049732', 'models', 'm-beb2177a12cf4dc2a4f2a325870e5954', 'artifacts', 'MLmodel'), 'utf8')) as Record<string, unknown>;
+      expect(refMlmodel.model_uuid).toBe(refMlmodel.model_id);
+      for (const file of [path.join(String(lm.artifact_location), 'MLmodel'), path.join(out.outDir, 'cluster', 'model', 'MLmodel')]) {
+        expect(YAML.parse(readFileSync(file, 'utf8')), file).toMatchObject({ model_id: lm.model_id, model_uuid: lm.model_id, artifact_path: lm.artifact_location, run_id: out.registered.runId });
+      }
+      // No mlflow.log-model.history tag on the run (MLflow 3 writes none).
+      expect(db.prepare("SELECT COUNT(*) FROM tags WHERE \"key\" = 'mlflow.log-model.history'").pluck().get()).toBe(0);
       // Same columns and value types as MLflow 3.11's own rows.
       const typeSql = (t: string, cols: string[]): string => `SELECT ${cols.map((c) => `typeof(${c}) AS ${c}`).join(', ')} FROM ${t} LIMIT 1`;
       const lmCols = ['model_id', 'experiment_id', 'name', 'artifact_location', 'creation_timestamp_ms', 'last_updated_timestamp_ms', 'status', 'lifecycle_stage', 'model_type', 'source_run_id', 'status_message'];

@@ -44,7 +44,11 @@ function checkAlias(alias: string): void {
 export class ContractRegistry {
   readonly models = new Map<string, CsModel>();
 
-  constructor(private readonly runs: Map<string, CsRun>) {}
+  /** `hasLoggedModel` answers whether an MLflow 3 logged model exists (always false for a 2.x server). */
+  constructor(
+    private readonly runs: Map<string, CsRun>,
+    private readonly hasLoggedModel: (modelId: string) => boolean = () => false,
+  ) {}
 
   private model(name: string): CsModel {
     const m = this.models.get(name);
@@ -117,6 +121,11 @@ export class ContractRegistry {
         // As MLflow's server: a local-path source must lie inside the artifacts of the run given.
         if (/^(\/|file:)/.test(source) && !(run && source.startsWith(`${run.info.artifact_uri}/`))) {
           bad(`Invalid model version source: '${source}'. To use a local path as a model version source, the run_id request parameter has to be specified and the local path has to be contained within the artifact directory of the run specified by the run_id.`);
+        }
+        // MLflow 3: a version of a logged model (source models:/<model_id>, or model_id given) needs that model.
+        const fromModel = /^models:\/(m-[0-9a-f]+)$/.exec(source)?.[1];
+        for (const id of [fromModel, typeof j.model_id === 'string' && j.model_id ? j.model_id : undefined]) {
+          if (id !== undefined && !this.hasLoggedModel(id)) throw new ApiError(404, 'RESOURCE_DOES_NOT_EXIST', `Logged model with ID '${id}' not found.`);
         }
         const version = Math.max(0, ...m.versions.keys()) + 1;
         const v: CsVersion = { name: m.name, version, creation_timestamp: now, last_updated_timestamp: now, source, run_id: runId, status: 'READY', current_stage: 'None', ...(typeof j.model_id === 'string' ? { model_id: j.model_id } : {}) };

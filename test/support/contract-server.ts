@@ -4,13 +4,15 @@
  * log-batch limits, 400 on a changed param and on a key twice in one batch, 404
  * RESOURCE_DOES_NOT_EXIST on unknown ids, `{error_code, message}` bodies, run_name/mlflow.runName
  * consistency, metric timestamps required, mlflow-artifacts PUT/GET and artifacts/list, runs/search
- * with quoted filter values and paging, the model registry (./contract-registry.ts), metrics/get-history paged as MLflow 2 or 3 servers page it — and injecting faults: delays, error statuses, 429 with
+ * with quoted filter values and paging, the model registry (./contract-registry.ts), metrics/get-history paged as MLflow 2 or 3 servers page it,
+ * `GET /version`, and in MLflow 3 mode the logged models and run outputs (./contract-logged-models.ts) — and injecting faults: delays, error statuses, 429 with
  * Retry-After, dropped connections (before or after handling), a server that dies and comes back.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import { ContractLoggedModels } from './contract-logged-models.js';
 import { ContractRegistry } from './contract-registry.js';
 
 export interface CsTag { key: string; value: string }
@@ -70,6 +72,11 @@ export interface ContractServerOptions {
   mlflowVersion?: 2 | 3;
   /** Cap on the page size of metrics/get-history in `mlflowVersion: 3` (to exercise paging). */
   maxHistoryPageSize?: number;
+  /**
+   * What `GET /version` answers (text/plain, as MLflow's server does): by default `2.12.2`, or
+   * `3.11.2.dev0` with `mlflowVersion: 3`; null = no such endpoint (404), as behind a proxy that hides it.
+   */
+  versionText?: string | null;
 }
 
 /** An MLflow error answer: HTTP status, `error_code` and message. */
@@ -86,7 +93,9 @@ export class ContractServer {
   readonly experiments = new Map<string, CsExperiment>();
   readonly runs = new Map<string, CsRun>();
   /** The model registry (registered-models/*, model-versions/*, aliases). */
-  readonly registry = new ContractRegistry(this.runs);
+  readonly registry = new ContractRegistry(this.runs, (id) => this.options.mlflowVersion === 3 && this.loggedModels.models.has(id));
+  /** MLflow 3 logged models and run outputs (served with `mlflowVersion: 3` only). */
+  readonly loggedModels = new ContractLoggedModels(this.experiments, this.runs);
   readonly requests: RecordedRequest[] = [];
   readonly faults: Fault[] = [];
   private server?: http.Server | https.Server;
@@ -179,6 +188,17 @@ export class ContractServer {
     let raw: Buffer | undefined;
     try {
       this.authorize(req);
+      if (url.pathname === '/version' && method === 'GET') {
+        const text = this.options.versionText === undefined ? (this.options.mlflowVersion === 3 ? '3.11.2.dev0' : '2.12.2') : this.options.versionText;
+        if (text === null) {
+          res.writeHead(404, { 'Content-Type': 'text/html' });
+          res.end('<!doctype html><title>404 Not Found</title>');
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end(text);
+        return;
+      }
       if (url.pathname.startsWith('/api/2.0/mlflow-artifacts/artifacts/')) {
         raw = this.artifact(method, decodeURIComponent(url.pathname.slice('/api/2.0/mlflow-artifacts/artifacts/'.length)), body);
       } else {
@@ -239,6 +259,7 @@ export class ContractServer {
   private artifact(method: string, rel: string, body: Buffer): Buffer | undefined {
     const parts = rel.split('/');
     const [expId, runId, root, ...rest] = parts;
+    if (this.options.mlflowVersion === 3 && runId === 'models' && rest[0] === 'artifacts') return this.loggedModels.artifact(method, expId, root, rest.slice(1), body);
     const run = this.run(runId);
     if (run.info.experiment_id !== expId || root !== 'artifacts' || rest.length === 0) throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `bad artifact path ${rel}`);
     const p = rest.join('/');
@@ -334,6 +355,11 @@ export class ContractServer {
         return files.length ? { root_uri: run.info.artifact_uri, files } : { root_uri: run.info.artifact_uri };
       }
       default: {
+        if (this.options.mlflowVersion === 3) {
+          const sub = path.replace('/api/2.0/mlflow/', '');
+          const logged = this.loggedModels.route(method, sub, j);
+          if (logged !== undefined) return logged;
+        }
         const answer = this.registry.route(route, j);
         if (answer !== undefined) return answer;
         throw new ApiError(404, 'ENDPOINT_NOT_FOUND', `no endpoint ${route}`);
@@ -419,6 +445,7 @@ export class ContractServer {
         throw new ApiError(400, 'INVALID_PARAMETER_VALUE', `Changing param values is not allowed. Param with key='${p.key}' was already logged with value='${old}' for run ID='${run.info.run_id}'. Attempted logging new value '${value}'.`);
       }
     }
+    if (this.options.mlflowVersion === 3) this.loggedModels.checkMetricModels(metrics);
     const ms: CsMetric[] = metrics.map((m) => {
       if (m.timestamp === undefined || m.timestamp === null) bad(`Missing value for required parameter 'metrics[${String(m.key)}].timestamp'`);
       if (typeof m.timestamp !== 'number' || !Number.isInteger(m.timestamp)) bad(`metric timestamp must be an integer (ms), got ${JSON.stringify(m.timestamp)}`);
@@ -428,6 +455,10 @@ export class ContractServer {
     });
     for (const p of params) run.params.set(p.key, String(p.value).slice(0, 6000));
     for (const t of tags) run.tags.set(t.key, String(t.value).slice(0, 8000));
+    // MLflow 3: a metric sent with a model_id is also that logged model's.
+    metrics.forEach((m, i) => {
+      if (this.options.mlflowVersion === 3 && typeof m.model_id === 'string' && m.model_id) this.loggedModels.addMetric(m.model_id, run.info.run_id, ms[i]);
+    });
     for (const m of ms) {
       // Like MLflow's SQL store: an identical (key, step, timestamp, value) is not stored twice.
       const id = `${m.key}\u0000${m.step}\u0000${m.timestamp}\u0000${m.value}`;
@@ -496,6 +527,7 @@ export class ContractServer {
         metrics: [...latest.values()].map(metricJson),
       },
       inputs: run.datasetInputs?.length ? { dataset_inputs: run.datasetInputs } : {},
+      ...(this.options.mlflowVersion === 3 ? { outputs: this.loggedModels.outputs.get(run.info.run_id)?.length ? { model_outputs: this.loggedModels.outputs.get(run.info.run_id) } : {} } : {}),
     };
   }
 }

@@ -3,10 +3,9 @@
  * its validation and error codes): registering, aliases, reading back, errors that name what
  * exists, bad names and aliases refused before any request; the server's own answers to bad
  * calls; and from the CLI, `pipeline --register-model` then `predict models:/NAME@prod` giving
- * what `predict runs:/…` gives.
+ * what `predict runs:/…` gives. (Registering while the server is down: ./sync-registry.test.ts.)
  */
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,24 +119,5 @@ describe('the registry from the CLI on a tracking server', () => {
     expect(miss.code).toBe(3);
     expect(miss.stderr).toContain('its aliases: prod → 1');
     expect(fs.existsSync(path.join(cwd, 'c.csv'))).toBe(false);
-  }, 120_000);
-});
-
-describe('registering while the tracking server is down', () => {
-  it('the run is spooled; registration fails (exit 4) saying how to register after lpclust sync', async () => {
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lpclust-reg-down-'));
-    const port = await new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const r = await runCli(cwd, ['--tracking-uri', `http://127.0.0.1:${port}`, 'pipeline', '-k', '4', '--no-plots', '--register-model', 'offline'], { LPCLUST_HTTP_RETRY_BUDGET: '1' });
-    expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).toContain('could not register the model of run');
-    expect(r.stderr).toContain('lpclust sync');
-    expect(r.stderr).toContain('lpclust models register offline');
-    // The runs themselves are in the spool.
-    expect(fs.readdirSync(path.join(cwd, 'mlruns')).some((d) => /^\d+$/.test(d) && d !== '0')).toBe(true);
   }, 120_000);
 });

@@ -83,7 +83,7 @@ Examples:
     .addHelpText('after', `
 Examples:
   lpclust models register uc7-clusters 3f2a9c1e
-  lpclust --tracking-uri http://localhost:5000 models register uc7-clusters 3f2a9c1e   (after lpclust sync)`)
+  lpclust --tracking-uri http://localhost:5000 models register uc7-clusters 3f2a9c1e   (a run on the server)`)
     .action(async (name: string, runId: string, _opts: unknown, cmd: Command) => {
       const ctx = contextFor(cmd);
       const { registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');

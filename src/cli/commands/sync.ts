@@ -54,6 +54,10 @@ export function register(program: Command): void {
 Uploads params, full metric histories (timestamps and steps kept), tags, artifacts, nesting (parent
 ids remapped), status, start and end times. Runs already on the server are completed, not duplicated.
 Tags that point at runs (mlflow.parentRunId, lpclust.child.*, lpclust.reused*) get the server's ids.
+Then the model registry of --from (registered models, versions, aliases; registrations made with
+--register-model while the server was unreachable wait in the spool's registry): each version points
+at the synced run's model on the target (models:/<model_id> of its logged model on an MLflow 3
+server or database); versions and aliases already copied are left as they are.
 The sync state ${SYNC_STATE_FILE} in the --from store remembers, per server, each run's server id
 and a digest of what was uploaded: on the next sync an unchanged run costs no request (--full
 checks them all with the server again).
@@ -69,10 +73,11 @@ Examples:
   MLFLOW_TRACKING_URI=http://localhost:5000 lpclust sync --json`,
     )
     .action(async (opts: { from: string; to?: string; experiment?: string; full?: boolean }, cmd: Command) => {
-      const [{ openStore }, { RestStore }, { syncRuns }] = await Promise.all([
+      const [{ openStore }, { RestStore }, { syncRuns }, { syncRegistry }] = await Promise.all([
         import('../../tracking/index.js'),
         import('../../tracking/rest-store.js'),
         import('../../tracking/sync.js'),
+        import('../../tracking/sync-registry.js'),
       ]);
       const ctx = contextFor(cmd);
       const to = opts.to ?? (/^https?:\/\//i.test(ctx.globals.trackingUri) ? ctx.globals.trackingUri : undefined);
@@ -83,7 +88,7 @@ Examples:
       }
       const from = await localSource(opts.from);
       // The target must not spool: a sync that cannot reach the server fails, keeping the local runs.
-      const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to);
+      const target: TrackingStore = /^https?:\/\//i.test(to) ? new RestStore(to) : await openStore(to, { sqliteSchema: ctx.globals.sqliteSchema });
       if (from.displayUri === target.displayUri) throw usageError('E_USAGE_VALUE', '`--from` and `--to` name the same store');
       let progress: Progress | undefined;
       let total = 0;
@@ -110,11 +115,18 @@ Examples:
           },
         });
         progress?.done();
+        // Then the registry (registrations spooled while the server was down among them), pointing at the synced runs.
+        const runIds = new Map(report.runs.filter((r) => !r.error && r.remoteRunId).map((r) => [r.localRunId, r.remoteRunId] as [string, string]));
+        const registry = await syncRegistry(from, target, runIds);
+        for (const why of registry.skipped) log.warn(`registry: not copied: ${why}`);
         const human = `synced ${report.runs.length} run(s) from ${from.displayUri} to ${target.displayUri}: ` +
           `${report.created} created, ${report.updated} completed, ${report.unchanged} already up to date` +
           `${report.skipped > 0 ? ` (${report.skipped} unchanged since the last sync, not checked again)` : ''}, ${report.failed} failed` +
-          `${report.pointerTags > 0 ? `; ${report.pointerTags} tag(s) pointing at runs set to the server's ids` : ''}`;
-        ctx.print({ from: from.displayUri, to: target.displayUri, ...report }, human);
+          `${report.pointerTags > 0 ? `; ${report.pointerTags} tag(s) pointing at runs set to the server's ids` : ''}` +
+          (registry.models > 0
+            ? `\nregistry: ${registry.models} registered model(s), ${registry.versionsCreated} version(s) created, ${registry.versionsPresent} already there, ${registry.aliasesSet} alias(es) set`
+            : '');
+        ctx.print({ from: from.displayUri, to: target.displayUri, ...report, registry }, human);
         if (report.failed > 0) {
           throw externalError('E_SYNC_INCOMPLETE', `${report.failed} run(s) could not be synced (see the warnings above); the others were`, {
             hint: 'fix the cause and run the same lpclust sync again: it only sends what the server lacks',
