@@ -11,7 +11,7 @@ import { assignChunk, type AssignReply, type AssignRequest, type AssignWorkerDat
 function main(): void {
   const port = parentPort!;
   const d = workerData as AssignWorkerData;
-  const X = new Float64Array(d.X);
+  const X = d.dtype === 'float32' ? new Float32Array(d.X) : new Float64Array(d.X);
   const kernel = selectKernel(d.kernel);
   let lastM: Float64Array | null = null;
   let lastRadius = -1;

@@ -20,7 +20,7 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { workerEntry } from '../util/worker-entry.js';
 import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
 import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
-import { effectiveRadius } from './kernel-js.js';
+import { effectiveRadius, type SeriesMatrix } from './kernel-js.js';
 
 /** Options of an assignment. */
 export interface AssignOptions {
@@ -49,19 +49,54 @@ export interface AssignResult {
   exactPairs: number;
 }
 
-/** Relative margin on the bound test: rounding in the bound's and the kernel's sums never prunes a tie. */
-const MARGIN = 1 + 1e-9;
+/**
+ * Relative slack of the bound test (≥ 1): rounding in the bound's and the kernel's sums must never
+ * prune a candidate whose computed distance ties or beats the threshold. A float64 DTW of L slots
+ * sums at most 2L − 1 cells, each rounded once or twice, so its relative error stays below
+ * (2L + 8)·2⁻⁵³; float32 profiles accumulate in float32 (2⁻²⁴). The bound itself is computed in
+ * float64 from the same stored values.
+ */
+export function boundMargin(X: SeriesMatrix, L: number): number {
+  return 1 + Math.max(1e-9, (2 * L + 8) * (X instanceof Float32Array ? 2 ** -23 : 2 ** -52));
+}
+
+/**
+ * Whether an assignment prunes: `prune: true/false` as given; `auto` (the default) where it was
+ * measured to pay (bench/scale.ts, see {@link AssignOptions.prune}): the TypeScript kernel, and the
+ * native assignment on float64 profiles; not float32 profiles on the native kernel (8 SIMD lanes make
+ * the exact DTW as cheap as the bounds), nor an older addon without the native assignment.
+ */
+export function prunes(options: AssignOptions, kernel: DtwKernel, X: SeriesMatrix): boolean {
+  if (options.prune === true || options.prune === false) return options.prune;
+  if (kernel.name === 'js') return true;
+  return typeof kernel.assign === 'function' && X instanceof Float64Array;
+}
+
+/**
+ * The candidates in the profiles' element type, with envelopes of exactly those values. Float32
+ * profiles are compared with float32 candidates (distances accumulate in float32, as the float32
+ * DTW matrix does).
+ */
+function candidatesFor(X: SeriesMatrix, M: Float64Array, L: number, env: Envelopes, radius: number): { Mt: SeriesMatrix; env: Envelopes } {
+  if (!(X instanceof Float32Array)) return { Mt: M, env };
+  const Mt = Float32Array.from(M);
+  let same = true;
+  for (let i = 0; i < M.length && same; i++) same = Mt[i] === M[i];
+  return { Mt, env: same ? env : envelopes(Float64Array.from(Mt), L, radius) };
+}
 
 /**
  * Assign rows [r0, r1) of X to the nearest of the candidates M; writes positions 0..r1−r0 of the
- * output arrays. Synchronous: the building block of {@link AssignPool} (one call per chunk).
- * @param X n × L profiles, row-major
+ * output arrays. Synchronous: the building block of {@link AssignPool} (one call per chunk). On the
+ * native kernel the bounds, the exact DTW and the selection all run in the addon.
+ * @param X n × L profiles, row-major (float64, or float32: then the candidates are rounded to float32
+ *   and the distances accumulate in float32)
  * @param M k × L candidate series, row-major
  * @param env envelopes of M for this radius (from {@link envelopes}); only read when pruning
  * @returns the number of exact DTW distances computed
  */
 export function assignChunk(
-  X: Float64Array,
+  X: SeriesMatrix,
   L: number,
   r0: number,
   r1: number,
@@ -76,14 +111,19 @@ export function assignChunk(
   const h = r1 - r0;
   const r = effectiveRadius(radius, L);
   const second = options.second ?? false;
+  const prune = prunes(options, kernel, X);
+  const c = candidatesFor(X, M, L, env, radius);
+  if (kernel.assign) {
+    return kernel.assign(X, c.Mt, L, r0, r1, r, c.env.upper, c.env.lower, second, prune, boundMargin(X, L), out.n1, out.d1, second ? out.n2! : null, second ? out.d2! : null);
+  }
+  const Mt = c.Mt;
   const dist = new Float64Array(h * k).fill(NaN);
   let exact = 0;
-  const prune = options.prune === undefined || options.prune === 'auto' ? kernel.name === 'js' : options.prune;
   if (!prune) {
     // Every distance, as the same block calls the pruned path makes (candidate as the row).
-    const block = new Float64Array(h);
+    const block = X instanceof Float32Array ? new Float32Array(h) : new Float64Array(h);
     for (let j = 0; j < k; j++) {
-      kernel.block(M, X, L, { r0: j, r1: j + 1, c0: r0, c1: r1 }, r, block, false);
+      kernel.block(Mt, X, L, { r0: j, r1: j + 1, c0: r0, c1: r1 }, r, block, false);
       for (let i = 0; i < h; i++) dist[i * k + j] = block[i];
     }
     exact = h * k;
@@ -92,14 +132,14 @@ export function assignChunk(
     for (let i = 0; i < h; i++) {
       const qOff = (r0 + i) * L;
       for (let j = 0; j < k; j++) {
-        const kim = lbKim2(X, qOff, M, j * L, L);
-        const keogh = lbKeogh2(X, qOff, env, j);
+        const kim = lbKim2(X, qOff, Mt, j * L, L);
+        const keogh = lbKeogh2(X, qOff, c.env, j);
         lb[i * k + j] = Math.sqrt(kim > keogh ? kim : keogh);
       }
     }
     // Pass A: the candidate(s) with the smallest bound (the likely winners).
     const want = new Uint8Array(h * k);
-    const need = second ? 2 : 1;
+    const need = second && k > 1 ? 2 : 1;
     for (let i = 0; i < h; i++) {
       for (let t = 0; t < need; t++) {
         let b = -1;
@@ -107,9 +147,10 @@ export function assignChunk(
         want[i * k + b] = 1;
       }
     }
-    exact += computeWanted(X, L, r0, h, M, k, kernel, r, want, dist);
+    exact += computeWanted(X, L, r0, h, Mt, k, kernel, r, want, dist);
     // Pass B: every candidate whose bound does not exceed the best (second best) distance so far.
     want.fill(0);
+    const margin = boundMargin(X, L);
     for (let i = 0; i < h; i++) {
       let b1 = Infinity;
       let b2 = Infinity;
@@ -121,10 +162,10 @@ export function assignChunk(
           b1 = d;
         } else if (d < b2) b2 = d;
       }
-      const thr = (second ? b2 : b1) * MARGIN;
+      const thr = (second ? b2 : b1) * margin;
       for (let j = 0; j < k; j++) if (Number.isNaN(dist[i * k + j]) && !(lb[i * k + j] > thr)) want[i * k + j] = 1;
     }
-    exact += computeWanted(X, L, r0, h, M, k, kernel, r, want, dist);
+    exact += computeWanted(X, L, r0, h, Mt, k, kernel, r, want, dist);
   }
   // Nearest and second nearest among the computed distances (pruned ones are strictly larger).
   const { n1, d1, n2, d2 } = out;
@@ -157,18 +198,19 @@ export function assignChunk(
 }
 
 /** Compute dist[i, j] for every wanted pair, one block call per candidate over its gathered rows. */
-function computeWanted(X: Float64Array, L: number, r0: number, h: number, M: Float64Array, k: number, kernel: DtwKernel, r: number, want: Uint8Array, dist: Float64Array): number {
+function computeWanted(X: SeriesMatrix, L: number, r0: number, h: number, M: SeriesMatrix, k: number, kernel: DtwKernel, r: number, want: Uint8Array, dist: Float64Array): number {
   let total = 0;
   const rows = new Int32Array(h);
-  let G = new Float64Array(0);
-  let out = new Float64Array(0);
+  const make = (len: number): SeriesMatrix => (X instanceof Float32Array ? new Float32Array(len) : new Float64Array(len));
+  let G = make(0);
+  let out = make(0);
   for (let j = 0; j < k; j++) {
     let cnt = 0;
     for (let i = 0; i < h; i++) if (want[i * k + j]) rows[cnt++] = i;
     if (cnt === 0) continue;
     if (G.length < cnt * L) {
-      G = new Float64Array(cnt * L);
-      out = new Float64Array(cnt);
+      G = make(cnt * L);
+      out = make(cnt);
     }
     for (let t = 0; t < cnt; t++) G.set(X.subarray((r0 + rows[t]) * L, (r0 + rows[t] + 1) * L), t * L);
     kernel.block(M, G, L, { r0: j, r1: j + 1, c0: 0, c1: cnt }, r, out, false);
@@ -183,8 +225,10 @@ export const ASSIGN_CHUNK_ROWS = 8192;
 
 /** What an assignment worker starts with. */
 export interface AssignWorkerData {
-  /** n × L float64 profiles on a SharedArrayBuffer. */
+  /** n × L profiles on a SharedArrayBuffer. */
   X: SharedArrayBuffer;
+  /** Their element type. */
+  dtype: 'float32' | 'float64';
   L: number;
   kernel: KernelChoice;
 }
@@ -212,16 +256,16 @@ export type AssignReply =
 export class AssignPool {
   readonly n: number;
   readonly L: number;
-  readonly X: Float64Array;
+  readonly X: SeriesMatrix;
   private readonly workers: Worker[] = [];
   private readonly kernelChoice: KernelChoice;
   private nextId = 0;
 
   /**
-   * @param X n × L profiles (copied once onto a SharedArrayBuffer when workers are used)
+   * @param X n × L profiles, float64 or float32 (copied once onto a SharedArrayBuffer when workers are used)
    * @param workers worker threads (≤ 1: none)
    */
-  constructor(X: Float64Array, L: number, workers: number, kernel: KernelChoice = 'auto') {
+  constructor(X: SeriesMatrix, L: number, workers: number, kernel: KernelChoice = 'auto') {
     this.L = L;
     this.n = X.length / L;
     this.kernelChoice = kernel;
@@ -229,12 +273,12 @@ export class AssignPool {
     if (threads > 1) {
       let shared = X;
       if (!(X.buffer instanceof SharedArrayBuffer)) {
-        shared = new Float64Array(new SharedArrayBuffer(X.byteLength));
+        shared = X instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(X.byteLength)) : new Float64Array(new SharedArrayBuffer(X.byteLength));
         shared.set(X);
       }
       this.X = shared;
       const entry = workerEntry(import.meta.url, 'assign-worker');
-      const workerData: AssignWorkerData = { X: shared.buffer as SharedArrayBuffer, L, kernel };
+      const workerData: AssignWorkerData = { X: shared.buffer as SharedArrayBuffer, dtype: X instanceof Float32Array ? 'float32' : 'float64', L, kernel };
       for (let i = 0; i < threads; i++) {
         const w = new Worker(entry.script, { eval: entry.eval, workerData });
         this.workers.push(w);
@@ -346,7 +390,7 @@ export class AssignPool {
  * One-shot assignment of X to the candidates M (a pool opened and closed around it).
  * @param workers worker threads (default 1: the calling thread)
  */
-export async function assignNearest(X: Float64Array, L: number, M: Float64Array, radius: number, options: AssignOptions & { workers?: number; kernel?: KernelChoice } = {}): Promise<AssignResult> {
+export async function assignNearest(X: SeriesMatrix, L: number, M: Float64Array, radius: number, options: AssignOptions & { workers?: number; kernel?: KernelChoice } = {}): Promise<AssignResult> {
   const pool = new AssignPool(X, L, options.workers ?? 1, options.kernel ?? 'auto');
   try {
     return await pool.assign(M, radius, options);
