@@ -24,7 +24,7 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { selectKernel } from '../dtw/kernel.js';
-import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
+import { ASSIGN_CHUNK_ROWS, assignChunk, type AssignPool } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
@@ -45,6 +45,11 @@ export interface DbaKMeansOptions {
   tol?: number;
   /** Seed. Default 0. */
   seed?: number;
+  /**
+   * Whether the assignments use the lower bounds (default `auto`, see dtw/assign.ts). Labels,
+   * centres and inertia are the same either way.
+   */
+  prune?: boolean | 'auto';
   /**
    * Explicit initial centres, k × L row-major (L = the series length given to {@link DbaKMeans.fit}),
    * in the units of the fitted series; like tslearn's `init=<array of shape (k, L, 1)>`, e.g. to
@@ -67,6 +72,9 @@ export interface DbaKMeansState {
   nIter: number;
   /** Empty clusters re-seeded from the farthest series, over all restarts. */
   emptyReseeds: number;
+  /** Exact DTW distances the assignments computed over all restarts, and the n·k per assignment they stand for. */
+  exactPairs: number;
+  candidatePairs: number;
 }
 
 /**
@@ -90,7 +98,7 @@ export class BandedDtw {
   }
 
   /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
-  dist2(a: Float64Array, aOff: number, b: Float64Array, bOff: number): number {
+  dist2(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: number): number {
     const L = this.L;
     const r = this.r;
     let prev = this.prev;
@@ -134,10 +142,10 @@ export class BandedDtw {
 
   /**
    * DBA accumulation: align series a (at aOff) to the centre c (at cOff) and add a's values into
-   * `sums[j]` / `counts[j]` for every centre index j on the warping path.
+   * `sums[sOff + j]` / `counts[sOff + j]` for every centre index j on the warping path.
    * @returns the squared DTW distance
    */
-  accumulate(a: Float64Array, aOff: number, c: Float64Array, cOff: number, sums: Float64Array, counts: Float64Array): number {
+  accumulate(a: ArrayLike<number>, aOff: number, c: ArrayLike<number>, cOff: number, sums: Float64Array, counts: Float64Array, sOff = 0): number {
     const L = this.L;
     const r = this.r;
     const W = 2 * r + 1;
@@ -175,8 +183,8 @@ export class BandedDtw {
     // Backtrack inside the band: (i−1, j−1) keeps the band offset q, (i−1, j) is q + 1, (i, j−1) is q − 1.
     let i = L - 1;
     let j = L - 1;
-    sums[j] += a[aOff + i];
-    counts[j] += 1;
+    sums[sOff + j] += a[aOff + i];
+    counts[sOff + j] += 1;
     while (i > 0 || j > 0) {
       if (i === 0) j--;
       else if (j === 0) i--;
@@ -191,8 +199,8 @@ export class BandedDtw {
         } else if (up <= left) i--;
         else j--;
       }
-      sums[j] += a[aOff + i];
-      counts[j] += 1;
+      sums[sOff + j] += a[aOff + i];
+      counts[sOff + j] += 1;
     }
     return acc[(L - 1) * W + r];
   }
@@ -204,7 +212,7 @@ export class BandedDtw {
  * loads, else the TypeScript kernel; both equal the reference definition in float64), by chunks of
  * rows; `prune` (default auto) as there.
  */
-export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw, options: { prune?: boolean | 'auto' } = {}): { labels: Int32Array; dist2: Float64Array } {
+export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw, options: { prune?: boolean | 'auto' } = {}): { labels: Int32Array; dist2: Float64Array; exactPairs: number } {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
@@ -214,12 +222,13 @@ export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: Ban
   const env = envelopes(M, dim, dtw.r);
   const kernel = selectKernel();
   const d1 = new Float64Array(Math.min(n, ASSIGN_CHUNK_ROWS));
+  let exactPairs = 0;
   for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
     const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
-    assignChunk(data, dim, r0, r1, M, env, kernel, dtw.r, options.prune === undefined ? {} : { prune: options.prune }, { n1: labels.subarray(r0, r1), d1 });
+    exactPairs += assignChunk(data, dim, r0, r1, M, env, kernel, dtw.r, options.prune === undefined ? {} : { prune: options.prune }, { n1: labels.subarray(r0, r1), d1 });
     for (let i = r0; i < r1; i++) dist2[i] = d1[i - r0] * d1[i - r0];
   }
-  return { labels, dist2 };
+  return { labels, dist2, exactPairs };
 }
 
 /** DBA k-means estimator. */
@@ -233,6 +242,7 @@ export class DbaKMeans {
   readonly seed: number;
   /** Explicit initial centres (k × L), or null for random ones; see {@link DbaKMeansOptions.init}. */
   readonly init: Float64Array | null;
+  readonly prune: boolean | 'auto' | undefined;
   /** Set by {@link fit}. */
   state: DbaKMeansState | null = null;
 
@@ -245,24 +255,57 @@ export class DbaKMeans {
     this.tol = options.tol ?? 1e-6;
     this.seed = options.seed ?? 0;
     this.init = options.init ? Float64Array.from(options.init) : null;
+    this.prune = options.prune;
   }
 
-  /** Fit on n × L series. */
+  /** Fit on n × L series, in this thread. */
   fit(rows: Rows, rng: Random = new Random(this.seed)): this {
     checkFitInput(rows, rows.n, this.k);
     if (this.init) checkInitCentres(this.init, this.k, rows.dim);
     const dtw = new BandedDtw(rows.dim, this.radius);
-    let best: DbaKMeansState | null = null;
-    let reseeds = 0;
-    // Restarts from the same explicit centres would all give the same result: run one.
-    const runs = this.init ? 1 : this.nInit;
-    for (let run = 0; run < runs; run++) {
+    const steps = this.restarts(rows, rng);
+    let exact = 0;
+    let next = steps.next();
+    while (!next.done) {
       throwIfInterrupted();
-      const res = this.fitOnce(rows, rng, dtw);
-      reseeds += res.emptyReseeds;
-      if (!best || res.inertia < best.inertia) best = res;
+      const step = next.value;
+      if (step.kind === 'assign') {
+        const a = assignDtw(rows, step.centres, this.k, dtw, this.prune === undefined ? {} : { prune: this.prune });
+        exact += a.exactPairs;
+        next = steps.next(a);
+      } else next = steps.next(accumulateDba(rows.data, rows.dim, step.centres, this.k, step.labels, step.active, dtw));
     }
-    this.state = { ...best!, emptyReseeds: reseeds };
+    this.state = { ...next.value, exactPairs: exact };
+    return this;
+  }
+
+  /**
+   * Fit on the n × L series that `pool` holds (the same rows as `rows`): the assignments and the
+   * barycentre sums run on the pool's worker threads by chunks of rows. Same result as {@link fit},
+   * whatever the number of threads.
+   */
+  async fitPool(rows: Rows, pool: AssignPool, rng: Random = new Random(this.seed)): Promise<this> {
+    checkFitInput(rows, rows.n, this.k);
+    if (pool.n !== rows.n || pool.L !== rows.dim) throw new RangeError(`Expected an assignment pool over these ${rows.n} × ${rows.dim} rows but it holds ${pool.n} × ${pool.L}`);
+    if (this.init) checkInitCentres(this.init, this.k, rows.dim);
+    const r = new BandedDtw(rows.dim, this.radius).r;
+    const steps = this.restarts(rows, rng);
+    let exact = 0;
+    let next = steps.next();
+    while (!next.done) {
+      throwIfInterrupted();
+      const step = next.value;
+      if (step.kind === 'assign') {
+        const a = await pool.assign(step.centres.subarray(0, this.k * rows.dim), r, this.prune === undefined ? {} : { prune: this.prune });
+        exact += a.exactPairs;
+        const dist2 = new Float64Array(rows.n);
+        for (let i = 0; i < rows.n; i++) dist2[i] = a.d1[i] * a.d1[i];
+        next = steps.next({ labels: a.n1, dist2 });
+      } else {
+        next = steps.next(await pool.dbaAccumulate(step.centres, this.k, step.labels, step.active, r));
+      }
+    }
+    this.state = { ...next.value, exactPairs: exact };
     return this;
   }
 
@@ -272,7 +315,27 @@ export class DbaKMeans {
     return assignDtw(rows, this.state.centres, this.k, new BandedDtw(rows.dim, this.radius)).labels;
   }
 
-  private fitOnce(rows: Rows, rng: Random, dtw: BandedDtw): DbaKMeansState {
+  /**
+   * The whole fit (every restart, the best kept) as a sequence of steps over all rows — assign to
+   * the centres, or sum the members along their warping paths — each answered by the caller (this
+   * thread in {@link fit}, the worker threads in {@link fitPool}), so both run one algorithm.
+   */
+  private *restarts(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
+    let best: DbaKMeansState | null = null;
+    let reseeds = 0;
+    let candidates = 0;
+    // Restarts from the same explicit centres would all give the same result: run one.
+    const runs = this.init ? 1 : this.nInit;
+    for (let run = 0; run < runs; run++) {
+      const res = yield* this.fitOnce(rows, rng);
+      reseeds += res.emptyReseeds;
+      candidates += res.candidatePairs;
+      if (!best || res.inertia < best.inertia) best = res;
+    }
+    return { ...best!, emptyReseeds: reseeds, candidatePairs: candidates };
+  }
+
+  private *fitOnce(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
     const { data, n, dim } = rows;
     const k = this.k;
     const centres = new Float64Array(k * dim);
@@ -284,49 +347,104 @@ export class DbaKMeans {
     let emptyReseeds = 0;
     let oldInertia = Infinity;
     let nIter = 0;
+    let assignments = 1;
     for (let it = 0; it < this.maxIter; it++) {
       nIter = it + 1;
-      const { labels, dist2 } = assignDtw(rows, centres, k, dtw);
+      assignments++;
+      const { labels, dist2 } = (yield { kind: 'assign', centres }) as Assigned;
       emptyReseeds += reseedEmpty(labels, dist2, k, centres, data, dim);
       let inertia = 0;
       for (let i = 0; i < n; i++) inertia += dist2[i];
       inertia /= n;
-      this.updateCentres(rows, labels, centres, dtw);
+      yield* this.updateCentres(labels, centres, dim);
       if (Math.abs(oldInertia - inertia) < this.tol) break;
       oldInertia = inertia;
     }
     // Final assignment so that labels are the argmin of the distance to the returned centres.
-    const fin = assignDtw(rows, centres, k, dtw);
+    const fin = (yield { kind: 'assign', centres }) as Assigned;
     emptyReseeds += reseedEmpty(fin.labels, fin.dist2, k, centres, data, dim);
     let inertia = 0;
     for (let i = 0; i < n; i++) inertia += fin.dist2[i];
-    return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+    return { centres, labels: fin.labels, inertia, nIter, emptyReseeds, exactPairs: 0, candidatePairs: assignments * n * k };
   }
 
-  /** DBA: each centre becomes the average of the member values aligned to each of its slots, repeated. */
-  private updateCentres(rows: Rows, labels: Int32Array, centres: Float64Array, dtw: BandedDtw): void {
-    const { data, n, dim } = rows;
+  /**
+   * DBA: each centre becomes the average of the member values aligned to each of its slots, repeated
+   * (at most maxIterBarycenter times per centre, each centre stopping on its own when its mean cost
+   * changes by < 1e-5 or rises). All centres still moving are updated in one pass over the rows,
+   * which keeps no list of members and no warping path: only k × L sums and counts.
+   */
+  private *updateCentres(labels: Int32Array, centres: Float64Array, dim: number): Generator<DbaStep, void, DbaAnswer> {
     const k = this.k;
-    const members: number[][] = Array.from({ length: k }, () => []);
-    for (let i = 0; i < n; i++) members[labels[i]].push(i);
-    const sums = new Float64Array(dim);
-    const counts = new Float64Array(dim);
-    for (let c = 0; c < k; c++) {
-      const m = members[c];
-      if (m.length === 0) continue;
-      let costPrev = Infinity;
-      for (let it = 0; it < this.maxIterBarycenter; it++) {
-        sums.fill(0);
-        counts.fill(0);
-        let cost = 0;
-        for (const i of m) cost += dtw.accumulate(data, i * dim, centres, c * dim, sums, counts);
-        cost /= m.length;
-        for (let t = 0; t < dim; t++) centres[c * dim + t] = sums[t] / counts[t];
-        if (Math.abs(costPrev - cost) < 1e-5 || cost > costPrev) break;
-        costPrev = cost;
+    const sizes = new Int32Array(k);
+    for (let i = 0; i < labels.length; i++) sizes[labels[i]]++;
+    const active = new Uint8Array(k);
+    for (let c = 0; c < k; c++) active[c] = sizes[c] > 0 ? 1 : 0;
+    const costPrev = new Float64Array(k).fill(Infinity);
+    for (let it = 0; it < this.maxIterBarycenter && active.some((a) => a === 1); it++) {
+      const { sums, counts, cost } = (yield { kind: 'accumulate', centres, labels, active: Uint8Array.from(active) }) as DbaSums;
+      for (let c = 0; c < k; c++) {
+        if (!active[c]) continue;
+        for (let t = 0; t < dim; t++) centres[c * dim + t] = sums[c * dim + t] / counts[c * dim + t];
+        const mean = cost[c] / sizes[c];
+        if (Math.abs(costPrev[c] - mean) < 1e-5 || mean > costPrev[c]) active[c] = 0;
+        costPrev[c] = mean;
       }
     }
   }
+}
+
+/** What the DBA loop asks of the rows (see {@link DbaKMeans}'s `restarts`). */
+type DbaStep = { kind: 'assign'; centres: Float64Array } | { kind: 'accumulate'; centres: Float64Array; labels: Int32Array; active: Uint8Array };
+type Assigned = { labels: Int32Array; dist2: Float64Array };
+type DbaAnswer = Assigned | DbaSums;
+
+/** Per-centre DBA sums over some rows: k × L sums and counts of aligned member values, k summed squared DTW costs. */
+export interface DbaSums {
+  sums: Float64Array;
+  counts: Float64Array;
+  cost: Float64Array;
+}
+
+/**
+ * DBA sums of rows [r0, r1) of X: every row whose centre (labels[i − r0]) is `active` is aligned to
+ * its centre and its values added along the warping path, in row order.
+ */
+export function accumulateDbaChunk(X: ArrayLike<number>, L: number, r0: number, r1: number, labels: Int32Array, centres: Float64Array, k: number, active: Uint8Array, dtw: BandedDtw): DbaSums {
+  const out: DbaSums = { sums: new Float64Array(k * L), counts: new Float64Array(k * L), cost: new Float64Array(k) };
+  for (let i = r0; i < r1; i++) {
+    const c = labels[i - r0];
+    if (!active[c]) continue;
+    out.cost[c] += dtw.accumulate(X, i * L, centres, c * L, out.sums, out.counts, c * L);
+  }
+  return out;
+}
+
+/**
+ * Add chunk sums in chunk order (the order fixes the rounding: the total does not depend on which
+ * thread summed which chunk). With one chunk (n ≤ {@link ASSIGN_CHUNK_ROWS}) this is the row-order sum.
+ */
+export function reduceDbaSums(parts: DbaSums[]): DbaSums {
+  const total: DbaSums = { sums: Float64Array.from(parts[0].sums), counts: Float64Array.from(parts[0].counts), cost: Float64Array.from(parts[0].cost) };
+  for (let p = 1; p < parts.length; p++) {
+    for (const key of ['sums', 'counts', 'cost'] as const) {
+      const a = total[key];
+      const b = parts[p][key];
+      for (let i = 0; i < a.length; i++) a[i] += b[i];
+    }
+  }
+  return total;
+}
+
+/** DBA sums of all rows in this thread, by the same chunks of rows as the worker threads use. */
+export function accumulateDba(X: ArrayLike<number>, L: number, centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, dtw: BandedDtw): DbaSums {
+  const n = labels.length;
+  const parts: DbaSums[] = [];
+  for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
+    const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
+    parts.push(accumulateDbaChunk(X, L, r0, r1, labels.subarray(r0, r1), centres, k, active, dtw));
+  }
+  return reduceDbaSums(parts);
 }
 
 /**

@@ -2,7 +2,7 @@
  * Fitting in sampled mode (`--scale sampled`, see scale.ts): the same models and the same
  * {@link ClusterFit} as {@link fitClustering}, without any n × n matrix. k-medoids (DTW or
  * Euclidean) runs FasterCLARA (clara.ts); k-means, DTW k-means (DBA) and SOM need no matrix and run
- * as in exact mode. Agglomerative builds its tree on a seeded sample, cuts it at k, and every profile
+ * as in exact mode, DBA with its assignments and barycentre sums on the pool's worker threads. Agglomerative builds its tree on a seeded sample, cuts it at k, and every profile
  * outside the sample joins the cluster whose medoid (the sample member with the least summed
  * distance to its cluster's sample members) is nearest under the metric; the medoids are the
  * model's centres, so `predict` assigns new days the same way.
@@ -14,12 +14,14 @@ import { Agglomerative, type Linkage } from './agglomerative.js';
 import { sampleMatrix } from '../dtw/index.js';
 import { checkSampleSize, fasterClara, gatherRows } from './clara.js';
 import { clusterMedoids, clusterSizes, orderBySize, type Rows } from './common.js';
-import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
+import { fitClustering, fitDbaOnPool, type ClusterFit, type ClusterSpec } from './fit.js';
 import type { KMedoidsInit } from './kmedoids.js';
 
 /** Fit `spec` without an n × n matrix; `pool` holds these rows (k-medoids scores candidates on it). */
 export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number }): Promise<ClusterFit> {
   if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize);
+  // DTW k-means: assignments and barycentre sums on the pool's worker threads.
+  if (spec.model === 'kmeans' && spec.metric === 'dtw') return fitDbaOnPool(rows, spec, pool);
   if (spec.model !== 'kmedoids') {
     return fitClustering(rows, spec);
   }

@@ -21,6 +21,7 @@ import { workerEntry } from '../util/worker-entry.js';
 import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
 import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
 import { effectiveRadius, type SeriesMatrix } from './kernel-js.js';
+import { BandedDtw, accumulateDba, reduceDbaSums, type DbaSums } from '../cluster/dba.js';
 
 /** Options of an assignment. */
 export interface AssignOptions {
@@ -243,9 +244,24 @@ export interface AssignRequest {
   options: AssignOptions;
 }
 
+/** main → assignment worker: the DBA sums of a chunk of rows (cluster/dba.ts). */
+export interface DbaRequest {
+  id: number;
+  kind: 'dba';
+  centres: Float64Array;
+  k: number;
+  /** Centre of each row of the chunk. */
+  labels: Int32Array;
+  active: Uint8Array;
+  radius: number;
+  r0: number;
+  r1: number;
+}
+
 /** assignment worker → main. */
 export type AssignReply =
   | { id: number; n1: Int32Array; d1: Float64Array; n2?: Int32Array; d2?: Float64Array; exact: number }
+  | { id: number; sums: Float64Array; counts: Float64Array; cost: Float64Array }
   | { id: number; error: string };
 
 /**
@@ -315,6 +331,52 @@ export class AssignPool {
       }
       return res;
     }
+    await this.dispatch(
+      (id, r0, r1) => ({ id, M, radius, r0, r1, options }) satisfies AssignRequest,
+      (m, r0) => {
+        const r = m as Extract<AssignReply, { n1: Int32Array }>;
+        res.n1.set(r.n1, r0);
+        res.d1.set(r.d1, r0);
+        if (second) {
+          res.n2!.set(r.n2!, r0);
+          res.d2!.set(r.d2!, r0);
+        }
+        res.exactPairs += r.exact;
+      },
+    );
+    return res;
+  }
+
+  /**
+   * DBA sums (cluster/dba.ts) of every row whose centre is `active`, aligned to its centre: computed
+   * by chunks of {@link ASSIGN_CHUNK_ROWS} rows on the worker threads (in this thread without
+   * workers) and added in chunk order, so the result does not depend on the number of threads.
+   * @param centres k × L centres
+   * @param labels centre of every row (length n)
+   * @param active which centres to sum (length k)
+   * @param radius Sakoe–Chiba radius (already an integer in [0, L − 1])
+   */
+  async dbaAccumulate(centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, radius: number): Promise<DbaSums> {
+    const { n, L } = this;
+    if (labels.length !== n) throw new RangeError(`Expected ${n} labels but received ${labels.length}`);
+    if (this.workers.length === 0) return accumulateDba(this.X, L, centres, k, labels, active, new BandedDtw(L, radius));
+    const parts: DbaSums[] = [];
+    await this.dispatch(
+      (id, r0, r1) => ({ id, kind: 'dba', centres, k, labels: labels.slice(r0, r1), active, radius, r0, r1 }) satisfies DbaRequest,
+      (m, r0) => {
+        const r = m as Extract<AssignReply, { sums: Float64Array }>;
+        parts[r0 / ASSIGN_CHUNK_ROWS] = { sums: r.sums, counts: r.counts, cost: r.cost };
+      },
+    );
+    return reduceDbaSums(parts);
+  }
+
+  /**
+   * Hand the chunks of rows to the workers (each takes the next when it answers) and pass every
+   * answer, with its chunk's first row, to `take`.
+   */
+  private async dispatch(request: (id: number, r0: number, r1: number) => AssignRequest | DbaRequest, take: (m: AssignReply, r0: number) => void): Promise<void> {
+    const { n } = this;
     const chunks: number[] = [];
     for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) chunks.push(r0);
     let next = 0;
@@ -338,7 +400,7 @@ export class AssignPool {
           const id = this.nextId++;
           pendingId = id;
           pendingR0 = r0;
-          w.postMessage({ id, M, radius, r0, r1, options } satisfies AssignRequest);
+          w.postMessage(request(id, r0, r1));
         };
         let pendingId = -1;
         let pendingR0 = 0;
@@ -349,13 +411,7 @@ export class AssignPool {
             reject(new Error(`a DTW assignment worker failed: ${m.error}`));
             return;
           }
-          res.n1.set(m.n1, pendingR0);
-          res.d1.set(m.d1, pendingR0);
-          if (second) {
-            res.n2!.set(m.n2!, pendingR0);
-            res.d2!.set(m.d2!, pendingR0);
-          }
-          res.exactPairs += m.exact;
+          take(m, pendingR0);
           step();
         };
         const onError = (e: Error): void => {
@@ -377,7 +433,6 @@ export class AssignPool {
         step();
       });
     await Promise.all(this.workers.map(runOn));
-    return res;
   }
 
   /** Stop the worker threads. */
