@@ -16,10 +16,12 @@ import { checkSampleSize, fasterClara, gatherRows } from './clara.js';
 import { clusterMedoids, clusterSizes, orderBySize, type Rows } from './common.js';
 import { fitClustering, fitDbaOnPool, type ClusterFit, type ClusterSpec } from './fit.js';
 import type { KMedoidsInit } from './kmedoids.js';
+import type { SampleShare } from './sample-share.js';
 
 /** Fit `spec` without an n × n matrix; `pool` holds these rows (k-medoids scores candidates on it). */
-export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number }): Promise<ClusterFit> {
-  if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize);
+export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number; share?: SampleShare }): Promise<ClusterFit> {
+  if (o.share && (o.share.rows.n !== rows.n || o.share.rows.dim !== rows.dim)) throw new RangeError(`Expected a sample share over these ${rows.n} × ${rows.dim} rows but it holds ${o.share.rows.n} × ${o.share.rows.dim}`);
+  if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize, o.share);
   // DTW k-means: assignments and barycentre sums on the pool's worker threads.
   if (spec.model === 'kmeans' && spec.metric === 'dtw') return fitDbaOnPool(rows, spec, pool);
   if (spec.model !== 'kmedoids') {
@@ -31,7 +33,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
   const init = spec.init ?? 'random';
   const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
   const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
-  const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter: spec.maxIter ?? 300, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}) }, pool);
+  const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter: spec.maxIter ?? 300, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.share ? { share: o.share } : {}) }, pool);
   const ordered = orderBySize(s.labels, k);
   const L = rows.dim;
   const medoidRows = Int32Array.from(ordered.order, (c) => s.medoids[c]);
@@ -62,7 +64,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
 }
 
 /** Agglomerative on a sample, the other profiles by nearest cluster medoid (see the file's header). */
-async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number): Promise<ClusterFit> {
+async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number, share?: SampleShare): Promise<ClusterFit> {
   const { n, dim: L } = rows;
   const { k, metric } = spec;
   const seed = spec.seed ?? 0;
@@ -72,12 +74,17 @@ async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignP
   const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
   const idx = new Random(seed).sample(n, sampleSize).sort();
   const S = { data: gatherRows(rows, idx), n: sampleSize, dim: L };
-  const D = sampleMatrix(rows, idx, radius);
-  const tree = new Agglomerative({ k, linkage: lk });
-  // Ward on the rows (its Lance–Williams update needs Euclidean geometry); the others on the sample's matrix.
-  if (metric === 'euclidean') tree.fitRows(S);
-  else tree.fitMatrix({ n: sampleSize, data: Float64Array.from(D.data) });
-  const st = tree.state!;
+  const D = share ? share.matrix(idx, radius, () => sampleMatrix(rows, idx, radius)) : sampleMatrix(rows, idx, radius);
+  // The tree does not depend on k: built once per sample (with a share), cut at k.
+  const build = (): Float64Array => {
+    const t = new Agglomerative({ k, linkage: lk });
+    // Ward on the rows (its Lance–Williams update needs Euclidean geometry); the others on the sample's matrix.
+    if (metric === 'euclidean') t.fitRows(S);
+    else t.fitMatrix({ n: sampleSize, data: Float64Array.from(D.data) });
+    return t.state!.Z;
+  };
+  const Z = share ? share.tree(idx, `${metric} ${radius} ${lk}`, build) : build();
+  const st = new Agglomerative({ k, linkage: lk }).fitLinkage(Z, sampleSize).state!;
   const kFound = st.nClusters;
   const medoidsInSample = clusterMedoids(D, st.labels, kFound);
   const medoidRows = Int32Array.from(medoidsInSample, (m) => idx[m]);
