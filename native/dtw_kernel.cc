@@ -697,9 +697,143 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(exact));
 }
 
+// ---- DBA barycentre sums (src/cluster/dba.ts's BandedDtw.accumulate, operation for operation) ----
+//
+// Each row whose centre is active is aligned to its centre by banded DTW (float64, the band's cost
+// table only) and its values are added, along the warping path, to its centre's sums and counts;
+// its squared DTW distance is added to the centre's cost. The same operations in the same order as
+// the TypeScript code (ties of the path: diagonal, then (i−1, j), then (i, j−1)), so the sums are
+// bit for bit the same.
+template <typename T>
+void dba_accumulate_impl(const T* X, int L, int r0, int r1, const int32_t* labels, const double* centres, const uint8_t* active, int r,
+                         double* sums, double* counts, double* cost) {
+  const int W = 2 * r + 1;
+  const double inf = std::numeric_limits<double>::infinity();
+  std::unique_ptr<double[]> acc(new double[static_cast<size_t>(L) * W]);
+  for (int row = r0; row < r1; row++) {
+    const int c = labels[row - r0];
+    if (!active[c]) continue;
+    const T* a = X + static_cast<size_t>(row) * L;
+    const double* m = centres + static_cast<size_t>(c) * L;
+    double* su = sums + static_cast<size_t>(c) * L;
+    double* co = counts + static_cast<size_t>(c) * L;
+    double* A = acc.get();
+    for (size_t q = 0; q < static_cast<size_t>(L) * W; q++) A[q] = inf;
+    for (int i = 0; i < L; i++) {
+      const int jlo = i - r > 0 ? i - r : 0;
+      const int jhi = i + r < L - 1 ? i + r : L - 1;
+      const double ai = static_cast<double>(a[i]);
+      const int base = i * W;
+      for (int j = jlo; j <= jhi; j++) {
+        const int q = j - i + r;
+        const double d = ai - m[j];
+        double best;
+        if (i == 0 && j == 0) {
+          best = 0;
+        } else {
+          best = inf;
+          if (i > 0) {
+            const double diag = A[base - W + q];
+            if (j > 0 && diag < best) best = diag;
+            if (q + 1 < W) {
+              const double up = A[base - W + q + 1];
+              if (up < best) best = up;
+            }
+          }
+          if (j > jlo) {
+            const double left = A[base + q - 1];
+            if (left < best) best = left;
+          }
+        }
+        A[base + q] = d * d + best;
+      }
+    }
+    int i = L - 1;
+    int j = L - 1;
+    su[j] += static_cast<double>(a[i]);
+    co[j] += 1;
+    while (i > 0 || j > 0) {
+      if (i == 0) {
+        j--;
+      } else if (j == 0) {
+        i--;
+      } else {
+        const int q = j - i + r;
+        const double diag = A[(i - 1) * W + q];
+        const double up = q + 1 < W ? A[(i - 1) * W + q + 1] : inf;
+        const double left = q > 0 ? A[i * W + q - 1] : inf;
+        if (diag <= up && diag <= left) {
+          i--;
+          j--;
+        } else if (up <= left) {
+          i--;
+        } else {
+          j--;
+        }
+      }
+      su[j] += static_cast<double>(a[i]);
+      co[j] += 1;
+    }
+    cost[c] += A[(L - 1) * W + r];
+  }
+}
+
+// JS: dbaAccumulate(X, L, r0, r1, labels, centres, active, radius, sums, counts, cost). X: Float32Array
+// or Float64Array (n × L); labels: Int32Array (r1 − r0); centres: Float64Array (k × L); active:
+// Uint8Array (k); sums, counts: Float64Array (k × L), cost: Float64Array (k), added to.
+Napi::Value DbaAccumulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "dbaAccumulate: wrong arguments");
+  for (int a : {0, 4, 5, 6, 8, 9, 10}) {
+    if (!info[a].IsTypedArray()) throw Napi::TypeError::New(env, "dbaAccumulate: wrong arguments");
+  }
+  Napi::TypedArray tx = info[0].As<Napi::TypedArray>();
+  const int L = info[1].As<Napi::Number>().Int32Value();
+  const int r0 = info[2].As<Napi::Number>().Int32Value();
+  const int r1 = info[3].As<Napi::Number>().Int32Value();
+  Napi::TypedArray tl = info[4].As<Napi::TypedArray>();
+  Napi::TypedArray tc = info[5].As<Napi::TypedArray>();
+  Napi::TypedArray ta = info[6].As<Napi::TypedArray>();
+  const int radius = info[7].As<Napi::Number>().Int32Value();
+  Napi::TypedArray ts = info[8].As<Napi::TypedArray>();
+  Napi::TypedArray tn = info[9].As<Napi::TypedArray>();
+  Napi::TypedArray tk = info[10].As<Napi::TypedArray>();
+  const napi_typedarray_type type = tx.TypedArrayType();
+  if ((type != napi_float32_array && type != napi_float64_array) || tl.TypedArrayType() != napi_int32_array ||
+      tc.TypedArrayType() != napi_float64_array || ta.TypedArrayType() != napi_uint8_array || ts.TypedArrayType() != napi_float64_array ||
+      tn.TypedArrayType() != napi_float64_array || tk.TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "dbaAccumulate: wrong array types");
+  }
+  if (L < 1 || r0 < 0 || r1 < r0 || radius < 0 || static_cast<size_t>(r1) * L > tx.ElementLength() ||
+      tl.ElementLength() < static_cast<size_t>(r1 - r0) || tc.ElementLength() % L != 0) {
+    throw Napi::RangeError::New(env, "dbaAccumulate: bad shape");
+  }
+  const size_t k = tc.ElementLength() / L;
+  if (ta.ElementLength() < k || ts.ElementLength() < k * L || tn.ElementLength() < k * L || tk.ElementLength() < k) {
+    throw Napi::RangeError::New(env, "dbaAccumulate: outputs too short");
+  }
+  const int32_t* labels = static_cast<const int32_t*>(typed_data(env, tl));
+  for (int i = 0; i < r1 - r0; i++) {
+    if (labels[i] < 0 || static_cast<size_t>(labels[i]) >= k) throw Napi::RangeError::New(env, "dbaAccumulate: label out of range");
+  }
+  const int r = radius > L - 1 ? L - 1 : radius;
+  const double* centres = static_cast<const double*>(typed_data(env, tc));
+  const uint8_t* active = static_cast<const uint8_t*>(typed_data(env, ta));
+  double* sums = static_cast<double*>(typed_data(env, ts));
+  double* counts = static_cast<double*>(typed_data(env, tn));
+  double* cost = static_cast<double*>(typed_data(env, tk));
+  if (type == napi_float32_array) {
+    dba_accumulate_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+  } else {
+    dba_accumulate_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("block", Napi::Function::New(env, Block, "block"));
   exports.Set("assign", Napi::Function::New(env, Assign, "assign"));
+  exports.Set("dbaAccumulate", Napi::Function::New(env, DbaAccumulate, "dbaAccumulate"));
   exports.Set("isa", Napi::String::New(env, isa_name()));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   lpclust_register_kmeans(env, exports);

@@ -26,6 +26,8 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk, type AssignPool } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
+import { loadNative } from '../dtw/native.js';
+import type { SeriesMatrix } from '../dtw/kernel-js.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
 
@@ -408,10 +410,17 @@ export interface DbaSums {
 
 /**
  * DBA sums of rows [r0, r1) of X: every row whose centre (labels[i − r0]) is `active` is aligned to
- * its centre and its values added along the warping path, in row order.
+ * its centre and its values added along the warping path, in row order. In the native addon when it
+ * loads (the same operations in the same order: identical sums), else with `dtw` in TypeScript.
+ * @param native use the addon when it loads (default true; false: TypeScript, for tests)
  */
-export function accumulateDbaChunk(X: ArrayLike<number>, L: number, r0: number, r1: number, labels: Int32Array, centres: Float64Array, k: number, active: Uint8Array, dtw: BandedDtw): DbaSums {
+export function accumulateDbaChunk(X: SeriesMatrix, L: number, r0: number, r1: number, labels: Int32Array, centres: Float64Array, k: number, active: Uint8Array, dtw: BandedDtw, native = true): DbaSums {
   const out: DbaSums = { sums: new Float64Array(k * L), counts: new Float64Array(k * L), cost: new Float64Array(k) };
+  const addon = native ? loadNative() : null;
+  if (addon?.dbaAccumulate) {
+    addon.dbaAccumulate(X, L, r0, r1, labels, centres.subarray(0, k * L), active, dtw.r, out.sums, out.counts, out.cost);
+    return out;
+  }
   for (let i = r0; i < r1; i++) {
     const c = labels[i - r0];
     if (!active[c]) continue;
@@ -437,7 +446,7 @@ export function reduceDbaSums(parts: DbaSums[]): DbaSums {
 }
 
 /** DBA sums of all rows in this thread, by the same chunks of rows as the worker threads use. */
-export function accumulateDba(X: ArrayLike<number>, L: number, centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, dtw: BandedDtw): DbaSums {
+export function accumulateDba(X: SeriesMatrix, L: number, centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, dtw: BandedDtw): DbaSums {
   const n = labels.length;
   const parts: DbaSums[] = [];
   for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {

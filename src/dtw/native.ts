@@ -60,6 +60,24 @@ export interface NativeAddon {
     n2: Int32Array | null,
     d2: Float64Array | null,
   ): number;
+  /**
+   * DBA barycentre sums of rows [r0, r1) (src/cluster/dba.ts `accumulateDbaChunk`, bit for bit; absent
+   * from older addons): rows whose centre (labels[i − r0]) is active are aligned to it and added
+   * into sums / counts (k × L) and cost (k).
+   */
+  dbaAccumulate?(
+    X: Float32Array | Float64Array,
+    L: number,
+    r0: number,
+    r1: number,
+    labels: Int32Array,
+    centres: Float64Array,
+    active: Uint8Array,
+    radius: number,
+    sums: Float64Array,
+    counts: Float64Array,
+    cost: Float64Array,
+  ): void;
   /** Instruction set of the clone in use: avx512f, avx2, sse2 or portable. */
   isa: string;
   abiVersion: number;

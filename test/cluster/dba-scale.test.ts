@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
 import { AssignPool, ASSIGN_CHUNK_ROWS } from '../../src/dtw/assign.js';
-import { DbaKMeans, type DbaKMeansState } from '../../src/cluster/dba.js';
+import { BandedDtw, DbaKMeans, accumulateDbaChunk, type DbaKMeansState } from '../../src/cluster/dba.js';
+import { loadNative } from '../../src/dtw/native.js';
 import { fitClustering } from '../../src/cluster/fit.js';
 import { fitSampled } from '../../src/cluster/fit-sampled.js';
 import type { Rows } from '../../src/cluster/common.js';
@@ -27,6 +28,33 @@ function expectSameState(a: DbaKMeansState, b: DbaKMeansState): void {
   expect(a.nIter).toBe(b.nIter);
   expect(a.emptyReseeds).toBe(b.emptyReseeds);
 }
+
+describe('DBA barycentre sums', () => {
+  it('are bit for bit the same in the native addon as in TypeScript (float64 and float32 rows, radius 0, 1, 3 and full)', () => {
+    expect(typeof loadNative()?.dbaAccumulate).toBe('function');
+    const rows = profiles(700, 12);
+    const rng = new Random(1);
+    const k = 5;
+    const labels = Int32Array.from({ length: 600 }, () => rng.int(k));
+    const centres = new Float64Array(k * L);
+    for (let i = 0; i < centres.length; i++) centres[i] = rng.normal();
+    const active = Uint8Array.from([1, 0, 1, 1, 1]);
+    for (const X of [rows.data, Float32Array.from(rows.data)]) {
+      for (const radius of [0, 1, 3, L - 1]) {
+        const dtw = new BandedDtw(L, radius);
+        const nat = accumulateDbaChunk(X, L, 100, 700, labels, centres, k, active, dtw, true);
+        const ts = accumulateDbaChunk(X, L, 100, 700, labels, centres, k, active, dtw, false);
+        expect(Array.from(nat.sums)).toEqual(Array.from(ts.sums));
+        expect(Array.from(nat.counts)).toEqual(Array.from(ts.counts));
+        expect(Array.from(nat.cost)).toEqual(Array.from(ts.cost));
+        // The inactive centre gets nothing; the others a path of at least L cells per member.
+        expect(nat.cost[1]).toBe(0);
+        expect(nat.counts.subarray(L, 2 * L).every((c) => c === 0)).toBe(true);
+        expect(nat.cost[0]).toBeGreaterThan(0);
+      }
+    }
+  });
+});
 
 describe('DTW k-means (DBA) on worker threads', () => {
   // Three chunks of rows, so that the order in which chunk sums are added matters to the rounding.
