@@ -219,7 +219,7 @@ export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: Ban
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
   // By chunks of rows (no n × k table at 10⁶ profiles); the lower bounds skip centres that cannot
-  // win where they pay (the TypeScript kernel), with the same labels and distances either way.
+  // win where they pay (dtw/assign.ts `prunes`), with the same labels and distances either way.
   const M = centres.subarray(0, k * dim);
   const env = envelopes(M, dim, dtw.r);
   const kernel = selectKernel();
