@@ -697,7 +697,7 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(exact));
 }
 
-// ---- DBA barycentre sums (src/cluster/dba.ts's BandedDtw.accumulate, operation for operation) ----
+// ---- DBA barycentre sums (src/dtw/banded.ts's BandedDtw.accumulate, operation for operation) ----
 //
 // Each row whose centre is active is aligned to its centre by banded DTW (float64, the band's cost
 // table only) and its values are added, along the warping path, to its centre's sums and counts;

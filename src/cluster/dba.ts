@@ -26,10 +26,15 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk, type AssignPool } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
-import { loadNative } from '../dtw/native.js';
-import type { SeriesMatrix } from '../dtw/kernel-js.js';
+import { BandedDtw } from '../dtw/banded.js';
+import { accumulateDba, type DbaSums } from '../dtw/dba-sums.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
+
+// The banded DTW of DBA and its barycentre sums live with the DTW kernels (the assignment pool's
+// worker threads compute them); re-exported here, where they were defined first.
+export { BandedDtw } from '../dtw/banded.js';
+export { accumulateDba, accumulateDbaChunk, reduceDbaSums, type DbaSums } from '../dtw/dba-sums.js';
 
 /** Hyper-parameters of {@link DbaKMeans}. */
 export interface DbaKMeansOptions {
@@ -77,135 +82,6 @@ export interface DbaKMeansState {
   /** Exact DTW distances the assignments computed over all restarts, and the n·k per assignment they stand for. */
   exactPairs: number;
   candidatePairs: number;
-}
-
-/**
- * Banded DTW kernel with reusable buffers: distance only (two rows) or the full cost table for a
- * warping path. Series of equal length L.
- */
-export class BandedDtw {
-  readonly L: number;
-  readonly r: number;
-  private prev: Float64Array;
-  private cur: Float64Array;
-  /** Cost table of the band, L × (2r + 1). */
-  private acc: Float64Array;
-
-  constructor(L: number, radius: number) {
-    this.L = L;
-    this.r = Math.max(0, Math.min(Math.floor(radius), L - 1));
-    this.prev = new Float64Array(L + 1);
-    this.cur = new Float64Array(L + 1);
-    this.acc = new Float64Array(L * (2 * this.r + 1));
-  }
-
-  /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
-  dist2(a: ArrayLike<number>, aOff: number, b: ArrayLike<number>, bOff: number): number {
-    const L = this.L;
-    const r = this.r;
-    let prev = this.prev;
-    let cur = this.cur;
-    // Column j lives at index j + 1; index 0 is the "column −1" border (+∞).
-    // Row 0 can only come from the left: a running sum.
-    const a0 = a[aOff];
-    const jhi0 = r < L - 1 ? r : L - 1;
-    let run = 0;
-    prev[0] = Infinity;
-    for (let j = 0; j <= jhi0; j++) {
-      const d = a0 - b[bOff + j];
-      run += d * d;
-      prev[j + 1] = run;
-    }
-    if (jhi0 + 2 <= L) prev[jhi0 + 2] = Infinity;
-    for (let i = 1; i < L; i++) {
-      const jlo = i - r > 0 ? i - r : 0;
-      const jhi = i + r < L - 1 ? i + r : L - 1;
-      const ai = a[aOff + i];
-      cur[jlo] = Infinity;
-      for (let j = jlo; j <= jhi; j++) {
-        const d = ai - b[bOff + j];
-        let best = prev[j]; // (i−1, j−1)
-        const up = prev[j + 1]; // (i−1, j)
-        const left = cur[j]; // (i, j−1)
-        if (up < best) best = up;
-        if (left < best) best = left;
-        cur[j + 1] = d * d + best;
-      }
-      // The next row reads column jhi + 1 of this one, outside this row's band: +∞.
-      if (jhi + 2 <= L) cur[jhi + 2] = Infinity;
-      const t = prev;
-      prev = cur;
-      cur = t;
-    }
-    this.prev = prev;
-    this.cur = cur;
-    return prev[L];
-  }
-
-  /**
-   * DBA accumulation: align series a (at aOff) to the centre c (at cOff) and add a's values into
-   * `sums[sOff + j]` / `counts[sOff + j]` for every centre index j on the warping path.
-   * @returns the squared DTW distance
-   */
-  accumulate(a: ArrayLike<number>, aOff: number, c: ArrayLike<number>, cOff: number, sums: Float64Array, counts: Float64Array, sOff = 0): number {
-    const L = this.L;
-    const r = this.r;
-    const W = 2 * r + 1;
-    // Band storage: cell (i, j) at i·W + (j − i + r); cells outside the band or the table read +∞.
-    const acc = this.acc;
-    acc.fill(Infinity, 0, L * W);
-    for (let i = 0; i < L; i++) {
-      const jlo = i - r > 0 ? i - r : 0;
-      const jhi = i + r < L - 1 ? i + r : L - 1;
-      const ai = a[aOff + i];
-      const row = i * W;
-      for (let j = jlo; j <= jhi; j++) {
-        const q = j - i + r;
-        const d = ai - c[cOff + j];
-        let best: number;
-        if (i === 0 && j === 0) best = 0;
-        else {
-          best = Infinity;
-          if (i > 0) {
-            const diag = acc[row - W + q]; // (i−1, j−1)
-            if (j > 0 && diag < best) best = diag;
-            if (q + 1 < W) {
-              const up = acc[row - W + q + 1]; // (i−1, j)
-              if (up < best) best = up;
-            }
-          }
-          if (j > jlo) {
-            const left = acc[row + q - 1]; // (i, j−1)
-            if (left < best) best = left;
-          }
-        }
-        acc[row + q] = d * d + best;
-      }
-    }
-    // Backtrack inside the band: (i−1, j−1) keeps the band offset q, (i−1, j) is q + 1, (i, j−1) is q − 1.
-    let i = L - 1;
-    let j = L - 1;
-    sums[sOff + j] += a[aOff + i];
-    counts[sOff + j] += 1;
-    while (i > 0 || j > 0) {
-      if (i === 0) j--;
-      else if (j === 0) i--;
-      else {
-        const q = j - i + r;
-        const diag = acc[(i - 1) * W + q];
-        const up = q + 1 < W ? acc[(i - 1) * W + q + 1] : Infinity;
-        const left = q > 0 ? acc[i * W + q - 1] : Infinity;
-        if (diag <= up && diag <= left) {
-          i--;
-          j--;
-        } else if (up <= left) i--;
-        else j--;
-      }
-      sums[sOff + j] += a[aOff + i];
-      counts[sOff + j] += 1;
-    }
-    return acc[(L - 1) * W + r];
-  }
 }
 
 /**
@@ -275,7 +151,7 @@ export class DbaKMeans {
         const a = assignDtw(rows, step.centres, this.k, dtw, this.prune === undefined ? {} : { prune: this.prune });
         exact += a.exactPairs;
         next = steps.next(a);
-      } else next = steps.next(accumulateDba(rows.data, rows.dim, step.centres, this.k, step.labels, step.active, dtw));
+      } else next = steps.next(accumulateDba(rows.data, rows.dim, step.centres, this.k, step.labels, step.active, dtw, ASSIGN_CHUNK_ROWS));
     }
     this.state = { ...next.value, exactPairs: exact };
     return this;
@@ -400,61 +276,6 @@ export class DbaKMeans {
 type DbaStep = { kind: 'assign'; centres: Float64Array } | { kind: 'accumulate'; centres: Float64Array; labels: Int32Array; active: Uint8Array };
 type Assigned = { labels: Int32Array; dist2: Float64Array };
 type DbaAnswer = Assigned | DbaSums;
-
-/** Per-centre DBA sums over some rows: k × L sums and counts of aligned member values, k summed squared DTW costs. */
-export interface DbaSums {
-  sums: Float64Array;
-  counts: Float64Array;
-  cost: Float64Array;
-}
-
-/**
- * DBA sums of rows [r0, r1) of X: every row whose centre (labels[i − r0]) is `active` is aligned to
- * its centre and its values added along the warping path, in row order. In the native addon when it
- * loads (the same operations in the same order: identical sums), else with `dtw` in TypeScript.
- * @param native use the addon when it loads (default true; false: TypeScript, for tests)
- */
-export function accumulateDbaChunk(X: SeriesMatrix, L: number, r0: number, r1: number, labels: Int32Array, centres: Float64Array, k: number, active: Uint8Array, dtw: BandedDtw, native = true): DbaSums {
-  const out: DbaSums = { sums: new Float64Array(k * L), counts: new Float64Array(k * L), cost: new Float64Array(k) };
-  const addon = native ? loadNative() : null;
-  if (addon?.dbaAccumulate) {
-    addon.dbaAccumulate(X, L, r0, r1, labels, centres.subarray(0, k * L), active, dtw.r, out.sums, out.counts, out.cost);
-    return out;
-  }
-  for (let i = r0; i < r1; i++) {
-    const c = labels[i - r0];
-    if (!active[c]) continue;
-    out.cost[c] += dtw.accumulate(X, i * L, centres, c * L, out.sums, out.counts, c * L);
-  }
-  return out;
-}
-
-/**
- * Add chunk sums in chunk order (the order fixes the rounding: the total does not depend on which
- * thread summed which chunk). With one chunk (n ≤ {@link ASSIGN_CHUNK_ROWS}) this is the row-order sum.
- */
-export function reduceDbaSums(parts: DbaSums[]): DbaSums {
-  const total: DbaSums = { sums: Float64Array.from(parts[0].sums), counts: Float64Array.from(parts[0].counts), cost: Float64Array.from(parts[0].cost) };
-  for (let p = 1; p < parts.length; p++) {
-    for (const key of ['sums', 'counts', 'cost'] as const) {
-      const a = total[key];
-      const b = parts[p][key];
-      for (let i = 0; i < a.length; i++) a[i] += b[i];
-    }
-  }
-  return total;
-}
-
-/** DBA sums of all rows in this thread, by the same chunks of rows as the worker threads use. */
-export function accumulateDba(X: SeriesMatrix, L: number, centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, dtw: BandedDtw): DbaSums {
-  const n = labels.length;
-  const parts: DbaSums[] = [];
-  for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
-    const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
-    parts.push(accumulateDbaChunk(X, L, r0, r1, labels.subarray(r0, r1), centres, k, active, dtw));
-  }
-  return reduceDbaSums(parts);
-}
 
 /**
  * Check explicit initial centres: k × L values, all finite.

@@ -8,7 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { envelopes, type Envelopes } from './bounds.js';
 import { selectKernel } from './kernel.js';
 import { assignChunk, type AssignReply, type AssignRequest, type AssignWorkerData, type DbaRequest } from './assign.js';
-import { BandedDtw, accumulateDbaChunk } from '../cluster/dba.js';
+import { BandedDtw } from './banded.js';
+import { accumulateDbaChunk } from './dba-sums.js';
 
 function main(): void {
   const port = parentPort!;

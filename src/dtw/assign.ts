@@ -21,7 +21,8 @@ import { workerEntry } from '../util/worker-entry.js';
 import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
 import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
 import { effectiveRadius, type SeriesMatrix } from './kernel-js.js';
-import { BandedDtw, accumulateDba, reduceDbaSums, type DbaSums } from '../cluster/dba.js';
+import { BandedDtw } from './banded.js';
+import { accumulateDba, reduceDbaSums, type DbaSums } from './dba-sums.js';
 
 /** Options of an assignment. */
 export interface AssignOptions {
@@ -348,7 +349,7 @@ export class AssignPool {
   }
 
   /**
-   * DBA sums (cluster/dba.ts) of every row whose centre is `active`, aligned to its centre: computed
+   * DBA sums (dba-sums.ts) of every row whose centre is `active`, aligned to its centre: computed
    * by chunks of {@link ASSIGN_CHUNK_ROWS} rows on the worker threads (in this thread without
    * workers) and added in chunk order, so the result does not depend on the number of threads.
    * @param centres k × L centres
@@ -359,7 +360,7 @@ export class AssignPool {
   async dbaAccumulate(centres: Float64Array, k: number, labels: Int32Array, active: Uint8Array, radius: number): Promise<DbaSums> {
     const { n, L } = this;
     if (labels.length !== n) throw new RangeError(`Expected ${n} labels but received ${labels.length}`);
-    if (this.workers.length === 0) return accumulateDba(this.X, L, centres, k, labels, active, new BandedDtw(L, radius));
+    if (this.workers.length === 0) return accumulateDba(this.X, L, centres, k, labels, active, new BandedDtw(L, radius), ASSIGN_CHUNK_ROWS);
     const parts: DbaSums[] = [];
     await this.dispatch(
       (id, r0, r1) => ({ id, kind: 'dba', centres, k, labels: labels.slice(r0, r1), active, radius, r0, r1 }) satisfies DbaRequest,

@@ -61,7 +61,7 @@ export interface NativeAddon {
     d2: Float64Array | null,
   ): number;
   /**
-   * DBA barycentre sums of rows [r0, r1) (src/cluster/dba.ts `accumulateDbaChunk`, bit for bit; absent
+   * DBA barycentre sums of rows [r0, r1) (src/dtw/dba-sums.ts `accumulateDbaChunk`, bit for bit; absent
    * from older addons): rows whose centre (labels[i − r0]) is active are aligned to it and added
    * into sums / counts (k × L) and cost (k).
    */
