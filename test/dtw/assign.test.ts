@@ -79,6 +79,20 @@ describe('native nearest-candidate assignment with lower bounds', () => {
     for (let i = 0; i < 40; i++) expect(a.d1[i]).toBe(dtwNaive(X64.subarray(i * L, (i + 1) * L), M.subarray(a.n1[i] * L, (a.n1[i] + 1) * L), 1));
   });
 
+  it('agrees with the TypeScript kernel on very short series and quantised values (many exact ties)', async () => {
+    const rng = new Random(3);
+    for (const len of [1, 2, 3, 5]) {
+      const X = new Float64Array(400 * len).map(() => Math.round(rng.normal() * 4) / 4);
+      const M = new Float64Array(6 * len).map(() => Math.round(rng.normal() * 4) / 4);
+      for (const Xt of [X, Float32Array.from(X)]) {
+        for (const radius of [0, 1, Infinity]) {
+          const pruned = await assignNearest(Xt, len, M, radius, { second: true, prune: true, kernel: 'native' });
+          expectSame(pruned, await assignNearest(Xt, len, M, radius, { second: true, prune: false, kernel: 'js' }), true);
+        }
+      }
+    }
+  });
+
   it('handles a single candidate and rows spread over worker threads the same way', async () => {
     const X = rowsWithTies(20000, 9);
     const M = candidates(X, 12);
