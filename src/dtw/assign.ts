@@ -30,10 +30,11 @@ export interface AssignOptions {
   second?: boolean;
   /**
    * Use the lower bounds: `true`, `false` (compute every one of the n·k distances) or `auto`
-   * (default, see {@link prunes}): with the TypeScript kernel, and with the native assignment on
-   * float64 profiles. Measured (bench/scale.ts --assign, 10⁶ rows, 12 centres, L = 24, radius 1, 2
-   * threads): the bounds save 63–83 % of the exact DTW calls; on float64 the native assignment is
-   * then about 1.4× faster, on float32 (8 SIMD lanes per exact DTW) about 10 % slower.
+   * (default, see {@link prunes}): with the TypeScript kernel, and with the native assignment of
+   * float64 profiles to their nearest candidate. Measured (bench/scale.ts --assign: 10⁶ rows, 12
+   * centres, L = 24, radius 1, CPU time of one thread): the native float64 assignment breaks even
+   * when the bounds save 63 % of the exact DTW calls and takes 1.3× less CPU when they save 81 %
+   * (DBA's assignments save 84 %); with `second` (42–70 % saved) and on float32 it is slower.
    */
   prune?: boolean | 'auto';
 }
@@ -64,14 +65,16 @@ export function boundMargin(X: SeriesMatrix, L: number): number {
 
 /**
  * Whether an assignment prunes: `prune: true/false` as given; `auto` (the default) where it was
- * measured to pay (bench/scale.ts, see {@link AssignOptions.prune}): the TypeScript kernel, and the
- * native assignment on float64 profiles; not float32 profiles on the native kernel (8 SIMD lanes make
- * the exact DTW as cheap as the bounds), nor an older addon without the native assignment.
+ * measured to pay (see {@link AssignOptions.prune}): the TypeScript kernel, and the native
+ * assignment of float64 profiles to their nearest candidate only. Not with `second` on the native
+ * kernel (the second-nearest needs a looser threshold: the bounds save fewer calls and only break
+ * even), nor float32 profiles (8 SIMD lanes make the exact DTW as cheap as the bounds), nor an older
+ * addon without the native assignment.
  */
 export function prunes(options: AssignOptions, kernel: DtwKernel, X: SeriesMatrix): boolean {
   if (options.prune === true || options.prune === false) return options.prune;
   if (kernel.name === 'js') return true;
-  return typeof kernel.assign === 'function' && X instanceof Float64Array;
+  return typeof kernel.assign === 'function' && X instanceof Float64Array && !(options.second ?? false);
 }
 
 /**

@@ -108,15 +108,16 @@ describe('native nearest-candidate assignment with lower bounds', () => {
     } finally {
       await pool.close();
     }
-    const threaded = await assignNearest(X, L, M, 1, { second: true, workers: 2, kernel: 'native' });
+    const threaded = await assignNearest(X, L, M, 1, { second: true, prune: true, workers: 2, kernel: 'native' });
     expectSame(threaded, single, true);
     expect(threaded.exactPairs).toBe(single.exactPairs);
   });
 
-  it('prunes by default on float64 profiles only (where it pays)', async () => {
+  it('prunes by default where it pays: float64 profiles, nearest candidate only', async () => {
     const X = rowsWithTies(600, 2);
     const M = candidates(X, 12);
     expect((await assignNearest(X, L, M, 1, { kernel: 'native' })).exactPairs).toBeLessThan(600 * 12);
+    expect((await assignNearest(X, L, M, 1, { second: true, kernel: 'native' })).exactPairs).toBe(600 * 12);
     expect((await assignNearest(Float32Array.from(X), L, M, 1, { kernel: 'native' })).exactPairs).toBe(600 * 12);
   });
 });
