@@ -2,6 +2,8 @@
  * Large-N benchmark (issue 17). Run from the repository root after building:
  *
  *   npm run build && node --import tsx bench/scale.ts [--quick] [--sizes 100000,300000,1000000] [--cli] [--skip-exact]
+ *   node --import tsx bench/scale.ts --assign 1000000     (part 4 only)
+ *   node --import tsx bench/scale.ts --dba 100000,1000000 (part 5 only)
  *
  * Data: synthetic daily load profiles (L = 24) from six archetypes (morning peak, evening peak,
  * double peak, flat, night heating, midday dip), each day with a random amplitude, a shift of up to
@@ -17,6 +19,14 @@
  *    saved; labels and distances checked identical), and the fitted exponent of time against N.
  * 3. With --cli: `lpclust cluster --model kmedoids --metric dtw -k 12` end to end (reading the CSV,
  *    plots, model and MLflow logging) on the largest size, with the child's wall time and peak RSS.
+ *
+ * 4. With --assign N: only the assignment of N profiles to 12 centres, float64 and float32 profiles,
+ *    nearest only and nearest + second, every distance against the lower bounds in the native kernel
+ *    (CPU seconds of one thread, share of exact calls saved).
+ *
+ * 5. With --dba N,…: DTW k-means (DBA, k = 12, n_init 3, max_iter 10) at each size on the worker
+ *    threads: wall time, the share of exact DTW calls the bounds saved, peak RSS; at N ≤ 10⁵ also
+ *    without the bounds, checking that labels, centres and inertia are identical.
  *
  * It imports the compiled library (dist/) so that worker threads run plain JavaScript. `uptime` is
  * printed beside the figures: the machine is shared and the figures move with other load.
@@ -124,9 +134,74 @@ async function oneSize(n: number): Promise<void> {
   let same = true;
   for (let i = 0; i < n && same; i++) same = pruned.n1[i] === full.n1[i] && pruned.d1[i] === full.d1[i] && pruned.d2![i] === full.d2![i];
   // VmHWM is this process image's own peak (ru_maxrss would carry the parent's across fork + exec).
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  const rss = hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+  const rss = peakRss();
   console.log(JSON.stringify({ n, fit, assign, assignFull, same, exactShare: s.exactPairs / s.candidatePairs, assignShare: pruned.exactPairs / full.exactPairs, rss, total: s.totalDeviation }));
+}
+
+/**
+ * Part 4 (--assign N), in a child: all N profiles to 12 centres (random rows), float64 and float32
+ * profiles, nearest only and nearest + second, with every distance and with the lower bounds. CPU
+ * time of one thread, best of 5: wall times on this shared machine move with the load more than
+ * the difference measured.
+ */
+async function assignSize(n: number): Promise<void> {
+  const X64 = syntheticProfiles(n, 13);
+  const M = lp.gatherRows({ data: X64, n, dim: L }, new lp.Random(5).sample(n, K));
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  for (const X of [X64, new Float32Array(X64)]) {
+    for (const second of [false, true]) {
+      const best = { pruned: Infinity, full: Infinity };
+      let pruned = await lp.assignNearest(X, L, M, RADIUS, { second, prune: true });
+      let full = pruned;
+      for (let rep = 0; rep < 5; rep++) {
+        let t = cpu();
+        pruned = await lp.assignNearest(X, L, M, RADIUS, { second, prune: true });
+        best.pruned = Math.min(best.pruned, cpu() - t);
+        t = cpu();
+        full = await lp.assignNearest(X, L, M, RADIUS, { second, prune: false });
+        best.full = Math.min(best.full, cpu() - t);
+      }
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = pruned.n1[i] === full.n1[i] && pruned.d1[i] === full.d1[i] && (!second || (pruned.n2![i] === full.n2![i] && pruned.d2![i] === full.d2![i]));
+      console.log(JSON.stringify({ dtype: X instanceof Float32Array ? 'float32' : 'float64', second, n, pruned: best.pruned, full: best.full, saved: 1 - pruned.exactPairs / full.exactPairs, same }));
+    }
+  }
+}
+
+/** Peak RSS of this process (VmHWM: its own image's peak, not the parent's). */
+function peakRss(): number {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+/**
+ * Part 5 (--dba N,…), in a child: DTW k-means (DBA) with k = 12, n_init 3, max_iter 10 on the worker
+ * threads (lower bounds as by default). With `compare`, also without the bounds: labels, centres and
+ * inertia must be identical.
+ */
+async function dbaSize(n: number, compare: boolean): Promise<void> {
+  const X = syntheticProfiles(n, 17);
+  const rows = { data: X, n, dim: L };
+  const pool = new lp.AssignPool(X, L, WORKERS);
+  const options = { k: K, nInit: 3, maxIter: 10, radius: RADIUS, seed: 0 };
+  let t = performance.now();
+  const pruned = (await new lp.DbaKMeans({ ...options, prune: true }).fitPool(rows, pool)).state;
+  const seconds = (performance.now() - t) / 1000;
+  const out: Record<string, unknown> = { n, seconds, saved: 1 - pruned.exactPairs / pruned.candidatePairs, nIter: pruned.nIter, inertia: pruned.inertia, rss: peakRss() };
+  if (compare) {
+    t = performance.now();
+    const full = (await new lp.DbaKMeans({ ...options, prune: false }).fitPool(rows, pool)).state;
+    out.secondsFull = (performance.now() - t) / 1000;
+    let same = full.inertia === pruned.inertia;
+    for (let i = 0; i < n && same; i++) same = full.labels[i] === pruned.labels[i];
+    for (let i = 0; i < full.centres.length && same; i++) same = full.centres[i] === pruned.centres[i];
+    out.same = same;
+  }
+  await pool.close();
+  console.log(JSON.stringify(out));
 }
 
 /** Least-squares slope of log(time) against log(n). */
@@ -166,6 +241,41 @@ async function writeCsv(file: string, n: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (value('--child') !== undefined) return oneSize(Number(value('--child')));
+  if (value('--assign-child') !== undefined) return assignSize(Number(value('--assign-child')));
+  if (value('--dba-child') !== undefined) return dbaSize(Number(value('--dba-child')), flag('--compare'));
+  if (value('--dba') !== undefined) {
+    console.log(`## DTW k-means (DBA): k = ${K}, n_init 3, max_iter 10, radius ${RADIUS}, ${WORKERS} worker threads`);
+    for (const n of value('--dba')!.split(',').map(Number)) {
+      const before = uptime();
+      const compare = n <= 100000;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--dba-child', String(n), ...(compare ? ['--compare'] : [])], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+      if (r.status !== 0) {
+        console.log(`N = ${n}: child failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        continue;
+      }
+      const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+      console.log(
+        `N = ${String(n).padStart(8)}: ${j.seconds.toFixed(1)} s with the lower bounds (${(100 * j.saved).toFixed(1)} % of exact DTW calls saved), peak RSS ${(j.rss / 1e9).toFixed(2)} GB, ${j.nIter} rounds in the best restart` +
+          (compare ? `; without the bounds ${j.secondsFull.toFixed(1)} s, identical labels, centres and inertia: ${j.same}` : '') +
+          `   [${before}]`,
+      );
+    }
+    console.log(`[${uptime()}]`);
+    return;
+  }
+  if (value('--assign') !== undefined) {
+    const n = Number(value('--assign'));
+    console.log(`## Assignment of ${n} profiles to ${K} centres (radius ${RADIUS}; CPU seconds of one thread, best of 5)   [${uptime()}]`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--assign-child', String(n)], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24 });
+    for (const line of r.stdout.trim().split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const j = JSON.parse(line);
+      console.log(`${j.dtype}, ${j.second ? 'nearest + second' : 'nearest only    '}: every distance ${j.full.toFixed(3)} s; with LB_Kim + LB_Keogh ${j.pruned.toFixed(3)} s (${(100 * j.saved).toFixed(1)} % of exact DTW calls saved, ${(j.full / j.pruned).toFixed(2)}× less CPU), identical: ${j.same}`);
+    }
+    if (r.status !== 0) console.log(`child failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    console.log(`[${uptime()}]`);
+    if (value('--dba') === undefined) return;
+  }
   const sizes = (value('--sizes') ?? (flag('--quick') ? '100000' : '100000,300000,1000000')).split(',').map(Number);
   console.log(`# lpclust large-N benchmark: L = ${L}, k = ${K}, radius ${RADIUS}, ${WORKERS} worker threads, ${os.cpus().length} cores`);
   if (!flag('--quick') && !flag('--skip-exact')) await quality();
@@ -184,7 +294,7 @@ async function main(): Promise<void> {
     assignPoints.push({ n, t: j.assignFull });
     console.log(
       `N = ${String(n).padStart(8)}: fit ${j.fit.toFixed(1)} s, peak RSS ${(j.rss / 1e9).toFixed(2)} GB; ` +
-        `assign all N to the 12 medoids: ${j.assignFull.toFixed(2)} s every distance (the default on the native kernel), ${j.assign.toFixed(2)} s with LB_Kim/LB_Keogh (${(100 * (1 - j.assignShare)).toFixed(1)} % of exact DTW calls saved), identical: ${j.same}   [${before}]`,
+        `assign all N to the 12 medoids: ${j.assignFull.toFixed(2)} s every distance, ${j.assign.toFixed(2)} s with LB_Kim/LB_Keogh (the default for these float64 profiles; ${(100 * (1 - j.assignShare)).toFixed(1)} % of exact DTW calls saved), identical: ${j.same}   [${before}]`,
     );
   }
   if (points.length >= 2) {

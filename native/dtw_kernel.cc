@@ -19,6 +19,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <new>
 
 // native/kmeans_kernel.cc: the k-means exports of the same addon.
@@ -77,11 +78,29 @@ struct AlignedScratch {
 
 template <typename V> LPC_INLINE V vmin(V a, V b) { return a < b ? a : b; }
 
+// The row series of a lane group. Broadcast: one series for every lane (a block row against many
+// columns). PerLane: each lane its own series, stored SoA like the columns (the pairs of the
+// assignment). Both give the recurrence the same value per lane, so a pair's result is the same
+// whichever way it is computed.
+template <typename T> struct Broadcast {
+  typedef typename Lanes<T>::V V;
+  const T* a;
+  LPC_INLINE V lo(int i) const { return V{} + a[i]; }
+  LPC_INLINE V hi(int i) const { return V{} + a[i]; }
+};
+template <typename T> struct PerLane {
+  typedef typename Lanes<T>::V V;
+  const V* a0;
+  const V* a1;
+  LPC_INLINE V lo(int i) const { return a0[i]; }
+  LPC_INLINE V hi(int i) const { return a1[i]; }
+};
+
 // Distances of row series a (length L) against the 2·W column series stored SoA in b0/b1
 // (b0[t] holds slot t of columns 0..W-1, b1[t] of columns W..2W-1). Results (sums of squares,
 // before the square root) go to res0/res1.
-template <typename T>
-LPC_INLINE void lanes_pair(const T* a, const typename Lanes<T>::V* b0, const typename Lanes<T>::V* b1, int L, int r,
+template <typename T, typename A>
+LPC_INLINE void lanes_pair(const A& a, const typename Lanes<T>::V* b0, const typename Lanes<T>::V* b1, int L, int r,
                            typename Lanes<T>::V* prev0, typename Lanes<T>::V* cur0, typename Lanes<T>::V* prev1,
                            typename Lanes<T>::V* cur1, typename Lanes<T>::V& res0, typename Lanes<T>::V& res1) {
   typedef typename Lanes<T>::V V;
@@ -96,7 +115,8 @@ LPC_INLINE void lanes_pair(const T* a, const typename Lanes<T>::V* b0, const typ
   for (int i = 0; i < L; i++) {
     const int jlo = i - r > 0 ? i - r : 0;
     const int jhi = i + r < L - 1 ? i + r : L - 1;
-    const V ai = V{} + a[i];
+    const V ai0 = a.lo(i);
+    const V ai1 = a.hi(i);
     cur0[jlo] = vinf;
     cur1[jlo] = vinf;
     V left0 = vinf;
@@ -106,8 +126,8 @@ LPC_INLINE void lanes_pair(const T* a, const typename Lanes<T>::V* b0, const typ
     for (int j = jlo; j <= jhi; j++) {
       const V n0 = prev0[j + 1];
       const V n1 = prev1[j + 1];
-      const V d0 = ai - b0[j];
-      const V d1 = ai - b1[j];
+      const V d0 = ai0 - b0[j];
+      const V d1 = ai1 - b1[j];
       const V m0 = vmin(vmin(p0, n0), left0);
       const V m1 = vmin(vmin(p1, n1), left1);
       left0 = d0 * d0 + m0;
@@ -139,8 +159,8 @@ LPC_INLINE void lanes_pair(const T* a, const typename Lanes<T>::V* b0, const typ
 // branch; the operations on in-range cells are exactly those of lanes_pair.
 constexpr int MAX_REG_R = 2;
 
-template <typename T, int R>
-LPC_INLINE void lanes_pair_band(const T* a, const typename Lanes<T>::V* b0pad, const typename Lanes<T>::V* b1pad, int L,
+template <typename T, int R, typename A>
+LPC_INLINE void lanes_pair_band(const A& a, const typename Lanes<T>::V* b0pad, const typename Lanes<T>::V* b1pad, int L,
                                 typename Lanes<T>::V& res0, typename Lanes<T>::V& res1) {
   typedef typename Lanes<T>::V V;
   constexpr int K = 2 * R + 1;
@@ -153,7 +173,8 @@ LPC_INLINE void lanes_pair_band(const T* a, const typename Lanes<T>::V* b0pad, c
   p0[R] = V{};
   p1[R] = V{};
   for (int i = 0; i < L; i++) {
-    const V ai = V{} + a[i];
+    const V ai0 = a.lo(i);
+    const V ai1 = a.hi(i);
     const V* bb0 = b0pad + i;  // bb0[k] = column slot i + k − R
     const V* bb1 = b1pad + i;
     V left0 = vinf;
@@ -163,8 +184,8 @@ LPC_INLINE void lanes_pair_band(const T* a, const typename Lanes<T>::V* b0pad, c
     for (int k = 0; k < K; k++) {
       const V up0 = k + 1 < K ? p0[k + 1] : vinf;
       const V up1 = k + 1 < K ? p1[k + 1] : vinf;
-      const V d0 = ai - bb0[k];
-      const V d1 = ai - bb1[k];
+      const V d0 = ai0 - bb0[k];
+      const V d1 = ai1 - bb1[k];
       left0 = d0 * d0 + vmin(vmin(p0[k], up0), left0);
       left1 = d1 * d1 + vmin(vmin(p1[k], up1), left1);
       c0[k] = left0;
@@ -218,7 +239,7 @@ LPC_INLINE void block_impl(const T* A, const T* B, int L, int r0, int r1, int c0
         continue;
       }
       V res0, res1;
-      const T* a = A + static_cast<size_t>(i) * L;
+      const Broadcast<T> a{A + static_cast<size_t>(i) * L};
       switch (r <= MAX_REG_R ? r : -1) {
         case 0: lanes_pair_band<T, 0>(a, b0, b1, L, res0, res1); break;
         case 1: lanes_pair_band<T, 1>(a, b0, b1, L, res0, res1); break;
@@ -247,6 +268,293 @@ LPC_CLONES void block_f32(const float* A, const float* B, int L, int r0, int r1,
 LPC_CLONES void block_f64(const double* A, const double* B, int L, int r0, int r1, int c0, int c1, int r, double* out,
                           bool upper) {
   block_impl<double>(A, B, L, r0, r1, c0, c1, r, out, upper);
+}
+
+// Pairs: out[p] = DTW(M row cand[p], X row r0 + row[p]) for p < cnt, each lane its own pair (the
+// candidate as the row series, the profile as the column series, exactly as block_impl computes
+// them), so the assignment computes only the pairs its bounds leave, without regrouping them.
+template <typename T>
+LPC_INLINE void pairs_impl(const T* X, int L, int r0, const T* M, int r, const int32_t* row, const int32_t* cand, int cnt, T* out) {
+  typedef typename Lanes<T>::V V;
+  constexpr int W = Lanes<T>::W;
+  constexpr int G = 2 * W;
+  const int pad = r <= MAX_REG_R ? r : 0;
+  const int Lp = L + 2 * pad;
+  AlignedScratch scratch(sizeof(V) * (2 * static_cast<size_t>(Lp) + 2 * static_cast<size_t>(L) + 4 * static_cast<size_t>(L + 1)));
+  V* b0 = static_cast<V*>(scratch.p);
+  V* b1 = b0 + Lp;
+  V* a0 = b1 + Lp;
+  V* a1 = a0 + L;
+  V* prev0 = a1 + L;
+  V* cur0 = prev0 + (L + 1);
+  V* prev1 = cur0 + (L + 1);
+  V* cur1 = prev1 + (L + 1);
+  const T inf = std::numeric_limits<T>::infinity();
+  for (int p0 = 0; p0 < cnt; p0 += G) {
+    const int n = cnt - p0 < G ? cnt - p0 : G;
+    // Missing lanes repeat the last pair (results discarded).
+    for (int lane = 0; lane < G; lane++) {
+      const int p = p0 + (lane < n ? lane : n - 1);
+      const T* xs = X + static_cast<size_t>(r0 + row[p]) * L;
+      const T* ms = M + static_cast<size_t>(cand[p]) * L;
+      V* bd = lane < W ? b0 : b1;
+      V* ad = lane < W ? a0 : a1;
+      const int l = lane < W ? lane : lane - W;
+      for (int t = 0; t < pad; t++) {
+        bd[t][l] = inf;
+        bd[pad + L + t][l] = inf;
+      }
+      for (int t = 0; t < L; t++) {
+        bd[pad + t][l] = xs[t];
+        ad[t][l] = ms[t];
+      }
+    }
+    const PerLane<T> a{a0, a1};
+    V res0, res1;
+    switch (r <= MAX_REG_R ? r : -1) {
+      case 0: lanes_pair_band<T, 0>(a, b0, b1, L, res0, res1); break;
+      case 1: lanes_pair_band<T, 1>(a, b0, b1, L, res0, res1); break;
+      case 2: lanes_pair_band<T, 2>(a, b0, b1, L, res0, res1); break;
+      default: lanes_pair<T>(a, b0, b1, L, r, prev0, cur0, prev1, cur1, res0, res1);
+    }
+    for (int lane = 0; lane < n; lane++) {
+      const T s = lane < W ? res0[lane] : res1[lane - W];
+      out[p0 + lane] = std::sqrt(s);
+    }
+  }
+}
+
+LPC_CLONES void pairs_f32(const float* X, int L, int r0, const float* M, int r, const int32_t* row, const int32_t* cand, int cnt, float* out) {
+  pairs_impl<float>(X, L, r0, M, r, row, cand, cnt, out);
+}
+
+LPC_CLONES void pairs_f64(const double* X, int L, int r0, const double* M, int r, const int32_t* row, const int32_t* cand, int cnt, double* out) {
+  pairs_impl<double>(X, L, r0, M, r, row, cand, cnt, out);
+}
+
+// ---- Nearest-candidate assignment with lower bounds (src/dtw/assign.ts's native path) ----
+//
+// Rows [r0, r1) of X (n × L) against k candidate series M (k × L): nearest (and second-nearest)
+// candidate with its exact banded DTW distance. Exact distances come from block_f32/f64 with the
+// candidate as the block's row and (gathered) profiles as its columns; every SIMD lane computes its
+// own pair, so a distance is bit for bit the same whichever other profiles share its column group,
+// and the pruned path returns exactly what computing every distance returns.
+//
+// The bound (of the SQUARED distance) joins LB_Kim and a piecewise-aggregate LB_Keogh. Every
+// warping path holds the cells (0, 0) and (L−1, L−1), and at least one cell of every other row t,
+// whose cost is at least d_t², d_t the distance of x_t to the candidate's envelope [lo_t, up_t]
+// over the band at t (LB_Keogh's term). Those cells are distinct, so
+//   (x_0 − m_0)² + (x_{L−1} − m_{L−1})² + Σ_{0<t<L−1} d_t²  ≤  DTW².
+// The interior sum is bounded from below per segment S of w ≤ SEG slots: d_t ≥ 0, d_t ≥ x_t − up_t
+// and d_t ≥ lo_t − x_t, so by Cauchy–Schwarz
+//   Σ_{t∈S} d_t² ≥ (Σ_{t∈S} d_t)² / w ≥ max(0, Σx − Σup, Σlo − Σx)² / w.
+// On segment sums the bound costs a few operations per pair, vectorised over the candidates; the
+// slot-by-slot LB_Keogh, measured here, cost about half an exact banded DTW on the SIMD kernel for
+// 3 % fewer exact calls (bench/scale.ts, L = 24, radius 1), which made the pruned path no faster.
+// It is computed in float64 from the stored values.
+constexpr int SEG = 4;
+
+// Segment bounds of rows [r0, r0 + h) against the k candidates: lb[i·k + j] = √bound. segUp/segLo
+// hold the candidates' envelope sums per segment, segment-major (segUp[s·k + j]), so that the loop
+// over candidates vectorises.
+template <typename T>
+LPC_INLINE void seg_bounds_impl(const T* X, int L, int r0, int h, const T* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+  for (int i = 0; i < h; i++) {
+    const T* x = X + static_cast<size_t>(r0 + i) * L;
+    double* s = lb + static_cast<size_t>(i) * k;
+    for (int j = 0; j < k; j++) {
+      const double a = static_cast<double>(x[0]) - static_cast<double>(M[static_cast<size_t>(j) * L]);
+      s[j] = a * a;
+    }
+    if (L > 1) {
+      for (int j = 0; j < k; j++) {
+        const double b = static_cast<double>(x[L - 1]) - static_cast<double>(M[static_cast<size_t>(j) * L + L - 1]);
+        s[j] += b * b;
+      }
+    }
+    for (int g = 0; g < nseg; g++) {
+      const int t0 = 1 + g * SEG;
+      const int t1 = t0 + SEG < L - 1 ? t0 + SEG : L - 1;
+      double sx = 0;
+      for (int t = t0; t < t1; t++) sx += static_cast<double>(x[t]);
+      const double inv = 1.0 / (t1 - t0);
+      const double* u = segUp + static_cast<size_t>(g) * k;
+      const double* l = segLo + static_cast<size_t>(g) * k;
+      for (int j = 0; j < k; j++) {
+        double above = sx - u[j];
+        double below = l[j] - sx;
+        above = above > 0 ? above : 0;
+        below = below > 0 ? below : 0;
+        const double d = above + below;  // at most one of them is positive (Σlo ≤ Σup)
+        s[j] += d * d * inv;
+      }
+    }
+    for (int j = 0; j < k; j++) s[j] = std::sqrt(s[j]);
+  }
+}
+
+LPC_CLONES void seg_bounds_f32(const float* X, int L, int r0, int h, const float* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+  seg_bounds_impl<float>(X, L, r0, h, M, k, nseg, segUp, segLo, lb);
+}
+
+LPC_CLONES void seg_bounds_f64(const double* X, int L, int r0, int h, const double* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+  seg_bounds_impl<double>(X, L, r0, h, M, k, nseg, segUp, segLo, lb);
+}
+
+inline void block_t(const float* A, const float* B, int L, int r0, int r1, int c0, int c1, int r, float* out) {
+  block_f32(A, B, L, r0, r1, c0, c1, r, out, false);
+}
+inline void block_t(const double* A, const double* B, int L, int r0, int r1, int c0, int c1, int r, double* out) {
+  block_f64(A, B, L, r0, r1, c0, c1, r, out, false);
+}
+inline void seg_bounds_t(const float* X, int L, int r0, int h, const float* M, int k, int nseg, const double* u, const double* l, double* lb) {
+  seg_bounds_f32(X, L, r0, h, M, k, nseg, u, l, lb);
+}
+inline void seg_bounds_t(const double* X, int L, int r0, int h, const double* M, int k, int nseg, const double* u, const double* l, double* lb) {
+  seg_bounds_f64(X, L, r0, h, M, k, nseg, u, l, lb);
+}
+
+inline void pairs_t(const float* X, int L, int r0, const float* M, int r, const int32_t* row, const int32_t* cand, int cnt, float* out) {
+  pairs_f32(X, L, r0, M, r, row, cand, cnt, out);
+}
+inline void pairs_t(const double* X, int L, int r0, const double* M, int r, const int32_t* row, const int32_t* cand, int cnt, double* out) {
+  pairs_f64(X, L, r0, M, r, row, cand, cnt, out);
+}
+
+// dist[i·k + j] for every wanted pair (listed row by row into row/cand, computed lane by lane).
+template <typename T>
+int64_t compute_wanted(const T* X, int L, int r0, int h, const T* M, int k, int r, const uint8_t* want, double* dist,
+                       int32_t* row, int32_t* cand, T* out) {
+  int cnt = 0;
+  for (int i = 0; i < h; i++) {
+    const uint8_t* w = want + static_cast<size_t>(i) * k;
+    for (int j = 0; j < k; j++) {
+      if (w[j]) {
+        row[cnt] = i;
+        cand[cnt] = j;
+        cnt++;
+      }
+    }
+  }
+  if (cnt == 0) return 0;
+  pairs_t(X, L, r0, M, r, row, cand, cnt, out);
+  for (int p = 0; p < cnt; p++) dist[static_cast<size_t>(row[p]) * k + cand[p]] = static_cast<double>(out[p]);
+  return cnt;
+}
+
+// The whole assignment of one chunk; returns the number of exact DTW distances computed.
+// margin ≥ 1: relative slack on the bound test, so that rounding in the bound's and the kernel's sums
+// never prunes a candidate whose computed distance ties or beats the threshold.
+template <typename T>
+int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r, const double* up, const double* lo,
+                    bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  const int h = r1 - r0;
+  const size_t hk = static_cast<size_t>(h) * k;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  double* dist = new double[hk];
+  std::unique_ptr<double[]> distOwn(dist);
+  for (size_t q = 0; q < hk; q++) dist[q] = nan;
+  int64_t exact = 0;
+  if (!prune) {
+    std::unique_ptr<T[]> out(new T[h]);
+    for (int j = 0; j < k; j++) {
+      block_t(M, X, L, j, j + 1, r0, r1, r, out.get());
+      for (int i = 0; i < h; i++) dist[static_cast<size_t>(i) * k + j] = static_cast<double>(out[i]);
+    }
+    exact = static_cast<int64_t>(hk);
+  } else {
+    // Envelope sums per segment of interior slots, segment-major.
+    const int interior = L > 2 ? L - 2 : 0;
+    const int nseg = (interior + SEG - 1) / SEG;
+    std::unique_ptr<double[]> segUp(new double[static_cast<size_t>(nseg) * k + 1]);
+    std::unique_ptr<double[]> segLo(new double[static_cast<size_t>(nseg) * k + 1]);
+    for (int g = 0; g < nseg; g++) {
+      const int t0 = 1 + g * SEG;
+      const int t1 = t0 + SEG < L - 1 ? t0 + SEG : L - 1;
+      for (int j = 0; j < k; j++) {
+        double su = 0;
+        double sl = 0;
+        for (int t = t0; t < t1; t++) {
+          su += up[static_cast<size_t>(j) * L + t];
+          sl += lo[static_cast<size_t>(j) * L + t];
+        }
+        segUp[static_cast<size_t>(g) * k + j] = su;
+        segLo[static_cast<size_t>(g) * k + j] = sl;
+      }
+    }
+    std::unique_ptr<double[]> lb(new double[hk]);
+    seg_bounds_t(X, L, r0, h, M, k, nseg, segUp.get(), segLo.get(), lb.get());
+    std::unique_ptr<uint8_t[]> want(new uint8_t[hk]());
+    std::unique_ptr<int32_t[]> prow(new int32_t[hk]);
+    std::unique_ptr<int32_t[]> pcand(new int32_t[hk]);
+    std::unique_ptr<T[]> out(new T[hk]);
+    // Pass A: the candidate(s) with the smallest bound (the likely winners; ties: lowest index).
+    const int need = second && k > 1 ? 2 : 1;
+    for (int i = 0; i < h; i++) {
+      const double* b = lb.get() + static_cast<size_t>(i) * k;
+      uint8_t* w = want.get() + static_cast<size_t>(i) * k;
+      for (int t = 0; t < need; t++) {
+        int best = -1;
+        for (int j = 0; j < k; j++) {
+          if (!w[j] && (best < 0 || b[j] < b[best])) best = j;
+        }
+        w[best] = 1;
+      }
+    }
+    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pcand.get(), out.get());
+    // Pass B: every candidate whose bound does not exceed the best (second best) distance so far.
+    for (size_t q = 0; q < hk; q++) want[q] = 0;
+    for (int i = 0; i < h; i++) {
+      const double* di = dist + static_cast<size_t>(i) * k;
+      double b1 = std::numeric_limits<double>::infinity();
+      double b2 = b1;
+      for (int j = 0; j < k; j++) {
+        const double d = di[j];
+        if (std::isnan(d)) continue;
+        if (d < b1) {
+          b2 = b1;
+          b1 = d;
+        } else if (d < b2) {
+          b2 = d;
+        }
+      }
+      const double thr = (second ? b2 : b1) * margin;
+      const double* b = lb.get() + static_cast<size_t>(i) * k;
+      uint8_t* w = want.get() + static_cast<size_t>(i) * k;
+      for (int j = 0; j < k; j++) {
+        if (std::isnan(di[j]) && !(b[j] > thr)) w[j] = 1;
+      }
+    }
+    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pcand.get(), out.get());
+  }
+  // Nearest and second nearest among the computed distances (pruned ones are strictly larger).
+  for (int i = 0; i < h; i++) {
+    const double* di = dist + static_cast<size_t>(i) * k;
+    double b1 = std::numeric_limits<double>::infinity();
+    double b2 = b1;
+    int i1 = 0;
+    int i2 = 0;
+    for (int j = 0; j < k; j++) {
+      const double d = di[j];
+      if (std::isnan(d)) continue;
+      if (d < b1) {
+        b2 = b1;
+        i2 = i1;
+        b1 = d;
+        i1 = j;
+      } else if (d < b2) {
+        b2 = d;
+        i2 = j;
+      }
+    }
+    n1[i] = i1;
+    d1[i] = b1;
+    if (second) {
+      n2[i] = i2;
+      d2[i] = b2;
+    }
+  }
+  return exact;
 }
 
 // The clone the GCC resolver picks, in the same order it checks.
@@ -318,8 +626,214 @@ Napi::Value Block(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// JS: assign(X, M, L, r0, r1, radius, upper, lower, second, prune, margin, n1, d1, n2, d2) → exact
+// DTW distances computed. X (n × L) and M (k × L): both Float32Array or both Float64Array; upper,
+// lower: Float64Array k × L envelopes of M for this radius (read only when pruning); n1/n2:
+// Int32Array, d1/d2: Float64Array of r1 − r0 entries (n2, d2 only read with `second`, else null).
+// The JS wrapper (src/dtw/assign.ts) validates; the checks here keep a wrong call in bounds.
+Napi::Value Assign(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 15 || !info[0].IsTypedArray() || !info[1].IsTypedArray() || !info[6].IsTypedArray() ||
+      !info[7].IsTypedArray() || !info[11].IsTypedArray() || !info[12].IsTypedArray()) {
+    throw Napi::TypeError::New(env, "assign(X, M, L, r0, r1, radius, upper, lower, second, prune, margin, n1, d1, n2, d2): wrong arguments");
+  }
+  Napi::TypedArray tx = info[0].As<Napi::TypedArray>();
+  Napi::TypedArray tm = info[1].As<Napi::TypedArray>();
+  const int L = info[2].As<Napi::Number>().Int32Value();
+  const int r0 = info[3].As<Napi::Number>().Int32Value();
+  const int r1 = info[4].As<Napi::Number>().Int32Value();
+  const int radius = info[5].As<Napi::Number>().Int32Value();
+  Napi::TypedArray tu = info[6].As<Napi::TypedArray>();
+  Napi::TypedArray tl = info[7].As<Napi::TypedArray>();
+  const bool second = info[8].As<Napi::Boolean>().Value();
+  const bool prune = info[9].As<Napi::Boolean>().Value();
+  const double margin = info[10].As<Napi::Number>().DoubleValue();
+  Napi::TypedArray tn1 = info[11].As<Napi::TypedArray>();
+  Napi::TypedArray td1 = info[12].As<Napi::TypedArray>();
+  const napi_typedarray_type type = tx.TypedArrayType();
+  if (tm.TypedArrayType() != type || (type != napi_float32_array && type != napi_float64_array)) {
+    throw Napi::TypeError::New(env, "assign: X and M must both be Float32Array or both Float64Array");
+  }
+  if (tu.TypedArrayType() != napi_float64_array || tl.TypedArrayType() != napi_float64_array ||
+      tn1.TypedArrayType() != napi_int32_array || td1.TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "assign: envelopes and d1 must be Float64Array, n1 Int32Array");
+  }
+  if (L < 1 || radius < 0 || r0 < 0 || r1 < r0 || tm.ElementLength() % L != 0 || tm.ElementLength() == 0) {
+    throw Napi::RangeError::New(env, "assign: bad shape");
+  }
+  const int k = static_cast<int>(tm.ElementLength() / L);
+  const size_t h = static_cast<size_t>(r1 - r0);
+  if (static_cast<size_t>(r1) * L > tx.ElementLength() || tu.ElementLength() < tm.ElementLength() ||
+      tl.ElementLength() < tm.ElementLength() || tn1.ElementLength() < h || td1.ElementLength() < h) {
+    throw Napi::RangeError::New(env, "assign: rows or outputs outside the arrays");
+  }
+  int32_t* n2 = nullptr;
+  double* d2 = nullptr;
+  if (second) {
+    if (!info[13].IsTypedArray() || !info[14].IsTypedArray()) throw Napi::TypeError::New(env, "assign: second needs n2 and d2");
+    Napi::TypedArray tn2 = info[13].As<Napi::TypedArray>();
+    Napi::TypedArray td2 = info[14].As<Napi::TypedArray>();
+    if (tn2.TypedArrayType() != napi_int32_array || td2.TypedArrayType() != napi_float64_array || tn2.ElementLength() < h ||
+        td2.ElementLength() < h) {
+      throw Napi::RangeError::New(env, "assign: n2/d2 of the wrong type or too short");
+    }
+    n2 = static_cast<int32_t*>(typed_data(env, tn2));
+    d2 = static_cast<double*>(typed_data(env, td2));
+  }
+  if (h == 0) return Napi::Number::New(env, 0);
+  const int rr = radius > L - 1 ? L - 1 : radius;
+  const double* up = static_cast<const double*>(typed_data(env, tu));
+  const double* lo = static_cast<const double*>(typed_data(env, tl));
+  int32_t* n1 = static_cast<int32_t*>(typed_data(env, tn1));
+  double* d1 = static_cast<double*>(typed_data(env, td1));
+  int64_t exact;
+  if (type == napi_float32_array) {
+    exact = assign_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, static_cast<const float*>(typed_data(env, tm)), k, rr,
+                               up, lo, second, prune, margin, n1, d1, n2, d2);
+  } else {
+    exact = assign_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, static_cast<const double*>(typed_data(env, tm)), k,
+                                rr, up, lo, second, prune, margin, n1, d1, n2, d2);
+  }
+  return Napi::Number::New(env, static_cast<double>(exact));
+}
+
+// ---- DBA barycentre sums (src/dtw/banded.ts's BandedDtw.accumulate, operation for operation) ----
+//
+// Each row whose centre is active is aligned to its centre by banded DTW (float64, the band's cost
+// table only) and its values are added, along the warping path, to its centre's sums and counts;
+// its squared DTW distance is added to the centre's cost. The same operations in the same order as
+// the TypeScript code (ties of the path: diagonal, then (i−1, j), then (i, j−1)), so the sums are
+// bit for bit the same.
+template <typename T>
+void dba_accumulate_impl(const T* X, int L, int r0, int r1, const int32_t* labels, const double* centres, const uint8_t* active, int r,
+                         double* sums, double* counts, double* cost) {
+  const int W = 2 * r + 1;
+  const double inf = std::numeric_limits<double>::infinity();
+  std::unique_ptr<double[]> acc(new double[static_cast<size_t>(L) * W]);
+  for (int row = r0; row < r1; row++) {
+    const int c = labels[row - r0];
+    if (!active[c]) continue;
+    const T* a = X + static_cast<size_t>(row) * L;
+    const double* m = centres + static_cast<size_t>(c) * L;
+    double* su = sums + static_cast<size_t>(c) * L;
+    double* co = counts + static_cast<size_t>(c) * L;
+    double* A = acc.get();
+    for (size_t q = 0; q < static_cast<size_t>(L) * W; q++) A[q] = inf;
+    for (int i = 0; i < L; i++) {
+      const int jlo = i - r > 0 ? i - r : 0;
+      const int jhi = i + r < L - 1 ? i + r : L - 1;
+      const double ai = static_cast<double>(a[i]);
+      const int base = i * W;
+      for (int j = jlo; j <= jhi; j++) {
+        const int q = j - i + r;
+        const double d = ai - m[j];
+        double best;
+        if (i == 0 && j == 0) {
+          best = 0;
+        } else {
+          best = inf;
+          if (i > 0) {
+            const double diag = A[base - W + q];
+            if (j > 0 && diag < best) best = diag;
+            if (q + 1 < W) {
+              const double up = A[base - W + q + 1];
+              if (up < best) best = up;
+            }
+          }
+          if (j > jlo) {
+            const double left = A[base + q - 1];
+            if (left < best) best = left;
+          }
+        }
+        A[base + q] = d * d + best;
+      }
+    }
+    int i = L - 1;
+    int j = L - 1;
+    su[j] += static_cast<double>(a[i]);
+    co[j] += 1;
+    while (i > 0 || j > 0) {
+      if (i == 0) {
+        j--;
+      } else if (j == 0) {
+        i--;
+      } else {
+        const int q = j - i + r;
+        const double diag = A[(i - 1) * W + q];
+        const double up = q + 1 < W ? A[(i - 1) * W + q + 1] : inf;
+        const double left = q > 0 ? A[i * W + q - 1] : inf;
+        if (diag <= up && diag <= left) {
+          i--;
+          j--;
+        } else if (up <= left) {
+          i--;
+        } else {
+          j--;
+        }
+      }
+      su[j] += static_cast<double>(a[i]);
+      co[j] += 1;
+    }
+    cost[c] += A[(L - 1) * W + r];
+  }
+}
+
+// JS: dbaAccumulate(X, L, r0, r1, labels, centres, active, radius, sums, counts, cost). X: Float32Array
+// or Float64Array (n × L); labels: Int32Array (r1 − r0); centres: Float64Array (k × L); active:
+// Uint8Array (k); sums, counts: Float64Array (k × L), cost: Float64Array (k), added to.
+Napi::Value DbaAccumulate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 11) throw Napi::TypeError::New(env, "dbaAccumulate: wrong arguments");
+  for (int a : {0, 4, 5, 6, 8, 9, 10}) {
+    if (!info[a].IsTypedArray()) throw Napi::TypeError::New(env, "dbaAccumulate: wrong arguments");
+  }
+  Napi::TypedArray tx = info[0].As<Napi::TypedArray>();
+  const int L = info[1].As<Napi::Number>().Int32Value();
+  const int r0 = info[2].As<Napi::Number>().Int32Value();
+  const int r1 = info[3].As<Napi::Number>().Int32Value();
+  Napi::TypedArray tl = info[4].As<Napi::TypedArray>();
+  Napi::TypedArray tc = info[5].As<Napi::TypedArray>();
+  Napi::TypedArray ta = info[6].As<Napi::TypedArray>();
+  const int radius = info[7].As<Napi::Number>().Int32Value();
+  Napi::TypedArray ts = info[8].As<Napi::TypedArray>();
+  Napi::TypedArray tn = info[9].As<Napi::TypedArray>();
+  Napi::TypedArray tk = info[10].As<Napi::TypedArray>();
+  const napi_typedarray_type type = tx.TypedArrayType();
+  if ((type != napi_float32_array && type != napi_float64_array) || tl.TypedArrayType() != napi_int32_array ||
+      tc.TypedArrayType() != napi_float64_array || ta.TypedArrayType() != napi_uint8_array || ts.TypedArrayType() != napi_float64_array ||
+      tn.TypedArrayType() != napi_float64_array || tk.TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "dbaAccumulate: wrong array types");
+  }
+  if (L < 1 || r0 < 0 || r1 < r0 || radius < 0 || static_cast<size_t>(r1) * L > tx.ElementLength() ||
+      tl.ElementLength() < static_cast<size_t>(r1 - r0) || tc.ElementLength() % L != 0) {
+    throw Napi::RangeError::New(env, "dbaAccumulate: bad shape");
+  }
+  const size_t k = tc.ElementLength() / L;
+  if (ta.ElementLength() < k || ts.ElementLength() < k * L || tn.ElementLength() < k * L || tk.ElementLength() < k) {
+    throw Napi::RangeError::New(env, "dbaAccumulate: outputs too short");
+  }
+  const int32_t* labels = static_cast<const int32_t*>(typed_data(env, tl));
+  for (int i = 0; i < r1 - r0; i++) {
+    if (labels[i] < 0 || static_cast<size_t>(labels[i]) >= k) throw Napi::RangeError::New(env, "dbaAccumulate: label out of range");
+  }
+  const int r = radius > L - 1 ? L - 1 : radius;
+  const double* centres = static_cast<const double*>(typed_data(env, tc));
+  const uint8_t* active = static_cast<const uint8_t*>(typed_data(env, ta));
+  double* sums = static_cast<double*>(typed_data(env, ts));
+  double* counts = static_cast<double*>(typed_data(env, tn));
+  double* cost = static_cast<double*>(typed_data(env, tk));
+  if (type == napi_float32_array) {
+    dba_accumulate_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+  } else {
+    dba_accumulate_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("block", Napi::Function::New(env, Block, "block"));
+  exports.Set("assign", Napi::Function::New(env, Assign, "assign"));
+  exports.Set("dbaAccumulate", Napi::Function::New(env, DbaAccumulate, "dbaAccumulate"));
   exports.Set("isa", Napi::String::New(env, isa_name()));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   lpclust_register_kmeans(env, exports);

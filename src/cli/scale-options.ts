@@ -10,7 +10,7 @@ import { parseMemoryBudget, SCALES, type ScaleChoice } from '../cluster/scale-ch
 export const SCALE_HELP = {
   scale: `exact (n × n matrices) | sampled (nothing n × n: FasterCLARA k-medoids, agglomerative on a sample, silhouettes on a stratified sample) | auto: exact while the matrices fit --memory-budget and n ≤ 100,000`,
   memoryBudget: 'memory for the large arrays (exact: the n × n matrices; sampled: the samples), e.g. 8G or 512M (default: half the free memory)',
-  sampleSize: 'sampled k-medoids and agglomerative: profiles per sample (default 80 + 4k, raised to 2,000 when the budget allows)',
+  sampleSize: "sampled k-medoids and agglomerative: profiles per sample (default 80 + 4k, raised to 2,000 when the budget allows); with -k 0 or a sweep, one size for every k, the largest k's, so that every k shares the first sample and its matrix",
 } as const;
 
 /** Add the three options to a command. */

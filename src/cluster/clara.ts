@@ -20,6 +20,7 @@ import { sampleMatrix } from '../dtw/index.js';
 import type { AssignPool, AssignResult } from '../dtw/assign.js';
 import { checkFitInput, emptyMedoidReseed, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
+import type { SampleShare } from './sample-share.js';
 
 /** Hyper-parameters of {@link fasterClara}. */
 export interface ClaraOptions {
@@ -38,6 +39,8 @@ export interface ClaraOptions {
   seed?: number;
   /** Whether the all-n scoring uses the lower bounds (default `auto`: see dtw/assign.ts). */
   prune?: boolean | 'auto';
+  /** Sample matrices shared with other fits of these rows (choose-k, sweep): the first sample's is computed once. */
+  share?: SampleShare;
 }
 
 /** What {@link fasterClara} returns: a k-medoids state plus how it was obtained. */
@@ -118,7 +121,8 @@ export async function fasterClara(rows: Rows, o: ClaraOptions, pool: AssignPool)
       }
       idx = Int32Array.from(chosen).sort();
     }
-    const D = sampleMatrix(rows, idx, radius);
+    // The first sample is the same rows for every k of this seed and size: its matrix is shared.
+    const D = t === 0 && o.share ? o.share.matrix(idx, radius, () => sampleMatrix(rows, idx, radius)) : sampleMatrix(rows, idx, radius);
     const km = new KMedoids({ k, init: o.init ?? 'random', method: 'fasterpam', maxIter: o.maxIter ?? 300, nInit: 1, seed }).fit(D, rng);
     const st = km.state!;
     const medoids = Int32Array.from(st.medoids, (m) => idx[m]);

@@ -24,10 +24,17 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { selectKernel } from '../dtw/kernel.js';
-import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
+import { ASSIGN_CHUNK_ROWS, assignChunk, type AssignPool } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
+import { BandedDtw } from '../dtw/banded.js';
+import { accumulateDba, type DbaSums } from '../dtw/dba-sums.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
+
+// The banded DTW of DBA and its barycentre sums live with the DTW kernels (the assignment pool's
+// worker threads compute them); re-exported here, where they were defined first.
+export { BandedDtw } from '../dtw/banded.js';
+export { accumulateDba, accumulateDbaChunk, reduceDbaSums, type DbaSums } from '../dtw/dba-sums.js';
 
 /** Hyper-parameters of {@link DbaKMeans}. */
 export interface DbaKMeansOptions {
@@ -45,6 +52,11 @@ export interface DbaKMeansOptions {
   tol?: number;
   /** Seed. Default 0. */
   seed?: number;
+  /**
+   * Whether the assignments use the lower bounds (default `auto`, see dtw/assign.ts). Labels,
+   * centres and inertia are the same either way.
+   */
+  prune?: boolean | 'auto';
   /**
    * Explicit initial centres, k × L row-major (L = the series length given to {@link DbaKMeans.fit}),
    * in the units of the fitted series; like tslearn's `init=<array of shape (k, L, 1)>`, e.g. to
@@ -67,135 +79,9 @@ export interface DbaKMeansState {
   nIter: number;
   /** Empty clusters re-seeded from the farthest series, over all restarts. */
   emptyReseeds: number;
-}
-
-/**
- * Banded DTW kernel with reusable buffers: distance only (two rows) or the full cost table for a
- * warping path. Series of equal length L.
- */
-export class BandedDtw {
-  readonly L: number;
-  readonly r: number;
-  private prev: Float64Array;
-  private cur: Float64Array;
-  /** Cost table of the band, L × (2r + 1). */
-  private acc: Float64Array;
-
-  constructor(L: number, radius: number) {
-    this.L = L;
-    this.r = Math.max(0, Math.min(Math.floor(radius), L - 1));
-    this.prev = new Float64Array(L + 1);
-    this.cur = new Float64Array(L + 1);
-    this.acc = new Float64Array(L * (2 * this.r + 1));
-  }
-
-  /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
-  dist2(a: Float64Array, aOff: number, b: Float64Array, bOff: number): number {
-    const L = this.L;
-    const r = this.r;
-    let prev = this.prev;
-    let cur = this.cur;
-    // Column j lives at index j + 1; index 0 is the "column −1" border (+∞).
-    // Row 0 can only come from the left: a running sum.
-    const a0 = a[aOff];
-    const jhi0 = r < L - 1 ? r : L - 1;
-    let run = 0;
-    prev[0] = Infinity;
-    for (let j = 0; j <= jhi0; j++) {
-      const d = a0 - b[bOff + j];
-      run += d * d;
-      prev[j + 1] = run;
-    }
-    if (jhi0 + 2 <= L) prev[jhi0 + 2] = Infinity;
-    for (let i = 1; i < L; i++) {
-      const jlo = i - r > 0 ? i - r : 0;
-      const jhi = i + r < L - 1 ? i + r : L - 1;
-      const ai = a[aOff + i];
-      cur[jlo] = Infinity;
-      for (let j = jlo; j <= jhi; j++) {
-        const d = ai - b[bOff + j];
-        let best = prev[j]; // (i−1, j−1)
-        const up = prev[j + 1]; // (i−1, j)
-        const left = cur[j]; // (i, j−1)
-        if (up < best) best = up;
-        if (left < best) best = left;
-        cur[j + 1] = d * d + best;
-      }
-      // The next row reads column jhi + 1 of this one, outside this row's band: +∞.
-      if (jhi + 2 <= L) cur[jhi + 2] = Infinity;
-      const t = prev;
-      prev = cur;
-      cur = t;
-    }
-    this.prev = prev;
-    this.cur = cur;
-    return prev[L];
-  }
-
-  /**
-   * DBA accumulation: align series a (at aOff) to the centre c (at cOff) and add a's values into
-   * `sums[j]` / `counts[j]` for every centre index j on the warping path.
-   * @returns the squared DTW distance
-   */
-  accumulate(a: Float64Array, aOff: number, c: Float64Array, cOff: number, sums: Float64Array, counts: Float64Array): number {
-    const L = this.L;
-    const r = this.r;
-    const W = 2 * r + 1;
-    // Band storage: cell (i, j) at i·W + (j − i + r); cells outside the band or the table read +∞.
-    const acc = this.acc;
-    acc.fill(Infinity, 0, L * W);
-    for (let i = 0; i < L; i++) {
-      const jlo = i - r > 0 ? i - r : 0;
-      const jhi = i + r < L - 1 ? i + r : L - 1;
-      const ai = a[aOff + i];
-      const row = i * W;
-      for (let j = jlo; j <= jhi; j++) {
-        const q = j - i + r;
-        const d = ai - c[cOff + j];
-        let best: number;
-        if (i === 0 && j === 0) best = 0;
-        else {
-          best = Infinity;
-          if (i > 0) {
-            const diag = acc[row - W + q]; // (i−1, j−1)
-            if (j > 0 && diag < best) best = diag;
-            if (q + 1 < W) {
-              const up = acc[row - W + q + 1]; // (i−1, j)
-              if (up < best) best = up;
-            }
-          }
-          if (j > jlo) {
-            const left = acc[row + q - 1]; // (i, j−1)
-            if (left < best) best = left;
-          }
-        }
-        acc[row + q] = d * d + best;
-      }
-    }
-    // Backtrack inside the band: (i−1, j−1) keeps the band offset q, (i−1, j) is q + 1, (i, j−1) is q − 1.
-    let i = L - 1;
-    let j = L - 1;
-    sums[j] += a[aOff + i];
-    counts[j] += 1;
-    while (i > 0 || j > 0) {
-      if (i === 0) j--;
-      else if (j === 0) i--;
-      else {
-        const q = j - i + r;
-        const diag = acc[(i - 1) * W + q];
-        const up = q + 1 < W ? acc[(i - 1) * W + q + 1] : Infinity;
-        const left = q > 0 ? acc[i * W + q - 1] : Infinity;
-        if (diag <= up && diag <= left) {
-          i--;
-          j--;
-        } else if (up <= left) i--;
-        else j--;
-      }
-      sums[j] += a[aOff + i];
-      counts[j] += 1;
-    }
-    return acc[(L - 1) * W + r];
-  }
+  /** Exact DTW distances the assignments computed over all restarts, and the n·k per assignment they stand for. */
+  exactPairs: number;
+  candidatePairs: number;
 }
 
 /**
@@ -204,22 +90,23 @@ export class BandedDtw {
  * loads, else the TypeScript kernel; both equal the reference definition in float64), by chunks of
  * rows; `prune` (default auto) as there.
  */
-export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw, options: { prune?: boolean | 'auto' } = {}): { labels: Int32Array; dist2: Float64Array } {
+export function assignDtw(rows: Rows, centres: Float64Array, k: number, dtw: BandedDtw, options: { prune?: boolean | 'auto' } = {}): { labels: Int32Array; dist2: Float64Array; exactPairs: number } {
   const { data, n, dim } = rows;
   const labels = new Int32Array(n);
   const dist2 = new Float64Array(n);
   // By chunks of rows (no n × k table at 10⁶ profiles); the lower bounds skip centres that cannot
-  // win where they pay (the TypeScript kernel), with the same labels and distances either way.
+  // win where they pay (dtw/assign.ts `prunes`), with the same labels and distances either way.
   const M = centres.subarray(0, k * dim);
   const env = envelopes(M, dim, dtw.r);
   const kernel = selectKernel();
   const d1 = new Float64Array(Math.min(n, ASSIGN_CHUNK_ROWS));
+  let exactPairs = 0;
   for (let r0 = 0; r0 < n; r0 += ASSIGN_CHUNK_ROWS) {
     const r1 = Math.min(n, r0 + ASSIGN_CHUNK_ROWS);
-    assignChunk(data, dim, r0, r1, M, env, kernel, dtw.r, options.prune === undefined ? {} : { prune: options.prune }, { n1: labels.subarray(r0, r1), d1 });
+    exactPairs += assignChunk(data, dim, r0, r1, M, env, kernel, dtw.r, options.prune === undefined ? {} : { prune: options.prune }, { n1: labels.subarray(r0, r1), d1 });
     for (let i = r0; i < r1; i++) dist2[i] = d1[i - r0] * d1[i - r0];
   }
-  return { labels, dist2 };
+  return { labels, dist2, exactPairs };
 }
 
 /** DBA k-means estimator. */
@@ -233,6 +120,7 @@ export class DbaKMeans {
   readonly seed: number;
   /** Explicit initial centres (k × L), or null for random ones; see {@link DbaKMeansOptions.init}. */
   readonly init: Float64Array | null;
+  readonly prune: boolean | 'auto' | undefined;
   /** Set by {@link fit}. */
   state: DbaKMeansState | null = null;
 
@@ -245,24 +133,57 @@ export class DbaKMeans {
     this.tol = options.tol ?? 1e-6;
     this.seed = options.seed ?? 0;
     this.init = options.init ? Float64Array.from(options.init) : null;
+    this.prune = options.prune;
   }
 
-  /** Fit on n × L series. */
+  /** Fit on n × L series, in this thread. */
   fit(rows: Rows, rng: Random = new Random(this.seed)): this {
     checkFitInput(rows, rows.n, this.k);
     if (this.init) checkInitCentres(this.init, this.k, rows.dim);
     const dtw = new BandedDtw(rows.dim, this.radius);
-    let best: DbaKMeansState | null = null;
-    let reseeds = 0;
-    // Restarts from the same explicit centres would all give the same result: run one.
-    const runs = this.init ? 1 : this.nInit;
-    for (let run = 0; run < runs; run++) {
+    const steps = this.restarts(rows, rng);
+    let exact = 0;
+    let next = steps.next();
+    while (!next.done) {
       throwIfInterrupted();
-      const res = this.fitOnce(rows, rng, dtw);
-      reseeds += res.emptyReseeds;
-      if (!best || res.inertia < best.inertia) best = res;
+      const step = next.value;
+      if (step.kind === 'assign') {
+        const a = assignDtw(rows, step.centres, this.k, dtw, this.prune === undefined ? {} : { prune: this.prune });
+        exact += a.exactPairs;
+        next = steps.next(a);
+      } else next = steps.next(accumulateDba(rows.data, rows.dim, step.centres, this.k, step.labels, step.active, dtw, ASSIGN_CHUNK_ROWS));
     }
-    this.state = { ...best!, emptyReseeds: reseeds };
+    this.state = { ...next.value, exactPairs: exact };
+    return this;
+  }
+
+  /**
+   * Fit on the n × L series that `pool` holds (the same rows as `rows`): the assignments and the
+   * barycentre sums run on the pool's worker threads by chunks of rows. Same result as {@link fit},
+   * whatever the number of threads.
+   */
+  async fitPool(rows: Rows, pool: AssignPool, rng: Random = new Random(this.seed)): Promise<this> {
+    checkFitInput(rows, rows.n, this.k);
+    if (pool.n !== rows.n || pool.L !== rows.dim) throw new RangeError(`Expected an assignment pool over these ${rows.n} × ${rows.dim} rows but it holds ${pool.n} × ${pool.L}`);
+    if (this.init) checkInitCentres(this.init, this.k, rows.dim);
+    const r = new BandedDtw(rows.dim, this.radius).r;
+    const steps = this.restarts(rows, rng);
+    let exact = 0;
+    let next = steps.next();
+    while (!next.done) {
+      throwIfInterrupted();
+      const step = next.value;
+      if (step.kind === 'assign') {
+        const a = await pool.assign(step.centres.subarray(0, this.k * rows.dim), r, this.prune === undefined ? {} : { prune: this.prune });
+        exact += a.exactPairs;
+        const dist2 = new Float64Array(rows.n);
+        for (let i = 0; i < rows.n; i++) dist2[i] = a.d1[i] * a.d1[i];
+        next = steps.next({ labels: a.n1, dist2 });
+      } else {
+        next = steps.next(await pool.dbaAccumulate(step.centres, this.k, step.labels, step.active, r));
+      }
+    }
+    this.state = { ...next.value, exactPairs: exact };
     return this;
   }
 
@@ -272,7 +193,27 @@ export class DbaKMeans {
     return assignDtw(rows, this.state.centres, this.k, new BandedDtw(rows.dim, this.radius)).labels;
   }
 
-  private fitOnce(rows: Rows, rng: Random, dtw: BandedDtw): DbaKMeansState {
+  /**
+   * The whole fit (every restart, the best kept) as a sequence of steps over all rows — assign to
+   * the centres, or sum the members along their warping paths — each answered by the caller (this
+   * thread in {@link fit}, the worker threads in {@link fitPool}), so both run one algorithm.
+   */
+  private *restarts(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
+    let best: DbaKMeansState | null = null;
+    let reseeds = 0;
+    let candidates = 0;
+    // Restarts from the same explicit centres would all give the same result: run one.
+    const runs = this.init ? 1 : this.nInit;
+    for (let run = 0; run < runs; run++) {
+      const res = yield* this.fitOnce(rows, rng);
+      reseeds += res.emptyReseeds;
+      candidates += res.candidatePairs;
+      if (!best || res.inertia < best.inertia) best = res;
+    }
+    return { ...best!, emptyReseeds: reseeds, candidatePairs: candidates };
+  }
+
+  private *fitOnce(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
     const { data, n, dim } = rows;
     const k = this.k;
     const centres = new Float64Array(k * dim);
@@ -284,50 +225,57 @@ export class DbaKMeans {
     let emptyReseeds = 0;
     let oldInertia = Infinity;
     let nIter = 0;
+    let assignments = 1;
     for (let it = 0; it < this.maxIter; it++) {
       nIter = it + 1;
-      const { labels, dist2 } = assignDtw(rows, centres, k, dtw);
+      assignments++;
+      const { labels, dist2 } = (yield { kind: 'assign', centres }) as Assigned;
       emptyReseeds += reseedEmpty(labels, dist2, k, centres, data, dim);
       let inertia = 0;
       for (let i = 0; i < n; i++) inertia += dist2[i];
       inertia /= n;
-      this.updateCentres(rows, labels, centres, dtw);
+      yield* this.updateCentres(labels, centres, dim);
       if (Math.abs(oldInertia - inertia) < this.tol) break;
       oldInertia = inertia;
     }
     // Final assignment so that labels are the argmin of the distance to the returned centres.
-    const fin = assignDtw(rows, centres, k, dtw);
+    const fin = (yield { kind: 'assign', centres }) as Assigned;
     emptyReseeds += reseedEmpty(fin.labels, fin.dist2, k, centres, data, dim);
     let inertia = 0;
     for (let i = 0; i < n; i++) inertia += fin.dist2[i];
-    return { centres, labels: fin.labels, inertia, nIter, emptyReseeds };
+    return { centres, labels: fin.labels, inertia, nIter, emptyReseeds, exactPairs: 0, candidatePairs: assignments * n * k };
   }
 
-  /** DBA: each centre becomes the average of the member values aligned to each of its slots, repeated. */
-  private updateCentres(rows: Rows, labels: Int32Array, centres: Float64Array, dtw: BandedDtw): void {
-    const { data, n, dim } = rows;
+  /**
+   * DBA: each centre becomes the average of the member values aligned to each of its slots, repeated
+   * (at most maxIterBarycenter times per centre, each centre stopping on its own when its mean cost
+   * changes by < 1e-5 or rises). All centres still moving are updated in one pass over the rows,
+   * which keeps no list of members and no warping path: only k × L sums and counts.
+   */
+  private *updateCentres(labels: Int32Array, centres: Float64Array, dim: number): Generator<DbaStep, void, DbaAnswer> {
     const k = this.k;
-    const members: number[][] = Array.from({ length: k }, () => []);
-    for (let i = 0; i < n; i++) members[labels[i]].push(i);
-    const sums = new Float64Array(dim);
-    const counts = new Float64Array(dim);
-    for (let c = 0; c < k; c++) {
-      const m = members[c];
-      if (m.length === 0) continue;
-      let costPrev = Infinity;
-      for (let it = 0; it < this.maxIterBarycenter; it++) {
-        sums.fill(0);
-        counts.fill(0);
-        let cost = 0;
-        for (const i of m) cost += dtw.accumulate(data, i * dim, centres, c * dim, sums, counts);
-        cost /= m.length;
-        for (let t = 0; t < dim; t++) centres[c * dim + t] = sums[t] / counts[t];
-        if (Math.abs(costPrev - cost) < 1e-5 || cost > costPrev) break;
-        costPrev = cost;
+    const sizes = new Int32Array(k);
+    for (let i = 0; i < labels.length; i++) sizes[labels[i]]++;
+    const active = new Uint8Array(k);
+    for (let c = 0; c < k; c++) active[c] = sizes[c] > 0 ? 1 : 0;
+    const costPrev = new Float64Array(k).fill(Infinity);
+    for (let it = 0; it < this.maxIterBarycenter && active.some((a) => a === 1); it++) {
+      const { sums, counts, cost } = (yield { kind: 'accumulate', centres, labels, active: Uint8Array.from(active) }) as DbaSums;
+      for (let c = 0; c < k; c++) {
+        if (!active[c]) continue;
+        for (let t = 0; t < dim; t++) centres[c * dim + t] = sums[c * dim + t] / counts[c * dim + t];
+        const mean = cost[c] / sizes[c];
+        if (Math.abs(costPrev[c] - mean) < 1e-5 || mean > costPrev[c]) active[c] = 0;
+        costPrev[c] = mean;
       }
     }
   }
 }
+
+/** What the DBA loop asks of the rows (see {@link DbaKMeans}'s `restarts`). */
+type DbaStep = { kind: 'assign'; centres: Float64Array } | { kind: 'accumulate'; centres: Float64Array; labels: Int32Array; active: Uint8Array };
+type Assigned = { labels: Int32Array; dist2: Float64Array };
+type DbaAnswer = Assigned | DbaSums;
 
 /**
  * Check explicit initial centres: k × L values, all finite.

@@ -2,7 +2,7 @@
  * Fitting in sampled mode (`--scale sampled`, see scale.ts): the same models and the same
  * {@link ClusterFit} as {@link fitClustering}, without any n × n matrix. k-medoids (DTW or
  * Euclidean) runs FasterCLARA (clara.ts); k-means, DTW k-means (DBA) and SOM need no matrix and run
- * as in exact mode. Agglomerative builds its tree on a seeded sample, cuts it at k, and every profile
+ * as in exact mode, DBA with its assignments and barycentre sums on the pool's worker threads. Agglomerative builds its tree on a seeded sample, cuts it at k, and every profile
  * outside the sample joins the cluster whose medoid (the sample member with the least summed
  * distance to its cluster's sample members) is nearest under the metric; the medoids are the
  * model's centres, so `predict` assigns new days the same way.
@@ -14,12 +14,16 @@ import { Agglomerative, type Linkage } from './agglomerative.js';
 import { sampleMatrix } from '../dtw/index.js';
 import { checkSampleSize, fasterClara, gatherRows } from './clara.js';
 import { clusterMedoids, clusterSizes, orderBySize, type Rows } from './common.js';
-import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
+import { fitClustering, fitDbaOnPool, type ClusterFit, type ClusterSpec } from './fit.js';
 import type { KMedoidsInit } from './kmedoids.js';
+import type { SampleShare } from './sample-share.js';
 
 /** Fit `spec` without an n × n matrix; `pool` holds these rows (k-medoids scores candidates on it). */
-export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number }): Promise<ClusterFit> {
-  if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize);
+export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number; share?: SampleShare }): Promise<ClusterFit> {
+  if (o.share && (o.share.rows.n !== rows.n || o.share.rows.dim !== rows.dim)) throw new RangeError(`Expected a sample share over these ${rows.n} × ${rows.dim} rows but it holds ${o.share.rows.n} × ${o.share.rows.dim}`);
+  if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize, o.share);
+  // DTW k-means: assignments and barycentre sums on the pool's worker threads.
+  if (spec.model === 'kmeans' && spec.metric === 'dtw') return fitDbaOnPool(rows, spec, pool);
   if (spec.model !== 'kmedoids') {
     return fitClustering(rows, spec);
   }
@@ -29,7 +33,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
   const init = spec.init ?? 'random';
   const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
   const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
-  const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter: spec.maxIter ?? 300, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}) }, pool);
+  const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter: spec.maxIter ?? 300, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.share ? { share: o.share } : {}) }, pool);
   const ordered = orderBySize(s.labels, k);
   const L = rows.dim;
   const medoidRows = Int32Array.from(ordered.order, (c) => s.medoids[c]);
@@ -60,7 +64,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
 }
 
 /** Agglomerative on a sample, the other profiles by nearest cluster medoid (see the file's header). */
-async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number): Promise<ClusterFit> {
+async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number, share?: SampleShare): Promise<ClusterFit> {
   const { n, dim: L } = rows;
   const { k, metric } = spec;
   const seed = spec.seed ?? 0;
@@ -70,12 +74,17 @@ async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignP
   const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
   const idx = new Random(seed).sample(n, sampleSize).sort();
   const S = { data: gatherRows(rows, idx), n: sampleSize, dim: L };
-  const D = sampleMatrix(rows, idx, radius);
-  const tree = new Agglomerative({ k, linkage: lk });
-  // Ward on the rows (its Lance–Williams update needs Euclidean geometry); the others on the sample's matrix.
-  if (metric === 'euclidean') tree.fitRows(S);
-  else tree.fitMatrix({ n: sampleSize, data: Float64Array.from(D.data) });
-  const st = tree.state!;
+  const D = share ? share.matrix(idx, radius, () => sampleMatrix(rows, idx, radius)) : sampleMatrix(rows, idx, radius);
+  // The tree does not depend on k: built once per sample (with a share), cut at k.
+  const build = (): Float64Array => {
+    const t = new Agglomerative({ k, linkage: lk });
+    // Ward on the rows (its Lance–Williams update needs Euclidean geometry); the others on the sample's matrix.
+    if (metric === 'euclidean') t.fitRows(S);
+    else t.fitMatrix({ n: sampleSize, data: Float64Array.from(D.data) });
+    return t.state!.Z;
+  };
+  const Z = share ? share.tree(idx, `${metric} ${radius} ${lk}`, build) : build();
+  const st = new Agglomerative({ k, linkage: lk }).fitLinkage(Z, sampleSize).state!;
   const kFound = st.nClusters;
   const medoidsInSample = clusterMedoids(D, st.labels, kFound);
   const medoidRows = Int32Array.from(medoidsInSample, (m) => idx[m]);

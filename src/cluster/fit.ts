@@ -18,6 +18,7 @@ import {
   type Rows,
 } from './common.js';
 import { BandedDtw, DbaKMeans, assignDtw } from './dba.js';
+import type { AssignPool } from '../dtw/assign.js';
 import { KMeans, type KMeansInit } from './kmeans.js';
 import { KMedoids, euclideanMatrix, type KMedoidsInit, type KMedoidsMethod } from './kmedoids.js';
 import { Som } from './som.js';
@@ -117,13 +118,8 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, tol: m.tol, algorithm: 'lloyd-hamerly' });
     Object.assign(stats, { 'fit/inertia': s.inertia, 'fit/iterations': s.nIter, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   } else if (model === 'kmeans') {
-    if (init !== 'random') throw usageError('E_USAGE_INIT', `Expected \`--init random\` for DTW k-means (tslearn semantics) but received \`${init}\``);
-    const m = new DbaKMeans({ k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? 1, seed }).fit(rows, rng);
-    const s = m.state!;
-    labels = s.labels;
-    centres = s.centres;
-    Object.assign(params, { init, n_init: m.nInit, max_iter: m.maxIter, max_iter_barycenter: m.maxIterBarycenter, radius: m.radius, algorithm: 'dba' });
-    Object.assign(stats, { 'fit/dtw_inertia': s.inertia, 'fit/iterations': s.nIter, 'fit/empty_clusters_reseeded': s.emptyReseeds });
+    const m = dbaModel(spec).fit(rows, rng);
+    ({ labels, centres } = dbaResult(m, params, stats));
   } else if (model === 'kmedoids') {
     const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
     if (spec.precomputedEuclidean && spec.precomputedEuclidean.n !== rows.n) throw new RangeError(`Expected a precomputed ${rows.n} × ${rows.n} Euclidean matrix but received ${spec.precomputedEuclidean.n} × ${spec.precomputedEuclidean.n}`);
@@ -174,6 +170,38 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
   if (linkageMatrix) fit.linkageMatrix = linkageMatrix;
   if (metric === 'dtw' && D) fit.medoidRows = clusterMedoids(D, ordered.labels, kFound);
   return fit;
+}
+
+/** The DTW k-means (DBA) estimator of a spec (tslearn semantics: random initial centres only). */
+function dbaModel(spec: ClusterSpec): DbaKMeans {
+  const init = spec.init ?? 'random';
+  if (init !== 'random') throw usageError('E_USAGE_INIT', `Expected \`--init random\` for DTW k-means (tslearn semantics) but received \`${init}\``);
+  return new DbaKMeans({ k: spec.k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? 1, seed: spec.seed ?? 0 });
+}
+
+/** Labels and centres of a fitted DBA model; its params and stats added to `params` / `stats`. */
+function dbaResult(m: DbaKMeans, params: Record<string, string | number>, stats: Record<string, number>): { labels: Int32Array; centres: Float64Array } {
+  const s = m.state!;
+  Object.assign(params, { init: 'random', n_init: m.nInit, max_iter: m.maxIter, max_iter_barycenter: m.maxIterBarycenter, radius: m.radius, algorithm: 'dba' });
+  Object.assign(stats, { 'fit/dtw_inertia': s.inertia, 'fit/iterations': s.nIter, 'fit/empty_clusters_reseeded': s.emptyReseeds });
+  return { labels: s.labels, centres: s.centres };
+}
+
+/**
+ * DTW k-means (DBA) with its assignments and barycentre sums on the worker threads of `pool` (which
+ * holds these rows): the same fit as {@link fitClustering} gives for the spec, without any n × n
+ * matrix, whatever the number of threads.
+ */
+export async function fitDbaOnPool(rows: Rows, spec: ClusterSpec, pool: AssignPool): Promise<ClusterFit> {
+  checkFitInput(rows, rows.n, spec.k);
+  const params: Record<string, string | number> = { model: 'kmeans', metric: 'dtw', k: spec.k, seed: spec.seed ?? 0 };
+  const stats: Record<string, number> = {};
+  const m = await dbaModel(spec).fitPool(rows, pool, new Random(spec.seed ?? 0));
+  const { labels, centres } = dbaResult(m, params, stats);
+  // What the lower bounds saved (sampled mode only: exact-mode runs log what they always logged).
+  stats['fit/exact_distance_share'] = m.state!.exactPairs / m.state!.candidatePairs;
+  const ordered = orderBySize(labels, spec.k);
+  return { labels: ordered.labels, k: spec.k, sizes: clusterSizes(ordered.labels, spec.k), centres: permuteRows(centres, rows.dim, ordered.order), centresAreMeans: false, stats, params };
 }
 
 /**

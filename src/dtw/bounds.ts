@@ -55,7 +55,7 @@ export function envelopes(C: Float64Array, L: number, radius: number): Envelopes
 /**
  * LB_Kim (first and last points) of the squared DTW between q (at qOff) and c (at cOff), both of length L.
  */
-export function lbKim2(q: Float64Array, qOff: number, c: Float64Array, cOff: number, L: number): number {
+export function lbKim2(q: ArrayLike<number>, qOff: number, c: ArrayLike<number>, cOff: number, L: number): number {
   const a = q[qOff] - c[cOff];
   if (L === 1) return a * a;
   const b = q[qOff + L - 1] - c[cOff + L - 1];
@@ -66,7 +66,7 @@ export function lbKim2(q: Float64Array, qOff: number, c: Float64Array, cOff: num
  * LB_Keogh of the squared DTW between the query q (at qOff) and candidate `c` of `env`. Stops early
  * and returns the partial sum (still a lower bound, already ≥ `cutoff`) once it exceeds `cutoff`.
  */
-export function lbKeogh2(q: Float64Array, qOff: number, env: Envelopes, c: number, cutoff = Infinity): number {
+export function lbKeogh2(q: ArrayLike<number>, qOff: number, env: Envelopes, c: number, cutoff = Infinity): number {
   const { upper, lower, L } = env;
   const o = c * L;
   let s = 0;

@@ -6,7 +6,7 @@
 import { LpclustError, usageError } from '../errors.js';
 import { log } from '../util/log.js';
 import { dtwBlockJs, dtwDistanceJs, effectiveRadius, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
-import { loadNative, nativeStatus } from './native.js';
+import { loadNative, nativeStatus, type NativeAddon } from './native.js';
 
 /** Which kernel to use: `auto` (native when it loads, else TypeScript with one warning), `native` or `js`. */
 export type KernelChoice = 'auto' | 'native' | 'js';
@@ -25,6 +25,8 @@ export interface DtwKernel {
    * `radius` is an integer in [0, L − 1].
    */
   block(A: SeriesMatrix, B: SeriesMatrix, L: number, b: DtwBlock, radius: number, out: SeriesMatrix, upper: boolean): void;
+  /** The native nearest-candidate assignment (see {@link NativeAddon.assign}); absent from the TypeScript kernel and older addons. */
+  assign?: NativeAddon['assign'];
 }
 
 const JS_KERNEL: DtwKernel = {
@@ -61,6 +63,7 @@ export function selectKernel(choice: KernelChoice = 'auto'): DtwKernel {
       block(A, B, L, b, radius, out, upper) {
         addon.block(A, B, L, b.r0, b.r1, b.c0, b.c1, radius, out, upper);
       },
+      ...(typeof addon.assign === 'function' ? { assign: addon.assign.bind(addon) } : {}),
     };
   }
   const st = nativeStatus();

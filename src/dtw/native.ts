@@ -36,6 +36,48 @@ export interface NativeAddon {
    * [moves, inertia of the new labels].
    */
   kmeansHartigan?(data: Float64Array, n: number, dim: number, k: number, labels: Int32Array, maxPasses: number, centres: Float64Array): [number, number];
+  /**
+   * Nearest-candidate assignment of rows [r0, r1) of X to the k candidates M (native/dtw_kernel.cc;
+   * absent from addons built before it): X and M both Float32Array or both Float64Array, `upper` /
+   * `lower` the k × L envelopes of M (read only with `prune`), `margin` ≥ 1 the relative slack of the
+   * bound test. Writes n1/d1 (and n2/d2 with `second`; else pass null) for the r1 − r0 rows and
+   * returns the number of exact DTW distances computed. Same answer with and without `prune`.
+   */
+  assign?(
+    X: Float32Array | Float64Array,
+    M: Float32Array | Float64Array,
+    L: number,
+    r0: number,
+    r1: number,
+    radius: number,
+    upper: Float64Array,
+    lower: Float64Array,
+    second: boolean,
+    prune: boolean,
+    margin: number,
+    n1: Int32Array,
+    d1: Float64Array,
+    n2: Int32Array | null,
+    d2: Float64Array | null,
+  ): number;
+  /**
+   * DBA barycentre sums of rows [r0, r1) (src/dtw/dba-sums.ts `accumulateDbaChunk`, bit for bit; absent
+   * from older addons): rows whose centre (labels[i − r0]) is active are aligned to it and added
+   * into sums / counts (k × L) and cost (k).
+   */
+  dbaAccumulate?(
+    X: Float32Array | Float64Array,
+    L: number,
+    r0: number,
+    r1: number,
+    labels: Int32Array,
+    centres: Float64Array,
+    active: Uint8Array,
+    radius: number,
+    sums: Float64Array,
+    counts: Float64Array,
+    cost: Float64Array,
+  ): void;
   /** Instruction set of the clone in use: avx512f, avx2, sse2 or portable. */
   isa: string;
   abiVersion: number;

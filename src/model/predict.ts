@@ -159,8 +159,8 @@ export class Predictor {
 
   /**
    * DTW models fitted on float64 distances (DBA, sampled k-medoids): the nearest-centre assignment
-   * of dtw/assign.ts, by chunks of rows, so no n × k distance table is held (with the TypeScript
-   * kernel, LB_Kim / LB_Keogh skip the exact DTW of centres they rule out). Same labels, distances
+   * of dtw/assign.ts, by chunks of rows, so no n × k distance table is held (LB_Kim / LB_Keogh skip
+   * the exact DTW of centres they rule out, in the native addon when it loads). Same labels, distances
    * and margins as computing every distance (ties: lowest cluster id).
    */
   private predictDtw64(X: Float64Array): Prediction {

@@ -39,6 +39,7 @@ import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type Sca
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { simplifiedSilhouette } from '../validate/sampled.js';
 import { fitSampled } from '../cluster/fit-sampled.js';
+import { SampleShare } from '../cluster/sample-share.js';
 import { AssignPool } from '../dtw/assign.js';
 import { dtwToMany } from '../dtw/index.js';
 
@@ -109,6 +110,20 @@ export interface ClusterStageOptions {
   sampleSize?: number;
   /** Sampled mode: rows of the stratified silhouette sample (default 4,000). */
   silhouetteSampleSize?: number;
+  /**
+   * Sampled mode: the assignment pool and sample share the sweep holds for every configuration (its
+   * worker threads and one copy of these profiles under this normalisation, `key` as for
+   * `executor`), used instead of a pool of this run's own.
+   */
+  sampledShared?: SampledShared;
+}
+
+/** What a sweep's sampled configurations share (see {@link ClusterStageOptions.sampledShared}). */
+export interface SampledShared {
+  /** `<absolute path of the profiles CSV> <normalisation>`. */
+  key: string;
+  pool: AssignPool;
+  share: SampleShare;
 }
 
 /** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
@@ -316,10 +331,11 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
 
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
   async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
-    const pool = new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
+    const shared = sharedFor(rows);
+    const pool = shared?.pool ?? new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
     try {
       const t0 = performance.now();
-      const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize });
+      const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize, ...(shared ? { share: shared.share } : {}) });
       const seconds = (performance.now() - t0) / 1000;
       const validation = computeValidation({
         X: rows.data,
@@ -332,8 +348,18 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       await addSimplifiedDtw(rows, fit, validation, pool);
       return { fit, seconds, validation };
     } finally {
-      await pool.close();
+      if (!shared) await pool.close();
     }
+  }
+
+  /** The sweep's shared pool and samples, after checking they hold these profiles (rows: a share over a copy of the same values). */
+  function sharedFor(rows: { data: Float64Array; n: number; dim: number }): { pool: AssignPool; share: SampleShare } | undefined {
+    const sh = o.sampledShared;
+    if (!sh) return undefined;
+    const key = `${path.resolve(o.in)} ${normalize}`;
+    if (sh.key !== key) throw new RangeError(`Expected shared sampled resources for ${key} but they hold ${sh.key}`);
+    if (sh.pool.n !== rows.n || sh.pool.L !== rows.dim) throw new RangeError(`Expected a shared pool of ${rows.n} × ${rows.dim} profiles but it holds ${sh.pool.n} × ${sh.pool.L}`);
+    return { pool: sh.pool, share: sh.share };
   }
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
@@ -393,7 +419,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         const t0 = performance.now();
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
         const sampled = plan.mode === 'sampled';
-        const pool = sampled ? new AssignPool(X, L, o.workers ?? availableParallelism()) : undefined;
+        const shared = sampled ? sharedFor(rows) : undefined;
+        const pool = sampled ? (shared?.pool ?? new AssignPool(X, L, o.workers ?? availableParallelism())) : undefined;
+        // One first sample (one sample size: the largest k's, see cluster/scale.ts) and its matrix for every k.
+        const share = sampled ? (shared?.share ?? new SampleShare(rows)) : undefined;
         try {
           const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
           const validationOf = (fit: ClusterFit) =>
@@ -425,7 +454,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
               log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
               await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
             },
-            { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare, ...(pool ? { fit: (s: ClusterSpec) => fitSampled(rows, s, pool, { sampleSize: plan.sampleSize }) } : {}) },
+            { ...(euclidean ? { euclidean } : {}), ...(select ? { select } : {}), minClusterShare, ...(pool ? { fit: (s: ClusterSpec) => fitSampled(rows, s, pool, { sampleSize: plan.sampleSize, ...(share ? { share } : {}) }) } : {}) },
           );
           const seconds = (performance.now() - t0) / 1000;
           const fit = res.fit;
@@ -446,7 +475,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
           });
           await run.setTags({ 'mlflow.runName': `${o.model} ${o.metric} k=${res.k}` });
         } finally {
-          await pool?.close();
+          if (!shared) await pool?.close();
         }
       } else if (plan.mode === 'sampled') {
         work = await sampledWork(rows, { ...spec, k: o.k }, plan);

@@ -22,7 +22,9 @@ import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
-import { loadCheckedDtwMatrix, runClusterStage } from './cluster.js';
+import { loadCheckedDtwMatrix, runClusterStage, type SampledShared } from './cluster.js';
+import { AssignPool } from '../dtw/assign.js';
+import { SampleShare } from '../cluster/sample-share.js';
 import { defaultMemoryBudget, planScale, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { ClusterPool, sharedCopy, treeKey } from './cluster-pool.js';
@@ -380,10 +382,14 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     // Sampled: one configuration at a time, each scoring medoids on every worker thread.
     poolSize = sampled ? 1 : Math.max(1, Math.min(o.workers ?? availableParallelism(), configs.length));
     const pool = new ClusterPool(poolSize);
+    let sampledShared: SampledShared | undefined;
     try {
       // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
       t = performance.now();
       const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
+      // Sampled: one assignment pool (worker threads over this copy of the profiles) and one first
+      // sample per seed, with its matrix, for every configuration.
+      if (sampled) sampledShared = { key: `${harmonized} ${normalize}`, pool: new AssignPool(X, table.length, o.workers ?? availableParallelism()), share: new SampleShare({ data: X, n, dim: table.length }) };
       const plan = sampled ? { silhouette: false, kmedoids: false, serialize: false } : { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
       const euclidean = plan.silhouette ? await pool.euclideanDistances(X, table.length) : undefined;
       // k-medoids' matrix: now, or (serialized) when the first Euclidean k-medoids run starts.
@@ -418,7 +424,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
         try {
           const res = await runClusterStage(
-            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), ...(sampled ? { scale: 'sampled' as const, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}) } : { executor }) },
+            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), ...(sampled ? { scale: 'sampled' as const, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), sampleSize: scalePlan.sampleSize, ...(sampledShared ? { sampledShared } : {}) } : { executor }) },
             { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
           );
           rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics, sizes: res.outputs.clusterSizes };
@@ -494,8 +500,10 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const settled = await Promise.allSettled(lanes);
       const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) throw failure.reason;
+      if (sampledShared) log.info(`sampled configurations: one assignment pool; ${sampledShared.share.computed} first-sample matrices computed, ${sampledShared.share.reused} times reused (one sample of ${scalePlan.sampleSize} profiles per seed and metric, the largest k's size)`);
     } finally {
       await pool.close();
+      await sampledShared?.pool.close();
     }
     }
     const labelsOf = new Map<string, Int32Array[]>();

@@ -140,3 +140,23 @@ describe('pipeline --scale sampled', () => {
     expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);
   }, 120_000);
 });
+
+describe('sweep --scale sampled', () => {
+  it('shares one pool and first sample across configurations, each giving what `cluster` gives alone at the sweep\'s sample size', () => {
+    const r = lpclust(['--json', 'sweep', '--in', csv, '--models', 'kmedoids,agglomerative', '--metrics', 'dtw', '-k', '3..5', '--scale', 'sampled', '--sample-size', '250', '--out-dir', 'sweep-sampled']);
+    expect(r.status, r.stderr).toBe(0);
+    // Six configurations of one seed and metric: the first sample's matrix once, read five more times.
+    expect(r.stderr).toMatch(/1 first-sample matrices computed, 5 times reused/);
+    const res = JSON.parse(r.stdout);
+    const configs = res.rows as Array<{ model: string; k: number; status: string; metrics: Record<string, number> }>;
+    expect(configs.length).toBe(6);
+    for (const c of configs) expect(c.status).toBe('FINISHED');
+    for (const [model, k] of [['kmedoids', 3], ['kmedoids', 5], ['agglomerative', 4]] as const) {
+      const one = lpclust(['--json', 'cluster', '--in', csv, '--model', model, '--metric', 'dtw', '-k', String(k), '--scale', 'sampled', '--sample-size', '250', '--out-dir', `one-${model}-${k}`]);
+      expect(one.status, one.stderr).toBe(0);
+      const alone = JSON.parse(one.stdout).metrics as Record<string, number>;
+      const inSweep = configs.find((c) => c.model === model && c.k === k)!.metrics;
+      for (const key of ['Silhouette DTW', 'Simplified Silhouette DTW', 'DB Index', ...(model === 'kmedoids' ? ['fit/total_deviation'] : [])]) expect(inSweep[key], key).toBe(alone[key]);
+    }
+  }, 240_000);
+});
