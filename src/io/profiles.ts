@@ -2,6 +2,7 @@
  * The clean profiles CSV contract (design.md): header `id,date,<slot>...` with `<slot>` the local
  * start time `HH:MM` of each slot; one row per meter and day; energy in Wh per slot.
  */
+import { promises as fsp } from 'node:fs';
 import { inputError } from '../errors.js';
 import { writeLinesAtomic } from './atomic.js';
 import { csvField, readLines, splitCsvLine } from './csv.js';
@@ -74,6 +75,64 @@ export function resolutionOf(slots: readonly string[]): number {
 }
 
 /**
+ * Check the header line of a profiles CSV and return its slot labels.
+ * @throws LpclustError E_INPUT_HEADER naming the file and line: not `id,date,HH:MM...`, a slot
+ *   column not named HH:MM, or slot columns that do not divide a day into equal slots
+ */
+export function parseProfilesHeader(line: string, file: string, lineNo = 1): string[] {
+  const head = splitCsvLine(line);
+  if (head[0] !== 'id' || head[1] !== 'date' || head.length < 3) {
+    throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header "id,date,00:00,..." but found "${line.slice(0, 80)}"`, {
+      hint: 'give a clean profiles CSV as written by `lpclust etl` or `lpclust harmonize`',
+      where: { file, line: lineNo },
+    });
+  }
+  const slots = head.slice(2);
+  for (const s of slots) {
+    if (!SLOT_RE.test(s)) {
+      throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected slot columns named HH:MM but found "${s}"`, {
+        where: { file, line: lineNo, field: s },
+      });
+    }
+  }
+  if (1440 % slots.length !== 0) {
+    throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: ${slots.length} slot columns do not divide a day into equal slots`, {
+      where: { file, line: lineNo },
+    });
+  }
+  return slots;
+}
+
+/**
+ * Read only the header of a profiles CSV (before a run starts, so that a wrong file is a usage
+ * mistake that leaves no FAILED run).
+ * @returns the slot labels
+ * @throws LpclustError E_INPUT_MISSING, E_INPUT_EMPTY or E_INPUT_HEADER naming the file
+ */
+export async function readProfilesHeader(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    // A header is far shorter than 64 KiB (a 1-minute day is 1,440 columns of 6 characters).
+    const fh = await fsp.open(file, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw inputError('E_INPUT_MISSING', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { hint: 'check the path', where: { file }, cause: e });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const end = text.indexOf('\n');
+  const line = (end < 0 ? text : text.slice(0, end)).replace(/\r$/, '');
+  if (line === '') throw inputError('E_INPUT_EMPTY', `${file} is empty: expected a header "id,date,00:00,..."`, { where: { file } });
+  return parseProfilesHeader(line, file, 1);
+}
+
+/**
  * Read a clean profiles (or harmonized) CSV.
  * @throws LpclustError naming the file, line and column for a wrong header, an unparsable number,
  *   a value beyond {@link MAX_PROFILE_VALUE}, an empty cell, a date not of the calendar, or a
@@ -90,26 +149,7 @@ export async function readProfiles(file: string, options: ReadProfilesOptions = 
   const seen = options.allowDuplicates ? undefined : new Map<string, number>();
   for await (const { line, lineNo } of readLines(file)) {
     if (slots === undefined) {
-      const head = splitCsvLine(line);
-      if (head[0] !== 'id' || head[1] !== 'date' || head.length < 3) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header "id,date,00:00,..." but found "${line.slice(0, 80)}"`, {
-          hint: 'give a clean profiles CSV as written by `lpclust etl` or `lpclust harmonize`',
-          where: { file, line: lineNo },
-        });
-      }
-      slots = head.slice(2);
-      for (const s of slots) {
-        if (!SLOT_RE.test(s)) {
-          throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected slot columns named HH:MM but found "${s}"`, {
-            where: { file, line: lineNo, field: s },
-          });
-        }
-      }
-      if (1440 % slots.length !== 0) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: ${slots.length} slot columns do not divide a day into equal slots`, {
-          where: { file, line: lineNo },
-        });
-      }
+      slots = parseProfilesHeader(line, file, lineNo);
       L = slots.length;
       continue;
     }

@@ -109,6 +109,11 @@ export interface ClusterStageOptions {
   sampleSize?: number;
   /** Sampled mode: rows of the stratified silhouette sample (default 4,000). */
   silhouetteSampleSize?: number;
+  /**
+   * Why `scale` is what it is, when a caller decided it (the pipeline plans before its DTW stage
+   * and passes the mode): logged instead of this stage's own reason, which would say it was asked for.
+   */
+  scaleReason?: string;
 }
 
 /** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
@@ -275,7 +280,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     throw e;
   }
   const { inFile, table, n, L, X, given, plan } = prepared;
-  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${plan.reason}`);
+  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${o.scaleReason ?? plan.reason}`);
   steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },

@@ -121,9 +121,12 @@ describe('pipeline --scale sampled', () => {
     const r = spawnSync(process.execPath, [BIN, '--tracking-uri', `file:${path.join(cwd, 'mlruns')}`, 'pipeline', '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '60', '--json', '--quiet'], { cwd, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
-    const stages = (res.stages as Array<{ stage: string; runId?: string }>).map((s) => s.stage);
-    expect(stages).not.toContain('dtw');
+    const stages = (res.stages as Array<{ stage: string; runId?: string; skipped?: string }>).map((s) => s.stage);
     expect(stages).toContain('clustering');
+    // The DTW stage did not run (no matrix) and says what clustering does instead.
+    const dtw = (res.stages as Array<{ stage: string; runId?: string; skipped?: string }>).find((s) => s.stage === 'dtw');
+    expect(dtw?.runId).toBeUndefined();
+    expect(dtw?.skipped).toMatch(/^sampled mode: no \d+ × \d+ matrix, which would take .*; the clustering run computes DTW only where it needs it/);
     expect(res.metrics['Silhouette DTW_sample_size']).toBeGreaterThan(0);
     expect(res.metrics['Simplified Silhouette DTW']).toBeDefined();
     const root = path.join(cwd, 'mlruns');
@@ -135,6 +138,7 @@ describe('pipeline --scale sampled', () => {
       return '';
     };
     expect(tag(res.runId, 'lpclust.scale')).toBe('sampled');
+    expect(tag(res.runId, 'lpclust.skipped.dtw')).toBe(dtw?.skipped);
     const child = (res.stages as Array<{ stage: string; runId?: string }>).find((s) => s.stage === 'clustering')!;
     expect(tag(child.runId!, 'lpclust.scale')).toBe('sampled');
     expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);
