@@ -32,7 +32,7 @@ import type { ClusterFit, ClusterSpec, InitName, MetricName, ModelName } from '.
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
-import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
+import { groupThousands, renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
 import { logModel } from '../model/resolve.js';
 import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
@@ -526,7 +526,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
               slots: table.slots,
               silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples,
               silhouetteDistance: byDtw ? 'DTW' : 'Euclidean',
-              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${sample.rows.length} of ${sample.n} days` } : {}),
+              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${groupThousands(sample.rows.length)} of ${groupThousands(sample.n)} days` } : {}),
             },
             plotDir,
           )

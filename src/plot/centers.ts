@@ -206,10 +206,16 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
       const lo = new Float64Array(L);
       const mid = new Float64Array(L);
       const hi = new Float64Array(L);
-      const col = new Float64Array(m.length);
+      // Members' values slot by slot (slot-major), gathered in one pass over their rows: reading
+      // one slot of every row at a time would touch a different cache line per value.
+      const M = m.length;
+      const cols = new Float64Array(M * L);
+      for (let t = 0; t < M; t++) {
+        const row = m[t] * L;
+        for (let j = 0; j < L; j++) cols[j * M + t] = X[row + j];
+      }
       for (let j = 0; j < L; j++) {
-        for (let t = 0; t < m.length; t++) col[t] = X[m[t] * L + j];
-        [lo[j], mid[j], hi[j]] = quantilesInPlace(col, [0.1, 0.5, 0.9]);
+        [lo[j], mid[j], hi[j]] = quantilesInPlace(cols.subarray(j * M, (j + 1) * M), [0.1, 0.5, 0.9]);
         d.yMin = Math.min(d.yMin, lo[j]);
         d.yMax = Math.max(d.yMax, hi[j]);
       }
