@@ -1,7 +1,7 @@
 /**
  * Large-N benchmark (issue 17). Run from the repository root after building:
  *
- *   npm run build && node --import tsx bench/scale.ts [--quick] [--sizes 100000,300000,1000000] [--cli] [--skip-exact]
+ *   npm run build && node --import tsx bench/scale.ts [--quick] [--sizes 100000,300000,1000000] [--cli] [--pipeline] [--skip-exact]
  *
  * Data: synthetic daily load profiles (L = 24) from six archetypes (morning peak, evening peak,
  * double peak, flat, night heating, midday dip), each day with a random amplitude, a shift of up to
@@ -15,14 +15,23 @@
  *    peak RSS is that size's: wall time, peak RSS, the time to assign all N days to the 12 medoids
  *    (what `predict` does) with every distance and with the lower bounds (share of exact DTW calls
  *    saved; labels and distances checked identical), and the fitted exponent of time against N.
+ *    The fit is split into its fixed part (FasterPAM on the samples: five 2,000 × 2,000 sample
+ *    matrices, whatever N) measured on its own, and the part that grows with N (scoring every
+ *    candidate medoid set on all N); the exponent is fitted on what grows.
  * 3. With --cli: `lpclust cluster --model kmedoids --metric dtw -k 12` end to end (reading the CSV,
  *    plots, model and MLflow logging) on the largest size, with the child's wall time and peak RSS.
+ * 4. With --pipeline: `lpclust pipeline --in <harmonized CSV> --model kmedoids --metric dtw -k 12`
+ *    end to end (reading, FasterCLARA, validation, plots, model, MLflow logging) and `lpclust
+ *    predict` of every day of that CSV against the pipeline's model, at each size, each under
+ *    /usr/bin/time (wall, peak RSS). Their fixed costs (start-up, FasterPAM on the samples, the
+ *    silhouette sample, rendering) are the same commands at N = 5,000, printed apart; the exponents
+ *    are fitted on wall − fixed.
  *
  * It imports the compiled library (dist/) so that worker threads run plain JavaScript. `uptime` is
  * printed beside the figures: the machine is shared and the figures move with other load.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +122,8 @@ async function oneSize(n: number): Promise<void> {
   let t = performance.now();
   const s = await lp.fasterClara(rows, { k: K, radius: RADIUS, seed: 0 }, pool);
   const fit = (performance.now() - t) / 1000;
+  // Timed after the fit, on the same warm code, so that the difference is the part that grows.
+  const fixed = claraFixedCost(rows);
   const M = lp.gatherRows(rows, s.medoids);
   t = performance.now();
   const pruned = await pool.assign(M, RADIUS, { second: true, prune: true });
@@ -126,7 +137,24 @@ async function oneSize(n: number): Promise<void> {
   // VmHWM is this process image's own peak (ru_maxrss would carry the parent's across fork + exec).
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   const rss = hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
-  console.log(JSON.stringify({ n, fit, assign, assignFull, same, exactShare: s.exactPairs / s.candidatePairs, assignShare: pruned.exactPairs / full.exactPairs, rss, total: s.totalDeviation }));
+  console.log(JSON.stringify({ n, fit, fixed, assign, assignFull, same, exactShare: s.exactPairs / s.candidatePairs, assignShare: pruned.exactPairs / full.exactPairs, rss, total: s.totalDeviation }));
+}
+
+/**
+ * The part of FasterCLARA's fit that does not grow with N, timed on its own: for each of its five
+ * samples of 2,000 rows, the sample's DTW matrix and FasterPAM on it (what fasterClara does before
+ * scoring the medoids on all N).
+ */
+function claraFixedCost(rows: { data: Float64Array; n: number; dim: number }): number {
+  const s = lp.defaultSampleSize(rows.n, K);
+  const rng = new lp.Random(0);
+  const t = performance.now();
+  for (let i = 0; i < lp.DEFAULT_CLARA_SAMPLES; i++) {
+    const idx = Int32Array.from(rng.sample(rows.n, s)).sort();
+    const D = lp.sampleMatrix(rows, idx, RADIUS);
+    new lp.KMedoids({ k: K, init: 'random', method: 'fasterpam', maxIter: 300, nInit: 1, seed: 0 }).fit(D, rng);
+  }
+  return (performance.now() - t) / 1000;
 }
 
 /** Least-squares slope of log(time) against log(n). */
@@ -180,16 +208,16 @@ async function main(): Promise<void> {
       continue;
     }
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    points.push({ n, t: j.fit });
+    points.push({ n, t: Math.max(1e-3, j.fit - j.fixed) });
     assignPoints.push({ n, t: j.assignFull });
     console.log(
-      `N = ${String(n).padStart(8)}: fit ${j.fit.toFixed(1)} s, peak RSS ${(j.rss / 1e9).toFixed(2)} GB; ` +
+      `N = ${String(n).padStart(8)}: fit ${j.fit.toFixed(1)} s (fixed ${j.fixed.toFixed(1)} s for FasterPAM on the samples + ${(j.fit - j.fixed).toFixed(1)} s scoring on all N), peak RSS ${(j.rss / 1e9).toFixed(2)} GB; ` +
         `assign all N to the 12 medoids: ${j.assignFull.toFixed(2)} s every distance (the default on the native kernel), ${j.assign.toFixed(2)} s with LB_Kim/LB_Keogh (${(100 * (1 - j.assignShare)).toFixed(1)} % of exact DTW calls saved), identical: ${j.same}   [${before}]`,
     );
   }
   if (points.length >= 2) {
-    // The fit is a fixed part (FasterPAM on the samples) plus the all-N scoring, which is linear.
-    console.log(`fitted exponent of time against N: fit ${exponent(points).toFixed(2)}, all-N assignment ${exponent(assignPoints).toFixed(2)} (1 = linear)`);
+    // The fit is a fixed part (FasterPAM on the samples) plus the all-N scoring: the exponent is of what grows.
+    console.log(`fitted exponent of time against N (1 = linear): fit minus its fixed part ${exponent(points).toFixed(2)}, all-N assignment ${exponent(assignPoints).toFixed(2)}`);
   }
   if (flag('--cli')) {
     const n = Math.max(...sizes);
@@ -223,7 +251,57 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  if (flag('--pipeline')) await pipelineByN(sizes);
   console.log(`\n[${uptime()}]`);
+}
+
+/** One CLI command under /usr/bin/time: exit code, wall seconds, peak RSS bytes, stdout, stderr. */
+function timed(args: string[], cwd: string): { status: number | null; wall: number; rss: number; stdout: string; stderr: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, path.join(ROOT, 'bin', 'lpclust.js'), ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const [wall, rssKb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { status: r.status, wall, rss: rssKb * 1024, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Part 4: `lpclust pipeline --in` and `lpclust predict` at each size and at N = 5,000 (their fixed
+ * costs), in a scratch folder beside the repository (FileStore), removed afterwards.
+ */
+async function pipelineByN(sizes: number[]): Promise<void> {
+  const FIXED_N = 5000;
+  console.log(`\n## lpclust pipeline --in <CSV> --model kmedoids --metric dtw -k ${K} --scale sampled end to end, then lpclust predict of the same days`);
+  const dir = mkdtempSync(path.join(ROOT, '..', 'lpclust-bench-pipeline-'));
+  const rows: Array<{ n: number; pipeline: number; predict: number }> = [];
+  try {
+    for (const n of [FIXED_N, ...sizes]) {
+      const csv = path.join(dir, `profiles-${n}.csv`);
+      await writeCsv(csv, n);
+      const before = uptime();
+      const tracking = ['--tracking-uri', `file:${path.join(dir, 'mlruns')}`];
+      const p = timed([...tracking, '--json', '--quiet', 'pipeline', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', String(K), '--scale', 'sampled', '--workers', String(WORKERS), '--out-dir', path.join(dir, 'out')], dir);
+      if (p.status !== 0) {
+        console.log(`N = ${n}: pipeline failed (${p.status}): ${p.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+        continue;
+      }
+      const res = JSON.parse(p.stdout) as { stages: Array<{ stage: string; runId?: string; skipped?: string }>; cluster: { plots: string[] } };
+      const clustering = res.stages.find((s) => s.stage === 'clustering')!.runId!;
+      const q = timed([...tracking, '--quiet', 'predict', '--model', `runs:/${clustering}/model`, '--in', csv, '--out', path.join(dir, `predicted-${n}.csv`)], dir);
+      if (q.status !== 0) console.log(`N = ${n}: predict failed (${q.status}): ${q.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+      const plots = res.cluster.plots.map((f) => `${path.basename(f)} ${(statSync(f).size / 1024).toFixed(0)} KiB`).join(', ');
+      console.log(
+        `N = ${String(n).padStart(8)}${n === FIXED_N ? ' (fixed costs)' : ''}: pipeline ${p.wall.toFixed(1)} s, peak RSS ${(p.rss / 1e9).toFixed(2)} GB; predict ${q.wall.toFixed(1)} s, peak RSS ${(q.rss / 1e9).toFixed(2)} GB   [${before}]`,
+      );
+      if (n === Math.max(...sizes)) console.log(`  DTW stage: ${res.stages.find((s) => s.stage === 'dtw')?.skipped ?? 'ran'}\n  plots: ${plots}`);
+      rows.push({ n, pipeline: p.wall, predict: q.wall });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const fixed = rows.find((r) => r.n === FIXED_N);
+  const grown = rows.filter((r) => r.n !== FIXED_N);
+  if (fixed && grown.length >= 2) {
+    const fit = (key: 'pipeline' | 'predict') => exponent(grown.map((r) => ({ n: r.n, t: Math.max(1e-3, r[key] - fixed[key]) })));
+    console.log(`fixed costs (N = ${FIXED_N}): pipeline ${fixed.pipeline.toFixed(1)} s, predict ${fixed.predict.toFixed(1)} s; fitted exponent of (time − fixed) against N: pipeline ${fit('pipeline').toFixed(2)}, predict ${fit('predict').toFixed(2)} (1 = linear)`);
+  }
 }
 
 await main();
