@@ -299,8 +299,8 @@ async function pipelineByN(sizes: number[]): Promise<void> {
   const fixed = rows.find((r) => r.n === FIXED_N);
   const grown = rows.filter((r) => r.n !== FIXED_N);
   if (fixed && grown.length >= 2) {
-    const fit = (key: 'pipeline' | 'predict') => exponent(grown.map((r) => ({ n: r.n, t: Math.max(1e-3, r[key] - fixed[key]) })));
-    console.log(`fixed costs (N = ${FIXED_N}): pipeline ${fixed.pipeline.toFixed(1)} s, predict ${fixed.predict.toFixed(1)} s; fitted exponent of (time − fixed) against N: pipeline ${fit('pipeline').toFixed(2)}, predict ${fit('predict').toFixed(2)} (1 = linear)`);
+    const growth = (key: 'pipeline' | 'predict') => exponent(grown.map((r) => ({ n: r.n, t: Math.max(1e-3, r[key] - fixed[key]) })));
+    console.log(`fixed costs (N = ${FIXED_N}): pipeline ${fixed.pipeline.toFixed(1)} s, predict ${fixed.predict.toFixed(1)} s; fitted exponent of (time − fixed) against N: pipeline ${growth('pipeline').toFixed(2)}, predict ${growth('predict').toFixed(2)} (1 = linear)`);
   }
 }
 
