@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
 import { allRuns, childrenOf, tempStore } from './helpers.js';
 
 const BIN = path.resolve('bin/lpclust.js');
@@ -116,4 +117,43 @@ describe('lpclust pipeline --in', () => {
     expect(await allRuns(store, 'lpclust')).toEqual([]);
     expect(existsSync(path.join(dir, 'outputs'))).toBe(false);
   }, 60_000);
+
+  it('allocates nothing of n² elements end to end in sampled mode (a budget smaller than one n × n matrix)', async () => {
+    const { dir, store } = await tempStore('lpclust-pipeline-in-n2-');
+    const csv = path.join(dir, 'h.csv');
+    writeHarmonized(csv);
+    const n2 = N * N;
+    let largest = 0;
+    const saved = { F64: globalThis.Float64Array, F32: globalThis.Float32Array, AB: globalThis.ArrayBuffer, SAB: globalThis.SharedArrayBuffer };
+    // Elements of every typed array and buffer built through the globals (buffers counted in float64 elements).
+    const watch = <T extends object>(C: T, bytesPer: number): T =>
+      new Proxy(C, {
+        construct(target, args, newTarget) {
+          const a = args[0];
+          const len = typeof a === 'number' ? a / bytesPer : a instanceof saved.AB || a instanceof saved.SAB ? a.byteLength / 8 : a && typeof a === 'object' && 'length' in a ? (a as { length: number }).length : 0;
+          if (len > largest) largest = len;
+          return Reflect.construct(target as unknown as new (...x: unknown[]) => object, args, newTarget);
+        },
+      });
+    globalThis.Float64Array = watch(saved.F64, 1);
+    globalThis.Float32Array = watch(saved.F32, 1);
+    globalThis.ArrayBuffer = watch(saved.AB, 8);
+    globalThis.SharedArrayBuffer = watch(saved.SAB, 8);
+    let res: Awaited<ReturnType<typeof runPipeline>>;
+    try {
+      // One float32 n × n matrix is 9 MB: the budget of 6 MB cannot hold it, auto goes sampled.
+      res = await runPipeline({ input: csv, sources: {}, model: 'kmedoids', metric: 'dtw', k: 5, memoryBudget: 6e6, sampleSize: 300, workers: 1, outDir: path.join(dir, 'outputs') }, { store, experimentName: 'n2' });
+    } finally {
+      globalThis.Float64Array = saved.F64;
+      globalThis.Float32Array = saved.F32;
+      globalThis.ArrayBuffer = saved.AB;
+      globalThis.SharedArrayBuffer = saved.SAB;
+    }
+    expect(res.outputs.cluster.n).toBe(N);
+    expect(res.outputs.stages.find((s) => s.stage === 'dtw')?.skipped).toMatch(/^sampled mode/);
+    expect(res.outputs.cluster.plots.length).toBeGreaterThan(0);
+    // The instrumentation saw the FasterCLARA sample matrix (300²) but nothing near n².
+    expect(largest).toBeGreaterThanOrEqual(300 * 300);
+    expect(largest).toBeLessThan(n2 / 4);
+  }, 120_000);
 });
