@@ -252,8 +252,6 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
     // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
     if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
-    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
-    checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
     // Exact or sampled, decided before anything n × n is read or allocated.
     const plan = planScale({
       n,
@@ -268,6 +266,13 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
       silhouetteSample: o.silhouetteSampleSize ?? DEFAULT_SILHOUETTE_SAMPLE,
     });
+    // Sampled mode keeps one copy of the profiles: normalised straight onto shared memory, which the
+    // assignment workers read in place, and the raw values dropped but for the first row (the
+    // model's input example). 10⁶ × 24 float64 rows are 192 MB per copy.
+    const sampled = plan.mode === 'sampled';
+    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`, { shared: sampled });
+    checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+    if (sampled) table.values = table.values.slice(0, L);
     // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
     const given = o.dtw !== undefined && !o.preloaded && plan.mode === 'exact' ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
     return { inFile, table, n, L, X, given, plan };
