@@ -81,7 +81,8 @@ export interface PipelineOptions {
   /**
    * A harmonized profiles CSV (`id,date,HH:MM...`, `--in`) to cluster instead of the sources: the
    * ETL and harmonization stages are skipped (tagged `lpclust.skipped.<stage>`) and the file is
-   * logged as the parent's dataset input; `sources`, `meters` and `rules` must then be empty.
+   * logged as the parent's dataset input; `sources`, `meters` and `rules` must then be empty, and
+   * `resolution`, when given, must be the file's.
    */
   input?: string;
   /** Meter description CSV. */
@@ -542,7 +543,11 @@ async function checkDirectInput(o: PipelineOptions): Promise<DirectInput> {
     if (v !== undefined) throw usageError('E_USAGE_OPTION', `${key} applies to the ETL and harmonization stages, which --in skips`, { hint: `drop ${key}, or run the pipeline on the sources instead of --in` });
   }
   const file = checkInputPath(o.input!, '--in');
-  return { file, slots: await readProfilesHeader(file) };
+  const slots = await readProfilesHeader(file);
+  if (o.resolution !== undefined && o.resolution !== resolutionOf(slots)) {
+    throw usageError('E_USAGE_OPTION', `--resolution ${o.resolution} but ${file} has ${slots.length} slots a day (${resolutionOf(slots)} minutes each)`, { hint: `drop --resolution (with --in the file's columns give it), or give a file at ${o.resolution} minutes` });
+  }
+  return { file, slots };
 }
 
 /**

@@ -102,11 +102,13 @@ describe('lpclust pipeline --in', () => {
   it('refuses a wrong --in, or --in with sources, meters or rules, before any run exists', async () => {
     const { dir, store } = await tempStore('lpclust-pipeline-in-bad-');
     writeFileSync(path.join(dir, 'long.csv'), 'meter,timestamp,kwh\nM1,2021-01-01T00:00,1.5\n');
+    writeHarmonized(path.join(dir, 'h60.csv'));
     const cases: Array<[string[], number, RegExp]> = [
       [['--in', 'missing.csv'], 3, /--in.*missing\.csv/],
       [['--in', 'long.csv'], 3, /long\.csv:1: expected a header "id,date,00:00,\.\.\." but found "meter,timestamp,kwh"/],
       [["--in", "long.csv", "--sql", "."], 2, /--in \S*long\.csv replaces the sources, but sql is given too/],
       [['--in', 'long.csv', '--meters', 'long.csv'], 2, /--meters applies to the ETL and harmonization stages, which --in skips/],
+      [['--in', 'h60.csv', '--resolution', '15'], 2, /--resolution 15 but \S*h60\.csv has 24 slots a day \(60 minutes each\)/],
     ];
     for (const [args, code, re] of cases) {
       const r = lpclust(dir, ['pipeline', '--model', 'kmeans', '-k', '3', ...args]);

@@ -277,7 +277,8 @@ Examples:
           ...(flags.in !== undefined ? { input: path.resolve(flags.in) } : {}),
           meters: inputs.meters,
           rules: inputs.rules,
-          resolution: s.resolution,
+          // With --in the file's columns give the resolution: a --resolution flag is checked against them.
+          ...(flags.in === undefined || flags.resolution !== undefined ? { resolution: s.resolution } : {}),
           timezone: s.timezone,
           dropZeroDays: s.dropZeroDays,
           silhouetteDtw: s.silhouetteDtw,
