@@ -1,9 +1,9 @@
 /**
  * Large-N benchmark (issue 17). Run from the repository root after building:
  *
- *   npm run build && node --import tsx bench/scale.ts [--quick] [--sizes 100000,300000,1000000] [--cli] [--skip-exact]
- *   node --import tsx bench/scale.ts --assign 1000000     (part 4 only)
- *   node --import tsx bench/scale.ts --dba 100000,1000000 (part 5 only)
+ *   npm run build && node --import tsx bench/scale.ts [--quick] [--sizes 100000,300000,1000000] [--cli] [--pipeline] [--skip-exact]
+ *   node --import tsx bench/scale.ts --assign 1000000     (part 5 only)
+ *   node --import tsx bench/scale.ts --dba 100000,1000000 (part 6 only)
  *
  * Data: synthetic daily load profiles (L = 24) from six archetypes (morning peak, evening peak,
  * double peak, flat, night heating, midday dip), each day with a random amplitude, a shift of up to
@@ -17,14 +17,23 @@
  *    peak RSS is that size's: wall time, peak RSS, the time to assign all N days to the 12 medoids
  *    (what `predict` does) with every distance and with the lower bounds (share of exact DTW calls
  *    saved; labels and distances checked identical), and the fitted exponent of time against N.
+ *    The fit is split into its fixed part (FasterPAM on the samples: five 2,000 × 2,000 sample
+ *    matrices, whatever N) measured on its own, and the part that grows with N (scoring every
+ *    candidate medoid set on all N); the exponent is fitted on what grows.
  * 3. With --cli: `lpclust cluster --model kmedoids --metric dtw -k 12` end to end (reading the CSV,
  *    plots, model and MLflow logging) on the largest size, with the child's wall time and peak RSS.
+ * 4. With --pipeline: `lpclust pipeline --in <harmonized CSV> --model kmedoids --metric dtw -k 12`
+ *    end to end (reading, FasterCLARA, validation, plots, model, MLflow logging) and `lpclust
+ *    predict` of every day of that CSV against the pipeline's model, at each size, each under
+ *    /usr/bin/time (wall, peak RSS). Their fixed costs (start-up, FasterPAM on the samples, the
+ *    silhouette sample, rendering) are the same commands at N = 5,000, printed apart; the exponents
+ *    are fitted on wall − fixed.
  *
- * 4. With --assign N: only the assignment of N profiles to 12 centres, float64 and float32 profiles,
+ * 5. With --assign N: only the assignment of N profiles to 12 centres, float64 and float32 profiles,
  *    nearest only and nearest + second, every distance against the lower bounds in the native kernel
  *    (CPU seconds of one thread, share of exact calls saved).
  *
- * 5. With --dba N,…: DTW k-means (DBA, k = 12, n_init 3, max_iter 10) at each size on the worker
+ * 6. With --dba N,…: DTW k-means (DBA, k = 12, n_init 3, max_iter 10) at each size on the worker
  *    threads: wall time, the share of exact DTW calls the bounds saved, peak RSS; at N ≤ 10⁵ also
  *    without the bounds, checking that labels, centres and inertia are identical.
  *
@@ -32,7 +41,7 @@
  * printed beside the figures: the machine is shared and the figures move with other load.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +132,8 @@ async function oneSize(n: number): Promise<void> {
   let t = performance.now();
   const s = await lp.fasterClara(rows, { k: K, radius: RADIUS, seed: 0 }, pool);
   const fit = (performance.now() - t) / 1000;
+  // Timed after the fit, on the same warm code, so that the difference is the part that grows.
+  const fixed = claraFixedCost(rows);
   const M = lp.gatherRows(rows, s.medoids);
   t = performance.now();
   const pruned = await pool.assign(M, RADIUS, { second: true, prune: true });
@@ -135,11 +146,28 @@ async function oneSize(n: number): Promise<void> {
   for (let i = 0; i < n && same; i++) same = pruned.n1[i] === full.n1[i] && pruned.d1[i] === full.d1[i] && pruned.d2![i] === full.d2![i];
   // VmHWM is this process image's own peak (ru_maxrss would carry the parent's across fork + exec).
   const rss = peakRss();
-  console.log(JSON.stringify({ n, fit, assign, assignFull, same, exactShare: s.exactPairs / s.candidatePairs, assignShare: pruned.exactPairs / full.exactPairs, rss, total: s.totalDeviation }));
+  console.log(JSON.stringify({ n, fit, fixed, assign, assignFull, same, exactShare: s.exactPairs / s.candidatePairs, assignShare: pruned.exactPairs / full.exactPairs, rss, total: s.totalDeviation }));
 }
 
 /**
- * Part 4 (--assign N), in a child: all N profiles to 12 centres (random rows), float64 and float32
+ * The part of FasterCLARA's fit that does not grow with N, timed on its own: for each of its five
+ * samples of 2,000 rows, the sample's DTW matrix and FasterPAM on it (what fasterClara does before
+ * scoring the medoids on all N).
+ */
+function claraFixedCost(rows: { data: Float64Array; n: number; dim: number }): number {
+  const s = lp.defaultSampleSize(rows.n, K);
+  const rng = new lp.Random(0);
+  const t = performance.now();
+  for (let i = 0; i < lp.DEFAULT_CLARA_SAMPLES; i++) {
+    const idx = Int32Array.from(rng.sample(rows.n, s)).sort();
+    const D = lp.sampleMatrix(rows, idx, RADIUS);
+    new lp.KMedoids({ k: K, init: 'random', method: 'fasterpam', maxIter: 300, nInit: 1, seed: 0 }).fit(D, rng);
+  }
+  return (performance.now() - t) / 1000;
+}
+
+/**
+ * Part 5 (--assign N), in a child: all N profiles to 12 centres (random rows), float64 and float32
  * profiles, nearest only and nearest + second, with every distance and with the lower bounds. CPU
  * time of one thread, best of 5: wall times on this shared machine move with the load more than
  * the difference measured.
@@ -178,7 +206,7 @@ function peakRss(): number {
 }
 
 /**
- * Part 5 (--dba N,…), in a child: DTW k-means (DBA) with k = 12, n_init 3, max_iter 10 on the worker
+ * Part 6 (--dba N,…), in a child: DTW k-means (DBA) with k = 12, n_init 3, max_iter 10 on the worker
  * threads (lower bounds as by default). With `compare`, also without the bounds: labels, centres and
  * inertia must be identical.
  */
@@ -290,16 +318,16 @@ async function main(): Promise<void> {
       continue;
     }
     const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
-    points.push({ n, t: j.fit });
+    points.push({ n, t: Math.max(1e-3, j.fit - j.fixed) });
     assignPoints.push({ n, t: j.assignFull });
     console.log(
-      `N = ${String(n).padStart(8)}: fit ${j.fit.toFixed(1)} s, peak RSS ${(j.rss / 1e9).toFixed(2)} GB; ` +
-        `assign all N to the 12 medoids: ${j.assignFull.toFixed(2)} s every distance, ${j.assign.toFixed(2)} s with LB_Kim/LB_Keogh (the default for these float64 profiles; ${(100 * (1 - j.assignShare)).toFixed(1)} % of exact DTW calls saved), identical: ${j.same}   [${before}]`,
+      `N = ${String(n).padStart(8)}: fit ${j.fit.toFixed(1)} s (fixed ${j.fixed.toFixed(1)} s for FasterPAM on the samples + ${(j.fit - j.fixed).toFixed(1)} s scoring on all N), peak RSS ${(j.rss / 1e9).toFixed(2)} GB; ` +
+        `assign all N to the 12 medoids: ${j.assignFull.toFixed(2)} s every distance, ${j.assign.toFixed(2)} s with LB_Kim/LB_Keogh (${(100 * (1 - j.assignShare)).toFixed(1)} % of exact DTW calls saved), identical: ${j.same}   [${before}]`,
     );
   }
   if (points.length >= 2) {
-    // The fit is a fixed part (FasterPAM on the samples) plus the all-N scoring, which is linear.
-    console.log(`fitted exponent of time against N: fit ${exponent(points).toFixed(2)}, all-N assignment ${exponent(assignPoints).toFixed(2)} (1 = linear)`);
+    // The fit is a fixed part (FasterPAM on the samples) plus the all-N scoring: the exponent is of what grows.
+    console.log(`fitted exponent of time against N (1 = linear): fit minus its fixed part ${exponent(points).toFixed(2)}, all-N assignment ${exponent(assignPoints).toFixed(2)}`);
   }
   if (flag('--cli')) {
     const n = Math.max(...sizes);
@@ -333,7 +361,57 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  if (flag('--pipeline')) await pipelineByN(sizes);
   console.log(`\n[${uptime()}]`);
+}
+
+/** One CLI command under /usr/bin/time: exit code, wall seconds, peak RSS bytes, stdout, stderr. */
+function timed(args: string[], cwd: string): { status: number | null; wall: number; rss: number; stdout: string; stderr: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, path.join(ROOT, 'bin', 'lpclust.js'), ...args], { cwd, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const [wall, rssKb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
+  return { status: r.status, wall, rss: rssKb * 1024, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Part 4: `lpclust pipeline --in` and `lpclust predict` at each size and at N = 5,000 (their fixed
+ * costs), in a scratch folder beside the repository (FileStore), removed afterwards.
+ */
+async function pipelineByN(sizes: number[]): Promise<void> {
+  const FIXED_N = 5000;
+  console.log(`\n## lpclust pipeline --in <CSV> --model kmedoids --metric dtw -k ${K} --scale sampled end to end, then lpclust predict of the same days`);
+  const dir = mkdtempSync(path.join(ROOT, '..', 'lpclust-bench-pipeline-'));
+  const rows: Array<{ n: number; pipeline: number; predict: number }> = [];
+  try {
+    for (const n of [FIXED_N, ...sizes]) {
+      const csv = path.join(dir, `profiles-${n}.csv`);
+      await writeCsv(csv, n);
+      const before = uptime();
+      const tracking = ['--tracking-uri', `file:${path.join(dir, 'mlruns')}`];
+      const p = timed([...tracking, '--json', '--quiet', 'pipeline', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', String(K), '--scale', 'sampled', '--workers', String(WORKERS), '--out-dir', path.join(dir, 'out')], dir);
+      if (p.status !== 0) {
+        console.log(`N = ${n}: pipeline failed (${p.status}): ${p.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+        continue;
+      }
+      const res = JSON.parse(p.stdout) as { stages: Array<{ stage: string; runId?: string; skipped?: string }>; cluster: { plots: string[] } };
+      const clustering = res.stages.find((s) => s.stage === 'clustering')!.runId!;
+      const q = timed([...tracking, '--quiet', 'predict', '--model', `runs:/${clustering}/model`, '--in', csv, '--out', path.join(dir, `predicted-${n}.csv`)], dir);
+      if (q.status !== 0) console.log(`N = ${n}: predict failed (${q.status}): ${q.stderr.trim().split('\n').slice(-4).join(' | ')}`);
+      const plots = res.cluster.plots.map((f) => `${path.basename(f)} ${(statSync(f).size / 1024).toFixed(0)} KiB`).join(', ');
+      console.log(
+        `N = ${String(n).padStart(8)}${n === FIXED_N ? ' (fixed costs)' : ''}: pipeline ${p.wall.toFixed(1)} s, peak RSS ${(p.rss / 1e9).toFixed(2)} GB; predict ${q.wall.toFixed(1)} s, peak RSS ${(q.rss / 1e9).toFixed(2)} GB   [${before}]`,
+      );
+      if (n === Math.max(...sizes)) console.log(`  DTW stage: ${res.stages.find((s) => s.stage === 'dtw')?.skipped ?? 'ran'}\n  plots: ${plots}`);
+      rows.push({ n, pipeline: p.wall, predict: q.wall });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const fixed = rows.find((r) => r.n === FIXED_N);
+  const grown = rows.filter((r) => r.n !== FIXED_N);
+  if (fixed && grown.length >= 2) {
+    const growth = (key: 'pipeline' | 'predict') => exponent(grown.map((r) => ({ n: r.n, t: Math.max(1e-3, r[key] - fixed[key]) })));
+    console.log(`fixed costs (N = ${FIXED_N}): pipeline ${fixed.pipeline.toFixed(1)} s, predict ${fixed.predict.toFixed(1)} s; fitted exponent of (time − fixed) against N: pipeline ${growth('pipeline').toFixed(2)}, predict ${growth('predict').toFixed(2)} (1 = linear)`);
+  }
 }
 
 await main();

@@ -712,17 +712,26 @@ export async function loadDtwMatrix(matrixPath: string, rows?: { r0: number; r1:
     const { size } = await fh.stat();
     if (size !== hdr.dataOffset + fileValues * bytes) throw inputError('E_NPY', `${matrixPath} is truncated: expected ${hdr.dataOffset + fileValues * bytes} bytes, found ${size}`, { where: { file: matrixPath } });
     if (condensed) await expandCondensed(fh, hdr.dataOffset, n, r0, r1, data);
-    else await readFully(fh, new Uint8Array(buffer), hdr.dataOffset + r0 * n * bytes);
+    else await readFully(fh, buffer, hdr.dataOffset + r0 * n * bytes);
   } finally {
     await fh.close();
   }
   return { n, dtype: hdr.dtype, data, r0, r1 };
 }
 
-async function readFully(fh: fsp.FileHandle, view: Uint8Array, position: number): Promise<void> {
+/**
+ * Fill `buffer` from the file at `position`, 256 MiB at a time. Each read gets its own byte view:
+ * one Uint8Array over the whole buffer cannot exist beyond 2³² bytes (a 40,000 × 40,000 float32
+ * matrix is 6.4 GB), while the Float32Array over it can.
+ */
+async function readFully(fh: fsp.FileHandle, target: Uint8Array | ArrayBuffer | SharedArrayBuffer, position: number): Promise<void> {
+  const buffer = ArrayBuffer.isView(target) ? target.buffer : target;
+  const base = ArrayBuffer.isView(target) ? target.byteOffset : 0;
+  const total = target.byteLength;
   let off = 0;
-  while (off < view.length) {
-    const { bytesRead } = await fh.read(view, off, Math.min(view.length - off, 1 << 28), position + off);
+  while (off < total) {
+    const len = Math.min(total - off, 1 << 28);
+    const { bytesRead } = await fh.read(new Uint8Array(buffer, base + off, len), 0, len, position + off);
     if (bytesRead === 0) break;
     off += bytesRead;
   }

@@ -2,9 +2,10 @@
  * The clean profiles CSV contract (design.md): header `id,date,<slot>...` with `<slot>` the local
  * start time `HH:MM` of each slot; one row per meter and day; energy in Wh per slot.
  */
+import { promises as fsp } from 'node:fs';
 import { inputError } from '../errors.js';
 import { writeLinesAtomic } from './atomic.js';
-import { csvField, readLines, splitCsvLine } from './csv.js';
+import { csvField, forEachLine, splitCsvLine } from './csv.js';
 
 /** A table of daily profiles: `n` rows of `length` slots. */
 export interface ProfileTable {
@@ -74,6 +75,64 @@ export function resolutionOf(slots: readonly string[]): number {
 }
 
 /**
+ * Check the header line of a profiles CSV and return its slot labels.
+ * @throws LpclustError E_INPUT_HEADER naming the file and line: not `id,date,HH:MM...`, a slot
+ *   column not named HH:MM, or slot columns that do not divide a day into equal slots
+ */
+export function parseProfilesHeader(line: string, file: string, lineNo = 1): string[] {
+  const head = splitCsvLine(line);
+  if (head[0] !== 'id' || head[1] !== 'date' || head.length < 3) {
+    throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header "id,date,00:00,..." but found "${line.slice(0, 80)}"`, {
+      hint: 'give a clean profiles CSV as written by `lpclust etl` or `lpclust harmonize`',
+      where: { file, line: lineNo },
+    });
+  }
+  const slots = head.slice(2);
+  for (const s of slots) {
+    if (!SLOT_RE.test(s)) {
+      throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected slot columns named HH:MM but found "${s}"`, {
+        where: { file, line: lineNo, field: s },
+      });
+    }
+  }
+  if (1440 % slots.length !== 0) {
+    throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: ${slots.length} slot columns do not divide a day into equal slots`, {
+      where: { file, line: lineNo },
+    });
+  }
+  return slots;
+}
+
+/**
+ * Read only the header of a profiles CSV (before a run starts, so that a wrong file is a usage
+ * mistake that leaves no FAILED run).
+ * @returns the slot labels
+ * @throws LpclustError E_INPUT_MISSING, E_INPUT_EMPTY or E_INPUT_HEADER naming the file
+ */
+export async function readProfilesHeader(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    // A header is far shorter than 64 KiB (a 1-minute day is 1,440 columns of 6 characters).
+    const fh = await fsp.open(file, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 16);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      text = buf.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw inputError('E_INPUT_MISSING', `cannot read ${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { hint: 'check the path', where: { file }, cause: e });
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const end = text.indexOf('\n');
+  const line = (end < 0 ? text : text.slice(0, end)).replace(/\r$/, '');
+  if (line === '') throw inputError('E_INPUT_EMPTY', `${file} is empty: expected a header "id,date,00:00,..."`, { where: { file } });
+  return parseProfilesHeader(line, file, 1);
+}
+
+/**
  * Read a clean profiles (or harmonized) CSV.
  * @throws LpclustError naming the file, line and column for a wrong header, an unparsable number,
  *   a value beyond {@link MAX_PROFILE_VALUE}, an empty cell, a date not of the calendar, or a
@@ -83,101 +142,120 @@ export async function readProfiles(file: string, options: ReadProfilesOptions = 
   let slots: string[] | undefined;
   const ids: string[] = [];
   const dates: string[] = [];
-  let values = new Float64Array(1024);
+  // Rows are parsed straight into one growing Float64Array: no array of fields per row. Its first
+  // size comes from the file size and the first row, so a 10⁶-row file is not grown by doubling.
+  let size = 0;
+  try {
+    size = (await fsp.stat(file)).size;
+  } catch {
+    // forEachLine names a missing file.
+  }
+  let values = new Float64Array(0);
   let n = 0;
   let L = 0;
+  // Comma positions of the row being parsed (fields f are text between cuts[f] + 1 and cuts[f + 1]).
+  let cuts = new Int32Array(0);
+  // Meter ids and dates repeat (one meter's days are usually contiguous, a year has 366 dates):
+  // each distinct text is held once, and (meter, date) is a number for the duplicate check.
+  let lastId: string | undefined;
+  let lastMeter = -1;
+  const meterIndex = new Map<string, number>();
+  const meterText: string[] = [];
+  const dateIndex = new Map<string, number>();
+  const dateText: string[] = [];
   // (meter, date) → first line, to name both lines of a repeated day.
-  const seen = options.allowDuplicates ? undefined : new Map<string, number>();
-  for await (const { line, lineNo } of readLines(file)) {
+  const seen = options.allowDuplicates ? undefined : new Map<number, number>();
+  const rowError = (code: string, message: string, where: Record<string, string | number>, hint?: string) => inputError(code, `${file}:${where.line}: ${message}`, { ...(hint ? { hint } : {}), where: { file, ...where } });
+  const onLine = (line: string, lineNo: number): void => {
     if (slots === undefined) {
-      const head = splitCsvLine(line);
-      if (head[0] !== 'id' || head[1] !== 'date' || head.length < 3) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected a header "id,date,00:00,..." but found "${line.slice(0, 80)}"`, {
-          hint: 'give a clean profiles CSV as written by `lpclust etl` or `lpclust harmonize`',
-          where: { file, line: lineNo },
-        });
-      }
-      slots = head.slice(2);
-      for (const s of slots) {
-        if (!SLOT_RE.test(s)) {
-          throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: expected slot columns named HH:MM but found "${s}"`, {
-            where: { file, line: lineNo, field: s },
-          });
-        }
-      }
-      if (1440 % slots.length !== 0) {
-        throw inputError('E_INPUT_HEADER', `${file}:${lineNo}: ${slots.length} slot columns do not divide a day into equal slots`, {
-          where: { file, line: lineNo },
-        });
-      }
+      slots = parseProfilesHeader(line, file, lineNo);
       L = slots.length;
-      continue;
+      cuts = new Int32Array(L + 3);
+      return;
     }
-    if (line === '') continue;
-    const f = splitCsvLine(line);
-    if (f.length !== L + 2) {
-      throw inputError('E_INPUT_ROW', `${file}:${lineNo}: expected ${L + 2} fields but found ${f.length}`, {
-        where: { file, line: lineNo },
-      });
+    if (line === '') return;
+    // A quoted field (an id with a comma) goes through the general splitter; plain rows are cut at commas.
+    const quoted = line.indexOf('"') >= 0 ? splitCsvLine(line) : undefined;
+    let count: number;
+    if (quoted) count = quoted.length;
+    else {
+      cuts[0] = -1;
+      count = 1;
+      for (let c = line.indexOf(','); c >= 0 && count <= L + 2; c = line.indexOf(',', c + 1)) cuts[count++] = c;
+      if (count === L + 2) cuts[count] = line.length;
+      else if (count > L + 2) count = line.split(',').length;
     }
-    if (!isCalendarDate(f[1])) {
-      const shape = DATE_RE.test(f[1]);
-      throw inputError('E_INPUT_DATE', `${file}:${lineNo}: expected a date YYYY-MM-DD in column "date" but found "${f[1]}"${shape ? ', which is not a day of the calendar' : ''}`, {
-        where: { file, line: lineNo, field: 'date', meter: f[0] },
-      });
+    if (count !== L + 2) throw rowError('E_INPUT_ROW', `expected ${L + 2} fields but found ${count}`, { line: lineNo });
+    const field = (f: number): string => (quoted ? quoted[f] : line.slice(cuts[f] + 1, cuts[f + 1]));
+    let id = field(0);
+    const dateRaw = field(1);
+    let day = dateIndex.get(dateRaw);
+    if (day === undefined) {
+      if (!isCalendarDate(dateRaw)) {
+        const shape = DATE_RE.test(dateRaw);
+        throw rowError('E_INPUT_DATE', `expected a date YYYY-MM-DD in column "date" but found "${dateRaw}"${shape ? ', which is not a day of the calendar' : ''}`, { line: lineNo, field: 'date', meter: id });
+      }
+      day = dateText.length;
+      dateIndex.set(dateRaw, day);
+      dateText.push(dateRaw);
+    }
+    const date = dateText[day];
+    if (id === lastId) id = lastId;
+    else {
+      let m = meterIndex.get(id);
+      if (m === undefined) {
+        m = meterText.length;
+        meterIndex.set(id, m);
+        meterText.push(id);
+      } else id = meterText[m];
+      lastId = id;
+      lastMeter = m;
     }
     if (seen !== undefined) {
-      const key = `${f[0]}\u0000${f[1]}`;
+      // Below 2^53 for up to 2^27 meters and 2^26 distinct dates (far beyond any calendar).
+      const key = lastMeter * 0x4000000 + day;
       const first = seen.get(key);
       if (first !== undefined) {
-        throw inputError('E_INPUT_DUPLICATE', `${file}:${lineNo}: meter ${f[0]} on ${f[1]} appears again (first on line ${first}); a profiles file has one row per meter and day`, {
-          hint: 'remove the repeated row, or rebuild the file with `lpclust harmonize`, which keeps one row per meter and day',
-          where: { file, line: lineNo, meter: f[0], date: f[1] },
-        });
+        throw rowError('E_INPUT_DUPLICATE', `meter ${id} on ${date} appears again (first on line ${first}); a profiles file has one row per meter and day`, { line: lineNo, meter: id, date }, 'remove the repeated row, or rebuild the file with `lpclust harmonize`, which keeps one row per meter and day');
       }
       seen.set(key, lineNo);
     }
     if ((n + 1) * L > values.length) {
-      const grown = new Float64Array(values.length * 2);
+      // First row: room for the whole file at this row's length (+ 10 %); later, doubling.
+      const rows = n === 0 ? Math.max(1024, Math.ceil((1.1 * size) / (line.length + 1))) : 2 * (values.length / L);
+      const grown = new Float64Array(rows * L);
       grown.set(values);
       values = grown;
     }
     const base = n * L;
     for (let j = 0; j < L; j++) {
-      const cell = f[j + 2];
+      const cell = field(j + 2);
       let v: number;
       if (cell === '') {
         if (!options.allowMissing) {
-          throw inputError('E_INPUT_MISSING_VALUE', `${file}:${lineNo}: meter ${f[0]} on ${f[1]} has no value in column ${slots[j]}`, {
-            hint: 'clean profiles must be complete; run `lpclust harmonize`, which drops incomplete rows',
-            where: { file, line: lineNo, field: slots[j], meter: f[0], date: f[1] },
-          });
+          throw rowError('E_INPUT_MISSING_VALUE', `meter ${id} on ${date} has no value in column ${slots[j]}`, { line: lineNo, field: slots[j], meter: id, date }, 'clean profiles must be complete; run `lpclust harmonize`, which drops incomplete rows');
         }
         v = NaN;
       } else {
         v = Number(cell);
         if (!Number.isFinite(v)) {
-          throw inputError('E_INPUT_NUMBER', `${file}:${lineNo}: expected a finite number in column ${slots[j]} but found "${cell}"`, {
-            where: { file, line: lineNo, field: slots[j], meter: f[0], date: f[1] },
-          });
+          throw rowError('E_INPUT_NUMBER', `expected a finite number in column ${slots[j]} but found "${cell}"`, { line: lineNo, field: slots[j], meter: id, date });
         }
         if (Math.abs(v) > MAX_PROFILE_VALUE) {
-          throw inputError('E_INPUT_RANGE', `${file}:${lineNo}: meter ${f[0]} on ${f[1]} has ${cell} Wh in column ${slots[j]}; expected at most ${MAX_PROFILE_VALUE.toExponential()} Wh per slot in magnitude`, {
-            hint: 'check the units and the source data (such values overflow the norms and distances)',
-            where: { file, line: lineNo, field: slots[j], meter: f[0], date: f[1] },
-          });
+          throw rowError('E_INPUT_RANGE', `meter ${id} on ${date} has ${cell} Wh in column ${slots[j]}; expected at most ${MAX_PROFILE_VALUE.toExponential()} Wh per slot in magnitude`, { line: lineNo, field: slots[j], meter: id, date }, 'check the units and the source data (such values overflow the norms and distances)');
         }
       }
       values[base + j] = v;
     }
-    ids.push(f[0]);
-    dates.push(f[1]);
+    ids.push(id);
+    dates.push(date);
     n++;
-  }
+  };
+  await forEachLine(file, onLine);
   if (slots === undefined) {
     throw inputError('E_INPUT_EMPTY', `${file} is empty: expected a header "id,date,00:00,..."`, { where: { file } });
   }
-  return { ids, dates, slots, values: values.slice(0, n * L), n, length: L };
+  return { ids, dates, slots, values: values.length === n * L ? values : values.slice(0, n * L), n, length: L };
 }
 
 /** Format a number as the shortest text that reads back to the same double. */

@@ -32,7 +32,7 @@ import type { ClusterFit, ClusterSpec, InitName, MetricName, ModelName } from '.
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
-import { renderClusterPlots, renderMetricVsK } from '../plot/index.js';
+import { groupThousands, renderClusterPlots, renderMetricVsK } from '../plot/index.js';
 import type { StageResult, StageTracking } from './types.js';
 import { logModel } from '../model/resolve.js';
 import { planScale, defaultMemoryBudget, formatBytes, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
@@ -116,6 +116,11 @@ export interface ClusterStageOptions {
    * `executor`), used instead of a pool of this run's own.
    */
   sampledShared?: SampledShared;
+  /**
+   * Why `scale` is what it is, when a caller decided it (the pipeline plans before its DTW stage
+   * and passes the mode): logged instead of this stage's own reason, which would say it was asked for.
+   */
+  scaleReason?: string;
 }
 
 /** What a sweep's sampled configurations share (see {@link ClusterStageOptions.sampledShared}). */
@@ -264,8 +269,6 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (n === 0) throw inputError('E_INPUT_EMPTY', `${o.in} has no profiles to cluster`, { where: { file: o.in } });
     // k = n is a legal partition but has no validation metrics (silhouette needs k ≤ n − 1).
     if (o.k >= n) throw usageError('E_USAGE_K', `Expected k < the number of profiles in ${o.in} (${n}) but received k = ${o.k}`);
-    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`);
-    checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
     // Exact or sampled, decided before anything n × n is read or allocated.
     const plan = planScale({
       n,
@@ -280,6 +283,13 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}),
       silhouetteSample: o.silhouetteSampleSize ?? DEFAULT_SILHOUETTE_SAMPLE,
     });
+    // Sampled mode keeps one copy of the profiles: normalised straight onto shared memory, which the
+    // assignment workers read in place, and the raw values dropped but for the first row (the
+    // model's input example). 10⁶ × 24 float64 rows are 192 MB per copy.
+    const sampled = plan.mode === 'sampled';
+    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`, { shared: sampled });
+    checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
+    if (sampled) table.values = table.values.slice(0, L);
     // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
     const given = o.dtw !== undefined && !o.preloaded && plan.mode === 'exact' ? await loadCheckedDtwMatrix(table, o.in, o.dtw, radius, normalize) : undefined;
     return { inFile, table, n, L, X, given, plan };
@@ -292,7 +302,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     throw e;
   }
   const { inFile, table, n, L, X, given, plan } = prepared;
-  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${plan.reason}`);
+  if (!o.executor || plan.mode === 'sampled') log.info(`${n} profiles: ${o.scaleReason ?? plan.reason}`);
   steps?.update(1, `fitting ${o.model} ${o.metric} on ${n} profiles`);
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName, parentRunId: tracking.parentRunId, tags: tracking.tags },
@@ -552,7 +562,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
               slots: table.slots,
               silhouettes: byDtw ? validation.silhouetteDtwSamples : validation.silhouetteSamples,
               silhouetteDistance: byDtw ? 'DTW' : 'Euclidean',
-              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${sample.rows.length} of ${sample.n} days` } : {}),
+              ...(sample ? { silhouetteLabels: sample.labels, silhouetteTitle: `Silhouette per day: stratified sample of ${groupThousands(sample.rows.length)} of ${groupThousands(sample.n)} days` } : {}),
             },
             plotDir,
           )

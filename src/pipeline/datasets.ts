@@ -35,16 +35,32 @@ async function cachedDigest(abs: string): Promise<string> {
  * @param name dataset name shown in the UI, e.g. `harmonized`
  */
 export async function logProfilesInput(run: ActiveRun, name: string, file: string, table: ProfileTable, context: DatasetContext): Promise<void> {
+  await logProfilesFileInput(run, name, file, { slots: table.slots, rows: table.n, meters: new Set(table.ids).size, days: new Set(table.dates).size }, context);
+}
+
+/** What the dataset input of a profiles CSV shows: its slot columns and row, meter and day counts. */
+export interface ProfilesShape {
+  slots: readonly string[];
+  rows: number;
+  meters: number;
+  days: number;
+}
+
+/**
+ * {@link logProfilesInput} from counts, for a file that is not held in memory as a table (the
+ * pipeline's `--in`, counted by a streaming scan).
+ */
+export async function logProfilesFileInput(run: ActiveRun, name: string, file: string, shape: ProfilesShape, context: DatasetContext): Promise<void> {
   const abs = path.resolve(file);
   await run.logInputs([
     profilesDatasetInput({
       name,
       source: abs,
       sha256: await cachedDigest(abs),
-      slots: table.slots,
-      rows: table.n,
-      meters: new Set(table.ids).size,
-      days: new Set(table.dates).size,
+      slots: shape.slots,
+      rows: shape.rows,
+      meters: shape.meters,
+      days: shape.days,
       context,
     }),
   ]);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { usageError } from '../errors.js';
 import { envValue } from '../config.js';
 import type { Normalization } from '../profiles/normalize.js';
-import { readProfiles } from '../io/profiles.js';
+import { readProfiles, readProfilesHeader, resolutionOf } from '../io/profiles.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
 import { oldMongoSource } from '../etl/oldmongo.js';
 import { sqlDatabaseSource, sqlFolderSource, isPostgresUri, DEFAULT_HISTORIAN_TABLE, SQL_CLEAN_DEFAULTS } from '../etl/sql.js';
@@ -34,7 +34,8 @@ import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES } from '../validate/metrics.js';
-import { defaultMemoryBudget, planScale, type ScaleChoice } from '../cluster/scale.js';
+import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '../cluster/scale.js';
+import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 
 /** The three ETL sources, in the order they run. */
@@ -77,6 +78,13 @@ export interface PipelineOptions {
   /** With k = 0: smallest share of the days every cluster must hold for its k to be ranked (default 0.02). */
   minClusterShare?: number;
   sources: PipelineSources;
+  /**
+   * A harmonized profiles CSV (`id,date,HH:MM...`, `--in`) to cluster instead of the sources: the
+   * ETL and harmonization stages are skipped (tagged `lpclust.skipped.<stage>`) and the file is
+   * logged as the parent's dataset input; `sources`, `meters` and `rules` must then be empty, and
+   * `resolution`, when given, must be the file's.
+   */
+  input?: string;
   /** Meter description CSV. */
   meters?: string;
   /** Rules YAML. */
@@ -282,10 +290,11 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const dropZeroDays = o.dropZeroDays ?? true;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   if (o.model === 'som' && o.metric === 'dtw') throw usageError('E_USAGE_METRIC', 'Expected `--metric euclidean` for the som model but received `dtw` (SOM has no DTW variant)');
-  const resolved = resolveSources(o.sources);
   // Every input and the output location are checked before the parent run exists (a usage
   // mistake leaves no FAILED run); params then hold absolute paths.
-  checkSourceInputs(o.sources);
+  const direct = o.input === undefined ? undefined : await checkDirectInput(o);
+  const resolved = direct ? [] : resolveSources(o.sources);
+  if (!direct) checkSourceInputs(o.sources);
   const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
   // Choosing k by the DTW silhouette needs the matrix, as --silhouette-dtw does.
@@ -303,7 +312,8 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       k_range: o.k === 0 && o.kRange ? `${o.kRange[0]}..${o.kRange[1]}` : undefined,
       select: o.k === 0 ? o.select : undefined,
       min_cluster_share: o.k === 0 ? (o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE) : undefined,
-      resolution,
+      // With --in the file's slot columns give the resolution.
+      resolution: direct ? resolutionOf(direct.slots) : resolution,
       timezone,
       normalize,
       radius,
@@ -311,11 +321,12 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       n_init: o.nInit,
       linkage: o.linkage,
       init: o.init,
-      drop_zero_days: dropZeroDays,
+      drop_zero_days: direct ? undefined : dropZeroDays,
       silhouette_dtw: wantDtw,
-      sources: resolved.filter(([, r]) => r).map(([s]) => s).join(','),
-      meters: meters ?? '',
-      rules: rules ?? '',
+      in: direct?.file,
+      sources: direct ? undefined : resolved.filter(([, r]) => r).map(([s]) => s).join(','),
+      meters: direct ? undefined : (meters ?? ''),
+      rules: direct ? undefined : (rules ?? ''),
       reuse: o.reuse ?? false,
       out_dir: runDir,
       lpclust_version: LPCLUST_VERSION,
@@ -323,9 +334,24 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     await parent.setTags({ 'lpclust.out_dir': runDir });
     const ctx: StageCtx = { store: tracking.store, experimentName: tracking.experimentName, parent, reuse: o.reuse ?? false, stages: [] };
 
-    const harmonized = await runDatasetStages(ctx, { resolved, meters, rules, resolution, timezone, dropZeroDays }, runDir);
-    // Exact or sampled, before the DTW stage would compute an n × n matrix that cannot be held.
-    const shape = await countProfiles(harmonized);
+    let harmonized: string;
+    let shape: { n: number; L: number };
+    if (direct) {
+      harmonized = direct.file;
+      const why = 'the input is the harmonized CSV given with --in';
+      for (const stage of [...PIPELINE_SOURCES.map((s) => `etl_${s}`), 'harmonization']) {
+        ctx.stages.push({ stage, skipped: why });
+        await parent.setTags({ [`lpclust.skipped.${stage}`]: why });
+      }
+      const scan = await scanProfiles(harmonized);
+      shape = scan;
+      await logProfilesFileInput(parent, datasetName(harmonized), harmonized, { slots: direct.slots, rows: scan.n, meters: scan.meters, days: scan.days }, 'training');
+      log.info(`${harmonized}: ${scan.n} profiles of ${scan.meters} meter(s) over ${scan.days} day(s); ETL and harmonization skipped (--in)`);
+    } else {
+      harmonized = await runDatasetStages(ctx, { resolved, meters, rules, resolution, timezone, dropZeroDays }, runDir);
+      // Exact or sampled, before the DTW stage would compute an n × n matrix that cannot be held.
+      shape = await countProfiles(harmonized);
+    }
     const plan = planScale({
       n: shape.n,
       L: shape.L,
@@ -342,6 +368,14 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     await parent.logParams({ scale: plan.mode });
     await parent.setTags({ 'lpclust.scale': plan.mode });
     const dtwFile = wantDtw && plan.mode === 'exact' ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
+    if (wantDtw && plan.mode === 'sampled') {
+      // The stage would write the n × n matrix; what replaces it is said where a user looks.
+      const targets = `${o.k === 0 ? 'candidate' : o.k} ${o.model === 'kmedoids' || o.model === 'agglomerative' ? 'medoids' : 'centres'}`;
+      const why = `sampled mode: no ${shape.n} × ${shape.n} matrix, which would take ${formatBytes(4 * shape.n * shape.n)}; the clustering run computes DTW only where it needs it: within its samples and from every profile to the ${targets}`;
+      ctx.stages.push({ stage: 'dtw', skipped: why });
+      await parent.setTags({ 'lpclust.skipped.dtw': why });
+      log.info(`dtw stage skipped: ${why}`);
+    }
 
     // 4. Clustering with validation and plots.
     const clusterDir = path.join(runDir, 'cluster');
@@ -368,7 +402,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       artifactDir: () => 'cluster',
       run: async (t) => {
         return runClusterStage(
-          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, timezone, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}) },
+          { in: harmonized, model: o.model, metric: o.metric, k: o.k, kRange: o.kRange, select: o.select, minClusterShare: o.minClusterShare, dtw: dtwFile, radius, linkage: o.linkage, init: o.init, nInit: o.nInit, seed, normalize, timezone, outDir: clusterDir, workers: o.workers, plots: o.plots ?? true, scale: plan.mode, scaleReason: plan.reason, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), ...(o.sampleSize !== undefined ? { sampleSize: o.sampleSize } : {}) },
           t,
         );
       },
@@ -490,6 +524,68 @@ export async function runDatasetStages(ctx: StageCtx, o: DatasetOptions, runDir:
     run: (t) => runHarmonizeStage({ sources: clean, rulesFile: o.rules, out: harmonized, dropZeroDays: o.dropZeroDays }, t),
   });
   return harmonized;
+}
+
+/** What the pipeline's `--in` file is: its absolute path and slot labels (header checked). */
+interface DirectInput {
+  file: string;
+  slots: string[];
+}
+
+/**
+ * Check a `--in` harmonized CSV before the parent run exists: it can be read, its header is a
+ * profiles header, and no source, meters or rules file is given with it (they would be ignored).
+ */
+async function checkDirectInput(o: PipelineOptions): Promise<DirectInput> {
+  const given = PIPELINE_SOURCES.filter((s) => o.sources[s] !== undefined);
+  if (given.length > 0) throw usageError('E_USAGE_OPTION', `--in ${o.input} replaces the sources, but ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} given too`, { hint: 'give either --in (a harmonized CSV) or sources (--oldmongo, --sql, --newmongo, or pipeline.sources in the config)' });
+  for (const [key, v] of [['--meters', o.meters], ['--rules', o.rules]] as const) {
+    if (v !== undefined) throw usageError('E_USAGE_OPTION', `${key} applies to the ETL and harmonization stages, which --in skips`, { hint: `drop ${key}, or run the pipeline on the sources instead of --in` });
+  }
+  const file = checkInputPath(o.input!, '--in');
+  const slots = await readProfilesHeader(file);
+  if (o.resolution !== undefined && o.resolution !== resolutionOf(slots)) {
+    throw usageError('E_USAGE_OPTION', `--resolution ${o.resolution} but ${file} has ${slots.length} slots a day (${resolutionOf(slots)} minutes each)`, { hint: `drop --resolution (with --in the file's columns give it), or give a file at ${o.resolution} minutes` });
+  }
+  return { file, slots };
+}
+
+/**
+ * Rows, slots, distinct meters and days of a profiles CSV, by streaming its lines (only the first
+ * two fields of a row are looked at; the values are parsed by the stage that reads the file).
+ */
+export async function scanProfiles(file: string): Promise<{ n: number; L: number; meters: number; days: number }> {
+  let n = -1;
+  let L = 0;
+  let partial = '';
+  const meters = new Set<string>();
+  const days = new Set<string>();
+  const row = (text: string, start: number, end: number): void => {
+    if (end > start && text.charCodeAt(end - 1) === 13) end--;
+    if (end <= start) return;
+    if (n < 0) L = text.slice(start, end).split(',').length - 2;
+    else {
+      const c1 = text.indexOf(',', start);
+      const c2 = c1 < 0 ? -1 : text.indexOf(',', c1 + 1);
+      if (c2 > 0 && c2 < end) {
+        // A quoted id holding a comma is rare; counting it by its raw text is enough for a count.
+        meters.add(text.slice(start, c1));
+        days.add(text.slice(c1 + 1, c2));
+      }
+    }
+    n++;
+  };
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 })) {
+    const text = partial + (chunk as string);
+    let start = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
+      row(text, start, i);
+      start = i + 1;
+    }
+    partial = text.slice(start);
+  }
+  row(partial, 0, partial.length);
+  return { n: Math.max(0, n), L: Math.max(1, L), meters: meters.size, days: days.size };
 }
 
 /** Rows and slots of a harmonized profiles CSV, by streaming its lines (no values parsed). */

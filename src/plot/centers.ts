@@ -89,11 +89,71 @@ export function checkClustering(n: number, L: number, labels: ArrayLike<number>,
   return kk;
 }
 
-function quantileSorted(a: Float64Array, q: number): number {
-  const pos = (a.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(a.length - 1, lo + 1);
-  return a[lo] + (a[hi] - a[lo]) * (pos - lo);
+/**
+ * Rearrange `a[from..to]` (inclusive) so that `a[k]` holds the value a sorted copy would hold there,
+ * with nothing larger before it and nothing smaller after it (Hoare's selection, median-of-three
+ * pivot). O(m) on average instead of the O(m log m) of a sort: the band of a cluster of 10⁵ days
+ * takes 72 selections instead of 24 sorts. Falls back to sorting a range that refuses to shrink.
+ */
+export function selectInPlace(a: Float64Array, k: number, from: number, to: number): void {
+  let lo = from;
+  let hi = to;
+  for (let round = 0; hi > lo; round++) {
+    if (round > 64) {
+      a.subarray(lo, hi + 1).sort();
+      return;
+    }
+    const mid = (lo + hi) >>> 1;
+    const x = a[lo];
+    const y = a[mid];
+    const z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    // [lo, j] ≤ pivot ≤ [i, hi], and what lies between equals the pivot.
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return;
+  }
+}
+
+/**
+ * Quantiles of `a` (any order; it is rearranged) by linear interpolation between order statistics,
+ * as on a sorted copy (NumPy's default): exactly the values sorting gives, found by selection.
+ * @param qs quantiles in [0, 1], ascending
+ */
+export function quantilesInPlace(a: Float64Array, qs: readonly number[]): number[] {
+  const n = a.length;
+  const out: number[] = [];
+  // Everything before `done` is final: the order statistics up to done − 1 are in place.
+  let done = 0;
+  for (const q of qs) {
+    const pos = (n - 1) * q;
+    const lo = Math.floor(pos);
+    if (lo >= done) {
+      selectInPlace(a, lo, done, n - 1);
+      done = lo + 1;
+    }
+    // The next order statistic is the smallest of what follows (all ≥ a[lo]).
+    let next = a[lo];
+    if (lo + 1 < n) {
+      next = a[lo + 1];
+      for (let t = lo + 2; t < n; t++) if (a[t] < next) next = a[t];
+    }
+    out.push(a[lo] + (next - a[lo]) * (pos - lo));
+  }
+  return out;
 }
 
 /**
@@ -146,13 +206,16 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
       const lo = new Float64Array(L);
       const mid = new Float64Array(L);
       const hi = new Float64Array(L);
-      const col = new Float64Array(m.length);
+      // Members' values slot by slot (slot-major), gathered in one pass over their rows: reading
+      // one slot of every row at a time would touch a different cache line per value.
+      const M = m.length;
+      const cols = new Float64Array(M * L);
+      for (let t = 0; t < M; t++) {
+        const row = m[t] * L;
+        for (let j = 0; j < L; j++) cols[j * M + t] = X[row + j];
+      }
       for (let j = 0; j < L; j++) {
-        for (let t = 0; t < m.length; t++) col[t] = X[m[t] * L + j];
-        col.sort();
-        lo[j] = quantileSorted(col, 0.1);
-        mid[j] = quantileSorted(col, 0.5);
-        hi[j] = quantileSorted(col, 0.9);
+        [lo[j], mid[j], hi[j]] = quantilesInPlace(cols.subarray(j * M, (j + 1) * M), [0.1, 0.5, 0.9]);
         d.yMin = Math.min(d.yMin, lo[j]);
         d.yMax = Math.max(d.yMax, hi[j]);
       }

@@ -19,7 +19,7 @@ export * from './palette.js';
 export { FONT_FAMILY, niceTicks, type Ticks } from './svg.js';
 export { fontFiles, svgToPng } from './png.js';
 export { roundedShares } from './pie.js';
-export { VIEWER_WIDTH } from './svg.js';
+export { groupThousands, VIEWER_WIDTH } from './svg.js';
 export * from './centers.js';
 export * from './pie.js';
 export * from './silhouette.js';

@@ -18,14 +18,18 @@ export const NORMALIZATIONS: readonly Normalization[] = ['l2', 'zscore', 'none']
  * @param values n × L values, row-major
  * @param L slots per row
  * @param labels optional `id date` text of each row, for error messages
+ * @param options `shared`: the result lives on a SharedArrayBuffer (same values)
  */
 export function normalizeRows(
   values: Float64Array,
   L: number,
   method: Normalization,
   labels?: (i: number) => string,
+  options: { shared?: boolean } = {},
 ): Float64Array {
-  const out = new Float64Array(values);
+  // Shared: on a SharedArrayBuffer, which worker threads read without a copy (dtw/assign.ts).
+  const out = options.shared ? new Float64Array(new SharedArrayBuffer(values.byteLength)) : new Float64Array(values);
+  if (options.shared) out.set(values);
   const n = values.length / L;
   if (method === 'none') return out;
   for (let i = 0; i < n; i++) {

@@ -67,7 +67,9 @@ describe('--scale', () => {
     expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);
     expect(readFileSync(path.join(res.outDir, 'medoids.csv'), 'utf8').trim().split('\n').length).toBe(6);
     const svg = readFileSync(path.join(res.outDir, 'plots', 'silhouette.svg'), 'utf8');
-    expect(svg).toMatch(new RegExp(`stratified sample of ${m['Silhouette DTW_sample_size']} of ${N} days`));
+    // Thousands grouped by a thin space, as in the other charts.
+    const group = (v: number): string => String(v).replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
+    expect(svg).toMatch(new RegExp(`stratified sample of ${group(m['Silhouette DTW_sample_size'])} of ${group(N)} days`));
   }, 120_000);
 
   it('chooses k in sampled mode by the sampled DTW silhouette', () => {
@@ -121,9 +123,12 @@ describe('pipeline --scale sampled', () => {
     const r = spawnSync(process.execPath, [BIN, '--tracking-uri', `file:${path.join(cwd, 'mlruns')}`, 'pipeline', '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '60', '--json', '--quiet'], { cwd, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const res = JSON.parse(r.stdout);
-    const stages = (res.stages as Array<{ stage: string; runId?: string }>).map((s) => s.stage);
-    expect(stages).not.toContain('dtw');
+    const stages = (res.stages as Array<{ stage: string; runId?: string; skipped?: string }>).map((s) => s.stage);
     expect(stages).toContain('clustering');
+    // The DTW stage did not run (no matrix) and says what clustering does instead.
+    const dtw = (res.stages as Array<{ stage: string; runId?: string; skipped?: string }>).find((s) => s.stage === 'dtw');
+    expect(dtw?.runId).toBeUndefined();
+    expect(dtw?.skipped).toMatch(/^sampled mode: no \d+ × \d+ matrix, which would take .*; the clustering run computes DTW only where it needs it/);
     expect(res.metrics['Silhouette DTW_sample_size']).toBeGreaterThan(0);
     expect(res.metrics['Simplified Silhouette DTW']).toBeDefined();
     const root = path.join(cwd, 'mlruns');
@@ -135,6 +140,7 @@ describe('pipeline --scale sampled', () => {
       return '';
     };
     expect(tag(res.runId, 'lpclust.scale')).toBe('sampled');
+    expect(tag(res.runId, 'lpclust.skipped.dtw')).toBe(dtw?.skipped);
     const child = (res.stages as Array<{ stage: string; runId?: string }>).find((s) => s.stage === 'clustering')!;
     expect(tag(child.runId!, 'lpclust.scale')).toBe('sampled');
     expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);

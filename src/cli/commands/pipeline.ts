@@ -186,6 +186,19 @@ export async function pipelineInputs(cmd: Command, flags: { oldmongo?: string; s
   return { sources: sample.sources, meters: s.meters ?? sample.meters, rules: s.rules ?? sample.rules, sample: true };
 }
 
+/**
+ * With `--in`: no sources, and the meters and rules files only when given as flags (runPipeline
+ * refuses them then: they belong to the stages `--in` skips); the configured sources and the
+ * config's meters and rules are not used.
+ */
+function directInputs(flags: { oldmongo?: string; sql?: string; newmongo?: string; meters?: unknown; rules?: unknown }): { sources: PipelineSources; meters?: string; rules?: string; sample: false } {
+  const sources: PipelineSources = {};
+  if (flags.oldmongo) sources.oldmongo = { input: flags.oldmongo };
+  if (flags.sql) sources.sql = { input: flags.sql };
+  if (flags.newmongo) sources.newmongo = { export: flags.newmongo };
+  return { sources, ...(typeof flags.meters === 'string' ? { meters: flags.meters } : {}), ...(typeof flags.rules === 'string' ? { rules: flags.rules } : {}), sample: false };
+}
+
 /** Register `lpclust pipeline`. */
 export function register(program: Command): void {
   program
@@ -199,6 +212,7 @@ export function register(program: Command): void {
     .option('--min-cluster-share <share>', `with -k 0: a k is only ranked when every cluster holds at least this share of the days (default ${DEFAULT_MIN_CLUSTER_SHARE}; 0 = off)`)
     .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
     .option('--timezone <iana>', 'time zone of days and slot labels (default UTC)')
+    .option('--in <csv>', 'a harmonized profiles CSV (id,date,HH:MM...) to cluster: skips the ETL and harmonization stages (instead of the sources)')
     .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
     .option('--sql <dir>', 'SQL historian exports folder (instead of the config / sample data)')
     .option('--newmongo <file>', 'new Mongo export file (instead of the config / sample data)')
@@ -223,8 +237,12 @@ export function register(program: Command): void {
       'after',
       `
 Without sources (flags or "pipeline.sources" in lpclust.config.json) it runs on the bundled
-sample data in data/ (its meters.csv and rules.yaml). The DTW stage runs when --metric is dtw or
---silhouette-dtw is given; its matrix is computed once and handed to clustering. Outputs go to
+sample data in data/ (its meters.csv and rules.yaml). With --in it clusters a harmonized CSV
+(written by lpclust harmonize or a pipeline run) and skips the ETL and harmonization stages.
+The DTW stage runs when --metric is dtw or --silhouette-dtw is given; its matrix is computed
+once and handed to clustering. In sampled mode (--scale, large inputs) there is no matrix: the
+stage is skipped (the parent's tag lpclust.skipped.dtw says so) and clustering computes DTW
+only within its samples and to the medoids or centres. Outputs go to
 <out-dir>/<parent run id>/ (never overwritten); \`lpclust runs\` shows the run tree.
 Settings: flags > LPCLUST_PIPELINE_* variables > lpclust.config.json "pipeline" > defaults
 (see lpclust.config.example.json; database URIs with passwords only through variables).
@@ -233,14 +251,15 @@ Examples:
   lpclust pipeline --model kmeans -k 12
   lpclust pipeline --model kmedoids --metric dtw -k 8 --reuse
   lpclust pipeline --model agglomerative --metric dtw -k 0 --k-range 3..12
+  lpclust pipeline --in harmonized.csv --model kmedoids --metric dtw -k 12
   lpclust pipeline --model som -k 9 --config uc7.config.json --out-dir runs --json`,
     )
-    .action(async (flags: Record<string, unknown> & { oldmongo?: string; sql?: string; newmongo?: string }, cmd: Command) => {
+    .action(async (flags: Record<string, unknown> & { in?: string; oldmongo?: string; sql?: string; newmongo?: string }, cmd: Command) => {
       const { pipelineSummary, runPipeline } = await import('../../pipeline/pipeline.js');
       const ctx = contextFor(cmd);
       if (flags.plots === true) delete flags.plots; // commander's --no-plots default: not a flag value
       const s = resolvePipelineSettings(cmd, flags);
-      const inputs = await pipelineInputs(cmd, flags, s);
+      const inputs = flags.in !== undefined ? directInputs(flags) : await pipelineInputs(cmd, flags, s);
       if (inputs.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const store = await ctx.openStore();
       const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
@@ -255,9 +274,11 @@ Examples:
           ...(s.select !== undefined ? { select: s.select } : {}),
           minClusterShare: s.minClusterShare,
           sources: inputs.sources,
+          ...(flags.in !== undefined ? { input: path.resolve(flags.in) } : {}),
           meters: inputs.meters,
           rules: inputs.rules,
-          resolution: s.resolution,
+          // With --in the file's columns give the resolution: a --resolution flag is checked against them.
+          ...(flags.in === undefined || flags.resolution !== undefined ? { resolution: s.resolution } : {}),
           timezone: s.timezone,
           dropZeroDays: s.dropZeroDays,
           silhouetteDtw: s.silhouetteDtw,
