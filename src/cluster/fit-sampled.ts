@@ -8,7 +8,7 @@
  * model's centres, so `predict` assigns new days the same way.
  */
 import { usageError } from '../errors.js';
-import type { AssignPool } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
 import { sampleMatrix } from '../dtw/index.js';
@@ -18,7 +18,7 @@ import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
 import type { KMedoidsInit } from './kmedoids.js';
 
 /** Fit `spec` without an n × n matrix; `pool` holds these rows (k-medoids scores candidates on it). */
-export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number }): Promise<ClusterFit> {
+export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, o: { sampleSize: number; samples?: number }): Promise<ClusterFit> {
   if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize);
   if (spec.model !== 'kmedoids') {
     return fitClustering(rows, spec);
@@ -60,7 +60,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
 }
 
 /** Agglomerative on a sample, the other profiles by nearest cluster medoid (see the file's header). */
-async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number): Promise<ClusterFit> {
+async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, sampleSize: number): Promise<ClusterFit> {
   const { n, dim: L } = rows;
   const { k, metric } = spec;
   const seed = spec.seed ?? 0;

@@ -40,6 +40,8 @@ import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { simplifiedSilhouette } from '../validate/sampled.js';
 import { fitSampled } from '../cluster/fit-sampled.js';
 import { AssignPool } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
+import type { QueueUrl } from '../queue/connection.js';
 import { dtwToMany } from '../dtw/index.js';
 
 /** Options of {@link runClusterStage}. */
@@ -109,6 +111,17 @@ export interface ClusterStageOptions {
   sampleSize?: number;
   /** Sampled mode: rows of the stratified silhouette sample (default 4,000). */
   silhouetteSampleSize?: number;
+  /**
+   * Sampled mode: score candidate medoids and assign the rows through jobs on this queue, split by
+   * row ranges, taken by `lpclust worker` processes (queue/assign.ts) instead of this machine's
+   * threads; exact mode: the DTW matrix this run computes goes out as tile jobs (queue/dtw.ts).
+   * Results are the same either way.
+   */
+  queue?: QueueUrl;
+  /** With `queue`: a directory this machine and every worker see (default the working directory). */
+  sharedDir?: string;
+  /** With `queue`: rows per assignment job (default 32,768; does not change any result). */
+  queueRows?: number;
 }
 
 /** Where a configuration's fit and validation run (see {@link ClusterStageOptions.executor}). */
@@ -241,6 +254,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (o.dtw !== undefined && !o.preloaded) checkInputPath(o.dtw, '--dtw');
     const base = o.outDir ?? o.outBase;
     checkOutputDir(base ?? path.join('lpclust-out', 'cluster'), base !== undefined ? '--out-dir' : '--out-dir (default lpclust-out/cluster/<run id>)');
+    if (o.queue) checkOutputDir(o.sharedDir ?? '.', '--shared-dir');
     steps?.update(0, `reading ${o.in}`);
     const table = await readProfiles(o.in);
     const { n, length: L } = table;
@@ -292,8 +306,23 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     },
   ).finally(() => steps?.abandon());
 
+  /** This machine's assignment threads, or the job queue's workers with `queue`. */
+  async function openAssigner(X: Float64Array, L: number): Promise<Assigner> {
+    if (!o.queue) return new AssignPool(X, L, o.workers ?? availableParallelism());
+    const { QueueAssigner } = await import('../queue/assign.js');
+    return QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L, ...(o.queueRows !== undefined ? { rowsPerJob: o.queueRows } : {}) });
+  }
+
+  /** The tile source of a DTW matrix computed by the queue's workers (as `lpclust dtw --queue`). */
+  async function queuedTiles(X: Float64Array, L: number) {
+    const { queueTileSource, TileKernels } = await import('../queue/dtw.js');
+    const kernels = new TileKernels();
+    const tileSource = queueTileSource({ queue: o.queue!, sharedDir: o.sharedDir ?? '.', values: X, length: L, radius, dtype: 'float32', tileSize: 1024, normalization: normalize, kernel: 'auto', layout: 'full', kernels });
+    return { tileSource, kernelInfo: () => kernels.get() };
+  }
+
   /** `Simplified Silhouette DTW` of a DTW fit: each day against its own and the nearest other centre. */
-  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: AssignPool): Promise<void> {
+  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: Assigner): Promise<void> {
     if (fit.params.metric !== 'dtw') return;
     const a = await pool.assign(fit.centres, radius, { second: true });
     const own = new Float64Array(rows.n);
@@ -314,7 +343,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
 
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
   async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
-    const pool = new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
+    const pool = await openAssigner(rows.data, rows.dim);
     try {
       const t0 = performance.now();
       const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize });
@@ -335,7 +364,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
-      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.queue ? { queue: o.queue.masked } : {}), ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
       // The default budget (half the free memory) changes from run to run: only a given one is a param.
       await run.setTags({ 'lpclust.scale': plan.mode });
       await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');
@@ -362,7 +391,9 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         } else {
           dtwFile = path.join(outDir, 'dtw.npy');
           log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
-          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}) });
+          // With --queue the tiles are computed by the workers (the same bytes as here).
+          const queued = o.queue ? await queuedTiles(X, L) : {};
+          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}), ...queued });
           D = await loadUnchecked(dtwFile, n, o.in);
         }
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
@@ -391,7 +422,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         const t0 = performance.now();
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
         const sampled = plan.mode === 'sampled';
-        const pool = sampled ? new AssignPool(X, L, o.workers ?? availableParallelism()) : undefined;
+        const pool = sampled ? await openAssigner(X, L) : undefined;
         try {
           const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
           const validationOf = (fit: ClusterFit) =>

@@ -1,0 +1,159 @@
+/**
+ * Large-N assignments on a real Redis (test/support/redis.ts) with real `lpclust worker`
+ * processes: sampled-mode k-medoids (FasterCLARA) whose candidate scoring and final assignment go
+ * out as row-range jobs gives the labels, medoids, total deviation and simplified silhouette of the
+ * one-machine run, with three workers and after `kill -9` of a worker mid-job (its job retried
+ * once the 1 s lock expires, and the log says so); the shared copies are removed at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Random } from '../../src/util/random.js';
+import { ASSIGN_QUEUE } from '../../src/queue/assign.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+const BIN = path.resolve('bin/lpclust.js');
+const PASSWORD = 'a-s3cret-pw';
+let redis: RedisServer;
+let dir = '';
+const workers: ChildProcess[] = [];
+/** Without the native addon every process runs the TypeScript kernel: slow enough to kill a worker mid-job. */
+const JS_ONLY = { LPCLUST_NATIVE_PATH: '/nonexistent/lpclust_dtw.node' };
+
+interface Done {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
+  const proc = spawn(process.execPath, [BIN, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Done>((resolve) => proc.on('exit', (status) => resolve({ status, stdout, stderr })));
+  return { proc, done, stderr: () => stderr };
+}
+
+function worker(env: Record<string, string> = {}): ReturnType<typeof start> {
+  const w = start(['worker', '--queue', redis.url, '--threads', '1', '--lock-duration', '1000'], env);
+  workers.push(w.proc);
+  return w;
+}
+
+async function stopWorkers(): Promise<void> {
+  await Promise.all(
+    workers.splice(0).map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.exitCode !== null || p.signalCode !== null) return resolve();
+          p.once('exit', () => resolve());
+          p.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+async function until(what: string, test: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await test())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A CSV of n days of L slots in four daily shapes with noise. */
+function profiles(file: string, n: number, L: number, seed: number): string {
+  const rng = new Random(seed);
+  const slots = Array.from({ length: L }, (_, k) => `${String(Math.floor((k * 24) / L)).padStart(2, '0')}:${String(((k * 24 * 60) / L) % 60).padStart(2, '0')}`);
+  let text = `id,date,${slots.join(',')}\n`;
+  for (let i = 0; i < n; i++) {
+    const date = new Date(Date.UTC(2015, 0, 1) + Math.floor(i / 7) * 86400000).toISOString().slice(0, 10);
+    const shape = i % 4;
+    text += `m${i % 7},${date},${slots.map((_, k) => (100 + 80 * Math.sin((k / L) * Math.PI * (shape + 1) + shape) + 30 * rng.next()).toFixed(2)).join(',')}\n`;
+  }
+  writeFileSync(file, text);
+  return file;
+}
+
+interface Outcome {
+  labels: string;
+  medoids: string;
+  metrics: Record<string, number>;
+}
+
+/** Run `cluster` and read what must match. */
+async function cluster(csv: string, out: string, extra: string[], env: Record<string, string> = {}): Promise<Outcome & { stderr: string }> {
+  const r = await start(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', out, ...extra], env).done;
+  expect(r.status, r.stderr).toBe(0);
+  const j = JSON.parse(r.stdout) as { labels: string; medoids: string; metrics: Record<string, number> };
+  return { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), metrics: j.metrics, stderr: r.stderr };
+}
+
+/** What must be identical between a local and a queued run (timings aside). */
+function same(a: Outcome, b: Outcome): void {
+  expect(b.labels).toBe(a.labels);
+  expect(b.medoids).toBe(a.medoids);
+  for (const key of ['fit/total_deviation', 'fit/best_sample', 'fit/exact_distance_share', 'Simplified Silhouette DTW', 'Silhouette DTW']) {
+    expect(b.metrics[key], key).toBe(a.metrics[key]);
+  }
+}
+
+beforeAll(async () => {
+  redis = await startRedis({ password: PASSWORD });
+  dir = mkdtempSync(path.join(tmpdir(), 'lpclust-assignq-'));
+  mkdirSync(path.join(dir, 'shared'));
+}, 60_000);
+
+afterAll(async () => {
+  await stopWorkers();
+  await redis?.stop();
+});
+
+describe('cluster --scale sampled --queue', () => {
+  it('three workers give the labels, medoids, total deviation and silhouettes of the one-machine run; nothing is left in the shared directory', async () => {
+    const csv = profiles(path.join(dir, 'p.csv'), 1500, 48, 3);
+    const ref = await cluster(csv, 'local', ['--radius', '2']);
+    const ws = [worker(), worker(), worker()];
+    const q = await cluster(csv, 'queued', ['--radius', '2', '--queue', redis.url, '--shared-dir', 'shared', '--queue-rows', '200']);
+    same(ref, q);
+    expect(q.stderr).toContain(`redis://:***@127.0.0.1:${redis.port}/0`);
+    expect(readdirSync(path.join(dir, 'shared'))).toEqual([]);
+    await stopWorkers();
+    const logs = await Promise.all(ws.map((w) => w.done));
+    // 8 ranges of 200 rows per candidate set: 5 samples, and the final assignment with second-nearest.
+    const jobs = logs.map((l) => Number(/and (\d+) assignment job/.exec(l.stdout)?.[1] ?? -1));
+    expect(jobs.every((c) => c >= 0)).toBe(true);
+    expect(jobs.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(8 * 6);
+    for (const t of [q.stderr, ...logs.flatMap((l) => [l.stdout, l.stderr])]) expect(t).not.toContain(PASSWORD);
+  }, 180_000);
+
+  it('a worker killed with SIGKILL mid-job: the job is retried after the lock expires, the log says so, the results are the same', async () => {
+    const csv = profiles(path.join(dir, 'slow.csv'), 1200, 96, 4);
+    // A small memory budget keeps the sampled silhouettes (the TypeScript kernel's slowest part here) to about 400 days.
+    const slow = ['--radius', '95', '--memory-budget', '5M'];
+    const ref = await cluster(csv, 'local-js', slow, JS_ONLY);
+    const victim = worker(JS_ONLY);
+    const sub = start(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'queued-js', ...slow, '--queue', redis.url, '--shared-dir', 'shared', '--queue-rows', '600'], JS_ONLY);
+    const q = new Queue(ASSIGN_QUEUE, { connection: { host: '127.0.0.1', port: redis.port, password: PASSWORD } });
+    try {
+      await until('an assignment job in progress', async () => (await q.getActiveCount()) > 0);
+    } finally {
+      await q.close();
+    }
+    victim.proc.kill('SIGKILL');
+    worker(JS_ONLY);
+    worker(JS_ONLY);
+    const r = await sub.done;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/assignment of rows from \d+: its worker stopped answering \(lock expired\); the job is retried by another worker/);
+    const j = JSON.parse(r.stdout) as { labels: string; medoids: string; metrics: Record<string, number> };
+    same(ref, { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), metrics: j.metrics });
+    expect(existsSync(path.join(dir, 'shared')) && readdirSync(path.join(dir, 'shared')).length).toBe(0);
+    await stopWorkers();
+  }, 240_000);
+});
