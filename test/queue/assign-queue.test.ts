@@ -3,10 +3,12 @@
  * processes: sampled-mode k-medoids (FasterCLARA) whose candidate scoring and final assignment go
  * out as row-range jobs gives the labels, medoids, total deviation and simplified silhouette of the
  * one-machine run, with three workers and after `kill -9` of a worker mid-job (its job retried
- * once the 1 s lock expires, and the log says so); the shared copies are removed at the end.
+ * once the 1 s lock expires, and the log says so); the shared copies are removed at the end. A
+ * worker of another lpclust version refuses the jobs and the submitter exits 4 with its reason;
+ * Ctrl-C on the submitter takes its pending jobs off the queue.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +31,8 @@ interface Done {
   stderr: string;
 }
 
-function start(args: string[], env: Record<string, string> = {}): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
-  const proc = spawn(process.execPath, [BIN, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
+function start(args: string[], env: Record<string, string> = {}, bin = BIN): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
+  const proc = spawn(process.execPath, [bin, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
   let stdout = '';
   let stderr = '';
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -39,8 +41,8 @@ function start(args: string[], env: Record<string, string> = {}): { proc: ChildP
   return { proc, done, stderr: () => stderr };
 }
 
-function worker(env: Record<string, string> = {}): ReturnType<typeof start> {
-  const w = start(['worker', '--queue', redis.url, '--threads', '1', '--lock-duration', '1000'], env);
+function worker(env: Record<string, string> = {}, bin = BIN): ReturnType<typeof start> {
+  const w = start(['worker', '--queue', redis.url, '--threads', '1', '--lock-duration', '1000'], env, bin);
   workers.push(w.proc);
   return w;
 }
@@ -156,4 +158,50 @@ describe('cluster --scale sampled --queue', () => {
     expect(existsSync(path.join(dir, 'shared')) && readdirSync(path.join(dir, 'shared')).length).toBe(0);
     await stopWorkers();
   }, 240_000);
+
+  it('a worker of another lpclust version refuses the jobs and the submitter shows why (exit 4)', async () => {
+    const csv = profiles(path.join(dir, 'p2.csv'), 1500, 48, 3);
+    // A copy of this lpclust that says it is version 9.9.9.
+    const pkg = path.join(dir, 'skew');
+    mkdirSync(pkg);
+    cpSync(path.resolve('dist'), path.join(pkg, 'dist'), { recursive: true });
+    cpSync(path.resolve('bin'), path.join(pkg, 'bin'), { recursive: true });
+    symlinkSync(path.resolve('node_modules'), path.join(pkg, 'node_modules'));
+    if (existsSync(path.resolve('build'))) symlinkSync(path.resolve('build'), path.join(pkg, 'build'));
+    const meta = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ ...meta, version: '9.9.9' }));
+    worker({}, path.join(pkg, 'bin', 'lpclust.js'));
+    const r = await start(['cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'skewed', '--queue', redis.url, '--shared-dir', 'shared']).done;
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('lpclust worker 9.9.9 on');
+    expect(r.stderr).toContain(`refuses a job of lpclust ${meta.version}`);
+    expect(r.stderr).toContain('run the same lpclust version on the submitter and every worker');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(path.join(dir, 'shared'))).toEqual([]);
+    await stopWorkers();
+  }, 120_000);
+
+  it('Ctrl-C on the submitter takes its pending assignment jobs off the queue; the run ends KILLED', async () => {
+    const csv = profiles(path.join(dir, 'p2.csv'), 1500, 48, 3);
+    const sub = start(['cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'stopped', '--queue', redis.url, '--shared-dir', 'shared', '--queue-rows', '100']);
+    const q = new Queue(ASSIGN_QUEUE, { connection: { host: '127.0.0.1', port: redis.port, password: PASSWORD } });
+    try {
+      // No worker: the first candidate set's 15 jobs wait.
+      await until('the jobs on the queue', async () => (await q.getWaitingCount()) === 15);
+      sub.proc.kill('SIGINT');
+      const r = await sub.done;
+      expect(r.status).toBe(130);
+      expect(r.stderr).toContain('removed 15 pending assignment job(s) from the queue');
+      expect(await q.getWaitingCount()).toBe(0);
+    } finally {
+      await q.close();
+    }
+    expect(readdirSync(path.join(dir, 'shared'))).toEqual([]);
+    // The run (the one writing under stopped/) ends KILLED: status 5 in the FileStore's meta.yaml.
+    const mlruns = path.join(dir, 'mlruns');
+    const outDirs = readdirSync(mlruns, { recursive: true }).map(String).filter((f) => f.endsWith(path.join('params', 'out_dir')));
+    const mine = outDirs.filter((f) => readFileSync(path.join(mlruns, f), 'utf8').includes(`${path.sep}stopped${path.sep}`));
+    expect(mine).toHaveLength(1);
+    expect(readFileSync(path.join(mlruns, path.dirname(path.dirname(mine[0])), 'meta.yaml'), 'utf8')).toMatch(/^status: 5$/m);
+  }, 120_000);
 });
