@@ -28,10 +28,9 @@ import path from 'node:path';
 import { Worker as Thread } from 'node:worker_threads';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { externalError, InterruptedError, inputError, LpclustError } from '../errors.js';
+import { externalError, inputError, LpclustError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { matrixDigest } from '../profiles/normalize.js';
-import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { workerEntry } from '../util/worker-entry.js';
 import { lpclustVersion } from '../dtw/matrix.js';
@@ -39,7 +38,8 @@ import type { AssignOptions, AssignResult } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import type { KernelChoice } from '../dtw/kernel.js';
 import type { AssignThreadData, AssignThreadReply, AssignThreadRequest } from './assign-thread.js';
-import { unreachable, type QueueUrl } from './connection.js';
+import type { QueueUrl } from './connection.js';
+import { closeSubmitter, SubmittedJobs } from './jobs.js';
 
 /** The BullMQ queue of row-range assignment jobs. */
 export const ASSIGN_QUEUE = 'lpclust-assign-rows';
@@ -203,10 +203,7 @@ export class QueueAssigner implements Assigner {
   readonly n: number;
   readonly L: number;
   readonly stats: AssignQueueStats;
-  private readonly outstanding = new Map<string, number>();
-  private failure: Error | null = null;
-  private wake: (() => void) | null = null;
-  private downSince: number | null = null;
+  private readonly jobs: SubmittedJobs<{ r0: number; r1: number }>;
 
   private constructor(
     private readonly o: QueueAssignerOptions,
@@ -221,36 +218,14 @@ export class QueueAssigner implements Assigner {
     this.L = o.L;
     this.n = o.X.length / o.L;
     this.stats = o.stats ?? newAssignQueueStats();
-    events.on('completed', ({ jobId }) => {
-      if (this.outstanding.has(jobId)) this.poke();
-    });
-    events.on('stalled', ({ jobId }) => {
-      const r0 = this.outstanding.get(jobId);
-      if (r0 === undefined) return;
-      this.stats.retried++;
-      log.warn(`assignment of rows from ${r0}: its worker stopped answering (lock expired); the job is retried by another worker`);
-    });
-    events.on('failed', ({ jobId, failedReason }) => {
-      const r0 = this.outstanding.get(jobId);
-      if (r0 === undefined) return;
-      void queue.getJobState(jobId).then((state) => {
-        if (state === 'failed') {
-          this.failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on the assignment of rows from ${r0}: ${failedReason}`, {
-            hint: 'see the worker logs; fix the cause and run the same command again',
-          });
-          this.poke();
-        } else {
-          log.info(`assignment of rows from ${r0}: attempt failed (${failedReason}); it is retried`);
-        }
-      });
-    });
-    conn.on('close', () => {
-      this.downSince ??= Date.now();
-    });
-    conn.on('ready', () => {
-      if (this.downSince !== null) log.info(`the job queue at ${o.queue.masked} answers again`);
-      this.downSince = null;
-    });
+    this.jobs = new SubmittedJobs(
+      queue,
+      events,
+      conn,
+      o.queue,
+      { name: (t) => `assignment job of rows ${t.r0}–${t.r1 - 1}`, unit: 'job', kind: 'assignment', failHint: 'see the worker logs; fix the cause and run the same command again' },
+      this.stats,
+    );
   }
 
   /**
@@ -280,10 +255,6 @@ export class QueueAssigner implements Assigner {
     await events.waitUntilReady();
     log.info(`${o.X.length / o.L} profiles written to ${path.join(shared, dir)}; assignments go to the queue ${o.queue.masked} (${ASSIGN_QUEUE}) for \`lpclust worker --queue …\` processes`);
     return new QueueAssigner(o, inputDigest, shared, dir, conn, eventsConn, queue, events);
-  }
-
-  private poke(): void {
-    this.wake?.();
   }
 
   /** Nearest (and with `second`, second-nearest) candidate of every row, computed by the workers. */
@@ -333,91 +304,59 @@ export class QueueAssigner implements Assigner {
       ...(prune !== undefined ? { prune } : {}),
       kernel,
     };
-    const enqueue = async (starts: number[]): Promise<void> => {
+    const enqueue = async (ranges: Array<{ r0: number; r1: number }>): Promise<void> => {
       const now = Date.now();
-      for (let a = 0; a < starts.length; a += 500) {
+      for (let a = 0; a < ranges.length; a += 500) {
         await this.queue.addBulk(
-          starts.slice(a, a + 500).map((r0) => ({
+          ranges.slice(a, a + 500).map(({ r0, r1 }) => ({
             name: 'rows',
-            data: { ...common, r0, r1: Math.min(n, r0 + step), enqueuedAt: now } satisfies AssignJobData,
+            data: { ...common, r0, r1, enqueuedAt: now } satisfies AssignJobData,
             opts: { jobId: assignJobId(round, r0), attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: true, removeOnFail: { age: 24 * 3600 } },
           })),
         );
       }
-      this.stats.enqueued += starts.length;
+      this.stats.enqueued += ranges.length;
     };
     this.stats.rounds++;
-    const outstanding = this.outstanding;
+    const jobs = this.jobs;
+    const outstanding = jobs.outstanding;
     outstanding.clear();
-    this.failure = null;
+    jobs.failure = null;
+    const fileOf = (t: { r0: number }): string => path.join(resultsDir, resultName(round, t.r0));
     try {
       // Ranges already answered in the shared directory (a rerun after a crash) are not enqueued again.
-      const fresh: number[] = [];
+      const fresh: Array<{ r0: number; r1: number }> = [];
       for (let r0 = 0; r0 < n; r0 += step) {
-        const file = path.join(resultsDir, resultName(round, r0));
-        if (existsSync(file)) {
-          place(r0, file);
+        const t = { r0, r1: Math.min(n, r0 + step) };
+        if (existsSync(fileOf(t))) {
+          place(r0, fileOf(t));
           this.stats.foundDone++;
         } else {
-          outstanding.set(assignJobId(round, r0), r0);
-          fresh.push(r0);
+          outstanding.set(assignJobId(round, r0), t);
+          fresh.push(t);
         }
       }
       await enqueue(fresh);
       log.debug(`${fresh.length} assignment job(s) of ${step} rows on the queue ${this.o.queue.masked}`);
-      let lastProgress = Date.now();
-      let lastCheck = Date.now();
+      jobs.progressed();
       const unreachableMs = (this.o.unreachableSeconds ?? 120) * 1000;
+      const hasResult = (t: { r0: number }): boolean => existsSync(fileOf(t));
       while (outstanding.size > 0) {
-        if (this.failure) throw this.failure;
-        const sig = interruptSignal();
-        if (sig) throw new InterruptedError(sig);
-        if (this.downSince !== null && Date.now() - this.downSince > unreachableMs) throw unreachable(this.o.queue, `no connection for ${Math.round((Date.now() - this.downSince) / 1000)} s`);
+        jobs.check(unreachableMs);
         let got = 0;
-        for (const [id, r0] of outstanding) {
-          const file = path.join(resultsDir, resultName(round, r0));
-          if (!existsSync(file)) continue;
-          place(r0, file);
+        for (const [id, t] of outstanding) {
+          if (!hasResult(t)) continue;
+          place(t.r0, fileOf(t));
           outstanding.delete(id);
           got++;
         }
-        if (got > 0) lastProgress = Date.now();
-        // Nothing for a while: every outstanding range must still have a job (Redis may have been
-        // restarted without its data); re-adding an existing id is a no-op.
-        if (Date.now() - lastProgress > 5000 && Date.now() - lastCheck > 5000 && this.downSince === null) {
-          lastCheck = Date.now();
-          const lost: number[] = [];
-          for (const [id, r0] of outstanding) {
-            if ((await this.queue.getJobState(id)) === 'unknown' && !existsSync(path.join(resultsDir, resultName(round, r0)))) lost.push(r0);
-          }
-          if (lost.length > 0) {
-            log.warn(`${lost.length} assignment job(s) were no longer on the queue (was Redis restarted without its data?); enqueued again`);
-            await enqueue(lost);
-          }
-        }
-        if (outstanding.size > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 100);
-            this.wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          this.wake = null;
-        }
+        if (got > 0) jobs.progressed();
+        await jobs.requeueLost(hasResult, enqueue);
+        if (outstanding.size > 0) await jobs.nap(100);
       }
     } catch (e) {
       // Ctrl-C or a failure: take this round's jobs not yet started off the queue.
-      if (outstanding.size > 0 && this.downSince === null) {
-        let removed = 0;
-        await Promise.race([
-          (async () => {
-            for (const id of outstanding.keys()) removed += (await this.queue.remove(id).catch(() => 0)) > 0 ? 1 : 0;
-          })(),
-          new Promise((r) => setTimeout(r, 5000)),
-        ]);
-        log.info(`removed ${removed} pending assignment job(s) from the queue`);
-      }
+      await jobs.removePending();
       outstanding.clear();
       throw e;
     }
@@ -426,9 +365,7 @@ export class QueueAssigner implements Assigner {
 
   /** Disconnect and remove the dataset's folder from the shared directory. */
   async close(): Promise<void> {
-    await Promise.race([Promise.allSettled([this.events.close(), this.queue.close()]), new Promise((r) => setTimeout(r, 3000))]);
-    this.conn.disconnect();
-    this.eventsConn.disconnect();
+    await closeSubmitter(this.queue, this.events, this.conn, this.eventsConn);
     rmSync(path.join(this.shared, this.dir), { recursive: true, force: true });
   }
 }
@@ -568,7 +505,7 @@ export async function startAssignWorker(o: AssignWorkerOptions): Promise<{ close
         );
       }
       if (d.dtype !== 'float64') throw new UnrecoverableError(`worker on ${hostname()}: assignment jobs of ${String(d.dtype)} rows are not known to lpclust ${mine}`);
-      if (job.attemptsStarted > 1) log.warn(`assignment of rows ${d.r0}–${d.r1 - 1}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
+      if (job.attemptsStarted > 1) log.warn(`assignment job of rows ${d.r0}–${d.r1 - 1}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
       const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;
       const threads = threadsFor(d, root);
       const b = Buffer.from(d.centres, 'base64');
@@ -591,7 +528,7 @@ export async function startAssignWorker(o: AssignWorkerOptions): Promise<{ close
     },
     { connection: conn, concurrency: o.threads, lockDuration: lockMs, stalledInterval: Math.max(500, Math.floor(lockMs / 2)), maxStalledCount: 5, autorun: true },
   );
-  worker.on('failed', (job, err) => log.warn(`assignment of rows from ${job?.data.r0 ?? '?'}: ${err.message}`));
+  worker.on('failed', (job, err) => log.warn(`assignment job of rows ${job ? `${job.data.r0}–${job.data.r1 - 1}` : '?'}: ${err.message}`));
   worker.on('error', (err) => log.warn(`queue: ${err.message}`));
   return {
     jobs: () => jobs,

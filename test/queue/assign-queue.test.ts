@@ -152,7 +152,7 @@ describe('cluster --scale sampled --queue', () => {
     worker(JS_ONLY);
     const r = await sub.done;
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/assignment of rows from \d+: its worker stopped answering \(lock expired\); the job is retried by another worker/);
+    expect(r.stderr).toMatch(/assignment job of rows \d+–\d+: its worker stopped answering \(lock expired\); the job is retried by another worker/);
     const j = JSON.parse(r.stdout) as { labels: string; medoids: string; metrics: Record<string, number> };
     same(ref, { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), metrics: j.metrics });
     expect(existsSync(path.join(dir, 'shared')) && readdirSync(path.join(dir, 'shared')).length).toBe(0);
