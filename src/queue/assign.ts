@@ -39,7 +39,7 @@ import type { Assigner } from '../dtw/assigner.js';
 import type { KernelChoice } from '../dtw/kernel.js';
 import type { AssignThreadData, AssignThreadReply, AssignThreadRequest } from './assign-thread.js';
 import type { QueueUrl } from './connection.js';
-import { closeSubmitter, SubmittedJobs } from './jobs.js';
+import { closeSubmitter, SubmittedJobs, versionSkew, type SharedDirJob } from './jobs.js';
 
 /** The BullMQ queue of row-range assignment jobs. */
 export const ASSIGN_QUEUE = 'lpclust-assign-rows';
@@ -51,18 +51,8 @@ export const ASSIGN_JOB_PROTOCOL = 1;
 export const DEFAULT_ASSIGN_JOB_ROWS = 32_768;
 
 /** What an assignment job carries (no secret, no profile: the rows are read from the shared directory). */
-export interface AssignJobData {
-  protocol: number;
-  /** lpclust version of the submitter: a worker of another version refuses the job. */
-  lpclustVersion: string;
-  /** The shared directory as the submitter sees it (a worker may mount it elsewhere: --shared-dir). */
-  sharedDir: string;
-  /** The dataset's folder inside the shared directory (`assign-<digest>`). */
-  dir: string;
-  /** matrixDigest of the n × L float64 rows in `<dir>/input.f64`. */
-  inputDigest: string;
-  n: number;
-  L: number;
+export interface AssignJobData extends SharedDirJob {
+  /** `dir` is the dataset's folder (`assign-<digest>`) holding `input.f64`, the n × L rows of `inputDigest`. */
   /** Element type of the rows and distances (float64: the precision of the local assignment). */
   dtype: 'float64';
   /** Key of the candidate set, band and options (names the result files). */
@@ -499,11 +489,8 @@ export async function startAssignWorker(o: AssignWorkerOptions): Promise<{ close
     ASSIGN_QUEUE,
     async (job: Job<AssignJobData>) => {
       const d = job.data;
-      if (d.protocol !== ASSIGN_JOB_PROTOCOL || d.lpclustVersion !== mine) {
-        throw new UnrecoverableError(
-          `lpclust worker ${mine} on ${hostname()} refuses a job of lpclust ${d.lpclustVersion} (job format ${d.protocol}, this worker's ${ASSIGN_JOB_PROTOCOL}): run the same lpclust version on the submitter and every worker`,
-        );
-      }
+      const skew = versionSkew(d, ASSIGN_JOB_PROTOCOL);
+      if (skew) throw new UnrecoverableError(skew);
       if (d.dtype !== 'float64') throw new UnrecoverableError(`worker on ${hostname()}: assignment jobs of ${String(d.dtype)} rows are not known to lpclust ${mine}`);
       if (job.attemptsStarted > 1) log.warn(`assignment job of rows ${d.r0}–${d.r1 - 1}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
       const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;

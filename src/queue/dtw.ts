@@ -32,7 +32,7 @@ import { TilePool } from '../dtw/tile-pool.js';
 import { indexTileFile, readTile, transposeTile, writeTileFile, type TileFileHead } from '../dtw/tile-file.js';
 import type { KernelChoice } from '../dtw/kernel.js';
 import type { QueueUrl } from './connection.js';
-import { closeSubmitter, SubmittedJobs } from './jobs.js';
+import { closeSubmitter, SubmittedJobs, versionSkew, type SharedDirJob } from './jobs.js';
 
 /** The BullMQ queue of DTW tiles. */
 export const DTW_QUEUE = 'lpclust-dtw-tiles';
@@ -41,17 +41,7 @@ export const DTW_QUEUE = 'lpclust-dtw-tiles';
 export const TILE_JOB_PROTOCOL = 1;
 
 /** What a tile job carries (no secret). */
-export interface TileJobData {
-  protocol: number;
-  /** lpclust version of the submitter: a worker of another version refuses the job. */
-  lpclustVersion: string;
-  /** The shared directory as the submitter sees it (a worker may mount it elsewhere: --shared-dir). */
-  sharedDir: string;
-  /** The job's folder inside the shared directory. */
-  dir: string;
-  inputDigest: string;
-  n: number;
-  L: number;
+export interface TileJobData extends SharedDirJob {
   /** Radius as asked (null: full DTW) and as used (clamped to L − 1). */
   radius: number | null;
   effectiveRadius: number;
@@ -307,11 +297,8 @@ export async function processTileJobs(o: TileWorkerOptions): Promise<{ tiles: nu
     DTW_QUEUE,
     async (job: Job<TileJobData>) => {
       const d = job.data;
-      if (d.protocol !== TILE_JOB_PROTOCOL || d.lpclustVersion !== mine) {
-        throw new UnrecoverableError(
-          `lpclust worker ${mine} on ${hostname()} refuses a job of lpclust ${d.lpclustVersion} (job format ${d.protocol}, this worker's ${TILE_JOB_PROTOCOL}): run the same lpclust version on the submitter and every worker`,
-        );
-      }
+      const skew = versionSkew(d, TILE_JOB_PROTOCOL);
+      if (skew) throw new UnrecoverableError(skew);
       if (job.attemptsStarted > 1) log.warn(`tile ${d.tile.tile}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
       const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;
       const pool = poolFor(d, root);

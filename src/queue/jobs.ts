@@ -5,12 +5,40 @@
  * whether Redis answers, jobs lost with a Redis restart, and taking the pending ones off the queue
  * on Ctrl-C or a failure. The files, not the queue's bookkeeping, say when a job is done.
  */
+import { hostname } from 'node:os';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { externalError, InterruptedError } from '../errors.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';
+import { lpclustVersion } from '../dtw/matrix.js';
 import { unreachable, type QueueUrl } from './connection.js';
+
+/** What every job whose inputs and results are files in the shared directory carries (no secret). */
+export interface SharedDirJob {
+  /** Version of the job format. */
+  protocol: number;
+  /** lpclust version of the submitter: a worker of another version refuses the job. */
+  lpclustVersion: string;
+  /** The shared directory as the submitter sees it (a worker may mount it elsewhere: --shared-dir). */
+  sharedDir: string;
+  /** The job's folder inside the shared directory. */
+  dir: string;
+  /** Digest of the n × L float64 input (harmonize/normalize.ts matrixDigest). */
+  inputDigest: string;
+  n: number;
+  L: number;
+}
+
+/**
+ * Why this worker refuses a job made by another lpclust version or job format (the submitter shows
+ * it), or null when it takes it.
+ */
+export function versionSkew(d: { protocol: number; lpclustVersion: string }, protocol: number): string | null {
+  const mine = lpclustVersion();
+  if (d.protocol === protocol && d.lpclustVersion === mine) return null;
+  return `lpclust worker ${mine} on ${hostname()} refuses a job of lpclust ${d.lpclustVersion} (job format ${d.protocol}, this worker's ${protocol}): run the same lpclust version on the submitter and every worker`;
+}
 
 /** How {@link SubmittedJobs} speaks of its jobs. */
 export interface JobWording<T> {
