@@ -225,7 +225,7 @@ export class QueueAssigner implements Assigner {
    */
   static async open(o: QueueAssignerOptions): Promise<QueueAssigner> {
     const { Queue: BullQueue, QueueEvents: BullEvents } = await import('bullmq');
-    const { openRedis } = await import('./connection.js');
+    const { openRedis, duplicateQuietly } = await import('./connection.js');
     if (o.rowsPerJob !== undefined && !(Number.isInteger(o.rowsPerJob) && o.rowsPerJob >= 1)) throw new RangeError(`Expected a positive integer of rows per job but received ${o.rowsPerJob}`);
     const inputDigest = matrixDigest(o.X, o.L);
     const shared = path.resolve(o.sharedDir);
@@ -239,7 +239,7 @@ export class QueueAssigner implements Assigner {
       throw externalError('E_WRITE', `cannot write into the shared directory ${shared}: ${(e as Error).message}`, { hint: 'give --shared-dir a directory this machine and every worker can write' });
     }
     const conn = await openRedis(o.queue);
-    const eventsConn = conn.duplicate();
+    const eventsConn = duplicateQuietly(conn);
     const queue = new BullQueue(ASSIGN_QUEUE, { connection: conn });
     const events = new BullEvents(ASSIGN_QUEUE, { connection: eventsConn });
     await events.waitUntilReady();

@@ -127,7 +127,7 @@ export function newQueueStats(): QueueStats {
 export function queueTileSource(o: QueueSourceOptions): TileSource {
   return async (todo, onDone, shouldStop) => {
     const { Queue, QueueEvents } = await import('bullmq');
-    const { openRedis } = await import('./connection.js');
+    const { openRedis, duplicateQuietly } = await import('./connection.js');
     const n = o.values.length / o.length;
     const inputDigest = matrixDigest(o.values, o.length);
     const key = jobKey(inputDigest, o.radius, o.dtype, o.tileSize);
@@ -146,7 +146,7 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
     }
     const stats = o.stats ?? newQueueStats();
     const conn = await openRedis(o.queue);
-    const eventsConn = conn.duplicate();
+    const eventsConn = duplicateQuietly(conn);
     const queue: Queue = new Queue(DTW_QUEUE, { connection: conn });
     const events = new QueueEvents(DTW_QUEUE, { connection: eventsConn });
     const jobs = new SubmittedJobs<TileTask>(queue, events, conn, o.queue, { name: (t) => `tile ${t.tile}`, unit: 'tile', kind: 'tile', failHint: 'see the worker logs; fix the cause and run the same command again (finished tiles are kept)' }, stats);

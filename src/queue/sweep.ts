@@ -108,9 +108,9 @@ export function insideShared(sharedDir: string, p: string, what: string): string
  */
 export async function runConfigsOnQueue(configs: readonly QueuedConfig[], o: SweepQueueOptions): Promise<SweepJobResult[]> {
   const { Queue, QueueEvents } = await import('bullmq');
-  const { openRedis } = await import('./connection.js');
+  const { openRedis, duplicateQuietly } = await import('./connection.js');
   const conn = await openRedis(o.queue);
-  const eventsConn = conn.duplicate();
+  const eventsConn = duplicateQuietly(conn);
   const queue = new Queue(SWEEP_QUEUE, { connection: conn });
   const events = new QueueEvents(SWEEP_QUEUE, { connection: eventsConn });
   const shared = path.resolve(o.sharedDir);
