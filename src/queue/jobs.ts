@@ -24,7 +24,7 @@ export interface SharedDirJob {
   sharedDir: string;
   /** The job's folder inside the shared directory. */
   dir: string;
-  /** Digest of the n × L float64 input (harmonize/normalize.ts matrixDigest). */
+  /** Digest of the n × L float64 input (profiles/normalize.ts matrixDigest). */
   inputDigest: string;
   n: number;
   L: number;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
-import { normalizeRows } from '../../src/harmonize/normalize.js';
+import { normalizeRows } from '../../src/profiles/normalize.js';
 import { computeDtwShard } from '../../src/dtw/shard.js';
 
 const BIN = path.resolve('bin/lpclust.js');
