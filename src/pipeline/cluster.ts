@@ -364,7 +364,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
-      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.queue ? { queue: o.queue.masked } : {}), ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
+      // What goes to the queue: sampled mode's assignments, or the DTW matrix this run computes.
+      const queued = o.queue !== undefined && (plan.mode === 'sampled' || (o.metric === 'dtw' && o.dtw === undefined && !o.preloaded));
+      if (o.queue && !queued) log.warn(`--queue: nothing of this run goes to the queue (exact mode, ${o.metric === 'dtw' ? 'with the given DTW matrix' : 'no DTW matrix to compute'}); it runs here`);
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(queued ? { queue: o.queue!.masked } : {}), ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
       // The default budget (half the free memory) changes from run to run: only a given one is a param.
       await run.setTags({ 'lpclust.scale': plan.mode });
       await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');

@@ -5,7 +5,8 @@
  * one-machine run, with three workers and after `kill -9` of a worker mid-job (its job retried
  * once the 1 s lock expires, and the log says so); the shared copies are removed at the end. A
  * worker of another lpclust version refuses the jobs and the submitter exits 4 with its reason;
- * Ctrl-C on the submitter takes its pending jobs off the queue.
+ * Ctrl-C on the submitter takes its pending jobs off the queue. In exact mode `cluster --queue`
+ * sends the DTW matrix it computes as tile jobs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -203,5 +204,29 @@ describe('cluster --scale sampled --queue', () => {
     const mine = outDirs.filter((f) => readFileSync(path.join(mlruns, f), 'utf8').includes(`${path.sep}stopped${path.sep}`));
     expect(mine).toHaveLength(1);
     expect(readFileSync(path.join(mlruns, path.dirname(path.dirname(mine[0])), 'meta.yaml'), 'utf8')).toMatch(/^status: 5$/m);
+  }, 120_000);
+
+  it('exact mode: cluster --queue computes its DTW matrix as tile jobs (the local run\'s labels and medoids); with nothing to send it says so', async () => {
+    const csv = profiles(path.join(dir, 'small.csv'), 300, 24, 5);
+    const exact = ['--model', 'kmedoids', '--metric', 'dtw', '-k', '3', '--scale', 'exact'];
+    const run = async (out: string, extra: string[]) => {
+      const r = await start(['--json', 'cluster', '--in', csv, ...exact, '--out-dir', out, ...extra]).done;
+      expect(r.status, r.stderr).toBe(0);
+      const j = JSON.parse(r.stdout) as { labels: string; medoids: string; dtw: string };
+      return { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), dtw: readFileSync(j.dtw), stderr: r.stderr };
+    };
+    const local = await run('exact-local', []);
+    const w = worker();
+    const q = await run('exact-queued', ['--queue', redis.url, '--shared-dir', 'shared']);
+    expect(q.stderr).toContain('tile job(s) on the queue');
+    expect(q.labels).toBe(local.labels);
+    expect(q.medoids).toBe(local.medoids);
+    expect(q.dtw.equals(local.dtw)).toBe(true);
+    await stopWorkers();
+    expect(Number(/after (\d+) tile/.exec((await w.done).stdout)?.[1])).toBe(1);
+    // Euclidean k-means in exact mode has nothing for the queue: a warning, and the run goes on here.
+    const r = await start(['cluster', '--in', csv, '-k', '3', '--out-dir', 'exact-eu', '--queue', redis.url, '--shared-dir', 'shared']).done;
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('--queue: nothing of this run goes to the queue (exact mode, no DTW matrix to compute); it runs here');
   }, 120_000);
 });
