@@ -8,8 +8,8 @@
  * Ctrl-C on the submitter takes its pending jobs off the queue. In exact mode `cluster --queue`
  * sends the DTW matrix it computes as tile jobs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +17,8 @@ import { Queue } from 'bullmq';
 import { Random } from '../../src/util/random.js';
 import { ASSIGN_QUEUE } from '../../src/queue/assign.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { BIN, skewedCopy, startCli, stopProcs, until, type Started } from '../support/queue-procs.js';
 
-const BIN = path.resolve('bin/lpclust.js');
 const PASSWORD = 'a-s3cret-pw';
 let redis: RedisServer;
 let dir = '';
@@ -26,47 +26,18 @@ const workers: ChildProcess[] = [];
 /** Without the native addon every process runs the TypeScript kernel: slow enough to kill a worker mid-job. */
 const JS_ONLY = { LPCLUST_NATIVE_PATH: '/nonexistent/lpclust_dtw.node' };
 
-interface Done {
-  status: number | null;
-  stdout: string;
-  stderr: string;
+function start(args: string[], env: Record<string, string> = {}, bin = BIN): Started {
+  return startCli(dir, args, env, bin);
 }
 
-function start(args: string[], env: Record<string, string> = {}, bin = BIN): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
-  const proc = spawn(process.execPath, [bin, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve) => proc.on('exit', (status) => resolve({ status, stdout, stderr })));
-  return { proc, done, stderr: () => stderr };
-}
-
-function worker(env: Record<string, string> = {}, bin = BIN): ReturnType<typeof start> {
+function worker(env: Record<string, string> = {}, bin = BIN): Started {
   const w = start(['worker', '--queue', redis.url, '--threads', '1', '--lock-duration', '1000'], env, bin);
   workers.push(w.proc);
   return w;
 }
 
 async function stopWorkers(): Promise<void> {
-  await Promise.all(
-    workers.splice(0).map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          if (p.exitCode !== null || p.signalCode !== null) return resolve();
-          p.once('exit', () => resolve());
-          p.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await stopProcs(workers);
 }
 
 /** A CSV of n days of L slots in four daily shapes with noise. */
@@ -163,19 +134,12 @@ describe('cluster --scale sampled --queue', () => {
   it('a worker of another lpclust version refuses the jobs and the submitter shows why (exit 4)', async () => {
     const csv = profiles(path.join(dir, 'p2.csv'), 1500, 48, 3);
     // A copy of this lpclust that says it is version 9.9.9.
-    const pkg = path.join(dir, 'skew');
-    mkdirSync(pkg);
-    cpSync(path.resolve('dist'), path.join(pkg, 'dist'), { recursive: true });
-    cpSync(path.resolve('bin'), path.join(pkg, 'bin'), { recursive: true });
-    symlinkSync(path.resolve('node_modules'), path.join(pkg, 'node_modules'));
-    if (existsSync(path.resolve('build'))) symlinkSync(path.resolve('build'), path.join(pkg, 'build'));
-    const meta = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ ...meta, version: '9.9.9' }));
-    worker({}, path.join(pkg, 'bin', 'lpclust.js'));
+    const skew = skewedCopy(path.join(dir, 'skew'), '9.9.9');
+    worker({}, skew.bin);
     const r = await start(['cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'skewed', '--queue', redis.url, '--shared-dir', 'shared']).done;
     expect(r.status).toBe(4);
     expect(r.stderr).toContain('lpclust worker 9.9.9 on');
-    expect(r.stderr).toContain(`refuses a job of lpclust ${meta.version}`);
+    expect(r.stderr).toContain(`refuses a job of lpclust ${skew.mine}`);
     expect(r.stderr).toContain('run the same lpclust version on the submitter and every worker');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(readdirSync(path.join(dir, 'shared'))).toEqual([]);
