@@ -39,9 +39,9 @@ killed mid-job (kill -9, a lost machine) has its job taken again by another once
 expires. Assignment jobs (\`cluster --scale sampled --queue\`) are row ranges of the profiles,
 which a worker reads once per dataset from the shared directory. A job from another lpclust
 version is refused, and the submitter shows why. Ctrl-C or SIGTERM finishes the jobs in hand
-and exits. Sweep configurations are logged as nested runs to
-this worker's tracking store (--tracking-uri, MLFLOW_TRACKING_URI and its credentials from this
-machine's environment; jobs carry none): point it at the submitter's.
+and exits. Sweep configurations are logged as nested runs to this worker's tracking store
+(--tracking-uri, MLFLOW_TRACKING_URI and its credentials from this machine's environment; jobs
+carry none): point it at the submitter's.
 
 Examples:
   lpclust worker --queue redis://localhost:6379/0
