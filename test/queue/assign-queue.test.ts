@@ -5,7 +5,8 @@
  * one-machine run, with three workers and after `kill -9` of a worker mid-job (its job retried
  * once the 1 s lock expires, and the log says so); the shared copies are removed at the end. A
  * worker of another lpclust version refuses the jobs and the submitter exits 4 with its reason;
- * Ctrl-C on the submitter takes its pending jobs off the queue. In exact mode `cluster --queue`
+ * Ctrl-C on the submitter takes its pending jobs off the queue; a Redis restarted mid-run (with its
+ * append-only file) changes nothing. In exact mode `cluster --queue`
  * sends the DTW matrix it computes as tile jobs.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -68,6 +69,19 @@ async function cluster(csv: string, out: string, extra: string[], env: Record<st
   return { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), metrics: j.metrics, stderr: r.stderr };
 }
 
+// A small memory budget keeps the sampled silhouettes (the TypeScript kernel's slowest part here) to about 400 days.
+const slow = ['--radius', '95', '--memory-budget', '5M'];
+let slowRef: { csv: string; ref: Outcome } | undefined;
+
+/** The slow dataset (TypeScript kernel, full band) and its one-machine outcome, made once. */
+async function slowReference(): Promise<{ csv: string; ref: Outcome }> {
+  if (!slowRef) {
+    const csv = profiles(path.join(dir, 'slow.csv'), 1200, 96, 4);
+    slowRef = { csv, ref: await cluster(csv, 'local-js', slow, JS_ONLY) };
+  }
+  return slowRef;
+}
+
 /** What must be identical between a local and a queued run (timings aside). */
 function same(a: Outcome, b: Outcome): void {
   expect(b.labels).toBe(a.labels);
@@ -107,10 +121,7 @@ describe('cluster --scale sampled --queue', () => {
   }, 180_000);
 
   it('a worker killed with SIGKILL mid-job: the job is retried after the lock expires, the log says so, the results are the same', async () => {
-    const csv = profiles(path.join(dir, 'slow.csv'), 1200, 96, 4);
-    // A small memory budget keeps the sampled silhouettes (the TypeScript kernel's slowest part here) to about 400 days.
-    const slow = ['--radius', '95', '--memory-budget', '5M'];
-    const ref = await cluster(csv, 'local-js', slow, JS_ONLY);
+    const { csv, ref } = await slowReference();
     const victim = worker(JS_ONLY);
     const sub = start(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'queued-js', ...slow, '--queue', redis.url, '--shared-dir', 'shared', '--queue-rows', '600'], JS_ONLY);
     const q = new Queue(ASSIGN_QUEUE, { connection: { host: '127.0.0.1', port: redis.port, password: PASSWORD } });
@@ -193,4 +204,23 @@ describe('cluster --scale sampled --queue', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toContain('--queue: nothing of this run goes to the queue (exact mode, no DTW matrix to compute); it runs here');
   }, 120_000);
+
+  it('Redis restarted mid-run (append-only file): the run completes with the one-machine results', async () => {
+    const { csv, ref } = await slowReference();
+    worker(JS_ONLY);
+    const sub = start(['--json', 'cluster', '--in', csv, '--model', 'kmedoids', '--metric', 'dtw', '-k', '4', '--scale', 'sampled', '--sample-size', '150', '--out-dir', 'restarted', ...slow, '--queue', redis.url, '--shared-dir', 'shared', '--queue-rows', '300'], JS_ONLY);
+    const q = new Queue(ASSIGN_QUEUE, { connection: { host: '127.0.0.1', port: redis.port, password: PASSWORD } });
+    try {
+      await until('an assignment job in progress', async () => (await q.getActiveCount()) > 0, 120_000);
+    } finally {
+      await q.close();
+    }
+    await redis.restart(1000);
+    const r = await sub.done;
+    // Completing is what Redis's append-only file allows; a clear error would be acceptable, wrong results never.
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { labels: string; medoids: string; metrics: Record<string, number> };
+    same(ref, { labels: readFileSync(j.labels, 'utf8'), medoids: readFileSync(j.medoids, 'utf8'), metrics: j.metrics });
+    await stopWorkers();
+  }, 240_000);
 });
