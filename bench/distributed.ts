@@ -1,14 +1,22 @@
 /**
- * The DTW matrix on the job queue (issue 19): `node --import tsx bench/distributed.ts [--n 20000]
- * [--overhead-n 60]`. Starts its own redis-server (test/support/redis.ts) and `lpclust worker`
- * processes (dist/: build first), and prints
+ * The job queue (issue 19): `node --import tsx bench/distributed.ts [--n 20000] [--overhead-n 60]
+ * [--assign-n 200000] [--only tiles,assign]`. Starts its own redis-server (test/support/redis.ts)
+ * and `lpclust worker` processes (dist/: build first), and prints, for the DTW matrix (`tiles`)
  *   1. queue overhead per tile: a matrix of one-pair tiles (tile size 1), so that enqueue →
  *      worker → tile file → assembled is all there is; one worker, one thread;
  *   2. throughput with 1 and then 2 worker processes of one thread each on N profiles (their
  *      ratio; it approaches 2 when two cores are free), and the one-machine run with one thread;
  *   3. the submitter's peak resident memory while assembling (bounded by the band writer's budget,
  *      not N²);
- *   4. the projected time for N = 10⁵ on 8 machines of 16 cores from the measured cells/s per core.
+ *   4. the projected time for N = 10⁵ on 8 machines of 16 cores from the measured cells/s per core;
+ * and for the large-N assignment (`assign`: sampled-mode candidate scoring, queue/assign.ts)
+ *   5. queue overhead per job: one-row jobs against 2 centres, so that enqueue → worker → result
+ *      file → placed is all there is; one worker, one thread;
+ *   6. rows/s of assigning --assign-n profiles to 12 centres (radius 1, 16 jobs per candidate set,
+ *      a warm-up set first, then 4 timed sets) with 1 and then 2 worker processes of one thread
+ *      each (their ratio), and the one-machine AssignPool on one thread.
+ * The N = 20,000 throughput case on a quiet machine is this one command (after `npm run build`):
+ *   node --import tsx bench/distributed.ts --n 20000
  * On a loaded machine the figures say so: `uptime` is printed beside them.
  */
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
@@ -20,6 +28,8 @@ import { normalizeRows } from '../src/profiles/normalize.js';
 import { bandCells, computeDtwMatrix } from '../src/dtw/matrix.js';
 import { parseQueueUrl } from '../src/queue/connection.js';
 import { newQueueStats, queueTileSource } from '../src/queue/dtw.js';
+import { newAssignQueueStats, QueueAssigner } from '../src/queue/assign.js';
+import { AssignPool } from '../src/dtw/assign.js';
 import { startRedis } from '../test/support/redis.js';
 
 function arg(name: string, def: number): number {
@@ -29,6 +39,9 @@ function arg(name: string, def: number): number {
 
 const N = arg('n', 20_000);
 const OVERHEAD_N = arg('overhead-n', 60);
+const ASSIGN_N = arg('assign-n', 10 * N);
+const onlyAt = process.argv.indexOf('--only');
+const ONLY = new Set(onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : ['tiles', 'assign']);
 const L = 24;
 const BIN = path.resolve('bin/lpclust.js');
 
@@ -76,13 +89,79 @@ async function queued(values: Float64Array, out: string, tileSize: number, url: 
   return { seconds: (performance.now() - t) / 1000, peakRss, tiles: stats.delivered, cells: r.cells };
 }
 
+/** Assign `values` to `rounds` candidate sets of k rows on the queue (after one warm-up set); rows/s. */
+async function queuedAssign(values: Float64Array, k: number, rounds: number, rowsPerJob: number, url: string, shared: string): Promise<{ seconds: number; jobs: number; rowsPerS: number }> {
+  const stats = newAssignQueueStats();
+  const a = await QueueAssigner.open({ queue: parseQueueUrl(url), sharedDir: shared, X: values, L, rowsPerJob, stats });
+  try {
+    await a.assign(centres(values, k, 0), 1);
+    const jobs0 = stats.delivered;
+    const t = performance.now();
+    for (let r = 1; r <= rounds; r++) await a.assign(centres(values, k, r), 1);
+    const seconds = (performance.now() - t) / 1000;
+    return { seconds, jobs: stats.delivered - jobs0, rowsPerS: (rounds * a.n) / seconds };
+  } finally {
+    await a.close();
+  }
+}
+
+/** k seeded rows of `values` as a candidate set. */
+function centres(values: Float64Array, k: number, seed: number): Float64Array {
+  const n = values.length / L;
+  const idx = new Random(1000 + seed).sample(n, k);
+  const M = new Float64Array(k * L);
+  for (let c = 0; c < k; c++) M.set(values.subarray(idx[c] * L, (idx[c] + 1) * L), c * L);
+  return M;
+}
+
 const uptime = (): string => execSync('uptime').toString().trim();
 const redis = await startRedis();
 const dir = mkdtempSync(path.join(tmpdir(), 'lpclust-bench-dist-'));
 try {
-  console.log(`bench/distributed: N = ${N} (throughput), ${OVERHEAD_N} (overhead), L = ${L}, radius 1, float32`);
+  console.log(`bench/distributed: N = ${N} (throughput), ${OVERHEAD_N} (overhead), L = ${L}, radius 1, float32; assignment: ${ASSIGN_N} rows × 12 centres`);
   console.log(`  ${uptime()}`);
+  if (ONLY.has('tiles')) await tiles();
+  if (ONLY.has('assign')) await assignments();
+} finally {
+  await redis.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
 
+async function assignments(): Promise<void> {
+  // 5. Overhead per job: one-row jobs.
+  {
+    const ws = await startWorkers(1, redis.url, dir);
+    const v = series(64, 5);
+    const r = await queuedAssign(v, 2, 3, 1, redis.url, dir);
+    await stop(ws);
+    console.log(`assignment queue overhead: ${r.jobs} one-row jobs in ${r.seconds.toFixed(2)} s with 1 worker → ${((1000 * r.seconds) / r.jobs).toFixed(2)} ms per job (enqueue → computed → result file → placed)`);
+  }
+  // 6. Rows/s, 1 vs 2 worker processes of one thread; and this machine's AssignPool on one thread.
+  const values = series(ASSIGN_N, 7);
+  const rounds = 4;
+  const pool = new AssignPool(values, L, 1);
+  try {
+    await pool.assign(centres(values, 12, 0), 1);
+    const t = performance.now();
+    for (let r = 1; r <= rounds; r++) await pool.assign(centres(values, 12, r), 1);
+    const seconds = (performance.now() - t) / 1000;
+    console.log(`assignment, one machine, 1 thread: ${rounds} × ${ASSIGN_N} rows in ${seconds.toFixed(2)} s → ${((rounds * ASSIGN_N) / seconds / 1e6).toFixed(3)}·10⁶ rows/s`);
+  } finally {
+    await pool.close();
+  }
+  const rates: number[] = [];
+  for (const count of [1, 2]) {
+    const ws = await startWorkers(count, redis.url, dir);
+    const r = await queuedAssign(values, 12, rounds, Math.ceil(ASSIGN_N / 16), redis.url, dir);
+    await stop(ws);
+    rates.push(r.rowsPerS);
+    console.log(`assignment on the queue, ${count} worker process(es) × 1 thread: ${r.jobs} jobs of ${Math.ceil(ASSIGN_N / 16)} rows in ${r.seconds.toFixed(2)} s → ${(r.rowsPerS / 1e6).toFixed(3)}·10⁶ rows/s`);
+  }
+  console.log(`assignment, 2 workers / 1 worker: ${(rates[1] / rates[0]).toFixed(2)}× (2.00 is the ideal with two free cores)`);
+  console.log(`  ${uptime()}`);
+}
+
+async function tiles(): Promise<void> {
   // 1. Overhead per tile.
   let overheadMs = 0;
   {
@@ -126,7 +205,4 @@ try {
       `${seconds.toFixed(0)} s of DTW, plus ${bigTiles} tiles × ${overheadMs.toFixed(1)} ms of queue handling at the submitter ≈ ${((bigTiles * overheadMs) / 1000).toFixed(0)} s, ` +
       `plus 40 GB of tile files read from the shared directory and 40 GB of matrix written: at radius 1 the disks, not the cores, set the time`,
   );
-} finally {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
 }

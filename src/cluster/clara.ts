@@ -17,7 +17,8 @@ import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { usageError } from '../errors.js';
 import { sampleMatrix } from '../dtw/index.js';
-import type { AssignPool, AssignResult } from '../dtw/assign.js';
+import type { AssignResult } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
 import { checkFitInput, emptyMedoidReseed, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
 import type { SampleShare } from './sample-share.js';
@@ -90,9 +91,9 @@ export function gatherRows(rows: Rows, idx: ArrayLike<number>): Float64Array {
 
 /**
  * Fit k-medoids by FasterCLARA.
- * @param pool the assignment pool over these same rows (its worker threads score candidates)
+ * @param pool the assignment over these same rows (this machine's worker threads, or the job queue's workers) that scores candidates
  */
-export async function fasterClara(rows: Rows, o: ClaraOptions, pool: AssignPool): Promise<ClaraState> {
+export async function fasterClara(rows: Rows, o: ClaraOptions, pool: Assigner): Promise<ClaraState> {
   const { n } = rows;
   const { k, radius } = o;
   checkFitInput(null, n, k);

@@ -8,7 +8,8 @@
  * model's centres, so `predict` assigns new days the same way.
  */
 import { usageError } from '../errors.js';
-import type { AssignPool } from '../dtw/assign.js';
+import { AssignPool } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
 import { sampleMatrix } from '../dtw/index.js';
@@ -19,11 +20,13 @@ import type { KMedoidsInit } from './kmedoids.js';
 import type { SampleShare } from './sample-share.js';
 
 /** Fit `spec` without an n × n matrix; `pool` holds these rows (k-medoids scores candidates on it). */
-export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, o: { sampleSize: number; samples?: number; share?: SampleShare }): Promise<ClusterFit> {
+export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, o: { sampleSize: number; samples?: number; share?: SampleShare }): Promise<ClusterFit> {
   if (o.share && (o.share.rows.n !== rows.n || o.share.rows.dim !== rows.dim)) throw new RangeError(`Expected a sample share over these ${rows.n} × ${rows.dim} rows but it holds ${o.share.rows.n} × ${o.share.rows.dim}`);
   if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize, o.share);
-  // DTW k-means: assignments and barycentre sums on the pool's worker threads.
-  if (spec.model === 'kmeans' && spec.metric === 'dtw') return fitDbaOnPool(rows, spec, pool);
+  // DTW k-means: assignments and barycentre sums on the pool's worker threads. On the job queue
+  // (an Assigner that is not this machine's pool) it runs here, on one thread: the same algorithm,
+  // so the same fit.
+  if (spec.model === 'kmeans' && spec.metric === 'dtw') return pool instanceof AssignPool ? fitDbaOnPool(rows, spec, pool) : fitClustering(rows, spec);
   if (spec.model !== 'kmedoids') {
     return fitClustering(rows, spec);
   }
@@ -64,7 +67,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool
 }
 
 /** Agglomerative on a sample, the other profiles by nearest cluster medoid (see the file's header). */
-async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: AssignPool, sampleSize: number, share?: SampleShare): Promise<ClusterFit> {
+async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, sampleSize: number, share?: SampleShare): Promise<ClusterFit> {
   const { n, dim: L } = rows;
   const { k, metric } = spec;
   const seed = spec.seed ?? 0;

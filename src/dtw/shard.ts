@@ -23,7 +23,7 @@ import { effectiveRadius } from './kernel-js.js';
 import { checkRadius, selectKernel, type KernelChoice } from './kernel.js';
 import { bandCells, checkSeries, computeDtwMatrix, lpclustVersion, pairsOf, runWorkers, tilesOf, type DtwMatrixResult, type MatrixLayout } from './matrix.js';
 import type { MatrixWorkerData, TileTask } from './matrix-worker.js';
-import { MATRIX_KEYS, TileFileWriter, indexTileFile, readTile, transposeTile, type TileFileHead, type TileFileIndex } from './tile-file.js';
+import { MATRIX_KEYS, TileFileWriter, indexTileFile, readTile, readTileCheckpoint, transposeTile, type TileFileHead, type TileFileIndex, type TileFileResume } from './tile-file.js';
 
 /** Shard `index` (0-based) of `count`. */
 export interface ShardSpec {
@@ -82,6 +82,7 @@ export interface DtwShardOptions {
   normalization: Normalization;
   ids?: readonly string[];
   dates?: readonly string[];
+  /** Discard an interrupted `<out>.partial` and start over (default false: it is continued). */
   force?: boolean;
   shouldStop?: () => boolean;
   progress?: boolean;
@@ -94,16 +95,23 @@ export interface DtwShardResult {
   /** Tiles in this shard / in the whole matrix. */
   tiles: number;
   tilesTotal: number;
-  /** Band cells computed. */
+  /** Band cells of the shard (those taken from an interrupted run's checkpoint included). */
   cells: number;
+  /** Tiles taken from an interrupted run's `<out>.partial` instead of computed, and the band cells computed in this call. */
+  tilesResumed: number;
+  cellsComputed: number;
   seconds: number;
   workers: number;
 }
 
 /**
- * Compute one shard of a DTW matrix into a tile file (written as `<out>.partial`, renamed when
- * complete; an interrupted shard is computed again from the start).
- * @throws LpclustError E_OUTPUT_EXISTS, E_DISK_FULL, E_WRITE, E_INTERRUPTED
+ * Compute one shard of a DTW matrix into a tile file (written as `<out>.partial` with a checkpoint
+ * `<out>.partial.ckpt`, renamed when complete). An interrupted shard (Ctrl-C, `kill -9`, a full
+ * disk) is continued by the same command from its last checkpointed tile, as `lpclust dtw`
+ * continues a matrix; `force` starts over. With one worker thread the file is the bytes an
+ * uninterrupted run writes; with more, the tiles' order in the file may differ, never their values
+ * (the merged matrix is the same bytes either way).
+ * @throws LpclustError E_OUTPUT_EXISTS, E_DTW_PARTIAL_FOREIGN (a partial of other data or settings), E_DISK_FULL, E_WRITE, E_INTERRUPTED
  */
 export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResult> {
   const L = o.length;
@@ -136,20 +144,24 @@ export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResul
   };
   const cellsPerPair = bandCells(L, r);
   const cells = mine.reduce((s, t) => s + pairsOf(t), 0) * cellsPerPair;
-  const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), mine.length));
-  const writer = new TileFileWriter(out, head);
+  const resume = o.force ? undefined : resumableShard(`${out}.partial`, head);
+  const finished = new Set(resume?.done ?? []);
+  const todo = mine.filter((t) => !finished.has(t.tile));
+  const workers = Math.max(1, Math.min(o.workers ?? availableParallelism(), Math.max(1, todo.length)));
+  const writer = new TileFileWriter(out, resume ? { ...head, kernel: resume.head.kernel, isa: resume.head.isa } : head, { checkpoint: true, ...(resume ? { resume } : {}) });
   const started = performance.now();
   const progress = o.progress === false ? undefined : new Progress({ label: `dtw shard ${o.shard.index}/${o.shard.count}`, total: cells, unit: 'cells' });
-  let done = 0;
+  const cellsResumed = mine.filter((t) => finished.has(t.tile)).reduce((s, t) => s + pairsOf(t), 0) * cellsPerPair;
+  let done = cellsResumed;
   try {
-    if (mine.length > 0) {
+    if (todo.length > 0) {
       const bytes = dtype === 'float32' ? 4 : 8;
       const sab = new SharedArrayBuffer(o.values.length * bytes);
       (dtype === 'float32' ? new Float32Array(sab) : new Float64Array(sab)).set(o.values);
       // Full layout without mirrors: diagonal tiles come with both halves, as a merge needs them.
       const wd: MatrixWorkerData = { values: sab, dtype, n, L, radius: r, kernel: kernel.name, tileSize, layout: 'full', mirror: false };
       const stop = o.shouldStop ?? (() => interruptSignal() !== null);
-      await runWorkers(workers, workerEntry(import.meta.url, 'matrix-worker'), wd, mine, stop, (t, rows) => {
+      await runWorkers(workers, workerEntry(import.meta.url, 'matrix-worker'), wd, todo, stop, (t, rows) => {
         writer.add(t, rows);
         done += pairsOf(t) * cellsPerPair;
         progress?.update(done);
@@ -162,7 +174,32 @@ export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResul
     throw e;
   }
   progress?.done();
-  return { out, head, tiles: mine.length, tilesTotal: tilesOf(n, tileSize).length, cells, seconds: (performance.now() - started) / 1000, workers };
+  return { out, head, tiles: mine.length, tilesTotal: tilesOf(n, tileSize).length, cells, tilesResumed: finished.size, cellsComputed: cells - cellsResumed, seconds: (performance.now() - started) / 1000, workers };
+}
+
+/**
+ * The checkpoint of an interrupted shard to continue, or undefined to start over (no partial, or
+ * one stopped before its checkpoint named a tile).
+ * @throws LpclustError E_DTW_PARTIAL_FOREIGN when the partial is of other data or settings
+ */
+function resumableShard(partial: string, head: TileFileHead): (TileFileResume & { head: TileFileHead }) | undefined {
+  if (!existsSync(partial)) return undefined;
+  const prior = readTileCheckpoint(partial);
+  if (!prior) {
+    log.info(`${partial} has no checkpoint (the shard was stopped as it started); starting from the beginning`);
+    return undefined;
+  }
+  // Everything but the kernel that computed the first tiles must agree (the head stays the first run's).
+  for (const k of [...MATRIX_KEYS, 'shard', 'tiles', 'ids'] as const) {
+    if (JSON.stringify(prior.head[k]) !== JSON.stringify(head[k])) {
+      throw inputError('E_DTW_PARTIAL_FOREIGN', `${partial} was started with other data or settings (${k} differs); it cannot be resumed`, {
+        hint: 'rerun with --force to discard it and start over, or give the same --in, --radius, --normalize, --dtype, --tile-size and --shard',
+        where: { file: partial },
+      });
+    }
+  }
+  log.info(`resuming ${partial}: ${prior.resume.done.length} of ${head.tiles.length} tile(s) already done`);
+  return { ...prior.resume, head: prior.head };
 }
 
 /** Options of {@link mergeDtwShards}. */

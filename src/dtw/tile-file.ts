@@ -14,7 +14,7 @@
  *
  * Only the rows are stored; the mirrored columns of the full layout are their transpose.
  */
-import { closeSync, openSync, readSync, fstatSync, writeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, ftruncateSync, openSync, readFileSync, readSync, fstatSync, writeSync, fsyncSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { inputError, externalError } from '../errors.js';
 import type { NpyDtype } from '../io/npy.js';
 import type { Normalization } from '../profiles/normalize.js';
@@ -61,6 +61,28 @@ export interface TileRecord {
   offset: number;
 }
 
+/** Where an interrupted tile file resumes: its checkpointed records end at `pos`. */
+export interface TileFileResume {
+  /** Byte length of the head and the records known to be on disk. */
+  pos: number;
+  /** Those records' tiles. */
+  done: number[];
+}
+
+/** Options of {@link TileFileWriter}. */
+export interface TileFileWriterOptions {
+  /** The name written to until {@link TileFileWriter.commit} (default `<file>.partial`). */
+  partial?: string;
+  /**
+   * Keep a checkpoint `<partial>.ckpt`: after each record the file is flushed to disk and a line
+   * `<tile> <end byte>` appended, so a killed writer can be resumed from its last line
+   * ({@link readTileCheckpoint}).
+   */
+  checkpoint?: boolean;
+  /** Continue `<partial>` from this checkpointed position (the head there is this writer's). */
+  resume?: TileFileResume;
+}
+
 /**
  * Writes a tile file as `<file>.partial`, record by record, and renames it to `file` only once every
  * tile of the head is in: a killed shard never leaves a file that looks complete.
@@ -68,29 +90,39 @@ export interface TileRecord {
 export class TileFileWriter {
   private readonly fd: number;
   private readonly partial: string;
+  private readonly ckpt: string | null;
   private readonly missing: Set<number>;
   private pos: number;
 
-  /** @param partial the name written to until {@link commit} (default `<file>.partial`) */
   constructor(
     readonly file: string,
     head: TileFileHead,
-    partial = `${file}.partial`,
+    options: TileFileWriterOptions = {},
   ) {
-    this.partial = partial;
+    this.partial = options.partial ?? `${file}.partial`;
+    this.ckpt = options.checkpoint || options.resume ? `${this.partial}.ckpt` : null;
     this.missing = new Set(head.tiles);
-    const json = Buffer.from(JSON.stringify(head), 'utf8');
-    const pre = Buffer.alloc(12);
-    MAGIC.copy(pre, 0);
-    pre.writeUInt32LE(json.length, 8);
     try {
-      this.fd = openSync(this.partial, 'w');
-      writeAll(this.fd, pre, 0);
-      writeAll(this.fd, json, 12);
+      if (options.resume) {
+        // Records past the last checkpoint line may be cut or not on disk: they go and are computed again.
+        this.fd = openSync(this.partial, 'r+');
+        ftruncateSync(this.fd, options.resume.pos);
+        this.pos = options.resume.pos;
+        for (const t of options.resume.done) this.missing.delete(t);
+      } else {
+        const json = Buffer.from(JSON.stringify(head), 'utf8');
+        const pre = Buffer.alloc(12);
+        MAGIC.copy(pre, 0);
+        pre.writeUInt32LE(json.length, 8);
+        this.fd = openSync(this.partial, 'w');
+        writeAll(this.fd, pre, 0);
+        writeAll(this.fd, json, 12);
+        this.pos = 12 + json.length;
+        if (this.ckpt) writeFileSync(this.ckpt, '');
+      }
     } catch (e) {
       throw writeError(e, this.partial);
     }
-    this.pos = 12 + json.length;
   }
 
   /** Append one tile's rows (h × w, row-major). */
@@ -109,6 +141,15 @@ export class TileFileWriter {
     }
     this.pos += 12 + h * w * rows.BYTES_PER_ELEMENT;
     this.missing.delete(t.tile);
+    if (this.ckpt) {
+      // The record reaches the disk before the checkpoint names it.
+      try {
+        fsyncSync(this.fd);
+        appendFileSync(this.ckpt, `${t.tile} ${this.pos}\n`);
+      } catch (e) {
+        throw writeError(e, this.ckpt);
+      }
+    }
   }
 
   /** Flush and give the file its name (every tile must be in). */
@@ -118,19 +159,71 @@ export class TileFileWriter {
       fsyncSync(this.fd);
       closeSync(this.fd);
       renameSync(this.partial, this.file);
+      if (this.ckpt) rmSync(this.ckpt, { force: true });
     } catch (e) {
       throw writeError(e, this.file);
     }
   }
 
-  /** Stop: close and remove the partial file. */
+  /**
+   * Stop: close, and remove the partial file — unless it is checkpointed, when it stays for the
+   * same command to resume.
+   */
   abort(): void {
     try {
       closeSync(this.fd);
     } catch {
       // already closed
     }
-    rmSync(this.partial, { force: true });
+    if (!this.ckpt) rmSync(this.partial, { force: true });
+  }
+}
+
+/**
+ * Where an interrupted checkpointed tile file (`partial`, see {@link TileFileWriterOptions}) can be
+ * continued: its head, and the records its checkpoint names that are whole in the file (a line cut
+ * by the kill, or naming bytes the file does not hold, ends the list).
+ * @returns null when there is no checkpoint or no readable head (nothing to resume)
+ */
+export function readTileCheckpoint(partial: string): { head: TileFileHead; resume: TileFileResume } | null {
+  const ckpt = `${partial}.ckpt`;
+  if (!existsSync(partial) || !existsSync(ckpt)) return null;
+  let head: TileFileHead;
+  let headEnd: number;
+  let size: number;
+  const fd = openSync(partial, 'r');
+  try {
+    size = fstatSync(fd).size;
+    const pre = Buffer.alloc(12);
+    if (readSync(fd, pre, 0, 12, 0) !== 12 || !pre.subarray(0, 8).equals(MAGIC)) return null;
+    const hlen = pre.readUInt32LE(8);
+    if (12 + hlen > size) return null;
+    const json = Buffer.alloc(hlen);
+    readSync(fd, json, 0, hlen, 12);
+    try {
+      head = JSON.parse(json.toString('utf8')) as TileFileHead;
+    } catch {
+      return null;
+    }
+    headEnd = 12 + hlen;
+    const bytes = head.dtype === 'float64' ? 8 : 4;
+    const done: number[] = [];
+    let pos = headEnd;
+    const rec = Buffer.alloc(12);
+    const text = readFileSync(ckpt, 'utf8');
+    for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
+      const m = /^(\d+) (\d+)$/.exec(line);
+      if (!m) break;
+      const tile = Number(m[1]);
+      const end = Number(m[2]);
+      // The record the line names must start where the previous one ended and end where the line says.
+      if (end > size || readSync(fd, rec, 0, 12, pos) !== 12 || rec.readUInt32LE(0) !== tile || pos + 12 + rec.readUInt32LE(4) * rec.readUInt32LE(8) * bytes !== end) break;
+      done.push(tile);
+      pos = end;
+    }
+    return { head, resume: { pos, done } };
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -138,7 +231,7 @@ export class TileFileWriter {
 export function writeTileFile(file: string, head: TileFileHead, t: TileTask, rows: Float32Array | Float64Array): void {
   // A unique partial name: two workers holding the same tile (a lock that expired while the first
   // was still alive) each write their own and the last rename wins, with the same bytes.
-  const w = new TileFileWriter(file, head, `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.partial`);
+  const w = new TileFileWriter(file, head, { partial: `${file}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.partial` });
   try {
     w.add(t, rows);
     w.commit();

@@ -41,6 +41,8 @@ import { simplifiedSilhouette } from '../validate/sampled.js';
 import { fitSampled } from '../cluster/fit-sampled.js';
 import { SampleShare } from '../cluster/sample-share.js';
 import { AssignPool } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
+import type { QueueUrl } from '../queue/connection.js';
 import { dtwToMany } from '../dtw/index.js';
 
 /** Options of {@link runClusterStage}. */
@@ -121,13 +123,24 @@ export interface ClusterStageOptions {
    * and passes the mode): logged instead of this stage's own reason, which would say it was asked for.
    */
   scaleReason?: string;
+  /**
+   * Sampled mode: score candidate medoids and assign the rows through jobs on this queue, split by
+   * row ranges, taken by `lpclust worker` processes (queue/assign.ts) instead of this machine's
+   * threads; exact mode: the DTW matrix this run computes goes out as tile jobs (queue/dtw.ts).
+   * Results are the same either way.
+   */
+  queue?: QueueUrl;
+  /** With `queue`: a directory this machine and every worker see (default the working directory). */
+  sharedDir?: string;
+  /** With `queue`: rows per assignment job (default 32,768; does not change any result). */
+  queueRows?: number;
 }
 
 /** What a sweep's sampled configurations share (see {@link ClusterStageOptions.sampledShared}). */
 export interface SampledShared {
   /** `<absolute path of the profiles CSV> <normalisation>`. */
   key: string;
-  pool: AssignPool;
+  pool: Assigner;
   share: SampleShare;
 }
 
@@ -263,6 +276,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     if (o.dtw !== undefined && !o.preloaded) checkInputPath(o.dtw, '--dtw');
     const base = o.outDir ?? o.outBase;
     checkOutputDir(base ?? path.join('lpclust-out', 'cluster'), base !== undefined ? '--out-dir' : '--out-dir (default lpclust-out/cluster/<run id>)');
+    if (o.queue) checkOutputDir(o.sharedDir ?? '.', '--shared-dir');
     steps?.update(0, `reading ${o.in}`);
     const table = await readProfiles(o.in);
     const { n, length: L } = table;
@@ -319,8 +333,23 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     },
   ).finally(() => steps?.abandon());
 
+  /** This machine's assignment threads, or the job queue's workers with `queue`. */
+  async function openAssigner(X: Float64Array, L: number): Promise<Assigner> {
+    if (!o.queue) return new AssignPool(X, L, o.workers ?? availableParallelism());
+    const { QueueAssigner } = await import('../queue/assign.js');
+    return QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L, ...(o.queueRows !== undefined ? { rowsPerJob: o.queueRows } : {}) });
+  }
+
+  /** The tile source of a DTW matrix computed by the queue's workers (as `lpclust dtw --queue`). */
+  async function queuedTiles(X: Float64Array, L: number) {
+    const { queueTileSource, TileKernels } = await import('../queue/dtw.js');
+    const kernels = new TileKernels();
+    const tileSource = queueTileSource({ queue: o.queue!, sharedDir: o.sharedDir ?? '.', values: X, length: L, radius, dtype: 'float32', tileSize: 1024, normalization: normalize, kernel: 'auto', layout: 'full', kernels });
+    return { tileSource, kernelInfo: () => kernels.get() };
+  }
+
   /** `Simplified Silhouette DTW` of a DTW fit: each day against its own and the nearest other centre. */
-  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: AssignPool): Promise<void> {
+  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: Assigner): Promise<void> {
     if (fit.params.metric !== 'dtw') return;
     const a = await pool.assign(fit.centres, radius, { second: true });
     const own = new Float64Array(rows.n);
@@ -342,7 +371,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
   async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
     const shared = sharedFor(rows);
-    const pool = shared?.pool ?? new AssignPool(rows.data, rows.dim, o.workers ?? availableParallelism());
+    const pool = shared?.pool ?? (await openAssigner(rows.data, rows.dim));
     try {
       const t0 = performance.now();
       const fit = await fitSampled(rows, spec, pool, { sampleSize: plan.sampleSize, ...(shared ? { share: shared.share } : {}) });
@@ -363,7 +392,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   /** The sweep's shared pool and samples, after checking they hold these profiles (rows: a share over a copy of the same values). */
-  function sharedFor(rows: { data: Float64Array; n: number; dim: number }): { pool: AssignPool; share: SampleShare } | undefined {
+  function sharedFor(rows: { data: Float64Array; n: number; dim: number }): { pool: Assigner; share: SampleShare } | undefined {
     const sh = o.sampledShared;
     if (!sh) return undefined;
     const key = `${path.resolve(o.in)} ${normalize}`;
@@ -373,7 +402,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   async function clusterInRun(run: ActiveRun, outDir: string): Promise<StageResult<ClusterStageOutputs>> {
-      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
+      // What goes to the queue: sampled mode's assignments, or the DTW matrix this run computes.
+      const queued = o.queue !== undefined && (plan.mode === 'sampled' || (o.metric === 'dtw' && o.dtw === undefined && !o.preloaded));
+      if (o.queue && !queued) log.warn(`--queue: nothing of this run goes to the queue (exact mode, ${o.metric === 'dtw' ? 'with the given DTW matrix' : 'no DTW matrix to compute'}); it runs here`);
+      await run.logParams({ in: inFile, model: o.model, metric: o.metric, normalize, n, L, out_dir: outDir, scale: plan.mode, ...(queued ? { queue: o.queue!.masked } : {}), ...(o.memoryBudget !== undefined ? { memory_budget: formatBytes(o.memoryBudget) } : {}) });
       // The default budget (half the free memory) changes from run to run: only a given one is a param.
       await run.setTags({ 'lpclust.scale': plan.mode });
       await logProfilesInput(run, datasetName(inFile), inFile, table, 'training');
@@ -400,7 +432,9 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         } else {
           dtwFile = path.join(outDir, 'dtw.npy');
           log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
-          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}) });
+          // With --queue the tiles are computed by the workers (the same bytes as here).
+          const queued = o.queue ? await queuedTiles(X, L) : {};
+          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}), ...queued });
           D = await loadUnchecked(dtwFile, n, o.in);
         }
         await run.logParams({ dtw: path.resolve(dtwFile), radius });
@@ -430,7 +464,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         // The Euclidean silhouette of every k reads one distance matrix when memory allows.
         const sampled = plan.mode === 'sampled';
         const shared = sampled ? sharedFor(rows) : undefined;
-        const pool = sampled ? (shared?.pool ?? new AssignPool(X, L, o.workers ?? availableParallelism())) : undefined;
+        const pool = sampled ? (shared?.pool ?? (await openAssigner(X, L))) : undefined;
         // One first sample (one sample size: the largest k's, see cluster/scale.ts) and its matrix for every k.
         const share = sampled ? (shared?.share ?? new SampleShare(rows)) : undefined;
         try {

@@ -175,6 +175,8 @@ export function dtwSummary(r: StageResult<DtwStageOutputs>): string {
 
 /** Options of {@link runDtwShardStage}: those of the DTW stage plus the shard; `out` is the shard file. */
 export interface DtwShardStageOptions extends Omit<DtwStageOptions, 'layout' | 'resume' | 'logMatrix'> {
+  /** Accepted for scripts: an interrupted shard of the same data and settings is always continued (unless `force`). */
+  resume?: boolean;
   shard: ShardSpec;
 }
 
@@ -182,8 +184,10 @@ export interface DtwShardStageOptions extends Omit<DtwStageOptions, 'layout' | '
  * Run the tracked DTW stage for one shard (run name `dtw`, tag `dtw.shard` = `i/n`): the shard's
  * tiles go into a tile file that `lpclust dtw merge` assembles with the others.
  *
- * Params as the DTW stage, plus `shard`. Metrics: `rows`, `tiles` (in this shard), `cells`,
- * `seconds`, `cells_per_s`. Tags: `dtw.shard`, `dtw.input.digest`, `dtw.kernel`, `dtw.isa`.
+ * Params as the DTW stage, plus `shard`. Metrics: `rows`, `tiles` (in this shard), `cells` (of the
+ * shard), `seconds` and `cells_per_s` (of the cells computed in this run). Tags: `dtw.shard`,
+ * `dtw.input.digest`, `dtw.kernel`, `dtw.isa`, and `dtw.tiles.resumed` (`<resumed> of <tiles>`)
+ * when an interrupted shard was continued.
  */
 export async function runDtwShardStage(o: DtwShardStageOptions, tracking: StageTracking): Promise<StageResult<{ shard: DtwShardResult }>> {
   const { radius, normalize, dtype, kernel, inFile, outFile, table, values } = await prepareDtwInput(o);
@@ -218,9 +222,14 @@ export async function runDtwShardStage(o: DtwShardStageOptions, tracking: StageT
         dates: table.dates,
         force: o.force,
       });
-      const metrics = { rows: shard.head.n, tiles: shard.tiles, cells: shard.cells, seconds: shard.seconds, cells_per_s: shard.seconds > 0 ? shard.cells / shard.seconds : 0 };
+      const metrics = { rows: shard.head.n, tiles: shard.tiles, cells: shard.cells, seconds: shard.seconds, cells_per_s: shard.seconds > 0 ? shard.cellsComputed / shard.seconds : 0 };
       await run.logMetrics(metrics);
-      await run.setTags({ 'dtw.input.digest': shard.head.inputDigest, 'dtw.kernel': shard.head.kernel, 'dtw.isa': shard.head.isa });
+      await run.setTags({
+        'dtw.input.digest': shard.head.inputDigest,
+        'dtw.kernel': shard.head.kernel,
+        'dtw.isa': shard.head.isa,
+        ...(shard.tilesResumed > 0 ? { 'dtw.tiles.resumed': `${shard.tilesResumed} of ${shard.tiles}` } : {}),
+      });
       return { runId: run.runId, metrics, outputs: { shard } };
     },
   );

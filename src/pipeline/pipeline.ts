@@ -37,6 +37,7 @@ import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES } from '../validate/metrics.
 import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '../cluster/scale.js';
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
+import type { QueueUrl } from '../queue/connection.js';
 
 /** The three ETL sources, in the order they run. */
 export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
@@ -611,7 +612,7 @@ export async function countProfiles(file: string): Promise<{ n: number; L: numbe
 }
 
 /** The DTW child: the matrix of the harmonized profiles, computed once into `<runDir>/dtw.npy`. */
-export async function runDtwOnce(ctx: StageCtx, harmonized: string, runDir: string, o: { radius: number; normalize: Normalization; workers?: number }): Promise<string> {
+export async function runDtwOnce(ctx: StageCtx, harmonized: string, runDir: string, o: { radius: number; normalize: Normalization; workers?: number; queue?: QueueUrl; sharedDir?: string }): Promise<string> {
   const matrixFile = path.join(runDir, 'dtw.npy');
   await runStage(ctx, {
     stage: 'dtw',
@@ -623,7 +624,8 @@ export async function runDtwOnce(ctx: StageCtx, harmonized: string, runDir: stri
     run: async (t) => {
       const st = await readProfiles(harmonized);
       // Small matrices travel with the run (reusable from the artifact); big ones stay on disk.
-      return runDtwStage({ in: harmonized, out: matrixFile, radius: o.radius, normalize: o.normalize, workers: o.workers, logMatrix: st.n <= 4096 }, t);
+      // With a queue the tiles are computed by `lpclust worker` processes (the same bytes).
+      return runDtwStage({ in: harmonized, out: matrixFile, radius: o.radius, normalize: o.normalize, workers: o.workers, logMatrix: st.n <= 4096, ...(o.queue ? { queue: o.queue, sharedDir: o.sharedDir } : {}) }, t);
     },
   });
   return matrixFile;

@@ -311,16 +311,13 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     const scalePlan = sweepScale(shape, o, wantDtw, k1);
     log.info(`${shape.n} profiles: ${scalePlan.reason}`);
     const sampled = scalePlan.mode === 'sampled';
-    if (sampled && o.queue) {
-      // Queue workers fit the exact models on the shared matrices; the sampled methods run here.
-      throw usageError('E_USAGE_OPTION', `--queue runs exact configurations only, but ${shape.n} profiles need the sampled methods (${scalePlan.reason})`, {
-        hint: 'run this sweep without --queue (sampled configurations use every core of this machine), or give --scale exact with a --memory-budget that fits',
-      });
-    }
+    // On a queue, exact configurations are jobs of their own (workers read the shared matrix);
+    // sampled ones run here one at a time and send their assignments out as row-range jobs.
+    const queuedConfigs = o.queue !== undefined && !sampled;
     await parent.logParams({ scale: scalePlan.mode, ...(o.sampleSize !== undefined ? { sample_size: o.sampleSize } : {}) });
     await parent.setTags({ 'lpclust.scale': scalePlan.mode });
     t = performance.now();
-    const dtwFile = wantDtw && !sampled ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
+    const dtwFile = wantDtw && !sampled ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers, ...(o.queue ? { queue: o.queue, sharedDir: o.sharedDir ?? '.' } : {}) }) : undefined;
     const secondsDtw = (performance.now() - t) / 1000;
     const table = await readProfiles(harmonized);
     const n = table.n;
@@ -351,13 +348,13 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     let sharedEuclidean = false;
     // Threads of this process running configurations (none on a queue: the workers' are their own).
     let poolSize = 0;
-    if (o.queue) {
+    if (queuedConfigs) {
       // On the queue: one job per configuration, run by `lpclust worker` processes as nested runs.
       const { runConfigsOnQueue, labelsOf } = await import('../queue/sweep.js');
       t = performance.now();
       let done = 0;
       await runConfigsOnQueue(configs, {
-        queue: o.queue,
+        queue: o.queue!,
         sharedDir: o.sharedDir ?? '.',
         in: harmonized,
         ...(dtwFile ? { dtw: dtwFile } : {}),
@@ -389,7 +386,13 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
       // Sampled: one assignment pool (worker threads over this copy of the profiles) and one first
       // sample per seed, with its matrix, for every configuration.
-      if (sampled) sampledShared = { key: `${harmonized} ${normalize}`, pool: new AssignPool(X, table.length, o.workers ?? availableParallelism()), share: new SampleShare({ data: X, n, dim: table.length }) };
+      // With --queue the one pool is the queue's: the profiles go to the shared directory once.
+      if (sampled) {
+        const assigner = o.queue
+          ? await (await import('../queue/assign.js')).QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L: table.length })
+          : new AssignPool(X, table.length, o.workers ?? availableParallelism());
+        sampledShared = { key: `${harmonized} ${normalize}`, pool: assigner, share: new SampleShare({ data: X, n, dim: table.length }) };
+      }
       const plan = sampled ? { silhouette: false, kmedoids: false, serialize: false } : { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
       const euclidean = plan.silhouette ? await pool.euclideanDistances(X, table.length) : undefined;
       // k-medoids' matrix: now, or (serialized) when the first Euclidean k-medoids run starts.
@@ -424,7 +427,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         const tags = { 'lpclust.stage': 'clustering', 'lpclust.sweep.config': cfg };
         try {
           const res = await runClusterStage(
-            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), ...(sampled ? { scale: 'sampled' as const, ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), sampleSize: scalePlan.sampleSize, ...(sampledShared ? { sampledShared } : {}) } : { executor }) },
+            { in: harmonized, model, metric, k, dtw: dtwFile, radius, seed, normalize, nInit: o.nInit, linkage: o.linkage, init: o.init, outDir: path.join(runDir, 'configs', cfg), workers: o.workers, plots: false, ...(preloaded ? { preloaded } : {}), ...(sampled ? { scale: 'sampled' as const, ...(o.queue ? { queue: o.queue, sharedDir: o.sharedDir ?? '.' } : {}), ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}), sampleSize: scalePlan.sampleSize, ...(sampledShared ? { sampledShared } : {}) } : { executor }) },
             { store: ctx.store, experimentName: ctx.experimentName, parentRunId: parent.runId, tags },
           );
           rows[i] = { model, metric, k, seed, runId: res.runId, status: 'FINISHED', metrics: res.metrics, sizes: res.outputs.clusterSizes };
@@ -500,7 +503,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const settled = await Promise.allSettled(lanes);
       const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) throw failure.reason;
-      if (sampledShared) log.info(`sampled configurations: one assignment pool; ${sampledShared.share.computed} first-sample matrices computed, ${sampledShared.share.reused} times reused (one sample of ${scalePlan.sampleSize} profiles per seed and metric, the largest k's size)`);
+      if (sampledShared) log.info(`sampled configurations: one assignment pool${o.queue ? ' (the queue)' : ''}; ${sampledShared.share.computed} first-sample matrices computed, ${sampledShared.share.reused} times reused (one sample of ${scalePlan.sampleSize} profiles per seed and metric, the largest k's size)`);
     } finally {
       await pool.close();
       await sampledShared?.pool.close();
@@ -621,7 +624,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       'sweep/configurations': rows.length,
       'sweep/failed': failed,
       'sweep/excluded': excludedCount,
-      ...(o.queue ? {} : { 'sweep/workers': poolSize }),
+      ...(queuedConfigs ? {} : { 'sweep/workers': poolSize }),
       'seconds/dataset': secondsDataset,
       'seconds/dtw': secondsDtw,
       'seconds/dtw_load': secondsLoad,

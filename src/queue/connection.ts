@@ -90,3 +90,14 @@ export function unreachable(q: QueueUrl, why: string): Error {
     hint: 'check that redis-server runs there and that the URL, password and TLS (rediss://) are right',
   });
 }
+
+/**
+ * A second connection like `c` (the event stream needs its own). Its errors are not printed: a lost
+ * connection shows as the first one's (the submitter's "does not answer" handling), and ioredis
+ * would otherwise print each as an unhandled error event with a stack trace.
+ */
+export function duplicateQuietly(c: Redis): Redis {
+  const d = c.duplicate();
+  d.on('error', () => undefined);
+  return d;
+}

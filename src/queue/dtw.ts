@@ -21,18 +21,18 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { externalError, InterruptedError, inputError, LpclustError } from '../errors.js';
+import { externalError, inputError, LpclustError } from '../errors.js';
 import { writeFileAtomicSync } from '../io/atomic.js';
 import { matrixDigest, type Normalization } from '../profiles/normalize.js';
 import type { NpyDtype } from '../io/npy.js';
-import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { lpclustVersion, type TileSource } from '../dtw/matrix.js';
 import type { MatrixWorkerData, TileTask } from '../dtw/matrix-worker.js';
 import { TilePool } from '../dtw/tile-pool.js';
 import { indexTileFile, readTile, transposeTile, writeTileFile, type TileFileHead } from '../dtw/tile-file.js';
 import type { KernelChoice } from '../dtw/kernel.js';
-import { unreachable, type QueueUrl } from './connection.js';
+import type { QueueUrl } from './connection.js';
+import { closeSubmitter, SubmittedJobs, versionSkew, type SharedDirJob } from './jobs.js';
 
 /** The BullMQ queue of DTW tiles. */
 export const DTW_QUEUE = 'lpclust-dtw-tiles';
@@ -41,17 +41,7 @@ export const DTW_QUEUE = 'lpclust-dtw-tiles';
 export const TILE_JOB_PROTOCOL = 1;
 
 /** What a tile job carries (no secret). */
-export interface TileJobData {
-  protocol: number;
-  /** lpclust version of the submitter: a worker of another version refuses the job. */
-  lpclustVersion: string;
-  /** The shared directory as the submitter sees it (a worker may mount it elsewhere: --shared-dir). */
-  sharedDir: string;
-  /** The job's folder inside the shared directory. */
-  dir: string;
-  inputDigest: string;
-  n: number;
-  L: number;
+export interface TileJobData extends SharedDirJob {
   /** Radius as asked (null: full DTW) and as used (clamped to L − 1). */
   radius: number | null;
   effectiveRadius: number;
@@ -137,7 +127,7 @@ export function newQueueStats(): QueueStats {
 export function queueTileSource(o: QueueSourceOptions): TileSource {
   return async (todo, onDone, shouldStop) => {
     const { Queue, QueueEvents } = await import('bullmq');
-    const { openRedis } = await import('./connection.js');
+    const { openRedis, duplicateQuietly } = await import('./connection.js');
     const n = o.values.length / o.length;
     const inputDigest = matrixDigest(o.values, o.length);
     const key = jobKey(inputDigest, o.radius, o.dtype, o.tileSize);
@@ -156,46 +146,13 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
     }
     const stats = o.stats ?? newQueueStats();
     const conn = await openRedis(o.queue);
-    const eventsConn = conn.duplicate();
+    const eventsConn = duplicateQuietly(conn);
     const queue: Queue = new Queue(DTW_QUEUE, { connection: conn });
     const events = new QueueEvents(DTW_QUEUE, { connection: eventsConn });
-    const outstanding = new Map<string, TileTask>();
-    let failure: Error | null = null;
-    let wake: (() => void) | null = null;
-    const poke = (): void => {
-      wake?.();
-    };
-    events.on('completed', ({ jobId }) => {
-      if (outstanding.has(jobId)) poke();
-    });
-    events.on('stalled', ({ jobId }) => {
-      const t = outstanding.get(jobId);
-      if (!t) return;
-      stats.retried++;
-      log.warn(`tile ${t.tile}: its worker stopped answering (lock expired); the tile is retried by another worker`);
-    });
-    events.on('failed', ({ jobId, failedReason }) => {
-      if (!outstanding.has(jobId)) return;
-      void queue.getJobState(jobId).then((state) => {
-        if (state === 'failed') {
-          failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on tile ${outstanding.get(jobId)?.tile}: ${failedReason}`, {
-            hint: 'see the worker logs; fix the cause and run the same command again (finished tiles are kept)',
-          });
-          poke();
-        } else {
-          log.info(`tile ${outstanding.get(jobId)?.tile}: attempt failed (${failedReason}); it is retried`);
-        }
-      });
-    });
-    let downSince: number | null = null;
-    const onDown = (): void => {
-      downSince ??= Date.now();
-    };
-    conn.on('close', onDown);
-    conn.on('ready', () => {
-      if (downSince !== null) log.info(`the job queue at ${o.queue.masked} answers again`);
-      downSince = null;
-    });
+    const jobs = new SubmittedJobs<TileTask>(queue, events, conn, o.queue, { name: (t) => `tile ${t.tile}`, unit: 'tile', kind: 'tile', failHint: 'see the worker logs; fix the cause and run the same command again (finished tiles are kept)' }, stats);
+    const outstanding = jobs.outstanding;
+    // Events of jobs that fail at once (a version-skewed worker) are only seen once the stream is read.
+    await events.waitUntilReady();
 
     const common: Omit<TileJobData, 'tile' | 'enqueuedAt'> = {
       protocol: TILE_JOB_PROTOCOL,
@@ -257,65 +214,29 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
       if (stats.foundDone > 0) log.info(`${stats.foundDone} tile(s) already in ${tilesDir}`);
       await enqueue(fresh);
       log.info(`${fresh.length} tile job(s) on the queue ${o.queue.masked} (${DTW_QUEUE}); waiting for \`lpclust worker --queue …\` processes`);
-      let lastProgress = Date.now();
-      let lastCheck = Date.now();
+      jobs.progressed();
       const unreachableMs = (o.unreachableSeconds ?? 120) * 1000;
+      const hasTile = (t: TileTask): boolean => existsSync(path.join(tilesDir, tileFileName(t.tile)));
       while (outstanding.size > 0) {
-        if (failure) throw failure;
-        if (shouldStop()) throw new InterruptedError(interruptSignal() ?? 'SIGINT');
-        if (downSince !== null && Date.now() - downSince > unreachableMs) throw unreachable(o.queue, `no connection for ${Math.round((Date.now() - downSince) / 1000)} s`);
+        jobs.check(unreachableMs, shouldStop);
         let got = 0;
         for (const [id, t] of outstanding) {
-          const file = path.join(tilesDir, tileFileName(t.tile));
-          if (!existsSync(file)) continue;
-          deliver(t, file);
+          if (!hasTile(t)) continue;
+          deliver(t, path.join(tilesDir, tileFileName(t.tile)));
           outstanding.delete(id);
           got++;
         }
-        if (got > 0) lastProgress = Date.now();
-        // Nothing for a while: make sure every outstanding tile still has a job (Redis may have
-        // been restarted without its data); re-adding an existing id is a no-op.
-        if (Date.now() - lastProgress > 5000 && Date.now() - lastCheck > 5000 && downSince === null) {
-          lastCheck = Date.now();
-          const lost: TileTask[] = [];
-          for (const [id, t] of outstanding) {
-            const state = await queue.getJobState(id);
-            if (state === 'unknown' && !existsSync(path.join(tilesDir, tileFileName(t.tile)))) lost.push(t);
-          }
-          if (lost.length > 0) {
-            log.warn(`${lost.length} tile job(s) were no longer on the queue (was Redis restarted without its data?); enqueued again`);
-            await enqueue(lost);
-          }
-        }
-        if (outstanding.size > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, 200);
-            wake = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
-          wake = null;
-        }
+        if (got > 0) jobs.progressed();
+        await jobs.requeueLost(hasTile, enqueue);
+        if (outstanding.size > 0) await jobs.nap(200);
       }
     } catch (e) {
       // Ctrl-C or a failure: take our jobs not yet started off the queue (running ones finish and
       // leave their tile in the shared directory, where a rerun finds it).
-      if (outstanding.size > 0 && downSince === null) {
-        let removed = 0;
-        await Promise.race([
-          (async () => {
-            for (const id of outstanding.keys()) removed += (await queue.remove(id).catch(() => 0)) > 0 ? 1 : 0;
-          })(),
-          new Promise((r) => setTimeout(r, 5000)),
-        ]);
-        log.info(`removed ${removed} pending tile job(s) from the queue`);
-      }
+      await jobs.removePending();
       throw e;
     } finally {
-      await Promise.race([Promise.allSettled([events.close(), queue.close()]), new Promise((r) => setTimeout(r, 3000))]);
-      conn.disconnect();
-      eventsConn.disconnect();
+      await closeSubmitter(queue, events, conn, eventsConn);
     }
     // Every tile is in the matrix now: the shared copies are not needed any more.
     rmSync(jobDir, { recursive: true, force: true });
@@ -376,11 +297,8 @@ export async function processTileJobs(o: TileWorkerOptions): Promise<{ tiles: nu
     DTW_QUEUE,
     async (job: Job<TileJobData>) => {
       const d = job.data;
-      if (d.protocol !== TILE_JOB_PROTOCOL || d.lpclustVersion !== mine) {
-        throw new UnrecoverableError(
-          `lpclust worker ${mine} on ${hostname()} refuses a job of lpclust ${d.lpclustVersion} (job format ${d.protocol}, this worker's ${TILE_JOB_PROTOCOL}): run the same lpclust version on the submitter and every worker`,
-        );
-      }
+      const skew = versionSkew(d, TILE_JOB_PROTOCOL);
+      if (skew) throw new UnrecoverableError(skew);
       if (job.attemptsStarted > 1) log.warn(`tile ${d.tile.tile}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
       const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;
       const pool = poolFor(d, root);

@@ -20,6 +20,7 @@ import { interruptSignal } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { lpclustVersion } from '../dtw/matrix.js';
 import type { QueueUrl } from './connection.js';
+import { versionSkew } from './jobs.js';
 
 /** The BullMQ queue of sweep configurations. */
 export const SWEEP_QUEUE = 'lpclust-sweep-configs';
@@ -107,9 +108,9 @@ export function insideShared(sharedDir: string, p: string, what: string): string
  */
 export async function runConfigsOnQueue(configs: readonly QueuedConfig[], o: SweepQueueOptions): Promise<SweepJobResult[]> {
   const { Queue, QueueEvents } = await import('bullmq');
-  const { openRedis } = await import('./connection.js');
+  const { openRedis, duplicateQuietly } = await import('./connection.js');
   const conn = await openRedis(o.queue);
-  const eventsConn = conn.duplicate();
+  const eventsConn = duplicateQuietly(conn);
   const queue = new Queue(SWEEP_QUEUE, { connection: conn });
   const events = new QueueEvents(SWEEP_QUEUE, { connection: eventsConn });
   const shared = path.resolve(o.sharedDir);
@@ -200,10 +201,8 @@ export function sweepProcessor(o: { sharedDir?: string; threads: number; store: 
   return async (job) => {
     const { UnrecoverableError } = await import('bullmq');
     const d = job.data;
-    const mine = lpclustVersion();
-    if (d.protocol !== SWEEP_JOB_PROTOCOL || d.lpclustVersion !== mine) {
-      throw new UnrecoverableError(`lpclust worker ${mine} on ${hostname()} refuses a job of lpclust ${d.lpclustVersion} (job format ${d.protocol}, this worker's ${SWEEP_JOB_PROTOCOL}): run the same lpclust version on the submitter and every worker`);
-    }
+    const skew = versionSkew(d, SWEEP_JOB_PROTOCOL);
+    if (skew) throw new UnrecoverableError(skew);
     const { runClusterStage, loadCheckedDtwMatrix } = await import('../pipeline/cluster.js');
     const { readProfiles } = await import('../io/profiles.js');
     const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;

@@ -109,14 +109,15 @@ describe('merge of shards', () => {
     expect(existsSync(`${out}.partial`)).toBe(false);
   }, 120_000);
 
-  it('an interrupted shard leaves no file under its name', async () => {
+  it('an interrupted shard leaves no file under its name, only <out>.partial and its checkpoint (for the same command to continue)', async () => {
     const out = path.join(dir, 'stopped.tiles');
     let calls = 0;
     await expect(
       computeDtwShard({ values, length: L, out, shard: { index: 0, count: 1 }, workers: 1, tileSize: 4, normalization: 'l2', progress: false, shouldStop: () => ++calls > 5 }),
     ).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     expect(existsSync(out)).toBe(false);
-    expect(existsSync(`${out}.partial`)).toBe(false);
+    expect(existsSync(`${out}.partial`)).toBe(true);
+    expect(existsSync(`${out}.partial.ckpt`)).toBe(true);
   });
 });
 

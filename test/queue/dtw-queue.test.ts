@@ -5,8 +5,8 @@
  * restart; a version-skewed worker's refusal reaches the submitter; Ctrl-C takes the pending jobs
  * off the queue. The server requires a password, and it appears in no output and no logged param.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,59 +14,27 @@ import { Queue } from 'bullmq';
 import { Random } from '../../src/util/random.js';
 import { DTW_QUEUE } from '../../src/queue/dtw.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { BIN, skewedCopy, startCli, stopProcs, until, type Started } from '../support/queue-procs.js';
 
-const BIN = path.resolve('bin/lpclust.js');
 const PASSWORD = 'q-s3cret-pw';
 let redis: RedisServer;
 let dir = '';
 let csv = '';
 const workers: ChildProcess[] = [];
 
-interface Done {
-  status: number | null;
-  stdout: string;
-  stderr: string;
+/** Start the CLI in the test folder; `done` resolves when it exits. */
+function start(args: string[], bin = BIN, env: Record<string, string> = {}): Started {
+  return startCli(dir, args, env, bin);
 }
 
-/** Start the CLI; `done` resolves when it exits. */
-function start(args: string[], bin = BIN, env: Record<string, string> = {}): { proc: ChildProcess; done: Promise<Done>; stderr: () => string } {
-  const proc = spawn(process.execPath, [bin, '--tracking-uri', `file:${path.join(dir, 'mlruns')}`, ...args], { cwd: dir, env: { ...process.env, LPCLUST_TRACKING_URI: '', ...env } });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<Done>((resolve) => proc.on('exit', (status) => resolve({ status, stdout, stderr })));
-  return { proc, done, stderr: () => stderr };
-}
-
-function worker(extra: string[] = [], bin = BIN): ReturnType<typeof start> {
+function worker(extra: string[] = [], bin = BIN): Started {
   const w = start(['worker', '--queue', redis.url, '--threads', '1', '--lock-duration', '1000', ...extra], bin);
   workers.push(w.proc);
   return w;
 }
 
-async function stopWorkers(): Promise<string> {
-  const logs = '';
-  const live = workers.splice(0);
-  await Promise.all(
-    live.map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          if (p.exitCode !== null || p.signalCode !== null) return resolve();
-          p.once('exit', () => resolve());
-          p.kill('SIGTERM');
-        }),
-    ),
-  );
-  return logs;
-}
-
-async function until(what: string, test: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+async function stopWorkers(): Promise<void> {
+  await stopProcs(workers);
 }
 
 async function oneMachine(out: string, extra: string[]): Promise<Buffer> {
@@ -164,19 +132,12 @@ describe('lpclust dtw --queue', () => {
 
   it('a worker of another lpclust version refuses the job and the submitter shows why (exit 4)', async () => {
     // A copy of this lpclust that says it is version 9.9.9.
-    const pkg = path.join(dir, 'skew');
-    mkdirSync(pkg);
-    cpSync(path.resolve('dist'), path.join(pkg, 'dist'), { recursive: true });
-    cpSync(path.resolve('bin'), path.join(pkg, 'bin'), { recursive: true });
-    symlinkSync(path.resolve('node_modules'), path.join(pkg, 'node_modules'));
-    if (existsSync(path.resolve('build'))) symlinkSync(path.resolve('build'), path.join(pkg, 'build'));
-    const meta = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ ...meta, version: '9.9.9' }));
-    worker([], path.join(pkg, 'bin', 'lpclust.js'));
+    const skew = skewedCopy(path.join(dir, 'skew'), '9.9.9');
+    worker([], skew.bin);
     const r = await start(['dtw', '--in', csv, '--out', 'qv.npy', '--radius', '1', '--tile-size', '300', '--queue', redis.url, '--shared-dir', 'shared']).done;
     expect(r.status).toBe(4);
     expect(r.stderr).toContain(`lpclust worker 9.9.9 on`);
-    expect(r.stderr).toContain(`refuses a job of lpclust ${meta.version}`);
+    expect(r.stderr).toContain(`refuses a job of lpclust ${skew.mine}`);
     expect(r.stderr).toContain('run the same lpclust version on the submitter and every worker');
     expect(existsSync(path.join(dir, 'qv.npy'))).toBe(false);
     await stopWorkers();

@@ -1,7 +1,10 @@
 /**
  * `lpclust sweep --queue`: a tiny sweep whose configurations are run by two real `lpclust worker`
  * processes on a real Redis (test/support/redis.ts) gives the local sweep's summary (every column
- * but the run ids) and stability, with nested runs under the submitter's parent run.
+ * but the run ids) and stability, with nested runs under the submitter's parent run, and its DTW
+ * matrix computed by the workers as tile jobs; a sampled sweep on the queue runs its
+ * configurations here and sends their assignments to the workers as row-range jobs, with the
+ * local sampled sweep's summary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -76,6 +79,30 @@ it('a queued sweep gives the local sweep\'s summary and stability; its configura
   }
   for (const w of workers) w.proc.kill('SIGTERM');
   const logs = await Promise.all(workers.map((w) => w.done));
-  const counts = logs.map((l) => Number(/and (\d+) sweep configuration/.exec(l.stdout)?.[1] ?? -1));
+  const counts = logs.map((l) => Number(/(\d+) sweep configuration/.exec(l.stdout)?.[1] ?? -1));
   expect(counts.reduce((a, b) => a + b, 0)).toBe(16);
+  // The sweep's DTW matrix (one 1024-row tile for 60 profiles) was computed by a worker, not here.
+  const tiles = logs.map((l) => Number(/after (\d+) tile/.exec(l.stdout)?.[1] ?? -1));
+  expect(tiles.reduce((a, b) => a + b, 0)).toBe(1);
+  expect(queued.stderr).toContain('tile job(s) on the queue');
+}, 300_000);
+
+it('a sampled sweep on the queue: configurations run here, their assignments on the workers, with the local sampled sweep\'s summary', async () => {
+  const sweep = ['sweep', '--in', 'p.csv', '--models', 'kmedoids,agglomerative', '--metrics', 'dtw', '-k', '3..4', '--scale', 'sampled', '--sample-size', '40'];
+  mkdirSync(path.join(shared, 'local-s'));
+  mkdirSync(path.join(shared, 'queued-s'));
+  const local = await run([...sweep, '--out-dir', 'local-s']).done;
+  expect(local.status, local.stderr).toBe(0);
+  const workers = [run(['worker', '--queue', redis.url, '--threads', '1']), run(['worker', '--queue', redis.url, '--threads', '1'])];
+  procs.push(...workers.map((w) => w.proc));
+  const queued = await run([...sweep, '--out-dir', 'queued-s', '--queue', redis.url, '--shared-dir', '.']).done;
+  expect(queued.status, queued.stderr).toBe(0);
+  expect(summaryOf(path.join(shared, 'queued-s'))).toBe(summaryOf(path.join(shared, 'local-s')));
+  for (const w of workers) w.proc.kill('SIGTERM');
+  const logs = await Promise.all(workers.map((w) => w.done));
+  const jobs = logs.map((l) => Number(/and (\d+) assignment job/.exec(l.stdout)?.[1] ?? -1));
+  expect(jobs.every((c) => c >= 0)).toBe(true);
+  // k-medoids: 5 candidate sets and the simplified silhouette per configuration; agglomerative: its assignment and silhouette.
+  expect(jobs.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(2 * 6 + 2 * 2);
+  expect(logs.map((l) => Number(/(\d+) sweep configuration/.exec(l.stdout)?.[1] ?? -1))).toEqual([0, 0]);
 }, 300_000);

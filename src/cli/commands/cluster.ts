@@ -35,6 +35,9 @@ interface ClusterFlags {
   scale?: string;
   memoryBudget?: string;
   sampleSize?: string;
+  queue?: string;
+  sharedDir: string;
+  queueRows: string;
 }
 
 function choice<T extends string>(raw: string, allowed: readonly T[], flag: string): T {
@@ -79,6 +82,9 @@ export function register(program: Command): void {
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
     .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed), the Euclidean silhouette and sampled k-medoids (default: all cores)')
+    .option('--queue <url>', 'hand the heavy DTW work to `lpclust worker` processes on this Redis job queue (redis://… or rediss://…): with --scale sampled, the scoring of candidate medoids and the assignment of every profile, by row ranges; in exact mode, the DTW matrix, by tiles')
+    .option('--shared-dir <dir>', 'with --queue: a directory this machine and every worker see (profiles in, results out)', '.')
+    .option('--queue-rows <n>', 'with --queue: profiles per assignment job (does not change any result)', '32768')
     .option('--register-model <name>', 'register the model of this run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it');
   addScaleOptions(cmd)
     .addHelpText(
@@ -95,7 +101,8 @@ Examples:
   lpclust cluster --in harmonized.csv --model kmedoids --metric dtw -k 8 --init build --dtw dtw.npy
   lpclust cluster --in harmonized.csv --model agglomerative --metric dtw --linkage average -k 6 --dtw dtw.npy
   lpclust cluster --in harmonized.csv --model kmeans -k 0 --k-range 3..12 --json
-  lpclust cluster --in year.csv --model kmedoids --metric dtw -k 12 --scale sampled`,
+  lpclust cluster --in year.csv --model kmedoids --metric dtw -k 12 --scale sampled
+  lpclust cluster --in /mnt/shared/year.csv --model kmedoids --metric dtw -k 12 --scale sampled --queue redis://queue:6379/0 --shared-dir /mnt/shared`,
     )
     .action(async (flags: ClusterFlags, cmd: Command) => {
       const { runClusterStage } = await import('../../pipeline/cluster.js');
@@ -104,6 +111,9 @@ Examples:
       const k = integer(flags.k, '-k', 0, 'an integer k ≥ 2, or 0 to choose k');
       if (k === 1) throw usageError('E_USAGE_K', 'Expected an integer k ≥ 2, or 0 to choose k, for `-k` but received `1`');
       const normalize = choice<Normalization>(flags.normalize, NORMALIZATIONS, '--normalize');
+      const { parseQueueUrl } = await import('../../queue/connection.js');
+      const queue = flags.queue === undefined ? undefined : parseQueueUrl(flags.queue);
+      const queueRows = integer(flags.queueRows, '--queue-rows', 1, 'a positive integer');
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
@@ -130,6 +140,7 @@ Examples:
           ...(flags.outDir !== undefined ? { outBase: flags.outDir } : {}),
           ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
           ...scaleFlags(flags),
+          ...(queue ? { queue, sharedDir: flags.sharedDir, queueRows } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },
       );

@@ -81,7 +81,8 @@ radius, normalisation, dtype) picks up where it stopped; a partial of other data
 refused (--force discards it). The matrix gets its final name and its sidecar only when complete.
 
 More than one machine: with --shard i/n each machine computes a fixed share of the tiles (about
-1/n of the band cells) into its own file; \`lpclust dtw merge\` assembles the n files into the
+1/n of the band cells) into its own file (a shard stopped midway is continued by the same
+command from <out>.partial, as a matrix is); \`lpclust dtw merge\` assembles the n files into the
 .npy and sidecar one machine would have written (the same bytes). With --queue, one job per tile
 goes to Redis; \`lpclust worker --queue URL\` on each machine computes them into --shared-dir and
 this command shows progress, assembles the matrix as tiles arrive (the same bytes) and exits when
@@ -118,12 +119,12 @@ written. --layout, --force and --log-matrix apply to the merged matrix.`,
       if (flags.shard !== undefined) {
         const { parseShard } = await import('../../dtw/shard.js');
         const shard = parseShard(flags.shard);
-        if (flags.layout !== 'full' || flags.resume || flags.logMatrix) {
-          throw usageError('E_USAGE_OPTION', '`--shard` writes tiles, not a matrix: give `--layout`, `--resume` and `--log-matrix` to `lpclust dtw merge` instead');
+        if (flags.layout !== 'full' || flags.logMatrix) {
+          throw usageError('E_USAGE_OPTION', '`--shard` writes tiles, not a matrix: give `--layout` and `--log-matrix` to `lpclust dtw merge` instead');
         }
         const { runDtwShardStage } = await import('../../pipeline/dtw.js');
         const store = await ctx.openStore();
-        const res = await runDtwShardStage({ ...io, shard, radius, normalize, dtype, workers, kernel, tileSize, force: flags.force }, { store, experimentName: ctx.globals.experimentName });
+        const res = await runDtwShardStage({ ...io, shard, radius, normalize, dtype, workers, kernel, tileSize, force: flags.force, resume: flags.resume }, { store, experimentName: ctx.globals.experimentName });
         const s = res.outputs.shard;
         ctx.print(
           { runId: res.runId, metrics: res.metrics, out: s.out, shard: `${shard.index}/${shard.count}`, tiles: s.tiles, tilesTotal: s.tilesTotal, inputDigest: s.head.inputDigest },

@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option('--sample-size <n>', SCALE_HELP.sampleSize)
     .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
     .option('--register-model <name>', 'register the model of the best configuration (its run must be the only one of that configuration: one seed) as a new version of this registered model (created when missing); see lpclust models')
-    .option('--queue <url>', 'run the configurations as jobs on a Redis job queue (redis://… or rediss://…) taken by `lpclust worker` processes')
+    .option('--queue <url>', 'hand the work to `lpclust worker` processes on a Redis job queue (redis://… or rediss://…): the DTW matrix as tile jobs and each exact configuration as a job; in sampled mode the configurations run here and their assignments go out as row-range jobs')
     .option('--shared-dir <dir>', 'with --queue: a directory every worker sees; --out-dir and --in must be inside it', '.')
     .addHelpText(
       'after',

@@ -1,6 +1,8 @@
 /**
  * `lpclust worker`: a process that takes jobs from the Redis job queue (BullMQ) and computes them
- * on this machine — DTW matrix tiles of `lpclust dtw --queue …` — until Ctrl-C or SIGTERM.
+ * on this machine — DTW matrix tiles of `lpclust dtw --queue …`, sweep configurations of
+ * `lpclust sweep --queue …`, row ranges of the large-N assignments of `lpclust cluster --scale
+ * sampled --queue …` — until Ctrl-C or SIGTERM.
  */
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
@@ -24,7 +26,7 @@ function positive(raw: string, flag: string): number {
 export function register(program: Command): void {
   program
     .command('worker')
-    .description('take jobs (DTW tiles of `lpclust dtw --queue`, configurations of `lpclust sweep --queue`) from a Redis job queue and compute them here, until stopped')
+    .description('take jobs (DTW tiles of `lpclust dtw --queue`, configurations of `lpclust sweep --queue`, row ranges of sampled-mode assignments of `lpclust cluster --queue`) from a Redis job queue and compute them here, until stopped')
     .requiredOption('--queue <url>', 'the job queue: redis://[:password@]host:6379/0, or rediss://… for TLS (the password is never printed)')
     .option('--shared-dir <dir>', 'where this machine sees the shared directory (default: the path the submitter gave)')
     .option('--threads <n>', `worker threads, also the jobs taken at once (default: available cores, here ${availableParallelism()})`)
@@ -32,12 +34,14 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Run one on every machine; each takes tiles as it is free, so faster machines take more. A worker
-killed mid-tile (kill -9, a lost machine) has its tile taken again by another once the lock
-expires. A job from another lpclust version is refused, and the submitter shows why. Ctrl-C or
-SIGTERM finishes the jobs in hand and exits. Sweep configurations are logged as nested runs to
-this worker's tracking store (--tracking-uri, MLFLOW_TRACKING_URI and its credentials from this
-machine's environment; jobs carry none): point it at the submitter's.
+Run one on every machine; each takes jobs as it is free, so faster machines take more. A worker
+killed mid-job (kill -9, a lost machine) has its job taken again by another once the lock
+expires. Assignment jobs (\`cluster --scale sampled --queue\`) are row ranges of the profiles,
+which a worker reads once per dataset from the shared directory. A job from another lpclust
+version is refused, and the submitter shows why. Ctrl-C or SIGTERM finishes the jobs in hand
+and exits. Sweep configurations are logged as nested runs to this worker's tracking store
+(--tracking-uri, MLFLOW_TRACKING_URI and its credentials from this machine's environment; jobs
+carry none): point it at the submitter's.
 
 Examples:
   lpclust worker --queue redis://localhost:6379/0
@@ -47,6 +51,7 @@ Examples:
       const { parseQueueUrl } = await import('../../queue/connection.js');
       const { processTileJobs } = await import('../../queue/dtw.js');
       const { startSweepWorker } = await import('../../queue/sweep.js');
+      const { startAssignWorker } = await import('../../queue/assign.js');
       const { interruptSignal } = await import('../../util/interrupt.js');
       const queue = parseQueueUrl(flags.queue);
       const threads = capWorkers(flags.threads === undefined ? undefined : positive(flags.threads, '--threads'), '--threads') ?? availableParallelism();
@@ -57,11 +62,15 @@ Examples:
       const store = await ctx.openStore();
       const sweeps = await startSweepWorker({ queue, sharedDir: flags.sharedDir, threads, store, lockMs });
       let res: { tiles: number };
+      let assigns: Awaited<ReturnType<typeof startAssignWorker>> | undefined;
       try {
+        assigns = await startAssignWorker({ queue, sharedDir: flags.sharedDir, threads, lockMs });
         res = await processTileJobs({ queue, sharedDir: flags.sharedDir, threads, lockMs, shouldStop: () => interruptSignal() !== null });
       } finally {
+        await assigns?.close();
         await sweeps.close();
       }
-      ctx.print({ tiles: res.tiles, configurations: sweeps.configs() }, `worker stopped after ${res.tiles} tile(s) and ${sweeps.configs()} sweep configuration(s)`);
+      const rows = assigns.jobs();
+      ctx.print({ tiles: res.tiles, configurations: sweeps.configs(), assignmentJobs: rows }, `worker stopped after ${res.tiles} tile(s), ${sweeps.configs()} sweep configuration(s) and ${rows} assignment job(s)`);
     });
 }
