@@ -318,10 +318,33 @@ Napi::Value Block(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// JS: alignedBuffer(bytes, align) → an ArrayBuffer whose memory starts on an `align`-byte
+// boundary (a power of two ≥ 8). Direct I/O (O_DIRECT) needs block-aligned memory, which
+// JavaScript cannot ask for; the matrix writer stages whole bands in two such buffers (issue 16).
+Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "alignedBuffer(bytes, align): wrong arguments");
+  const double want = info[0].As<Napi::Number>().DoubleValue();
+  const int64_t align = info[1].As<Napi::Number>().Int64Value();
+  if (!(want >= 1) || want > 1e15 || align < 8 || (align & (align - 1)) != 0) throw Napi::RangeError::New(env, "alignedBuffer: bad size or alignment");
+  const size_t bytes = static_cast<size_t>(want);
+  void* p = nullptr;
+  if (posix_memalign(&p, static_cast<size_t>(align), bytes) != 0 || p == nullptr) throw Napi::Error::New(env, "alignedBuffer: out of memory");
+  napi_value ab;
+  const napi_status st = napi_create_external_arraybuffer(
+      env, p, bytes, [](napi_env, void* data, void*) { free(data); }, nullptr, &ab);
+  if (st != napi_ok) {
+    free(p);
+    throw Napi::Error::New(env, "alignedBuffer: external buffers are not allowed in this runtime");
+  }
+  return Napi::Value(env, ab);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("block", Napi::Function::New(env, Block, "block"));
   exports.Set("isa", Napi::String::New(env, isa_name()));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer, "alignedBuffer"));
   lpclust_register_kmeans(env, exports);
   return exports;
 }

@@ -25,6 +25,11 @@ export interface NativeAddon {
     upper: boolean,
   ): void;
   /**
+   * An uninitialised ArrayBuffer of `bytes` bytes whose memory starts on an
+   * `align`-byte boundary (direct I/O needs it; absent from addons built before issue 16).
+   */
+  alignedBuffer?(bytes: number, align: number): ArrayBuffer;
+  /**
    * One k-means restart (native/kmeans_kernel.cc; absent from addons built before it): the port of
    * `lloydHamerly`, bit for bit. `centres` (k × dim) is updated in place, `labels` (n) receives the
    * final labels; returns [inertia, iterations, re-seeded empty clusters].

@@ -7,6 +7,7 @@ import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
 import { normalizeRows } from '../../src/profiles/normalize.js';
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, type DtwMatrixOptions } from '../../src/dtw/index.js';
+import { tilesOf } from '../../src/dtw/matrix.js';
 
 let dir: string;
 beforeAll(() => {
@@ -175,6 +176,45 @@ describe('tiled DTW matrix', () => {
       expect(readFileSync(res.out).equals(ref)).toBe(true);
       expect(res.sidecar.matrixSha256).toBe(createHash('sha256').update(ref).digest('hex'));
     }
+  });
+
+  it('direct I/O: chunk ends inside bands give the bytes of buffered writes; a stop checkpoints only tiles whose bytes are written', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    // Chunks of one block: every chunk ends inside a band (a band of 16 rows is 10,048 bytes).
+    const chunked = await computeDtwMatrix(opts('d1.npy', { workers: 2, tileSize: 16, directIo: { chunkBytes: 4096 } }));
+    expect(chunked.directWrites).toBeGreaterThan(20);
+    expect(readFileSync(chunked.out).equals(ref)).toBe(true);
+    expect(chunked.sidecar.matrixSha256).toBe(createHash('sha256').update(ref).digest('hex'));
+    const buffered = await computeDtwMatrix(opts('d2.npy', { workers: 2, tileSize: 16, directIo: false }));
+    expect(buffered.directWrites).toBe(0);
+    expect(readFileSync(buffered.out).equals(ref)).toBe(true);
+    const condensed = await computeDtwMatrix(opts('d3.npy', { layout: 'condensed', workers: 2, tileSize: 16, directIo: { chunkBytes: 4096 } }));
+    expect(condensed.directWrites).toBeGreaterThan(5);
+    expect(readFileSync(condensed.out).equals(readFileSync((await computeDtwMatrix(opts('d4.npy', { layout: 'condensed', workers: 1, directIo: false }))).out))).toBe(true);
+    // Stopped half way: the bytes of a band's end wait in a chunk not yet written, so its tiles
+    // must not be in the checkpoint; every tile that is must be in the file already.
+    const full = new Float32Array(ref.buffer.slice(ref.byteOffset + 128, ref.byteOffset + ref.length));
+    let polls = 0;
+    const o = opts('d5.npy', { workers: 2, tileSize: 16, directIo: { chunkBytes: 8192 }, shouldStop: () => ++polls > 45 });
+    await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    const part = readFileSync(o.out + '.partial');
+    const got = new Float32Array(part.buffer.slice(part.byteOffset + 128, part.byteOffset + part.length));
+    const done = readFileSync(o.out + '.partial.ckpt', 'utf8').trim().split('\n').slice(1).map(Number);
+    expect(done.length).toBeGreaterThan(0);
+    expect(done.length).toBeLessThan(55);
+    const tiles = tilesOf(n, 16);
+    for (const k of done) {
+      const t = tiles[k];
+      for (let i = t.r0; i < t.r1; i++) {
+        for (let j = t.c0; j < t.c1; j++) {
+          expect(got[i * n + j]).toBe(full[i * n + j]);
+          expect(got[j * n + i]).toBe(full[j * n + i]);
+        }
+      }
+    }
+    const res = await computeDtwMatrix(opts('d5.npy', { workers: 1 }));
+    expect(res.tilesResumed).toBe(done.length);
+    expect(readFileSync(res.out).equals(ref)).toBe(true);
   });
 
   it('condensed layout: the upper triangle in squareform order, loaded back as the full matrix', async () => {
