@@ -355,7 +355,6 @@ export class BandWriter {
       for (const c of taken) {
         const { view } = this.piece(r0 + i, i, c, row[c].data!);
         if (view.length === 0) continue;
-        this.hash?.update(view);
         await this.append(view);
       }
     }
@@ -404,6 +403,10 @@ export class BandWriter {
     const pos = this.chunkPos;
     const len = this.chunkLen;
     const whole = last ? Math.floor(len / block) * block : len;
+    // Chunks go out in file order: the digest takes each whole (one call per 8 MiB, not per row
+    // piece); the header, hashed first by the constructor, is skipped.
+    const skip = Math.max(0, Math.min(len, this.o.header.length - pos));
+    this.hash?.update(buf.subarray(skip, len));
     this.chunk = null;
     this.chunkPos = pos + len;
     this.chunkLen = 0;

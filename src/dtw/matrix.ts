@@ -600,7 +600,9 @@ export function runWorkers(
     let next = 0;
     let remaining = todo.length;
     let settled = false;
-    const inflight = new Map<Worker, TileTask>();
+    // Two tiles per worker: the next one is waiting when a tile is done, so a worker does not idle
+    // while the main thread writes or hashes (a worker replies in the order it was sent tiles).
+    const inflight = new Map<Worker, TileTask[]>();
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
@@ -624,7 +626,7 @@ export function runWorkers(
       }
       if (next < todo.length) {
         const t = todo[next++];
-        inflight.set(w, t);
+        inflight.get(w)!.push(t);
         const reuse = buffers();
         w.postMessage({ ...t, buffers: reuse } satisfies TileRequest, reuse);
       }
@@ -632,15 +634,18 @@ export function runWorkers(
     for (let k = 0; k < count; k++) {
       const w = new Worker(entry.script, { workerData: wd, eval: entry.eval });
       pool.push(w);
+      inflight.set(w, []);
       w.on('message', (m: WorkerReply) => {
         if (settled) return;
-        if ('ready' in m) return feed(w);
+        if ('ready' in m) {
+          feed(w);
+          return feed(w);
+        }
         if ('error' in m) {
           const e = Object.assign(new Error(m.error.message), { code: m.error.code });
           return finish(e);
         }
-        const t = inflight.get(w)!;
-        inflight.delete(w);
+        const t = inflight.get(w)!.shift()!;
         try {
           onDone(t, m.rows, m.cols);
         } catch (e) {
