@@ -174,14 +174,17 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
       stats.retried++;
       log.warn(`tile ${t.tile}: its worker stopped answering (lock expired); the tile is retried by another worker`);
     });
+    const gaveUp = (jobId: string, failedReason: string): void => {
+      failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on tile ${outstanding.get(jobId)?.tile}: ${failedReason}`, {
+        hint: 'see the worker logs; fix the cause and run the same command again (finished tiles are kept)',
+      });
+      poke();
+    };
     events.on('failed', ({ jobId, failedReason }) => {
       if (!outstanding.has(jobId)) return;
       void queue.getJobState(jobId).then((state) => {
         if (state === 'failed') {
-          failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on tile ${outstanding.get(jobId)?.tile}: ${failedReason}`, {
-            hint: 'see the worker logs; fix the cause and run the same command again (finished tiles are kept)',
-          });
-          poke();
+          gaveUp(jobId, failedReason);
         } else {
           log.info(`tile ${outstanding.get(jobId)?.tile}: attempt failed (${failedReason}); it is retried`);
         }
@@ -281,6 +284,9 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
           for (const [id, t] of outstanding) {
             const state = await queue.getJobState(id);
             if (state === 'unknown' && !existsSync(path.join(tilesDir, tileFileName(t.tile)))) lost.push(t);
+            // A job that failed before the event stream was read (a worker refusing it at once)
+            // sends no 'failed' event to this submitter: its state says so.
+            if (state === 'failed') gaveUp(id, (await queue.getJob(id))?.failedReason ?? 'unknown reason');
           }
           if (lost.length > 0) {
             log.warn(`${lost.length} tile job(s) were no longer on the queue (was Redis restarted without its data?); enqueued again`);
