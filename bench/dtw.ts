@@ -2,6 +2,7 @@
  * DTW engine benchmark. Run from the repository root after building:
  *
  *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory] [--command-only] [--baseline DIR]
+ *                                                  [--dtaidistance-path DIR] [--python PY] [--dtaidistance-max N]
  *
  * First, the whole command (issue 16): `lpclust dtw` as a user runs it — start-up, reading the CSV,
  * the matrix, writing, fsync, SHA-256, tracking — at N = 5,000 and 20,000 (5,000 only with
@@ -9,9 +10,13 @@
  * system CPU and peak RSS. `--baseline DIR` runs DIR's `bin/lpclust.js` (e.g. the main branch's build
  * before a change) on the same data in the same run and checks that the full matrices are
  * byte-identical. dtaidistance's C/OpenMP `distance_matrix_fast` (window = radius + 1, compact) runs
- * on the same data when Debian's python3 can import it; otherwise the benchmark says so and compares
- * with the figure of issue 16 (about 5 s at N = 5,000 on this machine). `uptime` is printed
- * alongside: on a shared machine the figures vary with other load. `--command-only` stops there.
+ * on the same data when Debian's python3 (`--python PY`, default /usr/bin/python3) can import it,
+ * from `--dtaidistance-path DIR` (prepended to PYTHONPATH: a build outside the repository, e.g.
+ * `python3 setup.py build_ext --inplace` in its source, DIR = its `src`) or the inherited path; its
+ * distances are checked against ours. Otherwise the benchmark says why and compares with the
+ * figure of issue 16 (about 5 s at N = 5,000 on this machine). `--dtaidistance-max N` skips it
+ * above N. `uptime` is printed beside every figure: on a shared machine wall times vary with other
+ * load (system time much less). `--command-only` stops there.
  *
  * Then the library cases:
  * It imports the compiled library (dist/) so that the worker threads run plain JavaScript, and
@@ -24,7 +29,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +142,8 @@ interface CommandRun {
   user: number;
   system: number;
   maxRssMb: number;
+  /** `uptime` right after the run. */
+  uptime: string;
 }
 
 function runCommand(bin: string, args: string[], cwd: string): CommandRun {
@@ -146,26 +153,66 @@ function runCommand(bin: string, args: string[], cwd: string): CommandRun {
   if (r.status !== 0) throw new Error(`lpclust ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   // Worker threads run the preload too: the main thread's line, written last, is the process's.
   const m = [...r.stderr.matchAll(/USAGE (\{[^}]*\})/g)].pop();
-  const u = m ? (JSON.parse(m[1]) as Omit<CommandRun, 'wall'>) : { user: NaN, system: NaN, maxRssMb: NaN };
-  return { wall, ...u };
+  const u = m ? (JSON.parse(m[1]) as Omit<CommandRun, 'wall' | 'uptime'>) : { user: NaN, system: NaN, maxRssMb: NaN };
+  return { wall, ...u, uptime: uptime() };
 }
 
-/** dtaidistance's C/OpenMP matrix on the same CSV, or why it cannot run. */
-function dtaidistance(csv: string): { seconds: number } | { unavailable: string } {
+/** What dtaidistance did on the same data, or why it could not run. */
+type DtaiResult =
+  | { seconds: number; processSeconds: number; version: string; openmp: boolean; checked: number; maxAbsDiff: number; maxRelDiff: number }
+  | { unavailable: string };
+
+/**
+ * The Python that runs dtaidistance: `--python`, else Debian's /usr/bin/python3 (the one the
+ * brief builds dtaidistance for; a pyenv shim earlier on PATH would not see it), else python3.
+ */
+function python(): string {
+  return optionValue('--python') ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+}
+
+/** PYTHONPATH for dtaidistance: `--dtaidistance-path DIR` (a source build, e.g. DIR/src) before the inherited one. */
+function pythonEnv(): NodeJS.ProcessEnv {
+  const extra = optionValue('--dtaidistance-path');
+  return extra ? { ...process.env, PYTHONPATH: [path.resolve(extra), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter) } : process.env;
+}
+
+/**
+ * dtaidistance's C/OpenMP \`distance_matrix_fast\` on the same CSV, normalised as lpclust does (L2
+ * per row), window = radius + 1 (dtaidistance allows |i − j| < window, lpclust |i − j| ≤ radius),
+ * its documented defaults otherwise (use_pruning=True, parallel=True), compact=True (the upper
+ * triangle in squareform order, as \`--layout condensed\`). It must report the C library with
+ * OpenMP. Its distances are compared with lpclust's condensed matrix of the same data (every value
+ * up to N = 5,000, 2,000,000 sampled pairs above) so that the two times are of the same numbers.
+ */
+function dtaidistance(csv: string, radius: number, ours: string): DtaiResult {
   const script = `
-import sys, time, numpy as np
-from dtaidistance import dtw
+import sys, time, json, numpy as np
+from dtaidistance import dtw, dtw_cc_omp, __version__
+if not dtw.try_import_c(verbose=False):
+    sys.exit("dtaidistance's C library does not load")
 x = np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, usecols=range(2, 26))
 x = x / np.linalg.norm(x, axis=1, keepdims=True)
 t = time.perf_counter()
-dtw.distance_matrix_fast(x, window=2, compact=True)
-print(time.perf_counter() - t)
+d = dtw.distance_matrix_fast(x, window=int(sys.argv[2]) + 1, compact=True)
+seconds = time.perf_counter() - t
+d = np.frombuffer(d, dtype=np.float64) if not isinstance(d, np.ndarray) else d  # compact: an array.array of doubles
+ours = np.load(sys.argv[3], mmap_mode='r')
+if ours.shape != d.shape:
+    sys.exit(f'shape {d.shape} against lpclust {ours.shape}')
+idx = np.arange(d.size) if d.size <= 13_000_000 else np.random.default_rng(0).choice(d.size, 2_000_000, replace=False)
+a = d[idx]; b = np.asarray(ours[idx], dtype=np.float64)
+diff = np.abs(a - b)
+print(json.dumps({'seconds': seconds, 'version': __version__, 'openmp': bool(dtw_cc_omp.is_openmp_supported()), 'checked': int(idx.size),
+                  'maxAbsDiff': float(diff.max()), 'maxRelDiff': float((diff / np.maximum(np.abs(a), 1e-12)).max())}))
 `;
-  const probe = spawnSync('python3', ['-c', 'import dtaidistance, numpy; print(dtaidistance.__version__)'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { unavailable: (probe.stderr || probe.error?.message || 'python3 failed').trim().split('\n').pop()! };
-  const r = spawnSync('python3', ['-c', script, csv], { encoding: 'utf8' });
-  if (r.status !== 0) return { unavailable: r.stderr.trim().split('\n').pop()! };
-  return { seconds: Number(r.stdout.trim()) };
+  const py = python();
+  const probe = spawnSync(py, ['-c', 'import dtaidistance, numpy; print(dtaidistance.__version__)'], { encoding: 'utf8', env: pythonEnv() });
+  if (probe.status !== 0) return { unavailable: `${py}: ${(probe.stderr || probe.error?.message || 'failed').trim().split('\n').pop()}` };
+  const t0 = performance.now();
+  const r = spawnSync(py, ['-c', script, csv, String(radius), ours], { encoding: 'utf8', env: pythonEnv(), maxBuffer: 1 << 20 });
+  const processSeconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) return { unavailable: `${py}: ${(r.stderr || r.error?.message || 'failed').trim().split('\n').pop()}` };
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<Extract<DtaiResult, { seconds: number }>, 'processSeconds'>), processSeconds };
 }
 
 /** Issue 16: dtaidistance distance_matrix_fast at N = 5,000, L = 24 on this machine. */
@@ -190,19 +237,25 @@ async function commandCases(dir: string): Promise<void> {
       rows.push([`baseline full (${baselineDir})`, runCommand(path.join(path.resolve(baselineDir), 'bin', 'lpclust.js'), ['dtw', '--in', csv, '--out', before], dir), before]);
       identical = (await sha256(before)) === (await sha256(full)) ? 'full matrix byte-identical to the baseline' : 'FULL MATRIX DIFFERS FROM THE BASELINE';
     }
-    const dtai = dtaidistance(csv);
+    const dtaiMax = Number(optionValue('--dtaidistance-max') ?? 20000);
+    const dtai: DtaiResult = n <= dtaiMax ? dtaidistance(csv, 1, cond) : { unavailable: `skipped above N = ${dtaiMax} (--dtaidistance-max)` };
     const ref = 'seconds' in dtai ? dtai.seconds : DTAIDISTANCE_ISSUE_SECONDS[n];
-    const refText = 'seconds' in dtai ? `dtaidistance distance_matrix_fast in this run: ${dtai.seconds.toFixed(2)} s` : `dtaidistance not importable by python3 (${dtai.unavailable})${ref ? `; issue 16's figure: ${ref} s` : '; no figure to compare with at this N'}`;
+    const refText =
+      'seconds' in dtai
+        ? `dtaidistance ${dtai.version} distance_matrix_fast (C, OpenMP ${dtai.openmp ? 'on' : 'OFF'}, window 2, use_pruning, compact) in this run: ${dtai.seconds.toFixed(2)} s for the call (${dtai.processSeconds.toFixed(2)} s the whole Python process, reading the CSV and the check included); ` +
+          `same numbers: ${dtai.checked} distances compared with lpclust's condensed matrix, max |Δ| ${dtai.maxAbsDiff.toExponential(2)} (max relative ${dtai.maxRelDiff.toExponential(2)}; lpclust float32, dtaidistance float64); uptime ${uptime()}`
+        : `dtaidistance did not run (${dtai.unavailable})${ref ? `; issue 16's figure: ${ref} s` : '; no figure to compare with at this N'}`;
     for (const [label, r, file] of rows) {
-      const versus = ref ? `, ×${(ref / r.wall).toFixed(1)} faster than dtaidistance` : '';
+      const versus = ref ? `, dtaidistance's call / our whole command ×${(ref / r.wall).toFixed(1)}` : '';
       console.log(
-        `  N=${n} ${label.padEnd(12)} wall ${r.wall.toFixed(2)} s, user ${r.user.toFixed(2)} s, system ${r.system.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB${versus}`,
+        `  N=${n} ${label.padEnd(12)} wall ${r.wall.toFixed(2)} s, user ${r.user.toFixed(2)} s, system ${r.system.toFixed(2)} s, peak RSS ${r.maxRssMb.toFixed(0)} MB${versus}; uptime ${r.uptime}`,
       );
       rmSync(file, { force: true });
       rmSync(`${file}.json`, { force: true });
     }
     const [f, c] = [rows[0][1], rows[1][1]];
-    console.log(`  N=${n} condensed / full: wall ×${(c.wall / f.wall).toFixed(2)}, system ×${(c.system / f.system).toFixed(2)}; ${refText}${identical ? `; ${identical}` : ''}`);
+    console.log(`  N=${n} condensed / full: wall ×${(c.wall / f.wall).toFixed(2)}, system ×${(c.system / f.system).toFixed(2)}${identical ? `; ${identical}` : ''}`);
+    console.log(`  N=${n} ${refText}`);
     rmSync(csv, { force: true });
   }
   console.log(`uptime after the command cases: ${uptime()}`);

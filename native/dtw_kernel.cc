@@ -826,8 +826,103 @@ Napi::Value DbaAccumulate(const Napi::CallbackInfo& info) {
     dba_accumulate_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
   } else {
     dba_accumulate_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+
+// Blocked transpose (a strided loop misses the cache on every store): dst[j * h + i] = src[i * w + j].
+template <typename T>
+void transpose_block(const T* src, int h, int w, T* dst) {
+  constexpr int B = 64;
+  for (int ib = 0; ib < h; ib += B) {
+    const int ie = ib + B < h ? ib + B : h;
+    for (int jb = 0; jb < w; jb += B) {
+      const int je = jb + B < w ? jb + B : w;
+      for (int j = jb; j < je; j++)
+        for (int i = ib; i < ie; i++) dst[static_cast<size_t>(j) * h + i] = src[static_cast<size_t>(i) * w + j];
+    }
+  }
+}
+
+// The lower half of a diagonal tile (h × h) from its upper half, by blocks.
+template <typename T>
+void mirror_diagonal(T* tile, int h) {
+  constexpr int B = 64;
+  for (int ib = 0; ib < h; ib += B) {
+    for (int jb = 0; jb <= ib; jb += B) {
+      const int ie = ib + B < h ? ib + B : h;
+      const int je = jb + B < h ? jb + B : h;
+      for (int i = ib; i < ie; i++)
+        for (int j = jb; j < je && j < i; j++) tile[static_cast<size_t>(i) * h + j] = tile[static_cast<size_t>(j) * h + i];
+    }
+  }
+}
+
+// JS: tile(A, L, r0, r1, c0, c1, radius, out, mirror, full): the matrix worker's tile of the upper
+// triangle (r0 ≤ c0; A holds the series). out (h × w) gets the rows; on a diagonal tile with
+// `full` the lower half mirrors the upper one; `mirror` (w × h, or null) gets the columns as rows.
+// The same values as block() followed by the worker's TypeScript loops, without their cost
+// (the transposes took as long as the DTW at L = 24).
+Napi::Value Tile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 10 || !info[0].IsTypedArray() || !info[7].IsTypedArray()) throw Napi::TypeError::New(env, "tile(A, L, r0, r1, c0, c1, radius, out, mirror, full): wrong arguments");
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  Napi::TypedArray to = info[7].As<Napi::TypedArray>();
+  const bool hasMirror = info[8].IsTypedArray();
+  const int L = info[1].As<Napi::Number>().Int32Value();
+  const int r0 = info[2].As<Napi::Number>().Int32Value();
+  const int r1 = info[3].As<Napi::Number>().Int32Value();
+  const int c0 = info[4].As<Napi::Number>().Int32Value();
+  const int c1 = info[5].As<Napi::Number>().Int32Value();
+  const int r = info[6].As<Napi::Number>().Int32Value();
+  const bool full = info[9].As<Napi::Boolean>().Value();
+  const napi_typedarray_type type = ta.TypedArrayType();
+  const int h = r1 - r0;
+  const int w = c1 - c0;
+  const bool diagonal = r0 == c0;
+  if (to.TypedArrayType() != type || (hasMirror && info[8].As<Napi::TypedArray>().TypedArrayType() != type) ||
+      (type != napi_float32_array && type != napi_float64_array)) {
+    throw Napi::TypeError::New(env, "tile: A, out and mirror must all be Float32Array or all Float64Array");
+  }
+  if (L < 1 || r < 0 || r0 < 0 || h < 1 || c0 < r0 || w < 1 || (diagonal && h != w) || static_cast<size_t>(r1) * L > ta.ElementLength() ||
+      static_cast<size_t>(c1) * L > ta.ElementLength() || static_cast<size_t>(h) * w > to.ElementLength() ||
+      (hasMirror && static_cast<size_t>(h) * w > info[8].As<Napi::TypedArray>().ElementLength())) {
+    throw Napi::RangeError::New(env, "tile: tile bounds outside the arrays");
+  }
+  const int rr = r > L - 1 ? L - 1 : r;
+  if (type == napi_float32_array) {
+    const float* A = static_cast<const float*>(typed_data(env, ta));
+    float* O = static_cast<float*>(typed_data(env, to));
+    block_f32(A, A, L, r0, r1, c0, c1, rr, O, diagonal);
+    if (diagonal && full) mirror_diagonal(O, h);
+    if (hasMirror && !diagonal) transpose_block(O, h, w, static_cast<float*>(typed_data(env, info[8].As<Napi::TypedArray>())));
+  } else {
+    const double* A = static_cast<const double*>(typed_data(env, ta));
+    double* O = static_cast<double*>(typed_data(env, to));
+    block_f64(A, A, L, r0, r1, c0, c1, rr, O, diagonal);
+    if (diagonal && full) mirror_diagonal(O, h);
+    if (hasMirror && !diagonal) transpose_block(O, h, w, static_cast<double*>(typed_data(env, info[8].As<Napi::TypedArray>())));
   }
   return env.Undefined();
+}
+
+// JS: alignedBuffer(bytes, align) → an ArrayBuffer whose memory starts on an `align`-byte
+// boundary (a power of two ≥ 8). Direct I/O (O_DIRECT) needs block-aligned memory, which
+// JavaScript cannot ask for; the matrix writer stages whole bands in two such buffers (issue 16).
+Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber()) throw Napi::TypeError::New(env, "alignedBuffer(bytes, align): wrong arguments");
+  const double want = info[0].As<Napi::Number>().DoubleValue();
+  const int64_t align = info[1].As<Napi::Number>().Int64Value();
+  if (!(want >= 1) || want > 1e15 || align < 8 || (align & (align - 1)) != 0) throw Napi::RangeError::New(env, "alignedBuffer: bad size or alignment");
+  const size_t bytes = static_cast<size_t>(want);
+  void* p = nullptr;
+  if (posix_memalign(&p, static_cast<size_t>(align), bytes) != 0 || p == nullptr) throw Napi::Error::New(env, "alignedBuffer: out of memory");
+  napi_value ab;
+  const napi_status st = napi_create_external_arraybuffer(
+      env, p, bytes, [](napi_env, void* data, void*) { free(data); }, nullptr, &ab);
+  if (st != napi_ok) {
+    free(p);
+    throw Napi::Error::New(env, "alignedBuffer: external buffers are not allowed in this runtime");
+  }
+  return Napi::Value(env, ab);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -836,6 +931,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dbaAccumulate", Napi::Function::New(env, DbaAccumulate, "dbaAccumulate"));
   exports.Set("isa", Napi::String::New(env, isa_name()));
   exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer, "alignedBuffer"));
+  exports.Set("tile", Napi::Function::New(env, Tile, "tile"));
   lpclust_register_kmeans(env, exports);
   return exports;
 }

@@ -7,6 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { selectKernel, type KernelChoice } from './kernel.js';
+import { loadNative } from './native.js';
 
 /** What the main thread passes at start. */
 export interface MatrixWorkerData {
@@ -56,6 +57,9 @@ function main(): void {
   const values = d.dtype === 'float32' ? new Float32Array(d.values) : new Float64Array(d.values);
   const kernel = selectKernel(d.kernel);
   const T = d.tileSize;
+  // The addon's tile() runs the kernel and the transposes below in one native call (issue 16).
+  const addon = kernel.name === 'native' ? loadNative() : null;
+  const nativeTile = addon?.tile ? addon.tile.bind(addon) : null;
   const pool: ArrayBuffer[] = [];
   const take = (): ArrayBuffer => pool.pop() ?? new ArrayBuffer(T * T * bytes);
   port.postMessage({ ready: { kernel: kernel.name, isa: kernel.isa } } satisfies WorkerReply);
@@ -72,6 +76,12 @@ function main(): void {
       const full = d.layout === 'full';
       const tile = new Ctor(take(), 0, h * w);
       const mirror = full && !diagonal && d.mirror !== false ? new Ctor(take(), 0, w * h) : null;
+      if (nativeTile) {
+        nativeTile(values, d.L, t.r0, t.r1, t.c0, t.c1, d.radius, tile, mirror, full);
+        const transfer = mirror ? [tile.buffer, mirror.buffer] : [tile.buffer];
+        port.postMessage({ done: t.tile, rows: tile, cols: mirror } satisfies WorkerReply, transfer as ArrayBuffer[]);
+        return;
+      }
       kernel.block(values, values, d.L, { r0: t.r0, r1: t.r1, c0: t.c0, c1: t.c1 }, d.radius, tile, diagonal);
       // Transposes go by 64 × 64 blocks: a plain strided loop misses the cache on every store and
       // cost more than the DTW itself at L = 24.

@@ -16,6 +16,15 @@
  *
  * A tile enters the checkpoint only once all of its blocks are on disk; everything else is
  * recomputed on resume, to the same bytes.
+ *
+ * Direct I/O (`direct`): bands written whole and in order are copied, in file order, into a few
+ * block-aligned chunks of 8 MiB that go out with O_DIRECT, from those buffers straight to the
+ * device. Why: a buffered write copies every byte into freshly allocated page-cache pages, which
+ * at N = 20,000 (1.6 GB) was most of the command's system time; direct writes cost almost none,
+ * and the reused chunks stay in the cache. A chunk may end inside a band: its last bytes go out
+ * with the next chunk, so the band's tiles are checkpointed once the file is written up to the
+ * band's end. The last bytes of the file (less than a block) are written buffered; a file system
+ * that refuses O_DIRECT (EINVAL) gets the same chunks buffered.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
@@ -57,7 +66,19 @@ export interface BandWriterOptions {
   onDurable: (t: TileTask) => void;
   /** Ask the file system to start writing back after this many bytes (default 256 MiB). */
   syncEvery?: number;
+  /**
+   * Direct I/O for bands written whole and in order: the file opened a second time with
+   * O_DIRECT, its block size (offsets, lengths and memory aligned to it) and an allocator of
+   * block-aligned memory.
+   */
+  direct?: { fh: FileHandle; block: number; alloc: (bytes: number) => ArrayBuffer; chunkBytes?: number };
 }
+
+/** Bytes of one direct-I/O chunk by default (a multiple of any block size). */
+const CHUNK = 8 * 2 ** 20;
+
+/** Direct-I/O chunks being written at once (libuv runs four file operations in parallel). */
+const CHUNKS_IN_FLIGHT = 3;
 
 /** Largest number of buffers one `writev` call gets (IOV_MAX on Linux). */
 const IOV_MAX = 1024;
@@ -86,6 +107,24 @@ export class BandWriter {
   readonly free: ArrayBuffer[] = [];
   /** pwrite/pwritev calls issued. */
   calls = 0;
+  /** Of which direct (O_DIRECT) writes that succeeded. */
+  directWrites = 0;
+  /** Direct I/O: complete bands waiting to be copied into chunks, in file order. */
+  private readonly directQueue: number[] = [];
+  private directRunning: Promise<void> | null = null;
+  /** The chunk being filled: it starts at file byte `chunkPos` (block-aligned) and holds `chunkLen` bytes. */
+  private chunk: Uint8Array | null = null;
+  private chunkPos = 0;
+  private chunkLen = 0;
+  private readonly spareChunks: Uint8Array[] = [];
+  /** Chunks being written, oldest first, with the file byte each ends at. */
+  private readonly inFlight: Array<{ done: Promise<void>; start: number; buf: Uint8Array }> = [];
+  /** Bands copied into chunks whose tiles wait for the file to be written up to the band's end. */
+  private readonly awaitingDurable: Array<{ k: number; cols: number[]; end: number }> = [];
+  /** Bytes [0, durableEnd) of the file are written by the direct path. */
+  private durableEnd = 0;
+  /** The file system refused O_DIRECT: the chunks go out buffered. */
+  private directRefused = false;
 
   constructor(o: BandWriterOptions) {
     this.o = o;
@@ -139,6 +178,13 @@ export class BandWriter {
   async finish(): Promise<{ sha256: string | null }> {
     this.pump(Array.from({ length: this.nb }, (_, k) => k));
     await this.drain();
+    // The chunk that holds the end of the file (or of the last band copied before bands went
+    // out of order) is flushed once nothing more can follow it.
+    if (this.chunk && this.chunkLen > 0) {
+      const tracked = this.track(this.flushChunk(true));
+      await tracked;
+      await this.drain();
+    }
     this.throwIfFailed();
     for (let k = 0; k < this.nb; k++) {
       for (const s of this.slots[k]) if (!s.onDisk) throw new Error(`DTW matrix band ${k} is incomplete`);
@@ -149,8 +195,8 @@ export class BandWriter {
 
   /** Wait for the writes in flight (after a stop or an error: what is written stays valid). */
   async drain(): Promise<void> {
-    while (this.writes.size > 0 || this.syncing) {
-      await Promise.allSettled([...this.writes, ...(this.syncing ? [this.syncing] : [])]);
+    while (this.writes.size > 0 || this.syncing || this.directRunning) {
+      await Promise.allSettled([...this.writes, ...(this.syncing ? [this.syncing] : []), ...(this.directRunning ? [this.directRunning] : [])]);
     }
   }
 
@@ -173,7 +219,8 @@ export class BandWriter {
   private pump(touched: number[]): void {
     if (this.hash) {
       while (this.nextHashed < this.nb && this.complete(this.nextHashed)) {
-        this.writeBand(this.nextHashed, true);
+        if (this.o.direct) this.queueDirect(this.nextHashed);
+        else this.writeBand(this.nextHashed, true);
         this.nextHashed++;
       }
       return;
@@ -268,6 +315,154 @@ export class BandWriter {
     );
     this.writes.add(done);
     void done.finally(() => this.writes.delete(done));
+  }
+
+  /** Direct I/O: band k is complete; it is copied into chunks after the bands queued before it. */
+  private queueDirect(k: number): void {
+    for (const s of this.slots[k]) {
+      if (s.data && !s.writing) {
+        s.writing = true;
+        this.writingBytes += s.data.byteLength;
+      }
+    }
+    this.directQueue.push(k);
+    if (!this.directRunning) {
+      this.directRunning = this.runDirect().then(
+        () => {
+          this.directRunning = null;
+        },
+        (e: unknown) => {
+          this.directRunning = null;
+          this.error ??= e;
+        },
+      );
+    }
+  }
+
+  private async runDirect(): Promise<void> {
+    while (this.directQueue.length > 0 && !this.error) await this.copyBand(this.directQueue.shift()!);
+  }
+
+  /** Copy band k's runs, in file order, into chunks; a full chunk is written at once. */
+  private async copyBand(k: number): Promise<void> {
+    const T = this.o.tileSize;
+    const r0 = k * T;
+    const row = this.slots[k];
+    const taken: number[] = [];
+    for (let c = 0; c < this.nb; c++) if (row[c].data && row[c].writing) taken.push(c);
+    if (k === 0) await this.append(this.o.header);
+    for (let i = 0; i < this.rowsOf(r0); i++) {
+      for (const c of taken) {
+        const { view } = this.piece(r0 + i, i, c, row[c].data!);
+        if (view.length === 0) continue;
+        await this.append(view);
+      }
+    }
+    // Everything is copied: the blocks are free, their tiles durable once the file is written up to here.
+    const end = this.chunkPos + this.chunkLen;
+    for (const c of taken) {
+      const s = row[c];
+      this.held -= s.data!.byteLength;
+      this.writingBytes -= s.data!.byteLength;
+      if (this.free.length < FREE_BUFFERS) this.free.push(s.data!.buffer as ArrayBuffer);
+      s.data = null;
+    }
+    this.awaitingDurable.push({ k, cols: taken, end });
+    this.settleDurable();
+    // Bands no longer go out in order (a spill): nothing will follow this chunk, flush it.
+    if (!this.hash && this.directQueue.length === 0 && this.chunkLen > 0) await this.track(this.flushChunk(true));
+  }
+
+  /** Append bytes to the current chunk, writing (and waiting for a free chunk) as chunks fill. */
+  private async append(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      if (!this.chunk) this.chunk = await this.takeChunk();
+      const n = Math.min(bytes.length - off, this.chunk.length - this.chunkLen);
+      this.chunk.set(bytes.subarray(off, off + n), this.chunkLen);
+      this.chunkLen += n;
+      off += n;
+      if (this.chunkLen === this.chunk.length) this.track(this.flushChunk(false));
+    }
+  }
+
+  private async takeChunk(): Promise<Uint8Array> {
+    while (this.inFlight.length >= CHUNKS_IN_FLIGHT) await this.inFlight[0].done.catch(() => undefined);
+    this.throwIfFailed();
+    const d = this.o.direct!;
+    return this.spareChunks.pop() ?? new Uint8Array(d.alloc(d.chunkBytes ?? CHUNK));
+  }
+
+  /**
+   * Write the current chunk: all of it when full; at the end (`last`) its whole blocks directly and
+   * the rest buffered. A new chunk starts where this one ends.
+   */
+  private flushChunk(last: boolean): Promise<void> {
+    const { fh, block } = this.o.direct!;
+    const buf = this.chunk!;
+    const pos = this.chunkPos;
+    const len = this.chunkLen;
+    const whole = last ? Math.floor(len / block) * block : len;
+    // Chunks go out in file order: the digest takes each whole (one call per 8 MiB, not per row
+    // piece); the header, hashed first by the constructor, is skipped.
+    const skip = Math.max(0, Math.min(len, this.o.header.length - pos));
+    this.hash?.update(buf.subarray(skip, len));
+    this.chunk = null;
+    this.chunkPos = pos + len;
+    this.chunkLen = 0;
+    const done = (async () => {
+      if (whole > 0) {
+        if (!this.directRefused) {
+          try {
+            this.calls++;
+            const { bytesWritten } = await fh.write(buf, 0, whole, pos);
+            if (bytesWritten !== whole) throw Object.assign(new Error(`short write: ${bytesWritten} of ${whole} bytes`), { code: 'EIO' });
+            this.directWrites++;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+            this.directRefused = true;
+          }
+        }
+        if (this.directRefused) await this.writeRun(pos, [buf.subarray(0, whole)]);
+      }
+      if (len > whole) await this.writeRun(pos + whole, [buf.subarray(whole, len)]);
+    })();
+    const entry = { done, start: pos, buf };
+    this.inFlight.push(entry);
+    return done.finally(() => {
+      this.inFlight.splice(this.inFlight.indexOf(entry), 1);
+      if (this.spareChunks.length < CHUNKS_IN_FLIGHT) this.spareChunks.push(buf);
+      // The file is written up to the end of the oldest chunk still in flight (or of this one).
+      // Chunks are issued in file order: the file is written up to the start of the oldest one
+      // still in flight, or to the end of this one when none is.
+      const upTo = this.inFlight.length > 0 ? Math.min(...this.inFlight.map((f) => f.start)) : pos + len;
+      this.durableEnd = Math.max(this.durableEnd, upTo);
+      this.settleDurable();
+    });
+  }
+
+  /** Record a write in flight (its failure is kept for the next call). */
+  private track(p: Promise<void>): Promise<void> {
+    const t = p.catch((e: unknown) => {
+      this.error ??= e;
+    });
+    this.writes.add(t);
+    void t.finally(() => this.writes.delete(t));
+    return t;
+  }
+
+  /** Checkpoint the bands whose bytes are all written. */
+  private settleDurable(): void {
+    while (this.awaitingDurable.length > 0 && this.awaitingDurable[0].end <= this.durableEnd && !this.error) {
+      const { k, cols } = this.awaitingDurable.shift()!;
+      for (const c of cols) {
+        const s = this.slots[k][c];
+        s.writing = false;
+        s.onDisk = true;
+        const tile = c >= k ? this.tileAt[k * this.nb + c] : this.tileAt[c * this.nb + k];
+        if (--this.pendingBlocks[tile] === 0) this.o.onDurable(this.o.tasks[tile]);
+      }
+    }
   }
 
   private async writeRun(pos: number, views: Uint8Array[]): Promise<void> {

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync, ftruncateSync, renameSync, rmSync, statSync, createReadStream } from 'node:fs';
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
@@ -29,7 +29,7 @@ import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
 import { effectiveRadius } from './kernel-js.js';
 import { selectKernel, checkRadius, type KernelChoice } from './kernel.js';
-import { PACKAGE_ROOT } from './native.js';
+import { PACKAGE_ROOT, loadNative } from './native.js';
 import { BandWriter, type MatrixLayout } from './matrix-writer.js';
 import type { MatrixWorkerData, TileRequest, TileTask, WorkerReply } from './matrix-worker.js';
 
@@ -98,6 +98,12 @@ export interface DtwMatrixOptions {
    */
   memoryBudget?: number;
   /**
+   * Write whole bands with direct I/O where it can (default true; see matrix-writer.ts): Linux,
+   * the native addon loaded, a fresh job. `chunkBytes` (a multiple of 4096; default 8 MiB) is
+   * for tests, which need chunk boundaries inside small matrices. Never changes the result.
+   */
+  directIo?: boolean | { chunkBytes: number };
+  /**
    * Accepted for scripts: an interrupted job whose checkpoint matches the same data and settings is
    * always finished from `<out>.partial` (unless `force`); one of other data or settings is refused.
    */
@@ -163,6 +169,8 @@ export interface DtwMatrixResult {
   tilesResumed: number;
   workers: number;
   tileSize: number;
+  /** Writes of this call that went out with direct I/O (0: all buffered). */
+  directWrites: number;
 }
 
 /** Band cells of one pair of length-L series with radius r (clamped). */
@@ -363,6 +371,8 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     closeSync(ckptFd);
     throw ioError(e, partial);
   }
+  const direct = options.directIo !== false && !resuming ? await openDirect(partial) : undefined;
+  if (direct && typeof options.directIo === 'object') direct.chunkBytes = options.directIo.chunkBytes;
   const writer = new BandWriter({
     fh,
     layout,
@@ -374,6 +384,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     finished,
     budget: options.memoryBudget ?? defaultMemoryBudget(),
     onDurable: (t) => writeSync(ckptFd, `${t.tile}\n`),
+    direct,
   });
   let streamedSha: string | null = null;
   try {
@@ -390,6 +401,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   } catch (e) {
     // What is written stays valid for --resume: wait for the writes in flight before closing.
     await writer.drain();
+    await direct?.fh.close().catch(() => undefined);
     await fh.close().catch(() => undefined);
     closeSync(ckptFd);
     progress?.done();
@@ -399,12 +411,13 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   closeSync(ckptFd);
   progress?.done();
   const seconds = (performance.now() - started) / 1000;
-  log.debug(`dtw matrix: tiles done and written in ${seconds.toFixed(3)} s (${writer.calls} writes)`);
+  log.debug(`dtw matrix: tiles done and written in ${seconds.toFixed(3)} s (${writer.calls} writes, ${writer.directWrites} of them direct)`);
 
   // Finish: flush, hash, name, sidecar.
   let matrixSha256: string | null = null;
   try {
     try {
+      await direct?.fh.close();
       await fh.sync();
     } finally {
       await fh.close();
@@ -450,12 +463,34 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     tilesResumed: tasks.length - todo.length,
     workers: nWorkers,
     tileSize,
+    directWrites: writer.directWrites,
   };
 }
 
 /** The .npy shape of an n-row matrix in a layout: (n, n) or (n(n−1)/2,). */
 export function matrixShape(n: number, layout: MatrixLayout): number[] {
   return layout === 'condensed' ? [(n * (n - 1)) / 2] : [n, n];
+}
+
+/** Block size direct writes are aligned to (offsets, lengths, memory): the common page and ext4/XFS block size. */
+const DIRECT_BLOCK = 4096;
+
+/**
+ * The partial file opened a second time with O_DIRECT, for the matrix writer; undefined where direct
+ * I/O is not available (not Linux, no native addon to allocate aligned memory, a file system
+ * refusing O_DIRECT at open): bands are then written buffered.
+ */
+async function openDirect(partial: string): Promise<{ fh: fsp.FileHandle; block: number; alloc: (bytes: number) => ArrayBuffer; chunkBytes?: number } | undefined> {
+  const addon = loadNative();
+  const O_DIRECT = fsConstants.O_DIRECT;
+  if (process.platform !== 'linux' || !addon?.alignedBuffer || !O_DIRECT) return undefined;
+  try {
+    const fh = await fsp.open(partial, fsConstants.O_RDWR | O_DIRECT);
+    return { fh, block: DIRECT_BLOCK, alloc: (bytes) => addon.alignedBuffer!(bytes, DIRECT_BLOCK) };
+  } catch (e) {
+    log.debug(`dtw matrix: no direct I/O on ${partial} (${(e as Error).message}); writing buffered`);
+    return undefined;
+  }
 }
 
 /** Default {@link DtwMatrixOptions.memoryBudget}: a quarter of the free memory, 64 MiB … 1 GiB. */
@@ -565,7 +600,9 @@ export function runWorkers(
     let next = 0;
     let remaining = todo.length;
     let settled = false;
-    const inflight = new Map<Worker, TileTask>();
+    // Two tiles per worker: the next one is waiting when a tile is done, so a worker does not idle
+    // while the main thread writes or hashes (a worker replies in the order it was sent tiles).
+    const inflight = new Map<Worker, TileTask[]>();
     const finish = (err?: unknown): void => {
       if (settled) return;
       settled = true;
@@ -589,7 +626,7 @@ export function runWorkers(
       }
       if (next < todo.length) {
         const t = todo[next++];
-        inflight.set(w, t);
+        inflight.get(w)!.push(t);
         const reuse = buffers();
         w.postMessage({ ...t, buffers: reuse } satisfies TileRequest, reuse);
       }
@@ -597,15 +634,18 @@ export function runWorkers(
     for (let k = 0; k < count; k++) {
       const w = new Worker(entry.script, { workerData: wd, eval: entry.eval });
       pool.push(w);
+      inflight.set(w, []);
       w.on('message', (m: WorkerReply) => {
         if (settled) return;
-        if ('ready' in m) return feed(w);
+        if ('ready' in m) {
+          feed(w);
+          return feed(w);
+        }
         if ('error' in m) {
           const e = Object.assign(new Error(m.error.message), { code: m.error.code });
           return finish(e);
         }
-        const t = inflight.get(w)!;
-        inflight.delete(w);
+        const t = inflight.get(w)!.shift()!;
         try {
           onDone(t, m.rows, m.cols);
         } catch (e) {

@@ -25,6 +25,17 @@ export interface NativeAddon {
     upper: boolean,
   ): void;
   /**
+   * An uninitialised ArrayBuffer of `bytes` bytes whose memory starts on an
+   * `align`-byte boundary (direct I/O needs it; absent from addons built before issue 16).
+   */
+  alignedBuffer?(bytes: number, align: number): ArrayBuffer;
+  /**
+   * A tile of the upper triangle for the matrix worker (r0 ≤ c0, A the n × L series): `out` (h × w)
+   * the rows, on a diagonal tile with `full` both halves; `mirror` (w × h) the columns as rows
+   * when given. The values of `block` (absent from addons built before issue 16).
+   */
+  tile?(A: Float32Array | Float64Array, L: number, r0: number, r1: number, c0: number, c1: number, radius: number, out: Float32Array | Float64Array, mirror: Float32Array | Float64Array | null, full: boolean): void;
+  /**
    * One k-means restart (native/kmeans_kernel.cc; absent from addons built before it): the port of
    * `lloydHamerly`, bit for bit. `centres` (k × dim) is updated in place, `labels` (n) receives the
    * final labels; returns [inertia, iterations, re-seeded empty clusters].

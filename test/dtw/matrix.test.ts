@@ -7,6 +7,7 @@ import { Random } from '../../src/util/random.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
 import { normalizeRows } from '../../src/profiles/normalize.js';
 import { assertMatrixMatches, computeDtwMatrix, loadDtwMatrix, type DtwMatrixOptions } from '../../src/dtw/index.js';
+import { tilesOf } from '../../src/dtw/matrix.js';
 
 let dir: string;
 beforeAll(() => {
@@ -21,10 +22,14 @@ const raw = new Float64Array(n * L);
 for (let i = 0; i < raw.length; i++) raw[i] = 100 + 50 * rng.normal();
 const values = normalizeRows(raw, L, 'l2');
 
-/** Stop once the checkpoint lists more than k finished tiles. */
-function stopAfter(out: string, k: number): () => boolean {
-  const ckpt = path.join(dir, out) + '.partial.ckpt';
-  return () => existsSync(ckpt) && readFileSync(ckpt, 'utf8').split('\n').length - 2 > k;
+/**
+ * Stop at the k-th poll (the job polls before handing out each tile). Not on the checkpoint's
+ * growth: with tiles of microseconds the workers' replies can keep the event loop busy until the
+ * last tile, and the checkpointing writes complete only then.
+ */
+function stopAfter(k: number): () => boolean {
+  let polls = 0;
+  return () => ++polls > k;
 }
 
 function opts(out: string, extra: Partial<DtwMatrixOptions> = {}): DtwMatrixOptions {
@@ -71,7 +76,7 @@ describe('tiled DTW matrix', () => {
     const ref = readFileSync(path.join(dir, 'b1.npy'));
     // A budget of one byte writes every block at once, so the checkpoint grows tile by tile (with
     // whole bands it grows in bursts, and the job could finish before the stop is seen).
-    const o = opts('r.npy', { workers: 1, tileSize: 20, memoryBudget: 1, shouldStop: stopAfter('r.npy', 8) });
+    const o = opts('r.npy', { workers: 1, tileSize: 8, memoryBudget: 1, shouldStop: stopAfter(30) });
     await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     expect(existsSync(o.out)).toBe(false);
     expect(existsSync(o.out + '.json')).toBe(false);
@@ -121,7 +126,7 @@ describe('tiled DTW matrix', () => {
     await expect(computeDtwMatrix(opts('f.npy', { resume: true }))).rejects.toMatchObject({ code: 'E_DTW_PARTIAL_FOREIGN' });
     // A partial of other data.
     const other = normalizeRows(raw.map((v) => v + 1), L, 'l2');
-    await expect(computeDtwMatrix({ ...opts('g.npy', { workers: 1, tileSize: 20, memoryBudget: 1, shouldStop: stopAfter('g.npy', 2) }), values: other })).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    await expect(computeDtwMatrix({ ...opts('g.npy', { workers: 1, tileSize: 20, memoryBudget: 1, shouldStop: stopAfter(10) }), values: other })).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     await expect(computeDtwMatrix(opts('g.npy', { resume: true }))).rejects.toThrow(/started with other data or settings \(inputDigest/);
     // --force starts over.
     const g = await computeDtwMatrix(opts('g.npy', { force: true, workers: 1 }));
@@ -177,6 +182,44 @@ describe('tiled DTW matrix', () => {
     }
   });
 
+  it('direct I/O: chunk ends inside bands give the bytes of buffered writes; a stop checkpoints only tiles whose bytes are written', async () => {
+    const ref = readFileSync(path.join(dir, 'b1.npy'));
+    // Chunks of one block: every chunk ends inside a band (a band of 16 rows is 10,048 bytes).
+    const chunked = await computeDtwMatrix(opts('d1.npy', { workers: 2, tileSize: 16, directIo: { chunkBytes: 4096 } }));
+    expect(chunked.directWrites).toBeGreaterThan(20);
+    expect(readFileSync(chunked.out).equals(ref)).toBe(true);
+    expect(chunked.sidecar.matrixSha256).toBe(createHash('sha256').update(ref).digest('hex'));
+    const buffered = await computeDtwMatrix(opts('d2.npy', { workers: 2, tileSize: 16, directIo: false }));
+    expect(buffered.directWrites).toBe(0);
+    expect(readFileSync(buffered.out).equals(ref)).toBe(true);
+    const condensed = await computeDtwMatrix(opts('d3.npy', { layout: 'condensed', workers: 2, tileSize: 16, directIo: { chunkBytes: 4096 } }));
+    expect(condensed.directWrites).toBeGreaterThan(5);
+    expect(readFileSync(condensed.out).equals(readFileSync((await computeDtwMatrix(opts('d4.npy', { layout: 'condensed', workers: 1, directIo: false }))).out))).toBe(true);
+    // Stopped half way: the bytes of a band's end wait in a chunk not yet written, so its tiles
+    // must not be in the checkpoint; every tile that is must be in the file already.
+    const full = new Float32Array(ref.buffer.slice(ref.byteOffset + 128, ref.byteOffset + ref.length));
+    const o = opts('d5.npy', { workers: 2, tileSize: 8, directIo: { chunkBytes: 8192 }, shouldStop: stopAfter(150) });
+    await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
+    const part = readFileSync(o.out + '.partial');
+    const got = new Float32Array(part.buffer.slice(part.byteOffset + 128, part.byteOffset + part.length));
+    const done = readFileSync(o.out + '.partial.ckpt', 'utf8').trim().split('\n').slice(1).map(Number);
+    expect(done.length).toBeGreaterThan(0);
+    expect(done.length).toBeLessThan(210);
+    const tiles = tilesOf(n, 8);
+    for (const k of done) {
+      const t = tiles[k];
+      for (let i = t.r0; i < t.r1; i++) {
+        for (let j = t.c0; j < t.c1; j++) {
+          expect(got[i * n + j]).toBe(full[i * n + j]);
+          expect(got[j * n + i]).toBe(full[j * n + i]);
+        }
+      }
+    }
+    const res = await computeDtwMatrix(opts('d5.npy', { workers: 1 }));
+    expect(res.tilesResumed).toBe(done.length);
+    expect(readFileSync(res.out).equals(ref)).toBe(true);
+  });
+
   it('condensed layout: the upper triangle in squareform order, loaded back as the full matrix', async () => {
     const full = await loadDtwMatrix(path.join(dir, 'b1.npy'));
     const c1 = await computeDtwMatrix(opts('c1.npy', { layout: 'condensed', workers: 1, tileSize: 1000 }));
@@ -199,7 +242,7 @@ describe('tiled DTW matrix', () => {
     expect(Array.from(block.data)).toEqual(Array.from(full.data.subarray(30 * n, 101 * n)));
     await expect(assertMatrixMatches(raw, L, c1.out)).resolves.toMatchObject({ layout: 'condensed' });
     // A stopped condensed job resumes to the same bytes.
-    const o = opts('c3.npy', { layout: 'condensed', workers: 2, tileSize: 16, memoryBudget: 1, shouldStop: stopAfter('c3.npy', 10) });
+    const o = opts('c3.npy', { layout: 'condensed', workers: 2, tileSize: 8, memoryBudget: 1, shouldStop: stopAfter(30) });
     await expect(computeDtwMatrix(o)).rejects.toMatchObject({ code: 'E_INTERRUPTED' });
     await expect(computeDtwMatrix(opts('c3.npy', { resume: true }))).rejects.toThrow(/started with other data or settings \(layout/);
     const res = await computeDtwMatrix(opts('c3.npy', { layout: 'condensed', resume: true }));
