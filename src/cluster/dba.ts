@@ -24,7 +24,8 @@
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { selectKernel } from '../dtw/kernel.js';
-import { ASSIGN_CHUNK_ROWS, assignChunk, type AssignPool } from '../dtw/assign.js';
+import { ASSIGN_CHUNK_ROWS, AssignPool, assignChunk } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
 import { envelopes } from '../dtw/bounds.js';
 import { BandedDtw } from '../dtw/banded.js';
 import { accumulateDba, type DbaSums } from '../dtw/dba-sums.js';
@@ -158,15 +159,19 @@ export class DbaKMeans {
   }
 
   /**
-   * Fit on the n × L series that `pool` holds (the same rows as `rows`): the assignments and the
-   * barycentre sums run on the pool's worker threads by chunks of rows. Same result as {@link fit},
-   * whatever the number of threads.
+   * Fit on the n × L series that `assigner` holds (the same rows as `rows`). The assignments go
+   * through the assigner: an {@link AssignPool}'s worker threads, or the job queue's workers by row
+   * ranges (queue/assign.ts). The barycentre sums stay on this machine: on the pool's threads when
+   * there is one, else in this thread, by the same chunks of rows added in the same order. Same
+   * result as {@link fit} in every case, whatever the number of threads or workers.
    */
-  async fitPool(rows: Rows, pool: AssignPool, rng: Random = new Random(this.seed)): Promise<this> {
+  async fitPool(rows: Rows, assigner: Assigner, rng: Random = new Random(this.seed)): Promise<this> {
     checkFitInput(rows, rows.n, this.k);
-    if (pool.n !== rows.n || pool.L !== rows.dim) throw new RangeError(`Expected an assignment pool over these ${rows.n} × ${rows.dim} rows but it holds ${pool.n} × ${pool.L}`);
+    if (assigner.n !== rows.n || assigner.L !== rows.dim) throw new RangeError(`Expected an assigner over these ${rows.n} × ${rows.dim} rows but it holds ${assigner.n} × ${assigner.L}`);
     if (this.init) checkInitCentres(this.init, this.k, rows.dim);
-    const r = new BandedDtw(rows.dim, this.radius).r;
+    const dtw = new BandedDtw(rows.dim, this.radius);
+    const r = dtw.r;
+    const pool = assigner instanceof AssignPool ? assigner : null;
     const steps = this.restarts(rows, rng);
     let exact = 0;
     let next = steps.next();
@@ -174,13 +179,16 @@ export class DbaKMeans {
       throwIfInterrupted();
       const step = next.value;
       if (step.kind === 'assign') {
-        const a = await pool.assign(step.centres.subarray(0, this.k * rows.dim), r, this.prune === undefined ? {} : { prune: this.prune });
+        const a = await assigner.assign(step.centres.subarray(0, this.k * rows.dim), r, this.prune === undefined ? {} : { prune: this.prune });
         exact += a.exactPairs;
         const dist2 = new Float64Array(rows.n);
         for (let i = 0; i < rows.n; i++) dist2[i] = a.d1[i] * a.d1[i];
         next = steps.next({ labels: a.n1, dist2 });
-      } else {
+      } else if (pool) {
         next = steps.next(await pool.dbaAccumulate(step.centres, this.k, step.labels, step.active, r));
+      } else {
+        // No threads here (the rows' assignments are on the queue): the chunked sums of fit.
+        next = steps.next(accumulateDba(rows.data, rows.dim, step.centres, this.k, step.labels, step.active, dtw, ASSIGN_CHUNK_ROWS));
       }
     }
     this.state = { ...next.value, exactPairs: exact };
@@ -196,7 +204,7 @@ export class DbaKMeans {
   /**
    * The whole fit (every restart, the best kept) as a sequence of steps over all rows — assign to
    * the centres, or sum the members along their warping paths — each answered by the caller (this
-   * thread in {@link fit}, the worker threads in {@link fitPool}), so both run one algorithm.
+   * thread in {@link fit}, the assigner and the pool's threads in {@link fitPool}), so both run one algorithm.
    */
   private *restarts(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
     let best: DbaKMeansState | null = null;

@@ -2,13 +2,14 @@
  * Fitting in sampled mode (`--scale sampled`, see scale.ts): the same models and the same
  * {@link ClusterFit} as {@link fitClustering}, without any n × n matrix. k-medoids (DTW or
  * Euclidean) runs FasterCLARA (clara.ts); k-means, DTW k-means (DBA) and SOM need no matrix and run
- * as in exact mode, DBA with its assignments and barycentre sums on the pool's worker threads. Agglomerative builds its tree on a seeded sample, cuts it at k, and every profile
+ * as in exact mode, DBA with its assignments through the assigner (this machine's threads or the
+ * job queue) and its barycentre sums on this machine. Agglomerative builds its tree on a seeded
+ * sample, cuts it at k, and every profile
  * outside the sample joins the cluster whose medoid (the sample member with the least summed
  * distance to its cluster's sample members) is nearest under the metric; the medoids are the
  * model's centres, so `predict` assigns new days the same way.
  */
 import { usageError } from '../errors.js';
-import { AssignPool } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
@@ -23,10 +24,9 @@ import type { SampleShare } from './sample-share.js';
 export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, o: { sampleSize: number; samples?: number; share?: SampleShare }): Promise<ClusterFit> {
   if (o.share && (o.share.rows.n !== rows.n || o.share.rows.dim !== rows.dim)) throw new RangeError(`Expected a sample share over these ${rows.n} × ${rows.dim} rows but it holds ${o.share.rows.n} × ${o.share.rows.dim}`);
   if (spec.model === 'agglomerative') return agglomerativeSampled(rows, spec, pool, o.sampleSize, o.share);
-  // DTW k-means: assignments and barycentre sums on the pool's worker threads. On the job queue
-  // (an Assigner that is not this machine's pool) it runs here, on one thread: the same algorithm,
-  // so the same fit.
-  if (spec.model === 'kmeans' && spec.metric === 'dtw') return pool instanceof AssignPool ? fitDbaOnPool(rows, spec, pool) : fitClustering(rows, spec);
+  // DTW k-means: assignments through the assigner (on the job queue: by row ranges), barycentre
+  // sums on this machine (the pool's threads, or this thread beside the queue): the same fit.
+  if (spec.model === 'kmeans' && spec.metric === 'dtw') return fitDbaOnPool(rows, spec, pool);
   if (spec.model !== 'kmedoids') {
     return fitClustering(rows, spec);
   }

@@ -18,7 +18,7 @@ import {
   type Rows,
 } from './common.js';
 import { BandedDtw, DbaKMeans, assignDtw } from './dba.js';
-import type { AssignPool } from '../dtw/assign.js';
+import type { Assigner } from '../dtw/assigner.js';
 import { KMeans, type KMeansInit } from './kmeans.js';
 import { KMedoids, euclideanMatrix, type KMedoidsInit, type KMedoidsMethod } from './kmedoids.js';
 import { Som } from './som.js';
@@ -188,11 +188,12 @@ function dbaResult(m: DbaKMeans, params: Record<string, string | number>, stats:
 }
 
 /**
- * DTW k-means (DBA) with its assignments and barycentre sums on the worker threads of `pool` (which
- * holds these rows): the same fit as {@link fitClustering} gives for the spec, without any n × n
- * matrix, whatever the number of threads.
+ * DTW k-means (DBA) with its assignments on `pool` (this machine's threads or the job queue's
+ * workers, over these rows) and its barycentre sums on this machine (DbaKMeans.fitPool): the same
+ * fit as {@link fitClustering} gives for the spec, without any n × n matrix, whatever the number of
+ * threads or workers.
  */
-export async function fitDbaOnPool(rows: Rows, spec: ClusterSpec, pool: AssignPool): Promise<ClusterFit> {
+export async function fitDbaOnPool(rows: Rows, spec: ClusterSpec, pool: Assigner): Promise<ClusterFit> {
   checkFitInput(rows, rows.n, spec.k);
   const params: Record<string, string | number> = { model: 'kmeans', metric: 'dtw', k: spec.k, seed: spec.seed ?? 0 };
   const stats: Record<string, number> = {};

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
 import { AssignPool, ASSIGN_CHUNK_ROWS } from '../../src/dtw/assign.js';
+import type { Assigner } from '../../src/dtw/assigner.js';
 import { BandedDtw, DbaKMeans, accumulateDbaChunk, type DbaKMeansState } from '../../src/cluster/dba.js';
 import { loadNative } from '../../src/dtw/native.js';
 import { fitClustering } from '../../src/cluster/fit.js';
@@ -70,6 +71,28 @@ describe('DTW k-means (DBA) on worker threads', () => {
       } finally {
         await pool.close();
       }
+    }
+  });
+
+  it('with an assigner that is not a thread pool (the job queue\'s case) sums the barycentres here in chunk order: the same fit', async () => {
+    const here = new DbaKMeans(options).fit(rows).state!;
+    const pool = new AssignPool(rows.data, L, 2);
+    let calls = 0;
+    // Not an AssignPool: only assign() is reachable, as with the QueueAssigner.
+    const remote: Assigner = {
+      n: pool.n,
+      L: pool.L,
+      assign: (M, radius, o) => {
+        calls++;
+        return pool.assign(M, radius, o);
+      },
+      close: () => pool.close(),
+    };
+    try {
+      expectSameState((await new DbaKMeans(options).fitPool(rows, remote)).state!, here);
+      expect(calls).toBeGreaterThanOrEqual(2);
+    } finally {
+      await remote.close();
     }
   });
 
