@@ -826,6 +826,9 @@ Napi::Value DbaAccumulate(const Napi::CallbackInfo& info) {
     dba_accumulate_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
   } else {
     dba_accumulate_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, labels, centres, active, r, sums, counts, cost);
+  }
+  return env.Undefined();
+}
 
 // Blocked transpose (a strided loop misses the cache on every store): dst[j * h + i] = src[i * w + j].
 template <typename T>
