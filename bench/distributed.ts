@@ -1,6 +1,6 @@
 /**
  * The job queue (issue 19): `node --import tsx bench/distributed.ts [--n 20000] [--overhead-n 60]
- * [--assign-n 200000] [--only tiles,assign]`. Starts its own redis-server (test/support/redis.ts)
+ * [--assign-n 200000] [--radius 1] [--only tiles,assign]`. Starts its own redis-server (test/support/redis.ts)
  * and `lpclust worker` processes (dist/: build first), and prints, for the DTW matrix (`tiles`)
  *   1. queue overhead per tile: a matrix of one-pair tiles (tile size 1), so that enqueue →
  *      worker → tile file → assembled is all there is; one worker, one thread;
@@ -40,6 +40,8 @@ function arg(name: string, def: number): number {
 const N = arg('n', 20_000);
 const OVERHEAD_N = arg('overhead-n', 60);
 const ASSIGN_N = arg('assign-n', 10 * N);
+/** Sakoe–Chiba radius of the tile throughput cases (a wider band: more DTW work per byte written). */
+const RADIUS = arg('radius', 1);
 const onlyAt = process.argv.indexOf('--only');
 const ONLY = new Set(onlyAt >= 0 ? process.argv[onlyAt + 1].split(',') : ['tiles', 'assign']);
 const L = 24;
@@ -78,12 +80,12 @@ async function queued(values: Float64Array, out: string, tileSize: number, url: 
     values,
     length: L,
     out,
-    radius: 1,
+    radius: RADIUS,
     tileSize,
     normalization: 'l2',
     progress: false,
     hashMatrix: false,
-    tileSource: queueTileSource({ queue: parseQueueUrl(url), sharedDir: shared, values, length: L, radius: 1, dtype: 'float32', tileSize, normalization: 'l2', kernel: 'auto', layout: 'full', stats }),
+    tileSource: queueTileSource({ queue: parseQueueUrl(url), sharedDir: shared, values, length: L, radius: RADIUS, dtype: 'float32', tileSize, normalization: 'l2', kernel: 'auto', layout: 'full', stats }),
   });
   clearInterval(sampler);
   return { seconds: (performance.now() - t) / 1000, peakRss, tiles: stats.delivered, cells: r.cells };
@@ -118,7 +120,7 @@ const uptime = (): string => execSync('uptime').toString().trim();
 const redis = await startRedis();
 const dir = mkdtempSync(path.join(tmpdir(), 'lpclust-bench-dist-'));
 try {
-  console.log(`bench/distributed: N = ${N} (throughput), ${OVERHEAD_N} (overhead), L = ${L}, radius 1, float32; assignment: ${ASSIGN_N} rows × 12 centres`);
+  console.log(`bench/distributed: N = ${N} (throughput), ${OVERHEAD_N} (overhead), L = ${L}, radius ${RADIUS}, float32; assignment: ${ASSIGN_N} rows × 12 centres`);
   console.log(`  ${uptime()}`);
   if (ONLY.has('tiles')) await tiles();
   if (ONLY.has('assign')) await assignments();
@@ -176,7 +178,7 @@ async function tiles(): Promise<void> {
   // 2. Throughput, 1 vs 2 worker processes of one thread; and the one-machine run on one thread.
   const values = series(N);
   const tileSize = Math.max(64, Math.min(1024, Math.ceil(N / 16)));
-  const local = await computeDtwMatrix({ values, length: L, out: path.join(dir, 'local.npy'), radius: 1, tileSize, workers: 1, normalization: 'l2', progress: false, hashMatrix: false });
+  const local = await computeDtwMatrix({ values, length: L, out: path.join(dir, 'local.npy'), radius: RADIUS, tileSize, workers: 1, normalization: 'l2', progress: false, hashMatrix: false });
   const perCoreLocal = local.cells / local.seconds;
   console.log(`one machine, 1 thread: ${local.cells.toExponential(3)} cells in ${local.seconds.toFixed(2)} s → ${(perCoreLocal / 1e9).toFixed(3)}·10⁹ cells/s`);
   rmSync(path.join(dir, 'local.npy'), { force: true });
@@ -197,12 +199,12 @@ async function tiles(): Promise<void> {
 
   // 4. Projection.
   const perCore = Math.max(rates[0], perCoreLocal);
-  const bigCells = ((1e5 * (1e5 - 1)) / 2) * bandCells(L, 1);
+  const bigCells = ((1e5 * (1e5 - 1)) / 2) * bandCells(L, RADIUS);
   const seconds = bigCells / (perCore * 8 * 16);
   const bigTiles = (Math.ceil(1e5 / 1024) * (Math.ceil(1e5 / 1024) + 1)) / 2;
   console.log(
-    `projection, N = 10⁵ (L = ${L}, radius 1: ${bigCells.toExponential(2)} cells) on 8 machines × 16 cores at ${(perCore / 1e9).toFixed(3)}·10⁹ cells/s per core: ` +
+    `projection, N = 10⁵ (L = ${L}, radius ${RADIUS}: ${bigCells.toExponential(2)} cells) on 8 machines × 16 cores at ${(perCore / 1e9).toFixed(3)}·10⁹ cells/s per core: ` +
       `${seconds.toFixed(0)} s of DTW, plus ${bigTiles} tiles × ${overheadMs.toFixed(1)} ms of queue handling at the submitter ≈ ${((bigTiles * overheadMs) / 1000).toFixed(0)} s, ` +
-      `plus 40 GB of tile files read from the shared directory and 40 GB of matrix written: at radius 1 the disks, not the cores, set the time`,
+      `plus 40 GB of tile files read from the shared directory and 40 GB of matrix written: at radius ${RADIUS} the disks, not the cores, set the time`,
   );
 }
