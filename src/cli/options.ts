@@ -19,7 +19,7 @@ import { checkConfigKeys, readConfigFile, readDotenv, SQLITE_SCHEMAS, type Setti
 import { usageError } from '../errors.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { NORMALIZATIONS } from '../profiles/normalize.js';
-import { LOG_LEVELS, log } from '../util/log.js';
+import { LOG_LEVELS } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../validate/metrics.js';
 import { parseValue, type ValueKind } from './parse.js';
@@ -649,10 +649,16 @@ export function resolveOptions(cmd: Command, command: string, env: Record<string
     }
     out[name] = r;
     cmd.setOptionValueWithSource(name, r.value, r.source === 'flag' ? 'cli' : r.source === 'dotenv' ? 'env' : r.source);
-    if (r.source !== 'default') log.debug(`option ${flag}=${maskSecrets(JSON.stringify(r.value) ?? 'undefined')} (${r.source}: ${r.from})`);
   }
   RESOLVED.set(cmd, out);
   return out;
+}
+
+/** `--flag=value (source: from)` lines of a command's options for `--log-level debug`, secrets masked. */
+export function describeOptions(cmd: Command): string[] {
+  return Object.values(resolvedOptions(cmd)).length === 0
+    ? []
+    : Object.entries(resolvedOptions(cmd)).map(([name, r]) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}=${maskSecrets(JSON.stringify(r.value) ?? 'undefined')} (${r.source}${r.source === 'default' ? '' : `: ${r.from}`})`);
 }
 
 /** True when the option was set by the user (flag, environment, `.env` or config), not a default. */

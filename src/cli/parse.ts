@@ -203,7 +203,7 @@ export function parseValue(kind: ValueKind, raw: unknown, c: ParseContext): unkn
         if (z === '') throw new RangeError('empty');
         new Intl.DateTimeFormat('en', { timeZone: z });
       } catch {
-        throw bad('an IANA time zone (UTC, Europe/Rome...)', raw, c, 'names as in the IANA database, e.g. UTC, Europe/Rome, Australia/Sydney');
+        throw bad('an IANA time zone', raw, c, 'a name of the IANA time zone database, e.g. UTC, Europe/Rome, Australia/Sydney');
       }
       return z;
     }

@@ -15,7 +15,7 @@ export type DtwRadius = number;
 export function parseRadius(raw: string, optionName: string): DtwRadius {
   if (raw === 'none') return Number.POSITIVE_INFINITY;
   if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
-    throw usageError('E_USAGE_VALUE', `Expected a non-negative integer or none for \`${optionName}\` but received \`${raw}\``);
+    throw usageError('E_USAGE_VALUE', `Expected a non-negative integer for \`${optionName}\` but received \`${raw}\``, { hint: 'a band radius in slots (0, 1, 2...), or none for full DTW' });
   }
   return Number(raw);
 }
