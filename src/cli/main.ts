@@ -12,7 +12,7 @@ import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
 import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
-import { addGlobalOptions } from './options.js';
+import { addGlobalOptions, renderOption } from './options.js';
 import { invocation } from '../util/invocation.js';
 
 /** lpclust's version, from package.json. */
@@ -126,8 +126,9 @@ export function reportError(e: unknown): number {
     return EXIT_CODES.usage;
   }
   if (isLpclustError(e)) {
-    process.stderr.write(red(`lpclust: ${maskSecrets(e.message)}`) + '\n');
-    if (e.hint) process.stderr.write(`  hint: ${maskSecrets(e.hint)}\n`);
+    // A library error about an option names it by its library name: show the flag.
+    process.stderr.write(red(`lpclust: ${maskSecrets(renderOption(e.message, e.option))}`) + '\n');
+    if (e.hint) process.stderr.write(`  hint: ${maskSecrets(renderOption(e.hint, e.option))}\n`);
     if (log.enabled('debug') && e.stack) process.stderr.write(maskSecrets(e.stack) + '\n');
     return e instanceof InterruptedError ? EXIT_CODES.interrupted : e.exitCode;
   }

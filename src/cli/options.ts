@@ -666,3 +666,19 @@ export function isSet(cmd: Command, name: string): boolean {
   const r = resolvedOptions(cmd)[name];
   return r !== undefined && r.source !== 'default';
 }
+
+/** The flag of a library option name (`onBadRow` → `--on-bad-row`, `k` → `-k`), from the table. */
+export function flagOfOption(option: string): string {
+  const spec = Object.values(SPECS).find((x) => attributeName(x) === option);
+  return spec ? flagOf(spec) : `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * A library error's text as the CLI shows it: the option it is about, named in backticks by its
+ * library name (`` `onBadRow` skip ``), becomes its flag (`` `--on-bad-row` skip ``).
+ */
+export function renderOption(text: string, option: string | undefined): string {
+  if (option === undefined) return text;
+  const flag = flagOfOption(option);
+  return text.replace(new RegExp(`\`${option.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[\` ])`, 'g'), `\`${flag}`);
+}

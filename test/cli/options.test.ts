@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { COMMAND_OPTIONS, GLOBAL_OPTIONS, OPTIONS, configSections, flagOf, type OptionSpec } from '../../src/cli/options.js';
+import { COMMAND_OPTIONS, GLOBAL_OPTIONS, OPTIONS, configSections, flagOf, renderOption, type OptionSpec } from '../../src/cli/options.js';
 import * as table from '../../src/cli/options.js';
 import { withOptionsReference } from '../../src/cli/options-doc.js';
 import { CONFIG_SECTIONS } from '../../src/config.js';
@@ -177,6 +177,22 @@ describe('one parser per kind of value', () => {
     expect((await usageOf(['pipeline', '-k', '1']))?.code).toBe('E_USAGE_K');
     expect((await usageOf(['sweep', '-k', '1']))?.code).toBe('E_USAGE_VALUE');
     expect(await usageOf(['sweep', '-k', '7'])).toBeUndefined();
+  });
+});
+
+describe('library errors carry the option name; the CLI shows the flag', () => {
+  it('renders the option named in backticks as its flag, and nothing else', () => {
+    expect(renderOption('fix the row, or pass `onBadRow` skip to skip it', 'onBadRow')).toBe('fix the row, or pass `--on-bad-row` skip to skip it');
+    expect(renderOption('Expected `model` a path but received `x`', 'model')).toBe('Expected `--model` a path but received `x`');
+    expect(renderOption('`memoryBudget` of 1 MB is too small; `modelling` stays', 'memoryBudget')).toBe('`--memory-budget` of 1 MB is too small; `modelling` stays');
+    expect(renderOption('`k` 3', 'k')).toBe('`-k` 3');
+    expect(renderOption('`onBadRow` skip', undefined)).toBe('`onBadRow` skip');
+  });
+
+  it('a spawned CLI shows the flag in the hint of a library error', () => {
+    const r = spawnSync(process.execPath, [BIN, 'cluster', '--in', 'x.csv', '--min-cluster-share', '2'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('hint: e.g. `--min-cluster-share` 0.02');
   });
 });
 
