@@ -220,7 +220,6 @@ async function buildInput(flags: AssignFlags, checkInputPath: CheckPath): Promis
   for (const [name, v] of [['--id-col', flags.idCol], ['--time-col', flags.timeCol], ['--value-col', flags.valueCol]] as const) {
     if (v === undefined) throw usageError('E_USAGE_OPTION', `\`--generic\` needs \`${name}\``);
   }
-  if (flags.unit !== 'Wh' && flags.unit !== 'kWh') throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
   const file = checkInputPath(flags.generic!, '--generic');
   const reader = genericSource({ input: file, idCol: flags.idCol!, timeCol: flags.timeCol!, valueCol: flags.valueCol!, cumulative: flags.cumulative === true, unit: flags.unit, inputTimeZone: flags.inputTimezone });
   return { kind: 'source', source: 'generic', describe: file, params: { input_file: file, id_col: flags.idCol!, time_col: flags.timeCol!, value_col: flags.valueCol! }, open: async () => ({ reader }) };

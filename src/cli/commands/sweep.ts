@@ -51,9 +51,9 @@ with the reason; then the mean over seeds of --select in its direction (DB Index
 better). Tags on the parent: lpclust.best ("<model> <metric> k=<k>") and lpclust.best_run_id.
 
 Examples:
-  lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw -k 3..20
-  lpclust sweep --models kmeans,som --metrics euclidean -k 3..12 --seeds 0,1,2 --select "Silhouette Score"
-  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json
+  lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw --k-range 3..20
+  lpclust sweep --models kmeans,som --metrics euclidean --k-range 3..12 --seeds 0,1,2 --select "Silhouette Score"
+  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw --k-range 4..16 --select "DB Index" --json
   lpclust sweep --in /mnt/shared/harmonized.csv --out-dir /mnt/shared/outputs --queue redis://queue:6379/0 --shared-dir /mnt/shared`,
     )
     .action(async (flags: SweepFlags, cmd: Command) => {
