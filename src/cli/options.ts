@@ -119,7 +119,7 @@ export const OPTIONS = {
 
   // Inputs and outputs.
   in: { long: 'in', value: '<csv>', kind: 'path', help: 'profiles CSV in the harmonized format (id,date,HH:MM...)' },
-  out: { long: 'out', value: '<file>', kind: 'path', help: 'file to write (atomically, only on success)' },
+  out: { long: 'out', value: '<file>', kind: 'path', help: 'output file, written atomically (only on success)' },
   outDir: { long: 'out-dir', value: '<dir>', kind: 'path', help: 'base output directory; each run writes to <dir>/<run id>/', default: 'outputs', env: ['LPCLUST_OUT_DIR'], config: true, configPath: true },
   meters: { long: 'meters', value: '<csv>', kind: 'path', help: 'meter description CSV (id,Contractual power (kW),Production (kW),Type)', config: true, configPath: true },
   rules: { long: 'rules', value: '<yaml>', kind: 'path', help: 'rules file of per-meter quirks and excluded meters (e.g. data/rules.yaml)', config: true, configPath: true },
@@ -375,7 +375,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionUse[]>> = {
     { id: 'radius' },
     { id: 'workers' },
     { id: 'dtype' },
-    { id: 'force', note: 'the DTW matrix' },
+    { id: 'force', note: 'the DTW matrix of --compute-dtw' },
   ],
   dtw: [
     { id: 'in', note: 'or clean, every row complete (required)' },
@@ -527,7 +527,7 @@ function showValue(v: unknown): string {
 export function helpFor(use: OptionUse, command: string): string {
   const spec = SPECS[use.id];
   const def = defaultFor(use);
-  const parts = [spec.help + (use.note ? `; ${use.note}` : '')];
+  const parts = [spec.help + noteText(use.note)];
   // A negated switch (`--no-plots`) has the feature on by default: its help says what the flag does.
   const defaultText = 'default' in use ? (def === undefined ? undefined : showValue(def)) : (spec.defaultText ?? (def === undefined || spec.kind === 'switch' ? undefined : showValue(def)));
   const extras: string[] = [];
@@ -536,6 +536,12 @@ export function helpFor(use: OptionUse, command: string): string {
   const env = envNames(spec, command);
   if (env.length > 0) extras.push(`env: ${env.join(', ')}`);
   return extras.length > 0 ? `${parts[0]} (${extras.join('; ')})` : parts[0];
+}
+
+/** A command's note after the help: `: the harmonized CSV` names the thing, `; with --uri` adds a condition. */
+export function noteText(note: string | undefined): string {
+  if (!note) return '';
+  return /^the /.test(note) ? `: ${note}` : `; ${note}`;
 }
 
 /** The environment variables of an option for a command. */
