@@ -25,6 +25,7 @@ import {
 import { matrixDigest, normalizeRows } from '../profiles/normalize.js';
 import { computeDtwMatrix, type DtwMatrixResult, type MatrixLayout } from '../dtw/index.js';
 import type { KernelChoice } from '../dtw/index.js';
+import { DEFAULT_RADIUS, dtwSettings, dtwSettingsParams } from '../dtw/settings.js';
 import type { NpyDtype } from '../io/npy.js';
 import type { StageResult, StageTracking } from './types.js';
 
@@ -117,7 +118,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
     async (run) => {
       const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? true };
       for (const s of given) params[`${s}_csv`] = inputs[s];
-      if (o.dtw) Object.assign(params, { dtw_radius: o.dtw.radius ?? 1, dtw_dtype: o.dtw.dtype ?? 'float32', dtw_normalization: 'l2' });
+      if (o.dtw) Object.assign(params, dtwSettingsParams(dtwSettings({ radius: o.dtw.radius, dtype: o.dtw.dtype, normalization: 'l2' }), 'dtw_'));
       await run.logParams(params);
 
       const t0 = performance.now();
@@ -180,7 +181,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
           values: normalised,
           length: table.length,
           out,
-          radius: o.dtw.radius ?? 1,
+          radius: o.dtw.radius ?? DEFAULT_RADIUS,
           dtype: o.dtw.dtype,
           workers: o.dtw.workers,
           kernel: o.dtw.kernel,

@@ -38,6 +38,7 @@ import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '.
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import type { QueueUrl } from '../queue/connection.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 
 /** The three ETL sources, in the order they run. */
 export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
@@ -286,7 +287,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const resolution = o.resolution ?? 60;
   const timezone = o.timezone ?? 'UTC';
   const normalize = o.normalize ?? 'l2';
-  const radius = o.radius ?? 1;
+  const radius = o.radius ?? DEFAULT_RADIUS;
   const seed = o.seed ?? 0;
   const dropZeroDays = o.dropZeroDays ?? true;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
