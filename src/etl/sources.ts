@@ -121,7 +121,7 @@ export interface ResolveContext {
 /** One registered source. */
 export interface SourceSpec<N extends SourceName = SourceName> {
   name: N;
-  /** What it reads, in words. */
+  /** What it reads, in a few words (`the <title>` in help texts). */
   title: string;
   /** The keys of its configuration. */
   keys: { readonly [K in keyof SourceConfigs[N] & string]-?: SourceKey };
@@ -139,19 +139,22 @@ export interface SourceSpec<N extends SourceName = SourceName> {
   alwaysListed: boolean;
   /** It may be given a URI with a password (registered as a secret when resolved). */
   secretUri: boolean;
+  /** It has its own `lpclust etl <name>` command (else it is read through the pipeline and sweep only). */
+  etlCommand: boolean;
   /** Its reader for a configuration (null when the configuration names no input). */
   resolve(c: Partial<SourceConfigs[N]>, ctx: ResolveContext): Promise<ResolvedSource | null>;
 }
 
 const oldmongo: SourceSpec<'oldmongo'> = {
   name: 'oldmongo',
-  title: 'old Mongo per-meter CSV exports (cumulative registers)',
+  title: 'old Mongo export',
   keys: { input: { kind: 'dir', what: 'old Mongo exports folder', required: true } },
   flags: [{ flags: '--oldmongo <dir>', attr: 'oldmongo', key: 'input', help: 'old Mongo exports folder (instead of the config / sample data)' }],
   cleanDefaults: {},
   precedence: 3,
   alwaysListed: true,
   secretUri: false,
+  etlCommand: true,
   async resolve(c): Promise<ResolvedSource | null> {
     if (!c.input) return null;
     const { oldMongoSource } = await import('./oldmongo.js');
@@ -161,7 +164,7 @@ const oldmongo: SourceSpec<'oldmongo'> = {
 
 const sql: SourceSpec<'sql'> = {
   name: 'sql',
-  title: 'SQL historian (folder of <METER>.txt exports, SQLite file or PostgreSQL table)',
+  title: 'SQL historian',
   keys: {
     input: { kind: 'dir', what: 'SQL historian exports folder' },
     db: { kind: 'db', what: 'SQLite database', envKey: 'dbEnv' },
@@ -173,6 +176,7 @@ const sql: SourceSpec<'sql'> = {
   precedence: 2,
   alwaysListed: true,
   secretUri: true,
+  etlCommand: true,
   async resolve(c, ctx): Promise<ResolvedSource | null> {
     const db = c.db ?? (c.dbEnv ? ctx.env(c.dbEnv, 'sql.dbEnv') : undefined);
     if (c.input && db) throw sourceUsage('pipeline sql source: expected one of input (folder) or db/dbEnv (database), not both');
@@ -188,7 +192,7 @@ const sql: SourceSpec<'sql'> = {
 
 const newmongo: SourceSpec<'newmongo'> = {
   name: 'newmongo',
-  title: 'new Mongo daily documents (export file, or a live collection)',
+  title: 'new Mongo collection',
   keys: {
     export: { kind: 'file', what: 'new Mongo export file' },
     uri: { kind: 'uri', envKey: 'uriEnv' },
@@ -203,6 +207,7 @@ const newmongo: SourceSpec<'newmongo'> = {
   precedence: 1,
   alwaysListed: true,
   secretUri: true,
+  etlCommand: true,
   async resolve(c, ctx): Promise<ResolvedSource | null> {
     const uri = c.uri ?? (c.uriEnv ? ctx.env(c.uriEnv, 'newmongo.uriEnv') : undefined);
     if (c.export && uri) throw sourceUsage('pipeline newmongo source: expected one of export (file) or uri/uriEnv (live collection), not both');
@@ -220,7 +225,7 @@ const newmongo: SourceSpec<'newmongo'> = {
 
 const generic: SourceSpec<'generic'> = {
   name: 'generic',
-  title: 'any long-format CSV (id, timestamp, energy per row; interval or cumulative values)',
+  title: 'generic long-format CSV',
   keys: {
     input: { kind: 'file', what: 'generic long-format CSV', required: true },
     idCol: { kind: 'text', required: true },
@@ -245,6 +250,7 @@ const generic: SourceSpec<'generic'> = {
   precedence: 4,
   alwaysListed: false,
   secretUri: false,
+  etlCommand: true,
   async resolve(c, ctx): Promise<ResolvedSource | null> {
     if (!c.input) return null;
     const need = (v: string | undefined, key: string): string => {

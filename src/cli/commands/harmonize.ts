@@ -41,7 +41,7 @@ export function register(program: Command): void {
     .command('harmonize')
     .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run');
   // One flag per registered source (etl/sources.ts).
-  for (const s of HARMONIZE_SOURCES) cmd.option(`--${s} <csv>`, `clean CSV of the ${SOURCES[s].title} (from \`lpclust etl ${s}\`)`);
+  for (const s of HARMONIZE_SOURCES) cmd.option(`--${s} <csv>`, `clean CSV of the ${SOURCES[s].title} (${SOURCES[s].etlCommand ? `from \`lpclust etl ${s}\`` : `clean_${s}.csv of a pipeline run`})`);
   cmd
     .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
     .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
@@ -59,7 +59,7 @@ export function register(program: Command): void {
       `
 At least one of ${HARMONIZE_SOURCES.map((s) => `--${s}`).join(', ')}. Rows with an empty cell are dropped (counted per
 source). A (meter, day) present in several sources is kept once, from the first source of
-${PRECEDENCE.join(' > ')} (the newest system first, a generic CSV last); the duplicates are counted and listed in harmonize_report.json.
+${PRECEDENCE.join(' > ')} (the newest of the utility's systems first, added CSV sources last); the duplicates are counted and listed in harmonize_report.json.
 Days whose every slot is 0 (no consumption recorded) are dropped and counted, as in
 \`lpclust pipeline\`: they have no L2 norm, so \`dtw\` and \`cluster\` could not use them.
 \`--keep-zero-days\` keeps them (e.g. to cluster with \`--normalize none\`).
