@@ -59,12 +59,13 @@ export type SourceName = keyof SourceConfigs;
  *   checked to be a readable folder / file before any run starts;
  * - `db`: a SQLite file (a path, as `file`) or a server URI (kept as written);
  * - `uri`: a server URI;
+ * - `zone`: an IANA time zone name;
  * - `text`, `boolean`, or one of `choices`.
  * A `db` or `uri` key may not hold a password in the config file: `envKey` names the key that
  * names an environment variable holding the URI instead.
  */
 export interface SourceKey {
-  kind: 'dir' | 'file' | 'db' | 'uri' | 'text' | 'boolean';
+  kind: 'dir' | 'file' | 'db' | 'uri' | 'zone' | 'text' | 'boolean';
   /** What a path is, for messages (`old Mongo exports folder`). */
   what?: string;
   /** With `db`/`uri`: the key holding the name of an environment variable with the URI. */
@@ -233,7 +234,7 @@ const generic: SourceSpec<'generic'> = {
     valueCol: { kind: 'text', required: true },
     cumulative: { kind: 'boolean' },
     unit: { kind: 'text', choices: ['Wh', 'kWh'] },
-    inputTimezone: { kind: 'text' },
+    inputTimezone: { kind: 'zone' },
   },
   // The names of `lpclust etl generic`'s options (its --input is --generic here).
   flags: [

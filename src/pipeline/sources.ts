@@ -41,6 +41,7 @@ function readSource(name: SourceName, raw: Record<string, unknown>, base: string
     }
     if (typeof v !== 'string' || v === '') throw fail(key, 'a non-empty text', v);
     if (spec.choices && !spec.choices.includes(v)) throw fail(key, spec.choices.join(' or '), v);
+    if (spec.kind === 'zone' && !isZone(v)) throw fail(key, 'an IANA time zone (UTC, Europe/Rome...)', v);
     if ((spec.kind === 'db' || spec.kind === 'uri') && inConfig && uriHasPassword(v)) {
       throw usageError('E_CONFIG', `${nameOf(name, key)} holds a password; put the URI in an environment variable and name it in "${spec.envKey}"`);
     }
@@ -48,6 +49,16 @@ function readSource(name: SourceName, raw: Record<string, unknown>, base: string
     out[key] = isPath ? path.resolve(base, v) : v;
   }
   return out;
+}
+
+/** Whether a text names a time zone the runtime knows. */
+function isZone(z: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: z });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Check that the files and folders a source names exist and can be read (named by `nameOf`). */

@@ -99,6 +99,9 @@ describe('the generic source in the pipeline', () => {
     const unit = lpclust(dir, ['sweep', '--generic', CSV, ...COLS, '--unit', 'MWh', '--models', 'kmeans', '--metrics', 'euclidean', '-k', '3']);
     expect(unit.status).toBe(2);
     expect(unit.stderr).toContain('Expected Wh or kWh for `--unit` but received `MWh`');
+    const zone = lpclust(dir, ['pipeline', '--generic', CSV, ...COLS, '--input-timezone', 'Mars/Olympus']);
+    expect(zone.status).toBe(2);
+    expect(zone.stderr).toContain('Expected an IANA time zone (UTC, Europe/Rome...) for `--input-timezone` but received `Mars/Olympus`');
     const cfg = path.join(dir, 'bad.json');
     writeFileSync(cfg, JSON.stringify({ pipeline: { sources: { generic: { input: CSV, idCol: 'id', timeCol: 'timestamp' } } } }));
     expect(() => configuredSources({}, cfg, dir)).toThrow(`${cfg}: pipeline.sources.generic needs "valueCol"`);
