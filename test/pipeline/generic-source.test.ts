@@ -1,7 +1,7 @@
 /**
  * The generic long-format CSV as a pipeline source (spawns bin/lpclust.js: build first): from
  * flags (`--generic FILE --id-col … --cumulative`) and from the config file's
- * `pipeline.sources.generic`, as a nested `etl_generic` run; its labels equal `lpclust cluster` on
+ * `pipeline.sources.generic` (pipeline and sweep), as a nested `etl_generic` run; its labels equal `lpclust cluster` on
  * the CSV that `lpclust etl generic` + `lpclust harmonize --generic` write. Also the refusals of
  * incomplete generic flags and config objects.
  */
@@ -86,6 +86,14 @@ describe('the generic source in the pipeline', () => {
     expect(out.stages.filter((s) => !s.skipped).map((s) => s.stage)).toEqual(['etl_generic', 'harmonization', 'clustering']);
     const etl = childrenOf(await allRuns(store, 'lpclust'), out.runId).get('etl_generic')!;
     expect(etl.data.params.input_file).toBe(path.join(dir, 'readings.csv'));
+    // The sweep reads the same configured sources.
+    const sw = lpclust(dir, ['--json', 'sweep', '--meters', METERS, '--models', 'kmeans', '--metrics', 'euclidean', '-k', '3..4', '--out-dir', 'sw']);
+    expect(sw.status, sw.stderr).toBe(0);
+    const sweep = JSON.parse(sw.stdout) as { runId: string; rows: unknown[] };
+    expect(sweep.rows).toHaveLength(2);
+    const runs = await allRuns(store, 'lpclust');
+    expect(runs.find((r) => r.info.runId === sweep.runId)!.data.params.sources).toBe('generic');
+    expect(childrenOf(runs, sweep.runId).get('etl_generic')!.data.params.input_file).toBe(path.join(dir, 'readings.csv'));
   });
 
   it('refuses incomplete generic flags and config objects, naming the flag or key', async () => {
