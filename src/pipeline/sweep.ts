@@ -261,7 +261,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   if (!(minClusterShare >= 0 && minClusterShare < 1)) throw usageError('E_USAGE_VALUE', `Expected a minimum cluster share 0 ≤ s < 1 but received ${minClusterShare}`);
   // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
   const inFile = o.in === undefined ? undefined : checkInputPath(o.in, '--in');
-  const resolved = o.in === undefined ? resolveSources(o.sources ?? {}) : undefined;
+  const resolved = o.in === undefined ? await resolveSources(o.sources ?? {}, o.timezone ?? 'UTC') : undefined;
   if (resolved) checkSourceInputs(o.sources ?? {});
   const meters = o.meters === undefined || inFile ? o.meters : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined || inFile ? o.rules : checkInputPath(o.rules, '--rules');

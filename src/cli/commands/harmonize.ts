@@ -4,14 +4,12 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
+import { HARMONIZE_SOURCES, type HarmonizeSource } from '../../harmonize/harmonize.js';
+import { PRECEDENCE, SOURCES } from '../../etl/sources.js';
 import type { HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
 import { capWorkers, contextFor } from '../context.js';
 
-interface HarmonizeFlags {
-  oldmongo?: string;
-  sql?: string;
-  newmongo?: string;
+interface HarmonizeFlags extends Partial<Record<HarmonizeSource, string>> {
   rules?: string;
   out: string;
   computeDtw?: boolean;
@@ -39,12 +37,12 @@ function positiveInt(raw: string, flag: string): number {
 
 /** Register `lpclust harmonize`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('harmonize')
-    .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run')
-    .option('--oldmongo <csv>', 'clean CSV of the old Mongo export (from `lpclust etl oldmongo`)')
-    .option('--sql <csv>', 'clean CSV of the SQL historian (from `lpclust etl sql`)')
-    .option('--newmongo <csv>', 'clean CSV of the new Mongo collection (from `lpclust etl newmongo`)')
+    .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run');
+  // One flag per registered source (etl/sources.ts).
+  for (const s of HARMONIZE_SOURCES) cmd.option(`--${s} <csv>`, `clean CSV of the ${SOURCES[s].title} (${SOURCES[s].etlCommand ? `from \`lpclust etl ${s}\`` : `clean_${s}.csv of a pipeline run`})`);
+  cmd
     .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
     .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
     .option('--keep-zero-days', 'keep days whose every slot is 0 (by default they are dropped and counted per source, as the pipeline does: they cannot be L2-normalised for DTW and clustering)')
@@ -59,9 +57,9 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-At least one of --oldmongo, --sql, --newmongo. Rows with an empty cell are dropped (counted per
-source). A (meter, day) present in several sources is kept once, from the newest source:
-${SOURCE_PRECEDENCE.join(' > ')}; the duplicates are counted and listed in harmonize_report.json.
+At least one of ${HARMONIZE_SOURCES.map((s) => `--${s}`).join(', ')}. Rows with an empty cell are dropped (counted per
+source). A (meter, day) present in several sources is kept once, from the first source of
+${PRECEDENCE.join(' > ')} (the newest of the utility's systems first, added CSV sources last); the duplicates are counted and listed in harmonize_report.json.
 Days whose every slot is 0 (no consumption recorded) are dropped and counted, as in
 \`lpclust pipeline\`: they have no L2 norm, so \`dtw\` and \`cluster\` could not use them.
 \`--keep-zero-days\` keeps them (e.g. to cluster with \`--normalize none\`).
@@ -74,9 +72,9 @@ Examples:
     )
     .action(async (flags: HarmonizeFlags, cmd: Command) => {
       const { harmonizeSummary, runHarmonizeStage } = await import('../../pipeline/harmonize.js');
-      const sources: Partial<Record<HarmonizeSource, string>> = { oldmongo: flags.oldmongo, sql: flags.sql, newmongo: flags.newmongo };
-      if (!flags.oldmongo && !flags.sql && !flags.newmongo) {
-        throw usageError('E_USAGE_OPTION', 'Expected at least one of `--oldmongo`, `--sql`, `--newmongo` but received none', {
+      const sources: Partial<Record<HarmonizeSource, string>> = Object.fromEntries(HARMONIZE_SOURCES.map((s) => [s, flags[s]]));
+      if (HARMONIZE_SOURCES.every((s) => !flags[s])) {
+        throw usageError('E_USAGE_OPTION', `Expected at least one of ${HARMONIZE_SOURCES.map((s) => `\`--${s}\``).join(', ')} but received none`, {
           hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
         });
       }

@@ -11,6 +11,8 @@ import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
 import { SCALE_HELP } from '../scale-options.js';
 import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
+import { SOURCE_FLAGS } from '../../etl/sources.js';
+import { flagSources } from '../../pipeline/sources.js';
 
 function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -45,16 +47,13 @@ interface SweepFlags extends Record<string, unknown> {
   select?: string;
   minClusterShare?: string;
   in?: string;
-  oldmongo?: string;
-  sql?: string;
-  newmongo?: string;
   queue?: string;
   sharedDir?: string;
 }
 
 /** Register `lpclust sweep`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sweep')
     .description('cluster every configuration (models × metrics × k × seeds) on one dataset and one DTW matrix; summary table, charts against k, best configuration, seed stability')
     .option('--models <list>', `comma-separated models: ${MODELS.join(',')}`, MODELS.join(','))
@@ -63,10 +62,10 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', '0')
     .option('--select <score>', `score naming the best configuration, with its direction (default "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"); one of ${SCORES.map((x) => `"${x.key}" (${x.better})`).join(', ')}`)
     .option('--min-cluster-share <share>', `a configuration is ranked only when every cluster holds at least this share of the days, for each seed (default ${DEFAULT_MIN_CLUSTER_SHARE}; 0 = off)`)
-    .option('--in <csv>', 'harmonized profiles CSV instead of running the ETL and harmonization stages')
-    .option('--oldmongo <dir>', 'old Mongo exports folder (instead of the config / sample data)')
-    .option('--sql <dir>', 'SQL historian exports folder (instead of the config / sample data)')
-    .option('--newmongo <file>', 'new Mongo export file (instead of the config / sample data)')
+    .option('--in <csv>', 'harmonized profiles CSV instead of running the ETL and harmonization stages');
+  // The sources' flags come from the source registry (etl/sources.ts).
+  for (const f of SOURCE_FLAGS) cmd.option(f.flags, f.help);
+  cmd
     .option('--meters <csv>', 'meter description CSV')
     .option('--rules <yaml>', 'rules file')
     .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
@@ -114,7 +113,7 @@ Examples:
       const metrics = list<MetricName>(flags.metrics, METRICS, '--metrics');
       const kRange = parseKRange(flags.k);
       const seeds = seedsList(flags.seeds);
-      if (flags.in !== undefined && (flags.oldmongo || flags.sql || flags.newmongo)) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
+      if (flags.in !== undefined && Object.keys(flagSources(flags)).length > 0) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
       // Shared settings (resolution, radius, ...) as the pipeline resolves them; model/metric/k are the sweep's own.
       const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
       const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
