@@ -108,7 +108,7 @@ const VOLATILE_LINE =
   /^(start_time|end_time|utc_time_created|model_uuid|createdAt|created_at|last_update_time|creation_time):?|"(createdAt|created_at|utc_time_created|model_uuid|startTime|endTime|seconds)"/;
 
 function normalise(text) {
-  let t = text.split(work).join('<work>');
+  let t = text.split(work).join("<work>").split(here).join("<repo>");
   for (const [id, name] of runIds) t = t.split(id).join(name);
   experiments.forEach((e, i) => {
     t = t.split(e).join(`<exp ${i}>`);

@@ -435,11 +435,8 @@ async function loadDays(o: AssignOptions, prep: PreparedAssign, skipped: Record<
     const table = windowRows(cleaned, prep.window!, skipped);
     for (const d of cleaned.dates) if (d > seen.latest) seen.latest = d;
     // Harmonize as training did: the rules' excluded meters, incomplete and all-zero days dropped.
-    // harmonizeTables names its sources; a generic CSV borrows a label and gets only the rules'
-    // exclusions that apply to every source.
-    const hs: HarmonizeSource = input.source === 'generic' ? 'newmongo' : input.source;
-    const exclude = input.source === 'generic' ? exclusionsFromRules(rules).filter((e) => !e.sources) : exclusionsFromRules(rules);
-    const { table: out, report } = harmonizeTables([{ source: hs, file: input.describe, table }], { exclude, dropZeroDays: true });
+    const hs: HarmonizeSource = input.source;
+    const { table: out, report } = harmonizeTables([{ source: hs, file: input.describe, table }], { exclude: exclusionsFromRules(rules), dropZeroDays: true });
     const c = report.perSource[hs]!;
     if (c.excluded) skipped.excluded_meter = c.excluded;
     if (c.droppedZero) skipped.all_zero = (skipped.all_zero ?? 0) + c.droppedZero;

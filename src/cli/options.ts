@@ -18,6 +18,7 @@ import path from 'node:path';
 import { checkConfigKeys, readConfigFile, readDotenv, SQLITE_SCHEMAS, type SettingSource } from '../config.js';
 import { usageError } from '../errors.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
+import { SOURCE_FLAGS, SOURCE_NAMES, SOURCES } from '../etl/sources.js';
 import { NORMALIZATIONS } from '../profiles/normalize.js';
 import { LOG_LEVELS } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
@@ -104,8 +105,8 @@ export interface OptionUse {
   kind?: ValueKind;
 }
 
-/** Every option of every command. */
-export const OPTIONS = {
+/** Every option of every command but the sources' (which come from the source registry). */
+const STATIC_OPTIONS = {
   // Global options (every command; resolved by config.ts GLOBAL_SETTINGS, see context.ts).
   trackingUri: { long: 'tracking-uri', value: '<uri>', kind: 'text', help: 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://host', defaultText: './mlruns when it holds runs, else sqlite:///mlflow.db', env: ['LPCLUST_TRACKING_URI', 'MLFLOW_TRACKING_URI'], config: true },
   sqliteSchema: { long: 'sqlite-schema', value: '<name>', kind: 'choice', choices: SQLITE_SCHEMAS, help: 'schema of a SQLite tracking database lpclust creates: mlflow2 (MLflow 2.12+ open it, MLflow 3 upgrades it) or mlflow3 (MLflow 3.11+ only)', default: 'mlflow2', env: ['LPCLUST_SQLITE_SCHEMA'], config: true },
@@ -123,12 +124,6 @@ export const OPTIONS = {
   outDir: { long: 'out-dir', value: '<dir>', kind: 'path', help: 'base output directory; each run writes to <dir>/<run id>/', default: 'outputs', env: ['LPCLUST_OUT_DIR'], config: true, configPath: true },
   meters: { long: 'meters', value: '<csv>', kind: 'path', help: 'meter description CSV (id,Contractual power (kW),Production (kW),Type)', config: true, configPath: true },
   rules: { long: 'rules', value: '<yaml>', kind: 'path', help: 'rules file of per-meter quirks and excluded meters (e.g. data/rules.yaml)', config: true, configPath: true },
-  oldmongo: { long: 'oldmongo', value: '<dir>', kind: 'path', help: 'old Mongo exports folder (instead of the config / sample data)' },
-  sql: { long: 'sql', value: '<dir>', kind: 'path', help: 'SQL historian exports folder (instead of the config / sample data)' },
-  newmongo: { long: 'newmongo', value: '<file>', kind: 'path', help: 'new Mongo export file (instead of the config / sample data)' },
-  oldmongoClean: { long: 'oldmongo', value: '<csv>', kind: 'path', help: 'clean CSV of the old Mongo export (from `lpclust etl oldmongo`)' },
-  sqlClean: { long: 'sql', value: '<csv>', kind: 'path', help: 'clean CSV of the SQL historian (from `lpclust etl sql`)' },
-  newmongoClean: { long: 'newmongo', value: '<csv>', kind: 'path', help: 'clean CSV of the new Mongo collection (from `lpclust etl newmongo`)' },
   force: { long: 'force', kind: 'switch', help: 'overwrite an existing output' },
 
   // Profiles.
@@ -244,10 +239,44 @@ export const OPTIONS = {
   full: { long: 'full', kind: 'switch', help: 'compare every run with the server, also those the sync state (.lpclust-sync.json in --from) says are unchanged' },
 } as const satisfies Record<string, OptionSpec>;
 
+/** The id of a pipeline/sweep flag of a source (`source.generic`, `source.idCol`). */
+function sourceFlagId(attr: string): string {
+  return `source.${attr}`;
+}
+
+/** The id of harmonize's flag of a source's clean CSV (`clean.sql`). */
+function cleanCsvId(source: string): string {
+  return `clean.${source}`;
+}
+
+/**
+ * The sources' options, from the source registry (etl/sources.ts), where each source declares
+ * its pipeline/sweep flags: adding a source adds its flags here. Their values stay texts (or a
+ * switch): the registry's `flagSources` reads and checks them.
+ */
+function sourceOptions(): Record<string, OptionSpec> {
+  const out: Record<string, OptionSpec> = {};
+  for (const f of SOURCE_FLAGS) {
+    const m = /^--([a-z0-9-]+)(?: (<.+>))?$/.exec(f.flags);
+    if (!m) throw new Error(`source flag ${f.flags}: expected --name or --name <value>`);
+    out[sourceFlagId(f.attr)] = { long: m[1], ...(m[2] ? { value: m[2] } : {}), kind: m[2] ? 'text' : 'switch', help: f.help };
+  }
+  for (const s of SOURCE_NAMES) {
+    out[cleanCsvId(s)] = { long: s, value: '<csv>', kind: 'path', help: `clean CSV of the ${SOURCES[s].title} (${SOURCES[s].etlCommand ? `from \`lpclust etl ${s}\`` : `clean_${s}.csv of a pipeline run`})` };
+  }
+  return out;
+}
+
+/** Every option of every command. */
+export const OPTIONS: Readonly<Record<string, OptionSpec>> = { ...STATIC_OPTIONS, ...sourceOptions() };
+
 /** Name of an option of the table. */
-export type OptionId = keyof typeof OPTIONS;
+export type OptionId = string;
 
 const SPECS: Record<string, OptionSpec> = OPTIONS;
+
+/** The pipeline/sweep flags of every source, in registry order. */
+const SOURCE_USES: readonly OptionUse[] = SOURCE_FLAGS.map((f) => ({ id: sourceFlagId(f.attr) }));
 
 /** The global options (program level), in help order. */
 export const GLOBAL_OPTIONS: readonly OptionId[] = ['trackingUri', 'sqliteSchema', 'experimentName', 'config', 'spoolDir', 'spool', 'json', 'logLevel', 'quiet'];
@@ -280,9 +309,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionUse[]>> = {
     { id: 'resolution' },
     { id: 'timezone' },
     { id: 'in', note: 'skips the ETL and harmonization stages (instead of the sources)' },
-    { id: 'oldmongo' },
-    { id: 'sql' },
-    { id: 'newmongo' },
+    ...SOURCE_USES,
     { id: 'meters', note: "default: the sample data's when no source is configured" },
     { id: 'rules', note: "default: the sample data's when no source is configured" },
     { id: 'reuse' },
@@ -311,9 +338,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionUse[]>> = {
     { id: 'select' },
     { id: 'minClusterShare' },
     { id: 'in', note: 'skips the ETL and harmonization stages (instead of the sources)' },
-    { id: 'oldmongo' },
-    { id: 'sql' },
-    { id: 'newmongo' },
+    ...SOURCE_USES,
     { id: 'meters' },
     { id: 'rules' },
     { id: 'resolution' },
@@ -362,9 +387,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionUse[]>> = {
     ...ETL_COMMON,
   ],
   harmonize: [
-    { id: 'oldmongoClean' },
-    { id: 'sqlClean' },
-    { id: 'newmongoClean' },
+    ...SOURCE_NAMES.map((s) => ({ id: cleanCsvId(s) })),
     { id: 'rules', note: 'meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped' },
     { id: 'out', required: true, note: 'the harmonized CSV' },
     { id: 'keepZeroDays' },

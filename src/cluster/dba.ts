@@ -28,6 +28,7 @@ import { ASSIGN_CHUNK_ROWS, AssignPool, assignChunk } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import { envelopes } from '../dtw/bounds.js';
 import { BandedDtw } from '../dtw/banded.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { accumulateDba, type DbaSums } from '../dtw/dba-sums.js';
 import { usageError } from '../errors.js';
 import { checkFitInput, type Rows } from './common.js';
@@ -127,7 +128,7 @@ export class DbaKMeans {
 
   constructor(options: DbaKMeansOptions) {
     this.k = options.k;
-    this.radius = options.radius ?? 1;
+    this.radius = options.radius ?? DEFAULT_RADIUS;
     this.nInit = options.nInit ?? 10;
     this.maxIter = options.maxIter ?? 5;
     this.maxIterBarycenter = options.maxIterBarycenter ?? 30;

@@ -11,6 +11,7 @@
  */
 import { usageError } from '../errors.js';
 import type { Assigner } from '../dtw/assigner.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
 import { sampleMatrix } from '../dtw/index.js';
@@ -35,7 +36,7 @@ export async function fitSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, 
   const seed = spec.seed ?? 0;
   const init = spec.init ?? 'random';
   const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
-  const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
+  const radius = metric === 'dtw' ? (spec.radius ?? DEFAULT_RADIUS) : 0;
   const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter: spec.maxIter ?? 300, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.share ? { share: o.share } : {}) }, pool);
   const ordered = orderBySize(s.labels, k);
   const L = rows.dim;
@@ -74,7 +75,7 @@ async function agglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assigne
   checkSampleSize(sampleSize, n, k);
   const lk: Linkage = spec.linkage ?? (metric === 'dtw' ? 'average' : 'ward');
   if (metric === 'dtw' && lk === 'ward') throw usageError('E_USAGE_LINKAGE', 'Expected `--linkage` average, complete or single with --metric dtw but received `ward` (Ward needs Euclidean geometry)');
-  const radius = metric === 'dtw' ? (spec.radius ?? 1) : 0;
+  const radius = metric === 'dtw' ? (spec.radius ?? DEFAULT_RADIUS) : 0;
   const idx = new Random(seed).sample(n, sampleSize).sort();
   const S = { data: gatherRows(rows, idx), n: sampleSize, dim: L };
   const D = share ? share.matrix(idx, radius, () => sampleMatrix(rows, idx, radius)) : sampleMatrix(rows, idx, radius);

@@ -19,6 +19,7 @@ import {
 } from './common.js';
 import { BandedDtw, DbaKMeans, assignDtw } from './dba.js';
 import type { Assigner } from '../dtw/assigner.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { KMeans, type KMeansInit } from './kmeans.js';
 import { KMedoids, euclideanMatrix, type KMedoidsInit, type KMedoidsMethod } from './kmedoids.js';
 import { Som } from './som.js';
@@ -129,7 +130,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
     labels = s.labels;
     centres = new Float64Array(k * rows.dim);
     for (let c = 0; c < k; c++) centres.set(rows.data.subarray(s.medoids[c] * rows.dim, (s.medoids[c] + 1) * rows.dim), c * rows.dim);
-    if (metric === 'dtw') params.radius = spec.radius ?? 1;
+    if (metric === 'dtw') params.radius = spec.radius ?? DEFAULT_RADIUS;
     Object.assign(params, { init: kinit, method: m.method, n_init: m.init === 'build' ? 1 : m.nInit, max_iter: m.maxIter });
     Object.assign(stats, { 'fit/total_deviation': s.totalDeviation, 'fit/iterations': s.nIter, 'fit/swaps': s.swaps, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   } else if (model === 'agglomerative') {
@@ -176,7 +177,7 @@ export function fitClustering(rows: Rows, spec: ClusterSpec, D?: DistanceMatrix)
 function dbaModel(spec: ClusterSpec): DbaKMeans {
   const init = spec.init ?? 'random';
   if (init !== 'random') throw usageError('E_USAGE_INIT', `Expected \`--init random\` for DTW k-means (tslearn semantics) but received \`${init}\``);
-  return new DbaKMeans({ k: spec.k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? 1, seed: spec.seed ?? 0 });
+  return new DbaKMeans({ k: spec.k, nInit: spec.nInit ?? 10, maxIter: spec.maxIter ?? 5, radius: spec.radius ?? DEFAULT_RADIUS, seed: spec.seed ?? 0 });
 }
 
 /** Labels and centres of a fitted DBA model; its params and stats added to `params` / `stats`. */
@@ -215,6 +216,6 @@ export async function fitDbaOnPool(rows: Rows, spec: ClusterSpec, pool: Assigner
 export function predictClusters(fit: ClusterFit, rows: Rows): Int32Array {
   const metric = fit.params.metric as MetricName;
   if (metric === 'euclidean') return assignEuclidean(rows, fit.centres, fit.k).labels;
-  const radius = typeof fit.params.radius === 'number' ? fit.params.radius : 1;
+  const radius = typeof fit.params.radius === 'number' ? fit.params.radius : DEFAULT_RADIUS;
   return assignDtw(rows, fit.centres, fit.k, new BandedDtw(rows.dim, radius)).labels;
 }

@@ -20,7 +20,8 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { workerEntry } from '../util/worker-entry.js';
 import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
 import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
-import { effectiveRadius, type SeriesMatrix } from './kernel-js.js';
+import type { SeriesMatrix } from './kernel-js.js';
+import { effectiveRadius } from './settings.js';
 import { BandedDtw } from './banded.js';
 import { accumulateDba, reduceDbaSums, type DbaSums } from './dba-sums.js';
 

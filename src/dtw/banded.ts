@@ -2,6 +2,8 @@
  * Banded DTW with reusable buffers, in float64 with the reference's tie-breaking of warping paths:
  * the distance and DBA's alignment of a series to a centre (cluster/dba.ts).
  */
+import { effectiveRadius } from './settings.js';
+
 /**
  * Banded DTW kernel with reusable buffers: distance only (two rows) or the full cost table for a
  * warping path. Series of equal length L.
@@ -16,7 +18,7 @@ export class BandedDtw {
 
   constructor(L: number, radius: number) {
     this.L = L;
-    this.r = Math.max(0, Math.min(Math.floor(radius), L - 1));
+    this.r = effectiveRadius(radius, L);
     this.prev = new Float64Array(L + 1);
     this.cur = new Float64Array(L + 1);
     this.acc = new Float64Array(L * (2 * this.r + 1));

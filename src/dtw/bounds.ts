@@ -13,6 +13,7 @@
  * The envelope is that of the candidate (the medoid or centre), computed once per candidate and
  * reused for every query row.
  */
+import { effectiveRadius } from './settings.js';
 
 /** Upper and lower envelopes of k series (k × L each, row-major). */
 export interface Envelopes {
@@ -29,7 +30,7 @@ export interface Envelopes {
  * upper[c, i] = max C[c, i−r .. i+r], lower[c, i] = min of the same window (clipped to [0, L)).
  */
 export function envelopes(C: Float64Array, L: number, radius: number): Envelopes {
-  const r = Math.max(0, Math.min(Number.isFinite(radius) ? Math.floor(radius) : L - 1, L - 1));
+  const r = effectiveRadius(radius, L);
   const k = C.length / L;
   const upper = new Float64Array(k * L);
   const lower = new Float64Array(k * L);

@@ -3,9 +3,30 @@
  * worker-thread matrix writer and the matrix sidecar checks. The naive definition (dtwNaive,
  * dtwPathNaive) is exported from reference.ts.
  */
-export { dtwDistance, dtwBlock, dtwToMany, selectKernel, checkRadius, KERNEL_CHOICES, type KernelChoice, type DtwKernel, type DtwCallOptions } from './kernel.js';
-export { dtwDistanceJs, dtwBlockJs, dtwToManyJs, effectiveRadius, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
+export { dtwDistance, dtwBlock, dtwToMany, selectKernel, KERNEL_CHOICES, type KernelChoice, type DtwKernel, type DtwCallOptions } from './kernel.js';
+export { dtwDistanceJs, dtwBlockJs, dtwToManyJs, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
 export { dtwPath, type WarpingPath } from './path.js';
+export {
+  DEFAULT_RADIUS,
+  DEFAULT_DTW_SETTINGS,
+  checkRadius,
+  parseRadius,
+  isRadius,
+  effectiveRadius,
+  radiusParam,
+  radiusFromParam,
+  radiusJson,
+  radiusFromJson,
+  dtwSettings,
+  dtwSettingsJson,
+  dtwSettingsFromJson,
+  dtwSettingsParams,
+  type Radius,
+  type RadiusParam,
+  type RadiusJson,
+  type DtwSettings,
+  type DtwSettingsJson,
+} from './settings.js';
 export { loadNative, nativeStatus, type NativeStatus, type NativeAddon } from './native.js';
 export {
   computeDtwMatrix,

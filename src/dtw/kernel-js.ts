@@ -22,13 +22,7 @@ export interface DtwBlock {
 /** Series matrix: n × L values, row-major. */
 export type SeriesMatrix = Float32Array | Float64Array;
 
-/**
- * Band radius actually used for series of length L: `Infinity` (no band) and anything ≥ L − 1
- * both mean full DTW.
- */
-export function effectiveRadius(radius: number, L: number): number {
-  return Math.max(0, Math.min(radius, L - 1));
-}
+import { effectiveRadius } from './settings.js';
 
 /** Reusable scratch rows (L + 1 entries each) so that many pairs allocate nothing. */
 export class DtwScratch {

@@ -3,9 +3,10 @@
  * TypeScript kernel. Both obey the same block contract and return identical values (see
  * kernel-js.ts for the precision statement).
  */
-import { LpclustError, usageError } from '../errors.js';
+import { LpclustError } from '../errors.js';
 import { log } from '../util/log.js';
-import { dtwBlockJs, dtwDistanceJs, effectiveRadius, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
+import { checkRadius, effectiveRadius } from './settings.js';
+import { dtwBlockJs, dtwDistanceJs, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
 import { loadNative, nativeStatus, type NativeAddon } from './native.js';
 
 /** Which kernel to use: `auto` (native when it loads, else TypeScript with one warning), `native` or `js`. */
@@ -75,15 +76,6 @@ export function selectKernel(choice: KernelChoice = 'auto'): DtwKernel {
     log.warn(`native DTW kernel not loaded, using the TypeScript kernel (slower). Tried: ${st.reason}. Fix: ${st.hint}`);
   }
   return JS_KERNEL;
-}
-
-/**
- * Check a radius option: a non-negative integer or `Infinity` (full DTW).
- * @throws LpclustError E_USAGE_RADIUS
- */
-export function checkRadius(radius: number, what = 'radius'): number {
-  if (radius === Infinity || (Number.isInteger(radius) && radius >= 0)) return radius;
-  throw usageError('E_USAGE_RADIUS', `Expected a non-negative integer for \`${what}\` but received \`${radius}\``);
 }
 
 function checkMatrix(m: SeriesMatrix, L: number, what: string): number {

@@ -27,8 +27,8 @@ import { matrixDigest, normalizeRows, type Normalization } from '../profiles/nor
 import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
-import { effectiveRadius } from './kernel-js.js';
-import { selectKernel, checkRadius, type KernelChoice } from './kernel.js';
+import { selectKernel, type KernelChoice } from './kernel.js';
+import { checkRadius, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson, radiusParam } from './settings.js';
 import { PACKAGE_ROOT, loadNative } from './native.js';
 import { BandWriter, type MatrixLayout } from './matrix-writer.js';
 import type { MatrixWorkerData, TileRequest, TileTask, WorkerReply } from './matrix-worker.js';
@@ -265,7 +265,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   // A merge of tile files has no series, only what their heads say about them.
   const known = options.known && options.tileSource ? options.known : undefined;
   const n = known ? known.n : checkSeries(options.values, L, options.ids && options.dates ? (i) => `meter ${options.ids![i]} on ${options.dates![i]}` : undefined);
-  const radius = checkRadius(options.radius ?? 1);
+  const radius = checkRadius(options.radius ?? DEFAULT_RADIUS);
   const r = effectiveRadius(radius, L);
   const dtype = options.dtype ?? 'float32';
   const workers = options.workers ?? availableParallelism();
@@ -292,7 +292,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   let tileSize = options.tileSize ?? 1024;
   checkPositiveInt(tileSize, 'tileSize');
   const finished = new Set<number>();
-  const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radius === Infinity ? null : radius, dtype, inputDigest, layout };
+  const head: Omit<CheckpointHead, 'tileSize'> = { format: 'lpclust-dtw-checkpoint', n, L, radius: radiusJson(radius), dtype, inputDigest, layout };
   let resuming = false;
   // An unfinished job of the same data and settings is resumed, whether or not --resume was given:
   // rerunning the command that was interrupted is what a user does.
@@ -544,8 +544,7 @@ function finishingInterrupted(out: string, sidecarPath: string, ckptPath: string
   if (existsSync(sidecarPath) || existsSync(partial) || !checkpointStarted(ckptPath)) return false;
   try {
     const prior = readCheckpoint(ckptPath, partial).head;
-    const radius = head.radius === Infinity ? null : head.radius;
-    if (prior.n !== head.n || prior.L !== head.L || prior.radius !== radius || prior.dtype !== head.dtype || prior.inputDigest !== head.inputDigest) return false;
+    if (prior.n !== head.n || prior.L !== head.L || prior.radius !== radiusJson(head.radius) || prior.dtype !== head.dtype || prior.inputDigest !== head.inputDigest) return false;
     renameSync(out, partial);
     log.info(`${out} was renamed but has no sidecar yet: finishing it`);
     return true;
@@ -684,7 +683,7 @@ export interface MatrixCheckOptions {
 export async function assertMatrixMatches(values: Float64Array, L: number, matrixPath: string, options: MatrixCheckOptions = {}): Promise<DtwSidecar> {
   const n = values.length / L;
   const rebuild = (s?: Partial<DtwSidecar>): string =>
-    `rebuild it: lpclust dtw --in ${options.inputFile ?? '<profiles.csv>'} --out ${matrixPath} --radius ${s?.radius ?? options.radius ?? 1} --normalize ${s?.normalization ?? 'l2'} --force`;
+    `rebuild it: lpclust dtw --in ${options.inputFile ?? '<profiles.csv>'} --out ${matrixPath} --radius ${radiusParam(s?.radius === undefined ? (options.radius ?? DEFAULT_RADIUS) : radiusFromJson(s.radius))} --normalize ${s?.normalization ?? 'l2'} --force`;
   const stale = (why: string, s?: Partial<DtwSidecar>): LpclustError =>
     inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${matrixPath} does not belong to these profiles: ${why}`, { hint: rebuild(s), where: { file: matrixPath } });
   let sidecar: DtwSidecar;
@@ -695,8 +694,8 @@ export async function assertMatrixMatches(values: Float64Array, L: number, matri
   }
   if (sidecar.format !== 'lpclust-dtw-matrix') throw stale(`${sidecarPathFor(matrixPath)} is not an lpclust DTW sidecar`);
   if (sidecar.rows !== n || sidecar.length !== L) throw stale(`it has ${sidecar.rows} rows of length ${sidecar.length}, the profiles are ${n} rows of length ${L}`, sidecar);
-  if (options.radius !== undefined && (sidecar.radius ?? Infinity) !== options.radius) {
-    throw stale(`it was computed with radius ${sidecar.radius ?? 'none (full DTW)'}, radius ${options.radius} was asked for`, { ...sidecar, radius: options.radius });
+  if (options.radius !== undefined && radiusFromJson(sidecar.radius) !== options.radius) {
+    throw stale(`it was computed with radius ${sidecar.radius ?? 'none (full DTW)'}, radius ${radiusParam(options.radius)} was asked for`, { ...sidecar, radius: radiusJson(options.radius) });
   }
   if (options.ids && options.dates && sidecar.idsDigest && sidecar.idsDigest !== idsDigest(options.ids, options.dates)) {
     throw stale('its rows are other meters/days or in another order', sidecar);

@@ -3,7 +3,7 @@
  * accumulated in float64; the distance equals {@link dtwNaive} and the path is the one
  * {@link dtwPathNaive} returns (ties broken diagonal, then (i−1, j), then (i, j−1)).
  */
-import { effectiveRadius } from './kernel-js.js';
+import { effectiveRadius } from './settings.js';
 
 /** A warping path as parallel index arrays: step t aligns a[i[t]] with b[j[t]]. */
 export interface WarpingPath {

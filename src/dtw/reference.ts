@@ -6,8 +6,9 @@
  * Accumulates in float64.
  */
 
-/** Band radius meaning "no band" (full DTW). */
-export const NO_BAND = Infinity;
+import { NO_BAND } from './settings.js';
+
+export { NO_BAND };
 
 /**
  * DTW distance between two series by the full double loop (O(La·Lb) memory-free rows).

@@ -19,8 +19,8 @@ import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
 import { workerEntry } from '../util/worker-entry.js';
-import { effectiveRadius } from './kernel-js.js';
-import { checkRadius, selectKernel, type KernelChoice } from './kernel.js';
+import { selectKernel, type KernelChoice } from './kernel.js';
+import { checkRadius, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson } from './settings.js';
 import { bandCells, checkSeries, computeDtwMatrix, lpclustVersion, pairsOf, runWorkers, tilesOf, type DtwMatrixResult, type MatrixLayout } from './matrix.js';
 import type { MatrixWorkerData, TileTask } from './matrix-worker.js';
 import { MATRIX_KEYS, TileFileWriter, indexTileFile, readTile, readTileCheckpoint, transposeTile, type TileFileHead, type TileFileIndex, type TileFileResume } from './tile-file.js';
@@ -116,7 +116,7 @@ export interface DtwShardResult {
 export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResult> {
   const L = o.length;
   const n = checkSeries(o.values, L, o.ids && o.dates ? (i) => `meter ${o.ids![i]} on ${o.dates![i]}` : undefined);
-  const radius = checkRadius(o.radius ?? 1);
+  const radius = checkRadius(o.radius ?? DEFAULT_RADIUS);
   const r = effectiveRadius(radius, L);
   const dtype = o.dtype ?? 'float32';
   const tileSize = o.tileSize ?? 1024;
@@ -131,7 +131,7 @@ export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResul
     inputDigest: matrixDigest(o.values, L),
     n,
     L,
-    radius: radius === Infinity ? null : radius,
+    radius: radiusJson(radius),
     dtype,
     tileSize,
     normalization: o.normalization,
@@ -284,7 +284,7 @@ export async function mergeDtwShards(o: DtwMergeOptions): Promise<DtwMatrixResul
     length: head.L,
     known: { n: head.n, inputDigest: head.inputDigest },
     out: o.out,
-    radius: head.radius ?? Infinity,
+    radius: radiusFromJson(head.radius),
     dtype: head.dtype,
     tileSize: head.tileSize,
     layout,

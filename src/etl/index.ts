@@ -13,3 +13,4 @@ export * from './oldmongo.js';
 export * from './generic.js';
 export * from './sql.js';
 export * from './newmongo.js';
+export * from './sources.js';

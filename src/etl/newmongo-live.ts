@@ -14,7 +14,7 @@ import type { Document } from 'mongodb';
 import { externalError, usageError } from '../errors.js';
 import { openAtomicWriter } from '../io/atomic.js';
 import { csvField } from '../io/csv.js';
-import { registerSecret, maskUri } from '../util/mask.js';
+import { maskUri, registerUriPassword } from '../util/mask.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { ACTIVE_SUM, QUARTER_KEYS, timeKeyOffset, unwrapExtended } from './newmongo-doc.js';
 
@@ -52,15 +52,7 @@ export function checkMongoUri(uri: string): void {
   if (!/^mongodb(\+srv)?:\/\//i.test(uri)) {
     throw usageError('E_USAGE_URI', `Expected a mongodb:// or mongodb+srv:// URI for \`--uri\` but received \`${maskUri(uri)}\``);
   }
-  const m = /^mongodb(?:\+srv)?:\/\/[^:/?#@]*:([^@/]*)@/i.exec(uri);
-  if (m?.[1]) {
-    registerSecret(m[1]);
-    try {
-      registerSecret(decodeURIComponent(m[1]));
-    } catch {
-      // not percent-encoded: the raw value is registered already
-    }
-  }
+  registerUriPassword(uri);
 }
 
 /** The server-side filter of a query. */

@@ -17,7 +17,7 @@ import { log } from '../util/log.js';
 import { DayDocumentCollector, type DocumentCounts } from './newmongo-doc.js';
 import { readNewMongoExport } from './newmongo-export.js';
 import type { EtlSourceReader, SourceContext } from './run.js';
-import type { CleanOptions, RawSeries } from './types.js';
+import type { RawSeries } from './types.js';
 
 export {
   ACTIVE_SUM,
@@ -31,12 +31,8 @@ export {
 export { readNewMongoExport, sniffExportFormat, type ExportFormat } from './newmongo-export.js';
 export { checkMongoUri, dumpNewMongo, newMongoFilter, RAW_CSV_COLUMNS, type DumpCounts, type NewMongoQuery } from './newmongo-live.js';
 
-/**
- * Cleaning options of the new Mongo source: no production-night zero-fill (an old Mongo rule);
- * outliers rejected by contractual power (the old `etl_newmongo` had this step commented out;
- * lpclust keeps it as a guard — a household's real data never reaches the 200 kW default bound).
- */
-export const NEWMONGO_CLEAN_DEFAULTS: Readonly<Partial<CleanOptions>> = Object.freeze({ productionNightZero: false, rejectOutliers: true });
+/** The new Mongo cleaning defaults live with the source registry. */
+export { NEWMONGO_CLEAN_DEFAULTS } from './sources.js';
 
 /** A new Mongo export reader, with the document counts of the last read. */
 export interface NewMongoExportReader extends EtlSourceReader {

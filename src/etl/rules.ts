@@ -5,7 +5,7 @@
  * version: 1
  * bogusYears: [1970, 2040]          # record years treated as broken meter clocks (all sources)
  * sources:
- *   oldmongo:                        # one section per source: oldmongo, sql, newmongo, generic
+ *   oldmongo:                        # one section per registered source (SOURCE_NAMES in sources.ts)
  *     start: 2019-01-01T00:00:00Z    # per-source start date (records before are dropped)
  *     end:   2030-01-01T00:00:00Z    # optional per-source end date
  *     excludeMeters: [BBB6179]       # meters skipped by this source
@@ -33,12 +33,13 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { inputError } from '../errors.js';
 import { parseTimestamp } from './time.js';
+import { SOURCE_NAMES, type SourceName } from './sources.js';
 import type { MeterRules, ScaleStep } from './types.js';
 
-/** The sources a rules file may configure. */
-export const RULE_SOURCES = ['oldmongo', 'sql', 'newmongo', 'generic'] as const;
+/** The sources a rules file may configure: every registered source (see sources.ts). */
+export const RULE_SOURCES: readonly SourceName[] = SOURCE_NAMES;
 /** A source name of the rules file. */
-export type RuleSource = (typeof RULE_SOURCES)[number];
+export type RuleSource = SourceName;
 
 /** One rules entry (after validation; instants in ms UTC). */
 export interface RuleEntry extends MeterRules {

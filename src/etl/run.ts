@@ -31,7 +31,7 @@ export interface SourceContext {
  * file, line and field for bad input when `onBadRow` is `error`.
  */
 export interface EtlSourceReader {
-  /** Rules-file section and name: 'oldmongo' | 'sql' | 'newmongo' | 'generic'. */
+  /** Its registered source (sources.ts): the rules-file section and the run's name. */
   source: RuleSource;
   /** A readable description of the input for messages (paths, masked URIs). */
   describe: string;

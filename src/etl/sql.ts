@@ -14,16 +14,13 @@ import type { EtlSourceReader, SourceContext } from './run.js';
 import { DEFAULT_HISTORIAN_TABLE, openHistorianDb } from './sql-db.js';
 import { readHistorianFile, type HistorianReadOptions } from './sql-historian.js';
 import type { SourceMeter } from './sql-series.js';
-import type { CleanOptions, RawSeries } from './types.js';
+import type { RawSeries } from './types.js';
 
 export { DEFAULT_HISTORIAN_TABLE, isPostgresUri, openHistorianDb, quoteTableName, type HistorianDb } from './sql-db.js';
 export { exportTagFor, HISTORIAN_COLUMNS, meterOfTag, readHistorianFile } from './sql-historian.js';
 
-/**
- * Cleaning options of the historian sources, as the old `etl_sql` did: no production-night
- * zero-fill (that was the old Mongo ETL only); outliers rejected by contractual power.
- */
-export const SQL_CLEAN_DEFAULTS: Readonly<Partial<CleanOptions>> = Object.freeze({ productionNightZero: false, rejectOutliers: true });
+/** The historian's cleaning defaults live with the source registry. */
+export { SQL_CLEAN_DEFAULTS } from './sources.js';
 
 /**
  * The historian text files of a folder, sorted by name: `<dir>/<METER>.txt`.

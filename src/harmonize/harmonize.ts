@@ -1,23 +1,26 @@
 /**
- * Harmonization: the union of the clean profiles CSVs of the three sources (old Mongo, SQL
- * historian, new Mongo) after a resolution check, the rules file's excluded meters, the removal of
+ * Harmonization: the union of the clean profiles CSVs of the sources (the registered ones, see
+ * `etl/sources.ts`: old Mongo, SQL historian, new Mongo, generic CSV) after a resolution check, the rules file's excluded meters, the removal of
  * incomplete rows and of (id, date) duplicates across sources. Pure: tables in, table and report out.
  */
 import { inputError } from '../errors.js';
 import { resolutionOf, type ProfileTable } from '../io/profiles.js';
+import { PRECEDENCE, precedenceFor, SOURCE_NAMES, type SourceName } from '../etl/sources.js';
 
-/** The sources harmonize joins. */
-export type HarmonizeSource = 'oldmongo' | 'sql' | 'newmongo';
+/** The sources harmonize joins: every registered source. */
+export type HarmonizeSource = SourceName;
 
 /** Every source, in the order options and reports list them. */
-export const HARMONIZE_SOURCES: readonly HarmonizeSource[] = ['oldmongo', 'sql', 'newmongo'];
+export const HARMONIZE_SOURCES: readonly HarmonizeSource[] = SOURCE_NAMES;
 
 /**
  * Which source's row is kept when the same (id, date) comes from several sources: the first in
- * this list. The newest data source wins (new Mongo, then the SQL historian, then the old Mongo
- * export), because later systems carry corrected readings of the same meters.
+ * the registry's precedence. The newest of the utility's systems wins (new Mongo, then the SQL
+ * historian, then the old Mongo export), because later systems carry corrected readings of the
+ * same meters; a generic CSV comes last (it fills days the others lack). This constant is the
+ * precedence as reported when only those three are given ({@link precedenceFor}).
  */
-export const SOURCE_PRECEDENCE: readonly HarmonizeSource[] = ['newmongo', 'sql', 'oldmongo'];
+export const SOURCE_PRECEDENCE: readonly HarmonizeSource[] = precedenceFor([]);
 
 /** One clean profiles table and where it came from. */
 export interface SourceTable {
@@ -138,7 +141,7 @@ export function harmonizeTables(
 ): { table: ProfileTable; report: HarmonizeReport } {
   if (sources.length === 0) {
     throw inputError('E_HARMONIZE_NO_SOURCE', 'harmonize needs at least one clean CSV but received none', {
-      hint: 'give one or more of --oldmongo, --sql, --newmongo',
+      hint: `give one or more of ${SOURCE_NAMES.map((n) => `--${n}`).join(', ')}`,
     });
   }
   const seen = new Set<HarmonizeSource>();
@@ -150,7 +153,7 @@ export function harmonizeTables(
   const exclude = options.exclude ?? [];
   const maxExamples = options.maxExamples ?? 20;
   const L = sources[0].table.length;
-  const ordered = [...sources].sort((a, b) => SOURCE_PRECEDENCE.indexOf(a.source) - SOURCE_PRECEDENCE.indexOf(b.source));
+  const ordered = [...sources].sort((a, b) => PRECEDENCE.indexOf(a.source) - PRECEDENCE.indexOf(b.source));
 
   const perSource: Partial<Record<HarmonizeSource, SourceCounts>> = {};
   const excludedMeters: Partial<Record<HarmonizeSource, string[]>> = {};
@@ -251,7 +254,7 @@ export function harmonizeTables(
       meters: meters.size,
       zeroRows,
       resolutionMinutes: resolutionOf(sources[0].table.slots),
-      precedence: [...SOURCE_PRECEDENCE],
+      precedence: precedenceFor(sources.map((s) => s.source)),
       excludedMeters,
     },
   };

@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Normalization } from '../profiles/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
+import { DEFAULT_RADIUS, radiusJson } from '../dtw/settings.js';
 import type { TrainingReference } from './reference.js';
 import { pythonFloat } from '../tracking/file-format.js';
 
@@ -152,9 +153,9 @@ export function buildModel(b: BuildModelInput): LpclustModel {
   const model = fit.params.model as ModelName;
   let dtw: ModelDtwSettings | null = null;
   if (metric === 'dtw') {
-    const r = typeof fit.params.radius === 'number' ? fit.params.radius : (b.radius ?? 1);
+    const r = typeof fit.params.radius === 'number' ? fit.params.radius : (b.radius ?? DEFAULT_RADIUS);
     // DBA assigns with float64 series; k-medoids and agglomerative read the (float32 by default) matrix.
-    dtw = { radius: Number.isFinite(r) ? r : null, precision: model === 'kmeans' ? 'float64' : (b.matrixPrecision ?? 'float32') };
+    dtw = { radius: radiusJson(r), precision: model === 'kmeans' ? 'float64' : (b.matrixPrecision ?? 'float32') };
   }
   let medoids: ModelMedoid[] | null = null;
   if (fit.medoidRows) {

@@ -9,6 +9,7 @@ import { normalizeRows } from '../profiles/normalize.js';
 import { dtwToMany, selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
+import { radiusFromJson } from '../dtw/settings.js';
 import type { LpclustModel } from './artifact.js';
 
 /** Result of {@link Predictor.predict} for n rows. */
@@ -127,7 +128,7 @@ export class Predictor {
       }
     } else {
       const dtw = this.model.dtw!;
-      const radius = dtw.radius === null ? Infinity : dtw.radius;
+      const radius = radiusFromJson(dtw.radius);
       if (dtw.precision === 'float32') D.set(dtwToMany(new Float32Array(X), new Float32Array(centres), L, radius));
       else D.set(dtwToMany(X, centres, L, radius));
     }
@@ -166,7 +167,7 @@ export class Predictor {
   private predictDtw64(X: Float64Array): Prediction {
     const { L, centres } = this;
     const n = X.length / L;
-    const radius = this.model.dtw!.radius === null ? Infinity : this.model.dtw!.radius;
+    const radius = radiusFromJson(this.model.dtw!.radius);
     const env = envelopes(centres, L, radius);
     const kernel = selectKernel();
     const labels = new Int32Array(n);

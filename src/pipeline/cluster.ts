@@ -44,6 +44,7 @@ import { AssignPool } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import type { QueueUrl } from '../queue/connection.js';
 import { dtwToMany } from '../dtw/index.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -263,7 +264,7 @@ async function loadUnchecked(dtwFile: string, n: number, inFile: string, shared 
  */
 export async function runClusterStage(o: ClusterStageOptions, tracking: StageTracking): Promise<StageResult<ClusterStageOutputs>> {
   const normalize = o.normalize ?? 'l2';
-  const radius = o.radius ?? 1;
+  const radius = o.radius ?? DEFAULT_RADIUS;
   const seed = o.seed ?? 0;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
   const runName = `${o.model} ${o.metric} k=${o.k === 0 ? 'auto' : o.k}`;

@@ -8,7 +8,7 @@ import { usageError } from '../errors.js';
 import { checkInputPath, checkOutputDir, checkOutputFile } from '../io/preflight.js';
 import { readProfiles } from '../io/profiles.js';
 import { normalizeRows, type Normalization } from '../profiles/normalize.js';
-import { computeDtwMatrix, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
+import { checkRadius, computeDtwMatrix, dtwSettings, radiusFromJson, radiusJson, radiusParam, selectKernel, type DtwMatrixResult, type KernelChoice, type MatrixLayout } from '../dtw/index.js';
 import { withRun } from '../tracking/run.js';
 import { datasetName, logProfilesInput } from './datasets.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -81,7 +81,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
       await run.logParams({
         in: inFile,
         out: outFile,
-        radius: radius === Infinity ? 'none' : radius,
+        radius: radiusParam(radius),
         normalize,
         dtype,
         workers: o.workers ?? 'auto',
@@ -115,7 +115,7 @@ export async function runDtwStage(o: DtwStageOptions, tracking: StageTracking): 
                 sharedDir: o.sharedDir ?? '.',
                 values,
                 length: table.length,
-                radius: radius === Infinity ? null : radius,
+                radius: radiusJson(radius),
                 dtype,
                 tileSize: o.tileSize ?? 1024,
                 normalization: normalize,
@@ -167,7 +167,7 @@ export function dtwSummary(r: StageResult<DtwStageOutputs>): string {
       ? `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells merged from ${r.outputs.shards ?? '?'} shard files in ${m.seconds.toFixed(2)} s, kernel ${m.sidecar.kernel} (${m.sidecar.isa})`
       : `  ${m.pairs} pairs, ${m.cells.toExponential(3)} band cells in ${m.seconds.toFixed(2)} s (${(rate / 1e9).toFixed(2)}·10⁹ cells/s) ${where}, kernel ${m.sidecar.kernel} (${m.sidecar.isa})${resumed}`;
   return [
-    `DTW matrix ${m.rows}×${m.rows}${m.sidecar.layout === 'condensed' ? ` (condensed: ${m.pairs} values)` : ''} ${m.sidecar.dtype}, radius ${m.sidecar.radius ?? 'none'}, ${m.sidecar.normalization} → ${m.out}`,
+    `DTW matrix ${m.rows}×${m.rows}${m.sidecar.layout === 'condensed' ? ` (condensed: ${m.pairs} values)` : ''} ${m.sidecar.dtype}, radius ${radiusParam(radiusFromJson(m.sidecar.radius))}, ${m.sidecar.normalization} → ${m.out}`,
     how,
     `  sidecar ${path.basename(m.sidecarPath)}; run ${r.runId}`,
   ].join('\n');
@@ -199,7 +199,7 @@ export async function runDtwShardStage(o: DtwShardStageOptions, tracking: StageT
         in: inFile,
         out: outFile,
         shard: shardName,
-        radius: radius === Infinity ? 'none' : radius,
+        radius: radiusParam(radius),
         normalize,
         dtype,
         workers: o.workers ?? 'auto',
@@ -282,9 +282,8 @@ export async function runDtwMergeStage(o: DtwMergeStageOptions, tracking: StageT
  * input, the output location and an existing output, read the profiles and normalise them.
  */
 async function prepareDtwInput(o: DtwStageOptions | DtwShardStageOptions) {
-  const radius = o.radius ?? 1;
-  const normalize = o.normalize ?? 'l2';
-  const dtype = o.dtype ?? 'float32';
+  const { radius, dtype, normalization: normalize } = dtwSettings({ radius: o.radius, dtype: o.dtype, normalization: o.normalize });
+  checkRadius(radius);
   const kernel = selectKernel(o.kernel ?? 'auto');
   const inFile = checkInputPath(o.in, '--in');
   const outFile = checkOutputFile(o.out, '--out');

@@ -13,6 +13,7 @@ import { logRawSourceInput } from './datasets.js';
 import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { DEFAULT_CLEAN_OPTIONS, type CleanOptions, type OnBadRow } from '../etl/types.js';
 import { cleanSource, type EtlSourceReader } from '../etl/run.js';
+import { sourceNaming } from '../etl/sources.js';
 import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
 import { readMeterDescription } from '../etl/meters.js';
 import type { QualityReport } from '../etl/clean.js';
@@ -102,7 +103,7 @@ export async function runEtlStage(o: EtlStageOptions, tracking: StageTracking): 
     };
     await run.logMetrics(metrics);
     const abs = path.resolve(o.out);
-    await run.setTags({ [`clean_${o.reader.source}_csv`]: abs });
+    await run.setTags({ [sourceNaming(o.reader.source).cleanTag]: abs });
     await run.logArtifact(abs, 'clean');
     await run.logText(report.toCsv(), 'quality/quality_report.csv');
     await run.logJson(report.toJson(), 'quality/quality_report.json');

@@ -13,9 +13,9 @@ import { withRun, type Loggable } from '../tracking/run.js';
 import { logProfilesInput } from './datasets.js';
 import { checkInputPath, checkOutputFile } from '../io/preflight.js';
 import { emptyRules, loadRules, type RulesFile } from '../etl/rules.js';
+import { precedenceFor, sourceNaming } from '../etl/sources.js';
 import {
   HARMONIZE_SOURCES,
-  SOURCE_PRECEDENCE,
   harmonizeTables,
   type HarmonizeReport,
   type HarmonizeSource,
@@ -25,6 +25,7 @@ import {
 import { matrixDigest, normalizeRows } from '../profiles/normalize.js';
 import { computeDtwMatrix, type DtwMatrixResult, type MatrixLayout } from '../dtw/index.js';
 import type { KernelChoice } from '../dtw/index.js';
+import { DEFAULT_RADIUS, dtwSettings, dtwSettingsParams } from '../dtw/settings.js';
 import type { NpyDtype } from '../io/npy.js';
 import type { StageResult, StageTracking } from './types.js';
 
@@ -103,7 +104,7 @@ const MAX_MATRIX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: StageTracking): Promise<StageResult<HarmonizeStageOutputs>> {
   const given = HARMONIZE_SOURCES.filter((s) => o.sources[s] !== undefined);
   if (given.length === 0) {
-    throw usageError('E_USAGE_OPTION', 'harmonize needs at least one clean CSV: give --oldmongo, --sql and/or --newmongo');
+    throw usageError('E_USAGE_OPTION', `harmonize needs at least one clean CSV: give ${HARMONIZE_SOURCES.map((s) => `--${s}`).join(', ')} (one or more)`);
   }
   // Inputs and the output location are checked before the run exists (a usage mistake leaves no
   // FAILED run); params hold the absolute paths.
@@ -115,9 +116,10 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
   return withRun(
     { store: tracking.store, experimentName: tracking.experimentName, runName: 'harmonization', parentRunId: tracking.parentRunId, tags: tracking.tags },
     async (run) => {
-      const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: SOURCE_PRECEDENCE.join('>'), drop_zero_days: o.dropZeroDays ?? true };
-      for (const s of given) params[`${s}_csv`] = inputs[s];
-      if (o.dtw) Object.assign(params, { dtw_radius: o.dtw.radius ?? 1, dtw_dtype: o.dtw.dtype ?? 'float32', dtw_normalization: 'l2' });
+      const precedence = precedenceFor(given);
+      const params: Record<string, Loggable> = { sources: given.join(','), rules: rulesAbs, out: outAbs, precedence: precedence.join('>'), drop_zero_days: o.dropZeroDays ?? true };
+      for (const s of given) params[sourceNaming(s).harmonizeParam] = inputs[s];
+      if (o.dtw) Object.assign(params, dtwSettingsParams(dtwSettings({ radius: o.dtw.radius, dtype: o.dtw.dtype, normalization: 'l2' }), 'dtw_'));
       await run.logParams(params);
 
       const t0 = performance.now();
@@ -148,12 +150,13 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
       const metrics: Record<string, number> = {};
       for (const s of given) {
         const c = report.perSource[s]!;
-        metrics[`${s}_rows_in`] = c.rowsIn;
-        metrics[`${s}_excluded`] = c.excluded;
-        metrics[`${s}_dropped_incomplete`] = c.droppedIncomplete;
-        metrics[`${s}_dropped_zero`] = c.droppedZero;
-        metrics[`${s}_duplicates`] = c.duplicatesDropped;
-        metrics[`${s}_rows_kept`] = c.rowsKept;
+        const p = sourceNaming(s).metricPrefix;
+        metrics[`${p}rows_in`] = c.rowsIn;
+        metrics[`${p}excluded`] = c.excluded;
+        metrics[`${p}dropped_incomplete`] = c.droppedIncomplete;
+        metrics[`${p}dropped_zero`] = c.droppedZero;
+        metrics[`${p}duplicates`] = c.duplicatesDropped;
+        metrics[`${p}rows_kept`] = c.rowsKept;
       }
       Object.assign(metrics, {
         rows: report.rowsOut,
@@ -169,7 +172,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
       await run.logArtifact(abs, 'harmonized');
       await run.logJson(report, 'harmonize_report.json');
       if (report.duplicateKeys > 0) {
-        log.warn(`${report.duplicateKeys} (meter, day) pair(s) came from several sources (${report.duplicateKeysDiffering} with different values); kept by precedence ${SOURCE_PRECEDENCE.join(' > ')}`);
+        log.warn(`${report.duplicateKeys} (meter, day) pair(s) came from several sources (${report.duplicateKeysDiffering} with different values); kept by precedence ${precedence.join(' > ')}`);
       }
 
       let dtw: DtwMatrixResult | undefined;
@@ -180,7 +183,7 @@ export async function runHarmonizeStage(o: HarmonizeStageOptions, tracking: Stag
           values: normalised,
           length: table.length,
           out,
-          radius: o.dtw.radius ?? 1,
+          radius: o.dtw.radius ?? DEFAULT_RADIUS,
           dtype: o.dtw.dtype,
           workers: o.dtw.workers,
           kernel: o.dtw.kernel,
@@ -225,7 +228,7 @@ export function harmonizeSummary(r: StageResult<HarmonizeStageOutputs>): string 
   }
   for (const [s, meters] of Object.entries(report.excludedMeters)) lines.push(`  excluded from ${s}: ${meters.join(', ')}`);
   if (report.duplicateKeys > 0) {
-    lines.push(`  ${report.duplicateKeys} duplicate (meter, day) pairs across sources, ${report.duplicateKeysDiffering} with different values; kept ${SOURCE_PRECEDENCE.join(' > ')}`);
+    lines.push(`  ${report.duplicateKeys} duplicate (meter, day) pairs across sources, ${report.duplicateKeysDiffering} with different values; kept ${report.precedence.join(' > ')}`);
   }
   if (r.outputs.dtw) lines.push(`  DTW matrix ${r.outputs.dtw.rows}×${r.outputs.dtw.rows} (${r.outputs.dtw.seconds.toFixed(1)} s) → ${r.outputs.dtw.out}`);
   lines.push(`  dataset digest ${r.outputs.digest.slice(0, 16)}…; run ${r.runId}`);

@@ -1,6 +1,7 @@
 /**
  * The whole pipeline as one tracked parent run with a nested child run per stage:
- * `etl_oldmongo`, `etl_sql`, `etl_newmongo` (each when its source is configured) →
+ * `etl_<source>` per configured source of the registry (etl/sources.ts: `etl_oldmongo`, `etl_sql`,
+ * `etl_newmongo`, `etl_generic`) →
  * `harmonization` → `dtw` (when the metric is DTW or `silhouetteDtw` is asked for; computed once
  * and handed to clustering) → clustering (with validation and plots). Stages hand over through
  * files in the run's own output directory `<outDir>/<parent run id>/`, which are also logged as
@@ -16,16 +17,14 @@ import { envValue } from '../config.js';
 import type { Normalization } from '../profiles/normalize.js';
 import { readProfiles, readProfilesHeader, resolutionOf } from '../io/profiles.js';
 import { checkInputPath, checkOutputDir, mkdirOutput } from '../io/preflight.js';
-import { oldMongoSource } from '../etl/oldmongo.js';
-import { sqlDatabaseSource, sqlFolderSource, isPostgresUri, DEFAULT_HISTORIAN_TABLE, SQL_CLEAN_DEFAULTS } from '../etl/sql.js';
-import { newMongoExportSource, NEWMONGO_CLEAN_DEFAULTS, DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../etl/newmongo.js';
+import { newMongoExportSource } from '../etl/newmongo.js';
 import type { CleanOptions } from '../etl/types.js';
-import type { EtlSourceReader } from '../etl/run.js';
+import { SOURCE_NAMES, SOURCES, sourceFlagList, sourceNaming, type ResolvedSource, type SourceName } from '../etl/sources.js';
+import { checkSourceInputs, givenSources, type PipelineSources } from './sources.js';
 import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import type { TrackingStore } from '../tracking/store.js';
-import { maskUri, registerUriPassword } from '../util/mask.js';
 import { log } from '../util/log.js';
 import { runEtlStage, runNewMongoLoadStage } from './etl.js';
 import { runHarmonizeStage } from './harmonize.js';
@@ -38,24 +37,14 @@ import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '.
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import type { QueueUrl } from '../queue/connection.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 
-/** The three ETL sources, in the order they run. */
-export const PIPELINE_SOURCES = ['oldmongo', 'sql', 'newmongo'] as const;
+/** The ETL sources, in the order they run (the source registry's, etl/sources.ts). */
+export const PIPELINE_SOURCES: readonly SourceName[] = SOURCE_NAMES;
 /** One ETL source of the pipeline. */
-export type PipelineSource = (typeof PIPELINE_SOURCES)[number];
-
-/**
- * Where each source's data comes from. Database URIs are never written in the config file with a
- * password: name an environment variable (or `.env` entry) holding the URI (`dbEnv`, `uriEnv`).
- */
-export interface PipelineSources {
-  /** Old Mongo per-meter CSV exports folder. */
-  oldmongo?: { input: string };
-  /** SQL historian: a folder of `<METER>.txt` exports, or a database (SQLite file / postgres URI). */
-  sql?: { input?: string; db?: string; dbEnv?: string; table?: string };
-  /** New Mongo: an export file, or a live collection (URI from `uriEnv`). */
-  newmongo?: { export?: string; uri?: string; uriEnv?: string; db?: string; collection?: string; since?: string; until?: string };
-}
+export type PipelineSource = SourceName;
+export type { PipelineSources, ResolvedSource };
+export { checkSourceInputs };
 
 /** The bundled sample data (relative to the lpclust install), used when no source is configured. */
 export function sampleData(): { sources: PipelineSources; meters: string; rules: string } {
@@ -229,50 +218,10 @@ export async function runStage<T>(ctx: StageCtx, spec: StageSpec<T>): Promise<St
   return done;
 }
 
-/** An ETL source resolved to a reader, its clean defaults, key params and digestible inputs. */
-export interface ResolvedSource {
-  reader?: EtlSourceReader;
-  live?: { uri: string; db: string; collection: string; since?: string; until?: string };
-  cleanDefaults: Readonly<Partial<CleanOptions>>;
-  params: Record<string, string>;
-  /** Input paths to digest; null for a live database. */
-  inputs: Record<string, string> | null;
-}
-
 function fromEnv(name: string, what: string): string {
   const v = envValue(name);
   if (v === undefined) throw usageError('E_USAGE_OPTION', `${what}: the environment variable ${name} (named in the config) is not set`, { hint: `export ${name}=... or put it in .env` });
   return v;
-}
-
-function resolveSource(source: PipelineSource, s: PipelineSources): ResolvedSource | null {
-  if (source === 'oldmongo') {
-    const c = s.oldmongo;
-    if (!c?.input) return null;
-    return { reader: oldMongoSource(c.input), cleanDefaults: {}, params: { input_dir: c.input }, inputs: { input: c.input } };
-  }
-  if (source === 'sql') {
-    const c = s.sql;
-    if (!c) return null;
-    const db = c.db ?? (c.dbEnv ? fromEnv(c.dbEnv, 'sql.dbEnv') : undefined);
-    if (c.input && db) throw usageError('E_USAGE_OPTION', 'pipeline sql source: expected one of input (folder) or db/dbEnv (database), not both');
-    if (c.input) return { reader: sqlFolderSource(c.input), cleanDefaults: SQL_CLEAN_DEFAULTS, params: { input_dir: c.input }, inputs: { input: c.input } };
-    if (!db) return null;
-    if (isPostgresUri(db)) registerUriPassword(db);
-    const table = c.table ?? DEFAULT_HISTORIAN_TABLE;
-    // A SQLite file can be digested; a server cannot (never reused).
-    const inputs = isPostgresUri(db) ? null : { db };
-    return { reader: sqlDatabaseSource(db, table), cleanDefaults: SQL_CLEAN_DEFAULTS, params: { db: maskUri(db), table }, inputs };
-  }
-  const c = s.newmongo;
-  if (!c) return null;
-  const uri = c.uri ?? (c.uriEnv ? fromEnv(c.uriEnv, 'newmongo.uriEnv') : undefined);
-  if (c.export && uri) throw usageError('E_USAGE_OPTION', 'pipeline newmongo source: expected one of export (file) or uri/uriEnv (live collection), not both');
-  if (c.export) return { reader: newMongoExportSource(c.export), cleanDefaults: NEWMONGO_CLEAN_DEFAULTS, params: { export_file: c.export }, inputs: { input: c.export } };
-  if (!uri) return null;
-  registerUriPassword(uri);
-  const live = { uri, db: c.db ?? DEFAULT_NEWMONGO_DB, collection: c.collection ?? DEFAULT_NEWMONGO_COLLECTION, since: c.since, until: c.until };
-  return { live, cleanDefaults: NEWMONGO_CLEAN_DEFAULTS, params: { uri: maskUri(uri), db: live.db, collection: live.collection }, inputs: null };
 }
 
 /**
@@ -286,7 +235,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const resolution = o.resolution ?? 60;
   const timezone = o.timezone ?? 'UTC';
   const normalize = o.normalize ?? 'l2';
-  const radius = o.radius ?? 1;
+  const radius = o.radius ?? DEFAULT_RADIUS;
   const seed = o.seed ?? 0;
   const dropZeroDays = o.dropZeroDays ?? true;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
@@ -294,7 +243,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   // Every input and the output location are checked before the parent run exists (a usage
   // mistake leaves no FAILED run); params then hold absolute paths.
   const direct = o.input === undefined ? undefined : await checkDirectInput(o);
-  const resolved = direct ? [] : resolveSources(o.sources);
+  const resolved = direct ? [] : await resolveSources(o.sources, timezone);
   if (!direct) checkSourceInputs(o.sources);
   const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
@@ -340,7 +289,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     if (direct) {
       harmonized = direct.file;
       const why = 'the input is the harmonized CSV given with --in';
-      for (const stage of [...PIPELINE_SOURCES.map((s) => `etl_${s}`), 'harmonization']) {
+      for (const stage of [...PIPELINE_SOURCES.filter((s) => SOURCES[s].alwaysListed).map((s) => sourceNaming(s).etlRun), 'harmonization']) {
         ctx.stages.push({ stage, skipped: why });
         await parent.setTags({ [`lpclust.skipped.${stage}`]: why });
       }
@@ -436,18 +385,6 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   });
 }
 
-/**
- * Check that the files and folders the sources name exist and can be read (databases and live
- * collections are reached only when their stage runs).
- * @throws LpclustError E_INPUT_MISSING naming the source key, the absolute path and the cause
- */
-export function checkSourceInputs(sources: PipelineSources): void {
-  if (sources.oldmongo?.input) checkInputPath(sources.oldmongo.input, 'source oldmongo.input (old Mongo exports folder)', 'dir');
-  if (sources.sql?.input) checkInputPath(sources.sql.input, 'source sql.input (SQL historian exports folder)', 'dir');
-  if (sources.sql?.db && !/^[a-z][a-z0-9+.-]*:\/\//i.test(sources.sql.db)) checkInputPath(sources.sql.db, 'source sql.db (SQLite database)', 'file');
-  if (sources.newmongo?.export) checkInputPath(sources.newmongo.export, 'source newmongo.export (new Mongo export file)', 'file');
-}
-
 /** What {@link runDatasetStages} needs. */
 export interface DatasetOptions {
   /** The sources, resolved ({@link resolveSources}). */
@@ -459,11 +396,19 @@ export interface DatasetOptions {
   dropZeroDays: boolean;
 }
 
-/** Resolve the configured sources (null = not configured); throws when none is. */
-export function resolveSources(sources: PipelineSources): Array<readonly [PipelineSource, ResolvedSource | null]> {
-  const resolved = PIPELINE_SOURCES.map((s) => [s, resolveSource(s, sources)] as const);
+/**
+ * Resolve the configured sources through the registry (null = not configured); throws when none
+ * is. `timezone` is the run's (the default zone of a generic CSV's naive timestamps).
+ */
+export async function resolveSources(sources: PipelineSources, timezone = 'UTC'): Promise<Array<readonly [PipelineSource, ResolvedSource | null]>> {
+  const ctx = { env: fromEnv, timezone };
+  const resolved: Array<readonly [PipelineSource, ResolvedSource | null]> = [];
+  for (const s of PIPELINE_SOURCES) {
+    const c = sources[s];
+    resolved.push([s, c ? await (SOURCES[s].resolve as (c: unknown, x: typeof ctx) => Promise<ResolvedSource | null>)(c, ctx) : null]);
+  }
   if (resolved.every(([, r]) => r === null)) {
-    throw usageError('E_USAGE_OPTION', 'the pipeline has no source: configure at least one of oldmongo, sql, newmongo', { hint: 'see lpclust.config.example.json' });
+    throw usageError('E_USAGE_OPTION', `the pipeline has no source: configure at least one of ${PIPELINE_SOURCES.join(', ')}`, { hint: 'see lpclust.config.example.json' });
   }
   return resolved;
 }
@@ -480,13 +425,15 @@ export async function runDatasetStages(ctx: StageCtx, o: DatasetOptions, runDir:
   if (o.rules) keyInputsCommon.rules = o.rules;
   const clean: Partial<Record<PipelineSource, string>> = {};
   for (const [source, r] of o.resolved) {
-    const stage = `etl_${source}`;
+    const stage = sourceNaming(source).etlRun;
     if (!r) {
+      // An added source (not one of the reference pipeline's) is listed only when configured.
+      if (!SOURCES[source].alwaysListed) continue;
       ctx.stages.push({ stage, skipped: 'not configured' });
       await parent.setTags({ [`lpclust.skipped.${stage}`]: 'not configured' });
       continue;
     }
-    const out = path.join(runDir, `clean_${source}.csv`);
+    const out = path.join(runDir, sourceNaming(source).cleanCsv);
     const cleanOpts: Partial<CleanOptions> = { ...r.cleanDefaults, resolutionMinutes: o.resolution, timeZone: o.timezone };
     let reader = r.reader;
     let extraTags: Record<string, string> = {};
@@ -538,8 +485,8 @@ interface DirectInput {
  * profiles header, and no source, meters or rules file is given with it (they would be ignored).
  */
 async function checkDirectInput(o: PipelineOptions): Promise<DirectInput> {
-  const given = PIPELINE_SOURCES.filter((s) => o.sources[s] !== undefined);
-  if (given.length > 0) throw usageError('E_USAGE_OPTION', `--in ${o.input} replaces the sources, but ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} given too`, { hint: 'give either --in (a harmonized CSV) or sources (--oldmongo, --sql, --newmongo, or pipeline.sources in the config)' });
+  const given = givenSources(o.sources);
+  if (given.length > 0) throw usageError('E_USAGE_OPTION', `--in ${o.input} replaces the sources, but ${given.join(', ')} ${given.length > 1 ? 'are' : 'is'} given too`, { hint: `give either --in (a harmonized CSV) or sources (${sourceFlagList()}, or pipeline.sources in the config)` });
   for (const [key, v] of [['--meters', o.meters], ['--rules', o.rules]] as const) {
     if (v !== undefined) throw usageError('E_USAGE_OPTION', `${key} applies to the ETL and harmonization stages, which --in skips`, { hint: `drop ${key}, or run the pipeline on the sources instead of --in` });
   }

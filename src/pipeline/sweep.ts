@@ -36,6 +36,7 @@ import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 import type { QueueUrl } from '../queue/connection.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 
 /** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
 function betterOf(metric: string): 'higher' | 'lower' | undefined {
@@ -251,7 +252,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   if (o.models.length === 0 || o.metrics.length === 0) throw usageError('E_USAGE_VALUE', 'Expected at least one model and one metric');
   const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : [0];
   const normalize = o.normalize ?? 'l2';
-  const radius = o.radius ?? 1;
+  const radius = o.radius ?? DEFAULT_RADIUS;
   const selected = o.select !== undefined ? parseSelect(o.select) : undefined;
   const wantDtw = o.metrics.includes('dtw') || selected?.needsDtw === true || (o.silhouetteDtw ?? false);
   const select = selected?.key ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
@@ -260,7 +261,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   if (!(minClusterShare >= 0 && minClusterShare < 1)) throw usageError('E_USAGE_VALUE', `Expected a minimum cluster share 0 ≤ s < 1 but received ${minClusterShare}`);
   // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
   const inFile = o.in === undefined ? undefined : checkInputPath(o.in, '--in');
-  const resolved = o.in === undefined ? resolveSources(o.sources ?? {}) : undefined;
+  const resolved = o.in === undefined ? await resolveSources(o.sources ?? {}, o.timezone ?? 'UTC') : undefined;
   if (resolved) checkSourceInputs(o.sources ?? {});
   const meters = o.meters === undefined || inFile ? o.meters : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined || inFile ? o.rules : checkInputPath(o.rules, '--rules');

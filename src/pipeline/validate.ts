@@ -10,6 +10,7 @@ import { normalizeRows, type Normalization } from '../profiles/normalize.js';
 import { checkInputPath } from '../io/preflight.js';
 import { assertLabelsMatch, readCentres, readLabels } from '../io/labels.js';
 import { assertMatrixMatches, loadDtwMatrix } from '../dtw/matrix.js';
+import { dtwSettingsFromJson, dtwSettingsParams } from '../dtw/settings.js';
 import { readProfiles, formatNumber } from '../io/profiles.js';
 import { csvField } from '../io/csv.js';
 import { withRun } from '../tracking/run.js';
@@ -144,8 +145,9 @@ export async function runValidateStage(o: ValidateStageOptions, tracking: StageT
         if (sidecar.normalization !== normalize) {
           log.warn(`${o.dtw} was computed on ${sidecar.normalization}-normalised profiles; the other metrics use --normalize ${normalize}`);
         }
-        await run.logParams({ dtw_radius: sidecar.radius ?? 'none', dtw_normalization: sidecar.normalization, dtw_dtype: sidecar.dtype });
-        if (sampled) dtwRadius = sidecar.radius ?? Infinity;
+        const settings = dtwSettingsFromJson(sidecar);
+        await run.logParams(dtwSettingsParams(settings, 'dtw_'));
+        if (sampled) dtwRadius = settings.radius;
         else matrix = (await loadDtwMatrix(o.dtw)).data;
       }
       const t0 = performance.now();

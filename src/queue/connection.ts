@@ -5,7 +5,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { externalError, usageError } from '../errors.js';
-import { maskUri, registerSecret } from '../util/mask.js';
+import { maskUri, registerUriPassword } from '../util/mask.js';
 
 /** The checked form of a `--queue` URL. */
 export interface QueueUrl {
@@ -32,10 +32,7 @@ export function parseQueueUrl(raw: string, flag = '--queue'): QueueUrl {
     throw usageError('E_USAGE_VALUE', `Expected a redis:// or rediss:// URL for \`${flag}\` but received \`${maskUri(raw)}\``, { hint: 'e.g. redis://localhost:6379/0, or rediss://:password@host:6380/0 for TLS' });
   }
   if (!u.hostname) throw usageError('E_USAGE_VALUE', `\`${flag}\` ${maskUri(raw)} names no host`);
-  if (u.password) {
-    registerSecret(u.password);
-    registerSecret(decodeURIComponent(u.password));
-  }
+  registerUriPassword(raw);
   return { url: raw, masked: maskUri(raw), tls: u.protocol === 'rediss:' };
 }
 

@@ -27,6 +27,7 @@ import { matrixDigest, type Normalization } from '../profiles/normalize.js';
 import type { NpyDtype } from '../io/npy.js';
 import { log } from '../util/log.js';
 import { lpclustVersion, type TileSource } from '../dtw/matrix.js';
+import { effectiveRadius, radiusFromJson, radiusParam } from '../dtw/settings.js';
 import type { MatrixWorkerData, TileTask } from '../dtw/matrix-worker.js';
 import { TilePool } from '../dtw/tile-pool.js';
 import { indexTileFile, readTile, transposeTile, writeTileFile, type TileFileHead } from '../dtw/tile-file.js';
@@ -56,7 +57,7 @@ export interface TileJobData extends SharedDirJob {
 
 /** The folder of one matrix job in the shared directory: fixed by the input and settings. */
 export function jobKey(inputDigest: string, radius: number | null, dtype: NpyDtype, tileSize: number): string {
-  return createHash('sha256').update(`${inputDigest}|${radius ?? 'none'}|${dtype}|${tileSize}`).digest('hex').slice(0, 20);
+  return createHash('sha256').update(`${inputDigest}|${radiusParam(radiusFromJson(radius))}|${dtype}|${tileSize}`).digest('hex').slice(0, 20);
 }
 
 /** BullMQ job id of a tile (no ':' — BullMQ reserves it). */
@@ -167,7 +168,7 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
       tileSize: o.tileSize,
       normalization: o.normalization,
       kernel: o.kernel,
-      effectiveRadius: o.radius === null ? o.length - 1 : Math.min(o.radius, o.length - 1),
+      effectiveRadius: effectiveRadius(radiusFromJson(o.radius), o.length),
     };
     const enqueue = async (tiles: TileTask[]): Promise<void> => {
       const now = Date.now();

@@ -20,7 +20,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ['util'],
   ['config'],
   ['io', 'profiles'],
-  ['tracking', 'etl', 'harmonize', 'dtw', 'plot'],
+  // Below harmonize: harmonization joins the registered ETL sources (etl/sources.ts).
+  ['etl'],
+  ['tracking', 'harmonize', 'dtw', 'plot'],
   ['validate'],
   ['cluster'],
   ['model'],

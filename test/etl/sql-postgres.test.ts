@@ -9,6 +9,9 @@ import { loadRules } from '../../src/etl/rules.js';
 import { readMeterDescription } from '../../src/etl/meters.js';
 import { exportTagFor, sqlDatabaseSource, sqlFolderSource, SQL_CLEAN_DEFAULTS } from '../../src/etl/sql.js';
 import { runEtlStage } from '../../src/pipeline/etl.js';
+import { runPipeline } from '../../src/pipeline/pipeline.js';
+import { configuredSources } from '../../src/pipeline/sources.js';
+import { writeFileSync } from 'node:fs';
 import { openStore } from '../../src/tracking/index.js';
 import { startPostgres, type PgServer } from '../support/postgres.js';
 import { cleanToCsv, meterMap, quarterRows, tempDir, writePostgres, writeSqlite, writeTxt, type Row } from './sql-support.js';
@@ -150,5 +153,28 @@ describe('SQL historian in PostgreSQL (real server)', () => {
     const everything = allText(join(dir, 'mlruns'));
     expect(everything).toContain('lpclust:***@127.0.0.1');
     expect(everything).not.toContain(server.password);
+  });
+
+  it('a pipeline whose sql source is a PostgreSQL URI named in the config (dbEnv) never shows the password', async () => {
+    await writePostgres(server.url, sampleRows(), 'historian_pipeline');
+    const dir = tempDir('lpclust-sql-pipeline-');
+    const ENV = 'LPCLUST_TEST_PG_HISTORIAN_URI';
+    process.env[ENV] = server.url;
+    try {
+      const cfg = join(dir, 'lpclust.config.json');
+      writeFileSync(cfg, JSON.stringify({ pipeline: { sources: { sql: { dbEnv: ENV, table: 'historian_pipeline' } } } }));
+      const conf = configuredSources({}, cfg, dir)!;
+      const store = await openStore(`file:${join(dir, 'mlruns')}`);
+      const res = await runPipeline(
+        { model: 'kmeans', metric: 'euclidean', k: 3, nInit: 1, sources: conf.sources, meters: 'data/meters.csv', rules: 'data/rules.yaml', outDir: join(dir, 'out'), plots: false },
+        { store, experimentName: 'sqlpipe' },
+      );
+      expect(res.outputs.stages.filter((x) => !x.skipped).map((x) => x.stage)).toEqual(['etl_sql', 'harmonization', 'clustering']);
+      const everything = allText(join(dir, 'mlruns')) + allText(join(dir, 'out'));
+      expect(everything).toContain('lpclust:***@127.0.0.1');
+      expect(everything).not.toContain(server.password);
+    } finally {
+      delete process.env[ENV];
+    }
   });
 });

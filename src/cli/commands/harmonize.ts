@@ -4,16 +4,14 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { SOURCE_PRECEDENCE, type HarmonizeSource } from '../../harmonize/harmonize.js';
+import { HARMONIZE_SOURCES, type HarmonizeSource } from '../../harmonize/harmonize.js';
+import { PRECEDENCE } from '../../etl/sources.js';
 import type { HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
 import { capWorkers, contextFor } from '../context.js';
 import { addOptions, isSet, resolvedOptions } from '../options.js';
 
 /** The options of `lpclust harmonize`, parsed (src/cli/options.ts). */
-interface HarmonizeFlags {
-  oldmongo?: string;
-  sql?: string;
-  newmongo?: string;
+interface HarmonizeFlags extends Partial<Record<HarmonizeSource, string>> {
   rules?: string;
   out: string;
   computeDtw?: boolean;
@@ -32,13 +30,14 @@ export function register(program: Command): void {
   const cmd = program
     .command('harmonize')
     .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run');
+  // The sources' flags come from the source registry (etl/sources.ts), through the option table.
   addOptions(cmd, 'harmonize')
     .addHelpText(
       'after',
       `
-At least one of --oldmongo, --sql, --newmongo. Rows with an empty cell are dropped (counted per
-source). A (meter, day) present in several sources is kept once, from the newest source:
-${SOURCE_PRECEDENCE.join(' > ')}; the duplicates are counted and listed in harmonize_report.json.
+At least one of ${HARMONIZE_SOURCES.map((s) => `--${s}`).join(', ')}. Rows with an empty cell are dropped (counted per
+source). A (meter, day) present in several sources is kept once, from the first source of
+${PRECEDENCE.join(' > ')} (the newest of the utility's systems first, added CSV sources last); the duplicates are counted and listed in harmonize_report.json.
 Days whose every slot is 0 (no consumption recorded) are dropped and counted, as in
 \`lpclust pipeline\`: they have no L2 norm, so \`dtw\` and \`cluster\` could not use them.
 \`--keep-zero-days\` keeps them (e.g. to cluster with \`--normalize none\`).
@@ -51,9 +50,9 @@ Examples:
     )
     .action(async (flags: HarmonizeFlags, cmd: Command) => {
       const { harmonizeSummary, runHarmonizeStage } = await import('../../pipeline/harmonize.js');
-      const sources: Partial<Record<HarmonizeSource, string>> = { oldmongo: flags.oldmongo, sql: flags.sql, newmongo: flags.newmongo };
-      if (!flags.oldmongo && !flags.sql && !flags.newmongo) {
-        throw usageError('E_USAGE_OPTION', 'Expected at least one of `--oldmongo`, `--sql`, `--newmongo` but received none', {
+      const sources: Partial<Record<HarmonizeSource, string>> = Object.fromEntries(HARMONIZE_SOURCES.map((s) => [s, flags[s]]));
+      if (HARMONIZE_SOURCES.every((s) => !flags[s])) {
+        throw usageError('E_USAGE_OPTION', `Expected at least one of ${HARMONIZE_SOURCES.map((s) => `\`--${s}\``).join(', ')} but received none`, {
           hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
         });
       }

@@ -6,14 +6,11 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { usageError } from '../../errors.js';
-import { checkConfigKeys, readConfigFile } from '../../config.js';
 import type { Normalization } from '../../profiles/normalize.js';
 import type { InitName, MetricName, ModelName } from '../../cluster/fit.js';
 import type { Linkage } from '../../cluster/agglomerative.js';
 import type { ScaleChoice } from '../../cluster/scale-choice.js';
-import type { PipelineSources } from '../../pipeline/pipeline.js';
-import { checkInputPath } from '../../io/preflight.js';
+import { configuredSources, flagSources, type PipelineSources } from '../../pipeline/sources.js';
 import { log } from '../../util/log.js';
 import { capWorkers, contextFor } from '../context.js';
 import { addOptions, isSet, resolvedOptions } from '../options.js';
@@ -51,74 +48,11 @@ export interface PipelineSettings {
   plots: boolean;
 }
 
-/** Sources from flags or the config's `pipeline.sources`, paths relative to the config file; null = none configured. */
-export function configuredSources(flags: { oldmongo?: string; sql?: string; newmongo?: string }, configFile: string | undefined, cwd = process.cwd()): { sources: PipelineSources; base: string } | null {
-  if (flags.oldmongo || flags.sql || flags.newmongo) {
-    const s: PipelineSources = {};
-    if (flags.oldmongo) s.oldmongo = { input: flags.oldmongo };
-    if (flags.sql) s.sql = { input: flags.sql };
-    if (flags.newmongo) s.newmongo = { export: flags.newmongo };
-    // Checked here to name the flag; absolute, so the params say which files were read.
-    if (s.oldmongo) s.oldmongo.input = checkInputPath(path.resolve(cwd, s.oldmongo.input), '--oldmongo', 'dir');
-    if (s.sql?.input) s.sql.input = checkInputPath(path.resolve(cwd, s.sql.input), '--sql', 'dir');
-    if (s.newmongo?.export) s.newmongo.export = checkInputPath(path.resolve(cwd, s.newmongo.export), '--newmongo', 'file');
-    return { sources: s, base: cwd };
-  }
-  const cfg = readConfigFile({ cwd, configFile });
-  const section = cfg.data.pipeline as Record<string, unknown> | undefined;
-  const raw = section?.sources;
-  if (raw === undefined) return null;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw usageError('E_CONFIG', `${cfg.file}: expected "pipeline.sources" to be an object {oldmongo, sql, newmongo}`);
-  const base = path.dirname(cfg.file ?? path.join(cwd, 'x'));
-  const rel = (p: unknown, key: string): string | undefined => {
-    if (p === undefined) return undefined;
-    if (typeof p !== 'string' || p === '') throw usageError('E_CONFIG', `${cfg.file}: expected a non-empty text for pipeline.sources.${key} but received ${JSON.stringify(p)}`);
-    return path.resolve(base, p);
-  };
-  const str = (p: unknown, key: string): string | undefined => {
-    if (p === undefined) return undefined;
-    if (typeof p !== 'string' || p === '') throw usageError('E_CONFIG', `${cfg.file}: expected a non-empty text for pipeline.sources.${key} but received ${JSON.stringify(p)}`);
-    return p;
-  };
-  const r = raw as Record<string, Record<string, unknown> | undefined>;
-  checkConfigKeys(r, ['oldmongo', 'sql', 'newmongo'], cfg.file, 'pipeline.sources');
-  const SOURCE_KEYS: Record<string, string[]> = { oldmongo: ['input'], sql: ['input', 'db', 'dbEnv', 'table'], newmongo: ['export', 'uri', 'uriEnv', 'db', 'collection', 'since', 'until'] };
-  for (const [k, v] of Object.entries(r)) {
-    if (k.startsWith('$')) continue;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw usageError('E_CONFIG', `${cfg.file}: expected "pipeline.sources.${k}" to be an object, e.g. {"input": "data/${k}"}, but received ${JSON.stringify(v)}`);
-    checkConfigKeys(v, SOURCE_KEYS[k], cfg.file, `pipeline.sources.${k}`);
-  }
-  const s: PipelineSources = {};
-  if (r.oldmongo) s.oldmongo = { input: rel(r.oldmongo.input, 'oldmongo.input')! };
-  if (r.sql) {
-    const db = str(r.sql.db, 'sql.db');
-    if (db && /:\/\/[^/@]*:[^@/]*@/.test(db)) throw usageError('E_CONFIG', `${cfg.file}: pipeline.sources.sql.db holds a password; put the URI in an environment variable and name it in "dbEnv"`);
-    s.sql = { input: rel(r.sql.input, 'sql.input'), db: db && !/^[a-z]+:\/\//i.test(db) ? path.resolve(base, db) : db, dbEnv: str(r.sql.dbEnv, 'sql.dbEnv'), table: str(r.sql.table, 'sql.table') };
-  }
-  if (r.newmongo) {
-    const uri = str(r.newmongo.uri, 'newmongo.uri');
-    if (uri && /:\/\/[^/@]*:[^@/]*@/.test(uri)) throw usageError('E_CONFIG', `${cfg.file}: pipeline.sources.newmongo.uri holds a password; put the URI in an environment variable and name it in "uriEnv"`);
-    s.newmongo = {
-      export: rel(r.newmongo.export, 'newmongo.export'),
-      uri,
-      uriEnv: str(r.newmongo.uriEnv, 'newmongo.uriEnv'),
-      db: str(r.newmongo.db, 'newmongo.db'),
-      collection: str(r.newmongo.collection, 'newmongo.collection'),
-      since: str(r.newmongo.since, 'newmongo.since'),
-      until: str(r.newmongo.until, 'newmongo.until'),
-    };
-  }
-  // Checked here to name the config file and key (a missing folder used to crash the ETL stage).
-  const key = (k: string): string => `${cfg.file}: pipeline.sources.${k}`;
-  if (s.oldmongo?.input) checkInputPath(s.oldmongo.input, key('oldmongo.input'), 'dir');
-  if (s.sql?.input) checkInputPath(s.sql.input, key('sql.input'), 'dir');
-  if (s.sql?.db && !/^[a-z][a-z0-9+.-]*:\/\//i.test(s.sql.db)) checkInputPath(s.sql.db, key('sql.db'), 'file');
-  if (s.newmongo?.export) checkInputPath(s.newmongo.export, key('newmongo.export'), 'file');
-  return { sources: s, base };
-}
+/** Sources from flags or the config's `pipeline.sources` (read by the library, see pipeline/sources.ts). */
+export { configuredSources } from '../../pipeline/sources.js';
 
 /** Sources, meters and rules: configured ones, else the bundled sample data. */
-export async function pipelineInputs(cmd: Command, flags: { oldmongo?: string; sql?: string; newmongo?: string }, s: Pick<PipelineSettings, 'meters' | 'rules'>): Promise<{ sources: PipelineSources; meters?: string; rules?: string; sample: boolean }> {
+export async function pipelineInputs(cmd: Command, flags: Record<string, unknown>, s: Pick<PipelineSettings, 'meters' | 'rules'>): Promise<{ sources: PipelineSources; meters?: string; rules?: string; sample: boolean }> {
   const o = cmd.optsWithGlobals() as Record<string, unknown>;
   const conf = configuredSources(flags, o.config as string | undefined);
   if (conf) return { sources: conf.sources, meters: s.meters, rules: s.rules, sample: false };
@@ -132,11 +66,8 @@ export async function pipelineInputs(cmd: Command, flags: { oldmongo?: string; s
  * refuses them then: they belong to the stages `--in` skips); the configured sources and the
  * config's meters and rules are not used.
  */
-function directInputs(flags: { oldmongo?: string; sql?: string; newmongo?: string; meters?: unknown; rules?: unknown }): { sources: PipelineSources; meters?: string; rules?: string; sample: false } {
-  const sources: PipelineSources = {};
-  if (flags.oldmongo) sources.oldmongo = { input: flags.oldmongo };
-  if (flags.sql) sources.sql = { input: flags.sql };
-  if (flags.newmongo) sources.newmongo = { export: flags.newmongo };
+function directInputs(flags: Record<string, unknown>): { sources: PipelineSources; meters?: string; rules?: string; sample: false } {
+  const sources = flagSources(flags);
   return { sources, ...(typeof flags.meters === 'string' ? { meters: flags.meters } : {}), ...(typeof flags.rules === 'string' ? { rules: flags.rules } : {}), sample: false };
 }
 
@@ -145,6 +76,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('pipeline')
     .description('run every stage (ETL per source → harmonize → DTW → cluster + validate + plots) as one parent run with a child run per stage');
+  // The sources' flags come from the source registry (etl/sources.ts), through the option table.
   addOptions(cmd, 'pipeline')
     .addHelpText(
       'after',
@@ -167,7 +99,7 @@ Examples:
   lpclust pipeline --in harmonized.csv --model kmedoids --metric dtw -k 12
   lpclust pipeline --model som -k 9 --config uc7.config.json --out-dir runs --json`,
     )
-    .action(async (flags: PipelineSettings & { in?: string; oldmongo?: string; sql?: string; newmongo?: string; registerModel?: string }, cmd: Command) => {
+    .action(async (flags: PipelineSettings & Record<string, unknown> & { in?: string; registerModel?: string }, cmd: Command) => {
       const { pipelineSummary, runPipeline } = await import('../../pipeline/pipeline.js');
       const ctx = contextFor(cmd);
       const s = flags;

@@ -10,18 +10,16 @@ import { log } from '../../util/log.js';
 import { capWorkers, contextFor } from '../context.js';
 import { addOptions, resolvedOptions } from '../options.js';
 import { pipelineInputs, type PipelineSettings } from './pipeline.js';
+import { flagSources } from '../../pipeline/sources.js';
 
 /** The options of `lpclust sweep`, parsed (src/cli/options.ts); the shared ones as the pipeline's. */
-interface SweepFlags extends Omit<PipelineSettings, 'model' | 'metric' | 'k'> {
+interface SweepFlags extends Omit<PipelineSettings, 'model' | 'metric' | 'k'>, Record<string, unknown> {
   models: ModelName[];
   metrics: MetricName[];
   /** `-k N` as the range N..N; `-k a..b` (deprecated) as a..b. */
   k?: { range: [number, number]; deprecated: boolean };
   seeds: number[];
   in?: string;
-  oldmongo?: string;
-  sql?: string;
-  newmongo?: string;
   queue?: string;
   sharedDir: string;
   registerModel?: string;
@@ -61,7 +59,7 @@ Examples:
       const ctx = contextFor(cmd);
       const { models, metrics, seeds } = flags;
       const kRange = sweepKRange(flags, cmd);
-      if (flags.in !== undefined && (flags.oldmongo || flags.sql || flags.newmongo)) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
+      if (flags.in !== undefined && Object.keys(flagSources(flags)).length > 0) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
       // Shared settings (resolution, radius, ...) as the pipeline's; model/metric/k are the sweep's own.
       const s = flags;
       const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
