@@ -582,6 +582,16 @@ void* typed_data(Napi::Env env, const Napi::TypedArray& t) {
   return data;
 }
 
+// The Sakoe–Chiba radius rule (integer ≥ 0 or no band, default 1, clamped to [0, L − 1]) is owned
+// by the TypeScript side: src/dtw/settings.ts decides it and every caller passes
+// effectiveRadius(radius, L), an int in [0, L − 1] (never Infinity: Int32Value would read it as 0).
+// This side trusts that value; the bounds check of each export refuses r < 0, and this clamp
+// only keeps a direct call with a wider band from walking past the rows. It never changes a
+// result of lpclust's own calls.
+int band_radius(int r, int L) {
+  return r > L - 1 ? L - 1 : r;
+}
+
 // JS: block(A, B, L, r0, r1, c0, c1, radius, out, upper). A, B, out: Float32Array or
 // Float64Array, all of the same type. The JS wrapper validates and defaults every argument; the
 // checks here only keep a wrong call from reading or writing out of bounds.
@@ -611,7 +621,7 @@ Napi::Value Block(const Napi::CallbackInfo& info) {
     throw Napi::RangeError::New(env, "block: block bounds outside the arrays");
   }
   if (r1 == r0 || c1 == c0) return env.Undefined();
-  const int rr = r > L - 1 ? L - 1 : r;
+  const int rr = band_radius(r, L);
   if (type == napi_float32_array) {
     const float* A = static_cast<const float*>(typed_data(env, ta));
     const float* B = static_cast<const float*>(typed_data(env, tb));
@@ -681,7 +691,7 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
     d2 = static_cast<double*>(typed_data(env, td2));
   }
   if (h == 0) return Napi::Number::New(env, 0);
-  const int rr = radius > L - 1 ? L - 1 : radius;
+  const int rr = band_radius(radius, L);
   const double* up = static_cast<const double*>(typed_data(env, tu));
   const double* lo = static_cast<const double*>(typed_data(env, tl));
   int32_t* n1 = static_cast<int32_t*>(typed_data(env, tn1));
@@ -816,7 +826,7 @@ Napi::Value DbaAccumulate(const Napi::CallbackInfo& info) {
   for (int i = 0; i < r1 - r0; i++) {
     if (labels[i] < 0 || static_cast<size_t>(labels[i]) >= k) throw Napi::RangeError::New(env, "dbaAccumulate: label out of range");
   }
-  const int r = radius > L - 1 ? L - 1 : radius;
+  const int r = band_radius(radius, L);
   const double* centres = static_cast<const double*>(typed_data(env, tc));
   const uint8_t* active = static_cast<const uint8_t*>(typed_data(env, ta));
   double* sums = static_cast<double*>(typed_data(env, ts));
@@ -889,7 +899,7 @@ Napi::Value Tile(const Napi::CallbackInfo& info) {
       (hasMirror && static_cast<size_t>(h) * w > info[8].As<Napi::TypedArray>().ElementLength())) {
     throw Napi::RangeError::New(env, "tile: tile bounds outside the arrays");
   }
-  const int rr = r > L - 1 ? L - 1 : r;
+  const int rr = band_radius(r, L);
   if (type == napi_float32_array) {
     const float* A = static_cast<const float*>(typed_data(env, ta));
     float* O = static_cast<float*>(typed_data(env, to));

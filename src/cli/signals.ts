@@ -44,11 +44,11 @@ export function installSignalHandlers(): () => void {
   };
 }
 
-/** Remove the temporary files of unfinished atomic writes (outputs and tracking store share one registry, io/atomic.ts). */
+/** Remove the temporary files (and staged folders) of unfinished atomic writes (outputs and tracking stores share one registry, io/atomic.ts). */
 function removeTempFiles(): void {
   for (const f of pendingTempFiles()) {
     try {
-      rmSync(f, { force: true });
+      rmSync(f, { force: true, recursive: true });
     } catch {
       // Best effort: the process is about to stop.
     }

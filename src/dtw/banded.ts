@@ -1,8 +1,17 @@
 /**
  * Banded DTW with reusable buffers, in float64 with the reference's tie-breaking of warping paths:
- * the distance and DBA's alignment of a series to a centre (cluster/dba.ts).
+ * the distance, the warping path, and DBA's alignment of a series to a centre (cluster/dba.ts).
+ * The one DTW-with-path of lpclust; the independent check is dtwPathNaive (reference.ts).
  */
 import { effectiveRadius } from './settings.js';
+
+/** A warping path: the DTW distance and the aligned index pairs. */
+export interface WarpingPath {
+  /** DTW distance (square root of the path's summed squared differences). */
+  distance: number;
+  /** Pairs [i, j] from (0, 0) to (L − 1, L − 1): step t aligns a[i] with b[j]. */
+  path: Array<[number, number]>;
+}
 
 /**
  * Banded DTW kernel with reusable buffers: distance only (two rows) or the full cost table for a
@@ -15,6 +24,9 @@ export class BandedDtw {
   private cur: Float64Array;
   /** Cost table of the band, L × (2r + 1). */
   private acc: Float64Array;
+  /** The last backtracked warping path, step t aligning a[pathI[t]] with c[pathJ[t]]; 2L − 1 entries. */
+  private pathI: Int32Array;
+  private pathJ: Int32Array;
 
   constructor(L: number, radius: number) {
     this.L = L;
@@ -22,6 +34,8 @@ export class BandedDtw {
     this.prev = new Float64Array(L + 1);
     this.cur = new Float64Array(L + 1);
     this.acc = new Float64Array(L * (2 * this.r + 1));
+    this.pathI = new Int32Array(Math.max(1, 2 * L - 1));
+    this.pathJ = new Int32Array(Math.max(1, 2 * L - 1));
   }
 
   /** Squared DTW distance between a[aOff..aOff+L) and b[bOff..bOff+L). */
@@ -69,10 +83,41 @@ export class BandedDtw {
 
   /**
    * DBA accumulation: align series a (at aOff) to the centre c (at cOff) and add a's values into
-   * `sums[sOff + j]` / `counts[sOff + j]` for every centre index j on the warping path.
+   * `sums[sOff + j]` / `counts[sOff + j]` for every centre index j on the warping path, from the
+   * path's end back to (0, 0) (the order of the additions is part of DBA's bit-for-bit result).
    * @returns the squared DTW distance
    */
   accumulate(a: ArrayLike<number>, aOff: number, c: ArrayLike<number>, cOff: number, sums: Float64Array, counts: Float64Array, sOff = 0): number {
+    const d2 = this.fill(a, aOff, c, cOff);
+    const steps = this.backtrack();
+    const pi = this.pathI;
+    const pj = this.pathJ;
+    for (let t = 0; t < steps; t++) {
+      sums[sOff + pj[t]] += a[aOff + pi[t]];
+      counts[sOff + pj[t]] += 1;
+    }
+    return d2;
+  }
+
+  /**
+   * DTW distance and the optimal warping path between two series of length L, the path DBA aligns
+   * along (ties broken diagonal, then (i−1, j), then (i, j−1), as dtwPathNaive of reference.ts).
+   * @throws RangeError when a or b is not of length L
+   */
+  warpingPath(a: ArrayLike<number>, b: ArrayLike<number>): WarpingPath {
+    if (a.length !== this.L || b.length !== this.L) throw new RangeError(`warpingPath: expected two series of length ${this.L} but received ${a.length} and ${b.length}`);
+    const d2 = this.fill(a, 0, b, 0);
+    const steps = this.backtrack();
+    const path: Array<[number, number]> = [];
+    for (let t = steps - 1; t >= 0; t--) path.push([this.pathI[t], this.pathJ[t]]);
+    return { distance: Math.sqrt(d2), path };
+  }
+
+  /**
+   * Fill the band's cost table for a (at aOff) against c (at cOff).
+   * @returns the squared DTW distance
+   */
+  private fill(a: ArrayLike<number>, aOff: number, c: ArrayLike<number>, cOff: number): number {
     const L = this.L;
     const r = this.r;
     const W = 2 * r + 1;
@@ -107,11 +152,27 @@ export class BandedDtw {
         acc[row + q] = d * d + best;
       }
     }
-    // Backtrack inside the band: (i−1, j−1) keeps the band offset q, (i−1, j) is q + 1, (i, j−1) is q − 1.
+    return acc[(L - 1) * W + r];
+  }
+
+  /**
+   * Backtrack the table of the last {@link fill} inside the band: (i−1, j−1) keeps the band offset
+   * q, (i−1, j) is q + 1, (i, j−1) is q − 1. Writes the path into pathI/pathJ from (L−1, L−1) back
+   * to (0, 0).
+   * @returns the number of steps (at most 2L − 1)
+   */
+  private backtrack(): number {
+    const L = this.L;
+    const r = this.r;
+    const W = 2 * r + 1;
+    const acc = this.acc;
+    const pi = this.pathI;
+    const pj = this.pathJ;
     let i = L - 1;
     let j = L - 1;
-    sums[sOff + j] += a[aOff + i];
-    counts[sOff + j] += 1;
+    let t = 0;
+    pi[t] = i;
+    pj[t++] = j;
     while (i > 0 || j > 0) {
       if (i === 0) j--;
       else if (j === 0) i--;
@@ -126,10 +187,10 @@ export class BandedDtw {
         } else if (up <= left) i--;
         else j--;
       }
-      sums[sOff + j] += a[aOff + i];
-      counts[sOff + j] += 1;
+      pi[t] = i;
+      pj[t++] = j;
     }
-    return acc[(L - 1) * W + r];
+    return t;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 export { dtwDistance, dtwBlock, dtwToMany, selectKernel, KERNEL_CHOICES, type KernelChoice, type DtwKernel, type DtwCallOptions } from './kernel.js';
 export { dtwDistanceJs, dtwBlockJs, dtwToManyJs, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
-export { dtwPath, type WarpingPath } from './path.js';
+export { BandedDtw, type WarpingPath } from './banded.js';
 export {
   DEFAULT_RADIUS,
   DEFAULT_DTW_SETTINGS,

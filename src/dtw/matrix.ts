@@ -28,7 +28,7 @@ import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
 import { selectKernel, type KernelChoice } from './kernel.js';
-import { checkRadius, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson, radiusParam } from './settings.js';
+import { checkRadius, DEFAULT_DTW_SETTINGS, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson, radiusParam } from './settings.js';
 import { PACKAGE_ROOT, loadNative } from './native.js';
 import { BandWriter, type MatrixLayout } from './matrix-writer.js';
 import type { MatrixWorkerData, TileRequest, TileTask, WorkerReply } from './matrix-worker.js';
@@ -267,7 +267,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
   const n = known ? known.n : checkSeries(options.values, L, options.ids && options.dates ? (i) => `meter ${options.ids![i]} on ${options.dates![i]}` : undefined);
   const radius = checkRadius(options.radius ?? DEFAULT_RADIUS);
   const r = effectiveRadius(radius, L);
-  const dtype = options.dtype ?? 'float32';
+  const dtype = options.dtype ?? DEFAULT_DTW_SETTINGS.dtype;
   const workers = options.workers ?? availableParallelism();
   checkPositiveInt(workers, 'workers');
   const out = path.resolve(options.out);
@@ -683,7 +683,7 @@ export interface MatrixCheckOptions {
 export async function assertMatrixMatches(values: Float64Array, L: number, matrixPath: string, options: MatrixCheckOptions = {}): Promise<DtwSidecar> {
   const n = values.length / L;
   const rebuild = (s?: Partial<DtwSidecar>): string =>
-    `rebuild it: lpclust dtw --in ${options.inputFile ?? '<profiles.csv>'} --out ${matrixPath} --radius ${radiusParam(s?.radius === undefined ? (options.radius ?? DEFAULT_RADIUS) : radiusFromJson(s.radius))} --normalize ${s?.normalization ?? 'l2'} --force`;
+    `rebuild it: lpclust dtw --in ${options.inputFile ?? '<profiles.csv>'} --out ${matrixPath} --radius ${radiusParam(s?.radius === undefined ? (options.radius ?? DEFAULT_RADIUS) : radiusFromJson(s.radius))} --normalize ${s?.normalization ?? DEFAULT_DTW_SETTINGS.normalization} --force`;
   const stale = (why: string, s?: Partial<DtwSidecar>): LpclustError =>
     inputError('E_DTW_MATRIX_STALE', `the DTW matrix ${matrixPath} does not belong to these profiles: ${why}`, { hint: rebuild(s), where: { file: matrixPath } });
   let sidecar: DtwSidecar;

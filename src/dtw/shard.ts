@@ -20,7 +20,7 @@ import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
 import { workerEntry } from '../util/worker-entry.js';
 import { selectKernel, type KernelChoice } from './kernel.js';
-import { checkRadius, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson } from './settings.js';
+import { checkRadius, DEFAULT_DTW_SETTINGS, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson } from './settings.js';
 import { bandCells, checkSeries, computeDtwMatrix, lpclustVersion, pairsOf, runWorkers, tilesOf, type DtwMatrixResult, type MatrixLayout } from './matrix.js';
 import type { MatrixWorkerData, TileTask } from './matrix-worker.js';
 import { MATRIX_KEYS, TileFileWriter, indexTileFile, readTile, readTileCheckpoint, transposeTile, type TileFileHead, type TileFileIndex, type TileFileResume } from './tile-file.js';
@@ -118,7 +118,7 @@ export async function computeDtwShard(o: DtwShardOptions): Promise<DtwShardResul
   const n = checkSeries(o.values, L, o.ids && o.dates ? (i) => `meter ${o.ids![i]} on ${o.dates![i]}` : undefined);
   const radius = checkRadius(o.radius ?? DEFAULT_RADIUS);
   const r = effectiveRadius(radius, L);
-  const dtype = o.dtype ?? 'float32';
+  const dtype = o.dtype ?? DEFAULT_DTW_SETTINGS.dtype;
   const tileSize = o.tileSize ?? 1024;
   if (!Number.isInteger(tileSize) || tileSize < 1) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`tileSize\` but received \`${tileSize}\``);
   const out = path.resolve(o.out);

@@ -19,10 +19,34 @@ const pendingTemps = new Set<string>();
  * the target; it must be on the same file system, so the rename is atomic).
  */
 export function tempPathFor(target: string, dir: string = path.dirname(target)): string {
-  return path.join(dir, `.${path.basename(target)}.tmp-${process.pid}-${hostTag()}-${randomBytes(4).toString('hex')}`);
+  return path.join(dir, `${tempPrefixFor(target)}${process.pid}-${hostTag()}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Temporary files not yet renamed; the CLI removes them on SIGINT/SIGTERM. */
+/** The start of every temporary file name {@link tempPathFor} gives `target`: `.<name>.tmp-`. */
+export function tempPrefixFor(target: string): string {
+  return `.${path.basename(target)}.tmp-`;
+}
+
+/**
+ * Whether a file name looks like a temporary file of an atomic write (of this or an older lpclust
+ * version), i.e. a write in progress that readers must not list as content.
+ */
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.includes('.tmp-');
+}
+
+/**
+ * A registered temporary path for `target` in `dir`, for a caller that fills it itself (a download
+ * that may be retried) and renames it into place; release it with {@link discardTempFile} in every
+ * case (after the rename it only forgets it). The CLI's signal handler removes it meanwhile.
+ */
+export function reserveTempFile(target: string, dir: string = path.dirname(path.resolve(target))): string {
+  const tmp = tempPathFor(target, dir);
+  pendingTemps.add(tmp);
+  return tmp;
+}
+
+/** Temporary files and folders not yet renamed; the CLI removes them on SIGINT/SIGTERM. */
 export function pendingTempFiles(): string[] {
   return [...pendingTemps];
 }
@@ -166,6 +190,34 @@ export async function createFileAtomic(target: string, data: string | Uint8Array
   } finally {
     await fsp.rm(tmp, { force: true });
     pendingTemps.delete(tmp);
+  }
+}
+
+/**
+ * Create the folder `target` complete or not at all: it is made and filled under a registered
+ * temporary name in `stageIn` (the same file system; a folder a reader does not list as content),
+ * then renamed into place in one step. The parent of `target` must exist.
+ * @param fill writes the folder's content into the staging folder it is given
+ * @returns true when created, false when `target` already existed (it is left as it was)
+ * @throws the file-system error (callers name what they were doing)
+ */
+export async function createDirAtomic(target: string, stageIn: string, fill: (dir: string) => Promise<void>): Promise<boolean> {
+  const stage = tempPathFor(target, stageIn);
+  pendingTemps.add(stage);
+  try {
+    await fsp.mkdir(stage);
+    await fill(stage);
+    try {
+      await fsp.rename(stage, target);
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
+      throw e;
+    }
+  } finally {
+    await fsp.rm(stage, { recursive: true, force: true });
+    pendingTemps.delete(stage);
   }
 }
 

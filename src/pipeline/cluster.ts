@@ -44,7 +44,7 @@ import { AssignPool } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import type { QueueUrl } from '../queue/connection.js';
 import { dtwToMany } from '../dtw/index.js';
-import { DEFAULT_RADIUS } from '../dtw/settings.js';
+import { DEFAULT_RADIUS, radiusParam } from '../dtw/settings.js';
 
 /** Options of {@link runClusterStage}. */
 export interface ClusterStageOptions {
@@ -420,12 +420,12 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         if (o.preloaded.matrix.length !== n * n) throw new RangeError(`Expected a preloaded ${n} × ${n} matrix but received ${o.preloaded.matrix.length} cells`);
         dtwFile = o.preloaded.path;
         D = { n, data: o.preloaded.matrix };
-        await run.logParams({ dtw: path.resolve(dtwFile), radius });
+        await run.logParams({ dtw: path.resolve(dtwFile), radius: radiusParam(radius) });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
       } else if (plan.mode === 'sampled') {
         // DTW is computed on demand against medoids, centres and samples; no matrix is read or written.
         if (o.dtw !== undefined) log.warn(`--dtw ${o.dtw} is not read in sampled mode (it would need ${formatBytes(4 * n * n)} of memory); DTW distances are computed as needed`);
-        if (o.metric === 'dtw') await run.logParams({ radius });
+        if (o.metric === 'dtw') await run.logParams({ radius: radiusParam(radius) });
       } else if (o.metric === 'dtw' || o.dtw !== undefined) {
         if (o.dtw !== undefined) {
           dtwFile = o.dtw;
@@ -438,7 +438,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
           await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}), ...queued });
           D = await loadUnchecked(dtwFile, n, o.in);
         }
-        await run.logParams({ dtw: path.resolve(dtwFile), radius });
+        await run.logParams({ dtw: path.resolve(dtwFile), radius: radiusParam(radius) });
         await run.logArtifact(sidecarPathFor(dtwFile), 'cluster');
       }
 
@@ -541,6 +541,8 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
       const { fit, seconds, validation } = work;
       log.info(`${o.model} ${o.metric}: ${fit.k} clusters of ${n} profiles in ${seconds.toFixed(2)} s`);
       const { k: _k, ...hyper } = fit.params;
+      // A fit holds the radius as a number (Infinity: full DTW); MLflow gets the param form.
+      if (typeof hyper.radius === 'number') hyper.radius = radiusParam(hyper.radius);
       await run.logParams({ ...hyper, centres: fit.centresAreMeans ? 'cluster means' : 'model centres' });
 
       // Outputs.

@@ -37,7 +37,7 @@ import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '.
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import type { QueueUrl } from '../queue/connection.js';
-import { DEFAULT_RADIUS } from '../dtw/settings.js';
+import { DEFAULT_RADIUS, radiusParam } from '../dtw/settings.js';
 
 /** The ETL sources, in the order they run (the source registry's, etl/sources.ts). */
 export const PIPELINE_SOURCES: readonly SourceName[] = SOURCE_NAMES;
@@ -266,7 +266,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       resolution: direct ? resolutionOf(direct.slots) : resolution,
       timezone,
       normalize,
-      radius,
+      radius: radiusParam(radius),
       seed,
       n_init: o.nInit,
       linkage: o.linkage,
@@ -329,7 +329,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
 
     // 4. Clustering with validation and plots.
     const clusterDir = path.join(runDir, 'cluster');
-    const clusterParams: Record<string, string | number | boolean> = { model: o.model, metric: o.metric, k: o.k, normalize, radius, seed, dtw: wantDtw };
+    const clusterParams: Record<string, string | number | boolean> = { model: o.model, metric: o.metric, k: o.k, normalize, radius: radiusParam(radius), seed, dtw: wantDtw };
     if (o.k === 0) {
       clusterParams.k_range = `${(o.kRange ?? [3, 29]).join('..')}`;
       if (o.select !== undefined) clusterParams.select = o.select;
@@ -564,7 +564,7 @@ export async function runDtwOnce(ctx: StageCtx, harmonized: string, runDir: stri
   await runStage(ctx, {
     stage: 'dtw',
     runName: 'dtw',
-    params: { radius: o.radius, normalize: o.normalize, dtype: 'float32' },
+    params: { radius: radiusParam(o.radius), normalize: o.normalize, dtype: 'float32' },
     inputs: { harmonized },
     outputs: { matrix: { path: matrixFile, artifact: 'dtw/dtw.npy' }, sidecar: { path: `${matrixFile}.json`, artifact: 'dtw/dtw.npy.json' } },
     artifactDir: () => 'dtw',

@@ -36,7 +36,7 @@ import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 import type { QueueUrl } from '../queue/connection.js';
-import { DEFAULT_RADIUS } from '../dtw/settings.js';
+import { DEFAULT_RADIUS, radiusParam } from '../dtw/settings.js';
 
 /** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
 function betterOf(metric: string): 'higher' | 'lower' | undefined {
@@ -287,7 +287,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       min_cluster_share: minClusterShare,
       sources: resolved ? resolved.filter(([, r]) => r).map(([s]) => s).join(',') : undefined,
       normalize,
-      radius,
+      radius: radiusParam(radius),
       silhouette_dtw: wantDtw,
       n_init: o.nInit,
       linkage: o.linkage,

@@ -19,7 +19,9 @@
  * must never see a partial file, because one malformed file makes MLflow fail the listing of the
  * whole experiment. So (with the writers of io/atomic.ts):
  * - every file is written under a temporary name in a folder MLflow does not read as keys (the
- *   run or experiment folder) and renamed into place;
+ *   run or experiment folder) and renamed into place; folders that must appear complete (dataset
+ *   inputs) are staged the same way. Every temporary name is in io/atomic.ts's one registry, which
+ *   the CLI's signal handler empties;
  * - params and the first line of a metric are created complete with `link` (fails if the key
  *   exists: a changed param value is detected even across processes); later metric lines are
  *   appended as whole lines with one `O_APPEND` write per key and batch, cut off again if the disk
@@ -42,10 +44,13 @@ import { checkDatasetInputs, datasetMetaYaml, fileStoreDatasetId, fileStoreInput
 import {
   appendWhole,
   copyFileAtomic,
+  createDirAtomic,
   createFileAtomic,
   discardTempFile,
+  isTempName,
   removeOrphanedTemps,
-  tempPathFor,
+  reserveTempFile,
+  tempPrefixFor,
   writeFileAtomic,
   writeFileAtomicSync,
   writeTempFile,
@@ -211,7 +216,7 @@ function creationState(parent: string, id: string, removed: string[]): 'live' | 
   } catch {
     return 'none';
   }
-  const prefix = `.${id}.meta.yaml.tmp-`;
+  const prefix = tempPrefixFor(creationMarkerTarget(parent, id));
   let state: 'live' | 'gone' | 'none' = 'none';
   for (const name of names.filter((n) => n.startsWith(prefix))) {
     if (!tempOrphaned(name)) return 'live';
@@ -432,25 +437,28 @@ export class FileStore implements TrackingStore, WithRegistry {
    * put back.
    */
   private async breakLock(lock: string, stale: { text: string; why: string }): Promise<void> {
-    const aside = tempPathFor(lock);
+    const aside = reserveTempFile(lock);
     try {
-      await fsp.rename(lock, aside);
-    } catch {
-      return; // Another process removed it first.
+      try {
+        await fsp.rename(lock, aside);
+      } catch {
+        return; // Another process removed it first.
+      }
+      let text = '';
+      try {
+        text = await fsp.readFile(aside, 'utf8');
+      } catch {
+        // Unreadable: treat as the stale one.
+      }
+      if (text !== stale.text && text !== '') {
+        // A live lock taken in between: give it back (link fails only if a third process holds the name now).
+        await fsp.link(aside, lock).catch(() => undefined);
+      } else {
+        log.debug(`tracking store: removed a stale lock ${lock} (${stale.why})`);
+      }
+    } finally {
+      await discardTempFile(aside);
     }
-    let text = '';
-    try {
-      text = await fsp.readFile(aside, 'utf8');
-    } catch {
-      // Unreadable: treat as the stale one.
-    }
-    if (text !== stale.text && text !== '') {
-      // A live lock taken in between: give it back (link fails only if a third process holds the name now).
-      await fsp.link(aside, lock).catch(() => undefined);
-    } else {
-      log.debug(`tracking store: removed a stale lock ${lock} (${stale.why})`);
-    }
-    await fsp.rm(aside, { force: true });
   }
 
   // ---------------------------------------------------------------- recovery
@@ -793,21 +801,7 @@ export class FileStore implements TrackingStore, WithRegistry {
   private async createMetaFolder(dir: string, text: string, stageIn: string): Promise<boolean> {
     if (fs.existsSync(path.join(dir, 'meta.yaml'))) return false;
     await fsp.mkdir(path.dirname(dir), { recursive: true });
-    const stage = tempPathFor(dir, stageIn);
-    await fsp.mkdir(stage);
-    try {
-      await fsp.writeFile(path.join(stage, 'meta.yaml'), text);
-      try {
-        await fsp.rename(stage, dir);
-        return true;
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST' || code === 'ENOTEMPTY') return false;
-        throw e;
-      }
-    } finally {
-      await fsp.rm(stage, { recursive: true, force: true });
-    }
+    return createDirAtomic(dir, stageIn, (stage) => fsp.writeFile(path.join(stage, 'meta.yaml'), text));
   }
 
   async getRunInputs(runId: string): Promise<DatasetInput[]> {
@@ -929,7 +923,7 @@ export class FileStore implements TrackingStore, WithRegistry {
         throw ioError('list', path.join(dir, sub), e);
       }
       for (const d of entries) {
-        if (d.name.startsWith('.') && d.name.includes('.tmp-')) continue; // a write in progress
+        if (isTempName(d.name)) continue; // a write in progress
         const rel = sub ? `${sub}/${d.name}` : d.name;
         if (d.isDirectory()) await walk(rel);
         else if (d.isFile()) files.push(rel);

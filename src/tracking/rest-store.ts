@@ -19,6 +19,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { externalError, inputError, LpclustError } from '../errors.js';
 import { maskUri } from '../util/mask.js';
+import { discardTempFile, reserveTempFile } from '../io/atomic.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { MlflowApiError, RestClient, restClientOptionsFromEnv, type RestClientOptions } from './rest-client.js';
 import { LOGGED_MODEL_RUN_TAGS, MODEL_VERSIONS_TAG, modelVersionsTag, type LoggedModel, type ModelRegistry, type WithLoggedModels, type WithRegistry } from './registry.js';
@@ -606,13 +607,18 @@ export class RestStore implements TrackingStore, WithRegistry, WithLoggedModels 
 
   private async downloadFile(root: string, rel: string, local: string): Promise<void> {
     throwIfInterrupted();
-    const tmp = `${local}.part-${process.pid}`;
-    await this.client.request({
-      method: 'GET',
-      path: `${ARTIFACT_API}/${encodePath(root)}/${encodePath(rel)}`,
-      sink: (res) => pipeline(res, createWriteStream(tmp)),
-    });
-    await fsp.rename(tmp, local);
+    // Registered with io/atomic.ts, so Ctrl-C removes a half-downloaded file; each retry rewrites it.
+    const tmp = reserveTempFile(local);
+    try {
+      await this.client.request({
+        method: 'GET',
+        path: `${ARTIFACT_API}/${encodePath(root)}/${encodePath(rel)}`,
+        sink: (res) => pipeline(res, createWriteStream(tmp)),
+      });
+      await fsp.rename(tmp, local);
+    } finally {
+      await discardTempFile(tmp);
+    }
   }
 }
 

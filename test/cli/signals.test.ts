@@ -52,7 +52,8 @@ async function expectKilled(root: string, o: Outcome): Promise<void> {
     expect(meta).toMatch(/^end_time: \d{13}$/m);
   }
   expect(leftovers(root)).toEqual([]);
-  // The unfinished output was neither committed nor left behind as a temporary file.
+  // The unfinished output (and, blocked, the folder being staged) was neither committed nor left
+  // behind as a temporary file or folder: one registry of temporaries, io/atomic.ts.
   expect(fs.readdirSync(o.outDir)).toEqual([]);
 }
 

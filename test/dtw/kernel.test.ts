@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Random } from '../../src/util/random.js';
 import { dtwNaive, dtwPathNaive } from '../../src/dtw/reference.js';
-import { type KernelChoice, dtwBlock, dtwDistance, dtwToMany, dtwPath, selectKernel, loadNative, nativeStatus, dtwDistanceJs } from '../../src/dtw/index.js';
+import { type KernelChoice, dtwBlock, dtwDistance, dtwToMany, BandedDtw, selectKernel, loadNative, nativeStatus, dtwDistanceJs } from '../../src/dtw/index.js';
 
 const HAND_A = [0, 1, 2, 3, 0, 0, 0];
 const HAND_B = [0, 0, 0, 1, 2, 3, 0];
@@ -119,18 +119,32 @@ describe('DTW kernels agree with the naive definition (property tests)', () => {
       expect(one[3]).toBe(dtwNaive(data.subarray(3 * L, 4 * L), centres.subarray(0, L)));
     }
   });
-  it('dtwPath equals dtwPathNaive (distance and path) on many lengths and radii', () => {
+  it("BandedDtw's warping path (DBA's) equals dtwPathNaive (distance and path) on many lengths and radii", () => {
     for (const L of [1, 2, 5, 24, 50]) {
       for (const r of [0, 1, 3, Infinity]) {
-        const a = randomMatrix(rng, 1, L);
-        const b = randomMatrix(rng, 1, L);
-        const got = dtwPath(a, b, r);
-        const want = dtwPathNaive(a, b, r);
-        expect(got.distance).toBe(want.distance);
-        expect(got.path).toEqual(want.path);
+        const dtw = new BandedDtw(L, r);
+        // Reused tables: several pairs per instance, as DBA aligns every row with one instance.
+        for (let pair = 0; pair < 3; pair++) {
+          const a = randomMatrix(rng, 1, L);
+          const b = randomMatrix(rng, 1, L);
+          const got = dtw.warpingPath(a, b);
+          const want = dtwPathNaive(a, b, r);
+          expect(got.distance).toBe(want.distance);
+          expect(got.path).toEqual(want.path);
+        }
       }
     }
-    const p = dtwPath(HAND_A, HAND_B, 2);
+    // Ties: series of a few integer levels have many optimal paths; the tie-breaking is the reference's.
+    for (const r of [1, 2, 4, Infinity]) {
+      const dtw = new BandedDtw(12, r);
+      for (let pair = 0; pair < 200; pair++) {
+        const a = Array.from({ length: 12 }, () => rng.int(3));
+        const b = Array.from({ length: 12 }, () => rng.int(3));
+        expect(dtw.warpingPath(a, b)).toEqual(dtwPathNaive(a, b, r));
+      }
+    }
+    expect(() => new BandedDtw(5, 1).warpingPath([1, 2, 3], [1, 2, 3, 4, 5])).toThrow(RangeError);
+    const p = new BandedDtw(HAND_A.length, 2).warpingPath(HAND_A, HAND_B);
     expect(p.distance).toBe(0);
     expect(p.path[0]).toEqual([0, 0]);
     expect(p.path[p.path.length - 1]).toEqual([6, 6]);

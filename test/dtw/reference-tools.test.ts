@@ -5,15 +5,15 @@
  * values come from test/fixtures/dtw/pairwise.json, written by scripts/make-dtw-fixtures.py
  * (which records the tools' commits); no Python runs here.
  * Every DTW code path of lpclust must meet the float64 values to 1e-12 relative: the naive
- * definition, dtwDistance, dtwPath, the block and one-to-many kernels (TypeScript and native),
- * DBA's BandedDtw and the tiled matrix writer (float64 and float32 matrices).
+ * definition, dtwDistance, the block and one-to-many kernels (TypeScript and native), DBA's
+ * BandedDtw (distance and warping path) and the tiled matrix writer (float64 and float32 matrices).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { dtwNaive } from '../../src/dtw/reference.js';
-import { type KernelChoice, computeDtwMatrix, dtwBlock, dtwDistance, dtwPath, dtwToMany, loadDtwMatrix, loadNative } from '../../src/dtw/index.js';
+import { type KernelChoice, computeDtwMatrix, dtwBlock, dtwDistance, dtwToMany, loadDtwMatrix, loadNative } from '../../src/dtw/index.js';
 import { BandedDtw } from '../../src/cluster/index.js';
 
 interface PairwiseCase {
@@ -82,7 +82,7 @@ describe('fixture sanity', () => {
 
 describe('lpclust DTW equals tslearn and dtaidistance (float64)', () => {
   for (const c of fixture.cases) {
-    it(`${c.name}: naive, dtwDistance, dtwPath and DBA's BandedDtw`, () => {
+    it(`${c.name}: naive, dtwDistance and DBA's BandedDtw (distance and warping path)`, () => {
       const L = c.length;
       for (const key of RADII) {
         const r = radiusOf(key);
@@ -94,7 +94,7 @@ describe('lpclust DTW equals tslearn and dtaidistance (float64)', () => {
           const b = c.series[j];
           check('dtwNaive', key, dtwNaive(a, b, r), want, `${c.name} (${i},${j})`);
           check('dtwDistance', key, dtwDistance(a, b, r), want, `${c.name} (${i},${j})`);
-          check('dtwPath', key, dtwPath(a, b, r).distance, want, `${c.name} (${i},${j})`);
+          check('BandedDtw path', key, banded.warpingPath(a, b).distance, want, `${c.name} (${i},${j})`);
           check('BandedDtw', key, Math.sqrt(banded.dist2(data, i * L, data, j * L)), want, `${c.name} (${i},${j})`);
         });
       }

@@ -1,6 +1,8 @@
 /**
  * An in-repository MLflow tracking server for tests: a `node:http` server on 127.0.0.1 (random
- * port) keeping state in memory and enforcing the REST contract of docs/mlflow-compat.md —
+ * port) keeping state in memory and enforcing the parts of MLflow's REST API (its REST API
+ * reference, and the server's behaviour the REST store relies on: src/tracking/rest-store.ts,
+ * rest-batch.ts for the log-batch limits) —
  * log-batch limits, 400 on a changed param and on a key twice in one batch, 404
  * RESOURCE_DOES_NOT_EXIST on unknown ids, `{error_code, message}` bodies, run_name/mlflow.runName
  * consistency, metric timestamps required, mlflow-artifacts PUT/GET and artifacts/list, runs/search
