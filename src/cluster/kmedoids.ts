@@ -9,7 +9,7 @@ import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 // The Euclidean matrix helpers live in euclidean.ts; re-exported for the callers that import them from here.
 export { euclideanMatrix, euclideanMatrixRows, EUCLIDEAN_MATRIX_UNIT_ROWS } from './euclidean.js';
-import { checkFitInput, emptyMedoidReseed, type DistanceMatrix, type Rows } from './common.js';
+import { checkFitInput, emptyMedoidReseed, type DistanceMatrix } from './common.js';
 
 /** Swap strategy of {@link KMedoids}. */
 export type KMedoidsMethod = 'fasterpam' | 'alternate';
