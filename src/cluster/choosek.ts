@@ -8,7 +8,7 @@
 import { inputError, usageError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, ineligibleBecause, isBetter, type Direction } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, ineligibleBecause, isBetter, type Direction } from '../validate/metrics.js';
 import type { DistanceMatrix, Rows } from './common.js';
 import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
 import { euclideanMatrix } from './euclidean.js';
@@ -87,8 +87,8 @@ export async function chooseK(
   if (useDtw && !D && !(options.fit && options.select)) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
   if (options.euclidean && options.euclidean.length !== rows.n * rows.n) throw new RangeError(`Expected a ${rows.n} × ${rows.n} Euclidean matrix but received ${options.euclidean.length} cells`);
   const rule = { minClusterShare: options.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE };
-  const criterion = options.select?.key ?? (useDtw ? 'Silhouette DTW' : 'Silhouette Score');
-  const better: Direction = options.select?.better ?? 'higher';
+  const criterion = options.select?.key ?? defaultScore(useDtw).key;
+  const better: Direction = options.select?.better ?? defaultScore(useDtw).better;
   const silhouette = (fit: ClusterFit): number => {
     if (fit.k < 2) return -1;
     if (useDtw) return silhouettePrecomputed(D!.data, rows.n, fit.labels, fit.k).score;

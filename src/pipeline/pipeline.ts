@@ -33,7 +33,7 @@ import { runDtwStage } from './dtw.js';
 import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES, SCORE_KEYS } from '../validate/metrics.js';
 import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '../cluster/scale.js';
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
@@ -249,7 +249,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
   // Choosing k by the DTW silhouette needs the matrix, as --silhouette-dtw does.
-  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false) || (o.k === 0 && o.select === 'Silhouette DTW');
+  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false) || (o.k === 0 && o.select === SCORE_KEYS.silhouetteDtw);
   const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: pipelineRunName(o), tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'pipeline' } }, async (parent) => {

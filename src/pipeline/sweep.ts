@@ -17,7 +17,7 @@ import { readProfiles } from '../io/profiles.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { adjustedRandIndex } from '../validate/index.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES, ineligibleBecause, isBetter, keySlug, parseSelect, scoreDef } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, directionOf, HEADLINE_SCORES, ineligibleBecause, isBetter, keySlug, parseSelect } from '../validate/metrics.js';
 import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -38,11 +38,6 @@ import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, run
 import type { StageResult, StageTracking } from './types.js';
 import type { QueueUrl } from '../queue/connection.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
-
-/** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
-function betterOf(metric: string): 'higher' | 'lower' | undefined {
-  return scoreDef(metric)?.better;
-}
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions {
@@ -257,8 +252,10 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   const radius = o.radius ?? DEFAULT_RADIUS;
   const selected = o.select !== undefined ? parseSelect(o.select) : undefined;
   const wantDtw = o.metrics.includes('dtw') || selected?.needsDtw === true || (o.silhouetteDtw ?? false);
-  const select = selected?.key ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
-  const lower = scoreDef(select)!.better === 'lower';
+  // The score and its direction come from the metric registry (validate/metrics.ts).
+  const selectDef = selected ?? defaultScore(wantDtw);
+  const select = selectDef.key;
+  const better = selectDef.better;
   const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
   if (!(minClusterShare >= 0 && minClusterShare < 1)) throw usageError('E_USAGE_VALUE', `Expected a minimum cluster share 0 ≤ s < 1 but received ${minClusterShare}`);
   // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
@@ -555,9 +552,9 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const values = g.rows.map((r) => r.metrics[select]).filter((v): v is number => v !== undefined && Number.isFinite(v));
       if (g.excluded || values.length === 0) continue;
       const v = mean(values);
-      if (!best || isBetter(v, best.value, lower ? 'lower' : 'higher')) {
+      if (!best || isBetter(v, best.value, better)) {
         // The run a user opens: the seed whose own value is the best of the group.
-        const top = g.rows.reduce((a, b) => (isBetter(b.metrics[select], a.metrics[select], lower ? 'lower' : 'higher') ? b : a));
+        const top = g.rows.reduce((a, b) => (isBetter(b.metrics[select], a.metrics[select], better) ? b : a));
         best = { model: g.model, metric: g.metric, k: g.k, value: v, runId: top.runId };
       }
     }
@@ -597,7 +594,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         }));
         if (series.every((s) => s.points.every((p) => !Number.isFinite(p.value)))) continue;
         const bestHere = best && best.model === model && m === select ? { series: `${model} ${best.metric}`, k: best.k } : undefined;
-        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(betterOf(m) ? { better: betterOf(m) } : {}), ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
+        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(directionOf(m) ? { better: directionOf(m) } : {}), ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
       }
       if (stability.length > 0) {
@@ -616,7 +613,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       );
       if (series.some((s) => s.points.some((p) => Number.isFinite(p.value)))) {
         const r = await renderMetricVsK(
-          { metric: select, series, title: `every configuration: ${select} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better: lower ? 'lower' : 'higher', ...(best ? { best: { series: `${best.model} ${best.metric}`, k: best.k } } : {}) },
+          { metric: select, series, title: `every configuration: ${select} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better, ...(best ? { best: { series: `${best.model} ${best.metric}`, k: best.k } } : {}) },
           { outDir: plotDir, basename: `all_${slug(select)}` },
         );
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
@@ -655,7 +652,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         rows,
         stability,
         select,
-        better: lower ? 'lower' : 'higher',
+        better,
         minClusterShare,
         ...(best ? { best } : {}),
         summaryCsv,
