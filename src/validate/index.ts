@@ -8,7 +8,7 @@ import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
 import { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
 import { silhouetteOnSample, simplifiedSilhouetteEuclidean } from './sampled.js';
-import { SCORE_KEYS as K, SCORES } from './metrics.js';
+import { SCORE_KEYS as K, SCORES, type ScoreDef, type ScoreInput } from './metrics.js';
 
 export { silhouetteEuclidean, silhouettePrecomputed, euclideanDistanceMatrix, type SilhouetteResult } from './silhouette.js';
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
@@ -85,6 +85,8 @@ export interface ValidationInput {
    * added as `Simplified Silhouette`. `dtw`, `euclidean` and `silhouette` must then be absent.
    */
   sampled?: { size: number; seed: number; dtwRadius?: number };
+  /** The metric registry whose self-computing scores are added (default `SCORES`; tests give their own). */
+  scores?: readonly ScoreDef[];
 }
 
 /** The scalar metrics, by their logged names. `Silhouette DTW` only with a DTW matrix. */
@@ -112,9 +114,12 @@ const SIL_CI95 = `${K.silhouette}_ci95` as const;
 const SIL_DTW_SAMPLE_SIZE = `${K.silhouetteDtw}_sample_size` as const;
 const SIL_DTW_CI95 = `${K.silhouetteDtw}_ci95` as const;
 
-/** The registered scores that compute themselves, added after the built-in ones. */
-function registeredScores(metrics: ValidationMetrics, v: { X: Float64Array; L: number; labels: ArrayLike<number>; k: number; centres: Float64Array }): void {
-  for (const s of SCORES) if (s.compute) metrics[s.key] = s.compute(v);
+/**
+ * Adds every registered score that computes itself (`compute` in validate/metrics.ts) to
+ * `metrics`, after the built-in ones (whose order the `validation/metrics.json` artifact keeps).
+ */
+function registeredScores(metrics: ValidationMetrics, v: ScoreInput, scores: readonly ScoreDef[]): void {
+  for (const s of scores) if (s.compute) metrics[s.key] = s.compute(v);
 }
 
 /** Everything {@link computeValidation} returns. */
@@ -185,7 +190,7 @@ export function computeValidation(input: ValidationInput): ValidationResult {
     ...peakScores(X, L, labels, centres, minProminence),
     [K.distinctiveness]: distinctiveness(nonEmpty, L, minProminence),
   };
-  registeredScores(metrics, { X, L, labels, k, centres });
+  registeredScores(metrics, { X, L, labels, k, centres }, input.scores ?? SCORES);
   if (input.dtw !== undefined) {
     const D = input.dtw.matrix;
     if (D.length !== n * n) {
@@ -220,7 +225,7 @@ function sampledValidation(input: ValidationInput, labels: ArrayLike<number>, ce
     ...peakScores(X, L, labels, centres, minProminence),
     [K.distinctiveness]: distinctiveness(nonEmpty, L, minProminence),
   };
-  registeredScores(metrics, { X, L, labels, k, centres });
+  registeredScores(metrics, { X, L, labels, k, centres }, input.scores ?? SCORES);
   let silDtw: Float64Array | undefined;
   if (o.dtwRadius !== undefined) {
     const r = silhouetteOnSample(X, L, labels, k, o.size, o.seed, o.dtwRadius);

@@ -54,7 +54,7 @@ export interface ScoreInput {
 export interface ScoreDef {
   /** The logged MLflow key (the old pipeline's name where it had one). */
   key: string;
-  /** Its identifier: the key's lower-case `_` form (`silhouette_dtw`), which `--select` also accepts. */
+  /** Its identifier: the whole key's lower-case `_` form (`silhouette_dtw`, `fit_inertia`), which `--select` also accepts. */
   name: string;
   better: Direction;
   /** Only with DTW distances (the DTW matrix, or in sampled mode DTW on a sample). */
@@ -74,7 +74,7 @@ export interface ScoreDef {
 
 /** A registry entry from its key (the name is derived, so the two never disagree). */
 function score(key: string, better: Direction, about: string, more: Pick<ScoreDef, 'needsDtw' | 'headline' | 'compute'> = {}): ScoreDef {
-  return { key, name: keySlug(key), better, about, ...more };
+  return { key, name: key.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, ''), better, about, ...more };
 }
 
 /**
@@ -149,7 +149,7 @@ export function scoreDef(key: string): ScoreDef | undefined {
  */
 export function parseSelect(raw: string, option = '--select'): ScoreDef {
   const norm = (s: string): string => s.toLowerCase().replace(/[\s_-]+/g, '');
-  const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw));
+  const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw) || norm(s.name) === norm(raw));
   if (!hit) {
     throw usageError('E_USAGE_VALUE', `Expected a score for \`${option}\` but received \`${raw}\``, {
       hint: `one of: ${SCORES.map((s) => `"${s.key}" (${s.better} is better)`).join(', ')}`,
