@@ -544,22 +544,26 @@ export function runVariantFit(rows: Rows, spec: ClusterSpec, D: DistanceMatrix |
   return v.fit({ rows, spec, rng: new Random(seed), seed, init, ...(D ? { D } : {}), params, stats });
 }
 
-/** Default of a hyper-parameter per model × metric, as `--help` says it: `10 for kmeans, 5 for kmeans dtw, …` (variants without one left out). */
+/**
+ * Default of a hyper-parameter per model as `--help` says it: `kmeans 300, kmeans dtw 5, …` —
+ * one value per model when its metrics agree (variants without the parameter left out).
+ */
 export function defaultsHelp(param: 'nInit' | 'maxIter'): string {
   const parts: string[] = [];
+  const show = (d: VariantDefaults): string => `${d[param]}${param === 'maxIter' && d.maxIterIs ? ` ${d.maxIterIs}` : ''}`;
   for (const e of MODEL_REGISTRY) {
-    for (const metric of METRICS) {
-      const d = e.variants[metric]?.defaults;
-      if (d?.[param] === undefined) continue;
-      parts.push(`${e.name}${metric === 'euclidean' ? '' : ` ${metric}`} ${d[param]}${param === 'maxIter' && d.maxIterIs ? ` ${d.maxIterIs}` : ''}`);
-    }
+    const have = METRICS.filter((m) => e.variants[m]?.defaults[param] !== undefined);
+    const values = new Set(have.map((m) => show(e.variants[m]!.defaults)));
+    if (values.size === 1) parts.push(`${e.name} ${[...values][0]}`);
+    else for (const m of have) parts.push(`${e.name}${m === 'euclidean' ? '' : ` ${m}`} ${show(e.variants[m]!.defaults)}`);
   }
   return parts.join(', ');
 }
 
-/** `--model`'s help: the models, and what a model × metric means where it has its own name (`kmeans + dtw = DBA k-means`). */
-export function modelsHelp(): string {
+/** `--metric`'s help: the metrics, and what a model × metric means where it has its own name or does not exist (`kmeans + dtw = DBA k-means; SOM has no DTW variant`). */
+export function metricsHelp(): string {
   const named = MODEL_REGISTRY.flatMap((e) => METRICS.filter((m) => e.variants[m]?.label).map((m) => `${e.name} + ${m} = ${e.variants[m]!.label}`));
   const lacking = MODEL_REGISTRY.flatMap((e) => Object.values(e.lacks ?? {}));
-  return `${MODELS.join('|')}${named.length > 0 || lacking.length > 0 ? ` (${[...named, ...lacking].join('; ')})` : ''}`;
+  const notes = [...named, ...lacking];
+  return `${METRICS.join('|')}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}`;
 }
