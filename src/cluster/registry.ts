@@ -132,6 +132,8 @@ export interface SampledVariant {
    * `pool` assigns rows to centres (this machine's threads or the job queue) over these rows.
    */
   fit?: (rows: Rows, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions) => Promise<ClusterFit>;
+  /** Fits on a sample of `--sample-size` rows (the plan then checks that size against n and k). */
+  usesSample: boolean;
   /** Rows of the largest square matrix the sampled fit holds for a sample of `s` rows (0: none). */
   matrixRows: (s: number) => number;
   /** What the sampled fit does, for the run's scale reason (empty when it is the exact fit). */
@@ -375,7 +377,7 @@ async function fitAgglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assi
 }
 
 /** Sampled mode of a model that needs no n × n matrix: its exact fit, as it is. */
-const NO_MATRIX: SampledVariant = { matrixRows: () => 0, describe: () => '', sampleSizeHint: false, assignsTo: 'centres' };
+const NO_MATRIX: SampledVariant = { usesSample: false, matrixRows: () => 0, describe: () => '', sampleSizeHint: false, assignsTo: 'centres' };
 
 const KMEANS_DTW: MetricVariant = {
   label: 'DBA k-means',
@@ -416,6 +418,7 @@ const KMEANS: ModelEntry = {
 /** k-medoids' sampled variant (FasterCLARA), the same for both metrics. */
 const CLARA: SampledVariant = {
   fit: fitKMedoidsSampled,
+  usesSample: true,
   matrixRows: (s) => s,
   describe: (s, n) => `k-medoids by FasterCLARA (samples of ${s} profiles, medoids scored on all ${n}), `,
   sampleSizeHint: true,
@@ -437,6 +440,7 @@ const KMEDOIDS: ModelEntry = {
 /** Agglomerative's sampled variant (the tree on a sample), the same for both metrics. */
 const TREE_ON_SAMPLE: SampledVariant = {
   fit: fitAgglomerativeSampled,
+  usesSample: true,
   // The sample's matrix plus the tree's working copy of it.
   matrixRows: (s) => Math.ceil(s * Math.SQRT2),
   describe: (s) => `the agglomerative tree on a seeded sample of ${s} profiles, every other profile joining its nearest cluster medoid, `,

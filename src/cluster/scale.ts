@@ -131,7 +131,7 @@ export function planScale(i: ScaleInput): ScalePlan {
       return plan('exact', `exact (--scale auto): ${exactBytes > 0 ? `${exactNeeds.join(' and ')} fit the memory budget of ${budgetText}` : `no n × n matrix is needed and ${i.n} profiles keep exact silhouettes affordable`}`);
     }
   }
-  if (sampled.matrixRows(sampleSize) > 0) checkSampleSize(sampleSize, i.n, i.k);
+  if (sampled.usesSample) checkSampleSize(sampleSize, i.n, i.k);
   if (sBytes > i.budget) {
     throw usageError('E_USAGE_MEMORY_BUDGET', `the memory budget of ${budgetText} is too small even for the sampled method, which needs about ${formatBytes(sBytes)} for ${i.n} profiles of ${i.L} slots`, {
       hint: `raise --memory-budget to at least ${formatBytes(sBytes)}${sampled.sampleSizeHint ? ', or lower --sample-size' : ''}`,
