@@ -13,6 +13,7 @@
 import { usageError, type LpclustError } from '../errors.js';
 import type { Assigner } from '../dtw/assigner.js';
 import { sampleMatrix } from '../dtw/index.js';
+import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
 import { checkFitInput, clusterMedoids, clusterSizes, orderBySize, permuteRows, type DistanceMatrix, type Rows } from './common.js';
@@ -212,8 +213,6 @@ export interface ModelEntry {
   predict: { reproduces: 'exact' } | { reproduces: 'agreement'; because: string };
 }
 
-const DTW_DEFAULT_RADIUS = 1;
-
 /** The linkage of an agglomerative spec, default by metric; Ward with DTW is refused. */
 function agglomerativeLinkage(spec: Pick<ClusterSpec, 'linkage' | 'metric'>, v: MetricVariant): Linkage {
   const lk: Linkage = spec.linkage ?? v.defaults.linkage!;
@@ -228,7 +227,7 @@ function dbaModel(spec: ClusterSpec): DbaKMeans {
   const v = KMEANS_DTW;
   const init = spec.init ?? v.defaults.init!;
   if (!v.defaults.inits!.includes(init)) throw usageError('E_USAGE_INIT', v.initRefusal!(init));
-  return new DbaKMeans({ k: spec.k, nInit: spec.nInit ?? v.defaults.nInit!, maxIter: spec.maxIter ?? v.defaults.maxIter!, radius: spec.radius ?? DTW_DEFAULT_RADIUS, seed: spec.seed ?? 0 });
+  return new DbaKMeans({ k: spec.k, nInit: spec.nInit ?? v.defaults.nInit!, maxIter: spec.maxIter ?? v.defaults.maxIter!, radius: spec.radius ?? DEFAULT_RADIUS, seed: spec.seed ?? 0 });
 }
 
 /** Labels and centres of a fitted DBA model; its params and stats added to `params` / `stats`. */
@@ -267,7 +266,7 @@ function fitKMedoids({ rows, spec, rng, seed, init, D, params, stats }: FitCall)
   const s = m.state!;
   const centres = new Float64Array(k * rows.dim);
   for (let c = 0; c < k; c++) centres.set(rows.data.subarray(s.medoids[c] * rows.dim, (s.medoids[c] + 1) * rows.dim), c * rows.dim);
-  if (metric === 'dtw') params.radius = spec.radius ?? DTW_DEFAULT_RADIUS;
+  if (metric === 'dtw') params.radius = spec.radius ?? DEFAULT_RADIUS;
   Object.assign(params, { init: kinit, method: m.method, n_init: m.init === 'build' ? 1 : m.nInit, max_iter: m.maxIter });
   Object.assign(stats, { 'fit/total_deviation': s.totalDeviation, 'fit/iterations': s.nIter, 'fit/swaps': s.swaps, 'fit/empty_clusters_reseeded': s.emptyReseeds });
   return { labels: s.labels, centres };
@@ -281,7 +280,7 @@ async function fitKMedoidsSampled(rows: Rows, spec: ClusterSpec, pool: Assigner,
   const seed = spec.seed ?? 0;
   const init = spec.init ?? v.defaults.init!;
   const kinit: KMedoidsInit = init === 'k-means++' ? 'k-medoids++' : init;
-  const radius = metric === 'dtw' ? (spec.radius ?? DTW_DEFAULT_RADIUS) : 0;
+  const radius = metric === 'dtw' ? (spec.radius ?? DEFAULT_RADIUS) : 0;
   const maxIter = spec.maxIter ?? v.defaults.maxIter!;
   const s = await fasterClara(rows, { k, radius, seed, init: kinit, maxIter, sampleSize: o.sampleSize, ...(o.samples !== undefined ? { samples: o.samples } : {}), ...(o.share ? { share: o.share } : {}) }, pool);
   const ordered = orderBySize(s.labels, k);
@@ -338,7 +337,7 @@ async function fitAgglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assi
   const seed = spec.seed ?? 0;
   checkSampleSize(sampleSize, n, k);
   const lk = agglomerativeLinkage(spec, AGGLOMERATIVE.variants[metric]!);
-  const radius = metric === 'dtw' ? (spec.radius ?? DTW_DEFAULT_RADIUS) : 0;
+  const radius = metric === 'dtw' ? (spec.radius ?? DEFAULT_RADIUS) : 0;
   const idx = new Random(seed).sample(n, sampleSize).sort();
   const S = { data: gatherRows(rows, idx), n: sampleSize, dim: L };
   const D = share ? share.matrix(idx, radius, () => sampleMatrix(rows, idx, radius)) : sampleMatrix(rows, idx, radius);
