@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
 import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName } from '../../cluster/fit.js';
+import { defaultsHelp, metricsHelp } from '../../cluster/registry.js';
 import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
 import { capWorkers, contextFor } from '../context.js';
@@ -66,7 +67,7 @@ export function register(program: Command): void {
     .description('cluster profiles (kmeans, kmedoids, agglomerative, som; Euclidean or DTW), write labels and centres, validate, track the run')
     .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
     .option('--model <name>', `model: ${MODELS.join('|')}`, 'kmeans')
-    .option('--metric <name>', `distance: ${METRICS.join('|')} (kmeans + dtw = DBA k-means)`, 'euclidean')
+    .option('--metric <name>', `distance: ${metricsHelp()}`, 'euclidean')
     .option('-k, --k <k>', 'number of clusters; 0 chooses k over --k-range (best --select among the k passing --min-cluster-share)', '12')
     .option('--k-range <a..b>', 'k range searched with -k 0', '3..29')
     .option('--select <score>', `with -k 0: the score choosing k, with its direction (default: the silhouette of --metric); one of ${SCORES.map((s) => `"${s.key}"`).join(', ')}`)
@@ -76,8 +77,8 @@ export function register(program: Command): void {
     .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
     .option('--init <name>', `initialisation: ${INITS.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++) (default random)`)
     .option('--kmedoids-method <name>', 'k-medoids swap method: fasterpam (PAM-quality swaps) | alternate (Voronoi iteration)', 'fasterpam')
-    .option('--n-init <n>', 'restarts keeping the best (default 10 for kmeans, 1 for kmedoids)')
-    .option('--max-iter <n>', 'iteration cap (kmeans 300, DTW kmeans 5, kmedoids 300, som epochs 10)')
+    .option('--n-init <n>', `restarts keeping the best (default ${defaultsHelp('nInit')})`)
+    .option('--max-iter <n>', `iteration cap (default ${defaultsHelp('maxIter')})`)
     .option('--seed <n>', 'random seed', '0')
     .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
     .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
