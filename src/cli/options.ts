@@ -25,11 +25,11 @@ import { maskSecrets } from '../util/mask.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../validate/metrics.js';
 import { parseValue, type ValueKind } from './parse.js';
 
-/** Clustering models (= `MODELS` of cluster/fit.ts). */
+/** Clustering models (= `MODELS` of the model registry, cluster/registry.ts). */
 export const MODEL_CHOICES = ['kmeans', 'kmedoids', 'agglomerative', 'som'] as const;
-/** Distances (= `METRICS` of cluster/fit.ts). */
+/** Distances (= `METRICS` of the model registry). */
 export const METRIC_CHOICES = ['euclidean', 'dtw'] as const;
-/** Initialisations (= `INITS` of cluster/fit.ts). */
+/** Initialisations (= `INITS` of the model registry). */
 export const INIT_CHOICES = ['random', 'k-means++', 'build'] as const;
 /** Agglomerative linkages (= `LINKAGES` of cluster/agglomerative.ts). */
 export const LINKAGE_CHOICES = ['ward', 'average', 'complete', 'single'] as const;
@@ -51,6 +51,11 @@ export const DEFAULT_NEWMONGO_DB = 'inergy_prod_db';
 export const DEFAULT_NEWMONGO_COLLECTION = 'asm_historical_smart_meters_uc7';
 /** Historian table of the SQL source (= `DEFAULT_HISTORIAN_TABLE` of etl/sql-db.ts). */
 export const DEFAULT_HISTORIAN_TABLE = 'historian';
+
+/** What the model registry's `metricsHelp()` says of the metrics (cluster/registry.ts imports every model: too heavy here). */
+export const METRICS_HELP = 'euclidean|dtw (kmeans + dtw = DBA k-means; SOM has no DTW variant)';
+/** The model registry's per-model defaults as `defaultsHelp('nInit')` and `defaultsHelp('maxIter')` say them. */
+export const MODEL_DEFAULTS_HELP = { nInit: 'kmeans 10, kmedoids 1', maxIter: 'kmeans 300, kmeans dtw 5, kmedoids 300, som 10 epochs' } as const;
 
 /** The k range searched with `-k 0` by `cluster` and `pipeline`. */
 export const DEFAULT_K_RANGE: readonly [number, number] = [3, 29];
@@ -175,14 +180,14 @@ const STATIC_OPTIONS = {
 
   // Clustering.
   model: { long: 'model', value: '<name>', kind: 'choice', choices: MODEL_CHOICES, help: `clustering model: ${MODEL_CHOICES.join('|')}`, default: 'kmeans', env: ['LPCLUST_PIPELINE_MODEL'], envFor: ['pipeline'], config: true },
-  metric: { long: 'metric', value: '<name>', kind: 'choice', choices: METRIC_CHOICES, help: `distance: ${METRIC_CHOICES.join('|')} (kmeans + dtw = DBA k-means)`, default: 'euclidean', env: ['LPCLUST_PIPELINE_METRIC'], envFor: ['pipeline'], config: true },
+  metric: { long: 'metric', value: '<name>', kind: 'choice', choices: METRIC_CHOICES, help: `distance: ${METRICS_HELP}`, default: 'euclidean', env: ['LPCLUST_PIPELINE_METRIC'], envFor: ['pipeline'], config: true },
   k: { long: 'k', short: 'k', value: '<k>', kind: 'k', help: 'number of clusters', default: 12, env: ['LPCLUST_PIPELINE_K'], envFor: ['pipeline'], config: true },
   kRange: { long: 'k-range', value: '<a..b>', kind: 'kRange', help: 'range of k, inclusive: the k tried with -k 0 (cluster, pipeline), or swept (sweep)', default: DEFAULT_K_RANGE, defaultText: `${DEFAULT_K_RANGE[0]}..${DEFAULT_K_RANGE[1]}`, config: true },
   select: { long: 'select', value: '<score>', kind: 'score', help: `score ranking k (-k 0) or configurations (sweep), with its direction; one of ${SCORES.map((x) => `"${x.key}" (${x.better})`).join(', ')}`, defaultText: 'the silhouette of the metric: "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"', config: true },
   minClusterShare: { long: 'min-cluster-share', value: '<share>', kind: 'share', help: 'a k (-k 0) or configuration (sweep) is ranked only when every cluster holds at least this share of the days (0 = off)', default: DEFAULT_MIN_CLUSTER_SHARE, config: true },
   seed: { long: 'seed', value: '<n>', kind: 'nonNegInt', help: 'random seed', default: 0, config: true },
-  nInit: { long: 'n-init', value: '<n>', kind: 'posInt', help: 'restarts keeping the best', defaultText: '10 for kmeans, 1 for kmedoids', config: true },
-  maxIter: { long: 'max-iter', value: '<n>', kind: 'posInt', help: 'iteration cap', defaultText: 'kmeans 300, DTW kmeans 5, kmedoids 300, som epochs 10', config: true },
+  nInit: { long: 'n-init', value: '<n>', kind: 'posInt', help: 'restarts keeping the best', defaultText: MODEL_DEFAULTS_HELP.nInit, config: true },
+  maxIter: { long: 'max-iter', value: '<n>', kind: 'posInt', help: 'iteration cap', defaultText: MODEL_DEFAULTS_HELP.maxIter, config: true },
   linkage: { long: 'linkage', value: '<name>', kind: 'choice', choices: LINKAGE_CHOICES, help: `agglomerative linkage: ${LINKAGE_CHOICES.join('|')}`, defaultText: 'ward; average with --metric dtw', config: true },
   init: { long: 'init', value: '<name>', kind: 'choice', choices: INIT_CHOICES, help: `initialisation: ${INIT_CHOICES.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++)`, defaultText: 'random', config: true },
   kmedoidsMethod: { long: 'kmedoids-method', value: '<name>', kind: 'choice', choices: KMEDOIDS_METHOD_CHOICES, help: 'k-medoids swap method: fasterpam (PAM-quality swaps) | alternate (Voronoi iteration)', default: 'fasterpam', config: true },

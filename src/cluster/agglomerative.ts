@@ -5,9 +5,12 @@
  *
  * Memory is one condensed distance matrix, n(n−1)/2 float64 (400 MB at n = 10,000); time O(n²).
  */
-import { dtwBlock } from '../dtw/index.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { checkFitInput, type DistanceMatrix, type Rows } from './common.js';
+import { FULL_MATRIX_MAX_ROWS, fullEuclidean, pdistEuclidean, type Condensed } from './euclidean.js';
+
+// Moved to euclidean.ts; re-exported for the callers that import them from here.
+export { FULL_MATRIX_MAX_ROWS, fullEuclidean, pdistEuclidean, type Condensed } from './euclidean.js';
 
 /** Linkage criteria. */
 export type Linkage = 'ward' | 'average' | 'complete' | 'single';
@@ -15,63 +18,6 @@ export type Linkage = 'ward' | 'average' | 'complete' | 'single';
 /** All linkages, for option parsing. */
 export const LINKAGES: readonly Linkage[] = ['ward', 'average', 'complete', 'single'];
 
-/**
- * A condensed distance matrix as SciPy's `pdist` returns: the upper triangle row by row,
- * cell (i, j), i < j, at `i·n − i(i+1)/2 + j − i − 1`.
- */
-export interface Condensed {
-  n: number;
-  /** n(n−1)/2 distances. */
-  data: Float64Array;
-}
-
-/** Condensed Euclidean distances of the rows (SciPy `pdist(X, 'euclidean')`). */
-export function pdistEuclidean(rows: Rows): Condensed {
-  const { data, n, dim } = rows;
-  const out = new Float64Array((n * (n - 1)) / 2);
-  let p = 0;
-  for (let i = 0; i < n; i++) {
-    const ri = i * dim;
-    for (let j = i + 1; j < n; j++) {
-      const rj = j * dim;
-      let s = 0;
-      for (let t = 0; t < dim; t++) {
-        const d = data[ri + t] - data[rj + t];
-        s += d * d;
-      }
-      out[p++] = Math.sqrt(s);
-    }
-  }
-  return { n, data: out };
-}
-
-/**
- * Full symmetric n × n float64 Euclidean distances, bit-identical to {@link pdistEuclidean} (and
- * SciPy's `pdist`): the Euclidean distance is DTW with a band of radius 0 (the diagonal path sums
- * the squared differences slot by slot, in the same order), so the DTW stage's block kernel
- * (native SIMD when the addon loads) fills the upper triangle by row blocks; the lower triangle
- * is mirrored in 64 × 64 tiles.
- */
-export function fullEuclidean(rows: Rows): Float64Array {
-  const { data, n, dim } = rows;
-  const out = new Float64Array(n * n);
-  const R = 256;
-  for (let r0 = 0; r0 < n; r0 += R) {
-    throwIfInterrupted();
-    const r1 = Math.min(n, r0 + R);
-    // Rows [r0, r1) × all columns, written in place; `upper` computes j > i only.
-    dtwBlock(data, dim, { r0, r1, c0: 0, c1: n }, 0, out.subarray(r0 * n, r1 * n), { upper: true });
-  }
-  const T = 64;
-  for (let i0 = 0; i0 < n; i0 += T) {
-    const i1 = Math.min(n, i0 + T);
-    for (let j0 = i0; j0 < n; j0 += T) {
-      const j1 = Math.min(n, j0 + T);
-      for (let i = i0; i < i1; i++) for (let j = j0 > i + 1 ? j0 : i + 1; j < j1; j++) out[j * n + i] = out[i * n + j];
-    }
-  }
-  return out;
-}
 
 /** Condensed copy (float64) of a full square matrix such as the DTW matrix. */
 export function condense(D: DistanceMatrix): Condensed {
@@ -280,9 +226,6 @@ function nnChainFull(D: Float64Array, n: number, method: Exclude<Linkage, 'singl
   }
   return Z;
 }
-
-/** Largest n for which the agglomerative models use a full float64 matrix (≈ 1.15 GB) instead of the condensed one. */
-export const FULL_MATRIX_MAX_ROWS = 12000;
 
 /**
  * Linkage from a full symmetric n × n float64 matrix (consumed), same result as {@link linkage}

@@ -8,10 +8,11 @@
 import { inputError, usageError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, ineligibleBecause, isBetter, type Direction } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, ineligibleBecause, isBetter, type Direction } from '../validate/metrics.js';
 import type { DistanceMatrix, Rows } from './common.js';
 import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
-import { euclideanMatrix } from './kmedoids.js';
+import { euclideanMatrix } from './euclidean.js';
+import { sharesOf } from './registry.js';
 
 /** Default k range of `-k 0` (the old pipeline's). */
 export const DEFAULT_K_RANGE: readonly [number, number] = [3, 29];
@@ -86,8 +87,8 @@ export async function chooseK(
   if (useDtw && !D && !(options.fit && options.select)) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
   if (options.euclidean && options.euclidean.length !== rows.n * rows.n) throw new RangeError(`Expected a ${rows.n} × ${rows.n} Euclidean matrix but received ${options.euclidean.length} cells`);
   const rule = { minClusterShare: options.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE };
-  const criterion = options.select?.key ?? (useDtw ? 'Silhouette DTW' : 'Silhouette Score');
-  const better: Direction = options.select?.better ?? 'higher';
+  const criterion = options.select?.key ?? defaultScore(useDtw).key;
+  const better: Direction = options.select?.better ?? defaultScore(useDtw).better;
   const silhouette = (fit: ClusterFit): number => {
     if (fit.k < 2) return -1;
     if (useDtw) return silhouettePrecomputed(D!.data, rows.n, fit.labels, fit.k).score;
@@ -96,12 +97,14 @@ export async function chooseK(
   const score = options.select?.score ?? silhouette;
   const scores: KScore[] = [];
   let best: { k: number; fit: ClusterFit; value: number } | null = null;
-  const precomputedEuclidean = !options.fit && spec.model === 'kmedoids' && spec.metric === 'euclidean' && kMax > kMin ? euclideanMatrix(rows) : undefined;
+  // What the model shares across fits of these rows is computed once (registry.ts: `shares`).
+  const shares = sharesOf(spec);
+  const precomputedEuclidean = !options.fit && shares === 'euclidean-matrix' && kMax > kMin ? euclideanMatrix(rows) : undefined;
   let tree: Float64Array | undefined;
   for (let k = kMin; k <= kMax; k++) {
     throwIfInterrupted();
     const fit = options.fit ? await options.fit({ ...spec, k }) : fitClustering(rows, { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
-    if (spec.model === 'agglomerative') tree ??= fit.linkageMatrix;
+    if (shares === 'linkage-tree') tree ??= fit.linkageMatrix;
     const value = score(fit);
     const sizes = Array.from(fit.sizes);
     const why = ineligibleBecause(sizes, rule);

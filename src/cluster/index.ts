@@ -61,6 +61,19 @@ export {
   type ClusterSpec,
   type ClusterFit,
 } from './fit.js';
+export {
+  MODEL_REGISTRY,
+  modelEntry,
+  modelVariant,
+  supportsMetric,
+  metricsOf,
+  sharesOf,
+  unsupportedMetricError,
+  type ModelEntry,
+  type MetricVariant,
+  type SampledVariant,
+  type VariantDefaults,
+} from './registry.js';
 export { chooseK, DEFAULT_K_RANGE, type ChooseKResult, type ChooseKOptions, type KScore } from './choosek.js';
 export { fasterClara, defaultSampleSize, checkSampleSize, gatherRows, DEFAULT_CLARA_SAMPLES, type ClaraOptions, type ClaraState } from './clara.js';
 export { fitSampled } from './fit-sampled.js';

@@ -1,15 +1,15 @@
 /**
  * k-medoids on a precomputed distance matrix (the DTW matrix, or Euclidean distances built by
- * {@link euclideanMatrix}): FasterPAM (Schubert & Rousseeuw 2021, eager swaps with O(n) cost per
+ * `euclideanMatrix` of euclidean.ts): FasterPAM (Schubert & Rousseeuw 2021, eager swaps with O(n) cost per
  * candidate) or `alternate` (Voronoi iteration), initialised by `random` (the old pipeline's),
  * `k-medoids++` or PAM's `BUILD`. Reports the total deviation: the sum of the distances of the rows
  * to their nearest medoid.
  */
 import { Random } from '../util/random.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
-import { dtwBlock } from '../dtw/index.js';
-import { FULL_MATRIX_MAX_ROWS, fullEuclidean } from './agglomerative.js';
-import { checkFitInput, emptyMedoidReseed, type DistanceMatrix, type Rows } from './common.js';
+// The Euclidean matrix helpers live in euclidean.ts; re-exported for the callers that import them from here.
+export { euclideanMatrix, euclideanMatrixRows, EUCLIDEAN_MATRIX_UNIT_ROWS } from './euclidean.js';
+import { checkFitInput, emptyMedoidReseed, type DistanceMatrix } from './common.js';
 
 /** Swap strategy of {@link KMedoids}. */
 export type KMedoidsMethod = 'fasterpam' | 'alternate';
@@ -100,47 +100,6 @@ export class KMedoids {
       }
     }
     return out;
-  }
-}
-
-/**
- * The full n × n Euclidean distance matrix of the rows: float64 up to 12,000 rows, else float32
- * (1.6 GB at 20,000) rounded from float64 distances. Computed by the DTW block kernel at radius 0
- * (see {@link fullEuclidean}).
- */
-export function euclideanMatrix(rows: Rows): DistanceMatrix {
-  const { n } = rows;
-  if (n <= FULL_MATRIX_MAX_ROWS) return { n, data: fullEuclidean(rows) };
-  const out = new Float32Array(n * n);
-  const scratch = new Float64Array(EUCLIDEAN_MATRIX_UNIT_ROWS * n);
-  for (let r0 = 0; r0 < n; r0 += EUCLIDEAN_MATRIX_UNIT_ROWS) {
-    throwIfInterrupted();
-    euclideanMatrixRows(rows, out, r0, scratch);
-  }
-  return { n, data: out };
-}
-
-/** Rows per unit of {@link euclideanMatrixRows}. */
-export const EUCLIDEAN_MATRIX_UNIT_ROWS = 128;
-
-/**
- * One unit of the float32 {@link euclideanMatrix} (more than 12,000 rows): the distances between
- * rows [r0, r0 + 128) and every later row, rounded to float32 and written to both triangles of
- * `out` (n × n, zero diagonal left as it is); `scratch` (128·n float64) is reused when given. Units write disjoint cells, so worker threads can
- * fill one shared matrix; the values do not depend on who computes what.
- */
-export function euclideanMatrixRows(rows: Rows, out: Float32Array, r0: number, scratch?: Float64Array): void {
-  const { data, n, dim } = rows;
-  const r1 = Math.min(n, r0 + EUCLIDEAN_MATRIX_UNIT_ROWS);
-  const block = (scratch ?? new Float64Array(EUCLIDEAN_MATRIX_UNIT_ROWS * n)).subarray(0, (r1 - r0) * n);
-  dtwBlock(data, dim, { r0, r1, c0: 0, c1: n }, 0, block, { upper: true });
-  for (let i = r0; i < r1; i++) {
-    const src = (i - r0) * n;
-    for (let j = i + 1; j < n; j++) {
-      const v = block[src + j];
-      out[i * n + j] = v;
-      out[j * n + i] = v;
-    }
   }
 }
 

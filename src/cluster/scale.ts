@@ -3,7 +3,7 @@
  * `--memory-budget`). `exact` is the classic path (the n × n matrices: the DTW matrix, k-medoids'
  * Euclidean matrix, the agglomerative tree's distances; exact silhouettes). `sampled` never
  * allocates anything n × n: k-medoids by FasterCLARA (clara.ts), agglomerative on a sample with
- * nearest-medoid assignment (fit-sampled.ts), silhouettes on a stratified sample (validate/sampled.ts). `auto` picks exact while the matrices the configuration needs fit the
+ * nearest-medoid assignment (each model's `sampled` in registry.ts), silhouettes on a stratified sample (validate/sampled.ts). `auto` picks exact while the matrices the configuration needs fit the
  * budget and the exact silhouettes stay affordable (at most {@link EXACT_SILHOUETTE_MAX_ROWS} rows:
  * beyond, the n² distance computations of one silhouette take hours), sampled otherwise.
  *
@@ -13,9 +13,9 @@
 import os from 'node:os';
 import { usageError } from '../errors.js';
 import { formatBytes, type ScaleChoice } from './scale-choice.js';
-import { FULL_MATRIX_MAX_ROWS } from './agglomerative.js';
+import { FULL_MATRIX_MAX_ROWS } from './euclidean.js';
 import { checkSampleSize, defaultSampleSize } from './clara.js';
-import type { MetricName, ModelName } from './fit.js';
+import { modelEntry, modelVariant, type MetricName, type ModelName } from './registry.js';
 
 export { SCALES, formatBytes, parseMemoryBudget, type ScaleChoice } from './scale-choice.js';
 
@@ -77,15 +77,18 @@ export function exactMatrixNeeds(i: Pick<ScaleInput, 'n' | 'model' | 'metric' | 
     bytes += 4 * nn;
     needs.push(`the ${n} × ${n} DTW matrix (float32, ${formatBytes(4 * nn)})`);
   }
-  if (i.model === 'kmedoids' && i.metric === 'euclidean') {
+  // What the model shares across fits is what it holds n × n (registry.ts).
+  const shares = modelVariant(i.model, i.metric).shares;
+  const label = modelEntry(i.model).label;
+  if (shares === 'euclidean-matrix') {
     const b = (n <= FULL_MATRIX_MAX_ROWS ? 8 : 4) * nn;
     bytes += b;
-    needs.push(`the ${n} × ${n} Euclidean matrix of k-medoids (${formatBytes(b)})`);
+    needs.push(`the ${n} × ${n} Euclidean matrix of ${label} (${formatBytes(b)})`);
   }
-  if (i.model === 'agglomerative') {
+  if (shares === 'linkage-tree') {
     const b = 4 * n * (n - 1);
     bytes += b;
-    needs.push(`the agglomerative tree's pairwise distances (float64, ${formatBytes(b)})`);
+    needs.push(`the ${label} tree's pairwise distances (float64, ${formatBytes(b)})`);
   }
   return { bytes, needs };
 }
@@ -111,7 +114,8 @@ export function planScale(i: ScaleInput): ScalePlan {
   const budgetText = `${formatBytes(i.budget)}${i.budgetIsDefault ? ' (half the free memory)' : ''}`;
   const sampleSize = i.sampleSize ?? defaultSampleSize(i.n, i.k, i.budget / 8);
   const silhouetteSampleSize = Math.max(2, Math.min(i.n, i.silhouetteSample, Math.floor(Math.sqrt(i.budget / 4 / 8))));
-  const sBytes = sampledBytes(i.n, i.L, i.model === 'kmedoids' ? sampleSize : i.model === 'agglomerative' ? Math.ceil(sampleSize * Math.SQRT2) : 0, silhouetteSampleSize);
+  const sampled = modelVariant(i.model, i.metric).sampled;
+  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize);
   const fits = exactBytes <= i.budget;
   const plan = (mode: 'exact' | 'sampled', reason: string): ScalePlan => ({ mode, exactBytes, exactNeeds, sampledBytes: sBytes, sampleSize, silhouetteSampleSize, reason, budget: i.budget });
   if (i.choice === 'exact') {
@@ -127,10 +131,10 @@ export function planScale(i: ScaleInput): ScalePlan {
       return plan('exact', `exact (--scale auto): ${exactBytes > 0 ? `${exactNeeds.join(' and ')} fit the memory budget of ${budgetText}` : `no n × n matrix is needed and ${i.n} profiles keep exact silhouettes affordable`}`);
     }
   }
-  if (i.model === 'kmedoids' || i.model === 'agglomerative') checkSampleSize(sampleSize, i.n, i.k);
+  if (sampled.usesSample) checkSampleSize(sampleSize, i.n, i.k);
   if (sBytes > i.budget) {
     throw usageError('E_USAGE_MEMORY_BUDGET', `the memory budget of ${budgetText} is too small even for the sampled method, which needs about ${formatBytes(sBytes)} for ${i.n} profiles of ${i.L} slots`, {
-      hint: `raise --memory-budget to at least ${formatBytes(sBytes)}${i.model === 'kmedoids' ? ', or lower --sample-size' : ''}`,
+      hint: `raise --memory-budget to at least ${formatBytes(sBytes)}${sampled.sampleSizeHint ? ', or lower --sample-size' : ''}`,
     });
   }
   const why =
@@ -139,11 +143,6 @@ export function planScale(i: ScaleInput): ScalePlan {
       : !fits
         ? `${exactNeeds.join(' and ')}${exactNeeds.length > 1 ? ` (${formatBytes(exactBytes)} in all)` : ''}: more than the memory budget of ${budgetText}`
         : `${i.n} profiles are more than ${EXACT_SILHOUETTE_MAX_ROWS} (exact silhouettes would compare every pair)`;
-  const what =
-    i.model === 'kmedoids'
-      ? `k-medoids by FasterCLARA (samples of ${sampleSize} profiles, medoids scored on all ${i.n}), `
-      : i.model === 'agglomerative'
-        ? `the agglomerative tree on a seeded sample of ${sampleSize} profiles, every other profile joining its nearest cluster medoid, `
-        : '';
+  const what = sampled.describe(sampleSize, i.n);
   return plan('sampled', `sampled${i.choice === 'auto' ? ' (--scale auto)' : ''}: ${why}; ${what}${silhouetteSampleSize < i.n ? `silhouettes on a stratified sample of about ${silhouetteSampleSize} profiles; nothing n × n is allocated` : `silhouettes on all ${i.n} profiles (the budget allows their ${i.n} × ${i.n} matrix)`}`);
 }

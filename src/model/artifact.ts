@@ -14,6 +14,7 @@ import { inputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Normalization } from '../profiles/normalize.js';
 import type { ClusterFit, MetricName, ModelName } from '../cluster/fit.js';
+import { modelVariant } from '../cluster/registry.js';
 import { PACKAGE_ROOT } from '../dtw/native.js';
 import { DEFAULT_RADIUS, radiusJson } from '../dtw/settings.js';
 import type { TrainingReference } from './reference.js';
@@ -154,8 +155,9 @@ export function buildModel(b: BuildModelInput): LpclustModel {
   let dtw: ModelDtwSettings | null = null;
   if (metric === 'dtw') {
     const r = typeof fit.params.radius === 'number' ? fit.params.radius : (b.radius ?? DEFAULT_RADIUS);
-    // DBA assigns with float64 series; k-medoids and agglomerative read the (float32 by default) matrix.
-    dtw = { radius: radiusJson(r), precision: model === 'kmeans' ? 'float64' : (b.matrixPrecision ?? 'float32') };
+    // The registry says where the labels' DTW distances came from: DBA assigns with float64
+    // series; k-medoids and agglomerative read the (float32 by default) matrix.
+    dtw = { radius: radiusJson(r), precision: modelVariant(model, metric).dtwPrecision === 'float64' ? 'float64' : (b.matrixPrecision ?? 'float32') };
   }
   let medoids: ModelMedoid[] | null = null;
   if (fit.medoidRows) {

@@ -12,15 +12,15 @@ import { Worker } from 'node:worker_threads';
 import { InterruptedError, LpclustError, type ErrorKind } from '../errors.js';
 import type { ClusterSpec } from '../cluster/fit.js';
 import type { DistanceMatrix } from '../cluster/common.js';
-import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
-import { EUCLIDEAN_MATRIX_UNIT_ROWS } from '../cluster/kmedoids.js';
+import { EUCLIDEAN_MATRIX_UNIT_ROWS, FULL_MATRIX_MAX_ROWS } from '../cluster/euclidean.js';
+import { sharesOf } from '../cluster/registry.js';
 import { interruptSignal } from '../util/interrupt.js';
 import { workerEntry, type WorkerEntry } from '../util/worker-entry.js';
 import { EUCLIDEAN_TILE_ROWS, SILHOUETTE_PARTIALS, silhouetteEuclidean, silhouetteFromPartials, silhouetteLayout, type SilhouetteResult } from '../validate/silhouette.js';
 import type { ClusterData, ClusterWorkResult } from './cluster-work.js';
 import type { PoolReply, PoolRequest, PoolTask, SerializedError } from './cluster-worker.js';
 
-/** The agglomerative trees a pool shares: one per metric and linkage. */
+/** The trees a pool shares (models whose registry entry `shares` a linkage tree): one per metric and linkage. */
 export function treeKey(spec: Pick<ClusterSpec, 'metric' | 'linkage'>): string {
   return `${spec.metric} ${spec.linkage ?? 'default'}`;
 }
@@ -179,7 +179,7 @@ export class ClusterPool {
    *   working matrix at once; the sweep asks for it when that matrix is large)
    */
   async fit(data: ClusterData, spec: ClusterSpec, options: { retire?: boolean } = {}): Promise<ClusterWorkResult> {
-    if (spec.model !== 'agglomerative' || spec.precomputedLinkage) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
+    if (sharesOf(spec) !== 'linkage-tree' || spec.precomputedLinkage) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec });
     const key = treeKey(spec);
     const tree = this.trees.get(key);
     if (tree) return this.submit<ClusterWorkResult>({ kind: 'fit', data, spec: { ...spec, precomputedLinkage: await tree } });

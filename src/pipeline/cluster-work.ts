@@ -5,6 +5,7 @@
  */
 import os from 'node:os';
 import { fitClustering, type ClusterFit, type ClusterSpec } from '../cluster/fit.js';
+import { sharesOf } from '../cluster/registry.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { computeValidation, type SilhouetteResult, type ValidationResult } from '../validate/index.js';
 
@@ -33,7 +34,7 @@ export interface ClusterWorkResult {
 /** Fit `spec` on `data`; `seconds` is the fit alone. */
 export function fitWork(data: ClusterData, spec: ClusterSpec): { fit: ClusterFit; seconds: number } {
   const rows = { data: data.X, n: data.n, dim: data.L };
-  const kmedoidsMatrix = spec.model === 'kmedoids' && spec.metric === 'euclidean' ? data.kmedoidsEuclidean : undefined;
+  const kmedoidsMatrix = sharesOf(spec) === 'euclidean-matrix' ? data.kmedoidsEuclidean : undefined;
   const t0 = performance.now();
   const fit = fitClustering(rows, { ...spec, ...(kmedoidsMatrix ? { precomputedEuclidean: kmedoidsMatrix } : {}) }, data.dtw);
   return { fit, seconds: (performance.now() - t0) / 1000 };

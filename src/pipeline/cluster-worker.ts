@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isLpclustError } from '../errors.js';
-import { euclideanMatrixRows } from '../cluster/kmedoids.js';
+import { euclideanMatrixRows } from '../cluster/euclidean.js';
 import type { ClusterSpec } from '../cluster/fit.js';
 import { euclideanDistanceTileRow, silhouetteEuclideanPartial, type SilhouetteLayout } from '../validate/silhouette.js';
 import { runClusterWork, type ClusterData } from './cluster-work.js';

@@ -27,7 +27,7 @@ import { affordable, fitWork, validateWork, type ClusterWorkResult } from './clu
 import { silhouetteOnThreads } from './cluster-pool.js';
 import { availableParallelism } from 'node:os';
 import { chooseK, DEFAULT_K_RANGE, type KScore } from '../cluster/choosek.js';
-import { chooseKCurveKey, chooseKScoreKey, clusterSizeMetrics, DEFAULT_MIN_CLUSTER_SHARE, parseSelect, scoreDef } from '../validate/metrics.js';
+import { chooseKCurveKey, chooseKScoreKey, clusterSizeMetrics, DEFAULT_MIN_CLUSTER_SHARE, defaultScore, directionOf, parseSelect, SCORE_KEYS } from '../validate/metrics.js';
 import type { ClusterFit, ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
 import type { Linkage } from '../cluster/agglomerative.js';
@@ -366,7 +366,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         other[i] = a.d1[i];
       }
     }
-    (validation.metrics as unknown as Record<string, number>)['Simplified Silhouette DTW'] = simplifiedSilhouette(own, other);
+    validation.metrics[SCORE_KEYS.simplifiedSilhouetteDtw] = simplifiedSilhouette(own, other);
   }
 
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
@@ -469,7 +469,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         // One first sample (one sample size: the largest k's, see cluster/scale.ts) and its matrix for every k.
         const share = sampled ? (shared?.share ?? new SampleShare(rows)) : undefined;
         try {
-          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== 'Silhouette DTW')) ? euclideanDistanceMatrix(X, L) : undefined;
+          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== SCORE_KEYS.silhouetteDtw)) ? euclideanDistanceMatrix(X, L) : undefined;
           const validationOf = (fit: ClusterFit) =>
             sampled
               ? computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, sampled: { size: plan.silhouetteSampleSize, seed, ...(o.metric === 'dtw' ? { dtwRadius: radius } : {}) } })
@@ -485,17 +485,17 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
             select = { key: def.key, better: def.better, score };
           } else if (sampled) {
             // Without a matrix the metric's silhouette is the sampled estimate the run logs.
-            const key = o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score';
+            const key = defaultScore(o.metric === 'dtw').key;
             select = { key, better: 'higher', score: (fit: ClusterFit) => (validationOf(fit).metrics as unknown as Record<string, number>)[key] ?? NaN };
           }
-          const what = (key: string) => key === 'Silhouette DTW' ? 'DTW silhouette' : key === 'Silhouette Score' ? 'Euclidean silhouette' : key;
+          const what = (key: string) => key === SCORE_KEYS.silhouetteDtw ? 'DTW silhouette' : key === SCORE_KEYS.silhouette ? 'Euclidean silhouette' : key;
           const res = await chooseK(
             rows,
             spec,
             range,
             D,
             async (s) => {
-              const crit = select?.key ?? (o.metric === 'dtw' ? 'Silhouette DTW' : 'Silhouette Score');
+              const crit = select?.key ?? defaultScore(o.metric === 'dtw').key;
               log.info(`k = ${s.k}: ${what(crit)} ${s.value.toFixed(4)}${s.excluded ? ` — not ranked: ${s.excluded}` : ''}`);
               await run.logMetric(chooseKCurveKey(crit), s.value, s.k);
             },
@@ -607,7 +607,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         if (kScores && kCriterion) {
           const series = `${o.model} ${o.metric}`;
           const r = await renderMetricVsK(
-            { metric: kCriterion, series: [{ name: series, points: kScores.map((x) => ({ k: x.k, value: x.value })) }], best: { series, k: fit.k }, better: scoreDef(kCriterion)?.better ?? 'higher' },
+            { metric: kCriterion, series: [{ name: series, points: kScores.map((x) => ({ k: x.k, value: x.value })) }], best: { series, k: fit.k }, better: directionOf(kCriterion) ?? 'higher' },
             { outDir: plotDir, basename: 'metricVsK' },
           );
           for (const f of [r.svg, r.png]) if (f) files.push(f);

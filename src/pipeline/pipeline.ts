@@ -23,6 +23,7 @@ import { SOURCE_NAMES, SOURCES, sourceFlagList, sourceNaming, type ResolvedSourc
 import { checkSourceInputs, givenSources, type PipelineSources } from './sources.js';
 import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
+import { modelVariant } from '../cluster/registry.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import type { TrackingStore } from '../tracking/store.js';
 import { log } from '../util/log.js';
@@ -32,7 +33,7 @@ import { runDtwStage } from './dtw.js';
 import { runClusterStage } from './cluster.js';
 import { findReusable, LPCLUST_VERSION, pathDigest, recordOutputs, REUSE_TAGS, stageKey } from './reuse.js';
 import type { StageResult, StageTracking } from './types.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES, SCORE_KEYS } from '../validate/metrics.js';
 import { defaultMemoryBudget, formatBytes, planScale, type ScaleChoice } from '../cluster/scale.js';
 import { datasetName, logProfilesFileInput } from './datasets.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
@@ -239,7 +240,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const seed = o.seed ?? 0;
   const dropZeroDays = o.dropZeroDays ?? true;
   if (o.k !== 0 && (!Number.isInteger(o.k) || o.k < 2)) throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) for \`-k\` but received \`${o.k}\``);
-  if (o.model === 'som' && o.metric === 'dtw') throw usageError('E_USAGE_METRIC', 'Expected `--metric euclidean` for the som model but received `dtw` (SOM has no DTW variant)');
+  modelVariant(o.model, o.metric); // refuses a metric the model does not have (the registry's message)
   // Every input and the output location are checked before the parent run exists (a usage
   // mistake leaves no FAILED run); params then hold absolute paths.
   const direct = o.input === undefined ? undefined : await checkDirectInput(o);
@@ -248,7 +249,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
   const meters = o.meters === undefined ? undefined : checkInputPath(o.meters, '--meters');
   const rules = o.rules === undefined ? undefined : checkInputPath(o.rules, '--rules');
   // Choosing k by the DTW silhouette needs the matrix, as --silhouette-dtw does.
-  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false) || (o.k === 0 && o.select === 'Silhouette DTW');
+  const wantDtw = o.metric === 'dtw' || (o.silhouetteDtw ?? false) || (o.k === 0 && o.select === SCORE_KEYS.silhouetteDtw);
   const base = checkOutputDir(o.outDir ?? 'outputs', '--out-dir');
 
   return withRun({ store: tracking.store, experimentName: tracking.experimentName, runName: pipelineRunName(o), tags: { ...(tracking.tags ?? {}), 'lpclust.pipeline': 'pipeline' } }, async (parent) => {
@@ -320,7 +321,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     const dtwFile = wantDtw && plan.mode === 'exact' ? await runDtwOnce(ctx, harmonized, runDir, { radius, normalize, workers: o.workers }) : undefined;
     if (wantDtw && plan.mode === 'sampled') {
       // The stage would write the n × n matrix; what replaces it is said where a user looks.
-      const targets = `${o.k === 0 ? 'candidate' : o.k} ${o.model === 'kmedoids' || o.model === 'agglomerative' ? 'medoids' : 'centres'}`;
+      const targets = `${o.k === 0 ? 'candidate' : o.k} ${modelVariant(o.model, o.metric).sampled.assignsTo}`;
       const why = `sampled mode: no ${shape.n} × ${shape.n} matrix, which would take ${formatBytes(4 * shape.n * shape.n)}; the clustering run computes DTW only where it needs it: within its samples and from every profile to the ${targets}`;
       ctx.stages.push({ stage: 'dtw', skipped: why });
       await parent.setTags({ 'lpclust.skipped.dtw': why });

@@ -17,7 +17,7 @@ import { readProfiles } from '../io/profiles.js';
 import type { ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import { adjustedRandIndex } from '../validate/index.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, HEADLINE_SCORES, ineligibleBecause, isBetter, keySlug, parseSelect, scoreDef } from '../validate/metrics.js';
+import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, directionOf, HEADLINE_SCORES, ineligibleBecause, isBetter, keySlug, parseSelect } from '../validate/metrics.js';
 import { renderMetricVsK } from '../plot/index.js';
 import { withRun } from '../tracking/run.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -31,17 +31,13 @@ import { ClusterPool, sharedCopy, treeKey } from './cluster-pool.js';
 import type { DistanceMatrix } from '../cluster/common.js';
 import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../profiles/normalize.js';
-import { FULL_MATRIX_MAX_ROWS } from '../cluster/agglomerative.js';
+import { FULL_MATRIX_MAX_ROWS } from '../cluster/euclidean.js';
+import { missingVariant, modelEntry, modelVariant, sharesOf, supportsMetric } from '../cluster/registry.js';
 import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
 import type { QueueUrl } from '../queue/connection.js';
 import { DEFAULT_RADIUS, radiusParam } from '../dtw/settings.js';
-
-/** Which way a metric is better, from its definition (validate/metrics.ts); undefined for metrics that rank nothing. */
-function betterOf(metric: string): 'higher' | 'lower' | undefined {
-  return scoreDef(metric)?.better;
-}
 
 /** Options of {@link runSweep}. */
 export interface SweepOptions {
@@ -149,10 +145,8 @@ export interface SweepOutputs {
   seconds: { dataset: number; dtw: number; load: number; distances: number; clustering: number; plots: number };
 }
 
-/** False for the combinations the models do not have (SOM is Euclidean only). */
-export function supportsMetric(model: ModelName, metric: MetricName): boolean {
-  return !(model === 'som' && metric === 'dtw');
-}
+/** False for the combinations the models do not have (the model registry's variants). */
+export { supportsMetric };
 
 function slug(s: string): string {
   return s.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '');
@@ -196,7 +190,8 @@ const SERIALIZE_BYTES = 2 ** 28;
  */
 export function planSharedEuclidean(n: number, models: readonly ModelName[], metrics: readonly MetricName[], ks: number, seeds: number): SharedEuclideanPlan {
   const configs = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d)).length, 0) * ks * seeds;
-  const kmedoidsRuns = models.includes('kmedoids') && metrics.includes('euclidean') ? ks * seeds : 0;
+  // Fits on a shared Euclidean matrix (k-medoids, per the model registry).
+  const kmedoidsRuns = models.reduce((a, m) => a + metrics.filter((d) => supportsMetric(m, d) && sharesOf({ model: m, metric: d }) === 'euclidean-matrix').length, 0) * ks * seeds;
   const exactBytes = 8 * n * n;
   const small = n <= FULL_MATRIX_MAX_ROWS;
   const silhouette = configs >= 2 && small && affordable(exactBytes);
@@ -228,12 +223,14 @@ function sweepScale(shape: { n: number; L: number }, o: SweepOptions, wantDtw: b
   };
   const pairs = o.models.flatMap((model) => o.metrics.filter((metric) => supportsMetric(model, metric)).map((metric) => ({ model, metric })));
   const choice = o.scale ?? 'auto';
-  // Plan the models that can sample first: agglomerative alone decides nothing when others sample.
-  const plans = pairs.filter((p) => p.model !== 'agglomerative' || choice === 'exact').map((p) => planScale({ ...base, ...p, choice }));
+  // Plan the models that can sample first: one whose plan comes last (agglomerative, see the
+  // registry's `planLast`) alone decides nothing when others sample.
+  const last = (p: { model: ModelName; metric: MetricName }): boolean => modelVariant(p.model, p.metric).sampled.planLast === true;
+  const plans = pairs.filter((p) => !last(p) || choice === 'exact').map((p) => planScale({ ...base, ...p, choice }));
   const sampledPlan = plans.find((p) => p.mode === 'sampled');
   if (sampledPlan) return sampledPlan;
-  const agglomerative = pairs.filter((p) => p.model === 'agglomerative').map((p) => planScale({ ...base, ...p, choice }));
-  return agglomerative.find((p) => p.mode === 'sampled') ?? agglomerative[0] ?? plans[0] ?? planScale({ ...base, model: 'kmeans', metric: 'euclidean', choice });
+  const lastPlans = pairs.filter(last).map((p) => planScale({ ...base, ...p, choice }));
+  return lastPlans.find((p) => p.mode === 'sampled') ?? lastPlans[0] ?? plans[0] ?? planScale({ ...base, model: 'kmeans', metric: 'euclidean', choice });
 }
 
 /**
@@ -255,8 +252,10 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
   const radius = o.radius ?? DEFAULT_RADIUS;
   const selected = o.select !== undefined ? parseSelect(o.select) : undefined;
   const wantDtw = o.metrics.includes('dtw') || selected?.needsDtw === true || (o.silhouetteDtw ?? false);
-  const select = selected?.key ?? (wantDtw ? 'Silhouette DTW' : 'Silhouette Score');
-  const lower = scoreDef(select)!.better === 'lower';
+  // The score and its direction come from the metric registry (validate/metrics.ts).
+  const selectDef = selected ?? defaultScore(wantDtw);
+  const select = selectDef.key;
+  const better = selectDef.better;
   const minClusterShare = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
   if (!(minClusterShare >= 0 && minClusterShare < 1)) throw usageError('E_USAGE_VALUE', `Expected a minimum cluster share 0 ≤ s < 1 but received ${minClusterShare}`);
   // Inputs and the output location are checked before the parent run exists (see pipeline.ts).
@@ -335,8 +334,8 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     for (const model of o.models) {
       for (const metric of o.metrics) {
         if (!supportsMetric(model, metric)) {
-          log.warn(`${model} has no ${metric} variant: skipped`);
-          await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: `${model} has no ${metric} variant` });
+          log.warn(`${missingVariant(model, metric)}: skipped`);
+          await parent.setTags({ [`lpclust.skipped.${model}_${metric}`]: missingVariant(model, metric) });
           continue;
         }
         for (let k = k0; k <= k1; k++) for (const seed of seeds) configs.push({ model, metric, k, seed, cfg: `${model}_${metric}_k${k}_s${seed}` });
@@ -404,20 +403,23 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       sharedEuclidean = plan.silhouette || (plan.kmedoids && !plan.serialize);
       if (sharedEuclidean) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
       const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}) };
-      const isEuclideanKmedoids = (c: { model: ModelName; metric: MetricName }): boolean => c.model === 'kmedoids' && c.metric === 'euclidean';
+      const isEuclideanKmedoids = (c: { model: ModelName; metric: MetricName }): boolean => sharesOf(c) === 'euclidean-matrix';
+      const buildsTree = (c: { model: ModelName; metric: MetricName }): boolean => sharesOf(c) === 'linkage-tree';
       const executor = {
         key: `${harmonized} ${normalize}`,
         run: async (spec: ClusterSpec) => pool.fit(plan.kmedoids && isEuclideanKmedoids(spec) ? { ...data, kmedoidsEuclidean: await kmedoidsEuclidean() } : data, spec, { retire: plan.serialize }),
       };
 
       // One nested clustering run per configuration, as many at once as there are workers, the
-      // longest first: the runs that build an agglomerative tree, then k-medoids, then the rest,
-      // and last the agglomerative runs that only cut a tree built by then (a run waiting for a
-      // tree would hold a worker idle). The summary keeps the configurations' order.
+      // longest first by the registry's cost classes: the runs that build an agglomerative tree,
+      // then k-medoids, then the rest, and last the agglomerative runs that only cut a tree built
+      // by then (a run waiting for a tree would hold a worker idle). The summary keeps the
+      // configurations' order.
       const cost = (i: number): number => {
         const c = configs[i];
-        if (c.model === 'agglomerative') return configs.findIndex((d) => d.model === c.model && d.metric === c.metric) === i ? 3 : 0;
-        return c.model === 'kmedoids' ? 2 : 1;
+        const e = modelEntry(c.model);
+        if (e.costShared !== undefined && buildsTree(c)) return configs.findIndex((d) => d.model === c.model && d.metric === c.metric) === i ? e.cost : e.costShared;
+        return e.cost;
       };
       const order = configs.map((_, i) => i).sort((a, b) => cost(b) - cost(a) || a - b);
       t = performance.now();
@@ -453,11 +455,11 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const allowed = (i: number): boolean => {
         if (!plan.serialize) return true;
         const c = configs[i];
-        if (c.model === 'agglomerative') {
+        if (buildsTree(c)) {
           const state = trees.get(treeKey({ metric: c.metric, linkage: o.linkage }));
           return state === 'built' || (state === undefined && building === 0);
         }
-        if (isEuclideanKmedoids(c)) return building === 0 && !configs.some((d, j) => !started[j] && d.model === 'agglomerative' && trees.get(treeKey({ metric: d.metric, linkage: o.linkage })) !== 'built');
+        if (isEuclideanKmedoids(c)) return building === 0 && !configs.some((d, j) => !started[j] && buildsTree(d) && trees.get(treeKey({ metric: d.metric, linkage: o.linkage })) !== 'built');
         return true;
       };
       const pick = (): number => {
@@ -481,7 +483,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
           }
           const c = configs[i];
           const key = treeKey({ metric: c.metric, linkage: o.linkage });
-          const builds = plan.serialize && c.model === 'agglomerative' && trees.get(key) === undefined;
+          const builds = plan.serialize && buildsTree(c) && trees.get(key) === undefined;
           if (builds) {
             trees.set(key, 'building');
             building++;
@@ -550,9 +552,9 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       const values = g.rows.map((r) => r.metrics[select]).filter((v): v is number => v !== undefined && Number.isFinite(v));
       if (g.excluded || values.length === 0) continue;
       const v = mean(values);
-      if (!best || isBetter(v, best.value, lower ? 'lower' : 'higher')) {
+      if (!best || isBetter(v, best.value, better)) {
         // The run a user opens: the seed whose own value is the best of the group.
-        const top = g.rows.reduce((a, b) => (isBetter(b.metrics[select], a.metrics[select], lower ? 'lower' : 'higher') ? b : a));
+        const top = g.rows.reduce((a, b) => (isBetter(b.metrics[select], a.metrics[select], better) ? b : a));
         best = { model: g.model, metric: g.metric, k: g.k, value: v, runId: top.runId };
       }
     }
@@ -592,7 +594,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         }));
         if (series.every((s) => s.points.every((p) => !Number.isFinite(p.value)))) continue;
         const bestHere = best && best.model === model && m === select ? { series: `${model} ${best.metric}`, k: best.k } : undefined;
-        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(betterOf(m) ? { better: betterOf(m) } : {}), ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
+        const r = await renderMetricVsK({ metric: m, series, title: `${model}: ${m} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, ...(directionOf(m) ? { better: directionOf(m) } : {}), ...(bestHere ? { best: bestHere } : {}) }, { outDir: plotDir, basename: `${model}_${slug(m)}` });
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
       }
       if (stability.length > 0) {
@@ -611,7 +613,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       );
       if (series.some((s) => s.points.some((p) => Number.isFinite(p.value)))) {
         const r = await renderMetricVsK(
-          { metric: select, series, title: `every configuration: ${select} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better: lower ? 'lower' : 'higher', ...(best ? { best: { series: `${best.model} ${best.metric}`, k: best.k } } : {}) },
+          { metric: select, series, title: `every configuration: ${select} against k${seeds.length > 1 ? ` (mean of ${seeds.length} seeds)` : ''}`, better, ...(best ? { best: { series: `${best.model} ${best.metric}`, k: best.k } } : {}) },
           { outDir: plotDir, basename: `all_${slug(select)}` },
         );
         for (const f of [r.svg, r.png]) if (f) plots.push(f);
@@ -650,7 +652,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         rows,
         stability,
         select,
-        better: lower ? 'lower' : 'higher',
+        better,
         minClusterShare,
         ...(best ? { best } : {}),
         summaryCsv,

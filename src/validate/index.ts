@@ -8,6 +8,7 @@ import { indexClusters, clusterMeans, requireFinite } from './labels.js';
 import { distinctiveness, peakScores, PROMINENCE_THRESHOLD, type PeakScores } from './peaks.js';
 import { silhouetteEuclidean, silhouettePrecomputed, type SilhouetteResult } from './silhouette.js';
 import { silhouetteOnSample, simplifiedSilhouetteEuclidean } from './sampled.js';
+import { SCORE_KEYS as K, SCORES, type ScoreDef, type ScoreInput } from './metrics.js';
 
 export { silhouetteEuclidean, silhouettePrecomputed, euclideanDistanceMatrix, type SilhouetteResult } from './silhouette.js';
 export { daviesBouldin, calinskiHarabasz, inertia } from './indices.js';
@@ -26,6 +27,10 @@ export { adjustedRandIndex } from './ari.js';
 export { silhouetteOnSample, stratifiedSample, simplifiedSilhouette, simplifiedSilhouetteEuclidean, DEFAULT_SILHOUETTE_SAMPLE, type SampledSilhouette } from './sampled.js';
 export {
   SCORES,
+  SCORE_KEYS,
+  HEADLINE_SCORES,
+  defaultScore,
+  directionOf,
   OLD_PIPELINE_METRICS,
   DEFAULT_MIN_CLUSTER_SHARE,
   scoreDef,
@@ -38,6 +43,7 @@ export {
   chooseKScoreKey,
   keySlug,
   type ScoreDef,
+  type ScoreInput,
   type Direction,
   type Eligibility,
 } from './metrics.js';
@@ -79,23 +85,41 @@ export interface ValidationInput {
    * added as `Simplified Silhouette`. `dtw`, `euclidean` and `silhouette` must then be absent.
    */
   sampled?: { size: number; seed: number; dtwRadius?: number };
+  /** The metric registry whose self-computing scores are added (default `SCORES`; tests give their own). */
+  scores?: readonly ScoreDef[];
 }
 
 /** The scalar metrics, by their logged names. `Silhouette DTW` only with a DTW matrix. */
 export interface ValidationMetrics extends PeakScores {
-  'DB Index': number;
-  'Silhouette Score': number;
-  'Silhouette DTW'?: number;
+  [K.dbIndex]: number;
+  [K.silhouette]: number;
+  [K.silhouetteDtw]?: number;
   /** Sampled mode: rows the silhouette was estimated on, and the half-width of its 95 % interval. */
-  'Silhouette Score_sample_size'?: number;
-  'Silhouette Score_ci95'?: number;
-  'Silhouette DTW_sample_size'?: number;
-  'Silhouette DTW_ci95'?: number;
+  [SIL_SAMPLE_SIZE]?: number;
+  [SIL_CI95]?: number;
+  [SIL_DTW_SAMPLE_SIZE]?: number;
+  [SIL_DTW_CI95]?: number;
   /** Sampled mode: exact simplified (centre-based) silhouette, Euclidean. */
-  'Simplified Silhouette'?: number;
-  'Calinski-Harabasz': number;
-  Inertia: number;
-  Distinctiveness: number;
+  [K.simplifiedSilhouette]?: number;
+  [K.calinskiHarabasz]: number;
+  [K.inertia]: number;
+  [K.distinctiveness]: number;
+  /** Registered scores with their own `compute` (validate/metrics.ts), by their keys. */
+  [key: string]: number | undefined;
+}
+
+/** Keys of a sampled silhouette's sample size and 95 % half-width: `<score>_sample_size`, `<score>_ci95`. */
+const SIL_SAMPLE_SIZE = `${K.silhouette}_sample_size` as const;
+const SIL_CI95 = `${K.silhouette}_ci95` as const;
+const SIL_DTW_SAMPLE_SIZE = `${K.silhouetteDtw}_sample_size` as const;
+const SIL_DTW_CI95 = `${K.silhouetteDtw}_ci95` as const;
+
+/**
+ * Adds every registered score that computes itself (`compute` in validate/metrics.ts) to
+ * `metrics`, after the built-in ones (whose order the `validation/metrics.json` artifact keeps).
+ */
+function registeredScores(metrics: ValidationMetrics, v: ScoreInput, scores: readonly ScoreDef[]): void {
+  for (const s of scores) if (s.compute) metrics[s.key] = s.compute(v);
 }
 
 /** Everything {@link computeValidation} returns. */
@@ -159,20 +183,21 @@ export function computeValidation(input: ValidationInput): ValidationResult {
   const sil = input.silhouette ?? (input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k));
   let silDtw: Float64Array | undefined;
   const metrics: ValidationMetrics = {
-    'DB Index': daviesBouldin(X, L, labels, k),
-    'Silhouette Score': sil.score,
-    'Calinski-Harabasz': calinskiHarabasz(X, L, labels, k),
-    Inertia: inertia(X, L, labels, centres),
+    [K.dbIndex]: daviesBouldin(X, L, labels, k),
+    [K.silhouette]: sil.score,
+    [K.calinskiHarabasz]: calinskiHarabasz(X, L, labels, k),
+    [K.inertia]: inertia(X, L, labels, centres),
     ...peakScores(X, L, labels, centres, minProminence),
-    Distinctiveness: distinctiveness(nonEmpty, L, minProminence),
+    [K.distinctiveness]: distinctiveness(nonEmpty, L, minProminence),
   };
+  registeredScores(metrics, { X, L, labels, k, centres }, input.scores ?? SCORES);
   if (input.dtw !== undefined) {
     const D = input.dtw.matrix;
     if (D.length !== n * n) {
       throw inputError('E_VALIDATE_SHAPE', `Expected a ${n} × ${n} DTW matrix for ${n} profiles but it has ${D.length} values`);
     }
     const r = silhouettePrecomputed(D, n, labels, k);
-    metrics['Silhouette DTW'] = r.score;
+    metrics[K.silhouetteDtw] = r.score;
     silDtw = r.samples;
   }
   return {
@@ -190,22 +215,23 @@ function sampledValidation(input: ValidationInput, labels: ArrayLike<number>, ce
   if (input.dtw || input.euclidean || input.silhouette) throw new RangeError('Expected no matrix and no precomputed silhouette with `sampled`');
   const sil = silhouetteOnSample(X, L, labels, k, o.size, o.seed, 0);
   const metrics: ValidationMetrics = {
-    'DB Index': daviesBouldin(X, L, labels, k),
-    'Silhouette Score': sil.score,
-    'Silhouette Score_sample_size': sil.sampleSize,
-    'Silhouette Score_ci95': sil.ci95,
-    'Simplified Silhouette': simplifiedSilhouetteEuclidean(X, L, labels, centres, k),
-    'Calinski-Harabasz': calinskiHarabasz(X, L, labels, k),
-    Inertia: inertia(X, L, labels, centres),
+    [K.dbIndex]: daviesBouldin(X, L, labels, k),
+    [K.silhouette]: sil.score,
+    [SIL_SAMPLE_SIZE]: sil.sampleSize,
+    [SIL_CI95]: sil.ci95,
+    [K.simplifiedSilhouette]: simplifiedSilhouetteEuclidean(X, L, labels, centres, k),
+    [K.calinskiHarabasz]: calinskiHarabasz(X, L, labels, k),
+    [K.inertia]: inertia(X, L, labels, centres),
     ...peakScores(X, L, labels, centres, minProminence),
-    Distinctiveness: distinctiveness(nonEmpty, L, minProminence),
+    [K.distinctiveness]: distinctiveness(nonEmpty, L, minProminence),
   };
+  registeredScores(metrics, { X, L, labels, k, centres }, input.scores ?? SCORES);
   let silDtw: Float64Array | undefined;
   if (o.dtwRadius !== undefined) {
     const r = silhouetteOnSample(X, L, labels, k, o.size, o.seed, o.dtwRadius);
-    metrics['Silhouette DTW'] = r.score;
-    metrics['Silhouette DTW_sample_size'] = r.sampleSize;
-    metrics['Silhouette DTW_ci95'] = r.ci95;
+    metrics[K.silhouetteDtw] = r.score;
+    metrics[SIL_DTW_SAMPLE_SIZE] = r.sampleSize;
+    metrics[SIL_DTW_CI95] = r.ci95;
     silDtw = r.samples;
   }
   return {

@@ -22,47 +22,106 @@ import { usageError } from '../errors.js';
 /** Which way a score is better. */
 export type Direction = 'higher' | 'lower';
 
-/** A score that can rank configurations (`--select`). */
+/**
+ * The logged keys of the validation scores, by one name each in code: everything that reads or
+ * writes a score names it through these (or through its {@link ScoreDef}), never by a string of its own.
+ */
+export const SCORE_KEYS = {
+  silhouette: 'Silhouette Score',
+  silhouetteDtw: 'Silhouette DTW',
+  dbIndex: 'DB Index',
+  calinskiHarabasz: 'Calinski-Harabasz',
+  inertia: 'Inertia',
+  distinctiveness: 'Distinctiveness',
+  /** Sampled mode: the exact centre-based silhouettes. */
+  simplifiedSilhouette: 'Simplified Silhouette',
+  simplifiedSilhouetteDtw: 'Simplified Silhouette DTW',
+} as const;
+
+/** What a registered score's `compute` is given: the labelling and the centres the model reports. */
+export interface ScoreInput {
+  /** n × L rows, row-major, normalised as the model saw them. */
+  X: Float64Array;
+  L: number;
+  /** Cluster of each row, 0..k−1; length n. */
+  labels: ArrayLike<number>;
+  k: number;
+  /** k × L centres (the model's own, or per-cluster means). */
+  centres: Float64Array;
+}
+
+/** One entry of the metric registry: a score that can rank configurations (`--select`). */
 export interface ScoreDef {
-  /** The logged key. */
+  /** The logged MLflow key (the old pipeline's name where it had one). */
   key: string;
+  /** Its identifier: the whole key's lower-case `_` form (`silhouette_dtw`, `fit_inertia`), which `--select` also accepts. */
+  name: string;
   better: Direction;
-  /** Only with the DTW matrix. */
+  /** Only with DTW distances (the DTW matrix, or in sampled mode DTW on a sample). */
   needsDtw?: boolean;
   /** One line for `--help` and the README. */
   about: string;
+  /** Shown first in summaries (the pipeline's closing lines, the sweep's table and charts), in this order. */
+  headline?: number;
+  /**
+   * How to compute it from a labelling, for scores computed on their own: `computeValidation`
+   * logs every registered score that has one (exact and sampled mode), after the built-in ones.
+   * The built-in scores (silhouettes, the indices, inertia, peak scores) leave it out: they share
+   * passes over the data (the silhouette's distances, the peak detection) inside `computeValidation`.
+   */
+  compute?: (v: ScoreInput) => number;
+}
+
+/** A registry entry from its key (the name is derived, so the two never disagree). */
+function score(key: string, better: Direction, about: string, more: Pick<ScoreDef, 'needsDtw' | 'headline' | 'compute'> = {}): ScoreDef {
+  return { key, name: key.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, ''), better, about, ...more };
 }
 
 /**
- * Every score `--select` accepts, with its direction. Scores that always improve with k (inertia,
- * total deviation) are listed because a user may compare configurations of one k with them, but
- * they cannot choose k.
+ * The metric registry: every score `--select` accepts, with its direction. Scores that always
+ * improve with k (inertia, total deviation) are listed because a user may compare configurations
+ * of one k with them, but they cannot choose k.
  */
 export const SCORES: readonly ScoreDef[] = [
-  { key: 'Silhouette Score', better: 'higher', about: 'Euclidean silhouette (−1..1)' },
-  { key: 'Silhouette DTW', better: 'higher', needsDtw: true, about: 'silhouette on the DTW matrix (−1..1)' },
-  { key: 'DB Index', better: 'lower', about: 'Davies–Bouldin index (≥ 0)' },
-  { key: 'Calinski-Harabasz', better: 'higher', about: 'variance ratio (> 0)' },
-  { key: 'Inertia', better: 'lower', about: 'Σ squared Euclidean distance to the centres (falls with k)' },
-  { key: 'Distinctiveness', better: 'higher', about: 'how different the centres’ peak patterns are' },
-  { key: 'Peak Match Score', better: 'higher', about: 'share of a day’s peaks its centre has' },
-  { key: 'Pr Peak Detection', better: 'higher', about: 'prominent peaks detected by the centre' },
-  { key: 'Pr Peak Overdetection', better: 'lower', about: 'centre peaks the day does not have' },
-  { key: 'Pr Peak Performance', better: 'higher', about: 'prominent peak agreement' },
-  { key: 'Rel Pr P Performance', better: 'higher', about: 'prominent peak agreement, ±1 slot' },
-  { key: 'Rel Pr P Detection', better: 'higher', about: 'prominent peaks detected, ±1 slot' },
-  { key: 'Rel Pr P Overdetection', better: 'lower', about: 'centre peaks the day lacks, ±1 slot' },
-  { key: 'fit/inertia', better: 'lower', about: 'k-means objective (falls with k)' },
-  { key: 'fit/dtw_inertia', better: 'lower', about: 'DTW k-means objective (falls with k)' },
-  { key: 'fit/total_deviation', better: 'lower', about: 'k-medoids objective (falls with k)' },
-  { key: 'fit/quantization_error', better: 'lower', about: 'SOM quantisation error (falls with k)' },
+  score(SCORE_KEYS.silhouette, 'higher', 'Euclidean silhouette (−1..1)', { headline: 1 }),
+  score(SCORE_KEYS.silhouetteDtw, 'higher', 'silhouette on the DTW matrix (−1..1)', { needsDtw: true, headline: 2 }),
+  score(SCORE_KEYS.dbIndex, 'lower', 'Davies–Bouldin index (≥ 0)', { headline: 3 }),
+  score(SCORE_KEYS.calinskiHarabasz, 'higher', 'variance ratio (> 0)', { headline: 4 }),
+  score(SCORE_KEYS.inertia, 'lower', 'Σ squared Euclidean distance to the centres (falls with k)'),
+  score(SCORE_KEYS.distinctiveness, 'higher', 'how different the centres’ peak patterns are'),
+  score('Peak Match Score', 'higher', 'share of a day’s peaks its centre has'),
+  score('Pr Peak Detection', 'higher', 'prominent peaks detected by the centre'),
+  score('Pr Peak Overdetection', 'lower', 'centre peaks the day does not have'),
+  score('Pr Peak Performance', 'higher', 'prominent peak agreement'),
+  score('Rel Pr P Performance', 'higher', 'prominent peak agreement, ±1 slot'),
+  score('Rel Pr P Detection', 'higher', 'prominent peaks detected, ±1 slot'),
+  score('Rel Pr P Overdetection', 'lower', 'centre peaks the day lacks, ±1 slot'),
+  score('fit/inertia', 'lower', 'k-means objective (falls with k)'),
+  score('fit/dtw_inertia', 'lower', 'DTW k-means objective (falls with k)'),
+  score('fit/total_deviation', 'lower', 'k-medoids objective (falls with k)'),
+  score('fit/quantization_error', 'lower', 'SOM quantisation error (falls with k)'),
 ];
 
 /**
  * The scores a summary shows first (the pipeline's closing lines, the sweep's summary table and
  * charts), in this order; each is shown only where the run logged it.
  */
-export const HEADLINE_SCORES: readonly string[] = ['Silhouette Score', 'Silhouette DTW', 'DB Index', 'Calinski-Harabasz'];
+export const HEADLINE_SCORES: readonly string[] = SCORES.filter((s) => s.headline !== undefined)
+  .sort((a, b) => a.headline! - b.headline!)
+  .map((s) => s.key);
+
+/**
+ * The score that ranks k and configurations when none is selected: the silhouette of the
+ * clustering's own distance (`Silhouette DTW` when DTW distances are there, else `Silhouette Score`).
+ */
+export function defaultScore(dtw: boolean): ScoreDef {
+  return scoreDef(dtw ? SCORE_KEYS.silhouetteDtw : SCORE_KEYS.silhouette)!;
+}
+
+/** Direction of a logged key, or undefined for keys that rank nothing (the registry's `better`). */
+export function directionOf(key: string): Direction | undefined {
+  return scoreDef(key)?.better;
+}
 
 /** The old pipeline's metric names: logged exactly as it logged them. */
 export const OLD_PIPELINE_METRICS: readonly string[] = [
@@ -90,7 +149,7 @@ export function scoreDef(key: string): ScoreDef | undefined {
  */
 export function parseSelect(raw: string, option = '--select'): ScoreDef {
   const norm = (s: string): string => s.toLowerCase().replace(/[\s_-]+/g, '');
-  const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw));
+  const hit = scoreDef(raw) ?? SCORES.find((s) => norm(s.key) === norm(raw) || norm(s.name) === norm(raw));
   if (!hit) {
     throw usageError('E_USAGE_VALUE', `Expected a score for \`${option}\` but received \`${raw}\``, {
       hint: `one of: ${SCORES.map((s) => `"${s.key}" (${s.better} is better)`).join(', ')}`,

@@ -15,7 +15,7 @@ import { COMMAND_OPTIONS, GLOBAL_OPTIONS, OPTIONS, configSections, flagOf, rende
 import * as table from '../../src/cli/options.js';
 import { withOptionsReference } from '../../src/cli/options-doc.js';
 import { CONFIG_SECTIONS } from '../../src/config.js';
-import { INITS, METRICS, MODELS } from '../../src/cluster/fit.js';
+import { INITS, METRICS, MODELS, defaultsHelp, metricsHelp } from '../../src/cluster/registry.js';
 import { LINKAGES } from '../../src/cluster/agglomerative.js';
 import { SCALES } from '../../src/cluster/scale-choice.js';
 import { KERNEL_CHOICES } from '../../src/dtw/kernel.js';
@@ -64,6 +64,8 @@ describe('the option table', () => {
     expect(table.DEFAULT_NEWMONGO_DB).toBe(DEFAULT_NEWMONGO_DB);
     expect(table.DEFAULT_NEWMONGO_COLLECTION).toBe(DEFAULT_NEWMONGO_COLLECTION);
     expect(table.DEFAULT_HISTORIAN_TABLE).toBe(DEFAULT_HISTORIAN_TABLE);
+    expect(table.METRICS_HELP).toBe(metricsHelp());
+    expect(table.MODEL_DEFAULTS_HELP).toEqual({ nInit: defaultsHelp('nInit'), maxIter: defaultsHelp('maxIter') });
   });
 
   it('the config file knows exactly the sections the table reads', () => {
