@@ -7,6 +7,7 @@
  */
 import { createWriteStream, promises as fsp, readdirSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { externalError } from '../errors.js';
 import { hostTag, tempOrphaned } from './owner.js';
@@ -218,6 +219,23 @@ export async function createDirAtomic(target: string, stageIn: string, fill: (di
   } finally {
     await fsp.rm(stage, { recursive: true, force: true });
     pendingTemps.delete(stage);
+  }
+}
+
+/**
+ * Run `use` with a fresh scratch folder under the system temporary directory, removed afterwards
+ * in every case; while it exists it is in the registry of temporary paths, so Ctrl-C removes it
+ * too (a plain `mkdtemp` + `finally` would leave it behind when the process is killed by a signal).
+ * @param prefix start of the folder's name, e.g. `lpclust-sync-`
+ */
+export async function withScratchDir<T>(prefix: string, use: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  pendingTemps.add(dir);
+  try {
+    return await use(dir);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+    pendingTemps.delete(dir);
   }
 }
 

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { envValue } from '../config.js';
 import { LpclustError, externalError, usageError } from '../errors.js';
 import { log } from '../util/log.js';
-import { maskSecrets, maskUri, registerSecret } from '../util/mask.js';
+import { maskSecrets, maskUri, registerSecret, registerUriPassword } from '../util/mask.js';
 
 /** Certificate errors of Node's TLS layer: not retried. */
 const TLS_ERRORS: ReadonlySet<string> = new Set([
@@ -84,7 +84,8 @@ export function restClientOptionsFromEnv(baseUrl: string, env: Record<string, st
   registerSecret(password);
   if (username && password) registerSecret(Buffer.from(`${username}:${password}`).toString('base64'));
   const url = safeUrl(baseUrl);
-  if (url.password) registerSecret(decodeURIComponent(url.password));
+  // The URL's own password, as written and percent-decoded (the one helper every URI goes through).
+  registerUriPassword(baseUrl);
   return {
     baseUrl,
     token,

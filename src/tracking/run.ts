@@ -8,6 +8,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isLpclustError, InterruptedError } from '../errors.js';
+import { withScratchDir } from '../io/atomic.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { maskSecrets } from '../util/mask.js';
 import { invocation } from '../util/invocation.js';
@@ -135,15 +136,12 @@ export class ActiveRun {
 
   /** Write a text (masked) as an artifact file at `artifactFile` (e.g. `reports/quality.json`). */
   async logText(text: string, artifactFile: string): Promise<void> {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-artifact-'));
-    try {
+    await withScratchDir('lpclust-artifact-', async (dir) => {
       const local = path.join(dir, path.basename(artifactFile));
       await fsp.writeFile(local, maskSecrets(text));
       const parent = path.posix.dirname(artifactFile);
       await this.logArtifact(local, parent === '.' ? undefined : parent);
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   /** Write a JSON value as an artifact file. */

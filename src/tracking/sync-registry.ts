@@ -10,12 +10,11 @@
  * have made it). Idempotent: a target version made from the same target run counts as the copy of
  * the source version (in version order), so a second sync creates nothing and moves no alias.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { isLpclustError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { withScratchDir, writeFileAtomic } from '../io/atomic.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { loggedModelIdOf, loggedModelsOf, registryOf, type LoggedModel, type ModelRegistry, type ModelVersion } from './registry.js';
 import type { TrackingStore } from './store.js';
@@ -144,17 +143,14 @@ async function loggedModelFromRun(
   logged: NonNullable<ReturnType<typeof loggedModelsOf>>,
   remoteRunId: string,
 ): Promise<LoggedModel | null> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'lpclust-sync-model-'));
-  try {
+  return withScratchDir('lpclust-sync-model-', async (tmp) => {
     const local = await from.downloadArtifacts(localRunId, artifact, tmp);
     const lm = await logged.startLoggedModel(remoteRunId, path.posix.basename(artifact));
     if (!lm) return null;
     // The copy's MLmodel names the target's model, as one MLflow 3 logged there would.
     await stampMlmodel(path.join(local, 'MLmodel'), lm);
     return await logged.completeLoggedModel(lm, local);
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 /**

@@ -18,10 +18,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { isLpclustError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { withScratchDir, writeFileAtomic } from '../io/atomic.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { log } from '../util/log.js';
 import { OWNER_TAG } from './file-store.js';
@@ -405,8 +404,7 @@ async function syncArtifacts(from: TrackingStore, to: TrackingStore, localId: st
   if (!created) for (const e of await listFiles(to, remoteId)) have.set(e.path, e.size);
   const missing = files.filter((f) => !have.has(f.path) || (f.size !== undefined && have.get(f.path) !== undefined && have.get(f.path) !== f.size));
   if (missing.length === 0) return 0;
-  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'lpclust-sync-'));
-  try {
+  await withScratchDir('lpclust-sync-', async (tmp) => {
     for (const f of missing) {
       throwIfInterrupted();
       const local = await from.downloadArtifacts(localId, f.path, tmp);
@@ -414,8 +412,6 @@ async function syncArtifacts(from: TrackingStore, to: TrackingStore, localId: st
       await to.logArtifact(remoteId, local, dir === '.' ? undefined : dir);
       await fsp.rm(local, { force: true });
     }
-  } finally {
-    await fsp.rm(tmp, { recursive: true, force: true });
-  }
+  });
   return missing.length;
 }

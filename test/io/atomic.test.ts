@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDirAtomic, discardTempFile, isTempName, pendingTempFiles, removeOrphanedTemps, reserveTempFile, tempPathFor, tempPrefixFor } from '../../src/io/atomic.js';
+import { createDirAtomic, discardTempFile, withScratchDir, isTempName, pendingTempFiles, removeOrphanedTemps, reserveTempFile, tempPathFor, tempPrefixFor } from '../../src/io/atomic.js';
 import { tempOwner } from '../../src/io/owner.js';
 
 const dirs: string[] = [];
@@ -94,5 +94,33 @@ describe('createDirAtomic', () => {
     fs.writeFileSync(path.join(stage, 'meta.yaml'), 'x');
     expect(removeOrphanedTemps(dir)).toEqual([stage]);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('withScratchDir', () => {
+  it('registers the scratch folder while it is used (so Ctrl-C removes it) and removes it after', async () => {
+    let seen = '';
+    const out = await withScratchDir('lpclust-scratch-test-', async (dir) => {
+      seen = dir;
+      fs.writeFileSync(path.join(dir, 'a.txt'), 'x');
+      expect(pendingTempFiles()).toContain(dir);
+      return 42;
+    });
+    expect(out).toBe(42);
+    expect(path.basename(seen).startsWith('lpclust-scratch-test-')).toBe(true);
+    expect(fs.existsSync(seen)).toBe(false);
+    expect(pendingTempFiles()).not.toContain(seen);
+  });
+
+  it('removes and forgets the folder when the work throws', async () => {
+    let seen = '';
+    await expect(
+      withScratchDir('lpclust-scratch-test-', async (dir) => {
+        seen = dir;
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(fs.existsSync(seen)).toBe(false);
+    expect(pendingTempFiles()).not.toContain(seen);
   });
 });
