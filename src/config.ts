@@ -140,10 +140,12 @@ export const GLOBAL_SETTINGS = {
 } as const;
 
 /**
- * Sections of the config file besides the global settings (each an object of its command's
- * settings). Every other top-level key is refused as a likely misspelling.
+ * Sections of the config file besides the global settings: each an object of one command's
+ * options (`"dtw": {"radius": 2}`; `"pipeline"` serves `pipeline` and `sweep`), keys as in the
+ * CLI's option table (src/cli/options.ts, which a test keeps in step with this list). Every other
+ * top-level key is refused as a likely misspelling.
  */
-export const CONFIG_SECTIONS: readonly string[] = ['pipeline'];
+export const CONFIG_SECTIONS: readonly string[] = ['pipeline', 'runs', 'etl', 'harmonize', 'dtw', 'cluster', 'validate', 'assign', 'serve', 'worker'];
 
 /**
  * Refuse keys of a config object that no setting reads: a misspelt key would otherwise be ignored

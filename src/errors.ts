@@ -23,6 +23,12 @@ export interface LpclustErrorOptions {
   cause?: unknown;
   /** Where it happened, for programs that read errors: file, line, meter, date... */
   where?: { file?: string; line?: number; field?: string; meter?: string; date?: string };
+  /**
+   * The option the error is about, by its library name (`radius`, `onBadRow`, `memoryBudget`).
+   * The message and hint name it in backticks (`` `onBadRow` skip ``); the CLI shows the flag
+   * instead (`` `--on-bad-row` skip ``), so library code never spells CLI flags.
+   */
+  option?: string;
 }
 
 /**
@@ -36,6 +42,7 @@ export class LpclustError extends Error {
   readonly kind: ErrorKind;
   readonly hint?: string;
   readonly where?: LpclustErrorOptions['where'];
+  readonly option?: string;
 
   constructor(kind: ErrorKind, code: string, message: string, options: LpclustErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -44,6 +51,7 @@ export class LpclustError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.where = options.where;
+    this.option = options.option;
   }
 
   /** The CLI exit code for this error. */

@@ -139,14 +139,16 @@ export function prepareAssign(o: AssignOptions): PreparedAssign {
   const m = o.model.model;
   const modelZone = m.reference?.timezone ?? null;
   if (o.timezone !== undefined && modelZone !== null && o.timezone !== modelZone) {
-    throw usageError('E_ASSIGN_TIMEZONE', `\`--timezone ${o.timezone}\` differs from the model's time zone ${modelZone} (its days and slot labels are local to ${modelZone})`, {
-      hint: `leave --timezone out (the model's zone is used), or train a model on data in ${o.timezone}`,
+    throw usageError('E_ASSIGN_TIMEZONE', `\`timezone ${o.timezone}\` differs from the model's time zone ${modelZone} (its days and slot labels are local to ${modelZone})`, {
+      option: 'timezone',
+      hint: `leave \`timezone\` out (the model's zone is used), or train a model on data in ${o.timezone}`,
     });
   }
   const zone = new ZoneMapper(o.timezone ?? modelZone ?? 'UTC');
   if (o.resolution !== undefined && o.resolution !== m.input.resolution_minutes) {
-    throw usageError('E_ASSIGN_RESOLUTION', `\`--resolution ${o.resolution}\` differs from the model's ${m.input.resolution_minutes}-minute resolution (${m.input.slots.length} slots)`, {
-      hint: `leave --resolution out: assign cleans the data at the model's resolution (${m.input.resolution_minutes} minutes)`,
+    throw usageError('E_ASSIGN_RESOLUTION', `\`resolution ${o.resolution}\` differs from the model's ${m.input.resolution_minutes}-minute resolution (${m.input.slots.length} slots)`, {
+      option: 'resolution',
+      hint: `leave \`resolution\` out: assign cleans the data at the model's resolution (${m.input.resolution_minutes} minutes)`,
     });
   }
   const explicit = o.days !== undefined || o.since !== undefined || o.until !== undefined;

@@ -61,14 +61,15 @@ export function parseSinkUri(spec: string): AssignSink {
     const hash = spec.indexOf('#');
     const table = hash < 0 ? '' : spec.slice(hash + 1);
     if (table === '') {
-      throw usageError('E_USAGE_SINK', `Expected \`--to postgres://…/database#table\` (the table after #) but received \`${maskUri(spec)}\``, {
-        hint: 'e.g. --to "postgres://writer:PASSWORD@db.example:5432/energy#public.assignments"',
+      throw usageError('E_USAGE_SINK', `Expected \`to postgres://…/database#table\` (the table after #) but received \`${maskUri(spec)}\``, {
+        option: 'to',
+        hint: 'e.g. `to "postgres://writer:PASSWORD@db.example:5432/energy#public.assignments"`',
       });
     }
     try {
       quoteTableName(table);
     } catch {
-      throw usageError('E_USAGE_SINK', `Expected a table name of letters, digits and _ (optionally schema.table) after # in \`--to\` but received \`${table}\``);
+      throw usageError('E_USAGE_SINK', `Expected a table name of letters, digits and _ (optionally schema.table) after # in \`to\` but received \`${table}\``, { option: 'to' });
     }
     return new PostgresSink(spec.slice(0, hash), table);
   }
@@ -78,13 +79,15 @@ export function parseSinkUri(spec: string): AssignSink {
     const path = m ? decodeURIComponent(m[2]) : '';
     const dot = path.indexOf('.');
     if (!m || dot <= 0 || dot === path.length - 1) {
-      throw usageError('E_USAGE_SINK', `Expected \`--to mongodb://…/database.collection\` but received \`${maskUri(spec)}\``, {
-        hint: 'e.g. --to "mongodb://writer:PASSWORD@db.example:27017/energy.assignments?authSource=admin"',
+      throw usageError('E_USAGE_SINK', `Expected \`to mongodb://…/database.collection\` but received \`${maskUri(spec)}\``, {
+        option: 'to',
+        hint: 'e.g. `to "mongodb://writer:PASSWORD@db.example:27017/energy.assignments?authSource=admin"`',
       });
     }
     return new MongoSink(`${m[1]}/${m[3] ?? ''}`, path.slice(0, dot), path.slice(dot + 1));
   }
-  throw usageError('E_USAGE_SINK', `Expected \`--to\` a postgres://…#table or mongodb://…/db.collection URI but received \`${maskUri(spec)}\``, {
+  throw usageError('E_USAGE_SINK', `Expected \`to\` a postgres://…#table or mongodb://…/db.collection URI but received \`${maskUri(spec)}\``, {
+    option: 'to',
     hint: 'write to a file with --out, or POST JSON with --post URL',
   });
 }
@@ -243,7 +246,7 @@ export class PostSink implements AssignSink {
       u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
     } catch {
-      throw usageError('E_USAGE_VALUE', `Expected an http:// or https:// URL for \`--post\` but received \`${maskUri(url)}\``);
+      throw usageError('E_USAGE_VALUE', `Expected an http:// or https:// URL for \`post\` but received \`${maskUri(url)}\``, { option: 'post' });
     }
     this.url = u;
     this.display = maskUri(url);

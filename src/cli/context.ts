@@ -16,6 +16,7 @@ import { log } from '../util/log.js';
 import { isSecretName, registerSecret } from '../util/mask.js';
 import { progressDefaults } from '../util/progress.js';
 import { suggestSimilar } from '../util/suggest.js';
+import { describeOptions } from './options.js';
 
 /** Settings resolved for one invocation. */
 export interface CliContext {
@@ -65,6 +66,7 @@ export function contextFor(cmd: Command, env: Record<string, string | undefined>
   log.level = globals.quiet && globals.logLevel !== 'debug' ? (globals.logLevel === 'silent' ? 'silent' : 'error') : globals.logLevel;
   progressDefaults.quiet = globals.quiet || globals.logLevel === 'silent' || globals.json;
   for (const line of describeSettings(resolved, GLOBAL_SETTINGS)) log.debug(`setting ${line}`);
+  for (const line of describeOptions(cmd)) log.debug(`option ${line}`);
   return {
     globals,
     resolved: resolved as CliContext['resolved'],

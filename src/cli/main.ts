@@ -6,13 +6,13 @@
  * (none for `--version`; all, which are light, for `--help` and for a command name commander must
  * suggest a correction for), and each command imports its heavy work inside its action.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { SQLITE_SCHEMAS } from '../config.js';
 import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
-import { LOG_LEVELS, log } from '../util/log.js';
+import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
+import { addGlobalOptions, renderOption } from './options.js';
 import { invocation } from '../util/invocation.js';
 
 /** lpclust's version, from package.json. */
@@ -26,25 +26,17 @@ export const VERSION: string = (
  *   can dispatch to are loaded; without it, every command (the complete program)
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
-  const program = new Command('lpclust')
-    .description('Cluster electricity load profiles and track every run in MLflow.')
-    .version(VERSION, '-V, --version', 'print the lpclust version')
-    .option('--tracking-uri <uri>', 'MLflow tracking URI: sqlite:///mlflow.db, file:./mlruns or http(s)://host (default: MLFLOW_TRACKING_URI, else ./mlruns when it holds runs, else sqlite:///mlflow.db)')
-    .addOption(new Option('--sqlite-schema <name>', 'schema of a SQLite tracking database lpclust creates: mlflow2 (MLflow 2.12+ open it, MLflow 3 upgrades it) or mlflow3 (MLflow 3.11+ only) (default: LPCLUST_SQLITE_SCHEMA, else mlflow2)').choices([...SQLITE_SCHEMAS]))
-    .option('--experiment-name <name>', 'MLflow experiment (default: MLFLOW_EXPERIMENT_NAME, else lpclust)')
-    .option('--config <file>', 'configuration file (default: ./lpclust.config.json when present)')
-    .option('--spool-dir <dir>', 'where runs go while a tracking server is unreachable (default: LPCLUST_SPOOL_DIR, else ./mlruns)')
-    .option('--no-spool', 'fail instead of spooling runs while a tracking server is unreachable (default: LPCLUST_SPOOL, else spool)')
-    .option('--json', 'print machine-readable JSON on stdout')
-    .addOption(new Option('--log-level <level>', 'stderr verbosity; debug adds stack traces').choices([...LOG_LEVELS]))
-    .option('-q, --quiet', 'no progress or info output')
+  const program = addGlobalOptions(
+    new Command('lpclust').description('Cluster electricity load profiles and track every run in MLflow.').version(VERSION, '-V, --version', 'print the lpclust version'),
+  )
     .showSuggestionAfterError(true)
     .showHelpAfterError('(run with --help for usage)')
     .enablePositionalOptions(false)
     .addHelpText(
       'after',
       `
-Configuration precedence: flags > environment (LPCLUST_*, MLFLOW_*, ./.env) > lpclust.config.json > defaults.
+Configuration precedence, for every option of every command: flags > environment (LPCLUST_*, MLFLOW_*) > ./.env >
+lpclust.config.json (global keys at the top level, a command's options in its section, e.g. "dtw": {"radius": 2}) > defaults.
 View runs: lpclust runs, or the MLflow UI: mlflow ui --backend-store-uri sqlite:///mlflow.db
 (a ./mlruns file store: mlflow ui --backend-store-uri ./mlruns; MLflow 3 also needs MLFLOW_ALLOW_FILE_STORE=true)`,
     );
@@ -134,8 +126,9 @@ export function reportError(e: unknown): number {
     return EXIT_CODES.usage;
   }
   if (isLpclustError(e)) {
-    process.stderr.write(red(`lpclust: ${maskSecrets(e.message)}`) + '\n');
-    if (e.hint) process.stderr.write(`  hint: ${maskSecrets(e.hint)}\n`);
+    // A library error about an option names it by its library name: show the flag.
+    process.stderr.write(red(`lpclust: ${maskSecrets(renderOption(e.message, e.option))}`) + '\n');
+    if (e.hint) process.stderr.write(`  hint: ${maskSecrets(renderOption(e.hint, e.option))}\n`);
     if (log.enabled('debug') && e.stack) process.stderr.write(maskSecrets(e.stack) + '\n');
     return e instanceof InterruptedError ? EXIT_CODES.interrupted : e.exitCode;
   }

@@ -73,7 +73,7 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
           return;
         }
         throw inputError(code, `${file}:${lineNo}: expected ${expected} in column ${field} but found "${found.slice(0, 60)}"`, {
-          hint: 'fix the row, or pass --on-bad-row skip to count and skip bad rows',
+          option: 'onBadRow', hint: 'fix the row, or pass `onBadRow` skip to count and skip bad rows',
           where: { file, line: lineNo, field, meter: builder?.meter },
         });
       };
@@ -131,7 +131,7 @@ export function genericSource(o: GenericSourceOptions): EtlSourceReader {
               continue;
             }
             throw inputError('E_INPUT_ROW', `${file}:${lineNo}: expected ${width} fields as in the header (${header.join(',').slice(0, 120)}) but found ${count}`, {
-              hint: 'fix the row (a stray separator or a missing value), or pass --on-bad-row skip to count and skip bad rows',
+              option: 'onBadRow', hint: 'fix the row (a stray separator or a missing value), or pass `onBadRow` skip to count and skip bad rows',
               where: { file, line: lineNo },
             });
           }

@@ -119,7 +119,7 @@ export class DayDocumentCollector {
     }
     throw inputError(code, message, {
       where: { file, line: line > 0 ? line : undefined, field, meter },
-      hint: 'fix the document, or pass --on-bad-row skip to skip and count bad documents',
+      option: 'onBadRow', hint: 'fix the document, or pass `onBadRow` skip to skip and count bad documents',
     });
   }
 

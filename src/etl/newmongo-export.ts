@@ -204,7 +204,7 @@ export async function streamRawCsvDocuments(file: string, collector: DayDocument
         }
         throw inputError('E_INPUT_COLUMNS', `${file}:${lineNo}: expected ${header.length} comma-separated fields (as in the header) but found ${f.length}`, {
           where: { file, line: lineNo },
-          hint: 'fix the row, or pass --on-bad-row skip to skip and count bad rows',
+          option: 'onBadRow', hint: 'fix the row, or pass `onBadRow` skip to skip and count bad rows',
         });
       }
       const doc: Record<string, unknown> = { id: f[idCol], date: f[dateCol], energy_type: f[typeCol] };
@@ -236,7 +236,7 @@ export async function readNewMongoExport(file: string, collector: DayDocumentCol
           collector.counts.badDocuments++;
           return;
         }
-        throw inputError('E_INPUT_JSON', message, { where: { file, line }, hint: 'fix the document, or pass --on-bad-row skip to skip and count bad documents' });
+        throw inputError('E_INPUT_JSON', message, { where: { file, line }, option: 'onBadRow', hint: 'fix the document, or pass `onBadRow` skip to skip and count bad documents' });
       },
     );
   } else {

@@ -72,7 +72,7 @@ export async function readOldMongoFile(file: string, ctx: SourceContext): Promis
       return;
     }
     throw inputError(field === 'timestamp' ? 'E_INPUT_TIMESTAMP' : 'E_INPUT_NUMBER', `${file}:${lineNo}: expected ${expected} in column ${field} but found "${found.slice(0, 60)}"`, {
-      hint: 'fix the row, or pass --on-bad-row skip to count and skip bad rows',
+      option: 'onBadRow', hint: 'fix the row, or pass `onBadRow` skip to count and skip bad rows',
       where: { file, line: lineNo, field, meter: builder?.meter ?? fallbackMeter },
     });
   };

@@ -82,7 +82,7 @@ export async function cleanSource(reader: EtlSourceReader, o: CleanSourceOptions
           continue;
         }
         throw inputError('E_INPUT_UNKNOWN_METER', `${series.file ?? reader.describe}: meter ${series.meter} is not in the meter description`, {
-          hint: 'add it to the meter description CSV, or pass --on-bad-row skip to skip unknown meters',
+          option: 'onBadRow', hint: 'add it to the meter description CSV, or pass `onBadRow` skip to skip unknown meters',
           where: { file: series.file, meter: series.meter },
         });
       }

@@ -64,7 +64,7 @@ export function isPostgresUri(spec: string): boolean {
  */
 export function quoteTableName(table: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) {
-    throw usageError('E_USAGE_TABLE', `Expected a table name of letters, digits and _ (optionally schema.table) for \`--table\` but received \`${table}\``);
+    throw usageError('E_USAGE_TABLE', `Expected a table name of letters, digits and _ (optionally schema.table) for \`table\` but received \`${table}\``, { option: 'table' });
   }
   return table
     .split('.')
@@ -107,7 +107,7 @@ class MeterCutter {
       }
       throw inputError('E_INPUT_TAG', `${this.location}: table ${this.table}, field "tagname": expected a tag ending in _<METER>.<unit> (e.g. Energy_Ameno_1_8_0_SYN0001.kWh) but found ${tag === null || tag === undefined ? 'an empty value' : `"${String(tag)}"`}`, {
         where: { file: this.location, field: 'tagname' },
-        hint: 'fix the tag, or pass --on-bad-row skip to skip and count such rows',
+        option: 'onBadRow', hint: 'fix the tag, or pass `onBadRow` skip to skip and count such rows',
       });
     }
     let done: TableMeter | null = null;
@@ -150,7 +150,8 @@ function dbError(e: unknown, location: string, table: string, what: string): Err
   if (/no such (table|column)/i.test(msg) || code === '42P01' || code === '42703') {
     return inputError('E_INPUT_TABLE', `${location}: ${what}: ${msg} (the historian table needs columns timestamp, tagname, energy)`, {
       where: { file: location },
-      hint: `check --table (now ${table})`,
+      option: 'table',
+      hint: `check \`table\` (now ${table})`,
     });
   }
   return externalError('E_EXTERNAL_DB', `${location}: ${what}: ${msg}`, { where: { file: location } });

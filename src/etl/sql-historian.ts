@@ -132,7 +132,7 @@ export class HistorianRowSink {
     }
     throw inputError(code, `${this.describe(line)}: field "${field}": ${what}`, {
       where: { file: this.file, line: this.fileLines ? line : undefined, field, meter: this.builder.meter },
-      hint: 'fix the row, or pass --on-bad-row skip to skip and count bad rows',
+      option: 'onBadRow', hint: 'fix the row, or pass `onBadRow` skip to skip and count bad rows',
     });
   }
 
@@ -188,7 +188,7 @@ export async function readHistorianFile(file: string, meter: string, opts: Histo
         throw inputError(
           'E_INPUT_COLUMNS',
           `${file}:${lineNo}: expected ${HISTORIAN_COLUMNS.length} comma-separated fields (${HISTORIAN_COLUMNS.join(', ')}) but found ${f.length}`,
-          { where: { file, line: lineNo, meter }, hint: 'fix the row, or pass --on-bad-row skip to skip and count bad rows' },
+          { where: { file, line: lineNo, meter }, option: 'onBadRow', hint: 'fix the row, or pass `onBadRow` skip to skip and count bad rows' },
         );
       }
       sink.add(f[0], f[1], f[2], lineNo);

@@ -174,7 +174,7 @@ export class ZoneMapper {
         second: 'numeric',
       });
     } catch {
-      throw usageError('E_USAGE_TIMEZONE', `Expected an IANA time zone for \`--timezone\` (e.g. UTC, Europe/Rome) but received \`${zone}\``);
+      throw usageError('E_USAGE_TIMEZONE', `Expected an IANA time zone for \`timezone\` (e.g. UTC, Europe/Rome) but received \`${zone}\``, { option: 'timezone' });
     }
   }
 

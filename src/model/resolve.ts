@@ -188,8 +188,9 @@ export async function resolveModel(spec: string, openStore: () => Promise<Tracki
     };
   }
   if (/^[a-z][a-z0-9+.-]*:\//i.test(spec) && !/^file:/i.test(spec)) {
-    throw usageError('E_USAGE_MODEL_URI', `Expected \`--model\` a path, runs:/<run-id>/model or models:/<name>@<alias> but received \`${spec}\``, {
-      hint: 'e.g. --model runs:/0a1b2c3d/model, --model models:/uc7-clusters@production or --model models:/uc7-clusters/2',
+    throw usageError('E_USAGE_MODEL_URI', `Expected \`model\` a path, runs:/<run-id>/model or models:/<name>@<alias> but received \`${spec}\``, {
+      option: 'model',
+      hint: 'e.g. `model runs:/0a1b2c3d/model`, `model models:/uc7-clusters@production` or `model models:/uc7-clusters/2`',
     });
   }
   const local = spec.replace(/^file:(\/\/)?/i, '');

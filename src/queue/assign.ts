@@ -236,7 +236,7 @@ export class QueueAssigner implements Assigner {
       if (!existsSync(input) || statSync(input).size !== o.X.byteLength) writeFileAtomicSync(input, asBytes(o.X));
     } catch (e) {
       if (e instanceof LpclustError) throw e;
-      throw externalError('E_WRITE', `cannot write into the shared directory ${shared}: ${(e as Error).message}`, { hint: 'give --shared-dir a directory this machine and every worker can write' });
+      throw externalError('E_WRITE', `cannot write into the shared directory ${shared}: ${(e as Error).message}`, { option: 'sharedDir', hint: 'give `sharedDir` a directory this machine and every worker can write' });
     }
     const conn = await openRedis(o.queue);
     const eventsConn = duplicateQuietly(conn);

@@ -143,7 +143,7 @@ export function queueTileSource(o: QueueSourceOptions): TileSource {
       }
     } catch (e) {
       if (e instanceof LpclustError) throw e;
-      throw externalError('E_WRITE', `cannot write into the shared directory ${shared}: ${(e as Error).message}`, { hint: 'give --shared-dir a directory this machine and every worker can write' });
+      throw externalError('E_WRITE', `cannot write into the shared directory ${shared}: ${(e as Error).message}`, { option: 'sharedDir', hint: 'give `sharedDir` a directory this machine and every worker can write' });
     }
     const stats = o.stats ?? newQueueStats();
     const conn = await openRedis(o.queue);

@@ -251,7 +251,8 @@ export function parseMinClusterShare(raw: unknown, where = '--min-cluster-share'
   const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
   if (!(v >= 0 && v < 1)) {
     throw usageError('E_USAGE_VALUE', `Expected a share 0 ≤ s < 1 (or a percentage such as 2%) for \`${where}\` but received \`${s}\``, {
-      hint: `e.g. --min-cluster-share 0.02 (every cluster holds at least 2 % of the days); 0 turns the rule off`,
+      option: 'minClusterShare',
+      hint: `e.g. \`minClusterShare\` 0.02 (every cluster holds at least 2 % of the days); 0 turns the rule off`,
     });
   }
   return v;

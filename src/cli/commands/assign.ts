@@ -4,13 +4,14 @@
  * assignments and hands them on (PostgreSQL, MongoDB, HTTP), and logs the monitoring metrics and
  * drift of one tracked run. The work is in `src/assign/`.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { usageError } from '../../errors.js';
 import { DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../../etl/newmongo-doc.js';
 import { contextFor } from '../context.js';
+import { addOptions } from '../options.js';
 
 interface AssignFlags {
   model: string;
@@ -27,71 +28,30 @@ interface AssignFlags {
   timeCol?: string;
   valueCol?: string;
   cumulative?: boolean;
-  unit: string;
+  unit: 'Wh' | 'kWh';
   inputTimezone?: string;
-  days?: string;
+  days?: number;
   since?: string;
   until?: string;
   timezone?: string;
-  resolution?: string;
+  resolution?: number;
   meters?: string;
   rules?: string;
-  fillWindow?: string;
-  onBadRow: string;
+  fillWindow?: number;
+  onBadRow: 'error' | 'skip';
   out: string;
   to?: string[];
   post?: string;
-  driftThreshold?: string;
-  jsThreshold?: string;
-}
-
-function positive(raw: string, flag: string, integer: boolean): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw usageError('E_USAGE_VALUE', `Expected a positive ${integer ? 'integer' : 'number'} for \`${flag}\` but received \`${raw}\``);
-  }
-  return v;
+  driftThreshold?: number;
+  jsThreshold?: number;
 }
 
 /** Register `lpclust assign`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('assign')
-    .description('day-ahead job: assign the last days (or a forecast) to the clusters of a model, write/upsert the assignments, log monitoring and drift metrics (one tracked run)')
-    .requiredOption('--model <path|uri>', 'the model: a model/ directory, runs:/<run-id>/model or a registered models:/<name>@<alias> (e.g. models:/loadshapes@production), models:/<name>/<version> (as `lpclust predict` takes)')
-    .option('--in <csv>', 'source: a profiles CSV in the harmonized format (id,date,HH:MM...; Wh per slot), e.g. harmonized data or a day-ahead forecast')
-    .option('--newmongo-export <file>', 'source: a new Mongo export (mongoexport JSON lines / array, or the raw CSV of the old loader)')
-    .addOption(new Option('--mongo-uri <mongodb://...>', 'source: the live new Mongo collection (only the window\'s days are read; the password is never logged)').env('LPCLUST_MONGO_URI'))
-    .option('--db <name>', `database of --mongo-uri (default ${DEFAULT_NEWMONGO_DB})`)
-    .option('--collection <name>', `collection of --mongo-uri (default ${DEFAULT_NEWMONGO_COLLECTION})`)
-    .option('--sql-input <dir>', 'source: a folder of SQL historian <METER>.txt exports')
-    .option('--sql-db <sqlite file | postgres://...>', 'source: a SQL historian table in a database')
-    .option('--table <name>', 'historian table of --sql-db (default historian)')
-    .option('--generic <csv>', 'source: a long-format CSV (id, timestamp, energy per row); needs --id-col, --time-col, --value-col')
-    .option('--id-col <name>', 'with --generic: column of the meter id')
-    .option('--time-col <name>', 'with --generic: column of the timestamp')
-    .option('--value-col <name>', 'with --generic: column of the energy')
-    .option('--cumulative', 'with --generic: values are cumulative registers (as `etl generic --cumulative`)')
-    .option('--unit <unit>', 'with --generic: Wh or kWh', 'Wh')
-    .option('--input-timezone <iana>', 'with --generic: zone of naive timestamps (default: the days\' zone)')
-    .option('--days <n>', 'the N days ending at --until (default 1)')
-    .option('--since <YYYY-MM-DD>', 'first day (instead of --days)')
-    .option('--until <YYYY-MM-DD>', 'last day (default: yesterday in the model\'s time zone)')
-    .option('--timezone <iana>', 'zone of the days and slot labels (default: the model\'s, recorded by `lpclust pipeline`; else UTC); must match the model\'s')
-    .option('--resolution <minutes>', 'minutes per slot; must equal the model\'s (the default)')
-    .option('--meters <csv>', 'meter description CSV, as for `lpclust etl` (required with the new Mongo and SQL sources, as `etl newmongo` and `etl sql` require it)')
-    .option('--rules <yaml>', 'rules file, as for `lpclust etl` and `harmonize` (per-meter quirks, excluded meters)')
-    .option('--fill-window <hours>', 'fill missing slots up to this many hours (as `lpclust etl`; default 2)')
-    .option('--on-bad-row <mode>', 'error|skip, as for `lpclust etl`', 'error')
-    .requiredOption('--out <csv>', 'assignments CSV to write (atomically): id,date,cluster,distance,margin,novel')
-    .addOption(
-      new Option('--to <uri>', 'also upsert into postgres://user:PASSWORD@host/db#table or mongodb://user:PASSWORD@host/db.collection (repeatable)')
-        .env('LPCLUST_ASSIGN_TO')
-        .argParser((v: string, acc: string[] | undefined) => [...(acc ?? []), v]),
-    )
-    .addOption(new Option('--post <url>', 'also POST the assignments as JSON to this URL (retried as the REST tracking store retries)').env('LPCLUST_ASSIGN_POST'))
-    .option('--drift-threshold <psi>', 'population stability index of the window\'s cluster shares against the training shares above which retraining is recommended (e.g. 0.25)')
-    .option('--js-threshold <d>', 'Jensen–Shannon distance (base 2, 0..1) above which retraining is recommended')
+    .description('day-ahead job: assign the last days (or a forecast) to the clusters of a model, write/upsert the assignments, log monitoring and drift metrics (one tracked run)');
+  addOptions(cmd, 'assign')
     .addHelpText(
       'after',
       `
@@ -135,26 +95,18 @@ Examples:
         const named = sources.map((s) => `--${s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${cmd.getOptionValueSource(s) === 'env' ? ' (from LPCLUST_MONGO_URI)' : ''}`);
         throw usageError('E_USAGE_OPTION', `Expected exactly one source (--in, --newmongo-export, --mongo-uri, --sql-input, --sql-db or --generic) but received ${sources.length === 0 ? 'none' : named.join(', ')}`);
       }
-      const [{ runAssign }, { resolveModel }, { parseSinkUri, PostSink }, { parseDay }, { checkInputPath }, { ZoneMapper }] = await Promise.all([
+      const [{ runAssign }, { resolveModel }, { parseSinkUri, PostSink }, { checkInputPath }, { ZoneMapper }] = await Promise.all([
         import('../../assign/run.js'),
         import('../../model/resolve.js'),
         import('../../assign/sinks.js'),
-        import('../../assign/window.js'),
         import('../../io/preflight.js'),
         import('../../etl/time.js'),
       ]);
-      const days = flags.days === undefined ? undefined : positive(flags.days, '--days', true);
-      const since = flags.since === undefined ? undefined : parseDay(flags.since, '--since');
-      const until = flags.until === undefined ? undefined : parseDay(flags.until, '--until');
+      const { days, since, until, resolution } = flags;
       if (flags.timezone !== undefined) new ZoneMapper(flags.timezone);
-      const resolution = flags.resolution === undefined ? undefined : positive(flags.resolution, '--resolution', true);
-      const fillWindowHours = flags.fillWindow === undefined ? undefined : Number(flags.fillWindow);
-      if (fillWindowHours !== undefined && (!Number.isFinite(fillWindowHours) || fillWindowHours < 0 || flags.fillWindow!.trim() === '')) {
-        throw usageError('E_USAGE_VALUE', `Expected a non-negative number of hours for \`--fill-window\` but received \`${flags.fillWindow}\``);
-      }
-      if (flags.onBadRow !== 'error' && flags.onBadRow !== 'skip') throw usageError('E_USAGE_VALUE', `Expected error|skip for \`--on-bad-row\` but received \`${flags.onBadRow}\``);
-      const psiThreshold = flags.driftThreshold === undefined ? undefined : positive(flags.driftThreshold, '--drift-threshold', false);
-      const jsThreshold = flags.jsThreshold === undefined ? undefined : positive(flags.jsThreshold, '--js-threshold', false);
+      const fillWindowHours = flags.fillWindow;
+      const psiThreshold = flags.driftThreshold;
+      const jsThreshold = flags.jsThreshold;
       if (jsThreshold !== undefined && jsThreshold > 1) throw usageError('E_USAGE_VALUE', `Expected a Jensen–Shannon distance in (0, 1] for \`--js-threshold\` but received \`${flags.jsThreshold}\``);
       const genericOnly = [['--id-col', flags.idCol], ['--time-col', flags.timeCol], ['--value-col', flags.valueCol], ['--input-timezone', flags.inputTimezone]] as const;
       if (flags.generic === undefined) {
@@ -183,7 +135,7 @@ Examples:
           resolution,
           metersFile: flags.meters,
           rulesFile: flags.rules,
-          onBadRow: flags.onBadRow as 'error' | 'skip',
+          onBadRow: flags.onBadRow,
           fillWindowHours,
           out: flags.out,
           psiThreshold,
@@ -268,7 +220,6 @@ async function buildInput(flags: AssignFlags, checkInputPath: CheckPath): Promis
   for (const [name, v] of [['--id-col', flags.idCol], ['--time-col', flags.timeCol], ['--value-col', flags.valueCol]] as const) {
     if (v === undefined) throw usageError('E_USAGE_OPTION', `\`--generic\` needs \`${name}\``);
   }
-  if (flags.unit !== 'Wh' && flags.unit !== 'kWh') throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
   const file = checkInputPath(flags.generic!, '--generic');
   const reader = genericSource({ input: file, idCol: flags.idCol!, timeCol: flags.timeCol!, valueCol: flags.valueCol!, cumulative: flags.cumulative === true, unit: flags.unit, inputTimeZone: flags.inputTimezone });
   return { kind: 'source', source: 'generic', describe: file, params: { input_file: file, id_col: flags.idCol!, time_col: flags.timeCol!, value_col: flags.valueCol! }, open: async () => ({ reader }) };

@@ -3,91 +3,49 @@
  * k-means, k-medoids, agglomerative, SOM), write labels and centres, validate, and track the run.
  */
 import type { Command } from 'commander';
-import { usageError } from '../../errors.js';
-import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
-import { INITS, METRICS, MODELS, type InitName, type ModelName, type MetricName } from '../../cluster/fit.js';
-import { defaultsHelp, metricsHelp } from '../../cluster/registry.js';
-import { LINKAGES, type Linkage } from '../../cluster/agglomerative.js';
+import type { Normalization } from '../../profiles/normalize.js';
+import type { InitName, MetricName, ModelName } from '../../cluster/fit.js';
+import type { Linkage } from '../../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../../cluster/kmedoids.js';
+import type { ScaleChoice } from '../../cluster/scale-choice.js';
 import { capWorkers, contextFor } from '../context.js';
-import { addScaleOptions, scaleFlags } from '../scale-options.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, parseMinClusterShare, parseSelect, SCORES } from '../../validate/metrics.js';
+import { addOptions, isSet, resolvedOptions } from '../options.js';
 
+/** The options of `lpclust cluster`, parsed (src/cli/options.ts). */
 interface ClusterFlags {
   in: string;
   registerModel?: string;
-  model: string;
-  metric: string;
-  k: string;
-  kRange: string;
+  model: ModelName;
+  metric: MetricName;
+  k: number;
+  kRange: [number, number];
   select?: string;
-  minClusterShare: string;
+  minClusterShare: number;
   dtw?: string;
-  radius: string;
-  linkage?: string;
-  init?: string;
-  kmedoidsMethod: string;
-  nInit?: string;
-  maxIter?: string;
-  seed: string;
-  normalize: string;
-  outDir?: string;
-  workers?: string;
-  scale?: string;
-  memoryBudget?: string;
-  sampleSize?: string;
+  radius: number;
+  linkage?: Linkage;
+  init?: InitName;
+  kmedoidsMethod: KMedoidsMethod;
+  nInit?: number;
+  maxIter?: number;
+  seed: number;
+  normalize: Normalization;
+  outDir: string;
+  workers?: number;
+  scale: ScaleChoice;
+  memoryBudget?: number;
+  sampleSize?: number;
   queue?: string;
   sharedDir: string;
-  queueRows: string;
-}
-
-function choice<T extends string>(raw: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw usageError('E_USAGE_VALUE', `Expected ${allowed.join('|')} for \`${flag}\` but received \`${raw}\``);
-  return raw as T;
-}
-
-function integer(raw: string, flag: string, min: number, what: string): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw usageError('E_USAGE_VALUE', `Expected ${what} for \`${flag}\` but received \`${raw}\``);
-  return v;
-}
-
-function kRange(raw: string): [number, number] {
-  const m = /^\s*(\d+)\s*\.\.\s*(\d+)\s*$/.exec(raw);
-  const a = m ? Number(m[1]) : NaN;
-  const b = m ? Number(m[2]) : NaN;
-  if (!m || a < 2 || b < a) throw usageError('E_USAGE_VALUE', `Expected a range a..b with 2 ≤ a ≤ b for \`--k-range\` but received \`${raw}\``);
-  return [a, b];
+  queueRows: number;
 }
 
 /** Register `lpclust cluster`. */
 export function register(program: Command): void {
   const cmd = program
     .command('cluster')
-    .description('cluster profiles (kmeans, kmedoids, agglomerative, som; Euclidean or DTW), write labels and centres, validate, track the run')
-    .requiredOption('--in <csv>', 'harmonized profiles CSV (id,date,HH:MM...)')
-    .option('--model <name>', `model: ${MODELS.join('|')}`, 'kmeans')
-    .option('--metric <name>', `distance: ${metricsHelp()}`, 'euclidean')
-    .option('-k, --k <k>', 'number of clusters; 0 chooses k over --k-range (best --select among the k passing --min-cluster-share)', '12')
-    .option('--k-range <a..b>', 'k range searched with -k 0', '3..29')
-    .option('--select <score>', `with -k 0: the score choosing k, with its direction (default: the silhouette of --metric); one of ${SCORES.map((s) => `"${s.key}"`).join(', ')}`)
-    .option('--min-cluster-share <share>', `with -k 0: a k is only ranked when every cluster holds at least this share of the days (0 = off)`, String(DEFAULT_MIN_CLUSTER_SHARE))
-    .option('--dtw <npy>', 'DTW matrix of the same profiles (from `lpclust dtw`), checked against its sidecar; with --metric dtw it is computed once into the output directory when omitted; with euclidean it adds Silhouette DTW')
-    .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots', '1')
-    .option('--linkage <name>', `agglomerative linkage: ${LINKAGES.join('|')} (default ward; average with --metric dtw)`)
-    .option('--init <name>', `initialisation: ${INITS.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++) (default random)`)
-    .option('--kmedoids-method <name>', 'k-medoids swap method: fasterpam (PAM-quality swaps) | alternate (Voronoi iteration)', 'fasterpam')
-    .option('--n-init <n>', `restarts keeping the best (default ${defaultsHelp('nInit')})`)
-    .option('--max-iter <n>', `iteration cap (default ${defaultsHelp('maxIter')})`)
-    .option('--seed <n>', 'random seed', '0')
-    .option('--normalize <method>', `row normalisation before clustering: ${NORMALIZATIONS.join('|')}`, 'l2')
-    .option('--out-dir <dir>', 'base output directory; this run writes to <dir>/<run id>/ (default lpclust-out/cluster), as pipeline and sweep do')
-    .option('--workers <n>', 'worker threads for the DTW matrix (when it must be computed), the Euclidean silhouette and sampled k-medoids (default: all cores)')
-    .option('--queue <url>', 'hand the heavy DTW work to `lpclust worker` processes on this Redis job queue (redis://… or rediss://…): with --scale sampled, the scoring of candidate medoids and the assignment of every profile, by row ranges; in exact mode, the DTW matrix, by tiles')
-    .option('--shared-dir <dir>', 'with --queue: a directory this machine and every worker see (profiles in, results out)', '.')
-    .option('--queue-rows <n>', 'with --queue: profiles per assignment job (does not change any result)', '32768')
-    .option('--register-model <name>', 'register the model of this run as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it');
-  addScaleOptions(cmd)
+    .description('cluster profiles (kmeans, kmedoids, agglomerative, som; Euclidean or DTW), write labels and centres, validate, track the run');
+  addOptions(cmd, 'cluster')
     .addHelpText(
       'after',
       `
@@ -107,14 +65,10 @@ Examples:
     )
     .action(async (flags: ClusterFlags, cmd: Command) => {
       const { runClusterStage } = await import('../../pipeline/cluster.js');
-      const model = choice<ModelName>(flags.model, MODELS, '--model');
-      const metric = choice<MetricName>(flags.metric, METRICS, '--metric');
-      const k = integer(flags.k, '-k', 0, 'an integer k ≥ 2, or 0 to choose k');
-      if (k === 1) throw usageError('E_USAGE_K', 'Expected an integer k ≥ 2, or 0 to choose k, for `-k` but received `1`');
-      const normalize = choice<Normalization>(flags.normalize, NORMALIZATIONS, '--normalize');
+      const { model, metric, k, normalize } = flags;
       const { parseQueueUrl } = await import('../../queue/connection.js');
       const queue = flags.queue === undefined ? undefined : parseQueueUrl(flags.queue);
-      const queueRows = integer(flags.queueRows, '--queue-rows', 1, 'a positive integer');
+      const queueRows = flags.queueRows;
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
       const { checkRegistration, registerRunModel, registeredJson, registrationLine } = await import('../../model/register.js');
@@ -126,21 +80,24 @@ Examples:
           model,
           metric,
           k,
-          kRange: kRange(flags.kRange),
-          minClusterShare: parseMinClusterShare(flags.minClusterShare),
-          ...(flags.select !== undefined ? { select: parseSelect(flags.select).key } : {}),
-          radius: integer(flags.radius, '--radius', 0, 'a non-negative integer'),
-          seed: integer(flags.seed, '--seed', 0, 'a non-negative integer'),
+          kRange: flags.kRange,
+          minClusterShare: flags.minClusterShare,
+          ...(flags.select !== undefined ? { select: flags.select } : {}),
+          radius: flags.radius,
+          seed: flags.seed,
           normalize,
-          kmedoidsMethod: choice<KMedoidsMethod>(flags.kmedoidsMethod, ['fasterpam', 'alternate'], '--kmedoids-method'),
+          kmedoidsMethod: flags.kmedoidsMethod,
           ...(flags.dtw !== undefined ? { dtw: flags.dtw } : {}),
-          ...(flags.linkage !== undefined ? { linkage: choice<Linkage>(flags.linkage, LINKAGES, '--linkage') } : {}),
-          ...(flags.init !== undefined ? { init: choice<InitName>(flags.init, INITS, '--init') } : {}),
-          ...(flags.nInit !== undefined ? { nInit: integer(flags.nInit, '--n-init', 1, 'a positive integer') } : {}),
-          ...(flags.maxIter !== undefined ? { maxIter: integer(flags.maxIter, '--max-iter', 1, 'a positive integer') } : {}),
-          ...(flags.outDir !== undefined ? { outBase: flags.outDir } : {}),
-          ...(flags.workers !== undefined ? { workers: capWorkers(integer(flags.workers, '--workers', 1, 'a positive integer'))! } : {}),
-          ...scaleFlags(flags),
+          ...(flags.linkage !== undefined ? { linkage: flags.linkage } : {}),
+          ...(flags.init !== undefined ? { init: flags.init } : {}),
+          ...(flags.nInit !== undefined ? { nInit: flags.nInit } : {}),
+          ...(flags.maxIter !== undefined ? { maxIter: flags.maxIter } : {}),
+          // The library's own default folder is the table's default: pass it only when set.
+          ...(isSet(cmd, 'outDir') ? { outBase: flags.outDir } : {}),
+          ...(flags.workers !== undefined ? { workers: capWorkers(flags.workers, resolvedOptions(cmd).workers?.from)! } : {}),
+          scale: flags.scale,
+          ...(flags.memoryBudget !== undefined ? { memoryBudget: flags.memoryBudget } : {}),
+          ...(flags.sampleSize !== undefined ? { sampleSize: flags.sampleSize } : {}),
           ...(queue ? { queue, sharedDir: flags.sharedDir, queueRows } : {}),
         },
         { store, experimentName: ctx.globals.experimentName },

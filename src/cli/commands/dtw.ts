@@ -3,74 +3,43 @@
  * computed by worker threads, as a tracked run `dtw`.
  */
 import type { Command } from 'commander';
-import { availableParallelism } from 'node:os';
 import { usageError } from '../../errors.js';
-import { NORMALIZATIONS, type Normalization } from '../../profiles/normalize.js';
-import { KERNEL_CHOICES, type KernelChoice } from '../../dtw/kernel.js';
-import { MATRIX_LAYOUTS, type MatrixLayout } from '../../dtw/matrix.js';
+import type { Normalization } from '../../profiles/normalize.js';
+import type { KernelChoice } from '../../dtw/kernel.js';
+import type { MatrixLayout } from '../../dtw/matrix.js';
 import { capWorkers, contextFor } from '../context.js';
+import { addOptions, resolvedOptions } from '../options.js';
 
+/** The options of `lpclust dtw`, parsed (src/cli/options.ts). */
 interface DtwFlags {
   in?: string;
   out?: string;
-  radius: string;
-  normalize: string;
-  dtype: string;
-  workers?: string;
-  kernel: string;
-  tileSize: string;
-  layout: string;
+  radius: number;
+  normalize: Normalization;
+  dtype: 'float32' | 'float64';
+  workers?: number;
+  kernel: KernelChoice;
+  tileSize: number;
+  layout: MatrixLayout;
   resume?: boolean;
   force?: boolean;
   logMatrix?: boolean;
   shard?: string;
   queue?: string;
-  sharedDir?: string;
-}
-
-function integer(raw: string, flag: string, min: number): number {
-  const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < min) {
-    throw usageError('E_USAGE_VALUE', `Expected a ${min > 0 ? 'positive' : 'non-negative'} integer for \`${flag}\` but received \`${raw}\``);
-  }
-  return v;
-}
-
-function oneOf<T extends string>(raw: string, flag: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw usageError('E_USAGE_VALUE', `Expected ${allowed.join('|')} for \`${flag}\` but received \`${raw}\``);
-  return raw as T;
-}
-
-/** Parse `--radius`: a non-negative integer, or `none` for full DTW. */
-export function parseRadius(raw: string): number {
-  return raw === 'none' ? Infinity : integer(raw, '--radius', 0);
+  sharedDir: string;
 }
 
 /** Register `lpclust dtw`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('dtw')
     // `merge` is an argument, not a sub-command: it takes the same --out, --layout, --force and
     // --log-matrix as dtw itself, and a sub-command's --out would be parsed as dtw's.
     .argument('[merge shards...]', 'merge: assemble the shard files of --shard i/n runs into --out')
     .usage('--in <csv> --out <npy> [options]\n       lpclust dtw merge <shard files...> --out <npy> [--layout full|condensed] [--force] [--log-matrix]')
-    .description('compute the full DTW distance matrix of a profiles CSV (.npy + .json sidecar) with worker threads, as a tracked run')
-    // Required, but checked in the action: commander would demand them of `dtw merge` too.
-    .option('--in <csv>', 'profiles CSV (harmonized or clean: id,date,<slot>..., every row complete) (required)')
-    .option('--out <npy>', 'matrix to write: NumPy .npy (n × n, or condensed with --layout condensed); sidecar <out>.json (required; with --shard: the shard file)')
-    .option('--radius <r>', 'Sakoe–Chiba band radius in slots (|i − j| ≤ r), or `none` for full DTW', '1')
-    .option('--normalize <how>', `row normalisation before DTW: ${NORMALIZATIONS.join('|')}`, 'l2')
-    .option('--dtype <type>', 'matrix element type and kernel precision: float32|float64', 'float32')
-    .option('--workers <n>', `worker threads (default: available cores, here ${availableParallelism()})`)
-    .option('--kernel <k>', 'DTW kernel: auto (native, else TypeScript with a warning)|native|js', 'auto')
-    .option('--layout <layout>', 'full: n × n, both triangles | condensed: the upper triangle as 1-D n(n−1)/2 values in SciPy squareform order (half the bytes)', 'full')
-    .option('--tile-size <t>', 'tile edge in rows (memory per worker ≈ 2·t²·dtype bytes; never changes the result)', '1024')
-    .option('--resume', 'finish an interrupted job from <out>.partial (what the same command does anyway; kept for scripts)')
-    .option('--force', 'overwrite an existing output, or discard an existing <out>.partial and start over')
-    .option('--log-matrix', 'also copy the matrix into the run artifacts (it can be large; by default its path and SHA-256 are tags)')
-    .option('--queue <url>', 'compute the tiles on a job queue: redis://[:password@]host:6379/0 or rediss://… (TLS); `lpclust worker` processes take them')
-    .option('--shared-dir <dir>', 'with --queue: a directory this machine and every worker see (NFS, a mounted bucket): series in, tiles out', '.')
-    .option('--shard <i/n>', 'compute only shard i of n (0 ≤ i < n) of the tiles into the tile file --out; assemble the n files with `lpclust dtw merge`')
+    .description('compute the full DTW distance matrix of a profiles CSV (.npy + .json sidecar) with worker threads, as a tracked run');
+  // --in and --out are required, but checked in the action: commander would demand them of `dtw merge` too.
+  addOptions(cmd, 'dtw')
     .addHelpText(
       'after',
       `
@@ -107,13 +76,8 @@ written. --layout, --force and --log-matrix apply to the merged matrix.`,
       if (flags.out === undefined) throw missing('--out <npy>');
       const io = { in: flags.in, out: flags.out };
       const { dtwSummary, runDtwStage } = await import('../../pipeline/dtw.js');
-      const radius = parseRadius(flags.radius);
-      const normalize = oneOf<Normalization>(flags.normalize, '--normalize', NORMALIZATIONS);
-      const dtype = oneOf(flags.dtype, '--dtype', ['float32', 'float64'] as const);
-      const kernel = oneOf<KernelChoice>(flags.kernel, '--kernel', KERNEL_CHOICES);
-      const workers = capWorkers(flags.workers === undefined ? undefined : integer(flags.workers, '--workers', 1));
-      const tileSize = integer(flags.tileSize, '--tile-size', 1);
-      const layout = oneOf<MatrixLayout>(flags.layout, '--layout', MATRIX_LAYOUTS);
+      const { radius, normalize, dtype, kernel, tileSize, layout } = flags;
+      const workers = capWorkers(flags.workers, resolvedOptions(cmd).workers?.from);
       if (flags.resume && flags.force) throw usageError('E_USAGE_OPTION', '`--resume` and `--force` exclude each other: resume keeps the partial matrix, force discards it');
       const ctx = contextFor(cmd);
       if (flags.shard !== undefined) {
@@ -173,7 +137,7 @@ async function merge(args: string[], flags: DtwFlags, cmd: Command): Promise<voi
     throw usageError('E_USAGE_OPTION', `lpclust dtw merge takes the settings from the shard files: ${ignored.map((k) => `--${k}`).join(', ')} cannot be given`, { hint: 'lpclust dtw merge <shard files...> --out dtw.npy' });
   }
   const { dtwSummary, runDtwMergeStage } = await import('../../pipeline/dtw.js');
-  const layout = oneOf<MatrixLayout>(flags.layout, '--layout', MATRIX_LAYOUTS);
+  const layout = flags.layout;
   const ctx = contextFor(cmd);
   const store = await ctx.openStore();
   const res = await runDtwMergeStage({ shards, out: flags.out, layout, force: flags.force, logMatrix: flags.logMatrix }, { store, experimentName: ctx.globals.experimentName });

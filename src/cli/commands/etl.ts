@@ -11,6 +11,7 @@ import { checkInputPath } from '../../io/preflight.js';
 import { ZoneMapper } from '../../etl/time.js';
 import type { CleanOptions, OnBadRow } from '../../etl/types.js';
 import { contextFor } from '../context.js';
+import { addOptions } from '../options.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,15 +19,15 @@ import { DEFAULT_HISTORIAN_TABLE, isPostgresUri, quoteTableName } from '../../et
 import { DEFAULT_NEWMONGO_COLLECTION, DEFAULT_NEWMONGO_DB } from '../../etl/newmongo.js';
 import { maskUri, registerUriPassword } from '../../util/mask.js';
 
-/** Raw values of the common options (as commander gives them). */
+/** Values of the common options, parsed (src/cli/options.ts). */
 export interface CommonEtlFlags {
   meters?: string;
   out: string;
-  resolution: string;
+  resolution: number;
   timezone: string;
   rules?: string;
-  fillWindow: string;
-  onBadRow: string;
+  fillWindow: number;
+  onBadRow: OnBadRow;
   autoScale: boolean;
   rejectOutliers: boolean;
 }
@@ -37,43 +38,11 @@ wall-clock slots; a 23-hour or 25-hour local day (daylight-saving change) cannot
 24 h without inventing or merging an hour, so it is dropped and counted (metric days_dropped_dst).
 A zone whose UTC offset is not a multiple of --resolution is refused.`;
 
-/** Add the options shared by every `etl` sub-command. */
-export function addCommonEtlOptions(cmd: Command, opts: { metersRequired: boolean }): Command {
-  if (opts.metersRequired) cmd.requiredOption('--meters <csv>', 'meter description CSV (id,Contractual power (kW),Production (kW),Type)');
-  else cmd.option('--meters <csv>', 'meter description CSV (id,Contractual power (kW),Production (kW),Type); without it the outlier bound uses 200 kW');
-  return cmd
-    .requiredOption('--out <csv>', 'output clean profiles CSV (written atomically, only on success)')
-    .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (any divisor of a day)', '60')
-    .option('--timezone <iana>', 'time zone of days and slot labels, e.g. UTC, Europe/Rome', 'UTC')
-    .option('--rules <yaml>', 'rules file of per-meter quirks (e.g. data/rules.yaml)')
-    .option('--fill-window <hours>', 'fill missing slots up to this many hours after the last real value', '2')
-    .option('--on-bad-row <mode>', 'error: stop at the first bad row; skip: count it in the quality report', 'error')
-    .option('--no-auto-scale', 'do not detect register scale jumps (meters without scale rules)')
-    .option('--no-reject-outliers', 'keep slots above the contractual-power bound');
-}
-
-function positiveNumber(raw: string, name: string, integer: boolean): number {
-  const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v <= 0 || (integer && !Number.isInteger(v))) {
-    throw usageError('E_USAGE_VALUE', `Expected a positive ${integer ? 'integer' : 'number'} for \`${name}\` but received \`${raw}\``);
-  }
-  return v;
-}
-
-/** Validate the common options into stage options (throws usage errors naming the option). */
+/** The common options as stage options (the values are parsed and checked by the option table). */
 export function commonEtlOptions(f: CommonEtlFlags): Pick<EtlStageOptions, 'out' | 'metersFile' | 'rulesFile' | 'clean' | 'onBadRow'> {
-  const resolution = positiveNumber(f.resolution, '--resolution', true);
-  if (1440 % resolution !== 0) {
-    throw usageError('E_USAGE_VALUE', `Expected a number of minutes that divides a day (15, 30, 60...) for \`--resolution\` but received \`${f.resolution}\``);
-  }
+  const resolution = f.resolution;
+  const fillWindow = f.fillWindow;
   new ZoneMapper(f.timezone); // validates the zone name
-  const fillWindow = Number(f.fillWindow);
-  if (f.fillWindow.trim() === '' || !Number.isFinite(fillWindow) || fillWindow < 0) {
-    throw usageError('E_USAGE_VALUE', `Expected a non-negative number of hours for \`--fill-window\` but received \`${f.fillWindow}\``);
-  }
-  if (f.onBadRow !== 'error' && f.onBadRow !== 'skip') {
-    throw usageError('E_USAGE_VALUE', `Expected error|skip for \`--on-bad-row\` but received \`${f.onBadRow}\``);
-  }
   const clean: Partial<CleanOptions> = {
     resolutionMinutes: resolution,
     timeZone: f.timezone,
@@ -81,7 +50,7 @@ export function commonEtlOptions(f: CommonEtlFlags): Pick<EtlStageOptions, 'out'
     autoScale: f.autoScale,
     rejectOutliers: f.rejectOutliers,
   };
-  return { out: f.out, metersFile: f.meters, rulesFile: f.rules, clean, onBadRow: f.onBadRow as OnBadRow };
+  return { out: f.out, metersFile: f.meters, rulesFile: f.rules, clean, onBadRow: f.onBadRow };
 }
 
 /** Run a stage from a command action and print its summary (shared by the sub-commands). */
@@ -102,9 +71,8 @@ interface OldMongoFlags extends CommonEtlFlags {
 function registerOldMongo(etl: Command): void {
   const cmd = etl
     .command('oldmongo')
-    .description('old Mongo per-meter CSV exports (<dir>/csv/<METER>.csv or <dir>/<METER>.csv) → clean profiles CSV')
-    .requiredOption('--input <dir>', 'folder of the per-meter CSVs (cumulative registers Active_Energy_±_Total_end)');
-  addCommonEtlOptions(cmd, { metersRequired: true });
+    .description('old Mongo per-meter CSV exports (<dir>/csv/<METER>.csv or <dir>/<METER>.csv) → clean profiles CSV');
+  addOptions(cmd, 'etl oldmongo');
   cmd.addHelpText(
     'after',
     `
@@ -128,7 +96,7 @@ interface GenericFlags extends CommonEtlFlags {
   timeCol: string;
   valueCol: string;
   cumulative?: boolean;
-  unit: string;
+  unit: 'Wh' | 'kWh';
   inputTimezone?: string;
 }
 
@@ -136,17 +104,8 @@ interface GenericFlags extends CommonEtlFlags {
 function registerGeneric(etl: Command): void {
   const cmd = etl
     .command('generic')
-    .description('any long-format CSV (id, timestamp, energy per row; .gz accepted; rows grouped by meter) → clean profiles CSV')
-    .requiredOption('--input <csv>', 'input CSV or CSV.gz')
-    .requiredOption('--id-col <name>', 'column of the meter id')
-    .requiredOption('--time-col <name>', 'column of the timestamp (ISO 8601; naive = --input-timezone)')
-    .requiredOption('--value-col <name>', 'column of the energy')
-    // No explicit default: commander would print "(default: false)" after the text, which
-    // already says what happens without the flag.
-    .option('--cumulative', 'values are cumulative registers read at the END of the interval starting at the timestamp, as in the old Mongo exports; without it each value is the energy of that interval')
-    .option('--unit <unit>', 'unit of the values: Wh or kWh', 'Wh')
-    .option('--input-timezone <iana>', 'zone of naive timestamps (default: --timezone)');
-  addCommonEtlOptions(cmd, { metersRequired: false });
+    .description('any long-format CSV (id, timestamp, energy per row; .gz accepted; rows grouped by meter) → clean profiles CSV');
+  addOptions(cmd, 'etl generic');
   cmd.addHelpText(
     'after',
     `
@@ -163,9 +122,6 @@ Examples:
   cmd.action(async (flags: GenericFlags, c: Command) => {
     const { genericSource } = await import('../../etl/generic.js');
     const common = commonEtlOptions(flags);
-    if (flags.unit !== 'Wh' && flags.unit !== 'kWh') {
-      throw usageError('E_USAGE_VALUE', `Expected Wh|kWh for \`--unit\` but received \`${flags.unit}\``);
-    }
     if (flags.inputTimezone !== undefined) new ZoneMapper(flags.inputTimezone);
     const input = checkInputPath(flags.input, '--input');
     const reader = genericSource({
@@ -204,11 +160,8 @@ interface SqlFlags extends CommonEtlFlags {
 function registerSql(etl: Command): void {
   const cmd = etl
     .command('sql')
-    .description('SQL historian (folder of <METER>.txt exports, or a SQLite / PostgreSQL table) → clean profiles CSV')
-    .option('--input <dir>', 'folder of <METER>.txt exports (no header: timestamp,tagname,energy,quality,qualityDetail,OPCquality)')
-    .option('--db <sqlite file | postgres://...>', 'database holding the historian table instead of --input (the password is never logged)')
-    .option('--table <name>', `historian table of --db (columns timestamp, tagname, energy, ...; default ${DEFAULT_HISTORIAN_TABLE})`);
-  addCommonEtlOptions(cmd, { metersRequired: true });
+    .description('SQL historian (folder of <METER>.txt exports, or a SQLite / PostgreSQL table) → clean profiles CSV');
+  addOptions(cmd, 'etl sql');
   cmd.addHelpText(
     'after',
     `
@@ -243,35 +196,20 @@ Examples:
 interface NewMongoFlags extends CommonEtlFlags {
   uri?: string;
   export?: string;
-  db: string;
-  collection: string;
-  days?: string;
+  db?: string;
+  collection?: string;
+  days?: number;
   since?: string;
   until?: string;
   rawOut?: string;
-}
-
-function isoDate(raw: string, name: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) || new Date(`${raw}T00:00:00Z`).toISOString().slice(0, 10) !== raw) {
-    throw usageError('E_USAGE_VALUE', `Expected a date YYYY-MM-DD for \`${name}\` but received \`${raw}\``);
-  }
-  return raw;
 }
 
 /** `lpclust etl newmongo` (live collection through load_newmongo, or an export file). */
 function registerNewMongo(etl: Command): void {
   const cmd = etl
     .command('newmongo')
-    .description('new Mongo daily documents (live collection, or a mongoexport / raw CSV file) → clean profiles CSV')
-    .option('--uri <mongodb://...>', 'live MongoDB (runs load_newmongo, then etl_newmongo on its raw CSV; the password is never logged)')
-    .option('--export <file>', 'instead of --uri: mongoexport JSON lines / JSON array, or the raw CSV the old loader wrote')
-    .option('--db <name>', 'database of --uri', DEFAULT_NEWMONGO_DB)
-    .option('--collection <name>', 'collection of --uri', DEFAULT_NEWMONGO_COLLECTION)
-    .option('--days <n>', 'with --uri: only the last N days (by the document date)')
-    .option('--since <YYYY-MM-DD>', 'with --uri: first day (inclusive)')
-    .option('--until <YYYY-MM-DD>', 'with --uri: last day (inclusive)')
-    .option('--raw-out <csv>', 'with --uri: keep the raw CSV of the documents here (default: a temporary file, logged as an artifact then deleted)');
-  addCommonEtlOptions(cmd, { metersRequired: true });
+    .description('new Mongo daily documents (live collection, or a mongoexport / raw CSV file) → clean profiles CSV');
+  addOptions(cmd, 'etl newmongo');
   cmd.addHelpText(
     'after',
     `
@@ -312,12 +250,10 @@ Examples:
     let until: string | undefined;
     if (flags.days !== undefined) {
       if (flags.since !== undefined || flags.until !== undefined) throw usageError('E_USAGE_OPTION', 'Expected either `--days N` or `--since D --until D`, not both');
-      const n = Number(flags.days);
-      if (!/^\d+$/.test(flags.days.trim()) || n <= 0) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`--days\` but received \`${flags.days}\``);
-      since = daysAgo(Date.now(), n);
+      since = daysAgo(Date.now(), flags.days);
     } else {
-      if (flags.since !== undefined) since = isoDate(flags.since, '--since');
-      if (flags.until !== undefined) until = isoDate(flags.until, '--until');
+      since = flags.since;
+      until = flags.until;
       if (since !== undefined && until !== undefined && since > until) throw usageError('E_USAGE_VALUE', `Expected \`--since\` (${since}) on or before \`--until\` (${until})`);
     }
     const ctx = contextFor(c);
@@ -326,7 +262,9 @@ Examples:
     const tmp = flags.rawOut === undefined ? await mkdtemp(path.join(tmpdir(), 'lpclust-newmongo-')) : undefined;
     const rawOut = flags.rawOut ?? path.join(tmp!, 'newmongo.csv');
     try {
-      const query = { uri, db: flags.db, collection: flags.collection, since, until };
+      const db = flags.db ?? DEFAULT_NEWMONGO_DB;
+      const collection = flags.collection ?? DEFAULT_NEWMONGO_COLLECTION;
+      const query = { uri, db, collection, since, until };
       const load = await runNewMongoLoadStage({ query, rawOut }, tracking);
       const res = await runEtlStage(
         {
@@ -334,7 +272,7 @@ Examples:
           clean,
           reader: newMongoExportSource(rawOut),
           runName: 'etl_newmongo',
-          params: { uri: maskUri(uri), db: flags.db, collection: flags.collection, since: since ?? '', until: until ?? '', load_run_id: load.runId },
+          params: { uri: maskUri(uri), db, collection, since: since ?? '', until: until ?? '', load_run_id: load.runId },
         },
         { ...tracking, tags: { load_newmongo_run_id: load.runId } },
       );

@@ -5,34 +5,24 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { HARMONIZE_SOURCES, type HarmonizeSource } from '../../harmonize/harmonize.js';
-import { PRECEDENCE, SOURCES } from '../../etl/sources.js';
+import { PRECEDENCE } from '../../etl/sources.js';
 import type { HarmonizeDtwOptions } from '../../pipeline/harmonize.js';
 import { capWorkers, contextFor } from '../context.js';
+import { addOptions, isSet, resolvedOptions } from '../options.js';
 
+/** The options of `lpclust harmonize`, parsed (src/cli/options.ts). */
 interface HarmonizeFlags extends Partial<Record<HarmonizeSource, string>> {
   rules?: string;
   out: string;
   computeDtw?: boolean;
-  dropZeroDays?: boolean;
+  dropZeroDays: boolean;
   keepZeroDays?: boolean;
   dtwOut?: string;
-  dtwLayout: string;
-  radius: string;
-  workers?: string;
-  dtype: string;
+  dtwLayout: 'full' | 'condensed';
+  radius: number;
+  workers?: number;
+  dtype: 'float32' | 'float64';
   force?: boolean;
-}
-
-function nonNegativeInt(raw: string, flag: string): number {
-  const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v)) throw usageError('E_USAGE_VALUE', `Expected a non-negative integer for \`${flag}\` but received \`${raw}\``);
-  return v;
-}
-
-function positiveInt(raw: string, flag: string): number {
-  const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`${flag}\` but received \`${raw}\``);
-  return v;
 }
 
 /** Register `lpclust harmonize`. */
@@ -40,20 +30,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('harmonize')
     .description('join clean profiles CSVs of the sources into one harmonized CSV (resolution check, excluded meters, incomplete rows, duplicates) as a tracked run');
-  // One flag per registered source (etl/sources.ts).
-  for (const s of HARMONIZE_SOURCES) cmd.option(`--${s} <csv>`, `clean CSV of the ${SOURCES[s].title} (${SOURCES[s].etlCommand ? `from \`lpclust etl ${s}\`` : `clean_${s}.csv of a pipeline run`})`);
-  cmd
-    .option('--rules <yaml>', 'rules file: meters listed under harmonize.excludeMeters (and sources.<s>.excludeMeters) are dropped')
-    .requiredOption('--out <csv>', 'harmonized CSV to write (atomically)')
-    .option('--keep-zero-days', 'keep days whose every slot is 0 (by default they are dropped and counted per source, as the pipeline does: they cannot be L2-normalised for DTW and clustering)')
-    .option('--drop-zero-days', 'drop all-zero days (the default; accepted for scripts written when keeping them was the default)')
-    .option('--compute-dtw', 'also compute the DTW matrix of the L2-normalised rows (.npy + .json sidecar)')
-    .option('--dtw-out <npy>', 'DTW matrix path (default: <out without .csv>.dtw.npy)')
-    .option('--dtw-layout <layout>', 'DTW matrix layout: full (n × n) | condensed (upper triangle, 1-D, SciPy squareform order, half the bytes)', 'full')
-    .option('--radius <r>', 'Sakoe–Chiba band radius of the DTW matrix', '1')
-    .option('--workers <n>', 'worker threads of the DTW matrix (default: available cores)')
-    .option('--dtype <type>', 'DTW matrix element type: float32|float64', 'float32')
-    .option('--force', 'overwrite an existing DTW matrix')
+  // The sources' flags come from the source registry (etl/sources.ts), through the option table.
+  addOptions(cmd, 'harmonize')
     .addHelpText(
       'after',
       `
@@ -78,25 +56,22 @@ Examples:
           hint: 'e.g. lpclust harmonize --sql clean_sql.csv --out harmonized.csv',
         });
       }
-      if (flags.keepZeroDays && flags.dropZeroDays) {
+      // Given (flag, environment, config), not defaulted: the source says so, not the value.
+      if (flags.keepZeroDays && flags.dropZeroDays && isSet(cmd, 'dropZeroDays')) {
         throw usageError('E_USAGE_OPTION', '`--keep-zero-days` and `--drop-zero-days` contradict each other; give one (dropping is the default)');
       }
-      const dtwFlagsUsed = flags.dtwOut !== undefined || flags.workers !== undefined || flags.force || flags.radius !== '1' || flags.dtype !== 'float32' || flags.dtwLayout !== 'full';
+      // Only flags count: an environment variable or config key meant for other commands does not.
+      const given = (name: string): boolean => resolvedOptions(cmd)[name]?.source === 'flag';
+      const dtwFlagsUsed = ['dtwOut', 'dtwLayout', 'radius', 'workers', 'dtype', 'force'].some(given);
       if (dtwFlagsUsed && !flags.computeDtw) {
         throw usageError('E_USAGE_OPTION', '`--dtw-out`, `--dtw-layout`, `--radius`, `--workers`, `--dtype` and `--force` only apply with `--compute-dtw`');
       }
       let dtw: HarmonizeDtwOptions | undefined;
       if (flags.computeDtw) {
-        if (flags.dtype !== 'float32' && flags.dtype !== 'float64') {
-          throw usageError('E_USAGE_VALUE', `Expected float32|float64 for \`--dtype\` but received \`${flags.dtype}\``);
-        }
-        if (flags.dtwLayout !== 'full' && flags.dtwLayout !== 'condensed') {
-          throw usageError('E_USAGE_VALUE', `Expected full|condensed for \`--dtw-layout\` but received \`${flags.dtwLayout}\``);
-        }
         dtw = {
           out: flags.dtwOut,
-          radius: nonNegativeInt(flags.radius, '--radius'),
-          workers: capWorkers(flags.workers === undefined ? undefined : positiveInt(flags.workers, '--workers')),
+          radius: flags.radius,
+          workers: capWorkers(flags.workers, resolvedOptions(cmd).workers?.from),
           dtype: flags.dtype,
           layout: flags.dtwLayout,
           force: flags.force,
@@ -104,7 +79,7 @@ Examples:
       }
       const ctx = contextFor(cmd);
       const store = await ctx.openStore();
-      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: !flags.keepZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
+      const res = await runHarmonizeStage({ sources, rulesFile: flags.rules, out: flags.out, dropZeroDays: !flags.keepZeroDays && flags.dropZeroDays, dtw }, { store, experimentName: ctx.globals.experimentName });
       ctx.print(
         {
           runId: res.runId,

@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import { contextFor } from '../context.js';
+import { addOptions } from '../options.js';
 
 interface PredictFlags {
   model: string;
@@ -14,12 +15,10 @@ interface PredictFlags {
 
 /** Register `lpclust predict`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('predict')
-    .description('assign new daily profiles to the clusters of a saved model (nearest centre under the model\'s metric)')
-    .requiredOption('--model <path|uri>', 'a model/ directory (of a run, or of `cluster --out-dir`), runs:/<run-id>/model (from --tracking-uri; the id may be the 8-character prefix `lpclust runs` prints, and a pipeline or sweep run id leads to its clustering or best run), or a registered model models:/<name>@<alias>, models:/<name>/<version>, models:/<name>/latest')
-    .requiredOption('--in <csv>', 'profiles CSV (id,date,HH:MM...) at the model\'s resolution, in Wh per slot (not normalised)')
-    .option('--out <csv>', 'labels CSV to write: id,date,cluster,distance,margin (default: <in>.labels.csv)')
+    .description('assign new daily profiles to the clusters of a saved model (nearest centre under the model\'s metric)');
+  addOptions(cmd, 'predict')
     .addHelpText(
       'after',
       `

@@ -3,31 +3,27 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { DEFAULT_MAX_BODY_MB, type ScoringServer } from '../../serve/server.js';
+import type { ScoringServer } from '../../serve/server.js';
 import type { TrackingStore } from '../../tracking/store.js';
 import { log } from '../../util/log.js';
 import { contextFor } from '../context.js';
+import { addOptions } from '../options.js';
 
 interface ServeFlags {
   model: string;
   host: string;
-  port: string;
-  maxBodyMb: string;
+  port: number;
+  maxBodyMb: number;
   watchAlias?: boolean;
-  watchInterval: string;
+  watchInterval: number;
 }
 
 /** Register `lpclust serve`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
-    .description('serve a saved model over HTTP with MLflow\'s scoring protocol (/ping, /health, /invocations)')
-    .requiredOption('--model <path|uri>', 'a model/ directory, runs:/<run-id>/model or a registered models:/<name>@<alias> | models:/<name>/<version> (from --tracking-uri)')
-    .option('--host <host>', 'interface to listen on (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
-    .option('--port <port>', 'TCP port (0 = any free port)', '5001')
-    .option('--max-body-mb <mb>', 'largest request body in MiB; larger requests get 413', String(DEFAULT_MAX_BODY_MB))
-    .option('--watch-alias', 'with --model models:/<name>@<alias>: poll the alias and serve the version it names when it moves (lpclust models alias ...)')
-    .option('--watch-interval <seconds>', 'seconds between polls of --watch-alias', '30')
+    .description('serve a saved model over HTTP with MLflow\'s scoring protocol (/ping, /health, /invocations)');
+  addOptions(cmd, 'serve')
     .addHelpText(
       'after',
       `
@@ -50,18 +46,8 @@ Examples:
   curl -s localhost:5001/invocations -H 'Content-Type: application/json' -d '{"inputs": [[...24 values...]]}'`,
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
-      const port = Number(flags.port);
-      if (flags.port.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
-        throw usageError('E_USAGE_VALUE', `Expected a port 0..65535 for \`--port\` but received \`${flags.port}\``);
-      }
-      const maxBodyMb = Number(flags.maxBodyMb);
-      if (flags.maxBodyMb.trim() === '' || !(maxBodyMb > 0) || !Number.isFinite(maxBodyMb)) {
-        throw usageError('E_USAGE_VALUE', `Expected a positive number of MiB for \`--max-body-mb\` but received \`${flags.maxBodyMb}\``);
-      }
-      const interval = Number(flags.watchInterval);
-      if (flags.watchInterval.trim() === '' || !(interval > 0) || !Number.isFinite(interval)) {
-        throw usageError('E_USAGE_VALUE', `Expected a positive number of seconds for \`--watch-interval\` but received \`${flags.watchInterval}\``);
-      }
+      const { port, maxBodyMb } = flags;
+      const interval = flags.watchInterval;
       if (flags.watchAlias && !/^models:\/[^/@]+@[^/@]+$/i.test(flags.model)) {
         throw usageError('E_USAGE_OPTION', `Expected \`--model models:/<name>@<alias>\` with \`--watch-alias\` but received \`${flags.model}\``, {
           hint: 'e.g. lpclust serve --model models:/uc7-clusters@production --watch-alias',

@@ -5,84 +5,32 @@
  */
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
-import { METRICS, MODELS, type MetricName, type ModelName } from '../../cluster/fit.js';
+import type { MetricName, ModelName } from '../../cluster/fit.js';
 import { log } from '../../util/log.js';
-import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../../validate/metrics.js';
 import { capWorkers, contextFor } from '../context.js';
-import { SCALE_HELP } from '../scale-options.js';
-import { pipelineInputs, resolvePipelineSettings } from './pipeline.js';
-import { SOURCE_FLAGS } from '../../etl/sources.js';
+import { addOptions, resolvedOptions } from '../options.js';
+import { pipelineInputs, type PipelineSettings } from './pipeline.js';
 import { flagSources } from '../../pipeline/sources.js';
 
-function list<T extends string>(raw: string, allowed: readonly T[], flag: string): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (items.length === 0) throw usageError('E_USAGE_VALUE', `Expected a comma-separated list of ${allowed.join('|')} for \`${flag}\` but received \`${raw}\``);
-  for (const i of items) {
-    if (!(allowed as readonly string[]).includes(i)) throw usageError('E_USAGE_VALUE', `Expected ${allowed.join('|')} in \`${flag}\` but received \`${i}\``);
-  }
-  return [...new Set(items)] as T[];
-}
-
-/** `3..20` or a single `12`. */
-export function parseKRange(raw: string, flag = '-k'): [number, number] {
-  const m = /^\s*(\d+)\s*(?:\.\.\s*(\d+)\s*)?$/.exec(raw);
-  const a = m ? Number(m[1]) : NaN;
-  const b = m ? Number(m[2] ?? m[1]) : NaN;
-  if (!m || a < 2 || b < a) throw usageError('E_USAGE_VALUE', `Expected a k range a..b with 2 ≤ a ≤ b (or one k ≥ 2) for \`${flag}\` but received \`${raw}\``);
-  return [a, b];
-}
-
-function seedsList(raw: string): number[] {
-  const items = raw.split(',').map((s) => s.trim());
-  const out = items.map(Number);
-  if (items.some((s) => !/^\d+$/.test(s))) throw usageError('E_USAGE_VALUE', `Expected a comma-separated list of non-negative integers for \`--seeds\` but received \`${raw}\``);
-  return [...new Set(out)];
-}
-
-interface SweepFlags extends Record<string, unknown> {
-  models: string;
-  metrics: string;
-  k: string;
-  seeds: string;
-  select?: string;
-  minClusterShare?: string;
+/** The options of `lpclust sweep`, parsed (src/cli/options.ts); the shared ones as the pipeline's. */
+interface SweepFlags extends Omit<PipelineSettings, 'model' | 'metric' | 'k'>, Record<string, unknown> {
+  models: ModelName[];
+  metrics: MetricName[];
+  /** `-k N` as the range N..N; `-k a..b` (deprecated) as a..b. */
+  k?: { range: [number, number]; deprecated: boolean };
+  seeds: number[];
   in?: string;
   queue?: string;
-  sharedDir?: string;
+  sharedDir: string;
+  registerModel?: string;
 }
 
 /** Register `lpclust sweep`. */
 export function register(program: Command): void {
   const cmd = program
     .command('sweep')
-    .description('cluster every configuration (models × metrics × k × seeds) on one dataset and one DTW matrix; summary table, charts against k, best configuration, seed stability')
-    .option('--models <list>', `comma-separated models: ${MODELS.join(',')}`, MODELS.join(','))
-    .option('--metrics <list>', `comma-separated distances: ${METRICS.join(',')}`, METRICS.join(','))
-    .option('-k, --k <a..b>', 'k range (inclusive), or one k', '3..20')
-    .option('--seeds <list>', 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', '0')
-    .option('--select <score>', `score naming the best configuration, with its direction (default "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"); one of ${SCORES.map((x) => `"${x.key}" (${x.better})`).join(', ')}`)
-    .option('--min-cluster-share <share>', `a configuration is ranked only when every cluster holds at least this share of the days, for each seed (default ${DEFAULT_MIN_CLUSTER_SHARE}; 0 = off)`)
-    .option('--in <csv>', 'harmonized profiles CSV instead of running the ETL and harmonization stages');
-  // The sources' flags come from the source registry (etl/sources.ts).
-  for (const f of SOURCE_FLAGS) cmd.option(f.flags, f.help);
-  cmd
-    .option('--meters <csv>', 'meter description CSV')
-    .option('--rules <yaml>', 'rules file')
-    .option('--resolution <minutes>', 'minutes per slot: 15, 30, 60 (default 60)')
-    .option('--timezone <iana>', 'time zone of days and slot labels (default UTC)')
-    .option('--silhouette-dtw', 'compute the DTW matrix even with --metrics euclidean (Silhouette DTW for every configuration)')
-    .option('--normalize <method>', 'row normalisation: l2|zscore|none (default l2)')
-    .option('--radius <r>', 'Sakoe–Chiba radius of DTW, in slots (default 1)')
-    .option('--n-init <n>', 'restarts keeping the best (model default)')
-    .option('--workers <n>', 'worker threads for the DTW matrix and for the configurations, which run side by side (default: all cores)')
-    .option('--reuse', 'reuse the dataset and DTW stages of earlier identical runs')
-    .option('--scale <mode>', `${SCALE_HELP.scale} (default auto); decided once for the sweep (sampled: configurations run one at a time)`)
-    .option('--memory-budget <size>', SCALE_HELP.memoryBudget)
-    .option('--sample-size <n>', SCALE_HELP.sampleSize)
-    .option('--out-dir <dir>', 'base output directory; this sweep writes to <dir>/<run id>/ (default outputs)')
-    .option('--register-model <name>', 'register the model of the best configuration (its run must be the only one of that configuration: one seed) as a new version of this registered model (created when missing); see lpclust models')
-    .option('--queue <url>', 'hand the work to `lpclust worker` processes on a Redis job queue (redis://… or rediss://…): the DTW matrix as tile jobs and each exact configuration as a job; in sampled mode the configurations run here and their assignments go out as row-range jobs')
-    .option('--shared-dir <dir>', 'with --queue: a directory every worker sees; --out-dir and --in must be inside it', '.')
+    .description('cluster every configuration (models × metrics × k × seeds) on one dataset and one DTW matrix; summary table, charts against k, best configuration, seed stability');
+  addOptions(cmd, 'sweep')
     .addHelpText(
       'after',
       `
@@ -101,21 +49,19 @@ with the reason; then the mean over seeds of --select in its direction (DB Index
 better). Tags on the parent: lpclust.best ("<model> <metric> k=<k>") and lpclust.best_run_id.
 
 Examples:
-  lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw -k 3..20
-  lpclust sweep --models kmeans,som --metrics euclidean -k 3..12 --seeds 0,1,2 --select "Silhouette Score"
-  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw -k 4..16 --select "DB Index" --json
+  lpclust sweep --models kmeans,kmedoids,agglomerative,som --metrics euclidean,dtw --k-range 3..20
+  lpclust sweep --models kmeans,som --metrics euclidean --k-range 3..12 --seeds 0,1,2 --select "Silhouette Score"
+  lpclust sweep --in harmonized.csv --models kmedoids --metrics dtw --k-range 4..16 --select "DB Index" --json
   lpclust sweep --in /mnt/shared/harmonized.csv --out-dir /mnt/shared/outputs --queue redis://queue:6379/0 --shared-dir /mnt/shared`,
     )
     .action(async (flags: SweepFlags, cmd: Command) => {
       const { runSweep, sweepSummary } = await import('../../pipeline/sweep.js');
       const ctx = contextFor(cmd);
-      const models = list<ModelName>(flags.models, MODELS, '--models');
-      const metrics = list<MetricName>(flags.metrics, METRICS, '--metrics');
-      const kRange = parseKRange(flags.k);
-      const seeds = seedsList(flags.seeds);
+      const { models, metrics, seeds } = flags;
+      const kRange = sweepKRange(flags, cmd);
       if (flags.in !== undefined && Object.keys(flagSources(flags)).length > 0) throw usageError('E_USAGE_OPTION', 'Expected either `--in <csv>` or source options, not both');
-      // Shared settings (resolution, radius, ...) as the pipeline resolves them; model/metric/k are the sweep's own.
-      const s = resolvePipelineSettings(cmd, { ...flags, model: undefined, metric: undefined, k: undefined });
+      // Shared settings (resolution, radius, ...) as the pipeline's; model/metric/k are the sweep's own.
+      const s = flags;
       const inputs = flags.in === undefined ? await pipelineInputs(cmd, flags, s) : undefined;
       if (inputs?.sample) log.info('no source configured: running on the bundled sample data (data/)');
       const { parseQueueUrl } = await import('../../queue/connection.js');
@@ -147,7 +93,7 @@ Examples:
           silhouetteDtw: s.silhouetteDtw,
           normalize: s.normalize,
           radius: s.radius,
-          workers: capWorkers(s.workers),
+          workers: capWorkers(s.workers, resolvedOptions(cmd).workers?.from),
           nInit: s.nInit,
           reuse: s.reuse,
           outDir: s.outDir,
@@ -165,4 +111,16 @@ Examples:
         sweepSummary(res) + (registered ? `\n${registrationLine(registered)}` : ''),
       );
     });
+}
+
+/**
+ * The sweep's k range: `--k-range a..b`, or `-k N` (one k, as in every command). `-k a..b` of
+ * earlier releases still works for one release, with a deprecation warning.
+ */
+function sweepKRange(flags: SweepFlags, cmd: Command): [number, number] {
+  if (flags.k === undefined) return flags.kRange;
+  if (resolvedOptions(cmd).kRange?.source === 'flag') throw usageError('E_USAGE_OPTION', 'Expected either `-k` or `--k-range`, not both', { hint: '-k N sweeps one k; --k-range a..b sweeps a range' });
+  const { range, deprecated } = flags.k;
+  if (deprecated) log.warn(`\`-k ${range[0]}..${range[1]}\` is deprecated (-k means one k in every command; this form goes in the next release): use \`--k-range ${range[0]}..${range[1]}\``);
+  return range;
 }

@@ -14,6 +14,7 @@ import { log } from '../../util/log.js';
 import { maskUri } from '../../util/mask.js';
 import { Progress } from '../../util/progress.js';
 import { contextFor } from '../context.js';
+import { addOptions } from '../options.js';
 
 /** The store of `--from`: a FileStore folder (`file:` URI or path) or a SQLite database, which must exist. */
 async function localSource(from: string): Promise<TrackingStore> {
@@ -41,13 +42,10 @@ async function localSource(from: string): Promise<TrackingStore> {
 
 /** Register `lpclust sync`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('sync')
-    .description('upload local runs (e.g. the offline spool) to an MLflow tracking server; running it again creates nothing new')
-    .option('--from <store>', 'local store to read: a directory, a file: URI or a sqlite:///<file> URI', './mlruns')
-    .option('--to <uri>', 'tracking server (or another local store) to write to (default: --tracking-uri / MLFLOW_TRACKING_URI when it is http(s)://)')
-    .option('--experiment <name>', 'only the runs of this experiment (default: all)')
-    .option('--full', `compare every run with the server, also those the sync state (${SYNC_STATE_FILE} in --from) says are unchanged`)
+    .description('upload local runs (e.g. the offline spool) to an MLflow tracking server; running it again creates nothing new');
+  addOptions(cmd, 'sync')
     .addHelpText(
       'after',
       `

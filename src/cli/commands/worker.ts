@@ -6,31 +6,22 @@
  */
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { usageError } from '../../errors.js';
 import { capWorkers, contextFor } from '../context.js';
+import { addOptions, resolvedOptions } from '../options.js';
 
 interface WorkerFlags {
   queue: string;
   sharedDir?: string;
-  threads?: string;
-  lockDuration: string;
-}
-
-function positive(raw: string, flag: string): number {
-  const v = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1) throw usageError('E_USAGE_VALUE', `Expected a positive integer for \`${flag}\` but received \`${raw}\``);
-  return v;
+  threads?: number;
+  lockDuration: number;
 }
 
 /** Register `lpclust worker`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('worker')
-    .description('take jobs (DTW tiles of `lpclust dtw --queue`, configurations of `lpclust sweep --queue`, row ranges of sampled-mode assignments of `lpclust cluster --queue`) from a Redis job queue and compute them here, until stopped')
-    .requiredOption('--queue <url>', 'the job queue: redis://[:password@]host:6379/0, or rediss://… for TLS (the password is never printed)')
-    .option('--shared-dir <dir>', 'where this machine sees the shared directory (default: the path the submitter gave)')
-    .option('--threads <n>', `worker threads, also the jobs taken at once (default: available cores, here ${availableParallelism()})`)
-    .option('--lock-duration <ms>', 'a job whose worker has not renewed its lock for this long is given to another worker', '30000')
+    .description('take jobs (DTW tiles of `lpclust dtw --queue`, configurations of `lpclust sweep --queue`, row ranges of sampled-mode assignments of `lpclust cluster --queue`) from a Redis job queue and compute them here, until stopped');
+  addOptions(cmd, 'worker')
     .addHelpText(
       'after',
       `
@@ -54,8 +45,8 @@ Examples:
       const { startAssignWorker } = await import('../../queue/assign.js');
       const { interruptSignal } = await import('../../util/interrupt.js');
       const queue = parseQueueUrl(flags.queue);
-      const threads = capWorkers(flags.threads === undefined ? undefined : positive(flags.threads, '--threads'), '--threads') ?? availableParallelism();
-      const lockMs = positive(flags.lockDuration, '--lock-duration');
+      const threads = capWorkers(flags.threads, resolvedOptions(cmd).threads?.from) ?? availableParallelism();
+      const lockMs = flags.lockDuration;
       const ctx = contextFor(cmd);
       // Sweep configurations are logged as nested runs into this worker's own tracking store
       // (--tracking-uri / MLFLOW_TRACKING_URI and its credentials): it must be the submitter's.
