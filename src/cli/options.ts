@@ -17,6 +17,7 @@ import { type Command, Option } from 'commander';
 import path from 'node:path';
 import { checkConfigKeys, readConfigFile, readDotenv, SQLITE_SCHEMAS, type SettingSource } from '../config.js';
 import { usageError } from '../errors.js';
+import { DEFAULT_K_RANGE, DEFAULT_SWEEP_K_RANGE } from '../cluster/k-range.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { SOURCE_FLAGS, SOURCE_NAMES, SOURCES } from '../etl/sources.js';
 import { NORMALIZATIONS } from '../profiles/normalize.js';
@@ -57,10 +58,8 @@ export const METRICS_HELP = 'euclidean|dtw (kmeans + dtw = DBA k-means; SOM has 
 /** The model registry's per-model defaults as `defaultsHelp('nInit')` and `defaultsHelp('maxIter')` say them. */
 export const MODEL_DEFAULTS_HELP = { nInit: 'kmeans 10, kmedoids 1', maxIter: 'kmeans 300, kmeans dtw 5, kmedoids 300, som 10 epochs' } as const;
 
-/** The k range searched with `-k 0` by `cluster` and `pipeline`. */
-export const DEFAULT_K_RANGE: readonly [number, number] = [3, 29];
-/** The k range of `lpclust sweep`. */
-export const DEFAULT_SWEEP_K_RANGE: readonly [number, number] = [3, 20];
+/** The k ranges (declared once, in cluster/k-range.ts). */
+export { DEFAULT_K_RANGE, DEFAULT_SWEEP_K_RANGE };
 
 /** One option of the table. */
 export interface OptionSpec {

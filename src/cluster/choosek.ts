@@ -3,7 +3,7 @@
  * eligibility rule (a cluster with less than a minimum share of the days), and keep the best
  * score among the others — by default the silhouette that fits the metric (Euclidean silhouette,
  * or the silhouette on the DTW matrix); ties go to the smallest k. As the old pipeline's `k = 0`,
- * over 3..29 by default.
+ * over `DEFAULT_K_RANGE` by default.
  */
 import { inputError, usageError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
@@ -12,10 +12,11 @@ import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, ineligibleBecause, isBetter, t
 import type { DistanceMatrix, Rows } from './common.js';
 import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
 import { euclideanMatrix } from './euclidean.js';
+import { DEFAULT_K_RANGE } from './k-range.js';
 import { sharesOf } from './registry.js';
 
-/** Default k range of `-k 0` (the old pipeline's). */
-export const DEFAULT_K_RANGE: readonly [number, number] = [3, 29];
+/** The k range searched with `k = 0` (declared in `k-range.ts`). */
+export { DEFAULT_K_RANGE };
 
 /** One k tried by {@link chooseK}. */
 export interface KScore {

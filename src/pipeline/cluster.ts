@@ -54,7 +54,7 @@ export interface ClusterStageOptions {
   metric: MetricName;
   /** Number of clusters; 0 chooses k over `kRange` (by `select`, among the k passing `minClusterShare`). */
   k: number;
-  /** k range of `k = 0`; default [3, 29]. */
+  /** k range of `k = 0`; default `DEFAULT_K_RANGE` (cluster/k-range.ts). */
   kRange?: readonly [number, number];
   /**
    * With k = 0: the score ranking the k (a key of `SCORES` in validate/metrics.ts); default the

@@ -23,6 +23,7 @@ import { SOURCE_NAMES, SOURCES, sourceFlagList, sourceNaming, type ResolvedSourc
 import { checkSourceInputs, givenSources, type PipelineSources } from './sources.js';
 import type { InitName, MetricName, ModelName } from '../cluster/fit.js';
 import type { Linkage } from '../cluster/agglomerative.js';
+import { DEFAULT_K_RANGE } from '../cluster/k-range.js';
 import { modelVariant } from '../cluster/registry.js';
 import { withRun, type ActiveRun } from '../tracking/run.js';
 import type { TrackingStore } from '../tracking/store.js';
@@ -308,7 +309,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
       L: shape.L,
       model: o.model,
       metric: o.metric,
-      k: o.k === 0 ? (o.kRange ?? [3, 29])[1] : o.k,
+      k: o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[1] : o.k,
       wantDtw,
       choice: o.scale ?? 'auto',
       budget: o.memoryBudget ?? defaultMemoryBudget(),
@@ -332,7 +333,7 @@ export async function runPipeline(o: PipelineOptions, tracking: Omit<StageTracki
     const clusterDir = path.join(runDir, 'cluster');
     const clusterParams: Record<string, string | number | boolean> = { model: o.model, metric: o.metric, k: o.k, normalize, radius: radiusParam(radius), seed, dtw: wantDtw };
     if (o.k === 0) {
-      clusterParams.k_range = `${(o.kRange ?? [3, 29]).join('..')}`;
+      clusterParams.k_range = `${(o.kRange ?? DEFAULT_K_RANGE).join('..')}`;
       if (o.select !== undefined) clusterParams.select = o.select;
       clusterParams.min_cluster_share = o.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE;
     }

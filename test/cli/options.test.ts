@@ -97,10 +97,13 @@ describe('the option table', () => {
     expect(withOptionsReference(readme) === readme, 'README.md option reference is out of date: npm run build && npm run docs:options').toBe(true);
   });
 
-  it('declares the k range defaults once each, by name', () => {
-    const src = readFileSync(path.resolve('src/cli/options.ts'), 'utf8');
-    expect(src.match(/\[3, 29\]/g)).toHaveLength(1);
-    expect(src.match(/\[3, 20\]/g)).toHaveLength(1);
+  it('declares the k range defaults once each, by name, in the whole of src/', () => {
+    const files = (readdirSync(path.resolve('src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const where = (re: RegExp): string[] => files.filter((f) => re.test(readFileSync(path.resolve('src', f), 'utf8')));
+    expect(where(/\[3, 29\]|['"`]3\.\.29['"`]/)).toEqual([path.join('cluster', 'k-range.ts')]);
+    expect(where(/\[3, 20\]|['"`]3\.\.20['"`]/)).toEqual([path.join('cluster', 'k-range.ts')]);
+    expect(table.DEFAULT_K_RANGE).toEqual([3, 29]);
+    expect(table.DEFAULT_SWEEP_K_RANGE).toEqual([3, 20]);
     expect(flagOf(SPECS.k)).toBe('-k');
   });
 });
