@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { withOptionsReference } = await import(new URL('../dist/cli/options-doc.js', import.meta.url).href);
+const { loadModelCatalogue } = await import(new URL('../dist/cli/options.js', import.meta.url).href);
+await loadModelCatalogue(); // the model options' choices and help come from the model registry
 const file = `${root}README.md`;
 const readme = readFileSync(file, 'utf8');
 const next = withOptionsReference(readme);

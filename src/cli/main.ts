@@ -12,13 +12,18 @@ import { EXIT_CODES, InterruptedError, isLpclustError } from '../errors.js';
 import { log } from '../util/log.js';
 import { maskSecrets } from '../util/mask.js';
 import { COMMANDS, type CommandEntry } from './commands/index.js';
-import { addGlobalOptions, renderOption } from './options.js';
+import { addGlobalOptions, COMMAND_OPTIONS, loadModelCatalogue, MODEL_OPTION_IDS, renderOption } from './options.js';
 import { invocation } from '../util/invocation.js';
 
 /** lpclust's version, from package.json. */
 export const VERSION: string = (
   JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
+
+/** Whether a command (or one of its sub-commands) takes an option whose choices come from the model registry. */
+function takesModelOptions(command: string): boolean {
+  return Object.entries(COMMAND_OPTIONS).some(([name, uses]) => (name === command || name.startsWith(`${command} `)) && uses.some((u) => MODEL_OPTION_IDS.includes(u.id)));
+}
 
 /**
  * Build the commander program (exported for tests and help generation).
@@ -41,6 +46,8 @@ View runs: lpclust runs, or the MLflow UI: mlflow ui --backend-store-uri sqlite:
 (a ./mlruns file store: mlflow ui --backend-store-uri ./mlruns; MLflow 3 also needs MLFLOW_ALLOW_FILE_STORE=true)`,
     );
   const wanted = argv === undefined ? COMMANDS : commandsFor(program, argv.slice(2));
+  // Commands with model options read the model registry's lists (loaded only for them: start-up).
+  if (wanted.some((c) => takesModelOptions(c.name))) await loadModelCatalogue();
   // Loaded together, registered in table order: `--help` lists the commands in that order.
   const modules = await Promise.all(wanted.map((c) => c.load()));
   for (const m of modules) m.register(program);

@@ -26,12 +26,42 @@ import { maskSecrets } from '../util/mask.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, SCORES } from '../validate/metrics.js';
 import { parseValue, type ValueKind } from './parse.js';
 
-/** Clustering models (= `MODELS` of the model registry, cluster/registry.ts). */
-export const MODEL_CHOICES = ['kmeans', 'kmedoids', 'agglomerative', 'som'] as const;
-/** Distances (= `METRICS` of the model registry). */
-export const METRIC_CHOICES = ['euclidean', 'dtw'] as const;
-/** Initialisations (= `INITS` of the model registry). */
-export const INIT_CHOICES = ['random', 'k-means++', 'build'] as const;
+/**
+ * What the table takes from the model registry (cluster/registry.ts): the models, metrics and
+ * initialisations, and the registry's help texts. The registry imports every model (25–40 ms), so
+ * the table does not import it: {@link loadModelCatalogue} hands it over when a command that takes
+ * a model option is built, and `--version` or `lpclust dtw` never load it. Adding a model therefore
+ * touches nothing here.
+ */
+export interface ModelCatalogue {
+  models: readonly string[];
+  metrics: readonly string[];
+  inits: readonly string[];
+  /** `metricsHelp()`: `euclidean|dtw (kmeans + dtw = DBA k-means; …)`. */
+  metricsHelp: string;
+  /** `defaultsHelp('nInit')`, `defaultsHelp('maxIter')`. */
+  nInitHelp: string;
+  maxIterHelp: string;
+}
+
+let catalogue: ModelCatalogue | undefined;
+
+/** Load the model registry and hand its lists to the table (once; later calls return at once). */
+export async function loadModelCatalogue(): Promise<void> {
+  if (catalogue) return;
+  const r = await import('../cluster/registry.js');
+  catalogue = { models: r.MODELS, metrics: r.METRICS, inits: r.INITS, metricsHelp: r.metricsHelp(), nInitHelp: r.defaultsHelp('nInit'), maxIterHelp: r.defaultsHelp('maxIter') };
+}
+
+/** The registry's lists. @throws Error when a model option is read before {@link loadModelCatalogue} (a wiring bug, not a user's) */
+function models(): ModelCatalogue {
+  if (!catalogue) throw new Error('the option table read a model option before loadModelCatalogue() (src/cli/main.ts loads it for commands that take one)');
+  return catalogue;
+}
+
+/** The options whose choices, help or default come from the model registry. */
+export const MODEL_OPTION_IDS: readonly string[] = ['model', 'metric', 'models', 'metrics', 'init', 'nInit', 'maxIter'];
+
 /** Agglomerative linkages (= `LINKAGES` of cluster/agglomerative.ts). */
 export const LINKAGE_CHOICES = ['ward', 'average', 'complete', 'single'] as const;
 /** DTW kernels (= `KERNEL_CHOICES` of dtw/kernel.ts). */
@@ -53,10 +83,6 @@ export const DEFAULT_NEWMONGO_COLLECTION = 'asm_historical_smart_meters_uc7';
 /** Historian table of the SQL source (= `DEFAULT_HISTORIAN_TABLE` of etl/sql-db.ts). */
 export const DEFAULT_HISTORIAN_TABLE = 'historian';
 
-/** What the model registry's `metricsHelp()` says of the metrics (cluster/registry.ts imports every model: too heavy here). */
-export const METRICS_HELP = 'euclidean|dtw (kmeans + dtw = DBA k-means; SOM has no DTW variant)';
-/** The model registry's per-model defaults as `defaultsHelp('nInit')` and `defaultsHelp('maxIter')` say them. */
-export const MODEL_DEFAULTS_HELP = { nInit: 'kmeans 10, kmedoids 1', maxIter: 'kmeans 300, kmeans dtw 5, kmedoids 300, som 10 epochs' } as const;
 
 /** The k ranges (declared once, in cluster/k-range.ts). */
 export { DEFAULT_K_RANGE, DEFAULT_SWEEP_K_RANGE };
@@ -178,23 +204,107 @@ const STATIC_OPTIONS = {
   silhouetteDtw: { long: 'silhouette-dtw', kind: 'switch', help: 'with Euclidean models: also compute the DTW matrix, for Silhouette DTW', default: false, config: true },
 
   // Clustering.
-  model: { long: 'model', value: '<name>', kind: 'choice', choices: MODEL_CHOICES, help: `clustering model: ${MODEL_CHOICES.join('|')}`, default: 'kmeans', env: ['LPCLUST_PIPELINE_MODEL'], envFor: ['pipeline'], config: true },
-  metric: { long: 'metric', value: '<name>', kind: 'choice', choices: METRIC_CHOICES, help: `distance: ${METRICS_HELP}`, default: 'euclidean', env: ['LPCLUST_PIPELINE_METRIC'], envFor: ['pipeline'], config: true },
+  model: {
+    long: 'model',
+    value: '<name>',
+    kind: 'choice',
+    get choices() {
+      return models().models;
+    },
+    get help() {
+      return `clustering model: ${models().models.join('|')}`;
+    },
+    default: 'kmeans', env: ['LPCLUST_PIPELINE_MODEL'], envFor: ['pipeline'], config: true },
+  metric: {
+    long: 'metric',
+    value: '<name>',
+    kind: 'choice',
+    get choices() {
+      return models().metrics;
+    },
+    get help() {
+      return `distance: ${models().metricsHelp}`;
+    },
+    default: 'euclidean', env: ['LPCLUST_PIPELINE_METRIC'], envFor: ['pipeline'], config: true },
   k: { long: 'k', short: 'k', value: '<k>', kind: 'k', help: 'number of clusters', default: 12, env: ['LPCLUST_PIPELINE_K'], envFor: ['pipeline'], config: true },
   kRange: { long: 'k-range', value: '<a..b>', kind: 'kRange', help: 'range of k, inclusive: the k tried with -k 0 (cluster, pipeline), or swept (sweep)', default: DEFAULT_K_RANGE, defaultText: `${DEFAULT_K_RANGE[0]}..${DEFAULT_K_RANGE[1]}`, config: true },
   select: { long: 'select', value: '<score>', kind: 'score', help: `score ranking k (-k 0) or configurations (sweep), with its direction; one of ${SCORES.map((x) => `"${x.key}" (${x.better})`).join(', ')}`, defaultText: 'the silhouette of the metric: "Silhouette DTW" when the DTW matrix is computed, else "Silhouette Score"', config: true },
   minClusterShare: { long: 'min-cluster-share', value: '<share>', kind: 'share', help: 'a k (-k 0) or configuration (sweep) is ranked only when every cluster holds at least this share of the days (0 = off)', default: DEFAULT_MIN_CLUSTER_SHARE, config: true },
   seed: { long: 'seed', value: '<n>', kind: 'nonNegInt', help: 'random seed', default: 0, config: true },
-  nInit: { long: 'n-init', value: '<n>', kind: 'posInt', help: 'restarts keeping the best', defaultText: MODEL_DEFAULTS_HELP.nInit, config: true },
-  maxIter: { long: 'max-iter', value: '<n>', kind: 'posInt', help: 'iteration cap', defaultText: MODEL_DEFAULTS_HELP.maxIter, config: true },
+  nInit: {
+    long: 'n-init',
+    value: '<n>',
+    kind: 'posInt',
+    help: 'restarts keeping the best',
+    get defaultText() {
+      return models().nInitHelp;
+    },
+    config: true,
+  },
+  maxIter: {
+    long: 'max-iter',
+    value: '<n>',
+    kind: 'posInt',
+    help: 'iteration cap',
+    get defaultText() {
+      return models().maxIterHelp;
+    },
+    config: true,
+  },
   linkage: { long: 'linkage', value: '<name>', kind: 'choice', choices: LINKAGE_CHOICES, help: `agglomerative linkage: ${LINKAGE_CHOICES.join('|')}`, defaultText: 'ward; average with --metric dtw', config: true },
-  init: { long: 'init', value: '<name>', kind: 'choice', choices: INIT_CHOICES, help: `initialisation: ${INIT_CHOICES.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++)`, defaultText: 'random', config: true },
+  init: {
+    long: 'init',
+    value: '<name>',
+    kind: 'choice',
+    get choices() {
+      return models().inits;
+    },
+    get help() {
+      return `initialisation: ${models().inits.join('|')} (kmeans: random|k-means++; kmedoids: all, k-means++ = k-medoids++)`;
+    },
+    defaultText: 'random',
+    config: true,
+  },
   kmedoidsMethod: { long: 'kmedoids-method', value: '<name>', kind: 'choice', choices: KMEDOIDS_METHOD_CHOICES, help: 'k-medoids swap method: fasterpam (PAM-quality swaps) | alternate (Voronoi iteration)', default: 'fasterpam', config: true },
   plots: { long: 'no-plots', kind: 'switch', help: 'do not render the plots', default: true, config: true },
   reuse: { long: 'reuse', kind: 'switch', help: 'reuse the outputs of earlier FINISHED stage runs with the same params, inputs and version', default: false, env: ['LPCLUST_REUSE'], config: true },
   registerModel: { long: 'register-model', value: '<name>', kind: 'text', help: 'register the model as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it' },
-  models: { long: 'models', value: '<list>', kind: 'list', choices: MODEL_CHOICES, help: `comma-separated models: ${MODEL_CHOICES.join(',')}`, default: [...MODEL_CHOICES], defaultText: MODEL_CHOICES.join(','), config: true },
-  metrics: { long: 'metrics', value: '<list>', kind: 'list', choices: METRIC_CHOICES, help: `comma-separated distances: ${METRIC_CHOICES.join(',')}`, default: [...METRIC_CHOICES], defaultText: METRIC_CHOICES.join(','), config: true },
+  models: {
+    long: 'models',
+    value: '<list>',
+    kind: 'list',
+    get choices() {
+      return models().models;
+    },
+    get help() {
+      return `comma-separated models: ${models().models.join(',')}`;
+    },
+    get default() {
+      return [...models().models];
+    },
+    get defaultText() {
+      return models().models.join(',');
+    },
+    config: true,
+  },
+  metrics: {
+    long: 'metrics',
+    value: '<list>',
+    kind: 'list',
+    get choices() {
+      return models().metrics;
+    },
+    get help() {
+      return `comma-separated distances: ${models().metrics.join(',')}`;
+    },
+    get default() {
+      return [...models().metrics];
+    },
+    get defaultText() {
+      return models().metrics.join(',');
+    },
+    config: true,
+  },
   seeds: { long: 'seeds', value: '<list>', kind: 'intList', help: 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', default: [0], defaultText: '0', config: true },
 
   // Large n.

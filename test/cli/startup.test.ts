@@ -71,6 +71,28 @@ describe('lpclust start-up', () => {
     expect(results[7].stderr).toContain('(Did you mean dtw?)');
   });
 
+  it('the model registry (every model\'s code) loads only for commands that take a model option', async () => {
+    // A module hook (ESM modules are not in the CommonJS cache) reports the registry's loading.
+    const dir = tempDir('lpclust-startup-hooks-');
+    writeFileSync(
+      path.join(dir, 'hooks.mjs'),
+      "export async function load(url, context, next) { if (url.endsWith('/dist/cluster/registry.js')) process.stderr.write('\\nREGISTRY LOADED\\n'); return next(url, context); }\n",
+    );
+    writeFileSync(path.join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
+    const cases: Array<[string[], boolean]> = [
+      [['--version'], false],
+      [['dtw', '--help'], false],
+      [['runs', '--help'], false],
+      [['cluster', '--help'], true],
+      [['sweep', '--help'], true],
+    ];
+    const results = await Promise.all(cases.map(([c]) => run(['--import', path.join(dir, 'register.mjs'), BIN, ...c])));
+    results.forEach((r, i) => {
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.includes('REGISTRY LOADED'), `lpclust ${cases[i][0].join(' ')}`).toBe(cases[i][1]);
+    });
+  });
+
   it('every help printed from the lazily loaded commands is the complete program’s', async () => {
     // The complete program (every command module loaded) prints the help of every command path.
     const dump = await run([
