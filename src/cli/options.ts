@@ -59,6 +59,31 @@ function models(): ModelCatalogue {
   return catalogue;
 }
 
+/**
+ * A comma-separated list option whose choices and default (all of them) are one of the model
+ * registry's lists, read when the option is first shown or parsed.
+ */
+function registryList(long: string, noun: string, pick: (c: ModelCatalogue) => readonly string[]): OptionSpec {
+  return {
+    long,
+    value: '<list>',
+    kind: 'list',
+    get choices() {
+      return pick(models());
+    },
+    get help() {
+      return `comma-separated ${noun}: ${pick(models()).join(',')}`;
+    },
+    get default() {
+      return [...pick(models())];
+    },
+    get defaultText() {
+      return pick(models()).join(',');
+    },
+    config: true,
+  };
+}
+
 /** The options whose choices, help or default come from the model registry. */
 export const MODEL_OPTION_IDS: readonly string[] = ['model', 'metric', 'models', 'metrics', 'init', 'nInit', 'maxIter'];
 
@@ -269,42 +294,8 @@ const STATIC_OPTIONS = {
   plots: { long: 'no-plots', kind: 'switch', help: 'do not render the plots', default: true, config: true },
   reuse: { long: 'reuse', kind: 'switch', help: 'reuse the outputs of earlier FINISHED stage runs with the same params, inputs and version', default: false, env: ['LPCLUST_REUSE'], config: true },
   registerModel: { long: 'register-model', value: '<name>', kind: 'text', help: 'register the model as a new version of this registered model (created when missing); lpclust models shows it, predict --model models:/<name>@<alias> loads it' },
-  models: {
-    long: 'models',
-    value: '<list>',
-    kind: 'list',
-    get choices() {
-      return models().models;
-    },
-    get help() {
-      return `comma-separated models: ${models().models.join(',')}`;
-    },
-    get default() {
-      return [...models().models];
-    },
-    get defaultText() {
-      return models().models.join(',');
-    },
-    config: true,
-  },
-  metrics: {
-    long: 'metrics',
-    value: '<list>',
-    kind: 'list',
-    get choices() {
-      return models().metrics;
-    },
-    get help() {
-      return `comma-separated distances: ${models().metrics.join(',')}`;
-    },
-    get default() {
-      return [...models().metrics];
-    },
-    get defaultText() {
-      return models().metrics.join(',');
-    },
-    config: true,
-  },
+  models: registryList('models', 'models', (c) => c.models),
+  metrics: registryList('metrics', 'distances', (c) => c.metrics),
   seeds: { long: 'seeds', value: '<list>', kind: 'intList', help: 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', default: [0], defaultText: '0', config: true },
 
   // Large n.
