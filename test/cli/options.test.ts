@@ -162,7 +162,7 @@ describe('one parser per kind of value', () => {
       [['validate', '--in', 'x.csv', '--labels', 'l.csv', '--min-prominence', '-1'], /Expected a non-negative number for `--min-prominence` but received `-1`/],
       [['dtw', '--in', 'x', '--out', 'y', '--workers', '1.5'], /Expected a positive integer for `--workers` but received `1.5`/],
       [['cluster', '--in', 'x', '--workers', '2x'], /Expected a positive integer for `--workers` but received `2x`/],
-      [['cluster', '--in', 'x', '--model', 'dbscan'], /Expected kmeans\|kmedoids\|agglomerative\|som for `--model` but received `dbscan`/],
+      [['cluster', '--in', 'x', '--model', 'dbscan'], new RegExp(`Expected ${MODELS.join('\\|')} for \`--model\` but received \`dbscan\``)],
       [['cluster', '--in', 'x', '--k-range', '5..3'], /Expected a k range a..b with 2 ≤ a ≤ b for `--k-range` but received `5..3`/],
       [['sweep', '--metrics', 'euclidean,cosine'], /Expected a comma-separated list of euclidean\|dtw for `--metrics` but received `cosine`/],
       [['sweep', '--seeds', '1,x'], /for `--seeds` but received `1,x`/],
