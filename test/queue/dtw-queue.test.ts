@@ -134,13 +134,17 @@ describe('lpclust dtw --queue', () => {
     // A copy of this lpclust that says it is version 9.9.9.
     const skew = skewedCopy(path.join(dir, 'skew'), '9.9.9');
     worker([], skew.bin);
-    const r = await start(['dtw', '--in', csv, '--out', 'qv.npy', '--radius', '1', '--tile-size', '300', '--queue', redis.url, '--shared-dir', 'shared']).done;
-    expect(r.status).toBe(4);
-    expect(r.stderr).toContain(`lpclust worker 9.9.9 on`);
-    expect(r.stderr).toContain(`refuses a job of lpclust ${skew.mine}`);
-    expect(r.stderr).toContain('run the same lpclust version on the submitter and every worker');
-    expect(existsSync(path.join(dir, 'qv.npy'))).toBe(false);
-    await stopWorkers();
+    try {
+      const r = await start(['dtw', '--in', csv, '--out', 'qv.npy', '--radius', '1', '--tile-size', '300', '--queue', redis.url, '--shared-dir', 'shared']).done;
+      expect(r.status, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`lpclust worker 9.9.9 on`);
+      expect(r.stderr).toContain(`refuses a job of lpclust ${skew.mine}`);
+      expect(r.stderr).toContain('run the same lpclust version on the submitter and every worker');
+      expect(existsSync(path.join(dir, 'qv.npy'))).toBe(false);
+    } finally {
+      // Whatever happened, the skewed worker must not take the next test's jobs.
+      await stopWorkers();
+    }
   }, 120_000);
 
   it('Ctrl-C on the submitter takes its pending jobs off the queue', async () => {
