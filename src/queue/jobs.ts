@@ -84,14 +84,21 @@ export class SubmittedJobs<T> {
     events.on('failed', ({ jobId, failedReason }) => {
       const t = this.outstanding.get(jobId);
       if (t === undefined) return;
-      void queue.getJobState(jobId).then((state) => {
-        if (state === 'failed') {
-          this.failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on ${words.name(t)}: ${failedReason}`, { hint: words.failHint });
-          this.poke();
-        } else {
-          log.info(`${words.name(t)}: attempt failed (${failedReason}); it is retried`);
-        }
-      });
+      queue.getJobState(jobId).then(
+        (state) => {
+          if (state === 'failed') {
+            this.failure ??= externalError('E_QUEUE_JOB_FAILED', `a worker gave up on ${words.name(t)}: ${failedReason}`, { hint: words.failHint });
+            this.poke();
+          } else {
+            log.info(`${words.name(t)}: attempt failed (${failedReason}); it is retried`);
+          }
+        },
+        // The state cannot be read: the submitter is closing the queue after an earlier failure
+        // (several jobs fail at once when a worker refuses them all), or Redis is away, in which
+        // case the 5-second check of outstanding jobs finds the failure. Unhandled, this rejection
+        // would end the process with an internal error instead of the failure's own message.
+        () => {},
+      );
     });
     conn.on('close', () => {
       this.downSince ??= Date.now();
