@@ -14,7 +14,7 @@ import { buildProgram } from '../../src/cli/main.js';
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS, OPTIONS, configSections, flagOf, renderOption, type OptionSpec } from '../../src/cli/options.js';
 import * as table from '../../src/cli/options.js';
 import { withOptionsReference } from '../../src/cli/options-doc.js';
-import { CONFIG_SECTIONS } from '../../src/config.js';
+import { CONFIG_SECTIONS, GLOBAL_SETTINGS } from '../../src/config.js';
 import { INITS, METRICS, MODELS, defaultsHelp, metricsHelp } from '../../src/cluster/registry.js';
 import { LINKAGES } from '../../src/cluster/agglomerative.js';
 import { SCALES } from '../../src/cluster/scale-choice.js';
@@ -74,6 +74,21 @@ describe('the option table', () => {
     expect(table.DEFAULT_NEWMONGO_DB).toBe(DEFAULT_NEWMONGO_DB);
     expect(table.DEFAULT_NEWMONGO_COLLECTION).toBe(DEFAULT_NEWMONGO_COLLECTION);
     expect(table.DEFAULT_HISTORIAN_TABLE).toBe(DEFAULT_HISTORIAN_TABLE);
+  });
+
+  it('the global options agree with the settings table that resolves them (environment names, defaults)', () => {
+    const settings = GLOBAL_SETTINGS as unknown as Record<string, { env: readonly string[]; default: unknown }>;
+    const checked: string[] = [];
+    for (const id of GLOBAL_OPTIONS) {
+      const setting = settings[id];
+      if (!setting) continue; // --config names the file; it is not a setting
+      const spec = SPECS[id];
+      expect(spec.env ?? [], `environment of --${spec.long}`).toEqual(setting.env);
+      // A switch shows its default in words (`spool`); the tracking URI's is decided at run time.
+      if (spec.default !== undefined) expect(spec.default, `default of --${spec.long}`).toEqual(setting.default);
+      checked.push(id);
+    }
+    expect(checked.length).toBeGreaterThanOrEqual(7);
   });
 
   it('the config file knows exactly the sections the table reads', () => {
