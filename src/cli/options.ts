@@ -18,7 +18,8 @@ import path from 'node:path';
 import { checkConfigKeys, readConfigFile, readDotenv, SQLITE_SCHEMAS, type SettingSource } from '../config.js';
 import { usageError } from '../errors.js';
 import { DEFAULT_K_RANGE, DEFAULT_SWEEP_K_RANGE } from '../cluster/k-range.js';
-import { DEFAULT_RADIUS } from '../dtw/settings.js';
+import { SCALES } from '../cluster/scale-choice.js';
+import { DEFAULT_RADIUS, KERNEL_CHOICES, MATRIX_LAYOUTS } from '../dtw/settings.js';
 import { SOURCE_FLAGS, SOURCE_NAMES, SOURCES } from '../etl/sources.js';
 import { NORMALIZATIONS } from '../profiles/normalize.js';
 import { LOG_LEVELS } from '../util/log.js';
@@ -37,6 +38,8 @@ export interface ModelCatalogue {
   models: readonly string[];
   metrics: readonly string[];
   inits: readonly string[];
+  /** Agglomerative linkages (`LINKAGES`). */
+  linkages: readonly string[];
   /** `metricsHelp()`: `euclidean|dtw (kmeans + dtw = DBA k-means; …)`. */
   metricsHelp: string;
   /** `defaultsHelp('nInit')`, `defaultsHelp('maxIter')`. */
@@ -49,8 +52,8 @@ let catalogue: ModelCatalogue | undefined;
 /** Load the model registry and hand its lists to the table (once; later calls return at once). */
 export async function loadModelCatalogue(): Promise<void> {
   if (catalogue) return;
-  const r = await import('../cluster/registry.js');
-  catalogue = { models: r.MODELS, metrics: r.METRICS, inits: r.INITS, metricsHelp: r.metricsHelp(), nInitHelp: r.defaultsHelp('nInit'), maxIterHelp: r.defaultsHelp('maxIter') };
+  const [r, { LINKAGES }] = await Promise.all([import('../cluster/registry.js'), import('../cluster/agglomerative.js')]);
+  catalogue = { models: r.MODELS, metrics: r.METRICS, inits: r.INITS, linkages: LINKAGES, metricsHelp: r.metricsHelp(), nInitHelp: r.defaultsHelp('nInit'), maxIterHelp: r.defaultsHelp('maxIter') };
 }
 
 /** The registry's lists. @throws Error when a model option is read before {@link loadModelCatalogue} (a wiring bug, not a user's) */
@@ -85,16 +88,8 @@ function registryList(long: string, noun: string, pick: (c: ModelCatalogue) => r
 }
 
 /** The options whose choices, help or default come from the model registry. */
-export const MODEL_OPTION_IDS: readonly string[] = ['model', 'metric', 'models', 'metrics', 'init', 'nInit', 'maxIter'];
+export const MODEL_OPTION_IDS: readonly string[] = ['model', 'metric', 'models', 'metrics', 'init', 'nInit', 'maxIter', 'linkage'];
 
-/** Agglomerative linkages (= `LINKAGES` of cluster/agglomerative.ts). */
-export const LINKAGE_CHOICES = ['ward', 'average', 'complete', 'single'] as const;
-/** DTW kernels (= `KERNEL_CHOICES` of dtw/kernel.ts). */
-export const KERNEL_CHOICES = ['auto', 'native', 'js'] as const;
-/** DTW matrix layouts (= `MATRIX_LAYOUTS` of dtw/matrix.ts). */
-export const LAYOUT_CHOICES = ['full', 'condensed'] as const;
-/** Large-n modes (= `SCALES` of cluster/scale-choice.ts). */
-export const SCALE_CHOICES = ['exact', 'sampled', 'auto'] as const;
 /** Matrix element types. */
 export const DTYPE_CHOICES = ['float32', 'float64'] as const;
 /** k-medoids swap methods (= `KMedoidsMethod` of cluster/kmedoids.ts). */
@@ -217,8 +212,8 @@ const STATIC_OPTIONS = {
   dtype: { long: 'dtype', value: '<type>', kind: 'choice', choices: DTYPE_CHOICES, help: 'DTW matrix element type and kernel precision: float32|float64', default: 'float32', config: true },
   workers: { long: 'workers', value: '<n>', kind: 'posInt', help: 'worker threads', defaultText: 'all cores', env: ['LPCLUST_WORKERS'], config: true },
   kernel: { long: 'kernel', value: '<k>', kind: 'choice', choices: KERNEL_CHOICES, help: 'DTW kernel: auto (native, else TypeScript with a warning)|native|js', default: 'auto', config: true },
-  layout: { long: 'layout', value: '<layout>', kind: 'choice', choices: LAYOUT_CHOICES, help: 'full: n × n, both triangles | condensed: the upper triangle as 1-D n(n−1)/2 values in SciPy squareform order (half the bytes)', default: 'full', config: true },
-  dtwLayout: { long: 'dtw-layout', value: '<layout>', kind: 'choice', choices: LAYOUT_CHOICES, help: 'DTW matrix layout: full (n × n) | condensed (upper triangle, 1-D, SciPy squareform order, half the bytes)', default: 'full', config: true },
+  layout: { long: 'layout', value: '<layout>', kind: 'choice', choices: MATRIX_LAYOUTS, help: 'full: n × n, both triangles | condensed: the upper triangle as 1-D n(n−1)/2 values in SciPy squareform order (half the bytes)', default: 'full', config: true },
+  dtwLayout: { long: 'dtw-layout', value: '<layout>', kind: 'choice', choices: MATRIX_LAYOUTS, help: 'DTW matrix layout: full (n × n) | condensed (upper triangle, 1-D, SciPy squareform order, half the bytes)', default: 'full', config: true },
   tileSize: { long: 'tile-size', value: '<t>', kind: 'posInt', help: 'tile edge in rows (memory per worker ≈ 2·t²·dtype bytes; never changes the result)', default: 1024, config: true },
   resume: { long: 'resume', kind: 'switch', help: 'finish an interrupted job from <out>.partial (what the same command does anyway; kept for scripts)' },
   logMatrix: { long: 'log-matrix', kind: 'switch', help: 'also copy the matrix into the run artifacts (it can be large; by default its path and SHA-256 are tags)' },
@@ -276,7 +271,19 @@ const STATIC_OPTIONS = {
     },
     config: true,
   },
-  linkage: { long: 'linkage', value: '<name>', kind: 'choice', choices: LINKAGE_CHOICES, help: `agglomerative linkage: ${LINKAGE_CHOICES.join('|')}`, defaultText: 'ward; average with --metric dtw', config: true },
+  linkage: {
+    long: 'linkage',
+    value: '<name>',
+    kind: 'choice',
+    get choices() {
+      return models().linkages;
+    },
+    get help() {
+      return `agglomerative linkage: ${models().linkages.join('|')}`;
+    },
+    defaultText: 'ward; average with --metric dtw',
+    config: true,
+  },
   init: {
     long: 'init',
     value: '<name>',
@@ -299,7 +306,7 @@ const STATIC_OPTIONS = {
   seeds: { long: 'seeds', value: '<list>', kind: 'intList', help: 'comma-separated seeds; several add the label stability across seeds (adjusted Rand index)', default: [0], defaultText: '0', config: true },
 
   // Large n.
-  scale: { long: 'scale', value: '<mode>', kind: 'choice', choices: SCALE_CHOICES, help: 'exact (n × n matrices) | sampled (nothing n × n: FasterCLARA k-medoids, agglomerative on a sample, silhouettes on a stratified sample) | auto: exact while the matrices fit --memory-budget and n ≤ 100,000', default: 'auto', env: ['LPCLUST_SCALE'], config: true },
+  scale: { long: 'scale', value: '<mode>', kind: 'choice', choices: SCALES, help: 'exact (n × n matrices) | sampled (nothing n × n: FasterCLARA k-medoids, agglomerative on a sample, silhouettes on a stratified sample) | auto: exact while the matrices fit --memory-budget and n ≤ 100,000', default: 'auto', env: ['LPCLUST_SCALE'], config: true },
   memoryBudget: { long: 'memory-budget', value: '<size>', kind: 'size', help: 'memory for the large arrays (exact: the n × n matrices; sampled: the samples), e.g. 8G or 512M', defaultText: 'half the free memory', env: ['LPCLUST_MEMORY_BUDGET'], config: true },
   sampleSize: { long: 'sample-size', value: '<n>', kind: 'sampleSize', help: "sampled k-medoids and agglomerative: profiles per sample; with -k 0 or a sweep, one size for every k, the largest k's, so that every k shares the first sample and its matrix", defaultText: '80 + 4k, raised to 2,000 when the budget allows', config: true },
 

@@ -9,11 +9,10 @@ import { checkRadius, effectiveRadius } from './settings.js';
 import { dtwBlockJs, dtwDistanceJs, type DtwBlock, type DtwPrecision, type SeriesMatrix } from './kernel-js.js';
 import { loadNative, nativeStatus, type NativeAddon } from './native.js';
 
-/** Which kernel to use: `auto` (native when it loads, else TypeScript with one warning), `native` or `js`. */
-export type KernelChoice = 'auto' | 'native' | 'js';
+// The choices live with the other DTW settings (an import-free module the CLI's option table reads).
+import { KERNEL_CHOICES, type KernelChoice } from './settings.js';
 
-/** All kernel choices, for option parsing. */
-export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'native', 'js'];
+export { KERNEL_CHOICES, type KernelChoice };
 
 /** A resolved kernel. */
 export interface DtwKernel {

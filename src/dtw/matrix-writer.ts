@@ -30,8 +30,9 @@ import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { TileTask } from './matrix-worker.js';
 
-/** The element layout of a DTW matrix file. */
-export type MatrixLayout = 'full' | 'condensed';
+import type { MatrixLayout } from './settings.js';
+
+export type { MatrixLayout };
 
 /** Typed array of a matrix's dtype. */
 type Block = Float32Array | Float64Array;

@@ -28,15 +28,15 @@ import { interruptSignal } from '../util/interrupt.js';
 import { Progress } from '../util/progress.js';
 import { log } from '../util/log.js';
 import { selectKernel, type KernelChoice } from './kernel.js';
-import { checkRadius, DEFAULT_DTW_SETTINGS, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson, radiusParam } from './settings.js';
+import { checkRadius, DEFAULT_DTW_SETTINGS, DEFAULT_RADIUS, effectiveRadius, radiusFromJson, radiusJson, radiusParam, MATRIX_LAYOUTS } from './settings.js';
 import { PACKAGE_ROOT, loadNative } from './native.js';
 import { BandWriter, type MatrixLayout } from './matrix-writer.js';
 import type { MatrixWorkerData, TileRequest, TileTask, WorkerReply } from './matrix-worker.js';
 
 export type { MatrixLayout } from './matrix-writer.js';
 
-/** The layouts `lpclust dtw --layout` writes. */
-export const MATRIX_LAYOUTS: readonly MatrixLayout[] = ['full', 'condensed'];
+// The layouts live with the other DTW settings (an import-free module the CLI's option table reads).
+export { MATRIX_LAYOUTS };
 
 /** What the sidecar `<out>.json` of a DTW matrix says (format version 1). */
 export interface DtwSidecar {

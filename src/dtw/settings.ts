@@ -23,6 +23,18 @@ export type Radius = number;
 /** The radius meaning "no band": full DTW. */
 export const NO_BAND: Radius = Infinity;
 
+/** Which kernel to use: `auto` (native when it loads, else TypeScript with one warning), `native` or `js`. */
+export type KernelChoice = 'auto' | 'native' | 'js';
+
+/** All kernel choices, for option parsing. */
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'native', 'js'];
+
+/** How a DTW matrix file holds its values: `full` n × n, or `condensed` (upper triangle, SciPy order). */
+export type MatrixLayout = 'full' | 'condensed';
+
+/** The layouts `lpclust dtw --layout` writes. */
+export const MATRIX_LAYOUTS: readonly MatrixLayout[] = ['full', 'condensed'];
+
 /**
  * Default radius, in slots: 1, the old Python pipeline's (dtaidistance `window=2`). The only place
  * the default is written.

@@ -60,16 +60,17 @@ describe('the option table', () => {
     expect(table.OPTIONS.metric.choices).toEqual(METRICS);
     expect(table.OPTIONS.metrics.choices).toEqual(METRICS);
     expect(table.OPTIONS.init.choices).toEqual(INITS);
+    expect(table.OPTIONS.linkage.choices).toEqual(LINKAGES);
     expect(table.OPTIONS.metric.help).toBe(`distance: ${metricsHelp()}`);
     expect(table.OPTIONS.nInit.defaultText).toBe(defaultsHelp('nInit'));
     expect(table.OPTIONS.maxIter.defaultText).toBe(defaultsHelp('maxIter'));
   });
 
   it('repeats the library choice lists and defaults it cannot import (start-up time) exactly', () => {
-    expect(table.LINKAGE_CHOICES).toEqual(LINKAGES);
-    expect(table.KERNEL_CHOICES).toEqual(KERNEL_CHOICES);
-    expect(table.LAYOUT_CHOICES).toEqual(MATRIX_LAYOUTS);
-    expect(table.SCALE_CHOICES).toEqual(SCALES);
+    expect(table.OPTIONS.kernel.choices).toEqual(KERNEL_CHOICES);
+    expect(table.OPTIONS.layout.choices).toEqual(MATRIX_LAYOUTS);
+    expect(table.OPTIONS.dtwLayout.choices).toEqual(MATRIX_LAYOUTS);
+    expect(table.OPTIONS.scale.choices).toEqual(SCALES);
     expect(table.DEFAULT_MAX_BODY_MB).toBe(DEFAULT_MAX_BODY_MB);
     expect(table.DEFAULT_NEWMONGO_DB).toBe(DEFAULT_NEWMONGO_DB);
     expect(table.DEFAULT_NEWMONGO_COLLECTION).toBe(DEFAULT_NEWMONGO_COLLECTION);
