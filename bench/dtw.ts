@@ -3,6 +3,7 @@
  *
  *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory] [--command-only] [--baseline DIR]
  *                                                  [--dtaidistance-path DIR] [--python PY] [--dtaidistance-max N]
+ *                                                  [--repeat K]
  *
  * First, the whole command (issue 16): `lpclust dtw` as a user runs it — start-up, reading the CSV,
  * the matrix, writing, fsync, SHA-256, tracking — at N = 5,000 and 20,000 (5,000 only with
@@ -16,7 +17,11 @@
  * distances are checked against ours. Otherwise the benchmark says why and compares with the
  * figure of issue 16 (about 5 s at N = 5,000 on this machine). `--dtaidistance-max N` skips it
  * above N. `uptime` is printed beside every figure: on a shared machine wall times vary with other
- * load (system time much less). `--command-only` stops there.
+ * load (system time much less). `--repeat K` reports the median of K runs of each case. After
+ * each size, the floors of this machine measured in the same run: the time to write the matrix's
+ * bytes (random, sequential 8 MiB direct writes, then fsync) to the same disk, and `node -e 0`; the
+ * whole command cannot be faster than their sum, and the ratio to it is printed.
+ * `--command-only` stops there.
  *
  * Then the library cases:
  * It imports the compiled library (dist/) so that the worker threads run plain JavaScript, and
@@ -28,8 +33,8 @@
  * temporary directory beside the repository and deleted afterwards.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { createHash, randomFillSync } from 'node:crypto';
+import { closeSync, constants as fsConstants, createReadStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +162,54 @@ function runCommand(bin: string, args: string[], cwd: string): CommandRun {
   return { wall, ...u, uptime: uptime() };
 }
 
+/** Median of `k` runs of a command (wall time decides; the run with the median wall is reported). */
+function medianRun(k: number, run: () => CommandRun): CommandRun {
+  const runs = Array.from({ length: k }, run).sort((a, b) => a.wall - b.wall);
+  return runs[Math.floor((runs.length - 1) / 2)];
+}
+
+/**
+ * What this machine's disk allows: `bytes` of random bytes (so that no layer can compress or
+ * deduplicate them) written to a new file in `dir` as the matrix writer does at best — sequential
+ * 8 MiB direct writes (O_DIRECT, one in flight) — then fsync'd. No writer of a file that size can
+ * finish faster here, so it is the floor under the whole command's wall time. Buffered writes
+ * when direct I/O is unavailable (said).
+ */
+function diskFloor(dir: string, bytes: number): { seconds: number; mbPerS: number; how: string } {
+  const file = path.join(dir, 'disk-floor.bin');
+  const chunk = 8 * 2 ** 20;
+  const addon = lp.loadNative();
+  const direct = process.platform === 'linux' && fsConstants.O_DIRECT && addon?.alignedBuffer;
+  const buf = new Uint8Array(direct ? addon!.alignedBuffer!(chunk, 4096) : new ArrayBuffer(chunk));
+  randomFillSync(buf);
+  const total = Math.ceil(bytes / chunk) * chunk;
+  let fd: number;
+  let how = 'direct 8 MiB writes + fsync';
+  try {
+    fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | (direct ? fsConstants.O_DIRECT : 0));
+  } catch {
+    fd = openSync(file, 'w');
+    how = 'buffered 8 MiB writes + fsync (direct I/O refused)';
+  }
+  const t0 = performance.now();
+  try {
+    for (let pos = 0; pos < total; pos += chunk) writeSync(fd, buf, 0, chunk, pos);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  rmSync(file, { force: true });
+  return { seconds, mbPerS: total / 1e6 / seconds, how };
+}
+
+/** Wall time of a process that does nothing (`node -e 0`): the floor under any command's start-up. */
+function nodeFloor(): number {
+  const t0 = performance.now();
+  spawnSync(process.execPath, ['-e', '0']);
+  return (performance.now() - t0) / 1000;
+}
+
 /** What dtaidistance did on the same data, or why it could not run. */
 type DtaiResult =
   | { seconds: number; processSeconds: number; version: string; openmp: boolean; checked: number; maxAbsDiff: number; maxRelDiff: number }
@@ -221,6 +274,7 @@ const DTAIDISTANCE_ISSUE_SECONDS: Record<number, number> = { 5000: 5 };
 async function commandCases(dir: string): Promise<void> {
   const baselineDir = optionValue('--baseline');
   const sizes = args.has('--quick') ? [5000] : [5000, 20000];
+  const repeat = Math.max(1, Number(optionValue('--repeat') ?? 1));
   console.log(`whole command: lpclust dtw, L = 24, radius 1, float32, default workers; uptime ${uptime()}`);
   for (const n of sizes) {
     const csv = path.join(dir, `profiles-${n}.csv`);
@@ -228,13 +282,21 @@ async function commandCases(dir: string): Promise<void> {
     const rows: Array<[string, CommandRun, string]> = [];
     const ours = path.join(ROOT, 'bin', 'lpclust.js');
     const full = path.join(dir, `full-${n}.npy`);
-    rows.push(['full', runCommand(ours, ['dtw', '--in', csv, '--out', full], dir), full]);
+    // --repeat K: the median of K runs of each case. Each run writes a new file (the previous one
+    // is deleted first, outside the timing), as the first run does.
+    const fresh = (file: string, bin: string, extra: string[]) => (): CommandRun => {
+      rmSync(file, { force: true });
+      rmSync(`${file}.json`, { force: true });
+      return runCommand(bin, ['dtw', '--in', csv, '--out', file, ...extra], dir);
+    };
+    rows.push(['full', medianRun(repeat, fresh(full, ours, [])), full]);
     const cond = path.join(dir, `condensed-${n}.npy`);
-    rows.push(['condensed', runCommand(ours, ['dtw', '--in', csv, '--out', cond, '--layout', 'condensed'], dir), cond]);
+    rows.push(['condensed', medianRun(repeat, fresh(cond, ours, ['--layout', 'condensed'])), cond]);
     let identical = '';
     if (baselineDir) {
       const before = path.join(dir, `baseline-${n}.npy`);
-      rows.push([`baseline full (${baselineDir})`, runCommand(path.join(path.resolve(baselineDir), 'bin', 'lpclust.js'), ['dtw', '--in', csv, '--out', before], dir), before]);
+      const bin = path.join(path.resolve(baselineDir), 'bin', 'lpclust.js');
+      rows.push([`baseline full (${baselineDir})`, medianRun(repeat, fresh(before, bin, [])), before]);
       identical = (await sha256(before)) === (await sha256(full)) ? 'full matrix byte-identical to the baseline' : 'FULL MATRIX DIFFERS FROM THE BASELINE';
     }
     const dtaiMax = Number(optionValue('--dtaidistance-max') ?? 20000);
@@ -255,6 +317,17 @@ async function commandCases(dir: string): Promise<void> {
     }
     const [f, c] = [rows[0][1], rows[1][1]];
     console.log(`  N=${n} condensed / full: wall ×${(c.wall / f.wall).toFixed(2)}, system ×${(c.system / f.system).toFixed(2)}${identical ? `; ${identical}` : ''}`);
+    // The floors of this machine, measured now: the disk for each layout's bytes, and node's start-up.
+    const fullBytes = 4 * n * n;
+    const condBytes = 4 * ((n * (n - 1)) / 2);
+    const dFull = diskFloor(dir, fullBytes);
+    const dCond = diskFloor(dir, condBytes);
+    const nodeS = nodeFloor();
+    console.log(
+      `  N=${n} floors here: writing ${(fullBytes / 1e9).toFixed(2)} GB (full) takes ${dFull.seconds.toFixed(2)} s (${dFull.mbPerS.toFixed(0)} MB/s, ${dFull.how}), ` +
+        `${(condBytes / 1e9).toFixed(2)} GB (condensed) ${dCond.seconds.toFixed(2)} s; \`node -e 0\` ${nodeS.toFixed(3)} s; ` +
+        `full command / (disk + node) floor ×${(f.wall / (dFull.seconds + nodeS)).toFixed(2)}, condensed ×${(c.wall / (dCond.seconds + nodeS)).toFixed(2)}; uptime ${uptime()}`,
+    );
     console.log(`  N=${n} ${refText}`);
     rmSync(csv, { force: true });
   }

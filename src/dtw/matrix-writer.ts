@@ -65,7 +65,7 @@ export interface BandWriterOptions {
   budget: number;
   /** Called once per tile when all of its blocks are on disk. */
   onDurable: (t: TileTask) => void;
-  /** Ask the file system to start writing back after this many bytes (default 256 MiB). */
+  /** Start a datasync after this many bytes written, buffered or direct (default 256 MiB): see maybeSync. */
   syncEvery?: number;
   /**
    * Direct I/O for bands written whole and in order: the file opened a second time with
@@ -110,6 +110,8 @@ export class BandWriter {
   calls = 0;
   /** Of which direct (O_DIRECT) writes that succeeded. */
   directWrites = 0;
+  /** datasync calls started while writing (see maybeSync). */
+  syncs = 0;
   /** Direct I/O: complete bands waiting to be copied into chunks, in file order. */
   private readonly directQueue: number[] = [];
   private directRunning: Promise<void> | null = null;
@@ -356,7 +358,14 @@ export class BandWriter {
       for (const c of taken) {
         const { view } = this.piece(r0 + i, i, c, row[c].data!);
         if (view.length === 0) continue;
-        await this.append(view);
+        // Most pieces fit in the current chunk: copy them without a promise per piece (at
+        // N = 20,000 there are 400,000 pieces, and one await each cost the main thread ~0.5 s).
+        if (this.chunk && this.chunk.length - this.chunkLen > view.length) {
+          this.chunk.set(view, this.chunkLen);
+          this.chunkLen += view.length;
+        } else {
+          await this.append(view);
+        }
       }
     }
     // Everything is copied: the blocks are free, their tiles durable once the file is written up to here.
@@ -419,6 +428,8 @@ export class BandWriter {
             const { bytesWritten } = await fh.write(buf, 0, whole, pos);
             if (bytesWritten !== whole) throw Object.assign(new Error(`short write: ${bytesWritten} of ${whole} bytes`), { code: 'EIO' });
             this.directWrites++;
+            this.unsynced += whole;
+            this.maybeSync();
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
             this.directRefused = true;
@@ -495,10 +506,20 @@ export class BandWriter {
       const tile = c >= k ? this.tileAt[k * nb + c] : this.tileAt[c * nb + k];
       if (--this.pendingBlocks[tile] === 0) this.o.onDurable(this.o.tasks[tile]);
     }
-    // Dirty pages would otherwise all be flushed by the final fsync, after the computation; an
-    // early datasync overlaps that disk time with the tiles still being computed.
+    this.maybeSync();
+  }
+
+  /**
+   * Start a datasync once `syncEvery` bytes were written since the last one. Why: buffered writes
+   * leave dirty pages, and direct writes data the device may still hold in its volatile cache;
+   * either way the final fsync would otherwise flush all of it after the computation (1.8 s for
+   * the 1.6 GB of N = 20,000 on this machine's disk). Syncing as we go overlaps that disk time with
+   * the tiles still being computed.
+   */
+  private maybeSync(): void {
     if (this.unsynced >= (this.o.syncEvery ?? 256 * 2 ** 20) && !this.syncing && !this.error) {
       this.unsynced = 0;
+      this.syncs++;
       this.syncing = this.o.fh.datasync().then(
         () => {
           this.syncing = null;

@@ -100,9 +100,10 @@ export interface DtwMatrixOptions {
   /**
    * Write whole bands with direct I/O where it can (default true; see matrix-writer.ts): Linux,
    * the native addon loaded, a fresh job. `chunkBytes` (a multiple of 4096; default 8 MiB) is
-   * for tests, which need chunk boundaries inside small matrices. Never changes the result.
+   * for tests, which need chunk boundaries inside small matrices; so is `syncEvery` (bytes
+   * between datasyncs, default 256 MiB). Never changes the result.
    */
-  directIo?: boolean | { chunkBytes: number };
+  directIo?: boolean | { chunkBytes: number; syncEvery?: number };
   /**
    * Accepted for scripts: an interrupted job whose checkpoint matches the same data and settings is
    * always finished from `<out>.partial` (unless `force`); one of other data or settings is refused.
@@ -171,6 +172,8 @@ export interface DtwMatrixResult {
   tileSize: number;
   /** Writes of this call that went out with direct I/O (0: all buffered). */
   directWrites: number;
+  /** datasync calls made while the tiles were written (one per 256 MiB by default). */
+  syncs: number;
 }
 
 /** Band cells of one pair of length-L series with radius r (clamped). */
@@ -385,6 +388,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     budget: options.memoryBudget ?? defaultMemoryBudget(),
     onDurable: (t) => writeSync(ckptFd, `${t.tile}\n`),
     direct,
+    syncEvery: typeof options.directIo === 'object' ? options.directIo.syncEvery : undefined,
   });
   let streamedSha: string | null = null;
   try {
@@ -464,6 +468,7 @@ export async function computeDtwMatrix(options: DtwMatrixOptions): Promise<DtwMa
     workers: nWorkers,
     tileSize,
     directWrites: writer.directWrites,
+    syncs: writer.syncs,
   };
 }
 

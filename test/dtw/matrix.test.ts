@@ -185,8 +185,11 @@ describe('tiled DTW matrix', () => {
   it('direct I/O: chunk ends inside bands give the bytes of buffered writes; a stop checkpoints only tiles whose bytes are written', async () => {
     const ref = readFileSync(path.join(dir, 'b1.npy'));
     // Chunks of one block: every chunk ends inside a band (a band of 16 rows is 10,048 bytes).
-    const chunked = await computeDtwMatrix(opts('d1.npy', { workers: 2, tileSize: 16, directIo: { chunkBytes: 4096 } }));
+    // A datasync every 8 KiB: direct writes are synced as they go too (the device may hold them in
+    // its cache; one fsync at the end flushed all 1.6 GB of N = 20,000 after the computation).
+    const chunked = await computeDtwMatrix(opts('d1.npy', { workers: 2, tileSize: 16, directIo: { chunkBytes: 4096, syncEvery: 8192 } }));
     expect(chunked.directWrites).toBeGreaterThan(20);
+    expect(chunked.syncs).toBeGreaterThan(2);
     expect(readFileSync(chunked.out).equals(ref)).toBe(true);
     expect(chunked.sidecar.matrixSha256).toBe(createHash('sha256').update(ref).digest('hex'));
     const buffered = await computeDtwMatrix(opts('d2.npy', { workers: 2, tileSize: 16, directIo: false }));
