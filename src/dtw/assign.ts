@@ -283,6 +283,7 @@ export class AssignPool {
   readonly n: number;
   readonly L: number;
   readonly X: SeriesMatrix;
+  readonly dtype: 'float32' | 'float64';
   private readonly workers: Worker[] = [];
   private readonly kernelChoice: KernelChoice;
   private nextId = 0;
@@ -294,6 +295,7 @@ export class AssignPool {
   constructor(X: SeriesMatrix, L: number, workers: number, kernel: KernelChoice = 'auto') {
     this.L = L;
     this.n = X.length / L;
+    this.dtype = X instanceof Float32Array ? 'float32' : 'float64';
     this.kernelChoice = kernel;
     const threads = Math.min(workers, Math.ceil(this.n / ASSIGN_CHUNK_ROWS));
     if (threads > 1) {

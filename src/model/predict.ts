@@ -6,7 +6,7 @@
  */
 import { inputError } from '../errors.js';
 import { normalizeRows } from '../profiles/normalize.js';
-import { dtwToMany, selectKernel } from '../dtw/kernel.js';
+import { selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
 import { radiusFromJson } from '../dtw/settings.js';
@@ -102,15 +102,24 @@ export class Predictor {
         throw inputError('E_INPUT_NAN', `Expected finite values but ${rowName ? rowName(r) : `row ${r + 1}`} has ${values[i]} in slot ${this.model.input.slots[i % L]}`);
       }
     }
-    const X = normalizeRows(values, L, this.model.normalization, rowName);
-    return this.predictNormalized(X);
+    // A float32 DTW model reads float32 rows: normalised straight into them (the same values as
+    // rounding the float64 ones), so no float64 copy of the normalised rows is held.
+    const float32 = this.model.metric === 'dtw' && this.model.dtw!.precision === 'float32';
+    return this.predictNormalized(normalizeRows(values, L, this.model.normalization, rowName, { float32 }));
   }
 
-  /** Assign rows that are already normalised as the model's training rows (n × L). */
-  predictNormalized(X: Float64Array): Prediction {
+  /**
+   * Assign rows that are already normalised as the model's training rows (n × L; float32 rows are
+   * sampled mode's training rows, compared with float32 DTW models as they are).
+   */
+  predictNormalized(X: Float32Array | Float64Array): Prediction {
     const { L, k, centres } = this;
     const n = X.length / L;
-    if (this.model.metric === 'dtw' && this.model.dtw!.precision === 'float64') return this.predictDtw64(X);
+    if (this.model.metric === 'dtw') {
+      // The fit's precision: float64 rows for float64 distances, float32 ones (rounded once) for float32.
+      const float32 = this.model.dtw!.precision === 'float32';
+      return this.predictDtw(float32 ? (X instanceof Float32Array ? X : new Float32Array(X)) : X instanceof Float64Array ? X : new Float64Array(X));
+    }
     const D = new Float64Array(n * k);
     if (this.model.metric === 'euclidean') {
       // Squared distances compared exactly as the fit's assignment does (same summation order).
@@ -126,11 +135,6 @@ export class Predictor {
           D[i * k + c] = s;
         }
       }
-    } else {
-      const dtw = this.model.dtw!;
-      const radius = radiusFromJson(dtw.radius);
-      if (dtw.precision === 'float32') D.set(dtwToMany(new Float32Array(X), new Float32Array(centres), L, radius));
-      else D.set(dtwToMany(X, centres, L, radius));
     }
     const labels = new Int32Array(n);
     const distance = new Float64Array(n);
@@ -159,12 +163,13 @@ export class Predictor {
   }
 
   /**
-   * DTW models fitted on float64 distances (DBA, sampled k-medoids): the nearest-centre assignment
-   * of dtw/assign.ts, by chunks of rows, so no n × k distance table is held (LB_Kim / LB_Keogh skip
-   * the exact DTW of centres they rule out, in the native addon when it loads). Same labels, distances
-   * and margins as computing every distance (ties: lowest cluster id).
+   * DTW models: the nearest-centre assignment of dtw/assign.ts, by chunks of rows, so no n × k
+   * distance table is held, in the model's precision (float32 rows: the centres rounded to float32
+   * and every distance accumulated in float32, as the float32 DTW matrix and sampled mode compute
+   * them; DTW is symmetric to the bit, so the centre-as-row orientation changes nothing). Same
+   * labels, distances and margins as computing every distance (ties: lowest cluster id).
    */
-  private predictDtw64(X: Float64Array): Prediction {
+  private predictDtw(X: Float32Array | Float64Array): Prediction {
     const { L, centres } = this;
     const n = X.length / L;
     const radius = radiusFromJson(this.model.dtw!.radius);

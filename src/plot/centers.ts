@@ -12,7 +12,7 @@ import { roundedShares } from './pie.js';
 /** The data of {@link clusterCentersSvg}. */
 export interface ClusterCentersData {
   /** Profiles, n × L row-major (normally the normalised rows the clustering saw). */
-  X: Float64Array;
+  X: Float32Array | Float64Array;
   /** Slots per profile. */
   L: number;
   /** Cluster of each profile, 0..k−1; length n. */
@@ -236,7 +236,7 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
   return out;
 }
 
-function polyline(f: Frame, hours: Float64Array, values: Float64Array, offset: number, L: number): string {
+function polyline(f: Frame, hours: Float64Array, values: Float32Array | Float64Array, offset: number, L: number): string {
   let s = '';
   for (let j = 0; j < L; j++) s += (j ? ' ' : '') + px(sx(f, hours[j])) + ',' + px(sy(f, values[offset + j]));
   return s;

@@ -192,6 +192,8 @@ export interface QueueAssignerOptions {
 export class QueueAssigner implements Assigner {
   readonly n: number;
   readonly L: number;
+  /** The jobs carry float64 rows (the worker protocol's `dtype`). */
+  readonly dtype = 'float64' as const;
   readonly stats: AssignQueueStats;
   private readonly jobs: SubmittedJobs<{ r0: number; r1: number }>;
 
