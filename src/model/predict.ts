@@ -87,12 +87,21 @@ export class Predictor {
   }
 
   /**
-   * Assign raw (un-normalised) rows.
+   * Assign raw (un-normalised) rows: {@link normalize} then {@link predictNormalized}.
    * @param values n × L values in Wh per slot, row-major
    * @param rowName names row i for errors (e.g. `meter 7 on 2013-01-02 (new.csv, line 3)`)
    * @throws LpclustError E_DEGENERATE_PROFILE for a row the normalisation cannot handle, E_INPUT_NAN for non-finite values
    */
   predict(values: Float64Array, rowName?: (i: number) => string): Prediction {
+    return this.predictNormalized(this.normalize(values, rowName));
+  }
+
+  /**
+   * The rows as the model compares them: checked, normalised as its training rows were, in its
+   * precision. A caller holding many rows can drop the raw ones before {@link predictNormalized}.
+   * @throws LpclustError as {@link predict}
+   */
+  normalize(values: Float64Array, rowName?: (i: number) => string): Float32Array | Float64Array {
     const { L } = this;
     const n = values.length / L;
     if (!Number.isInteger(n)) throw inputError('E_MODEL_INPUT_SHAPE', `Expected rows of ${L} values but received ${values.length} values`);
@@ -105,7 +114,7 @@ export class Predictor {
     // A float32 DTW model reads float32 rows: normalised straight into them (the same values as
     // rounding the float64 ones), so no float64 copy of the normalised rows is held.
     const float32 = this.model.metric === 'dtw' && this.model.dtw!.precision === 'float32';
-    return this.predictNormalized(normalizeRows(values, L, this.model.normalization, rowName, { float32 }));
+    return normalizeRows(values, L, this.model.normalization, rowName, { float32 });
   }
 
   /**
