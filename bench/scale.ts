@@ -107,7 +107,6 @@ async function totalDeviation(X: Float64Array, medoids: Int32Array): Promise<num
 async function quality(): Promise<void> {
   const n = 20000;
   const X = syntheticProfiles(n, 7);
-  const rows = { data: X, n, dim: L };
   console.log(`\n## Quality at N = ${n} (k = ${K}, radius ${RADIUS})   [${uptime()}]`);
   let t = performance.now();
   const D = new Float32Array(n * n);
