@@ -131,7 +131,7 @@ export interface SampledVariant {
   /**
    * The sampled fit; absent when the exact fit needs no n × n matrix and runs as it is.
    * `pool` assigns rows to centres (this machine's threads or the job queue) over these rows.
-   * The rows are float32 in sampled mode (see {@link sampledFloat32}).
+   * The rows are float32 for the DTW models in sampled mode (see {@link sampledFloat32}).
    */
   fit?: (rows: Rows<RowValues>, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions) => Promise<ClusterFit>;
   /** Fits on a sample of `--sample-size` rows (the plan then checks that size against n and k). */
@@ -531,13 +531,15 @@ export function modelVariant(model: ModelName, metric: MetricName): MetricVarian
 
 /**
  * Whether sampled mode holds the profiles of these configurations as one float32 array (half the
- * memory of float64: 10⁶ days of 24 slots are 96 MB): when each has a sampled fit of its own
- * (k-medoids, agglomerative, DBA k-means), whose DTW distances accumulate in float32 as the exact
- * mode's float32 matrix does. Not for k-means and SOM, whose sampled mode is their exact fit on
- * float64 rows, nor on the job queue (`--queue`: its assignment jobs carry float64 rows).
+ * memory of float64: 10⁶ days of 24 slots are 96 MB): when each is a DTW model with a sampled fit of
+ * its own (k-medoids, agglomerative, DBA k-means), whose DTW distances then accumulate in float32 as
+ * the exact mode's float32 DTW matrix does, and whose model records that precision for `predict`.
+ * Not for Euclidean models (their artifact has no precision: `predict` compares in float64, as
+ * their fit must), nor k-means and SOM (their sampled mode is their exact fit on float64 rows), nor
+ * on the job queue (`--queue`: its assignment jobs carry float64 rows).
  */
 export function sampledFloat32(configs: ReadonlyArray<Pick<ClusterSpec, 'model' | 'metric'>>, queue: boolean): boolean {
-  return !queue && configs.length > 0 && configs.every((c) => modelVariant(c.model, c.metric).sampled.fit !== undefined);
+  return !queue && configs.length > 0 && configs.every((c) => c.metric === 'dtw' && modelVariant(c.model, c.metric).sampled.fit !== undefined);
 }
 
 /** What a model × metric precomputes for other fits of the same rows (undefined: nothing, or the model lacks the metric). */

@@ -15,7 +15,7 @@ import { usageError } from '../errors.js';
 import { formatBytes, type ScaleChoice } from './scale-choice.js';
 import { FULL_MATRIX_MAX_ROWS } from './euclidean.js';
 import { checkSampleSize, defaultSampleSize } from './clara.js';
-import { modelEntry, modelVariant, type MetricName, type ModelName } from './registry.js';
+import { modelEntry, modelVariant, sampledFloat32, type MetricName, type ModelName } from './registry.js';
 
 export { SCALES, formatBytes, parseMemoryBudget, type ScaleChoice } from './scale-choice.js';
 
@@ -95,8 +95,8 @@ export function exactMatrixNeeds(i: Pick<ScaleInput, 'n' | 'model' | 'metric' | 
 
 /**
  * Estimated peak bytes of the sampled path: the raw rows as read (n·L float64, released after
- * normalisation) and the normalised ones shared with the worker threads (n·L float32 for the models
- * with a sampled fit of their own, float64 for k-means and SOM: `float32`), ids and dates (≈ 120
+ * normalisation) and the normalised ones shared with the worker threads (n·L float32 for the DTW
+ * models with a sampled fit of their own, float64 for the others: `float32`), ids and dates (≈ 120
  * bytes a row as JS strings), the per-row labels, distances and second-nearest bookkeeping (≈ 40
  * bytes a row), the FasterCLARA sample matrix (s² float64 at most) and the silhouette sample's
  * matrix (m² float64 at most).
@@ -117,8 +117,8 @@ export function planScale(i: ScaleInput): ScalePlan {
   const sampleSize = i.sampleSize ?? defaultSampleSize(i.n, i.k, i.budget / 8);
   const silhouetteSampleSize = Math.max(2, Math.min(i.n, i.silhouetteSample, Math.floor(Math.sqrt(i.budget / 4 / 8))));
   const sampled = modelVariant(i.model, i.metric).sampled;
-  // The job queue's rows stay float64 (registry.ts, sampledFloat32): the estimate here assumes none.
-  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize, sampled.fit !== undefined);
+  // The job queue's rows stay float64 (registry.ts, sampledFloat32): the estimate assumes no queue.
+  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize, sampledFloat32([i], false));
   const fits = exactBytes <= i.budget;
   const plan = (mode: 'exact' | 'sampled', reason: string): ScalePlan => ({ mode, exactBytes, exactNeeds, sampledBytes: sBytes, sampleSize, silhouetteSampleSize, reason, budget: i.budget });
   if (i.choice === 'exact') {

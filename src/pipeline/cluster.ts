@@ -302,7 +302,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     // Sampled mode keeps one copy of the profiles: normalised straight onto shared memory, which the
     // assignment workers read in place, and the raw values dropped but for the first row (the
     // model's input example). That copy is float32 (10⁶ × 24 rows: 96 MB, against 192 MB as float64)
-    // for the models with a sampled fit of their own, as the sweep's shared pool holds it when there
+    // for the DTW models with a sampled fit of their own, as the sweep's shared pool holds it when there
     // is one (registry.ts, sampledFloat32).
     const sampled = plan.mode === 'sampled';
     const float32 = sampled && (o.sampledShared ? o.sampledShared.pool.dtype === 'float32' : sampledFloat32([{ model: o.model, metric: o.metric }], o.queue !== undefined));

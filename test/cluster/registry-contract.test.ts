@@ -133,6 +133,17 @@ function expectRefusal(run: () => unknown, model: ModelEntry, metric: MetricName
   expect((caught as Error).message).toBe(want.message);
 }
 
+describe('profiles held in sampled mode', () => {
+  it('are float32 for the DTW models with a sampled fit, float64 for Euclidean ones, k-means/SOM, the queue and mixed sweeps', () => {
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }], false)).toBe(true);
+    expect(sampledFloat32([{ model: 'agglomerative', metric: 'dtw' }, { model: 'kmeans', metric: 'dtw' }], false)).toBe(true);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }], true)).toBe(false);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'euclidean' }], false)).toBe(false);
+    expect(sampledFloat32([{ model: 'som', metric: 'euclidean' }], false)).toBe(false);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }, { model: 'kmeans', metric: 'euclidean' }], false)).toBe(false);
+  });
+});
+
 describe('model registry contract', () => {
   it('registers models, each with at least one metric and a message for every metric it lacks', () => {
     expect(MODEL_REGISTRY.length).toBeGreaterThan(0);
