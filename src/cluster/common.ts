@@ -36,11 +36,11 @@ export interface DistanceMatrix {
 }
 
 /**
- * The profiles where only float64 ones can be (exact mode, the job queue): float32 profiles are
+ * The profiles where only float64 ones can be (exact mode): float32 profiles are
  * sampled mode's (cluster/scale.ts), so meeting one here is a wiring mistake, not a user's.
  */
 export function float64Profiles(X: RowValues): Float64Array {
-  if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles here (exact mode or the job queue) but received float32');
+  if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles here (exact mode) but received float32');
   return X;
 }
 

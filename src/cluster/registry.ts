@@ -535,11 +535,11 @@ export function modelVariant(model: ModelName, metric: MetricName): MetricVarian
  * its own (k-medoids, agglomerative, DBA k-means), whose DTW distances then accumulate in float32 as
  * the exact mode's float32 DTW matrix does, and whose model records that precision for `predict`.
  * Not for Euclidean models (their artifact has no precision: `predict` compares in float64, as
- * their fit must), nor k-means and SOM (their sampled mode is their exact fit on float64 rows), nor
- * on the job queue (`--queue`: its assignment jobs carry float64 rows).
+ * their fit must), nor k-means and SOM (their sampled mode is their exact fit on float64 rows). The
+ * job queue's assignment jobs carry the rows as they are held (queue/assign.ts).
  */
-export function sampledFloat32(configs: ReadonlyArray<Pick<ClusterSpec, 'model' | 'metric'>>, queue: boolean): boolean {
-  return !queue && configs.length > 0 && configs.every((c) => c.metric === 'dtw' && modelVariant(c.model, c.metric).sampled.fit !== undefined);
+export function sampledFloat32(configs: ReadonlyArray<Pick<ClusterSpec, 'model' | 'metric'>>): boolean {
+  return configs.length > 0 && configs.every((c) => c.metric === 'dtw' && modelVariant(c.model, c.metric).sampled.fit !== undefined);
 }
 
 /** What a model × metric precomputes for other fits of the same rows (undefined: nothing, or the model lacks the metric). */

@@ -117,8 +117,7 @@ export function planScale(i: ScaleInput): ScalePlan {
   const sampleSize = i.sampleSize ?? defaultSampleSize(i.n, i.k, i.budget / 8);
   const silhouetteSampleSize = Math.max(2, Math.min(i.n, i.silhouetteSample, Math.floor(Math.sqrt(i.budget / 4 / 8))));
   const sampled = modelVariant(i.model, i.metric).sampled;
-  // The job queue's rows stay float64 (registry.ts, sampledFloat32): the estimate assumes no queue.
-  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize, sampledFloat32([i], false));
+  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize, sampledFloat32([i]));
   const fits = exactBytes <= i.budget;
   const plan = (mode: 'exact' | 'sampled', reason: string): ScalePlan => ({ mode, exactBytes, exactNeeds, sampledBytes: sBytes, sampleSize, silhouetteSampleSize, reason, budget: i.budget });
   if (i.choice === 'exact') {

@@ -305,7 +305,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     // for the DTW models with a sampled fit of their own, as the sweep's shared pool holds it when there
     // is one (registry.ts, sampledFloat32).
     const sampled = plan.mode === 'sampled';
-    const float32 = sampled && (o.sampledShared ? o.sampledShared.pool.dtype === 'float32' : sampledFloat32([{ model: o.model, metric: o.metric }], o.queue !== undefined));
+    const float32 = sampled && (o.sampledShared ? o.sampledShared.pool.dtype === 'float32' : sampledFloat32([{ model: o.model, metric: o.metric }]));
     const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`, { shared: sampled, float32 });
     checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
     if (sampled) table.values = table.values.slice(0, L);
@@ -341,8 +341,6 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   /** This machine's assignment threads, or the job queue's workers with `queue`. */
   async function openAssigner(X: RowValues, L: number): Promise<Assigner> {
     if (!o.queue) return new AssignPool(X, L, o.workers ?? availableParallelism());
-    // The queue's jobs carry float64 rows: sampledFloat32 keeps them float64 with --queue.
-    if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles for the job queue but received float32');
     const { QueueAssigner } = await import('../queue/assign.js');
     return QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L, ...(o.queueRows !== undefined ? { rowsPerJob: o.queueRows } : {}) });
   }

@@ -385,7 +385,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       t = performance.now();
       // Sampled: float32 profiles when every configuration's model has a sampled fit of its own
       // (registry.ts, sampledFloat32); each configuration's run normalises its rows alike.
-      const float32 = sampled && sampledFloat32(configs, o.queue !== undefined);
+      const float32 = sampled && sampledFloat32(configs);
       const rowName = (i: number) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`;
       const X = float32 ? normalizeRows(table.values, table.length, normalize, rowName, { shared: true, float32 }) : sharedCopy(normalizeRows(table.values, table.length, normalize, rowName));
       // Sampled: one assignment pool (worker threads over this copy of the profiles) and one first
@@ -393,7 +393,7 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
       // With --queue the one pool is the queue's: the profiles go to the shared directory once.
       if (sampled) {
         const assigner = o.queue
-          ? await (await import('../queue/assign.js')).QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X: float64Profiles(X), L: table.length })
+          ? await (await import('../queue/assign.js')).QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L: table.length })
           : new AssignPool(X, table.length, o.workers ?? availableParallelism());
         sampledShared = { key: `${harmonized} ${normalize}`, pool: assigner, share: new SampleShare({ data: X, n, dim: table.length }) };
       }

@@ -87,10 +87,13 @@ function degenerate(i: number, why: string, labels: ((i: number) => string) | un
   return inputError(overflow ? 'E_INPUT_RANGE' : 'E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, { hint });
 }
 
-/** SHA-256 (hex) of a matrix's bytes as float64 little-endian plus its shape; identifies data exactly. */
-export function matrixDigest(values: Float64Array, L: number): string {
+/**
+ * SHA-256 (hex) of a matrix's bytes (float64, or float32: sampled mode's profiles) little-endian
+ * plus its element type and shape; identifies data exactly.
+ */
+export function matrixDigest(values: Float32Array | Float64Array, L: number): string {
   const h = createHash('sha256');
-  h.update(`float64 ${values.length / L}x${L}\n`);
+  h.update(`${values instanceof Float32Array ? 'float32' : 'float64'} ${values.length / L}x${L}\n`);
   h.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   return h.digest('hex');
 }

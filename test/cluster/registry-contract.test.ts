@@ -134,13 +134,12 @@ function expectRefusal(run: () => unknown, model: ModelEntry, metric: MetricName
 }
 
 describe('profiles held in sampled mode', () => {
-  it('are float32 for the DTW models with a sampled fit, float64 for Euclidean ones, k-means/SOM, the queue and mixed sweeps', () => {
-    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }], false)).toBe(true);
-    expect(sampledFloat32([{ model: 'agglomerative', metric: 'dtw' }, { model: 'kmeans', metric: 'dtw' }], false)).toBe(true);
-    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }], true)).toBe(false);
-    expect(sampledFloat32([{ model: 'kmedoids', metric: 'euclidean' }], false)).toBe(false);
-    expect(sampledFloat32([{ model: 'som', metric: 'euclidean' }], false)).toBe(false);
-    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }, { model: 'kmeans', metric: 'euclidean' }], false)).toBe(false);
+  it('are float32 for the DTW models with a sampled fit, float64 for Euclidean ones, k-means/SOM and mixed sweeps', () => {
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }])).toBe(true);
+    expect(sampledFloat32([{ model: 'agglomerative', metric: 'dtw' }, { model: 'kmeans', metric: 'dtw' }])).toBe(true);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'euclidean' }])).toBe(false);
+    expect(sampledFloat32([{ model: 'som', metric: 'euclidean' }])).toBe(false);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }, { model: 'kmeans', metric: 'euclidean' }])).toBe(false);
   });
 });
 
@@ -184,7 +183,7 @@ describe('model registry contract', () => {
         const spec = { model: entry.name, metric, k: K, seed: SEED, nInit: 1 };
         const o = { sampleSize: 40 };
         // The rows as sampled mode holds them: float32 for the models with a sampled fit of their own.
-        const f32 = sampledFloat32([spec], false);
+        const f32 = sampledFloat32([spec]);
         const held: Rows<RowValues> = f32 ? { data: Float32Array.from(rows.data), n: rows.n, dim: rows.dim } : rows;
         const heldPool = f32 ? new AssignPool(held.data, L, 1) : pool;
         try {
