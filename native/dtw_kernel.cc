@@ -338,10 +338,13 @@ LPC_CLONES void cand_rows_f64(const double* X, int L, int r0, const double* M, i
 // ---- Nearest-candidate assignment with lower bounds (src/dtw/assign.ts's native path) ----
 //
 // Rows [r0, r1) of X (n × L) against k candidate series M (k × L): nearest (and second-nearest)
-// candidate with its exact banded DTW distance. Exact distances come from block_f32/f64 with the
-// candidate as the block's row and (gathered) profiles as its columns; every SIMD lane computes its
-// own pair, so a distance is bit for bit the same whichever other profiles share its column group,
-// and the pruned path returns exactly what computing every distance returns.
+// candidate with its exact banded DTW distance. Exact distances come from block_f32/f64 (every
+// distance) or cand_rows_f32/f64 (the pairs the bounds leave), both with the candidate as the
+// broadcast row and the profiles as the columns; every SIMD lane computes its own pair, so a
+// distance is bit for bit the same whichever other profiles share its column group, and the pruned
+// path returns exactly what computing every distance returns. Float32 profiles: the distances
+// accumulate in float32 (as the float32 DTW matrix), the bounds in float64 from the same stored
+// values; the caller's margin covers the float32 rounding (boundMargin in src/dtw/assign.ts).
 //
 // The bound (of the SQUARED distance) joins LB_Kim and a piecewise-aggregate LB_Keogh. Every
 // warping path holds the cells (0, 0) and (L−1, L−1), and at least one cell of every other row t,
