@@ -270,75 +270,81 @@ LPC_CLONES void block_f64(const double* A, const double* B, int L, int r0, int r
   block_impl<double>(A, B, L, r0, r1, c0, c1, r, out, upper);
 }
 
-// Pairs: out[p] = DTW(M row cand[p], X row r0 + row[p]) for p < cnt, each lane its own pair (the
-// candidate as the row series, the profile as the column series, exactly as block_impl computes
-// them), so the assignment computes only the pairs its bounds leave, without regrouping them.
+// Pairs grouped by candidate: for each candidate j (in order), out[p] = DTW(M row j, X row
+// r0 + row[p]) for p in [start[j], start[j + 1]). The candidate is the broadcast row series and the
+// gathered profiles the transposed columns, exactly as block_impl computes M row j against X rows
+// r0.. (same lanes, same operations), so a pair's distance is bit for bit the one computing every
+// distance gives, whichever other profiles share its column group. Grouping by candidate gathers
+// only the profiles (L scalar stores a pair, as block_impl's transposition); one lane per pair with
+// both series gathered cost twice that, which on float32 (8 lanes) made the pruned path slower than
+// computing every distance.
 template <typename T>
-LPC_INLINE void pairs_impl(const T* X, int L, int r0, const T* M, int r, const int32_t* row, const int32_t* cand, int cnt, T* out) {
+LPC_INLINE void cand_rows_impl(const T* X, int L, int r0, const T* M, int k, int r, const int32_t* row, const int32_t* start, T* out) {
   typedef typename Lanes<T>::V V;
   constexpr int W = Lanes<T>::W;
   constexpr int G = 2 * W;
   const int pad = r <= MAX_REG_R ? r : 0;
   const int Lp = L + 2 * pad;
-  AlignedScratch scratch(sizeof(V) * (2 * static_cast<size_t>(Lp) + 2 * static_cast<size_t>(L) + 4 * static_cast<size_t>(L + 1)));
+  AlignedScratch scratch(sizeof(V) * (2 * static_cast<size_t>(Lp) + 4 * static_cast<size_t>(L + 1)));
   V* b0 = static_cast<V*>(scratch.p);
   V* b1 = b0 + Lp;
-  V* a0 = b1 + Lp;
-  V* a1 = a0 + L;
-  V* prev0 = a1 + L;
+  V* prev0 = b1 + Lp;
   V* cur0 = prev0 + (L + 1);
   V* prev1 = cur0 + (L + 1);
   V* cur1 = prev1 + (L + 1);
   const T inf = std::numeric_limits<T>::infinity();
-  for (int p0 = 0; p0 < cnt; p0 += G) {
-    const int n = cnt - p0 < G ? cnt - p0 : G;
-    // Missing lanes repeat the last pair (results discarded).
-    for (int lane = 0; lane < G; lane++) {
-      const int p = p0 + (lane < n ? lane : n - 1);
-      const T* xs = X + static_cast<size_t>(r0 + row[p]) * L;
-      const T* ms = M + static_cast<size_t>(cand[p]) * L;
-      V* bd = lane < W ? b0 : b1;
-      V* ad = lane < W ? a0 : a1;
-      const int l = lane < W ? lane : lane - W;
-      for (int t = 0; t < pad; t++) {
-        bd[t][l] = inf;
-        bd[pad + L + t][l] = inf;
+  // The padding never changes: written once.
+  for (int t = 0; t < pad; t++) {
+    b0[t] = V{} + inf;
+    b1[t] = V{} + inf;
+    b0[pad + L + t] = V{} + inf;
+    b1[pad + L + t] = V{} + inf;
+  }
+  for (int j = 0; j < k; j++) {
+    const int p1 = start[j + 1];
+    const Broadcast<T> a{M + static_cast<size_t>(j) * L};
+    for (int p0 = start[j]; p0 < p1; p0 += G) {
+      const int n = p1 - p0 < G ? p1 - p0 : G;
+      // Missing lanes repeat the last profile (results discarded).
+      for (int lane = 0; lane < G; lane++) {
+        const T* xs = X + static_cast<size_t>(r0 + row[p0 + (lane < n ? lane : n - 1)]) * L;
+        V* bd = lane < W ? b0 : b1;
+        const int l = lane < W ? lane : lane - W;
+        for (int t = 0; t < L; t++) bd[pad + t][l] = xs[t];
       }
-      for (int t = 0; t < L; t++) {
-        bd[pad + t][l] = xs[t];
-        ad[t][l] = ms[t];
+      V res0, res1;
+      switch (r <= MAX_REG_R ? r : -1) {
+        case 0: lanes_pair_band<T, 0>(a, b0, b1, L, res0, res1); break;
+        case 1: lanes_pair_band<T, 1>(a, b0, b1, L, res0, res1); break;
+        case 2: lanes_pair_band<T, 2>(a, b0, b1, L, res0, res1); break;
+        default: lanes_pair<T>(a, b0, b1, L, r, prev0, cur0, prev1, cur1, res0, res1);
       }
-    }
-    const PerLane<T> a{a0, a1};
-    V res0, res1;
-    switch (r <= MAX_REG_R ? r : -1) {
-      case 0: lanes_pair_band<T, 0>(a, b0, b1, L, res0, res1); break;
-      case 1: lanes_pair_band<T, 1>(a, b0, b1, L, res0, res1); break;
-      case 2: lanes_pair_band<T, 2>(a, b0, b1, L, res0, res1); break;
-      default: lanes_pair<T>(a, b0, b1, L, r, prev0, cur0, prev1, cur1, res0, res1);
-    }
-    for (int lane = 0; lane < n; lane++) {
-      const T s = lane < W ? res0[lane] : res1[lane - W];
-      out[p0 + lane] = std::sqrt(s);
+      for (int lane = 0; lane < n; lane++) {
+        const T s = lane < W ? res0[lane] : res1[lane - W];
+        out[p0 + lane] = std::sqrt(s);
+      }
     }
   }
 }
 
-LPC_CLONES void pairs_f32(const float* X, int L, int r0, const float* M, int r, const int32_t* row, const int32_t* cand, int cnt, float* out) {
-  pairs_impl<float>(X, L, r0, M, r, row, cand, cnt, out);
+LPC_CLONES void cand_rows_f32(const float* X, int L, int r0, const float* M, int k, int r, const int32_t* row, const int32_t* start, float* out) {
+  cand_rows_impl<float>(X, L, r0, M, k, r, row, start, out);
 }
 
-LPC_CLONES void pairs_f64(const double* X, int L, int r0, const double* M, int r, const int32_t* row, const int32_t* cand, int cnt, double* out) {
-  pairs_impl<double>(X, L, r0, M, r, row, cand, cnt, out);
+LPC_CLONES void cand_rows_f64(const double* X, int L, int r0, const double* M, int k, int r, const int32_t* row, const int32_t* start, double* out) {
+  cand_rows_impl<double>(X, L, r0, M, k, r, row, start, out);
 }
 
 // ---- Nearest-candidate assignment with lower bounds (src/dtw/assign.ts's native path) ----
 //
 // Rows [r0, r1) of X (n × L) against k candidate series M (k × L): nearest (and second-nearest)
-// candidate with its exact banded DTW distance. Exact distances come from block_f32/f64 with the
-// candidate as the block's row and (gathered) profiles as its columns; every SIMD lane computes its
-// own pair, so a distance is bit for bit the same whichever other profiles share its column group,
-// and the pruned path returns exactly what computing every distance returns.
+// candidate with its exact banded DTW distance. Exact distances come from block_f32/f64 (every
+// distance) or cand_rows_f32/f64 (the pairs the bounds leave), both with the candidate as the
+// broadcast row and the profiles as the columns; every SIMD lane computes its own pair, so a
+// distance is bit for bit the same whichever other profiles share its column group, and the pruned
+// path returns exactly what computing every distance returns. Float32 profiles: the distances
+// accumulate in float32 (as the float32 DTW matrix), the bounds in float64 from the same stored
+// values; the caller's margin covers the float32 rounding (boundMargin in src/dtw/assign.ts).
 //
 // The bound (of the SQUARED distance) joins LB_Kim and a piecewise-aggregate LB_Keogh. Every
 // warping path holds the cells (0, 0) and (L−1, L−1), and at least one cell of every other row t,
@@ -354,21 +360,24 @@ LPC_CLONES void pairs_f64(const double* X, int L, int r0, const double* M, int r
 // It is computed in float64 from the stored values.
 constexpr int SEG = 4;
 
-// Segment bounds of rows [r0, r0 + h) against the k candidates: lb[i·k + j] = √bound. segUp/segLo
+// Segment bounds of rows [r0, r0 + h) against the k candidates: lb[i·k + j] = the bound of the
+// SQUARED distance (no square root: the tests compare it with a squared threshold). segUp/segLo
 // hold the candidates' envelope sums per segment, segment-major (segUp[s·k + j]), so that the loop
 // over candidates vectorises.
 template <typename T>
-LPC_INLINE void seg_bounds_impl(const T* X, int L, int r0, int h, const T* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+LPC_INLINE void seg_bounds_impl(const T* X, int L, int r0, int h, const double* m0, const double* mL, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
   for (int i = 0; i < h; i++) {
     const T* x = X + static_cast<size_t>(r0 + i) * L;
     double* s = lb + static_cast<size_t>(i) * k;
+    const double x0 = static_cast<double>(x[0]);
     for (int j = 0; j < k; j++) {
-      const double a = static_cast<double>(x[0]) - static_cast<double>(M[static_cast<size_t>(j) * L]);
+      const double a = x0 - m0[j];
       s[j] = a * a;
     }
     if (L > 1) {
+      const double xL = static_cast<double>(x[L - 1]);
       for (int j = 0; j < k; j++) {
-        const double b = static_cast<double>(x[L - 1]) - static_cast<double>(M[static_cast<size_t>(j) * L + L - 1]);
+        const double b = xL - mL[j];
         s[j] += b * b;
       }
     }
@@ -389,16 +398,15 @@ LPC_INLINE void seg_bounds_impl(const T* X, int L, int r0, int h, const T* M, in
         s[j] += d * d * inv;
       }
     }
-    for (int j = 0; j < k; j++) s[j] = std::sqrt(s[j]);
   }
 }
 
-LPC_CLONES void seg_bounds_f32(const float* X, int L, int r0, int h, const float* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
-  seg_bounds_impl<float>(X, L, r0, h, M, k, nseg, segUp, segLo, lb);
+LPC_CLONES void seg_bounds_f32(const float* X, int L, int r0, int h, const double* m0, const double* mL, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+  seg_bounds_impl<float>(X, L, r0, h, m0, mL, k, nseg, segUp, segLo, lb);
 }
 
-LPC_CLONES void seg_bounds_f64(const double* X, int L, int r0, int h, const double* M, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
-  seg_bounds_impl<double>(X, L, r0, h, M, k, nseg, segUp, segLo, lb);
+LPC_CLONES void seg_bounds_f64(const double* X, int L, int r0, int h, const double* m0, const double* mL, int k, int nseg, const double* segUp, const double* segLo, double* lb) {
+  seg_bounds_impl<double>(X, L, r0, h, m0, mL, k, nseg, segUp, segLo, lb);
 }
 
 inline void block_t(const float* A, const float* B, int L, int r0, int r1, int c0, int c1, int r, float* out) {
@@ -407,47 +415,155 @@ inline void block_t(const float* A, const float* B, int L, int r0, int r1, int c
 inline void block_t(const double* A, const double* B, int L, int r0, int r1, int c0, int c1, int r, double* out) {
   block_f64(A, B, L, r0, r1, c0, c1, r, out, false);
 }
-inline void seg_bounds_t(const float* X, int L, int r0, int h, const float* M, int k, int nseg, const double* u, const double* l, double* lb) {
-  seg_bounds_f32(X, L, r0, h, M, k, nseg, u, l, lb);
+inline void seg_bounds_t(const float* X, int L, int r0, int h, const double* m0, const double* mL, int k, int nseg, const double* u, const double* l, double* lb) {
+  seg_bounds_f32(X, L, r0, h, m0, mL, k, nseg, u, l, lb);
 }
-inline void seg_bounds_t(const double* X, int L, int r0, int h, const double* M, int k, int nseg, const double* u, const double* l, double* lb) {
-  seg_bounds_f64(X, L, r0, h, M, k, nseg, u, l, lb);
-}
-
-inline void pairs_t(const float* X, int L, int r0, const float* M, int r, const int32_t* row, const int32_t* cand, int cnt, float* out) {
-  pairs_f32(X, L, r0, M, r, row, cand, cnt, out);
-}
-inline void pairs_t(const double* X, int L, int r0, const double* M, int r, const int32_t* row, const int32_t* cand, int cnt, double* out) {
-  pairs_f64(X, L, r0, M, r, row, cand, cnt, out);
+inline void seg_bounds_t(const double* X, int L, int r0, int h, const double* m0, const double* mL, int k, int nseg, const double* u, const double* l, double* lb) {
+  seg_bounds_f64(X, L, r0, h, m0, mL, k, nseg, u, l, lb);
 }
 
-// dist[i·k + j] for every wanted pair (listed row by row into row/cand, computed lane by lane).
+inline void cand_rows_t(const float* X, int L, int r0, const float* M, int k, int r, const int32_t* row, const int32_t* start, float* out) {
+  cand_rows_f32(X, L, r0, M, k, r, row, start, out);
+}
+inline void cand_rows_t(const double* X, int L, int r0, const double* M, int k, int r, const int32_t* row, const int32_t* start, double* out) {
+  cand_rows_f64(X, L, r0, M, k, r, row, start, out);
+}
+
+// dist[i·k + j] for every wanted pair, listed candidate by candidate (row holds the rows of
+// candidate j at [start[j], start[j + 1])) and computed by cand_rows_t.
 template <typename T>
 int64_t compute_wanted(const T* X, int L, int r0, int h, const T* M, int k, int r, const uint8_t* want, double* dist,
-                       int32_t* row, int32_t* cand, T* out) {
+                       int32_t* row, int32_t* start, T* out) {
   int cnt = 0;
-  for (int i = 0; i < h; i++) {
-    const uint8_t* w = want + static_cast<size_t>(i) * k;
+  for (int j = 0; j < k; j++) {
+    start[j] = cnt;
+    for (int i = 0; i < h; i++) {
+      if (want[static_cast<size_t>(i) * k + j]) row[cnt++] = i;
+    }
+  }
+  start[k] = cnt;
+  if (cnt == 0) return 0;
+  cand_rows_t(X, L, r0, M, k, r, row, start, out);
+  for (int j = 0; j < k; j++) {
+    for (int p = start[j]; p < start[j + 1]; p++) dist[static_cast<size_t>(row[p]) * k + j] = static_cast<double>(out[p]);
+  }
+  return cnt;
+}
+
+// What the bounds of k candidates need: their envelope sums per segment of interior slots
+// (segment-major: segUp[g·k + j]) and their first and last values.
+template <typename T>
+struct CandBounds {
+  int nseg;
+  std::unique_ptr<double[]> segUp, segLo, m0, mL;
+  CandBounds(const T* M, int L, int k, const double* up, const double* lo) {
+    const int interior = L > 2 ? L - 2 : 0;
+    nseg = (interior + SEG - 1) / SEG;
+    segUp.reset(new double[static_cast<size_t>(nseg) * k + 1]);
+    segLo.reset(new double[static_cast<size_t>(nseg) * k + 1]);
+    m0.reset(new double[static_cast<size_t>(k)]);
+    mL.reset(new double[static_cast<size_t>(k)]);
+    for (int g = 0; g < nseg; g++) {
+      const int t0 = 1 + g * SEG;
+      const int t1 = t0 + SEG < L - 1 ? t0 + SEG : L - 1;
+      for (int j = 0; j < k; j++) {
+        double su = 0;
+        double sl = 0;
+        for (int t = t0; t < t1; t++) {
+          su += up[static_cast<size_t>(j) * L + t];
+          sl += lo[static_cast<size_t>(j) * L + t];
+        }
+        segUp[static_cast<size_t>(g) * k + j] = su;
+        segLo[static_cast<size_t>(g) * k + j] = sl;
+      }
+    }
     for (int j = 0; j < k; j++) {
-      if (w[j]) {
-        row[cnt] = i;
-        cand[cnt] = j;
-        cnt++;
+      m0[j] = static_cast<double>(M[static_cast<size_t>(j) * L]);
+      mL[j] = static_cast<double>(M[static_cast<size_t>(j) * L + L - 1]);
+    }
+  }
+};
+
+// The pruned assignment to the nearest candidate only, without the n × k table of the general
+// path: pass A computes each row's candidate of smallest bound (its first distance), pass B every
+// other candidate whose bound does not exceed that distance (× margin, squared), grouped by
+// candidate; each row keeps the smallest distance, ties to the lowest index, as a scan of all k
+// distances in index order keeps it. A candidate pruned in pass B has a distance strictly larger
+// than pass A's (see boundMargin in src/dtw/assign.ts), so it could never be kept.
+template <typename T>
+LPC_INLINE int64_t assign_nearest_pruned(const T* X, int L, int r0, int r1, const T* M, int k, int r, const CandBounds<T>& cb,
+                                          double margin, int32_t* n1, double* d1) {
+  const int h = r1 - r0;
+  const size_t hk = static_cast<size_t>(h) * k;
+  std::unique_ptr<double[]> lb(new double[hk]);
+  seg_bounds_t(X, L, r0, h, cb.m0.get(), cb.mL.get(), k, cb.nseg, cb.segUp.get(), cb.segLo.get(), lb.get());
+  std::unique_ptr<int32_t[]> prow(new int32_t[hk]);
+  std::unique_ptr<int32_t[]> start(new int32_t[static_cast<size_t>(k) + 1]);
+  std::unique_ptr<T[]> out(new T[hk]);
+  // Pass A: each row's candidate of smallest bound (ties: lowest index), rows listed by candidate.
+  for (int j = 0; j <= k; j++) start[j] = 0;
+  for (int i = 0; i < h; i++) {
+    const double* b = lb.get() + static_cast<size_t>(i) * k;
+    int best = 0;
+    for (int j = 1; j < k; j++) {
+      if (b[j] < b[best]) best = j;
+    }
+    n1[i] = best;
+    start[best + 1]++;
+  }
+  for (int j = 0; j < k; j++) start[j + 1] += start[j];
+  {
+    std::unique_ptr<int32_t[]> fill(new int32_t[static_cast<size_t>(k)]);
+    for (int j = 0; j < k; j++) fill[j] = start[j];
+    for (int i = 0; i < h; i++) prow[fill[n1[i]]++] = i;
+  }
+  cand_rows_t(X, L, r0, M, k, r, prow.get(), start.get(), out.get());
+  std::unique_ptr<double[]> thr(new double[static_cast<size_t>(h)]);
+  for (int j = 0; j < k; j++) {
+    for (int p = start[j]; p < start[j + 1]; p++) {
+      const int i = prow[p];
+      const double d = static_cast<double>(out[p]);
+      d1[i] = d;
+      const double t = d * margin;
+      thr[i] = t * t;  // the bounds are of squared distances
+    }
+  }
+  int64_t exact = h;
+  // Pass B: the other candidates whose bound does not exceed the row's threshold, by candidate.
+  int cnt = 0;
+  for (int j = 0; j < k; j++) {
+    start[j] = cnt;
+    for (int i = 0; i < h; i++) {
+      if (n1[i] != j && !(lb[static_cast<size_t>(i) * k + j] > thr[i])) prow[cnt++] = i;
+    }
+  }
+  start[k] = cnt;
+  if (cnt == 0) return exact;
+  cand_rows_t(X, L, r0, M, k, r, prow.get(), start.get(), out.get());
+  for (int j = 0; j < k; j++) {
+    for (int p = start[j]; p < start[j + 1]; p++) {
+      const int i = prow[p];
+      const double d = static_cast<double>(out[p]);
+      // Candidates come in increasing j, but pass A's may have a larger index than this one.
+      if (d < d1[i] || (d == d1[i] && j < n1[i])) {
+        d1[i] = d;
+        n1[i] = j;
       }
     }
   }
-  if (cnt == 0) return 0;
-  pairs_t(X, L, r0, M, r, row, cand, cnt, out);
-  for (int p = 0; p < cnt; p++) dist[static_cast<size_t>(row[p]) * k + cand[p]] = static_cast<double>(out[p]);
-  return cnt;
+  return exact + cnt;
 }
+
+// Rows per block of the pruned assignment (see assign_impl).
+constexpr int PRUNE_BLOCK_ROWS = 256;
 
 // The whole assignment of one chunk; returns the number of exact DTW distances computed.
 // margin ≥ 1: relative slack on the bound test, so that rounding in the bound's and the kernel's sums
 // never prunes a candidate whose computed distance ties or beats the threshold.
 template <typename T>
-int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r, const double* up, const double* lo,
+LPC_INLINE int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r, const double* up, const double* lo,
                     bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  if (prune && !second && k > 0) return assign_nearest_pruned(X, L, r0, r1, M, k, r, CandBounds<T>(M, L, k, up, lo), margin, n1, d1);
   const int h = r1 - r0;
   const size_t hk = static_cast<size_t>(h) * k;
   const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -463,30 +579,12 @@ int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r,
     }
     exact = static_cast<int64_t>(hk);
   } else {
-    // Envelope sums per segment of interior slots, segment-major.
-    const int interior = L > 2 ? L - 2 : 0;
-    const int nseg = (interior + SEG - 1) / SEG;
-    std::unique_ptr<double[]> segUp(new double[static_cast<size_t>(nseg) * k + 1]);
-    std::unique_ptr<double[]> segLo(new double[static_cast<size_t>(nseg) * k + 1]);
-    for (int g = 0; g < nseg; g++) {
-      const int t0 = 1 + g * SEG;
-      const int t1 = t0 + SEG < L - 1 ? t0 + SEG : L - 1;
-      for (int j = 0; j < k; j++) {
-        double su = 0;
-        double sl = 0;
-        for (int t = t0; t < t1; t++) {
-          su += up[static_cast<size_t>(j) * L + t];
-          sl += lo[static_cast<size_t>(j) * L + t];
-        }
-        segUp[static_cast<size_t>(g) * k + j] = su;
-        segLo[static_cast<size_t>(g) * k + j] = sl;
-      }
-    }
     std::unique_ptr<double[]> lb(new double[hk]);
-    seg_bounds_t(X, L, r0, h, M, k, nseg, segUp.get(), segLo.get(), lb.get());
+    const CandBounds<T> cb(M, L, k, up, lo);
+    seg_bounds_t(X, L, r0, h, cb.m0.get(), cb.mL.get(), k, cb.nseg, cb.segUp.get(), cb.segLo.get(), lb.get());
     std::unique_ptr<uint8_t[]> want(new uint8_t[hk]());
     std::unique_ptr<int32_t[]> prow(new int32_t[hk]);
-    std::unique_ptr<int32_t[]> pcand(new int32_t[hk]);
+    std::unique_ptr<int32_t[]> pstart(new int32_t[static_cast<size_t>(k) + 1]);
     std::unique_ptr<T[]> out(new T[hk]);
     // Pass A: the candidate(s) with the smallest bound (the likely winners; ties: lowest index).
     const int need = second && k > 1 ? 2 : 1;
@@ -501,7 +599,7 @@ int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r,
         w[best] = 1;
       }
     }
-    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pcand.get(), out.get());
+    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pstart.get(), out.get());
     // Pass B: every candidate whose bound does not exceed the best (second best) distance so far.
     for (size_t q = 0; q < hk; q++) want[q] = 0;
     for (int i = 0; i < h; i++) {
@@ -518,14 +616,15 @@ int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r,
           b2 = d;
         }
       }
-      const double thr = (second ? b2 : b1) * margin;
+      const double t = (second ? b2 : b1) * margin;
+      const double thr = t * t;  // the bounds are of squared distances
       const double* b = lb.get() + static_cast<size_t>(i) * k;
       uint8_t* w = want.get() + static_cast<size_t>(i) * k;
       for (int j = 0; j < k; j++) {
         if (std::isnan(di[j]) && !(b[j] > thr)) w[j] = 1;
       }
     }
-    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pcand.get(), out.get());
+    exact += compute_wanted(X, L, r0, h, M, k, r, want.get(), dist, prow.get(), pstart.get(), out.get());
   }
   // Nearest and second nearest among the computed distances (pruned ones are strictly larger).
   for (int i = 0; i < h; i++) {
@@ -553,6 +652,41 @@ int64_t assign_impl(const T* X, int L, int r0, int r1, const T* M, int k, int r,
       n2[i] = i2;
       d2[i] = b2;
     }
+  }
+  return exact;
+}
+
+// The assignment's bookkeeping (bounds, passes, selection) compiled like the kernels, for the
+// widest instruction set the CPU has.
+LPC_CLONES int64_t assign_f32(const float* X, int L, int r0, int r1, const float* M, int k, int r, const double* up, const double* lo,
+                              bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  return assign_impl<float>(X, L, r0, r1, M, k, r, up, lo, second, prune, margin, n1, d1, n2, d2);
+}
+LPC_CLONES int64_t assign_f64(const double* X, int L, int r0, int r1, const double* M, int k, int r, const double* up, const double* lo,
+                              bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  return assign_impl<double>(X, L, r0, r1, M, k, r, up, lo, second, prune, margin, n1, d1, n2, d2);
+}
+inline int64_t assign_t(const float* X, int L, int r0, int r1, const float* M, int k, int r, const double* up, const double* lo,
+                        bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  return assign_f32(X, L, r0, r1, M, k, r, up, lo, second, prune, margin, n1, d1, n2, d2);
+}
+inline int64_t assign_t(const double* X, int L, int r0, int r1, const double* M, int k, int r, const double* up, const double* lo,
+                        bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  return assign_f64(X, L, r0, r1, M, k, r, up, lo, second, prune, margin, n1, d1, n2, d2);
+}
+
+// Rows are independent: the pruned path runs on blocks of PRUNE_BLOCK_ROWS rows, whose bounds,
+// distances and bookkeeping (≈ 30 bytes a pair) stay in the core's cache; the results are those of
+// one call over all the rows.
+template <typename T>
+int64_t assign_blocked(const T* X, int L, int r0, int r1, const T* M, int k, int r, const double* up, const double* lo,
+                       bool second, bool prune, double margin, int32_t* n1, double* d1, int32_t* n2, double* d2) {
+  if (!prune) return assign_t(X, L, r0, r1, M, k, r, up, lo, second, prune, margin, n1, d1, n2, d2);
+  int64_t exact = 0;
+  for (int s0 = r0; s0 < r1; s0 += PRUNE_BLOCK_ROWS) {
+    const int s1 = s0 + PRUNE_BLOCK_ROWS < r1 ? s0 + PRUNE_BLOCK_ROWS : r1;
+    const int o = s0 - r0;
+    exact += assign_t(X, L, s0, s1, M, k, r, up, lo, second, prune, margin, n1 + o, d1 + o, second ? n2 + o : nullptr, second ? d2 + o : nullptr);
   }
   return exact;
 }
@@ -698,10 +832,10 @@ Napi::Value Assign(const Napi::CallbackInfo& info) {
   double* d1 = static_cast<double*>(typed_data(env, td1));
   int64_t exact;
   if (type == napi_float32_array) {
-    exact = assign_impl<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, static_cast<const float*>(typed_data(env, tm)), k, rr,
+    exact = assign_blocked<float>(static_cast<const float*>(typed_data(env, tx)), L, r0, r1, static_cast<const float*>(typed_data(env, tm)), k, rr,
                                up, lo, second, prune, margin, n1, d1, n2, d2);
   } else {
-    exact = assign_impl<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, static_cast<const double*>(typed_data(env, tm)), k,
+    exact = assign_blocked<double>(static_cast<const double*>(typed_data(env, tx)), L, r0, r1, static_cast<const double*>(typed_data(env, tm)), k,
                                 rr, up, lo, second, prune, margin, n1, d1, n2, d2);
   }
   return Napi::Number::New(env, static_cast<double>(exact));

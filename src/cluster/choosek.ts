@@ -9,7 +9,7 @@ import { inputError, usageError } from '../errors.js';
 import { throwIfInterrupted } from '../util/interrupt.js';
 import { silhouetteEuclidean, silhouettePrecomputed } from '../validate/index.js';
 import { DEFAULT_MIN_CLUSTER_SHARE, defaultScore, ineligibleBecause, isBetter, type Direction } from '../validate/metrics.js';
-import type { DistanceMatrix, Rows } from './common.js';
+import type { DistanceMatrix, RowValues, Rows } from './common.js';
 import { fitClustering, type ClusterFit, type ClusterSpec } from './fit.js';
 import { euclideanMatrix } from './euclidean.js';
 import { DEFAULT_K_RANGE } from './k-range.js';
@@ -72,7 +72,7 @@ export interface ChooseKOptions {
  *   smallest share of each k, and how to relax the rule)
  */
 export async function chooseK(
-  rows: Rows,
+  rows: Rows<RowValues>,
   spec: Omit<ClusterSpec, 'k'>,
   range: readonly [number, number] = DEFAULT_K_RANGE,
   D?: DistanceMatrix,
@@ -87,24 +87,29 @@ export async function chooseK(
   const useDtw = spec.metric === 'dtw';
   if (useDtw && !D && !(options.fit && options.select)) throw usageError('E_USAGE_DTW_MATRIX', 'Choosing k with --metric dtw needs the DTW matrix');
   if (options.euclidean && options.euclidean.length !== rows.n * rows.n) throw new RangeError(`Expected a ${rows.n} × ${rows.n} Euclidean matrix but received ${options.euclidean.length} cells`);
+  // Float32 rows are sampled mode's, which fits through `options.fit`: the exact fits read float64.
+  const exactRows = (): Rows => {
+    if (!(rows.data instanceof Float64Array)) throw new RangeError('Expected float64 rows for the exact fits of choose-k but received float32');
+    return rows as Rows;
+  };
   const rule = { minClusterShare: options.minClusterShare ?? DEFAULT_MIN_CLUSTER_SHARE };
   const criterion = options.select?.key ?? defaultScore(useDtw).key;
   const better: Direction = options.select?.better ?? defaultScore(useDtw).better;
   const silhouette = (fit: ClusterFit): number => {
     if (fit.k < 2) return -1;
     if (useDtw) return silhouettePrecomputed(D!.data, rows.n, fit.labels, fit.k).score;
-    return options.euclidean ? silhouettePrecomputed(options.euclidean, rows.n, fit.labels, fit.k).score : silhouetteEuclidean(rows.data, rows.dim, fit.labels, fit.k).score;
+    return options.euclidean ? silhouettePrecomputed(options.euclidean, rows.n, fit.labels, fit.k).score : silhouetteEuclidean(exactRows().data, rows.dim, fit.labels, fit.k).score;
   };
   const score = options.select?.score ?? silhouette;
   const scores: KScore[] = [];
   let best: { k: number; fit: ClusterFit; value: number } | null = null;
   // What the model shares across fits of these rows is computed once (registry.ts: `shares`).
   const shares = sharesOf(spec);
-  const precomputedEuclidean = !options.fit && shares === 'euclidean-matrix' && kMax > kMin ? euclideanMatrix(rows) : undefined;
+  const precomputedEuclidean = !options.fit && shares === 'euclidean-matrix' && kMax > kMin ? euclideanMatrix(exactRows()) : undefined;
   let tree: Float64Array | undefined;
   for (let k = kMin; k <= kMax; k++) {
     throwIfInterrupted();
-    const fit = options.fit ? await options.fit({ ...spec, k }) : fitClustering(rows, { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
+    const fit = options.fit ? await options.fit({ ...spec, k }) : fitClustering(exactRows(), { ...spec, k, ...(tree ? { precomputedLinkage: tree } : {}), ...(precomputedEuclidean ? { precomputedEuclidean } : {}) }, D);
     if (shares === 'linkage-tree') tree ??= fit.linkageMatrix;
     const value = score(fit);
     const sizes = Array.from(fit.sizes);

@@ -19,7 +19,7 @@ import { usageError } from '../errors.js';
 import { sampleMatrix } from '../dtw/index.js';
 import type { AssignResult } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
-import { checkFitInput, emptyMedoidReseed, type Rows } from './common.js';
+import { checkFitInput, emptyMedoidReseed, type RowValues, type Rows } from './common.js';
 import { KMedoids, type KMedoidsInit, type KMedoidsState } from './kmedoids.js';
 import type { SampleShare } from './sample-share.js';
 
@@ -81,8 +81,8 @@ export function checkSampleSize(sampleSize: number, n: number, k: number): void 
   if (k >= sampleSize) throw usageError('E_USAGE_SAMPLE_SIZE', `Expected k < \`--sample-size\` but k = ${k} and the sample holds ${sampleSize} profiles`, { hint: `raise --sample-size to at least ${80 + 4 * k} (80 + 4k), or lower -k` });
 }
 
-/** The k medoid rows of `rows`, k × L. */
-export function gatherRows(rows: Rows, idx: ArrayLike<number>): Float64Array {
+/** The rows `idx` of `rows`, as float64 (exactly the stored values, also of float32 rows), length(idx) × L. */
+export function gatherRows(rows: Rows<RowValues>, idx: ArrayLike<number>): Float64Array {
   const L = rows.dim;
   const M = new Float64Array(idx.length * L);
   for (let t = 0; t < idx.length; t++) M.set(rows.data.subarray(idx[t] * L, (idx[t] + 1) * L), t * L);
@@ -93,7 +93,7 @@ export function gatherRows(rows: Rows, idx: ArrayLike<number>): Float64Array {
  * Fit k-medoids by FasterCLARA.
  * @param pool the assignment over these same rows (this machine's worker threads, or the job queue's workers) that scores candidates
  */
-export async function fasterClara(rows: Rows, o: ClaraOptions, pool: Assigner): Promise<ClaraState> {
+export async function fasterClara(rows: Rows<RowValues>, o: ClaraOptions, pool: Assigner): Promise<ClaraState> {
   const { n } = rows;
   const { k, radius } = o;
   checkFitInput(null, n, k);

@@ -4,10 +4,20 @@
  */
 import { inputError, usageError } from '../errors.js';
 
-/** Rows to cluster: `n` rows of `dim` values, row-major (`data.length === n * dim`). */
-export interface Rows {
+/**
+ * Element types of profiles held for a run: float64 (exact mode), or float32 (sampled mode's one
+ * shared copy, see cluster/scale.ts: half the memory, and the precision the DTW kernels accumulate
+ * in for the float32 matrix anyway).
+ */
+export type RowValues = Float32Array | Float64Array;
+
+/**
+ * Rows to cluster: `n` rows of `dim` values, row-major (`data.length === n * dim`). Float64 by
+ * default; the sampled-mode paths also take float32 rows (`Rows<RowValues>`).
+ */
+export interface Rows<T extends RowValues = Float64Array> {
   /** Values, n × dim, row-major. */
-  data: Float64Array;
+  data: T;
   /** Number of rows. */
   n: number;
   /** Values per row (slots). */
@@ -25,6 +35,15 @@ export interface DistanceMatrix {
   data: Float32Array | Float64Array;
 }
 
+/**
+ * The profiles where only float64 ones can be (exact mode): float32 profiles are
+ * sampled mode's (cluster/scale.ts), so meeting one here is a wiring mistake, not a user's.
+ */
+export function float64Profiles(X: RowValues): Float64Array {
+  if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles here (exact mode) but received float32');
+  return X;
+}
+
 /** Make a {@link Rows} view over a row-major array. */
 export function rowsOf(data: Float64Array, dim: number): Rows {
   return { data, n: Math.floor(data.length / dim), dim };
@@ -34,7 +53,7 @@ export function rowsOf(data: Float64Array, dim: number): Rows {
  * Check k and the data before fitting: 2 ≤ k ≤ n, no NaN or infinite value.
  * @throws LpclustError E_USAGE_K, E_INPUT_NAN
  */
-export function checkFitInput(rows: Rows | null, n: number, k: number): void {
+export function checkFitInput(rows: Rows<RowValues> | null, n: number, k: number): void {
   if (!Number.isInteger(k) || k < 2) {
     throw usageError('E_USAGE_K', `Expected an integer k ≥ 2 (or 0 to choose k) but received \`${k}\``);
   }

@@ -31,7 +31,7 @@ import { BandedDtw } from '../dtw/banded.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { accumulateDba, type DbaSums } from '../dtw/dba-sums.js';
 import { usageError } from '../errors.js';
-import { checkFitInput, type Rows } from './common.js';
+import { checkFitInput, type RowValues, type Rows } from './common.js';
 
 // The banded DTW of DBA and its barycentre sums live with the DTW kernels (the assignment pool's
 // worker threads compute them); re-exported here, where they were defined first.
@@ -166,7 +166,7 @@ export class DbaKMeans {
    * there is one, else in this thread, by the same chunks of rows added in the same order. Same
    * result as {@link fit} in every case, whatever the number of threads or workers.
    */
-  async fitPool(rows: Rows, assigner: Assigner, rng: Random = new Random(this.seed)): Promise<this> {
+  async fitPool(rows: Rows<RowValues>, assigner: Assigner, rng: Random = new Random(this.seed)): Promise<this> {
     checkFitInput(rows, rows.n, this.k);
     if (assigner.n !== rows.n || assigner.L !== rows.dim) throw new RangeError(`Expected an assigner over these ${rows.n} × ${rows.dim} rows but it holds ${assigner.n} × ${assigner.L}`);
     if (this.init) checkInitCentres(this.init, this.k, rows.dim);
@@ -207,7 +207,7 @@ export class DbaKMeans {
    * the centres, or sum the members along their warping paths — each answered by the caller (this
    * thread in {@link fit}, the assigner and the pool's threads in {@link fitPool}), so both run one algorithm.
    */
-  private *restarts(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
+  private *restarts(rows: Rows<RowValues>, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
     let best: DbaKMeansState | null = null;
     let reseeds = 0;
     let candidates = 0;
@@ -222,7 +222,7 @@ export class DbaKMeans {
     return { ...best!, emptyReseeds: reseeds, candidatePairs: candidates };
   }
 
-  private *fitOnce(rows: Rows, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
+  private *fitOnce(rows: Rows<RowValues>, rng: Random): Generator<DbaStep, DbaKMeansState, DbaAnswer> {
     const { data, n, dim } = rows;
     const k = this.k;
     const centres = new Float64Array(k * dim);
@@ -307,7 +307,7 @@ function checkInitCentres(init: Float64Array, k: number, L: number): void {
  * Re-seed each empty cluster on the series farthest from its centre (in a cluster of ≥ 2 series);
  * updates labels, dist2 and centres in place. @returns how many clusters were re-seeded
  */
-function reseedEmpty(labels: Int32Array, dist2: Float64Array, k: number, centres: Float64Array, data: Float64Array, dim: number): number {
+function reseedEmpty(labels: Int32Array, dist2: Float64Array, k: number, centres: Float64Array, data: RowValues, dim: number): number {
   const sizes = new Int32Array(k);
   for (let i = 0; i < labels.length; i++) sizes[labels[i]]++;
   let count = 0;

@@ -16,7 +16,7 @@ import { sampleMatrix } from '../dtw/index.js';
 import { DEFAULT_RADIUS } from '../dtw/settings.js';
 import { Random } from '../util/random.js';
 import { Agglomerative, type Linkage } from './agglomerative.js';
-import { checkFitInput, clusterMedoids, clusterSizes, orderBySize, permuteRows, type DistanceMatrix, type Rows } from './common.js';
+import { checkFitInput, clusterMedoids, clusterSizes, orderBySize, permuteRows, type DistanceMatrix, type RowValues, type Rows } from './common.js';
 import { checkSampleSize, fasterClara, gatherRows } from './clara.js';
 import { DbaKMeans } from './dba.js';
 import { euclideanMatrix } from './euclidean.js';
@@ -131,8 +131,9 @@ export interface SampledVariant {
   /**
    * The sampled fit; absent when the exact fit needs no n × n matrix and runs as it is.
    * `pool` assigns rows to centres (this machine's threads or the job queue) over these rows.
+   * The rows are float32 for the DTW models in sampled mode (see {@link sampledFloat32}).
    */
-  fit?: (rows: Rows, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions) => Promise<ClusterFit>;
+  fit?: (rows: Rows<RowValues>, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions) => Promise<ClusterFit>;
   /** Fits on a sample of `--sample-size` rows (the plan then checks that size against n and k). */
   usesSample: boolean;
   /** Rows of the largest square matrix the sampled fit holds for a sample of `s` rows (0: none). */
@@ -243,7 +244,7 @@ function dbaResult(m: DbaKMeans, params: Record<string, string | number>, stats:
  * workers, over these rows) and its barycentre sums on this machine (DbaKMeans.fitPool): the same
  * fit as the exact one for the spec, without any n × n matrix, whatever the number of threads or workers.
  */
-export async function fitDbaOnPool(rows: Rows, spec: ClusterSpec, pool: Assigner): Promise<ClusterFit> {
+export async function fitDbaOnPool(rows: Rows<RowValues>, spec: ClusterSpec, pool: Assigner): Promise<ClusterFit> {
   checkFitInput(rows, rows.n, spec.k);
   const params: Record<string, string | number> = { model: 'kmeans', metric: 'dtw', k: spec.k, seed: spec.seed ?? 0 };
   const stats: Record<string, number> = {};
@@ -273,7 +274,7 @@ function fitKMedoids({ rows, spec, rng, seed, init, D, params, stats }: FitCall)
 }
 
 /** k-medoids at large n: FasterCLARA (FasterPAM on samples, medoids scored on every row through `pool`). */
-async function fitKMedoidsSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions): Promise<ClusterFit> {
+async function fitKMedoidsSampled(rows: Rows<RowValues>, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions): Promise<ClusterFit> {
   if (spec.kmedoidsMethod === 'alternate') throw usageError('E_USAGE_VALUE', '`--kmedoids-method alternate` needs the full matrix; sampled k-medoids runs FasterCLARA (FasterPAM on samples)', { hint: 'drop --kmedoids-method, or use --scale exact' });
   const { k, metric } = spec;
   const v = KMEDOIDS.variants[metric]!;
@@ -330,7 +331,7 @@ function fitAgglomerative({ rows, spec, D, params }: FitCall): FitOutput {
  * cluster's sample members) is nearest under the metric. The medoids are the model's centres, so
  * predict assigns new days the same way.
  */
-async function fitAgglomerativeSampled(rows: Rows, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions): Promise<ClusterFit> {
+async function fitAgglomerativeSampled(rows: Rows<RowValues>, spec: ClusterSpec, pool: Assigner, o: SampledFitOptions): Promise<ClusterFit> {
   const { n, dim: L } = rows;
   const { k, metric } = spec;
   const { sampleSize, share } = o;
@@ -526,6 +527,19 @@ export function modelVariant(model: ModelName, metric: MetricName): MetricVarian
   const v = modelEntry(model).variants[metric];
   if (!v) throw unsupportedMetricError(model, metric);
   return v;
+}
+
+/**
+ * Whether sampled mode holds the profiles of these configurations as one float32 array (half the
+ * memory of float64: 10⁶ days of 24 slots are 96 MB): when each is a DTW model with a sampled fit of
+ * its own (k-medoids, agglomerative, DBA k-means), whose DTW distances then accumulate in float32 as
+ * the exact mode's float32 DTW matrix does, and whose model records that precision for `predict`.
+ * Not for Euclidean models (their artifact has no precision: `predict` compares in float64, as
+ * their fit must), nor k-means and SOM (their sampled mode is their exact fit on float64 rows). The
+ * job queue's assignment jobs carry the rows as they are held (queue/assign.ts).
+ */
+export function sampledFloat32(configs: ReadonlyArray<Pick<ClusterSpec, 'model' | 'metric'>>): boolean {
+  return configs.length > 0 && configs.every((c) => c.metric === 'dtw' && modelVariant(c.model, c.metric).sampled.fit !== undefined);
 }
 
 /** What a model × metric precomputes for other fits of the same rows (undefined: nothing, or the model lacks the metric). */

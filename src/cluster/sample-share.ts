@@ -14,7 +14,7 @@
  * The lower-bound envelopes need no sharing: they are those of the k candidate series (k × L, built
  * in microseconds per assignment, dtw/bounds.ts), not of the n profiles.
  */
-import type { DistanceMatrix, Rows } from './common.js';
+import type { DistanceMatrix, RowValues, Rows } from './common.js';
 
 /** FNV-1a over the indices: the cache key's cheap part (a hit is then checked element by element). */
 function hashIndices(idx: Int32Array): number {
@@ -34,7 +34,7 @@ function sameIndices(a: Int32Array, b: Int32Array): boolean {
 
 /** The sample matrices and agglomerative trees of one dataset (see the file's header). */
 export class SampleShare {
-  readonly rows: Rows;
+  readonly rows: Rows<RowValues>;
   private readonly matrices = new Map<string, { idx: Int32Array; D: DistanceMatrix }>();
   private readonly trees = new Map<string, { idx: Int32Array; Z: Float64Array }>();
   /** Sample matrices computed, and served again from the cache. */
@@ -46,7 +46,7 @@ export class SampleShare {
    * @param maxMatrices sample matrices kept at once (s² float64 each; default 2), the oldest dropped
    */
   constructor(
-    rows: Rows,
+    rows: Rows<RowValues>,
     private readonly maxMatrices = 2,
   ) {
     this.rows = rows;

@@ -15,7 +15,7 @@ import { usageError } from '../errors.js';
 import { formatBytes, type ScaleChoice } from './scale-choice.js';
 import { FULL_MATRIX_MAX_ROWS } from './euclidean.js';
 import { checkSampleSize, defaultSampleSize } from './clara.js';
-import { modelEntry, modelVariant, type MetricName, type ModelName } from './registry.js';
+import { modelEntry, modelVariant, sampledFloat32, type MetricName, type ModelName } from './registry.js';
 
 export { SCALES, formatBytes, parseMemoryBudget, type ScaleChoice } from './scale-choice.js';
 
@@ -94,14 +94,16 @@ export function exactMatrixNeeds(i: Pick<ScaleInput, 'n' | 'model' | 'metric' | 
 }
 
 /**
- * Estimated peak bytes of the sampled path: the raw and normalised rows and their copy shared with
- * the worker threads (3 × n·L float64), ids and dates (≈ 120 bytes a row as JS strings), the
- * per-row labels, distances and second-nearest bookkeeping (≈ 40 bytes a row), the FasterCLARA
- * sample matrix (s² float64) and the silhouette sample's matrix (m² float64).
+ * Estimated peak bytes of the sampled path: the raw rows as read (n·L float64, released after
+ * normalisation) and the normalised ones shared with the worker threads (n·L float32 for the DTW
+ * models with a sampled fit of their own, float64 for the others: `float32`), ids and dates (≈ 120
+ * bytes a row as JS strings), the per-row labels, distances and second-nearest bookkeeping (≈ 40
+ * bytes a row), the FasterCLARA sample matrix (s² float64 at most) and the silhouette sample's
+ * matrix (m² float64 at most).
  */
-export function sampledBytes(n: number, L: number, sampleSize: number, silhouetteSample: number): number {
+export function sampledBytes(n: number, L: number, sampleSize: number, silhouetteSample: number, float32 = false): number {
   const m = Math.min(n, silhouetteSample);
-  return 3 * 8 * n * L + 160 * n + 8 * sampleSize * sampleSize + 8 * m * m;
+  return (8 + (float32 ? 4 : 8)) * n * L + 160 * n + 8 * sampleSize * sampleSize + 8 * m * m;
 }
 
 /**
@@ -115,7 +117,7 @@ export function planScale(i: ScaleInput): ScalePlan {
   const sampleSize = i.sampleSize ?? defaultSampleSize(i.n, i.k, i.budget / 8);
   const silhouetteSampleSize = Math.max(2, Math.min(i.n, i.silhouetteSample, Math.floor(Math.sqrt(i.budget / 4 / 8))));
   const sampled = modelVariant(i.model, i.metric).sampled;
-  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize);
+  const sBytes = sampledBytes(i.n, i.L, sampled.matrixRows(sampleSize), silhouetteSampleSize, sampledFloat32([i]));
   const fits = exactBytes <= i.budget;
   const plan = (mode: 'exact' | 'sampled', reason: string): ScalePlan => ({ mode, exactBytes, exactNeeds, sampledBytes: sBytes, sampleSize, silhouetteSampleSize, reason, budget: i.budget });
   if (i.choice === 'exact') {

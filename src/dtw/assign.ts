@@ -32,10 +32,11 @@ export interface AssignOptions {
   /**
    * Use the lower bounds: `true`, `false` (compute every one of the n·k distances) or `auto`
    * (default, see {@link prunes}): with the TypeScript kernel, and with the native assignment of
-   * float64 profiles to their nearest candidate. Measured (bench/scale.ts --assign: 10⁶ rows, 12
-   * centres, L = 24, radius 1, CPU time of one thread): the native float64 assignment breaks even
-   * when the bounds save 63 % of the exact DTW calls and takes 1.3× less CPU when they save 81 %
-   * (DBA's assignments save 84 %); with `second` (42–70 % saved) and on float32 it is slower.
+   * float64 or float32 profiles to their nearest candidate. Measured (bench/scale.ts --assign:
+   * 3·10⁵ rows, 12 random rows as centres, L = 24, radius 1, CPU time of one thread, 68 % of the
+   * exact DTW calls saved): the native nearest-only assignment takes 1.7× (float64) and 1.5×
+   * (float32) less CPU with the bounds; with `second` (57 % saved) it breaks even on float64 and is
+   * slower on float32, where the 8-lane exact DTW costs little more than its bookkeeping.
    */
   prune?: boolean | 'auto';
 }
@@ -57,8 +58,13 @@ export interface AssignResult {
  * Relative slack of the bound test (≥ 1): rounding in the bound's and the kernel's sums must never
  * prune a candidate whose computed distance ties or beats the threshold. A float64 DTW of L slots
  * sums at most 2L − 1 cells, each rounded once or twice, so its relative error stays below
- * (2L + 8)·2⁻⁵³; float32 profiles accumulate in float32 (2⁻²⁴). The bound itself is computed in
- * float64 from the same stored values.
+ * (2L + 8)·2⁻⁵³; float32 profiles accumulate in float32 (unit roundoff 2⁻²⁴), so the computed
+ * distance of a pair is at least (1 − (2L + 8)·2⁻²⁴) times the exact DTW of the stored float32
+ * values. The bound is computed in float64 from those same stored values (and the float32
+ * candidates' own envelopes), so it is below that exact DTW but for float64 rounding (≈ 2⁻⁵⁰
+ * relative). A candidate is pruned only when its bound exceeds the kept distance × this margin
+ * (2L + 8)·2⁻²³: its computed distance is then still strictly larger than the kept one, so it could
+ * never have been the nearest, nor won a tie (ties go to the lowest index).
  */
 export function boundMargin(X: SeriesMatrix, L: number): number {
   return 1 + Math.max(1e-9, (2 * L + 8) * (X instanceof Float32Array ? 2 ** -23 : 2 ** -52));
@@ -67,15 +73,14 @@ export function boundMargin(X: SeriesMatrix, L: number): number {
 /**
  * Whether an assignment prunes: `prune: true/false` as given; `auto` (the default) where it was
  * measured to pay (see {@link AssignOptions.prune}): the TypeScript kernel, and the native
- * assignment of float64 profiles to their nearest candidate only. Not with `second` on the native
- * kernel (the second-nearest needs a looser threshold: the bounds save fewer calls and only break
- * even), nor float32 profiles (8 SIMD lanes make the exact DTW as cheap as the bounds), nor an older
- * addon without the native assignment.
+ * assignment of float64 or float32 profiles to their nearest candidate only. Not with `second` on
+ * the native kernel (the second-nearest needs a looser threshold: the bounds save fewer calls and at
+ * best break even), nor an older addon without the native assignment.
  */
-export function prunes(options: AssignOptions, kernel: DtwKernel, X: SeriesMatrix): boolean {
+export function prunes(options: AssignOptions, kernel: DtwKernel): boolean {
   if (options.prune === true || options.prune === false) return options.prune;
   if (kernel.name === 'js') return true;
-  return typeof kernel.assign === 'function' && X instanceof Float64Array && !(options.second ?? false);
+  return typeof kernel.assign === 'function' && !(options.second ?? false);
 }
 
 /**
@@ -117,7 +122,7 @@ export function assignChunk(
   const h = r1 - r0;
   const r = effectiveRadius(radius, L);
   const second = options.second ?? false;
-  const prune = prunes(options, kernel, X);
+  const prune = prunes(options, kernel);
   const c = candidatesFor(X, M, L, env, radius);
   if (kernel.assign) {
     return kernel.assign(X, c.Mt, L, r0, r1, r, c.env.upper, c.env.lower, second, prune, boundMargin(X, L), out.n1, out.d1, second ? out.n2! : null, second ? out.d2! : null);
@@ -278,6 +283,7 @@ export class AssignPool {
   readonly n: number;
   readonly L: number;
   readonly X: SeriesMatrix;
+  readonly dtype: 'float32' | 'float64';
   private readonly workers: Worker[] = [];
   private readonly kernelChoice: KernelChoice;
   private nextId = 0;
@@ -289,6 +295,7 @@ export class AssignPool {
   constructor(X: SeriesMatrix, L: number, workers: number, kernel: KernelChoice = 'auto') {
     this.L = L;
     this.n = X.length / L;
+    this.dtype = X instanceof Float32Array ? 'float32' : 'float64';
     this.kernelChoice = kernel;
     const threads = Math.min(workers, Math.ceil(this.n / ASSIGN_CHUNK_ROWS));
     if (threads > 1) {

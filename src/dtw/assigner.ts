@@ -10,6 +10,8 @@ export interface Assigner {
   /** Rows n and series length L of the rows it holds. */
   readonly n: number;
   readonly L: number;
+  /** Element type of the rows it holds (float32: sampled mode's profiles; the queue's are float64). */
+  readonly dtype: 'float32' | 'float64';
   /**
    * Nearest (and with `second`, second-nearest) candidate of every row.
    * @param M k × L candidate series, row-major

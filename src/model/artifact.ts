@@ -101,8 +101,8 @@ export interface BuildModelInput {
   fit: ClusterFit;
   /** Slot labels of the training table. */
   slots: readonly string[];
-  /** Normalised training rows, n × L (the rows the model was fitted on). */
-  X: Float64Array;
+  /** Normalised training rows, n × L (the rows the model was fitted on; float32 in sampled mode). */
+  X: Float32Array | Float64Array;
   /** Row ids and dates of the training table (for the medoids). */
   ids: readonly string[];
   dates: readonly string[];
@@ -156,8 +156,10 @@ export function buildModel(b: BuildModelInput): LpclustModel {
   if (metric === 'dtw') {
     const r = typeof fit.params.radius === 'number' ? fit.params.radius : (b.radius ?? DEFAULT_RADIUS);
     // The registry says where the labels' DTW distances came from: DBA assigns with float64
-    // series; k-medoids and agglomerative read the (float32 by default) matrix.
-    dtw = { radius: radiusJson(r), precision: modelVariant(model, metric).dtwPrecision === 'float64' ? 'float64' : (b.matrixPrecision ?? 'float32') };
+    // series; k-medoids and agglomerative read the (float32 by default) matrix. Float32 training
+    // rows (sampled mode) make every DTW distance of the fit accumulate in float32.
+    const precision = X instanceof Float32Array ? 'float32' : modelVariant(model, metric).dtwPrecision === 'float64' ? 'float64' : (b.matrixPrecision ?? 'float32');
+    dtw = { radius: radiusJson(r), precision };
   }
   let medoids: ModelMedoid[] | null = null;
   if (fit.medoidRows) {

@@ -6,7 +6,7 @@
  */
 import { inputError } from '../errors.js';
 import { normalizeRows } from '../profiles/normalize.js';
-import { dtwToMany, selectKernel } from '../dtw/kernel.js';
+import { selectKernel } from '../dtw/kernel.js';
 import { ASSIGN_CHUNK_ROWS, assignChunk } from '../dtw/assign.js';
 import { envelopes } from '../dtw/bounds.js';
 import { radiusFromJson } from '../dtw/settings.js';
@@ -87,12 +87,21 @@ export class Predictor {
   }
 
   /**
-   * Assign raw (un-normalised) rows.
+   * Assign raw (un-normalised) rows: {@link normalize} then {@link predictNormalized}.
    * @param values n × L values in Wh per slot, row-major
    * @param rowName names row i for errors (e.g. `meter 7 on 2013-01-02 (new.csv, line 3)`)
    * @throws LpclustError E_DEGENERATE_PROFILE for a row the normalisation cannot handle, E_INPUT_NAN for non-finite values
    */
   predict(values: Float64Array, rowName?: (i: number) => string): Prediction {
+    return this.predictNormalized(this.normalize(values, rowName));
+  }
+
+  /**
+   * The rows as the model compares them: checked, normalised as its training rows were, in its
+   * precision. A caller holding many rows can drop the raw ones before {@link predictNormalized}.
+   * @throws LpclustError as {@link predict}
+   */
+  normalize(values: Float64Array, rowName?: (i: number) => string): Float32Array | Float64Array {
     const { L } = this;
     const n = values.length / L;
     if (!Number.isInteger(n)) throw inputError('E_MODEL_INPUT_SHAPE', `Expected rows of ${L} values but received ${values.length} values`);
@@ -102,15 +111,24 @@ export class Predictor {
         throw inputError('E_INPUT_NAN', `Expected finite values but ${rowName ? rowName(r) : `row ${r + 1}`} has ${values[i]} in slot ${this.model.input.slots[i % L]}`);
       }
     }
-    const X = normalizeRows(values, L, this.model.normalization, rowName);
-    return this.predictNormalized(X);
+    // A float32 DTW model reads float32 rows: normalised straight into them (the same values as
+    // rounding the float64 ones), so no float64 copy of the normalised rows is held.
+    const float32 = this.model.metric === 'dtw' && this.model.dtw!.precision === 'float32';
+    return normalizeRows(values, L, this.model.normalization, rowName, { float32 });
   }
 
-  /** Assign rows that are already normalised as the model's training rows (n × L). */
-  predictNormalized(X: Float64Array): Prediction {
+  /**
+   * Assign rows that are already normalised as the model's training rows (n × L; float32 rows are
+   * sampled mode's training rows, compared with float32 DTW models as they are).
+   */
+  predictNormalized(X: Float32Array | Float64Array): Prediction {
     const { L, k, centres } = this;
     const n = X.length / L;
-    if (this.model.metric === 'dtw' && this.model.dtw!.precision === 'float64') return this.predictDtw64(X);
+    if (this.model.metric === 'dtw') {
+      // The fit's precision: float64 rows for float64 distances, float32 ones (rounded once) for float32.
+      const float32 = this.model.dtw!.precision === 'float32';
+      return this.predictDtw(float32 ? (X instanceof Float32Array ? X : new Float32Array(X)) : X instanceof Float64Array ? X : new Float64Array(X));
+    }
     const D = new Float64Array(n * k);
     if (this.model.metric === 'euclidean') {
       // Squared distances compared exactly as the fit's assignment does (same summation order).
@@ -126,11 +144,6 @@ export class Predictor {
           D[i * k + c] = s;
         }
       }
-    } else {
-      const dtw = this.model.dtw!;
-      const radius = radiusFromJson(dtw.radius);
-      if (dtw.precision === 'float32') D.set(dtwToMany(new Float32Array(X), new Float32Array(centres), L, radius));
-      else D.set(dtwToMany(X, centres, L, radius));
     }
     const labels = new Int32Array(n);
     const distance = new Float64Array(n);
@@ -159,12 +172,13 @@ export class Predictor {
   }
 
   /**
-   * DTW models fitted on float64 distances (DBA, sampled k-medoids): the nearest-centre assignment
-   * of dtw/assign.ts, by chunks of rows, so no n × k distance table is held (LB_Kim / LB_Keogh skip
-   * the exact DTW of centres they rule out, in the native addon when it loads). Same labels, distances
-   * and margins as computing every distance (ties: lowest cluster id).
+   * DTW models: the nearest-centre assignment of dtw/assign.ts, by chunks of rows, so no n × k
+   * distance table is held, in the model's precision (float32 rows: the centres rounded to float32
+   * and every distance accumulated in float32, as the float32 DTW matrix and sampled mode compute
+   * them; DTW is symmetric to the bit, so the centre-as-row orientation changes nothing). Same
+   * labels, distances and margins as computing every distance (ties: lowest cluster id).
    */
-  private predictDtw64(X: Float64Array): Prediction {
+  private predictDtw(X: Float32Array | Float64Array): Prediction {
     const { L, centres } = this;
     const n = X.length / L;
     const radius = radiusFromJson(this.model.dtw!.radius);

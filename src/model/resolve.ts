@@ -379,7 +379,10 @@ export async function predictFile(loaded: LoadedModel, inFile: string, outFile: 
   const table = await readProfiles(inFile);
   checkInputSlots(loaded.model, table.slots, inFile);
   if (table.n === 0) throw inputError('E_INPUT_EMPTY', `${inFile} has no profiles to assign`, { where: { file: inFile } });
-  const prediction = loaded.predictor.predict(table.values, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${inFile}, row ${i + 1})`);
+  const X = loaded.predictor.normalize(table.values, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${inFile}, row ${i + 1})`);
+  // The raw values are not written back: dropped before the assignment (10⁶ days: 192 MB).
+  table.values = new Float64Array(0);
+  const prediction = loaded.predictor.predictNormalized(X);
   const counts = new Array<number>(loaded.model.k).fill(0);
   for (let i = 0; i < table.n; i++) counts[prediction.labels[i]]++;
   await writeLinesAtomic(

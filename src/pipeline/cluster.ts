@@ -29,7 +29,8 @@ import { availableParallelism } from 'node:os';
 import { chooseK, DEFAULT_K_RANGE, type KScore } from '../cluster/choosek.js';
 import { chooseKCurveKey, chooseKScoreKey, clusterSizeMetrics, DEFAULT_MIN_CLUSTER_SHARE, defaultScore, directionOf, parseSelect, SCORE_KEYS } from '../validate/metrics.js';
 import type { ClusterFit, ClusterSpec, InitName, MetricName, ModelName } from '../cluster/fit.js';
-import { checkDistanceMatrix, type DistanceMatrix } from '../cluster/common.js';
+import { checkDistanceMatrix, float64Profiles, type DistanceMatrix, type RowValues, type Rows } from '../cluster/common.js';
+import { sampledFloat32 } from '../cluster/registry.js';
 import type { Linkage } from '../cluster/agglomerative.js';
 import type { KMedoidsMethod } from '../cluster/kmedoids.js';
 import { groupThousands, renderClusterPlots, renderMetricVsK } from '../plot/index.js';
@@ -176,7 +177,7 @@ export interface ClusterStageOutputs {
 }
 
 /** Refuse data on which k clusters cannot be formed: fewer than k distinct profiles. */
-function checkDistinct(X: Float64Array, n: number, L: number, k: number, file: string): void {
+function checkDistinct(X: RowValues, n: number, L: number, k: number, file: string): void {
   const seen = new Set<string>();
   for (let i = 0; i < n && seen.size < k; i++) seen.add(Array.prototype.join.call(X.subarray(i * L, i * L + L), ','));
   if (seen.size < k) {
@@ -200,7 +201,7 @@ function centresCsv(table: ProfileTable, fit: ClusterFit): string {
 }
 
 /** medoids.csv: `cluster,size,id,date,<slots>` — the medoid profile (normalised) of each cluster under DTW. */
-function medoidsCsv(table: ProfileTable, X: Float64Array, fit: ClusterFit): string {
+function medoidsCsv(table: ProfileTable, X: RowValues, fit: ClusterFit): string {
   const L = table.length;
   let s = `cluster,size,id,date,${table.slots.map(csvField).join(',')}\n`;
   for (let c = 0; c < fit.k; c++) {
@@ -300,9 +301,12 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
     });
     // Sampled mode keeps one copy of the profiles: normalised straight onto shared memory, which the
     // assignment workers read in place, and the raw values dropped but for the first row (the
-    // model's input example). 10⁶ × 24 float64 rows are 192 MB per copy.
+    // model's input example). That copy is float32 (10⁶ × 24 rows: 96 MB, against 192 MB as float64)
+    // for the DTW models with a sampled fit of their own, as the sweep's shared pool holds it when there
+    // is one (registry.ts, sampledFloat32).
     const sampled = plan.mode === 'sampled';
-    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`, { shared: sampled });
+    const float32 = sampled && (o.sampledShared ? o.sampledShared.pool.dtype === 'float32' : sampledFloat32([{ model: o.model, metric: o.metric }]));
+    const X = normalizeRows(table.values, L, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${o.in}, row ${i + 1})`, { shared: sampled, float32 });
     checkDistinct(X, n, L, o.k === 0 ? (o.kRange ?? DEFAULT_K_RANGE)[0] : o.k, o.in);
     if (sampled) table.values = table.values.slice(0, L);
     // A given matrix is checked against these profiles (and loaded) before the run too; sampled mode reads none.
@@ -335,14 +339,15 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   ).finally(() => steps?.abandon());
 
   /** This machine's assignment threads, or the job queue's workers with `queue`. */
-  async function openAssigner(X: Float64Array, L: number): Promise<Assigner> {
+  async function openAssigner(X: RowValues, L: number): Promise<Assigner> {
     if (!o.queue) return new AssignPool(X, L, o.workers ?? availableParallelism());
     const { QueueAssigner } = await import('../queue/assign.js');
     return QueueAssigner.open({ queue: o.queue, sharedDir: o.sharedDir ?? '.', X, L, ...(o.queueRows !== undefined ? { rowsPerJob: o.queueRows } : {}) });
   }
 
   /** The tile source of a DTW matrix computed by the queue's workers (as `lpclust dtw --queue`). */
-  async function queuedTiles(X: Float64Array, L: number) {
+  async function queuedTiles(X: RowValues, L: number) {
+    if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles for the exact DTW matrix but received float32');
     const { queueTileSource, TileKernels } = await import('../queue/dtw.js');
     const kernels = new TileKernels();
     const tileSource = queueTileSource({ queue: o.queue!, sharedDir: o.sharedDir ?? '.', values: X, length: L, radius, dtype: 'float32', tileSize: 1024, normalization: normalize, kernel: 'auto', layout: 'full', kernels });
@@ -350,7 +355,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   /** `Simplified Silhouette DTW` of a DTW fit: each day against its own and the nearest other centre. */
-  async function addSimplifiedDtw(rows: { data: Float64Array; n: number; dim: number }, fit: ClusterFit, validation: ValidationResult, pool: Assigner): Promise<void> {
+  async function addSimplifiedDtw(rows: Rows<RowValues>, fit: ClusterFit, validation: ValidationResult, pool: Assigner): Promise<void> {
     if (fit.params.metric !== 'dtw') return;
     const a = await pool.assign(fit.centres, radius, { second: true });
     const own = new Float64Array(rows.n);
@@ -370,7 +375,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   /** Fit and validate without any n × n matrix (see cluster/scale.ts). */
-  async function sampledWork(rows: { data: Float64Array; n: number; dim: number }, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
+  async function sampledWork(rows: Rows<RowValues>, spec: ClusterSpec, plan: ScalePlan): Promise<ClusterWorkResult> {
     const shared = sharedFor(rows);
     const pool = shared?.pool ?? (await openAssigner(rows.data, rows.dim));
     try {
@@ -393,7 +398,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
   }
 
   /** The sweep's shared pool and samples, after checking they hold these profiles (rows: a share over a copy of the same values). */
-  function sharedFor(rows: { data: Float64Array; n: number; dim: number }): { pool: Assigner; share: SampleShare } | undefined {
+  function sharedFor(rows: Rows<RowValues>): { pool: Assigner; share: SampleShare } | undefined {
     const sh = o.sampledShared;
     if (!sh) return undefined;
     const key = `${path.resolve(o.in)} ${normalize}`;
@@ -435,7 +440,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
           log.info(`computing the DTW matrix of ${n} profiles (radius ${radius}) into ${dtwFile}; pass it with --dtw next time`);
           // With --queue the tiles are computed by the workers (the same bytes as here).
           const queued = o.queue ? await queuedTiles(X, L) : {};
-          await computeDtwMatrix({ values: X, length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}), ...queued });
+          await computeDtwMatrix({ values: float64Profiles(X), length: L, out: dtwFile, radius, normalization: normalize, ids: table.ids, dates: table.dates, ...(o.workers ? { workers: o.workers } : {}), ...queued });
           D = await loadUnchecked(dtwFile, n, o.in);
         }
         await run.logParams({ dtw: path.resolve(dtwFile), radius: radiusParam(radius) });
@@ -469,7 +474,7 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         // One first sample (one sample size: the largest k's, see cluster/scale.ts) and its matrix for every k.
         const share = sampled ? (shared?.share ?? new SampleShare(rows)) : undefined;
         try {
-          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== SCORE_KEYS.silhouetteDtw)) ? euclideanDistanceMatrix(X, L) : undefined;
+          const euclidean = !sampled && range[1] > range[0] && affordable(8 * n * n) && (o.metric === 'euclidean' || (o.select !== undefined && o.select !== SCORE_KEYS.silhouetteDtw)) ? euclideanDistanceMatrix(float64Profiles(X), L) : undefined;
           const validationOf = (fit: ClusterFit) =>
             sampled
               ? computeValidation({ X, L, labels: fit.labels, k: fit.k, centres: fit.centres, sampled: { size: plan.silhouetteSampleSize, seed, ...(o.metric === 'dtw' ? { dtwRadius: radius } : {}) } })
@@ -531,10 +536,10 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
         work = await o.executor.run({ ...spec, k: o.k });
         await run.logParams({ k: o.k });
       } else {
-        const data = { X, n, L, ...(D ? { dtw: D } : {}) };
+        const data = { X: float64Profiles(X), n, L, ...(D ? { dtw: D } : {}) };
         const { fit, seconds } = fitWork(data, { ...spec, k: o.k });
         // The Euclidean silhouette is the validation's O(n²) part: on worker threads for large n.
-        const silhouette = await silhouetteOnThreads(X, L, fit.labels, fit.k, o.workers ?? availableParallelism());
+        const silhouette = await silhouetteOnThreads(data.X, L, fit.labels, fit.k, o.workers ?? availableParallelism());
         work = { fit, seconds, validation: validateWork(data, fit, silhouette) };
         await run.logParams({ k: o.k });
       }

@@ -28,11 +28,11 @@ import { SampleShare } from '../cluster/sample-share.js';
 import { defaultMemoryBudget, planScale, type ScaleChoice, type ScalePlan } from '../cluster/scale.js';
 import { DEFAULT_SILHOUETTE_SAMPLE } from '../validate/sampled.js';
 import { ClusterPool, sharedCopy, treeKey } from './cluster-pool.js';
-import type { DistanceMatrix } from '../cluster/common.js';
+import { float64Profiles, type DistanceMatrix } from '../cluster/common.js';
 import { affordable, type ClusterData } from './cluster-work.js';
 import { normalizeRows } from '../profiles/normalize.js';
 import { FULL_MATRIX_MAX_ROWS } from '../cluster/euclidean.js';
-import { missingVariant, modelEntry, modelVariant, sharesOf, supportsMetric } from '../cluster/registry.js';
+import { missingVariant, modelEntry, modelVariant, sampledFloat32, sharesOf, supportsMetric } from '../cluster/registry.js';
 import { LPCLUST_VERSION } from './reuse.js';
 import { checkSourceInputs, countProfiles, resolveSources, runDatasetStages, runDtwOnce, type PipelineSources, type StageCtx } from './pipeline.js';
 import type { StageResult, StageTracking } from './types.js';
@@ -383,7 +383,11 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
     try {
       // The Euclidean distances every silhouette (and Euclidean k-medoids) reads, once.
       t = performance.now();
-      const X = sharedCopy(normalizeRows(table.values, table.length, normalize, (i) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`));
+      // Sampled: float32 profiles when every configuration's model has a sampled fit of its own
+      // (registry.ts, sampledFloat32); each configuration's run normalises its rows alike.
+      const float32 = sampled && sampledFloat32(configs);
+      const rowName = (i: number) => `meter ${table.ids[i]} on ${table.dates[i]} (${harmonized}, row ${i + 1})`;
+      const X = float32 ? normalizeRows(table.values, table.length, normalize, rowName, { shared: true, float32 }) : sharedCopy(normalizeRows(table.values, table.length, normalize, rowName));
       // Sampled: one assignment pool (worker threads over this copy of the profiles) and one first
       // sample per seed, with its matrix, for every configuration.
       // With --queue the one pool is the queue's: the profiles go to the shared directory once.
@@ -394,20 +398,21 @@ export async function runSweep(o: SweepOptions, tracking: Omit<StageTracking, 'p
         sampledShared = { key: `${harmonized} ${normalize}`, pool: assigner, share: new SampleShare({ data: X, n, dim: table.length }) };
       }
       const plan = sampled ? { silhouette: false, kmedoids: false, serialize: false } : { ...planSharedEuclidean(n, o.models, o.metrics, k1 - k0 + 1, seeds.length), ...(o.serialize !== undefined ? { serialize: o.serialize } : {}) };
-      const euclidean = plan.silhouette ? await pool.euclideanDistances(X, table.length) : undefined;
+      const euclidean = plan.silhouette ? await pool.euclideanDistances(float64Profiles(X), table.length) : undefined;
       // k-medoids' matrix: now, or (serialized) when the first Euclidean k-medoids run starts.
       let kmedoidsMatrix: Promise<DistanceMatrix> | undefined;
-      const kmedoidsEuclidean = (): Promise<DistanceMatrix> => (kmedoidsMatrix ??= pool.kmedoidsMatrix(X, table.length, euclidean));
+      const kmedoidsEuclidean = (): Promise<DistanceMatrix> => (kmedoidsMatrix ??= pool.kmedoidsMatrix(float64Profiles(X), table.length, euclidean));
       if (plan.kmedoids && !plan.serialize) await kmedoidsEuclidean();
       secondsDistances = (performance.now() - t) / 1000;
       sharedEuclidean = plan.silhouette || (plan.kmedoids && !plan.serialize);
       if (sharedEuclidean) log.info(`Euclidean distances of ${n} profiles computed once for every configuration in ${secondsDistances.toFixed(1)} s`);
-      const data: ClusterData = { X, n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}) };
+      // The executor runs exact-mode configurations only (sampled ones fit through sampledShared).
+      const data = (): ClusterData => ({ X: float64Profiles(X), n, L: table.length, ...(preloaded ? { dtw: { n, data: preloaded.matrix } } : {}), ...(euclidean ? { euclidean } : {}) });
       const isEuclideanKmedoids = (c: { model: ModelName; metric: MetricName }): boolean => sharesOf(c) === 'euclidean-matrix';
       const buildsTree = (c: { model: ModelName; metric: MetricName }): boolean => sharesOf(c) === 'linkage-tree';
       const executor = {
         key: `${harmonized} ${normalize}`,
-        run: async (spec: ClusterSpec) => pool.fit(plan.kmedoids && isEuclideanKmedoids(spec) ? { ...data, kmedoidsEuclidean: await kmedoidsEuclidean() } : data, spec, { retire: plan.serialize }),
+        run: async (spec: ClusterSpec) => pool.fit(plan.kmedoids && isEuclideanKmedoids(spec) ? { ...data(), kmedoidsEuclidean: await kmedoidsEuclidean() } : data(), spec, { retire: plan.serialize }),
       };
 
       // One nested clustering run per configuration, as many at once as there are workers, the

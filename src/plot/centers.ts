@@ -12,7 +12,7 @@ import { roundedShares } from './pie.js';
 /** The data of {@link clusterCentersSvg}. */
 export interface ClusterCentersData {
   /** Profiles, n × L row-major (normally the normalised rows the clustering saw). */
-  X: Float64Array;
+  X: Float32Array | Float64Array;
   /** Slots per profile. */
   L: number;
   /** Cluster of each profile, 0..k−1; length n. */
@@ -95,7 +95,7 @@ export function checkClustering(n: number, L: number, labels: ArrayLike<number>,
  * pivot). O(m) on average instead of the O(m log m) of a sort: the band of a cluster of 10⁵ days
  * takes 72 selections instead of 24 sorts. Falls back to sorting a range that refuses to shrink.
  */
-export function selectInPlace(a: Float64Array, k: number, from: number, to: number): void {
+export function selectInPlace(a: Float32Array | Float64Array, k: number, from: number, to: number): void {
   let lo = from;
   let hi = to;
   for (let round = 0; hi > lo; round++) {
@@ -133,7 +133,7 @@ export function selectInPlace(a: Float64Array, k: number, from: number, to: numb
  * as on a sorted copy (NumPy's default): exactly the values sorting gives, found by selection.
  * @param qs quantiles in [0, 1], ascending
  */
-export function quantilesInPlace(a: Float64Array, qs: readonly number[]): number[] {
+export function quantilesInPlace(a: Float32Array | Float64Array, qs: readonly number[]): number[] {
   const n = a.length;
   const out: number[] = [];
   // Everything before `done` is final: the order statistics up to done − 1 are in place.
@@ -207,9 +207,10 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
       const mid = new Float64Array(L);
       const hi = new Float64Array(L);
       // Members' values slot by slot (slot-major), gathered in one pass over their rows: reading
-      // one slot of every row at a time would touch a different cache line per value.
+      // one slot of every row at a time would touch a different cache line per value. In the
+      // profiles' own type: float32 ones (sampled mode) give the same order statistics at half the size.
       const M = m.length;
-      const cols = new Float64Array(M * L);
+      const cols = X instanceof Float32Array ? new Float32Array(M * L) : new Float64Array(M * L);
       for (let t = 0; t < M; t++) {
         const row = m[t] * L;
         for (let j = 0; j < L; j++) cols[j * M + t] = X[row + j];
@@ -236,7 +237,7 @@ function summarise(data: ClusterCentersData, k: number, options: ClusterCentersO
   return out;
 }
 
-function polyline(f: Frame, hours: Float64Array, values: Float64Array, offset: number, L: number): string {
+function polyline(f: Frame, hours: Float64Array, values: Float32Array | Float64Array, offset: number, L: number): string {
   let s = '';
   for (let j = 0; j < L; j++) s += (j ? ' ' : '') + px(sx(f, hours[j])) + ',' + px(sy(f, values[offset + j]));
   return s;

@@ -18,18 +18,31 @@ export const NORMALIZATIONS: readonly Normalization[] = ['l2', 'zscore', 'none']
  * @param values n × L values, row-major
  * @param L slots per row
  * @param labels optional `id date` text of each row, for error messages
- * @param options `shared`: the result lives on a SharedArrayBuffer (same values)
+ * @param options `shared`: the result lives on a SharedArrayBuffer (same values); `float32`: a
+ *   Float32Array (sampled mode), each value computed in float64 and rounded once
  */
 export function normalizeRows(
   values: Float64Array,
   L: number,
   method: Normalization,
   labels?: (i: number) => string,
-  options: { shared?: boolean } = {},
-): Float64Array {
+  options?: { shared?: boolean; float32?: false },
+): Float64Array;
+export function normalizeRows(values: Float64Array, L: number, method: Normalization, labels: ((i: number) => string) | undefined, options: { shared?: boolean; float32: true }): Float32Array;
+export function normalizeRows(values: Float64Array, L: number, method: Normalization, labels?: (i: number) => string, options?: { shared?: boolean; float32?: boolean }): Float32Array | Float64Array;
+export function normalizeRows(
+  values: Float64Array,
+  L: number,
+  method: Normalization,
+  labels?: (i: number) => string,
+  options: { shared?: boolean; float32?: boolean } = {},
+): Float32Array | Float64Array {
   // Shared: on a SharedArrayBuffer, which worker threads read without a copy (dtw/assign.ts).
-  const out = options.shared ? new Float64Array(new SharedArrayBuffer(values.byteLength)) : new Float64Array(values);
-  if (options.shared) out.set(values);
+  // float32 (sampled mode's profiles): each value computed in float64 as below, rounded once when stored.
+  const bytes = (options.float32 ? 4 : 8) * values.length;
+  const buffer = options.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+  const out = options.float32 ? new Float32Array(buffer) : new Float64Array(buffer);
+  out.set(values);
   const n = values.length / L;
   if (method === 'none') return out;
   for (let i = 0; i < n; i++) {
@@ -74,10 +87,13 @@ function degenerate(i: number, why: string, labels: ((i: number) => string) | un
   return inputError(overflow ? 'E_INPUT_RANGE' : 'E_DEGENERATE_PROFILE', `cannot normalise ${who}: ${why}`, { hint });
 }
 
-/** SHA-256 (hex) of a matrix's bytes as float64 little-endian plus its shape; identifies data exactly. */
-export function matrixDigest(values: Float64Array, L: number): string {
+/**
+ * SHA-256 (hex) of a matrix's bytes (float64, or float32: sampled mode's profiles) little-endian
+ * plus its element type and shape; identifies data exactly.
+ */
+export function matrixDigest(values: Float32Array | Float64Array, L: number): string {
   const h = createHash('sha256');
-  h.update(`float64 ${values.length / L}x${L}\n`);
+  h.update(`${values instanceof Float32Array ? 'float32' : 'float64'} ${values.length / L}x${L}\n`);
   h.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   return h.digest('hex');
 }

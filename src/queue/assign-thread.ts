@@ -1,6 +1,6 @@
 /**
  * Worker thread of a queue worker's row-range assignment (queue/assign.ts): holds one dataset's
- * rows (float64 on a SharedArrayBuffer, read once per dataset) and answers each job — a row range
+ * rows (float64 or float32 on a SharedArrayBuffer, read once per dataset) and answers each job — a row range
  * and a candidate set — with {@link assignChunk}, the same function this machine's AssignPool
  * runs, so a row gets the same nearest and second-nearest candidate and distance either way.
  */
@@ -12,8 +12,10 @@ import type { KernelChoice } from '../dtw/kernel.js';
 
 /** What the thread starts with. */
 export interface AssignThreadData {
-  /** n × L float64 rows. */
+  /** n × L rows of `dtype`. */
   X: SharedArrayBuffer;
+  /** Their element type (float32: sampled mode's DTW profiles; absent: float64). */
+  dtype?: 'float32' | 'float64';
   L: number;
   kernel: KernelChoice;
 }
@@ -37,7 +39,7 @@ export type AssignThreadReply =
 function main(): void {
   const port = parentPort!;
   const d = workerData as AssignThreadData;
-  const X = new Float64Array(d.X);
+  const X = d.dtype === 'float32' ? new Float32Array(d.X) : new Float64Array(d.X);
   const kernel = selectKernel(d.kernel);
   // The envelopes of a candidate set are rebuilt only when the set changes (one set per round).
   let last: { M: Float64Array; radius: number; env: Envelopes } | null = null;

@@ -6,7 +6,8 @@
  * configurations).
  *
  * The submitter ({@link QueueAssigner}) writes the normalised profiles once into D under a name
- * fixed by their digest (`assign-<digest>/input.f64`, float64, atomic), then for each candidate
+ * fixed by their digest (`assign-<digest>/input.f64`, float64, or `input.f32`, float32: sampled
+ * mode's DTW profiles, as this machine holds them; atomic), then for each candidate
  * set enqueues one job per row range carrying the range, the candidate series, the band and the
  * dtype (no secret, no profile). A worker reads the profiles once per dataset onto shared memory,
  * computes each range's nearest and second-nearest candidate with the same function this machine's
@@ -52,9 +53,12 @@ export const DEFAULT_ASSIGN_JOB_ROWS = 32_768;
 
 /** What an assignment job carries (no secret, no profile: the rows are read from the shared directory). */
 export interface AssignJobData extends SharedDirJob {
-  /** `dir` is the dataset's folder (`assign-<digest>`) holding `input.f64`, the n × L rows of `inputDigest`. */
-  /** Element type of the rows and distances (float64: the precision of the local assignment). */
-  dtype: 'float64';
+  /** `dir` is the dataset's folder (`assign-<digest>`) holding `input.f64` (or `.f32`), the n × L rows of `inputDigest`. */
+  /**
+   * Element type of the rows, the precision distances accumulate in: that of the submitter's rows
+   * (float32 for sampled mode's DTW profiles). A worker without float32 refuses such jobs by name.
+   */
+  dtype: 'float32' | 'float64';
   /** Key of the candidate set, band and options (names the result files). */
   round: string;
   /** Rows [r0, r1). */
@@ -128,7 +132,7 @@ function encodeResult(head: ResultHead, r: RangeResult): Uint8Array {
   return Buffer.concat(parts);
 }
 
-function asBytes(a: Int32Array | Float64Array): Uint8Array {
+function asBytes(a: Int32Array | Float32Array | Float64Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -174,8 +178,8 @@ export interface QueueAssignerOptions {
   queue: QueueUrl;
   /** A directory this machine and every worker see. */
   sharedDir: string;
-  /** The normalised rows, n × L. */
-  X: Float64Array;
+  /** The normalised rows, n × L (float32: sampled mode's DTW profiles). */
+  X: Float32Array | Float64Array;
   L: number;
   /** Rows per job (default {@link DEFAULT_ASSIGN_JOB_ROWS}); does not change any result. */
   rowsPerJob?: number;
@@ -192,6 +196,8 @@ export interface QueueAssignerOptions {
 export class QueueAssigner implements Assigner {
   readonly n: number;
   readonly L: number;
+  /** Element type of the rows the jobs carry (the protocol's `dtype`). */
+  readonly dtype: 'float32' | 'float64';
   readonly stats: AssignQueueStats;
   private readonly jobs: SubmittedJobs<{ r0: number; r1: number }>;
 
@@ -207,6 +213,7 @@ export class QueueAssigner implements Assigner {
   ) {
     this.L = o.L;
     this.n = o.X.length / o.L;
+    this.dtype = o.X instanceof Float32Array ? 'float32' : 'float64';
     this.stats = o.stats ?? newAssignQueueStats();
     this.jobs = new SubmittedJobs(
       queue,
@@ -232,7 +239,7 @@ export class QueueAssigner implements Assigner {
     const dir = `assign-${inputDigest.slice(0, 20)}`;
     try {
       mkdirSync(path.join(shared, dir, 'results'), { recursive: true });
-      const input = path.join(shared, dir, 'input.f64');
+      const input = path.join(shared, dir, inputFile(o.X instanceof Float32Array ? 'float32' : 'float64'));
       if (!existsSync(input) || statSync(input).size !== o.X.byteLength) writeFileAtomicSync(input, asBytes(o.X));
     } catch (e) {
       if (e instanceof LpclustError) throw e;
@@ -285,7 +292,7 @@ export class QueueAssigner implements Assigner {
       inputDigest: this.inputDigest,
       n,
       L,
-      dtype: 'float64' as const,
+      dtype: this.dtype,
       round,
       radius,
       centres: Buffer.from(asBytes(M)).toString('base64'),
@@ -424,7 +431,12 @@ class AssignThreads {
   }
 }
 
-/** Read `file` (n × L float64) straight onto shared memory for the threads. */
+/** The rows' file in a dataset's folder: `input.f64` or `input.f32`. */
+function inputFile(dtype: 'float32' | 'float64'): string {
+  return dtype === 'float32' ? 'input.f32' : 'input.f64';
+}
+
+/** Read `file` (n × L values, `bytes` long) straight onto shared memory for the threads. */
 function readShared(file: string, bytes: number): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(bytes);
   const view = new Uint8Array(sab);
@@ -471,15 +483,16 @@ export async function startAssignWorker(o: AssignWorkerOptions): Promise<{ close
     if (current?.key === key) return current.threads;
     void current?.threads.close();
     current = null;
-    const file = path.join(root, d.dir, 'input.f64');
+    const file = path.join(root, d.dir, inputFile(d.dtype));
+    const f32 = d.dtype === 'float32';
     let sab: SharedArrayBuffer;
     try {
-      sab = readShared(file, d.n * d.L * 8);
+      sab = readShared(file, d.n * d.L * (f32 ? 4 : 8));
     } catch (e) {
       throw new UnrecoverableError(`worker on ${hostname()} cannot read ${file} (${(e as Error).message}): is the shared directory mounted there? (give it with --shared-dir)`);
     }
-    if (matrixDigest(new Float64Array(sab), d.L) !== d.inputDigest) throw new UnrecoverableError(`worker on ${hostname()}: ${file} is not the input of this job (its digest differs)`);
-    const threads = new AssignThreads(o.threads, { X: sab, L: d.L, kernel: d.kernel });
+    if (matrixDigest(f32 ? new Float32Array(sab) : new Float64Array(sab), d.L) !== d.inputDigest) throw new UnrecoverableError(`worker on ${hostname()}: ${file} is not the input of this job (its digest differs)`);
+    const threads = new AssignThreads(o.threads, { X: sab, dtype: d.dtype, L: d.L, kernel: d.kernel });
     current = { key, threads };
     log.info(`new assignment dataset ${d.dir}: ${d.n} profiles of ${d.L} values read from ${file}`);
     return threads;
@@ -491,7 +504,7 @@ export async function startAssignWorker(o: AssignWorkerOptions): Promise<{ close
       const d = job.data;
       const skew = versionSkew(d, ASSIGN_JOB_PROTOCOL);
       if (skew) throw new UnrecoverableError(skew);
-      if (d.dtype !== 'float64') throw new UnrecoverableError(`worker on ${hostname()}: assignment jobs of ${String(d.dtype)} rows are not known to lpclust ${mine}`);
+      if (d.dtype !== 'float64' && d.dtype !== 'float32') throw new UnrecoverableError(`worker on ${hostname()}: assignment jobs of ${String(d.dtype)} rows are not known to lpclust ${mine}`);
       if (job.attemptsStarted > 1) log.warn(`assignment job of rows ${d.r0}–${d.r1 - 1}: retried (attempt ${job.attemptsStarted}), after a worker stopped or failed`);
       const root = o.sharedDir ? path.resolve(o.sharedDir) : d.sharedDir;
       const threads = threadsFor(d, root);

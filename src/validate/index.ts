@@ -51,7 +51,7 @@ export {
 /** Input of {@link computeValidation}. */
 export interface ValidationInput {
   /** n × L profiles, row-major, already normalised as the model saw them. */
-  X: Float64Array;
+  X: Float32Array | Float64Array;
   /** Slots per profile. */
   L: number;
   /** Cluster of each profile, integers in 0..k-1; length n. */
@@ -180,7 +180,9 @@ export function computeValidation(input: ValidationInput): ValidationResult {
     throw inputError('E_VALIDATE_SHAPE', `Expected a silhouette of ${n} samples but received ${input.silhouette.samples.length}`);
   }
   if (input.sampled) return sampledValidation(input, labels, centres, nonEmpty, minProminence, idx.sizes);
-  const sil = input.silhouette ?? (input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X, L, labels, k));
+  // Float32 profiles exist only in sampled mode (cluster/scale.ts); the exact silhouette reads float64.
+  if (!(X instanceof Float64Array) && !input.silhouette && input.euclidean === undefined) throw new RangeError('Expected float64 profiles for the exact validation (float32 ones are validated in sampled mode)');
+  const sil = input.silhouette ?? (input.euclidean !== undefined ? silhouettePrecomputed(input.euclidean.matrix, n, labels, k) : silhouetteEuclidean(X as Float64Array, L, labels, k));
   let silDtw: Float64Array | undefined;
   const metrics: ValidationMetrics = {
     [K.dbIndex]: daviesBouldin(X, L, labels, k),

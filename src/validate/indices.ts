@@ -6,7 +6,7 @@
 import { inputError } from '../errors.js';
 import { clusterMeans, indexClusters, requireClusterCount, requireFinite } from './labels.js';
 
-function rowCount(X: Float64Array, L: number, labels: ArrayLike<number>): number {
+function rowCount(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>): number {
   if (!Number.isInteger(L) || L <= 0) throw inputError('E_VALIDATE_SHAPE', `Expected a positive integer row length but received ${L}`);
   const n = X.length / L;
   if (!Number.isInteger(n)) throw inputError('E_VALIDATE_SHAPE', `Expected ${L} values per row but ${X.length} values are not a whole number of rows`);
@@ -16,7 +16,7 @@ function rowCount(X: Float64Array, L: number, labels: ArrayLike<number>): number
 }
 
 /** Squared Euclidean distance between row a of A and row b of B (both with L columns). */
-function sqDist(A: Float64Array, a: number, B: Float64Array, b: number, L: number): number {
+function sqDist(A: Float32Array | Float64Array, a: number, B: Float64Array, b: number, L: number): number {
   let ss = 0;
   const pa = a * L;
   const pb = b * L;
@@ -28,7 +28,7 @@ function sqDist(A: Float64Array, a: number, B: Float64Array, b: number, L: numbe
 }
 
 /** Euclidean distance between row a of A and row b of B. */
-function dist(A: Float64Array, a: number, B: Float64Array, b: number, L: number): number {
+function dist(A: Float32Array | Float64Array, a: number, B: Float64Array, b: number, L: number): number {
   return Math.sqrt(sqDist(A, a, B, b, L));
 }
 
@@ -42,7 +42,7 @@ function dist(A: Float64Array, a: number, B: Float64Array, b: number, L: number)
  * @param labels cluster of each row in 0..k-1; empty clusters are ignored
  * @param k number of cluster ids (default: largest label + 1)
  */
-export function daviesBouldin(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number): number {
+export function daviesBouldin(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>, k?: number): number {
   rowCount(X, L, labels);
   const idx = indexClusters(labels, k);
   requireClusterCount(idx, 'the Davies–Bouldin index');
@@ -81,7 +81,7 @@ export function daviesBouldin(X: Float64Array, L: number, labels: ArrayLike<numb
  * @param X n × L rows, row-major
  * @param labels cluster of each row in 0..k-1; empty clusters are ignored
  */
-export function calinskiHarabasz(X: Float64Array, L: number, labels: ArrayLike<number>, k?: number): number {
+export function calinskiHarabasz(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>, k?: number): number {
   const n = rowCount(X, L, labels);
   const idx = indexClusters(labels, k);
   requireClusterCount(idx, 'the Calinski–Harabasz index');
@@ -118,7 +118,7 @@ export function calinskiHarabasz(X: Float64Array, L: number, labels: ArrayLike<n
  * @param centres k × L centres, row-major; default: the per-cluster means (then an empty
  *   cluster simply has no centre)
  */
-export function inertia(X: Float64Array, L: number, labels: ArrayLike<number>, centres?: Float64Array): number {
+export function inertia(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>, centres?: Float64Array): number {
   const n = rowCount(X, L, labels);
   if (centres !== undefined) {
     const k = centres.length / L;

@@ -84,7 +84,7 @@ export function requireClusterCount(idx: ClusterIndex, metric: string): void {
 }
 
 /** Per-cluster means of rows: m × L row-major, one row per non-empty cluster (in `present` order). */
-export function clusterMeans(X: Float64Array, L: number, idx: ClusterIndex): Float64Array {
+export function clusterMeans(X: Float32Array | Float64Array, L: number, idx: ClusterIndex): Float64Array {
   const m = idx.present.length;
   const out = new Float64Array(m * L);
   for (let c = 0; c < m; c++) {
@@ -104,7 +104,7 @@ export function clusterMeans(X: Float64Array, L: number, idx: ClusterIndex): Flo
  * @param X n × L values, row-major
  * @throws LpclustError `E_VALIDATE_NAN` naming the profile (1-based) and slot
  */
-export function requireFinite(X: Float64Array, L: number): void {
+export function requireFinite(X: Float32Array | Float64Array, L: number): void {
   for (let i = 0; i < X.length; i++) {
     if (!Number.isFinite(X[i])) {
       throw inputError('E_VALIDATE_NAN', `Expected finite values but profile ${Math.floor(i / L) + 1}, slot ${(i % L) + 1} is ${X[i]}`);

@@ -41,7 +41,7 @@ export const SCORE_KEYS = {
 /** What a registered score's `compute` is given: the labelling and the centres the model reports. */
 export interface ScoreInput {
   /** n × L rows, row-major, normalised as the model saw them. */
-  X: Float64Array;
+  X: Float32Array | Float64Array;
   L: number;
   /** Cluster of each row, 0..k−1; length n. */
   labels: ArrayLike<number>;

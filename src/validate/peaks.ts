@@ -118,7 +118,7 @@ export interface PeakScores {
  * @param centres k × L centres the model reports; default: per-cluster means
  */
 export function peakScores(
-  X: Float64Array,
+  X: Float32Array | Float64Array,
   L: number,
   labels: ArrayLike<number>,
   centres?: Float64Array,

@@ -61,7 +61,7 @@ export function stratifiedSample(labels: ArrayLike<number>, k: number, m: number
  * The silhouette of `labels` estimated on a stratified sample of about `m` rows, under banded DTW of
  * `radius` (0 = Euclidean distance).
  */
-export function silhouetteOnSample(X: Float64Array, L: number, labels: ArrayLike<number>, k: number, m: number, seed: number, radius: number): SampledSilhouette {
+export function silhouetteOnSample(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>, k: number, m: number, seed: number, radius: number): SampledSilhouette {
   const n = labels.length;
   const rows = stratifiedSample(labels, k, Math.min(m, n), seed);
   const s = rows.length;
@@ -112,7 +112,7 @@ export function simplifiedSilhouette(a: Float64Array, b: Float64Array): number {
  * Simplified silhouette under the Euclidean distance to the k × L `centres`, exact, O(n·k·L).
  * @param labels cluster of every row (0..k−1)
  */
-export function simplifiedSilhouetteEuclidean(X: Float64Array, L: number, labels: ArrayLike<number>, centres: Float64Array, k: number): number {
+export function simplifiedSilhouetteEuclidean(X: Float32Array | Float64Array, L: number, labels: ArrayLike<number>, centres: Float64Array, k: number): number {
   const n = labels.length;
   const a = new Float64Array(n);
   const b = new Float64Array(n);

@@ -66,6 +66,13 @@ describe('--scale', () => {
     expect(m['model/predict_agreement']).toBe(1);
     expect(existsSync(path.join(res.outDir, 'dtw.npy'))).toBe(false);
     expect(readFileSync(path.join(res.outDir, 'medoids.csv'), 'utf8').trim().split('\n').length).toBe(6);
+    // Sampled mode holds the profiles as float32: the medoids are float32 values and the model
+    // predicts with float32 DTW, as the fit assigned.
+    const model = JSON.parse(readFileSync(path.join(res.outDir, 'model', 'lpclust-model.json'), 'utf8'));
+    expect(model.dtw.precision).toBe('float32');
+    const values = (model.medoids as Array<{ profile: number[] }>).flatMap((md) => md.profile);
+    expect(values.length).toBe(5 * 24);
+    expect(values.every((v) => Math.fround(v) === v)).toBe(true);
     const svg = readFileSync(path.join(res.outDir, 'plots', 'silhouette.svg'), 'utf8');
     // Thousands grouped by a thin space, as in the other charts.
     const group = (v: number): string => String(v).replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');

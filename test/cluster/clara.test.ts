@@ -7,6 +7,12 @@ import { dtwNaive } from '../../src/dtw/reference.js';
 import { fasterClara, gatherRows } from '../../src/cluster/clara.js';
 import { computeValidation } from '../../src/validate/index.js';
 import { KMedoids, euclideanMatrix, type Rows } from '../../src/cluster/index.js';
+import type { RowValues } from '../../src/cluster/common.js';
+
+/** The same rows as float32 (sampled mode holds its profiles so: cluster/scale.ts). */
+function asFloat32(rows: Rows): Rows<RowValues> {
+  return { data: Float32Array.from(rows.data), n: rows.n, dim: rows.dim };
+}
 
 /** Daily-profile-like rows: a few shifted archetypes plus noise. */
 function profiles(n: number, L: number, seed: number): Rows {
@@ -20,9 +26,10 @@ function profiles(n: number, L: number, seed: number): Rows {
   return { data, n, dim: L };
 }
 
-function fullDtw(rows: Rows, radius: number): Float64Array {
+/** The full DTW matrix in the rows' precision (float32 rows: the float32 matrix exact mode computes). */
+function fullDtw(rows: Rows<RowValues>, radius: number): Float32Array | Float64Array {
   const { n, dim } = rows;
-  const D = new Float64Array(n * n);
+  const D = rows.data instanceof Float32Array ? new Float32Array(n * n) : new Float64Array(n * n);
   dtwBlock(rows.data, dim, { r0: 0, r1: n, c0: 0, c1: n }, radius, D, { upper: true });
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) D[i * n + j] = D[j * n + i];
   return D;
@@ -77,17 +84,19 @@ describe('pruned nearest-medoid assignment', () => {
 });
 
 describe('FasterCLARA (k-medoids without the matrix)', () => {
-  it('equals exact FasterPAM on the full DTW matrix when the sample is the whole set', async () => {
-    const rows = profiles(400, 24, 7);
-    for (const seed of [0, 3]) {
-      const exact = new KMedoids({ k: 6, seed }).fit({ n: rows.n, data: fullDtw(rows, 1) }).state!;
-      const pool = new AssignPool(rows.data, 24, 1);
-      const s = await fasterClara(rows, { k: 6, radius: 1, seed, sampleSize: rows.n }, pool);
-      await pool.close();
-      expect(Array.from(s.medoids)).toEqual(Array.from(exact.medoids));
-      expect(Array.from(s.labels)).toEqual(Array.from(exact.labels));
-      expect(s.totalDeviation).toBe(exact.totalDeviation);
-      expect(s.samples).toBe(1);
+  it('equals exact FasterPAM on the full DTW matrix when the sample is the whole set (float64 rows; float32 rows against the float32 matrix)', async () => {
+    const rows64 = profiles(400, 24, 7);
+    for (const rows of [rows64, asFloat32(rows64)]) {
+      for (const seed of [0, 3]) {
+        const exact = new KMedoids({ k: 6, seed }).fit({ n: rows.n, data: fullDtw(rows, 1) }).state!;
+        const pool = new AssignPool(rows.data, 24, 1);
+        const s = await fasterClara(rows, { k: 6, radius: 1, seed, sampleSize: rows.n }, pool);
+        await pool.close();
+        expect(Array.from(s.medoids)).toEqual(Array.from(exact.medoids));
+        expect(Array.from(s.labels)).toEqual(Array.from(exact.labels));
+        expect(s.totalDeviation).toBe(exact.totalDeviation);
+        expect(s.samples).toBe(1);
+      }
     }
   });
 
@@ -101,8 +110,9 @@ describe('FasterCLARA (k-medoids without the matrix)', () => {
     expect(s.totalDeviation).toBe(exact.totalDeviation);
   });
 
-  it('gives identical seeded results on 1 and 2 worker threads, pruned or not', async () => {
-    const rows = profiles(20000, 24, 9);
+  it.each(['float64', 'float32'])('gives identical seeded results on 1 and 2 worker threads, pruned or not (%s rows)', async (dtype) => {
+    const rows64 = profiles(20000, 24, 9);
+    const rows = dtype === 'float32' ? asFloat32(rows64) : rows64;
     const run = async (workers: number, prune: boolean) => {
       const pool = new AssignPool(rows.data, 24, workers);
       try {
@@ -131,8 +141,9 @@ describe('FasterCLARA (k-medoids without the matrix)', () => {
     expect(s.totalDeviation / exact.totalDeviation).toBeLessThan(1.05);
   });
 
-  it('allocates nothing of n² elements, fit and validation (a budget smaller than one n × n matrix)', async () => {
-    const rows = profiles(3000, 24, 12);
+  it.each(['float64', 'float32'])('allocates nothing of n² elements, fit and validation (a budget smaller than one n × n matrix; %s rows)', async (dtype) => {
+    const rows64 = profiles(3000, 24, 12);
+    const rows = dtype === 'float32' ? asFloat32(rows64) : rows64;
     const n2 = rows.n * rows.n;
     let largest = 0;
     const saved = { F64: globalThis.Float64Array, F32: globalThis.Float32Array, AB: globalThis.ArrayBuffer };

@@ -82,6 +82,7 @@ describe('DTW k-means (DBA) on worker threads', () => {
     const remote: Assigner = {
       n: pool.n,
       L: pool.L,
+      dtype: pool.dtype,
       assign: (M, radius, o) => {
         calls++;
         return pool.assign(M, radius, o);

@@ -20,8 +20,8 @@ import { AssignPool } from '../../src/dtw/assign.js';
 import { fitClustering, type ClusterFit } from '../../src/cluster/fit.js';
 import { fitSampled } from '../../src/cluster/fit-sampled.js';
 import { planScale } from '../../src/cluster/scale.js';
-import { METRICS, MODEL_REGISTRY, type MetricName, type ModelEntry, unsupportedMetricError } from '../../src/cluster/registry.js';
-import type { DistanceMatrix, Rows } from '../../src/cluster/common.js';
+import { METRICS, MODEL_REGISTRY, sampledFloat32, type MetricName, type ModelEntry, unsupportedMetricError } from '../../src/cluster/registry.js';
+import type { DistanceMatrix, RowValues, Rows } from '../../src/cluster/common.js';
 import { buildModel, loadModelFile, saveModel } from '../../src/model/artifact.js';
 import { Predictor, labelAgreement } from '../../src/model/predict.js';
 import { isLpclustError } from '../../src/errors.js';
@@ -98,15 +98,15 @@ function expectValidLabels(fit: ClusterFit, k: number): void {
  * others' agreement is returned (and printed). The artifact is written, read back, and must
  * predict the same as the in-memory model.
  */
-async function predictThroughArtifact(entry: ModelEntry, fit: ClusterFit, name: string, matrixPrecision?: 'float64'): Promise<number> {
-  const model = buildModel({ fit, slots: SLOTS, X: rows.data, ids, dates, normalization: 'none', radius: 1, ...(matrixPrecision ? { matrixPrecision } : {}) });
-  const before = new Predictor(model).predictNormalized(rows.data);
+async function predictThroughArtifact(entry: ModelEntry, fit: ClusterFit, name: string, matrixPrecision?: 'float64', X: RowValues = rows.data): Promise<number> {
+  const model = buildModel({ fit, slots: SLOTS, X, ids, dates, normalization: 'none', radius: 1, ...(matrixPrecision ? { matrixPrecision } : {}) });
+  const before = new Predictor(model).predictNormalized(X);
   const out = path.join(dir, name);
   await saveModel(out, model);
   const back = loadModelFile(out);
   expect(back.model).toBe(entry.name);
   expect(back.params).toEqual(model.params);
-  const after = new Predictor(back).predictNormalized(rows.data);
+  const after = new Predictor(back).predictNormalized(X);
   expect(Array.from(after.labels), `${name}: labels after the round trip`).toEqual(Array.from(before.labels));
   expect(Array.from(after.distance)).toEqual(Array.from(before.distance));
   const agreement = labelAgreement(after.labels, fit.labels);
@@ -132,6 +132,16 @@ function expectRefusal(run: () => unknown, model: ModelEntry, metric: MetricName
   expect(isLpclustError(caught) && caught.code).toBe('E_USAGE_METRIC');
   expect((caught as Error).message).toBe(want.message);
 }
+
+describe('profiles held in sampled mode', () => {
+  it('are float32 for the DTW models with a sampled fit, float64 for Euclidean ones, k-means/SOM and mixed sweeps', () => {
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }])).toBe(true);
+    expect(sampledFloat32([{ model: 'agglomerative', metric: 'dtw' }, { model: 'kmeans', metric: 'dtw' }])).toBe(true);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'euclidean' }])).toBe(false);
+    expect(sampledFloat32([{ model: 'som', metric: 'euclidean' }])).toBe(false);
+    expect(sampledFloat32([{ model: 'kmedoids', metric: 'dtw' }, { model: 'kmeans', metric: 'euclidean' }])).toBe(false);
+  });
+});
 
 describe('model registry contract', () => {
   it('registers models, each with at least one metric and a message for every metric it lacks', () => {
@@ -172,13 +182,21 @@ describe('model registry contract', () => {
       it(`${name}: sampled fit (--scale sampled) is deterministic, valid and predicts its labels (or reports agreement)`, async () => {
         const spec = { model: entry.name, metric, k: K, seed: SEED, nInit: 1 };
         const o = { sampleSize: 40 };
-        const a = await fitSampled(rows, spec, pool, o);
-        const b = await fitSampled(rows, spec, pool, o);
-        expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
-        expect(Array.from(a.centres)).toEqual(Array.from(b.centres));
-        expectValidLabels(a, K);
-        // Sampled DTW models assign in float64 (the pipeline records that precision).
-        await predictThroughArtifact(entry, a, `${entry.name}-${metric}-sampled`, metric === 'dtw' ? 'float64' : undefined);
+        // The rows as sampled mode holds them: float32 for the models with a sampled fit of their own.
+        const f32 = sampledFloat32([spec]);
+        const held: Rows<RowValues> = f32 ? { data: Float32Array.from(rows.data), n: rows.n, dim: rows.dim } : rows;
+        const heldPool = f32 ? new AssignPool(held.data, L, 1) : pool;
+        try {
+          const a = await fitSampled(held, spec, heldPool, o);
+          const b = await fitSampled(held, spec, heldPool, o);
+          expect(Array.from(a.labels)).toEqual(Array.from(b.labels));
+          expect(Array.from(a.centres)).toEqual(Array.from(b.centres));
+          expectValidLabels(a, K);
+          // Float32 rows make the model's DTW precision float32 (buildModel), and predict assigns so.
+          await predictThroughArtifact(entry, a, `${entry.name}-${metric}-sampled`, metric === 'dtw' && !f32 ? 'float64' : undefined, held.data);
+        } finally {
+          if (heldPool !== pool) await heldPool.close();
+        }
       });
     }
   }

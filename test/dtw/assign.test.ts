@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Random } from '../../src/util/random.js';
-import { AssignPool, assignNearest, type AssignResult } from '../../src/dtw/assign.js';
+import { AssignPool, assignNearest, boundMargin, type AssignResult } from '../../src/dtw/assign.js';
+import { envelopes } from '../../src/dtw/bounds.js';
 import { selectKernel } from '../../src/dtw/kernel.js';
 import { dtwNaive } from '../../src/dtw/reference.js';
 
@@ -79,16 +80,55 @@ describe('native nearest-candidate assignment with lower bounds', () => {
     for (let i = 0; i < 40; i++) expect(a.d1[i]).toBe(dtwNaive(X64.subarray(i * L, (i + 1) * L), M.subarray(a.n1[i] * L, (a.n1[i] + 1) * L), 1));
   });
 
-  it('agrees with the TypeScript kernel on very short series and quantised values (many exact ties)', async () => {
+  it('agrees with the TypeScript kernel on very short series and quantised values (many exact ties), nearest only and with the second', async () => {
     const rng = new Random(3);
     for (const len of [1, 2, 3, 5]) {
       const X = new Float64Array(400 * len).map(() => Math.round(rng.normal() * 4) / 4);
       const M = new Float64Array(6 * len).map(() => Math.round(rng.normal() * 4) / 4);
       for (const Xt of [X, Float32Array.from(X)]) {
         for (const radius of [0, 1, Infinity]) {
-          const pruned = await assignNearest(Xt, len, M, radius, { second: true, prune: true, kernel: 'native' });
-          expectSame(pruned, await assignNearest(Xt, len, M, radius, { second: true, prune: false, kernel: 'js' }), true);
+          for (const second of [false, true]) {
+            const pruned = await assignNearest(Xt, len, M, radius, { second, prune: true, kernel: 'native' });
+            expectSame(pruned, await assignNearest(Xt, len, M, radius, { second, prune: false, kernel: 'js' }), second);
+          }
         }
+      }
+    }
+  });
+
+  it('keeps a nearest candidate whose distance is within 0.1 % of its bound: a bound inflated by 1 % would lose it (float64 and float32)', async () => {
+    // Radius 0: each row x is compared with candidate 0 = x + e·(0, +1, −1, +1, −1, …, 0), whose
+    // segment sums and first/last slots cancel (bound 0, distance e·√(L − 2): pass A computes it
+    // first), and candidate 1 = x − c (a constant offset, for which the bound is the distance
+    // itself), slightly nearer. Pass B must still compute candidate 1 and keep it.
+    const rows = 64;
+    const X64 = new Float64Array(rows * L);
+    const rng = new Random(11);
+    for (let i = 0; i < X64.length; i++) X64[i] = 1 + rng.next();
+    for (const X of [X64, Float32Array.from(X64)]) {
+      const c = 0.25;
+      const e = (c * Math.sqrt(L)) / Math.sqrt(L - 2) / (1 - 1e-3); // candidate 1 nearer by 0.1 %
+      for (let i = 0; i < rows; i++) {
+        const x = X.subarray(i * L, (i + 1) * L);
+        const M = new Float64Array(2 * L);
+        for (let t = 0; t < L; t++) {
+          M[t] = x[t] + (t === 0 || t === L - 1 ? 0 : t % 2 === 1 ? e : -e);
+          M[L + t] = x[t] - c;
+        }
+        const full = await assignNearest(x, L, M, 0, { prune: false, kernel: 'native' });
+        const pruned = await assignNearest(x, L, M, 0, { prune: true, kernel: 'native' });
+        expect(full.n1[0]).toBe(1);
+        expectSame(pruned, full, false);
+        expect(pruned.exactPairs).toBe(2);
+        // The same call with the threshold lowered by 1 % (as if every bound were 1 % larger) prunes
+        // candidate 1 and answers 0: the data above is sharp enough to catch an inflated bound.
+        const native = selectKernel('native');
+        const Mt = X instanceof Float32Array ? Float32Array.from(M) : M;
+        const env = envelopes(Float64Array.from(Mt), L, 0);
+        const n1 = new Int32Array(1);
+        const d1 = new Float64Array(1);
+        const exact = native.assign!(x, Mt, L, 0, 1, 0, env.upper, env.lower, false, true, boundMargin(x, L) / 1.01, n1, d1, null, null);
+        expect([exact, n1[0]]).toEqual([1, 0]);
       }
     }
   });
@@ -113,11 +153,12 @@ describe('native nearest-candidate assignment with lower bounds', () => {
     expect(threaded.exactPairs).toBe(single.exactPairs);
   });
 
-  it('prunes by default where it pays: float64 profiles, nearest candidate only', async () => {
+  it('prunes by default where it pays: float64 and float32 profiles, nearest candidate only', async () => {
     const X = rowsWithTies(600, 2);
     const M = candidates(X, 12);
-    expect((await assignNearest(X, L, M, 1, { kernel: 'native' })).exactPairs).toBeLessThan(600 * 12);
-    expect((await assignNearest(X, L, M, 1, { second: true, kernel: 'native' })).exactPairs).toBe(600 * 12);
-    expect((await assignNearest(Float32Array.from(X), L, M, 1, { kernel: 'native' })).exactPairs).toBe(600 * 12);
+    for (const Xt of [X, Float32Array.from(X)]) {
+      expect((await assignNearest(Xt, L, M, 1, { kernel: 'native' })).exactPairs).toBeLessThan(600 * 12);
+      expect((await assignNearest(Xt, L, M, 1, { second: true, kernel: 'native' })).exactPairs).toBe(600 * 12);
+    }
   });
 });
