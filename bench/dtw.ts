@@ -3,7 +3,7 @@
  *
  *   npm run build && node --import tsx bench/dtw.ts [--quick] [--skip-memory] [--command-only] [--baseline DIR]
  *                                                  [--dtaidistance-path DIR] [--python PY] [--dtaidistance-max N]
- *                                                  [--repeat K]
+ *                                                  [--repeat K] [--dir DIR]
  *
  * First, the whole command (issue 16): `lpclust dtw` as a user runs it — start-up, reading the CSV,
  * the matrix, writing, fsync, SHA-256, tracking — at N = 5,000 and 20,000 (5,000 only with
@@ -20,7 +20,9 @@
  * load (system time much less). `--repeat K` reports the median of K runs of each case. After
  * each size, the floors of this machine measured in the same run: the time to write the matrix's
  * bytes (random, sequential 8 MiB direct writes, then fsync) to the same disk, and `node -e 0`; the
- * whole command cannot be faster than their sum, and the ratio to it is printed.
+ * whole command cannot be faster than their sum, and the ratio to it is printed. `--dir DIR` writes
+ * the matrices under DIR instead of the repository (e.g. a faster disk; it must take O_DIRECT for
+ * the writer's direct path, which tmpfs does not: an ext4 loop device on a RAM-backed file does).
  * `--command-only` stops there.
  *
  * Then the library cases:
@@ -350,7 +352,9 @@ async function main(): Promise<void> {
   const st = lp.nativeStatus();
   console.log(`lpclust DTW bench — node ${process.version}, ${os.cpus()[0]?.model}, ${os.availableParallelism()} cores, native ${st.loaded ? st.isa : `NOT loaded (${st.reason})`}`);
   console.log('note: the machine may be shared; figures vary with other load.');
-  const dir = mkdtempSync(path.join(ROOT, '.bench-dtw-'));
+  // --dir DIR: where the matrices (and the disk floor's file) are written, e.g. a faster disk.
+  const dir = mkdtempSync(path.join(path.resolve(optionValue('--dir') ?? ROOT), '.bench-dtw-'));
+  console.log(`matrices written under ${dir}`);
   try {
     await commandCases(dir);
     if (args.has('--command-only')) return;
