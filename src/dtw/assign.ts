@@ -20,7 +20,7 @@ import { throwIfInterrupted } from '../util/interrupt.js';
 import { workerEntry } from '../util/worker-entry.js';
 import { envelopes, lbKeogh2, lbKim2, type Envelopes } from './bounds.js';
 import { selectKernel, type DtwKernel, type KernelChoice } from './kernel.js';
-import type { SeriesMatrix } from './kernel-js.js';
+import { dtypeOf, type SeriesMatrix } from './kernel-js.js';
 import { effectiveRadius } from './settings.js';
 import { BandedDtw } from './banded.js';
 import { accumulateDba, reduceDbaSums, type DbaSums } from './dba-sums.js';
@@ -295,7 +295,7 @@ export class AssignPool {
   constructor(X: SeriesMatrix, L: number, workers: number, kernel: KernelChoice = 'auto') {
     this.L = L;
     this.n = X.length / L;
-    this.dtype = X instanceof Float32Array ? 'float32' : 'float64';
+    this.dtype = dtypeOf(X);
     this.kernelChoice = kernel;
     const threads = Math.min(workers, Math.ceil(this.n / ASSIGN_CHUNK_ROWS));
     if (threads > 1) {
@@ -306,7 +306,7 @@ export class AssignPool {
       }
       this.X = shared;
       const entry = workerEntry(import.meta.url, 'assign-worker');
-      const workerData: AssignWorkerData = { X: shared.buffer as SharedArrayBuffer, dtype: X instanceof Float32Array ? 'float32' : 'float64', L, kernel };
+      const workerData: AssignWorkerData = { X: shared.buffer as SharedArrayBuffer, dtype: this.dtype, L, kernel };
       for (let i = 0; i < threads; i++) {
         const w = new Worker(entry.script, { eval: entry.eval, workerData });
         this.workers.push(w);

@@ -22,6 +22,11 @@ export interface DtwBlock {
 /** Series matrix: n × L values, row-major. */
 export type SeriesMatrix = Float32Array | Float64Array;
 
+/** The element type of a series matrix, as job data, worker data and file names spell it. */
+export function dtypeOf(a: SeriesMatrix): DtwPrecision {
+  return a instanceof Float32Array ? 'float32' : 'float64';
+}
+
 import { effectiveRadius } from './settings.js';
 
 /** Reusable scratch rows (L + 1 entries each) so that many pairs allocate nothing. */

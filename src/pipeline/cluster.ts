@@ -347,10 +347,9 @@ export async function runClusterStage(o: ClusterStageOptions, tracking: StageTra
 
   /** The tile source of a DTW matrix computed by the queue's workers (as `lpclust dtw --queue`). */
   async function queuedTiles(X: RowValues, L: number) {
-    if (!(X instanceof Float64Array)) throw new RangeError('Expected float64 profiles for the exact DTW matrix but received float32');
     const { queueTileSource, TileKernels } = await import('../queue/dtw.js');
     const kernels = new TileKernels();
-    const tileSource = queueTileSource({ queue: o.queue!, sharedDir: o.sharedDir ?? '.', values: X, length: L, radius, dtype: 'float32', tileSize: 1024, normalization: normalize, kernel: 'auto', layout: 'full', kernels });
+    const tileSource = queueTileSource({ queue: o.queue!, sharedDir: o.sharedDir ?? '.', values: float64Profiles(X), length: L, radius, dtype: 'float32', tileSize: 1024, normalization: normalize, kernel: 'auto', layout: 'full', kernels });
     return { tileSource, kernelInfo: () => kernels.get() };
   }
 

@@ -42,9 +42,12 @@ export function normalizeRows(
   const bytes = (options.float32 ? 4 : 8) * values.length;
   const buffer = options.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   const out = options.float32 ? new Float32Array(buffer) : new Float64Array(buffer);
-  out.set(values);
+  // l2 and zscore write every element below: only `none` needs the copy.
+  if (method === 'none') {
+    out.set(values);
+    return out;
+  }
   const n = values.length / L;
-  if (method === 'none') return out;
   for (let i = 0; i < n; i++) {
     const base = i * L;
     if (method === 'l2') {

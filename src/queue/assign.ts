@@ -38,6 +38,7 @@ import { lpclustVersion } from '../dtw/matrix.js';
 import type { AssignOptions, AssignResult } from '../dtw/assign.js';
 import type { Assigner } from '../dtw/assigner.js';
 import type { KernelChoice } from '../dtw/kernel.js';
+import { dtypeOf } from '../dtw/kernel-js.js';
 import type { AssignThreadData, AssignThreadReply, AssignThreadRequest } from './assign-thread.js';
 import type { QueueUrl } from './connection.js';
 import { closeSubmitter, SubmittedJobs, versionSkew, type SharedDirJob } from './jobs.js';
@@ -213,7 +214,7 @@ export class QueueAssigner implements Assigner {
   ) {
     this.L = o.L;
     this.n = o.X.length / o.L;
-    this.dtype = o.X instanceof Float32Array ? 'float32' : 'float64';
+    this.dtype = dtypeOf(o.X);
     this.stats = o.stats ?? newAssignQueueStats();
     this.jobs = new SubmittedJobs(
       queue,
@@ -239,7 +240,7 @@ export class QueueAssigner implements Assigner {
     const dir = `assign-${inputDigest.slice(0, 20)}`;
     try {
       mkdirSync(path.join(shared, dir, 'results'), { recursive: true });
-      const input = path.join(shared, dir, inputFile(o.X instanceof Float32Array ? 'float32' : 'float64'));
+      const input = path.join(shared, dir, inputFile(dtypeOf(o.X)));
       if (!existsSync(input) || statSync(input).size !== o.X.byteLength) writeFileAtomicSync(input, asBytes(o.X));
     } catch (e) {
       if (e instanceof LpclustError) throw e;
